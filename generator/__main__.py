@@ -1,0 +1,3 @@
+from sharedgen.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,355 @@
+"""Stage 3: the view-model. Every decision a template needs is made here, once, and named.
+
+Templates only loop over these objects and fill holes; nothing from a schema reaches them
+except validated identifiers and values the templates print with ``repr``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from enum import Enum
+
+from sharedgen import __version__
+from sharedgen.spec import DEFAULT_GROUP, SNAPSHOT_SUFFIX, FieldSpec, SchemaFile, StructSpec
+from sharedgen.typecodes import Kind
+
+
+class Storage(Enum):
+    """How a field lives in shared memory, and so how it is read and written."""
+
+    SCALAR = "scalar"  # RawValue: .value
+    ARRAY = "array"  # RawArray of numbers or bools: [:] reads a list, [:] = list writes
+    STRING = "string"  # RawArray of c_char / c_wchar: .value holds bytes / str up to a NUL
+
+
+# Which methods a field gets beside its property:
+#
+#   field                         | add | exchange | compare_and_set
+#   ------------------------------+-----+----------+----------------
+#   int / float scalar            |  x  |    x     |       x
+#   bool / char / wchar scalar    |     |    x     |       x
+#   fixed-capacity bytes / str    |     |    x     |       x
+#   int / float array             | [i] |          |
+#   bool array                    |     |          |
+#   any field with `lock: false`  |     |          |
+#
+# Without a lock nothing can make a read-modify-write atomic, so such fields only read and write.
+
+
+@dataclass(frozen=True)
+class IntRange:
+    """Module-level constants holding the platform's range of one C integer type."""
+
+    ctype: str
+    signed: bool
+
+    @property
+    def min_name(self) -> str:
+        return f"_{self.ctype.upper()}_MIN"
+
+    @property
+    def max_name(self) -> str:
+        return f"_{self.ctype.upper()}_MAX"
+
+
+# Largest finite value per float type code; the generated `_float` check uses it.
+FLOAT_LIMITS = {"f": "_FLOAT32_MAX", "d": "_FLOAT64_MAX"}
+
+
+@dataclass(frozen=True)
+class FieldModel:
+    name: str
+    label: str  # "Struct.field", used in error messages of the generated code
+    doc: str
+    code: str
+    ctype: str
+    storage: Storage
+    length: int | None
+    group: str | None
+    value_type: str  # annotation of the property
+    snapshot_type: str  # annotation in the snapshot dataclass (arrays become tuples)
+    setter_type: str  # annotation accepted by the setter
+    item_type: str  # arrays: annotation of one item; else the value type
+    default: object  # a Python value; templates print it with repr
+    default_fill: object  # arrays whose items are all equal: that item (printed as `(item,) * length`)
+    check: str  # helper that validates a whole value: `_int`, `_float`, `_text`, ...
+    check_args: tuple[str, ...]  # our constants passed after the value
+    item_check: str  # arrays: helper validating one item (used by add)
+    item_check_args: tuple[str, ...]
+    has_add: bool
+    has_exchange: bool
+    has_compare_and_set: bool
+
+    @property
+    def is_array(self) -> bool:
+        return self.storage is Storage.ARRAY
+
+    @property
+    def is_string(self) -> bool:
+        return self.storage is Storage.STRING
+
+    @property
+    def unit(self) -> int | float:
+        """The default delta of `add`."""
+        return 1.0 if self.item_type == "float" else 1
+
+    @property
+    def raw_type(self) -> str:
+        """Annotation of the slot holding the shared memory."""
+        if self.storage is Storage.SCALAR:
+            return f"_ctypes.{self.ctype}"
+        return f"_ctypes.Array[_ctypes.{self.ctype}]"
+
+    @property
+    def load(self) -> str:
+        """What follows the slot to read the whole value (arrays read a list copy)."""
+        return "[:]" if self.storage is Storage.ARRAY else ".value"
+
+    store = load
+
+    @property
+    def add_check(self) -> str:
+        """Helper that type-checks a delta and range-checks the sum: `_int_add` or `_float_add`."""
+        return self.item_check + "_add"
+
+    @property
+    def raw(self) -> str:
+        """The slot holding the RawValue / RawArray (field names never start with '_')."""
+        return f"_raw_{self.name}"
+
+
+@dataclass(frozen=True)
+class LockGroup:
+    name: str
+    fields: tuple[FieldModel, ...]
+    view_class: str  # the object `locked_<group>()` yields
+
+    @property
+    def slots(self) -> tuple[str, ...]:
+        return tuple(f.raw for f in self.fields)
+
+    @property
+    def acquire(self) -> str:
+        return f"_acquire_{self.name}"
+
+    @property
+    def release(self) -> str:
+        return f"_release_{self.name}"
+
+
+@dataclass(frozen=True)
+class StructModel:
+    name: str
+    doc: str
+    snapshot_class: str
+    fields: tuple[FieldModel, ...]
+    groups: tuple[LockGroup, ...]  # in lock order
+    lock_timeout: float | None
+    has_default_group: bool
+
+    @property
+    def members(self) -> tuple[tuple[FieldModel, LockGroup | None], ...]:
+        """Each field with the group whose lock guards it (None: no lock)."""
+        by_name = {group.name: group for group in self.groups}
+        return tuple((f, by_name.get(f.group or "")) for f in self.fields)
+
+    @property
+    def group_names(self) -> tuple[str, ...]:
+        return tuple(group.name for group in self.groups)
+
+    @property
+    def slots(self) -> tuple[str, ...]:
+        lock_slots = ("_locks", "_start_method", "_lock_order") if self.groups else ()
+        group_slots = tuple(name for group in self.groups for name in (group.acquire, group.release))
+        return lock_slots + group_slots + tuple(field.raw for field in self.fields)
+
+
+@dataclass(frozen=True)
+class ModuleModel:
+    version: str
+    source_path: str
+    source_hash: str
+    doc: str
+    structs: tuple[StructModel, ...]
+    int_ranges: tuple[IntRange, ...]
+    helpers: frozenset[str]  # names of helper functions the structs call
+    imports: tuple[str, ...]
+
+    @property
+    def exports(self) -> tuple[str, ...]:
+        return tuple(name for s in self.structs for name in (s.name, s.snapshot_class))
+
+    @property
+    def uses_locks(self) -> bool:
+        return any(s.groups for s in self.structs)
+
+    @property
+    def uses_timeouts(self) -> bool:
+        """Whether `_timeout` is needed: a struct with a timeout, or the multi-lock helper."""
+        return self.uses_lock_order or any(s.lock_timeout is not None and s.groups for s in self.structs)
+
+    @property
+    def uses_lock_order(self) -> bool:
+        return any(len(s.groups) > 1 for s in self.structs)
+
+
+PYTHON_TYPES = {Kind.INT: "int", Kind.FLOAT: "float", Kind.BOOL: "bool", Kind.BYTES: "bytes", Kind.STR: "str"}
+ZERO = {Kind.INT: 0, Kind.FLOAT: 0.0, Kind.BOOL: False, Kind.BYTES: b"\0", Kind.STR: "\0"}
+STRING_CHECKS = {Kind.BYTES: "_bytes", Kind.STR: "_text"}
+SCALAR_CHECKS = {Kind.INT: "_int", Kind.FLOAT: "_float", Kind.BOOL: "_bool", Kind.BYTES: "_char", Kind.STR: "_wchar"}
+
+
+# Helpers that call other helpers (one level deep is all there is).
+HELPER_NEEDS = {
+    "_int": {"_as_int"},
+    "_int_add": {"_as_int"},
+    "_float_add": {"_float"},
+    "_index": {"_as_int"},
+    "_int_items": {"_int", "_as_int", "_items"},
+    "_float_items": {"_float", "_items"},
+    "_bool_items": {"_bool", "_items"},
+}
+
+
+def clean_doc(text: str | None, fallback: str) -> str:
+    """Docstring text: dedented, no trailing spaces, never empty."""
+    text = inspect.cleandoc(text or "") or fallback
+    return "\n".join(line.rstrip() for line in text.splitlines())
+
+
+def _scalar_check_args(spec: FieldSpec) -> tuple[str, ...]:
+    code = spec.code
+    if code.kind is Kind.INT:
+        bounds = IntRange(code.ctype, code.signed)
+        return (bounds.min_name, bounds.max_name)
+    if code.kind is Kind.FLOAT:
+        return (FLOAT_LIMITS[code.code],)
+    return ()
+
+
+def build_field(struct_name: str, name: str, spec: FieldSpec) -> FieldModel:
+    code = spec.code
+    kind = code.kind
+    python_type = PYTHON_TYPES[kind]
+    locked = spec.group is not None
+    item_check, item_check_args = SCALAR_CHECKS[kind], _scalar_check_args(spec)
+    if spec.length is None:
+        storage = Storage.SCALAR
+        value_type = snapshot_type = setter_type = python_type
+        check, check_args = item_check, item_check_args
+        default = ZERO[kind] if spec.default is None else spec.default
+    elif kind in STRING_CHECKS:
+        storage = Storage.STRING
+        value_type = snapshot_type = setter_type = python_type
+        check, check_args = STRING_CHECKS[kind], (repr(spec.length),)
+        default = ZERO[kind][:0] if spec.default is None else spec.default
+    else:
+        storage = Storage.ARRAY
+        value_type = f"list[{python_type}]"
+        snapshot_type = f"tuple[{python_type}, ...]"
+        setter_type = f"_Sequence[{python_type}]"
+        check, check_args = item_check + "_items", (repr(spec.length),) + item_check_args
+        fill = ZERO[kind] if spec.default is None else spec.default
+        default = fill if isinstance(fill, tuple) else (fill,) * spec.length
+    numeric = kind in (Kind.INT, Kind.FLOAT)
+    return FieldModel(
+        name=name,
+        label=f"{struct_name}.{name}",
+        doc=clean_doc(spec.doc, f"Field {name!r}: C {code.c_name}" + (f"[{spec.length}]." if spec.length else ".")),
+        code=code.code,
+        ctype=code.ctype,
+        storage=storage,
+        length=spec.length,
+        group=spec.group,
+        value_type=value_type,
+        snapshot_type=snapshot_type,
+        setter_type=setter_type,
+        item_type=python_type,
+        default=default,
+        default_fill=default[0] if isinstance(default, tuple) and len(set(default)) == 1 else None,
+        check=check,
+        check_args=check_args,
+        item_check=item_check,
+        item_check_args=item_check_args,
+        has_add=locked and numeric,
+        has_exchange=locked and storage is not Storage.ARRAY,
+        has_compare_and_set=locked and storage is not Storage.ARRAY,
+    )
+
+
+def build_struct(name: str, spec: StructSpec) -> StructModel:
+    fields = tuple(build_field(name, field_name, field) for field_name, field in spec.fields.items())
+    groups = tuple(
+        LockGroup(
+            name=group,
+            fields=tuple(f for f in fields if f.group == group),
+            view_class=f"_{name}_{group}",
+        )
+        for group in spec.groups
+    )
+    summary = "; ".join(f"{g.name}: {', '.join(f.name for f in g.fields)}" for g in groups)
+    unlocked = ", ".join(f.name for f in fields if f.group is None)
+    fallback = f"Shared struct {name}." + (f"\n\nLock groups: {summary}." if summary else "")
+    fallback += f"\nWithout a lock: {unlocked}." if unlocked else ""
+    return StructModel(
+        name=name,
+        doc=clean_doc(spec.doc, fallback),
+        snapshot_class=name + SNAPSHOT_SUFFIX,
+        fields=fields,
+        groups=groups,
+        lock_timeout=None if spec.lock_timeout is None else float(spec.lock_timeout),
+        has_default_group=DEFAULT_GROUP in spec.groups,
+    )
+
+
+def build_module(schema: SchemaFile, *, source_path: str, source_hash: str) -> ModuleModel:
+    structs = tuple(build_struct(name, spec) for name, spec in schema.structs.items())
+    fields = [f for s in structs for f in s.fields]
+    ranges = {
+        IntRange(s.code.ctype, s.code.signed)
+        for struct in schema.structs.values()
+        for s in struct.fields.values()
+        if s.code.kind is Kind.INT
+    }
+    helpers = {f.check for f in fields} | {f.add_check for f in fields if f.has_add}
+    helpers |= {"_index" for f in fields if f.has_add and f.storage is Storage.ARRAY}
+    for name in sorted(helpers):
+        helpers |= HELPER_NEEDS.get(name, set())
+    return ModuleModel(
+        imports=module_imports(structs, helpers),
+        version=__version__,
+        source_path=source_path,
+        source_hash=source_hash,
+        doc=f"Shared structs generated by sharedgen from {source_path}.",
+        structs=structs,
+        int_ranges=tuple(sorted(ranges, key=lambda r: r.ctype)),
+        helpers=frozenset(helpers),
+    )
+
+
+def module_imports(structs: tuple[StructModel, ...], helpers: set[str]) -> tuple[str, ...]:
+    """Standard-library imports, each under a private alias so that no field can shadow it."""
+    groups = any(s.groups for s in structs)
+    needed = {
+        "import ctypes as _ctypes": True,
+        "import dataclasses as _dataclasses": True,
+        "import functools as _functools": any(s.lock_timeout is not None and s.groups for s in structs),
+        "import math as _math": "_float" in helpers,
+        "import multiprocessing as _mp": True,
+        "import numbers as _numbers": "_float" in helpers,
+        "import operator as _operator": "_as_int" in helpers,
+        "import sys as _sys": "_float" in helpers,
+        "from collections.abc import Callable as _Callable": groups,
+        "from collections.abc import Iterator as _Iterator": groups,
+        "from collections.abc import Mapping as _Mapping": True,
+        "from collections.abc import Sequence as _Sequence": "_items" in helpers,
+        "from contextlib import contextmanager as _contextmanager": groups,
+        "from multiprocessing.context import BaseContext as _BaseContext": True,
+        "from multiprocessing.context import get_spawning_popen as _get_spawning_popen": groups,
+        "from types import TracebackType as _TracebackType": True,
+        "from typing import Any as _Any": True,
+        "from typing import Literal as _Literal": groups,
+        "from typing import Protocol as _Protocol": True,
+    }
+    return tuple(line for line, wanted in needed.items() if wanted)

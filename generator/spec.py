@@ -1,0 +1,314 @@
+"""Stage 2: the schema language as pydantic models, with every rule it has.
+
+A document that validates here always renders to a valid module: names cannot collide
+with generated members, defaults fit their C types, every group name is an identifier.
+"""
+
+from __future__ import annotations
+
+import builtins
+import difflib
+import keyword
+import math
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from sharedgen.errors import SchemaError
+from sharedgen.load import Loc, SchemaSource
+from sharedgen.typecodes import FLOAT32_MAX, TYPE_CODES, Kind, TypeCode
+
+MAX_LENGTH = 1 << 20
+DEFAULT_GROUP = "default"
+# Constructor parameters beside the fields, and members every struct has.
+RESERVED_FIELD_NAMES = frozenset({"self", "ctx", "locks", "snapshot", "get_lock", "batch"})
+# Per-field and per-group members: a field may not take one of these names.
+FIELD_MEMBER_PREFIXES = ("add_", "exchange_", "compare_and_set_")
+GROUP_MEMBER_PREFIXES = ("update_", "locked_")
+SNAPSHOT_SUFFIX = "Snapshot"
+
+
+def _fail(message: str, at: Loc = ()) -> PydanticCustomError:
+    """A validation error; ``at`` narrows the location below the validated value."""
+    return PydanticCustomError("sharedgen", "{message}", {"message": message, "at": at})
+
+
+def _check_name(name: str, what: str) -> None:
+    if not name.isidentifier():
+        raise _fail(f"{what} {name!r} is not a Python identifier")
+    if keyword.iskeyword(name):
+        raise _fail(f"{what} {name!r} is a Python keyword")
+    if name.startswith("_"):
+        raise _fail(f"{what} {name!r} starts with '_' (reserved for generated helpers)")
+
+
+def _fits_int(value: object, code: TypeCode) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise _fail(f"default {value!r} is not an int (type {code.code!r} is C {code.c_name})")
+    low, high = code.portable_range
+    if not low <= value <= high:
+        raise _fail(f"default {value} is out of range for type {code.code!r} (C {code.c_name}: {low}..{high})")
+    return value
+
+
+def _fits_float(value: object, code: TypeCode) -> float:
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise _fail(f"default {value!r} is not a number (type {code.code!r} is C {code.c_name})")
+    number = float(value)
+    if not math.isfinite(number):
+        raise _fail(f"default {value!r} is not a finite number")
+    if code.code == "f" and abs(number) > FLOAT32_MAX:
+        raise _fail(f"default {value!r} is out of range for type 'f' (C float)")
+    return number
+
+
+def _fits_bool(value: object, code: TypeCode) -> bool:
+    if not isinstance(value, bool):
+        raise _fail(f"default {value!r} is not true or false (type '?')")
+    return value
+
+
+def _as_bytes(value: object) -> bytes:
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    if isinstance(value, bytes):
+        return value
+    raise _fail(f"default {value!r} is not a string (type 'c' holds bytes)")
+
+
+def _as_str(value: object) -> str:
+    if not isinstance(value, str):
+        raise _fail(f"default {value!r} is not a string (type 'u' holds str)")
+    if any("\ud800" <= ch <= "\udfff" for ch in value):
+        raise _fail(f"default {value!r} holds a lone surrogate, which wchar_t cannot hold")
+    return value
+
+
+def _one_char(value: object, code: TypeCode) -> bytes | str:
+    text = _as_bytes(value) if code.kind is Kind.BYTES else _as_str(value)
+    if len(text) != 1:
+        raise _fail(f"default {value!r} must be exactly one {'byte' if code.kind is Kind.BYTES else 'character'}")
+    return text
+
+
+def _fits_capacity(value: object, code: TypeCode, length: int) -> bytes | str:
+    text = _as_bytes(value) if code.kind is Kind.BYTES else _as_str(value)
+    unit = "bytes" if code.kind is Kind.BYTES else "characters"
+    if len(text) > length:
+        raise _fail(f"default is {len(text)} {unit} long, more than the capacity of {length}")
+    if (b"\0" if isinstance(text, bytes) else "\0") in text:
+        raise _fail("default holds a NUL character, which ends a C string")
+    return text
+
+
+SCALAR_DEFAULT_CHECKS: dict[Kind, Callable[[object, TypeCode], Any]] = {
+    Kind.INT: _fits_int,
+    Kind.FLOAT: _fits_float,
+    Kind.BOOL: _fits_bool,
+    Kind.BYTES: _one_char,
+    Kind.STR: _one_char,
+}
+
+
+class FieldSpec(BaseModel):
+    """One field of a struct: a scalar, an array, or a fixed-capacity string."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: str = Field(description="Type code: one of " + " ".join(TYPE_CODES))
+    length: Annotated[StrictInt, Field(ge=1, le=MAX_LENGTH)] | None = Field(
+        None, description="Makes the field an array; for 'c' and 'u' a fixed-capacity string."
+    )
+    lock: str | StrictBool = Field(
+        DEFAULT_GROUP, description="Lock group shared with other fields; false for no lock (single-writer)."
+    )
+    default: Any = Field(None, description="Initial value, checked against type, range and capacity.")
+    doc: str | None = Field(None, description="Documentation for the generated property.")
+
+    @field_validator("type")
+    @classmethod
+    def _known_type(cls, code: str) -> str:
+        if code not in TYPE_CODES:
+            close = difflib.get_close_matches(code, TYPE_CODES, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise _fail(f"unknown type code {code!r}{hint}; expected one of {' '.join(TYPE_CODES)}")
+        return code
+
+    @field_validator("lock")
+    @classmethod
+    def _group_name(cls, lock: str | bool) -> str | bool:
+        if lock is True:
+            return DEFAULT_GROUP
+        if isinstance(lock, str):
+            _check_name(lock, "lock group")
+        return lock
+
+    @field_validator("default")
+    @classmethod
+    def _default_fits(cls, value: Any, info: ValidationInfo) -> Any:
+        code = TYPE_CODES.get(info.data.get("type", ""))
+        if value is None or code is None or "length" not in info.data:
+            return value
+        length = info.data["length"]
+        if length is None:
+            return SCALAR_DEFAULT_CHECKS[code.kind](value, code)
+        if code.kind in (Kind.BYTES, Kind.STR):
+            return _fits_capacity(value, code, length)
+        if not isinstance(value, list):
+            return SCALAR_DEFAULT_CHECKS[code.kind](value, code)
+        if len(value) != length:
+            raise _fail(f"default has {len(value)} items; the array has {length}")
+        return tuple(SCALAR_DEFAULT_CHECKS[code.kind](item, code) for item in value)
+
+    @property
+    def code(self) -> TypeCode:
+        return TYPE_CODES[self.type]
+
+    @property
+    def group(self) -> str | None:
+        """The lock group, or None for a field without a lock."""
+        return None if self.lock is False else str(self.lock)
+
+
+class StructSpec(BaseModel):
+    """A struct: fields in declaration order, grouped by lock."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    doc: str | None = Field(None, description="Documentation for the generated class.")
+    lock_timeout: Annotated[StrictFloat | StrictInt, Field(gt=0, allow_inf_nan=False)] | None = Field(
+        None, description="Seconds to wait for a lock before raising TimeoutError; absent = wait forever."
+    )
+    fields: dict[str, FieldSpec] = Field(min_length=1, description="Fields in declaration order.")
+
+    @field_validator("fields", mode="before")
+    @classmethod
+    def _field_names(cls, fields: Any) -> Any:
+        if isinstance(fields, dict):
+            for name in fields:
+                try:
+                    _check_name(name, "field name")
+                except PydanticCustomError as exc:
+                    raise _fail(str(exc), at=(name,)) from None
+                if name in RESERVED_FIELD_NAMES:
+                    raise _fail(f"field name {name!r} is taken by a generated member", at=(name,))
+        return fields
+
+    @model_validator(mode="after")
+    def _no_collisions(self) -> StructSpec:
+        members: dict[str, str] = {}
+        for group in self.groups:
+            for prefix in GROUP_MEMBER_PREFIXES:
+                members[prefix + group] = f"method of lock group {group!r}"
+        for name in self.fields:
+            for prefix in FIELD_MEMBER_PREFIXES:
+                members[prefix + name] = f"method of field {name!r}"
+        for name in self.fields:
+            if name in members:
+                raise _fail(f"field name {name!r} collides with the generated {members[name]}", at=("fields", name))
+        return self
+
+    @property
+    def groups(self) -> list[str]:
+        """Lock groups in order of first use: the one order in which locks are taken."""
+        return list(dict.fromkeys(f.group for f in self.fields.values() if f.group is not None))
+
+
+class SchemaFile(BaseModel):
+    """A schema file: one or more structs."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, title="sharedgen schema")
+
+    schema_ref: str | None = Field(None, alias="$schema", description="JSON Schema reference, for editors.")
+    structs: dict[str, StructSpec] = Field(min_length=1, description="Structs by class name.")
+
+    @field_validator("structs", mode="before")
+    @classmethod
+    def _struct_names(cls, structs: Any) -> Any:
+        if isinstance(structs, dict):
+            for name in structs:
+                try:
+                    _check_name(name, "struct name")
+                except PydanticCustomError as exc:
+                    raise _fail(str(exc), at=(name,)) from None
+                if hasattr(builtins, name):
+                    raise _fail(f"struct name {name!r} would shadow the builtin {name!r}", at=(name,))
+                if name.endswith(SNAPSHOT_SUFFIX) and name[: -len(SNAPSHOT_SUFFIX)] in structs:
+                    raise _fail(f"struct name {name!r} is taken by the snapshot class of struct {name[:-8]!r}", at=(name,))
+        return structs
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of schema files, for editors."""
+    return SchemaFile.model_json_schema(by_alias=True)
+
+
+MODELS: dict[int, type[BaseModel]] = {0: SchemaFile, 2: StructSpec, 4: FieldSpec}
+
+
+def _context(loc: Loc) -> str:
+    """``struct 'X', field 'y', key: `` for the parts of ``loc`` that exist."""
+    parts = []
+    if len(loc) >= 2 and loc[0] == "structs":
+        parts.append(f"struct {loc[1]!r}")
+    if len(loc) >= 4 and loc[2] == "fields":
+        parts.append(f"field {loc[3]!r}")
+    if len(loc) == 5:
+        parts.append(str(loc[4]))
+    elif len(loc) == 3:
+        parts.append(str(loc[2]))
+    return ", ".join(parts) + ": " if parts else ""
+
+
+def _explain(error: Any, loc: Loc) -> tuple[str, bool]:
+    """The message for one pydantic error, and whether it points at a value (not a key)."""
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        model = MODELS.get(len(loc) - 1)
+        known = [f.alias or name for name, f in model.model_fields.items()] if model else []
+        close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else f" (expected one of: {', '.join(known)})"
+        return f"{_context(loc[:-1])}unknown key {loc[-1]!r}{hint}", False
+    if kind == "missing":
+        return f"{_context(loc[:-1])}missing required key {loc[-1]!r}", False
+    if kind == "sharedgen":
+        return _context(loc) + error["ctx"]["message"], False
+    if kind == "model_type" and not loc:
+        return "the top level must be a mapping with a 'structs' key", False
+    if kind == "too_short" and loc and loc[-1] in ("fields", "structs"):
+        return f"{_context(loc[:-1])}no {loc[-1]} defined", False
+    message = error["msg"]
+    return _context(loc) + message[0].lower() + message[1:], True
+
+
+def spec_errors(source: SchemaSource, exc: ValidationError) -> list[SchemaError]:
+    """Turn pydantic's errors into ``PATH:LINE:COL`` errors naming struct and field."""
+    errors = []
+    for error in exc.errors():
+        # Unions report one error per member type, with the type's name in loc: drop those.
+        loc: Loc = tuple(part for part in error["loc"] if not (isinstance(part, str) and "[" in part))
+        loc += tuple(error.get("ctx", {}).get("at", ()))
+        message, of_value = _explain(error, loc)
+        errors.append(source.error(loc, message, of_value=of_value))
+    return list(dict.fromkeys(errors))
+
+
+def parse_spec(source: SchemaSource) -> tuple[SchemaFile | None, list[SchemaError]]:
+    """Validate one loaded file; every problem is returned, not just the first."""
+    try:
+        return SchemaFile.model_validate(source.data, by_alias=True), []
+    except ValidationError as exc:
+        return None, spec_errors(source, exc)

@@ -1,0 +1,61 @@
+"""The type codes of the schema language and what each one is in C and in Python.
+
+Build-time range checks use the *portable* range of each C type (``long`` is 32 bits on
+Windows), so a schema valid on one machine is valid on all and generated code does not
+depend on the machine that generated it. Generated modules compute the real ranges at
+import time from ``ctypes.sizeof``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class Kind(Enum):
+    INT = "int"
+    FLOAT = "float"
+    BOOL = "bool"
+    BYTES = "bytes"  # `c`: one byte, or fixed-capacity bytes with a length
+    STR = "str"  # `u`: one character, or fixed-capacity str with a length
+
+
+@dataclass(frozen=True)
+class TypeCode:
+    code: str
+    ctype: str  # name in the ctypes module
+    c_name: str  # for messages
+    kind: Kind
+    signed: bool = True
+    portable_bits: int = 0  # integers: bits guaranteed on every platform
+
+    @property
+    def portable_range(self) -> tuple[int, int]:
+        bits = self.portable_bits
+        if self.signed:
+            return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+        return 0, (1 << bits) - 1
+
+
+TYPE_CODES: dict[str, TypeCode] = {
+    t.code: t
+    for t in (
+        TypeCode("c", "c_char", "char", Kind.BYTES),
+        TypeCode("u", "c_wchar", "wchar_t", Kind.STR),
+        TypeCode("b", "c_byte", "signed char", Kind.INT, True, 8),
+        TypeCode("B", "c_ubyte", "unsigned char", Kind.INT, False, 8),
+        TypeCode("h", "c_short", "short", Kind.INT, True, 16),
+        TypeCode("H", "c_ushort", "unsigned short", Kind.INT, False, 16),
+        TypeCode("i", "c_int", "int", Kind.INT, True, 32),
+        TypeCode("I", "c_uint", "unsigned int", Kind.INT, False, 32),
+        TypeCode("l", "c_long", "long", Kind.INT, True, 32),
+        TypeCode("L", "c_ulong", "unsigned long", Kind.INT, False, 32),
+        TypeCode("q", "c_longlong", "long long", Kind.INT, True, 64),
+        TypeCode("Q", "c_ulonglong", "unsigned long long", Kind.INT, False, 64),
+        TypeCode("f", "c_float", "float", Kind.FLOAT),
+        TypeCode("d", "c_double", "double", Kind.FLOAT),
+        TypeCode("?", "c_bool", "bool", Kind.BOOL),
+    )
+}
+
+FLOAT32_MAX = 3.4028234663852886e38

@@ -1,0 +1,1 @@
+"""The jinja2 templates of generated modules (a package so that they install inside sharedgen)."""
