@@ -154,7 +154,7 @@ def load_file(found: Discovered) -> tuple[SchemaSource | None, list[SchemaError]
         return None, [SchemaError(shown, 1, 1, message)]
     parse = {".json": _parse_json, ".toml": _parse_toml}.get(path.suffix, _parse_yaml)
     data, positions, errors = parse(text, shown)
-    if errors:
+    if data is None and errors:
         return None, errors
     source = SchemaSource(
         display_path=shown,
@@ -164,16 +164,31 @@ def load_file(found: Discovered) -> tuple[SchemaSource | None, list[SchemaError]
         data=data,
         positions=positions,
     )
-    return source, []
+    return source, errors  # errors that did not stop parsing (duplicate keys)
 
 
 ParseResult = tuple[Any, SourceMap, list[SchemaError]]
 
 
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader, reading floats as YAML 1.2 does (`1e10` is a float, not a string)."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:float"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"),
+    list("-+0123456789."),
+)
+
+
 def _parse_yaml(text: str, shown: str) -> ParseResult:
     positions = NodeMap()
     try:
-        loader = yaml.SafeLoader(text)
+        loader = _Loader(text)
         try:
             root = loader.get_single_node()
             walker = _YamlWalker(loader, positions, shown)
@@ -192,7 +207,7 @@ def _parse_yaml(text: str, shown: str) -> ParseResult:
 class _YamlWalker:
     """Builds plain data from YAML nodes, recording positions and duplicate keys."""
 
-    def __init__(self, loader: yaml.SafeLoader, positions: NodeMap, shown: str) -> None:
+    def __init__(self, loader: _Loader, positions: NodeMap, shown: str) -> None:
         self.loader = loader
         self.positions = positions
         self.shown = shown

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -55,29 +56,47 @@ def _check_name(name: str, what: str) -> None:
         raise _fail(f"{what} {name!r} starts with '_' (reserved for generated helpers)")
 
 
+def _field_name(name: str) -> str:
+    _check_name(name, "field name")
+    if name in RESERVED_FIELD_NAMES:
+        raise _fail(f"field name {name!r} is taken by a generated member")
+    return name
+
+
+def _struct_name(name: str) -> str:
+    _check_name(name, "struct name")
+    if hasattr(builtins, name):
+        raise _fail(f"struct name {name!r} would shadow the builtin {name!r}")
+    return name
+
+
+FieldName = Annotated[str, AfterValidator(_field_name)]
+StructName = Annotated[str, AfterValidator(_struct_name)]
+
+
 def _fits_int(value: object, code: TypeCode) -> int:
     if not isinstance(value, int) or isinstance(value, bool):
-        raise _fail(f"default {value!r} is not an int (type {code.code!r} is C {code.c_name})")
+        raise _fail(f"{value!r} is not an int (type {code.code!r} is C {code.c_name})")
     low, high = code.portable_range
     if not low <= value <= high:
-        raise _fail(f"default {value} is out of range for type {code.code!r} (C {code.c_name}: {low}..{high})")
+        raise _fail(f"{value} is out of range for type {code.code!r} (C {code.c_name}: {low}..{high})")
     return value
 
 
 def _fits_float(value: object, code: TypeCode) -> float:
     if not isinstance(value, (int, float)) or isinstance(value, bool):
-        raise _fail(f"default {value!r} is not a number (type {code.code!r} is C {code.c_name})")
+        raise _fail(f"{value!r} is not a number (type {code.code!r} is C {code.c_name})")
     number = float(value)
     if not math.isfinite(number):
-        raise _fail(f"default {value!r} is not a finite number")
+        raise _fail(f"{value!r} is not a finite number")
     if code.code == "f" and abs(number) > FLOAT32_MAX:
-        raise _fail(f"default {value!r} is out of range for type 'f' (C float)")
+        raise _fail(f"{value!r} is out of range for type 'f' (C float)")
     return number
 
 
 def _fits_bool(value: object, code: TypeCode) -> bool:
     if not isinstance(value, bool):
-        raise _fail(f"default {value!r} is not true or false (type '?')")
+        raise _fail(f"{value!r} is not true or false (type '?')")
     return value
 
 
@@ -86,21 +105,21 @@ def _as_bytes(value: object) -> bytes:
         return value.encode("utf-8")
     if isinstance(value, bytes):
         return value
-    raise _fail(f"default {value!r} is not a string (type 'c' holds bytes)")
+    raise _fail(f"{value!r} is not a string (type 'c' holds bytes)")
 
 
 def _as_str(value: object) -> str:
     if not isinstance(value, str):
-        raise _fail(f"default {value!r} is not a string (type 'u' holds str)")
+        raise _fail(f"{value!r} is not a string (type 'u' holds str)")
     if any("\ud800" <= ch <= "\udfff" for ch in value):
-        raise _fail(f"default {value!r} holds a lone surrogate, which wchar_t cannot hold")
+        raise _fail(f"{value!r} holds a lone surrogate, which wchar_t cannot hold")
     return value
 
 
 def _one_char(value: object, code: TypeCode) -> bytes | str:
     text = _as_bytes(value) if code.kind is Kind.BYTES else _as_str(value)
     if len(text) != 1:
-        raise _fail(f"default {value!r} must be exactly one {'byte' if code.kind is Kind.BYTES else 'character'}")
+        raise _fail(f"{value!r} must be exactly one {'byte' if code.kind is Kind.BYTES else 'character'}")
     return text
 
 
@@ -108,9 +127,9 @@ def _fits_capacity(value: object, code: TypeCode, length: int) -> bytes | str:
     text = _as_bytes(value) if code.kind is Kind.BYTES else _as_str(value)
     unit = "bytes" if code.kind is Kind.BYTES else "characters"
     if len(text) > length:
-        raise _fail(f"default is {len(text)} {unit} long, more than the capacity of {length}")
+        raise _fail(f"{value!r} is {len(text)} {unit} long, more than the capacity of {length}")
     if (b"\0" if isinstance(text, bytes) else "\0") in text:
-        raise _fail("default holds a NUL character, which ends a C string")
+        raise _fail(f"{value!r} holds a NUL character, which ends a C string")
     return text
 
 
@@ -147,13 +166,15 @@ class FieldSpec(BaseModel):
             raise _fail(f"unknown type code {code!r}{hint}; expected one of {' '.join(TYPE_CODES)}")
         return code
 
-    @field_validator("lock")
+    @field_validator("lock", mode="before")
     @classmethod
-    def _group_name(cls, lock: str | bool) -> str | bool:
+    def _group_name(cls, lock: object) -> object:
         if lock is True:
             return DEFAULT_GROUP
         if isinstance(lock, str):
             _check_name(lock, "lock group")
+        elif lock is not False:
+            raise _fail(f"{lock!r} is neither a lock group name nor false")
         return lock
 
     @field_validator("default")
@@ -170,7 +191,7 @@ class FieldSpec(BaseModel):
         if not isinstance(value, list):
             return SCALAR_DEFAULT_CHECKS[code.kind](value, code)
         if len(value) != length:
-            raise _fail(f"default has {len(value)} items; the array has {length}")
+            raise _fail(f"{len(value)} items given for an array of {length}")
         return tuple(SCALAR_DEFAULT_CHECKS[code.kind](item, code) for item in value)
 
     @property
@@ -192,20 +213,7 @@ class StructSpec(BaseModel):
     lock_timeout: Annotated[StrictFloat | StrictInt, Field(gt=0, allow_inf_nan=False)] | None = Field(
         None, description="Seconds to wait for a lock before raising TimeoutError; absent = wait forever."
     )
-    fields: dict[str, FieldSpec] = Field(min_length=1, description="Fields in declaration order.")
-
-    @field_validator("fields", mode="before")
-    @classmethod
-    def _field_names(cls, fields: Any) -> Any:
-        if isinstance(fields, dict):
-            for name in fields:
-                try:
-                    _check_name(name, "field name")
-                except PydanticCustomError as exc:
-                    raise _fail(str(exc), at=(name,)) from None
-                if name in RESERVED_FIELD_NAMES:
-                    raise _fail(f"field name {name!r} is taken by a generated member", at=(name,))
-        return fields
+    fields: dict[FieldName, FieldSpec] = Field(min_length=1, description="Fields in declaration order.")
 
     @model_validator(mode="after")
     def _no_collisions(self) -> StructSpec:
@@ -233,22 +241,15 @@ class SchemaFile(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, title="sharedgen schema")
 
     schema_ref: str | None = Field(None, alias="$schema", description="JSON Schema reference, for editors.")
-    structs: dict[str, StructSpec] = Field(min_length=1, description="Structs by class name.")
+    structs: dict[StructName, StructSpec] = Field(min_length=1, description="Structs by class name.")
 
-    @field_validator("structs", mode="before")
-    @classmethod
-    def _struct_names(cls, structs: Any) -> Any:
-        if isinstance(structs, dict):
-            for name in structs:
-                try:
-                    _check_name(name, "struct name")
-                except PydanticCustomError as exc:
-                    raise _fail(str(exc), at=(name,)) from None
-                if hasattr(builtins, name):
-                    raise _fail(f"struct name {name!r} would shadow the builtin {name!r}", at=(name,))
-                if name.endswith(SNAPSHOT_SUFFIX) and name[: -len(SNAPSHOT_SUFFIX)] in structs:
-                    raise _fail(f"struct name {name!r} is taken by the snapshot class of struct {name[:-8]!r}", at=(name,))
-        return structs
+    @model_validator(mode="after")
+    def _no_snapshot_collisions(self) -> SchemaFile:
+        for name in self.structs:
+            owner = name.removesuffix(SNAPSHOT_SUFFIX)
+            if owner != name and owner in self.structs:
+                raise _fail(f"struct name {name!r} is taken by the snapshot class of struct {owner!r}", at=("structs", name))
+        return self
 
 
 def json_schema() -> dict[str, Any]:
@@ -284,8 +285,8 @@ def _explain(error: Any, loc: Loc) -> tuple[str, bool]:
         return f"{_context(loc[:-1])}unknown key {loc[-1]!r}{hint}", False
     if kind == "missing":
         return f"{_context(loc[:-1])}missing required key {loc[-1]!r}", False
-    if kind == "sharedgen":
-        return _context(loc) + error["ctx"]["message"], False
+    if kind == "sharedgen":  # a rule of ours: about a name (`at` given) or about a value
+        return _context(loc) + error["ctx"]["message"], not error["ctx"]["at"]
     if kind == "model_type" and not loc:
         return "the top level must be a mapping with a 'structs' key", False
     if kind == "too_short" and loc and loc[-1] in ("fields", "structs"):
@@ -296,14 +297,22 @@ def _explain(error: Any, loc: Loc) -> tuple[str, bool]:
 
 def spec_errors(source: SchemaSource, exc: ValidationError) -> list[SchemaError]:
     """Turn pydantic's errors into ``PATH:LINE:COL`` errors naming struct and field."""
-    errors = []
+    errors: dict[Loc, SchemaError] = {}
     for error in exc.errors():
-        # Unions report one error per member type, with the type's name in loc: drop those.
-        loc: Loc = tuple(part for part in error["loc"] if not (isinstance(part, str) and "[" in part))
+        loc = _schema_part(tuple(p for p in error["loc"] if p != "[key]"))
         loc += tuple(error.get("ctx", {}).get("at", ()))
         message, of_value = _explain(error, loc)
-        errors.append(source.error(loc, message, of_value=of_value))
-    return list(dict.fromkeys(errors))
+        of_value = of_value and "[key]" not in error["loc"]
+        # A union reports one error per member type at the same place: the first says enough.
+        errors.setdefault(loc, source.error(loc, message, of_value=of_value))
+    return list(errors.values())
+
+
+def _schema_part(loc: Loc) -> Loc:
+    """The part of pydantic's location that names keys of the document (not union member types)."""
+    if loc[:1] == ("structs",) and len(loc) > 2:
+        return loc[:5] if loc[2] == "fields" else loc[:3]
+    return loc[:2]
 
 
 def parse_spec(source: SchemaSource) -> tuple[SchemaFile | None, list[SchemaError]]:

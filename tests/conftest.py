@@ -1,0 +1,56 @@
+"""Shared fixtures: build schemas into importable modules, and the start methods to test."""
+
+from __future__ import annotations
+
+import importlib
+import itertools
+import multiprocessing
+import sys
+import textwrap
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from sharedgen.pipeline import generate
+
+REPO = Path(__file__).resolve().parent.parent
+TESTS = Path(__file__).resolve().parent
+START_METHODS = [m for m in ("fork", "spawn", "forkserver") if m in multiprocessing.get_all_start_methods()]
+
+for path in (REPO, TESTS):  # generated/ and the worker functions, importable here and in spawned children
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
+
+_counter = itertools.count()
+
+
+@pytest.fixture(params=START_METHODS)
+def ctx(request: pytest.FixtureRequest) -> multiprocessing.context.BaseContext:
+    return multiprocessing.get_context(request.param)
+
+
+@pytest.fixture(scope="session")
+def everything(tmp_path_factory: pytest.TempPathFactory) -> ModuleType:
+    """tests/schemas/everything.yaml: every type code, lock groups, timeouts."""
+    return import_generated(TESTS / "schemas" / "everything.yaml", "everything", tmp_path_factory.mktemp("generated"))
+
+
+def import_generated(schema: Path, name: str, folder: Path) -> ModuleType:
+    """Generate ``schema`` into ``folder`` as module ``name`` and import it (folder joins sys.path)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (module,) = generate([str(schema)])
+    (folder / f"{name}.py").write_text(module.source, encoding="utf-8")
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
+    importlib.invalidate_caches()
+    sys.modules.pop(name, None)
+    return importlib.import_module(name)
+
+
+def build_schema(tmp_path: Path, text: str, suffix: str = ".yaml") -> ModuleType:
+    """Generate and import a schema given as text, under a module name unique in this run."""
+    name = f"schema_{next(_counter)}"
+    schema = tmp_path / f"{name}{suffix}"
+    schema.write_text(textwrap.dedent(text), encoding="utf-8")
+    return import_generated(schema, name, tmp_path / "generated")

@@ -1,0 +1,329 @@
+"""The generated API in one process: every type code, every method, every bad value."""
+
+from __future__ import annotations
+
+import ctypes
+import dataclasses
+import multiprocessing
+import pickle
+import threading
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+INT_RANGES = {
+    "b": (-(2**7), 2**7 - 1),
+    "B": (0, 2**8 - 1),
+    "h": (-(2**15), 2**15 - 1),
+    "H": (0, 2**16 - 1),
+    "i": (-(2**31), 2**31 - 1),
+    "I": (0, 2**32 - 1),
+    "l": (-(2 ** (8 * ctypes.sizeof(ctypes.c_long) - 1)), 2 ** (8 * ctypes.sizeof(ctypes.c_long) - 1) - 1),
+    "L": (0, 2 ** (8 * ctypes.sizeof(ctypes.c_ulong)) - 1),
+    "q": (-(2**63), 2**63 - 1),
+    "Q": (0, 2**64 - 1),
+}
+
+
+@pytest.fixture
+def e(everything: ModuleType) -> Any:
+    return everything.Everything()
+
+
+def test_defaults_from_the_schema(e: Any) -> None:
+    snap = e.snapshot()
+    assert (snap.c, snap.u, snap.b, snap.B, snap.h, snap.H) == (b"x", "é", -128, 255, -32768, 65535)
+    assert (snap.i, snap.I, snap.l, snap.L) == (-(2**31), 2**32 - 1, -5, 7)
+    assert (snap.q, snap.Q, snap.f, snap.d, snap.flag) == (-(2**63), 2**64 - 1, 1.5, -2.25, True)
+    assert (snap.ints, snap.reals, snap.flags) == ((1, 2, 3), (0.0, 0.0), (True, False))
+    assert (snap.label, snap.title, snap.stop, snap.note) == (b"abc", "ünï", False, "")
+
+
+def test_constructor_arguments_override_defaults(everything: ModuleType) -> None:
+    e = everything.Everything(i=7, label=b"hi", ints=[4, 5, 6], note="abcd")
+    assert (e.i, e.label, e.ints, e.note) == (7, b"hi", [4, 5, 6], "abcd")
+
+
+@pytest.mark.parametrize("code", sorted(INT_RANGES))
+def test_int_fields_hold_their_full_range_and_reject_beyond(e: Any, code: str) -> None:
+    low, high = INT_RANGES[code]
+    for value in (low, high):
+        setattr(e, code, value)
+        assert getattr(e, code) == value
+    for bad in (low - 1, high + 1):
+        with pytest.raises(OverflowError, match=f"Everything.{code}"):
+            setattr(e, code, bad)
+        assert getattr(e, code) == high  # unchanged
+    with pytest.raises(OverflowError):
+        getattr(e, f"add_{code}")(1)
+    assert getattr(e, code) == high
+    setattr(e, code, low)
+    with pytest.raises(OverflowError):
+        getattr(e, f"add_{code}")(-1)
+    assert getattr(e, code) == low
+
+
+@pytest.mark.parametrize("code", sorted(INT_RANGES))
+@pytest.mark.parametrize("bad", [1.0, 2.5, "3", b"4", None, [1]])
+def test_int_fields_reject_other_types_without_truncating(e: Any, code: str, bad: object) -> None:
+    before = getattr(e, code)
+    for write in (
+        lambda: setattr(e, code, bad),
+        lambda: getattr(e, f"add_{code}")(bad),
+        lambda: getattr(e, f"exchange_{code}")(bad),
+        lambda: getattr(e, f"compare_and_set_{code}")(before, bad),
+    ):
+        with pytest.raises(TypeError, match="must be an int"):
+            write()
+        assert getattr(e, code) == before
+
+
+def test_add_exchange_compare_and_set(e: Any) -> None:
+    e.i = 10
+    assert e.add_i() == 11
+    assert e.add_i(5) == 16
+    assert e.add_i(-20) == -4
+    assert e.exchange_i(3) == -4
+    assert e.i == 3
+    assert e.compare_and_set_i(4, 9) is False and e.i == 3
+    assert e.compare_and_set_i(3, 9) is True and e.i == 9
+    assert e.add_d(0.5) == -1.75
+    assert e.compare_and_set_c(b"x", b"y") and e.c == b"y"
+    assert e.exchange_u("z") == "é" and e.u == "z"
+    assert e.exchange_flag(False) is True and e.flag is False
+
+
+def test_float_fields(e: Any) -> None:
+    e.d = 3
+    assert e.d == 3.0 and isinstance(e.d, float)
+    e.f = 0.1
+    assert e.f == ctypes.c_float(0.1).value  # stored as a C float
+    for bad in ("1.0", None, b"1"):
+        with pytest.raises(TypeError):
+            e.d = bad
+    assert e.d == 3.0
+    with pytest.raises(OverflowError):
+        e.f = 1e39
+    with pytest.raises(OverflowError):
+        e.d = 10**400  # an int too large for any float
+    e.f = 3.4e38
+    with pytest.raises(OverflowError):
+        e.add_f(3.4e38)
+    assert e.f == pytest.approx(3.4e38)
+    e.d = 1.7e308
+    with pytest.raises(OverflowError):
+        e.add_d(1.7e308)
+    assert e.d == 1.7e308
+    e.d = float("inf")  # representable, so allowed; only finite overflow raises
+    assert e.add_d(1.0) == float("inf")
+
+
+def test_bool_and_char_fields(e: Any) -> None:
+    for bad in (1, 0, "yes", None):
+        with pytest.raises(TypeError):
+            e.flag = bad
+    for bad, error in (("x", TypeError), (b"xy", ValueError), (b"", ValueError), (120, TypeError)):
+        with pytest.raises(error):
+            e.c = bad
+    for bad, error in ((b"x", TypeError), ("xy", ValueError), ("", ValueError)):
+        with pytest.raises(error):
+            e.u = bad
+    assert (e.flag, e.c, e.u) == (True, b"x", "é")
+    e.u = "😀"
+    assert e.u == "😀"
+
+
+def test_fixed_capacity_strings_never_truncate(e: Any) -> None:
+    e.label = b"12345678"
+    assert e.label == b"12345678"
+    with pytest.raises(ValueError, match="at most 8 bytes"):
+        e.label = b"123456789"
+    with pytest.raises(ValueError, match="NUL"):
+        e.label = b"a\0b"
+    with pytest.raises(TypeError):
+        e.label = "text"
+    assert e.label == b"12345678"
+    e.title = "ünïcødé!"
+    with pytest.raises(ValueError, match="at most 8 characters"):
+        e.title = "ünïcødé!!"
+    with pytest.raises(TypeError):
+        e.title = b"bytes"
+    assert e.title == "ünïcødé!"
+    assert e.exchange_title("short") == "ünïcødé!"
+    assert e.title == "short"  # a shorter value ends at its NUL
+    assert e.compare_and_set_label(b"12345678", b"") and e.label == b""
+
+
+def test_arrays(e: Any) -> None:
+    assert e.ints == [1, 2, 3]
+    copy = e.ints
+    copy[0] = 99
+    assert e.ints == [1, 2, 3]  # a copy, not a view
+    e.ints = (7, 8, 9)
+    assert e.ints == [7, 8, 9]
+    assert e.add_ints(0) == 8
+    assert e.add_ints(-1, 10) == 19
+    assert e.add_reals(1, 0.25) == 0.25
+    for bad, error in (([1, 2], ValueError), ([1, 2, 3, 4], ValueError), ([1, 2, 2.5], TypeError), (5, TypeError)):
+        with pytest.raises(error):
+            e.ints = bad
+    with pytest.raises(OverflowError):
+        e.ints = [1, 2, 2**31]
+    for index in (3, -4, 100):
+        with pytest.raises(IndexError):
+            e.add_ints(index)
+    with pytest.raises(TypeError):
+        e.add_ints(1.0)
+    e.ints = [0, 0, 2**31 - 1]
+    with pytest.raises(OverflowError):
+        e.add_ints(2)
+    assert e.ints == [0, 0, 2**31 - 1]
+    e.flags = [False, True]
+    with pytest.raises(TypeError):
+        e.flags = [0, 1]
+    assert e.flags == [False, True]
+
+
+def test_method_sets_follow_the_field(everything: ModuleType) -> None:
+    cls = everything.Everything
+    assert all(hasattr(cls, f"{m}_i") for m in ("add", "exchange", "compare_and_set"))
+    assert not hasattr(cls, "add_flag") and hasattr(cls, "exchange_flag")
+    assert not hasattr(cls, "add_label") and hasattr(cls, "compare_and_set_label")
+    assert hasattr(cls, "add_ints") and not hasattr(cls, "exchange_ints")
+    assert not hasattr(cls, "add_flags")
+    for unlocked in ("stop", "note"):  # lock: false: read and write only
+        assert not any(hasattr(cls, f"{m}_{unlocked}") for m in ("add", "exchange", "compare_and_set"))
+    assert {n for n in dir(cls) if n.startswith(("update_", "locked_"))} == {
+        "update_default",
+        "locked_default",
+        "update_arrays",
+        "locked_arrays",
+        "update_text",
+        "locked_text",
+    }
+
+
+def test_unlocked_fields_read_and_write(e: Any) -> None:
+    e.stop = True
+    e.note = "done"
+    assert (e.stop, e.note) == (True, "done")
+    with pytest.raises(ValueError):
+        e.note = "too long"
+    assert e.snapshot().stop is True
+
+
+def test_update_sets_all_or_nothing(e: Any) -> None:
+    e.update_arrays(ints=[4, 5, 6], reals=[1.0, 2.0])
+    assert (e.ints, e.reals) == ([4, 5, 6], [1.0, 2.0])
+    with pytest.raises(TypeError):
+        e.update_arrays(ints=[7, 8, 9], reals=["x", 2.0])
+    assert (e.ints, e.reals) == ([4, 5, 6], [1.0, 2.0])  # the valid ints were not written either
+    e.update_text(title="x")
+    assert (e.title, e.label) == ("x", b"abc")
+
+
+def test_locked_group_is_one_critical_section_and_reentrant(e: Any) -> None:
+    lock = e.get_lock("arrays")
+    with e.locked_arrays() as group:
+        group.ints = [group.ints[0] + 1, 0, 0]
+        group.reals = [0.5, 0.5]
+        e.add_ints(1)  # a method inside the block takes the same (re-entrant) lock
+        assert lock.acquire(timeout=0)  # held by this thread: re-entrant
+        lock.release()
+        assert not _acquired_elsewhere(lock)  # but no other thread can take it meanwhile
+        with pytest.raises(AttributeError):
+            group.i = 1  # only the group's own fields
+    assert _acquired_elsewhere(lock)
+    assert (e.ints, e.reals) == ([2, 1, 0], [0.5, 0.5])
+
+
+def _acquired_elsewhere(lock: Any) -> bool:
+    result: list[bool] = []
+
+    def attempt() -> None:
+        got = lock.acquire(timeout=0.05)
+        result.append(got)
+        if got:
+            lock.release()
+
+    thread = threading.Thread(target=attempt)
+    thread.start()
+    thread.join()
+    return result[0]
+
+
+def test_snapshot_is_a_frozen_dataclass(everything: ModuleType, e: Any) -> None:
+    snap = e.snapshot()
+    assert isinstance(snap, everything.EverythingSnapshot)
+    assert [f.name for f in dataclasses.fields(snap)][:3] == ["c", "u", "b"]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        snap.i = 1
+
+
+def test_get_lock(everything: ModuleType, e: Any) -> None:
+    assert e.get_lock() is e.get_lock("default")
+    assert e.get_lock("arrays") is not e.get_lock("text")
+    with pytest.raises(ValueError, match="no lock group 'nope'"):
+        e.get_lock("nope")
+    with pytest.raises(ValueError, match="no lock group 'default'"):
+        everything.Guarded().get_lock("default")
+    with pytest.raises(TypeError):
+        everything.Guarded().get_lock()  # no default group, so the group must be named
+
+
+def test_injected_locks_are_shared(everything: ModuleType) -> None:
+    shared = multiprocessing.RLock()
+    one = everything.Pair(locks={"pair": shared})
+    two = everything.Guarded(locks={"left": shared, "right": shared})
+    assert one.get_lock("pair") is shared and two.get_lock("right") is shared
+    assert one.get_lock("other") is not shared
+    two.snapshot()  # one lock for two groups is taken once per group, re-entrantly
+    with pytest.raises(ValueError, match="no lock group 'middle'"):
+        everything.Guarded(locks={"middle": shared})
+
+
+def test_lock_timeout_names_struct_and_group(everything: ModuleType) -> None:
+    guarded = everything.Guarded()
+    ready, done = threading.Event(), threading.Event()
+    holder = threading.Thread(target=_hold, args=(guarded.get_lock("left"), ready, done))
+    holder.start()
+    ready.wait()
+    try:
+        with pytest.raises(TimeoutError, match=r"Guarded: lock group 'left' not acquired within 0.5 s"):
+            guarded.add_a()
+        with pytest.raises(TimeoutError, match="'left'"):
+            guarded.snapshot()
+        assert guarded.add_b() == 1  # the other group keeps working
+        with pytest.raises(TimeoutError):
+            with guarded.locked_left():
+                pass
+    finally:
+        done.set()
+        holder.join()
+    assert guarded.add_a() == 1
+
+
+def _hold(lock: Any, ready: threading.Event, done: threading.Event) -> None:
+    with lock:
+        ready.set()
+        done.wait()
+
+
+def test_pickling_outside_process_start_raises(everything: ModuleType, e: Any) -> None:
+    with pytest.raises(RuntimeError, match="only be shared between processes through inheritance"):
+        pickle.dumps(e)
+    queue = multiprocessing.SimpleQueue()
+    with pytest.raises(RuntimeError, match="Everything objects should only be shared"):
+        queue.put(e)
+
+
+def test_bad_constructor_arguments_raise(everything: ModuleType) -> None:
+    with pytest.raises(OverflowError):
+        everything.Everything(b=128)
+    with pytest.raises(TypeError):
+        everything.Everything(i=1.5)
+    with pytest.raises(TypeError):
+        everything.Everything(nonexistent=1)
+    with pytest.raises(TypeError):
+        everything.Everything(1)  # keyword-only

@@ -1,0 +1,100 @@
+"""Real processes under every start method: exact totals, invariants, the routes that work and those that raise."""
+
+from __future__ import annotations
+
+import multiprocessing
+from types import ModuleType
+from typing import Any
+
+import pytest
+import workers
+from conftest import START_METHODS
+
+from generated.counter import Counter
+from generated.worker_stats import WorkerStats
+
+PROCESSES = 4
+ADDS = 2000
+
+
+def run_all(ctx: Any, target: Any, args_list: list[tuple[Any, ...]]) -> None:
+    processes = [ctx.Process(target=target, args=args) for args in args_list]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(timeout=120)
+    assert [p.exitcode for p in processes] == [0] * len(processes)
+
+
+def test_n_processes_times_m_adds_is_exact(ctx: Any) -> None:
+    counter = Counter(ctx=ctx)
+    run_all(ctx, workers.add_many, [(counter, ADDS)] * PROCESSES)
+    assert counter.value == PROCESSES * ADDS
+
+
+def test_compound_updates_in_locked_blocks_lose_nothing(ctx: Any) -> None:
+    stats = WorkerStats(ctx=ctx)
+    run_all(ctx, workers.add_in_locked_block, [(stats, 500)] * PROCESSES)
+    snap = stats.snapshot()
+    assert (snap.processed, snap.failed, snap.elapsed) == (PROCESSES * 500, PROCESSES * 500, PROCESSES * 250.0)
+
+
+def test_invariant_holds_in_every_concurrent_snapshot(ctx: Any, everything: ModuleType) -> None:
+    pair = everything.Pair(ctx=ctx)
+    bad = Counter(ctx=ctx)
+    movers = [(pair, 3000)] * 2
+    watchers = [(pair, 3000, bad)] * 2
+    processes = [ctx.Process(target=workers.move_between, args=a) for a in movers]
+    processes += [ctx.Process(target=workers.watch_sum, args=a) for a in watchers]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(timeout=120)
+    assert [p.exitcode for p in processes] == [0] * 4
+    assert bad.value == 0
+    assert pair.a + pair.b == 1000 and (pair.a, pair.b) == (500, 500)
+
+
+def test_pool_initializer_route(ctx: Any) -> None:
+    counter = Counter(ctx=ctx)
+    with ctx.Pool(2, initializer=workers.remember, initargs=(counter,)) as pool:
+        pids = pool.map(workers.add_to_inherited, [100] * 8)
+    assert counter.value == 800
+    assert len(set(pids)) >= 1
+
+
+def test_pool_task_arguments_raise(ctx: Any) -> None:
+    counter = Counter(ctx=ctx)
+    with ctx.Pool(1) as pool:
+        with pytest.raises(RuntimeError, match="Counter objects should only be shared between processes through inheritance"):
+            pool.map(workers.touch, [counter])
+
+
+def test_queue_route_raises(ctx: Any) -> None:
+    queue = ctx.SimpleQueue()
+    with pytest.raises(RuntimeError, match="through inheritance"):
+        queue.put(Counter(ctx=ctx))
+
+
+@pytest.mark.parametrize("child_method", [m for m in START_METHODS if m != "fork"])
+def test_fork_struct_sent_to_another_start_method_says_so(child_method: str) -> None:
+    counter = Counter(ctx=multiprocessing.get_context("fork"))
+    child_ctx = multiprocessing.get_context(child_method)
+    process = child_ctx.Process(target=workers.add_many, args=(counter, 1))
+    with pytest.raises(RuntimeError, match=f"created for the 'fork' start method but is passed to a '{child_method}' child"):
+        process.start()
+
+
+def test_lock_timeout_across_processes(ctx: Any, everything: ModuleType) -> None:
+    guarded = everything.Guarded(ctx=ctx)
+    ready = ctx.Event()
+    holder = ctx.Process(target=workers.hold_lock, args=(guarded, "left", 3.0, ready))
+    holder.start()
+    try:
+        assert ready.wait(60)
+        with pytest.raises(TimeoutError, match="Guarded: lock group 'left'"):
+            guarded.add_total()
+        assert guarded.add_b(2) == 2  # group 'right' is free
+    finally:
+        holder.join(timeout=60)
+    assert guarded.add_total() == 1

@@ -1,0 +1,74 @@
+"""Functions run in child processes by the multi-process tests (importable under spawn)."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from generated.counter import Counter
+from generated.worker_stats import WorkerStats
+
+_inherited: Any = None
+
+
+def add_many(counter: Counter, times: int) -> None:
+    for _ in range(times):
+        counter.add_value()
+
+
+def add_in_locked_block(stats: WorkerStats, times: int) -> None:
+    """The seed's compound update, done right: two fields, one acquisition."""
+    for _ in range(times):
+        with stats.locked_progress() as group:
+            group.processed += 1
+            group.failed += 1
+        stats.add_elapsed(0.5)
+
+
+def move_between(shared: Any, times: int) -> None:
+    """Move one unit from ``a`` to ``b`` and back, keeping a + b constant."""
+    for index in range(times):
+        with shared.locked_pair() as pair:
+            if index % 2:
+                pair.a += 1
+                pair.b -= 1
+            else:
+                pair.a -= 1
+                pair.b += 1
+
+
+def watch_sum(shared: Any, times: int, bad: Any) -> None:
+    """Take snapshots while others move units; count any snapshot whose sum is off."""
+    for _ in range(times):
+        snap = shared.snapshot()
+        if snap.a + snap.b != 1000:
+            bad.add_value()
+
+
+def remember(shared: Any) -> None:
+    """Pool initializer: keep the inherited struct for the tasks of this worker."""
+    global _inherited
+    _inherited = shared
+
+
+def add_to_inherited(times: int) -> int:
+    for _ in range(times):
+        _inherited.add_value()
+    return os.getpid()
+
+
+def touch(shared: Any) -> int:
+    """A Pool task that receives a struct as an argument (which must fail)."""
+    return int(shared.value)
+
+
+def hold_lock(shared: Any, group: str, seconds: float, ready: Any) -> None:
+    """Take a group's lock and keep it, as a worker stuck (or dead) inside it would."""
+    with getattr(shared, f"locked_{group}")():
+        ready.set()
+        time.sleep(seconds)
+
+
+def read_value(counter: Counter, out: Any) -> None:
+    out.add_value(counter.value)
