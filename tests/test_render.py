@@ -1,0 +1,132 @@
+"""Stages 3 and 4 alone: the view-model's decisions, safe literals, golden output."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from sharedgen import render
+from sharedgen.errors import InternalError
+from sharedgen.model import Storage, build_module
+from sharedgen.pipeline import generate
+from sharedgen.spec import SchemaFile
+
+TESTS = Path(__file__).resolve().parent
+GOLDEN = TESTS / "golden"
+
+
+def schema(fields: dict[str, object], **struct: object) -> SchemaFile:
+    return SchemaFile.model_validate({"structs": {"S": {"fields": fields, **struct}}})
+
+
+def test_method_sets_per_field_kind() -> None:
+    module = build_module(
+        schema(
+            {
+                "n": {"type": "q"},
+                "r": {"type": "f"},
+                "flag": {"type": "?"},
+                "ch": {"type": "c"},
+                "text": {"type": "u", "length": 4},
+                "nums": {"type": "d", "length": 3},
+                "bits": {"type": "?", "length": 3},
+                "free": {"type": "i", "lock": False},
+            }
+        ),
+        source_path="s.yaml",
+        source_hash="0" * 64,
+    )
+    methods = {f.name: (f.has_add, f.has_exchange, f.has_compare_and_set, f.storage) for f in module.structs[0].fields}
+    assert methods == {
+        "n": (True, True, True, Storage.SCALAR),
+        "r": (True, True, True, Storage.SCALAR),
+        "flag": (False, True, True, Storage.SCALAR),
+        "ch": (False, True, True, Storage.SCALAR),
+        "text": (False, True, True, Storage.STRING),
+        "nums": (True, False, False, Storage.ARRAY),
+        "bits": (False, False, False, Storage.ARRAY),
+        "free": (False, False, False, Storage.SCALAR),
+    }
+
+
+def test_groups_in_order_of_first_use_and_unlocked_fields_outside() -> None:
+    struct = build_module(
+        schema({"a": {"type": "i", "lock": "z"}, "b": {"type": "i"}, "c": {"type": "i", "lock": "z"}, "d": {"type": "i", "lock": False}}),
+        source_path="s.yaml",
+        source_hash="0" * 64,
+    ).structs[0]
+    assert [(g.name, [f.name for f in g.fields]) for g in struct.groups] == [("z", ["a", "c"]), ("default", ["b"])]
+    assert struct.has_default_group
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'plain "quoted" text',
+        "ends with a quote\"",
+        'triple """ quotes and \'\'\' too',
+        "back\\slash\\",
+        "line one\nline two\n\n  indented",
+        "control \x00 \x07 \r \t \x1b chars",
+        "unicode é 漢字 \u2028 separator \U0001f600",
+        "\\N{BULLET} looks like an escape",
+    ],
+)
+def test_docstrings_hold_any_text_exactly(text: str) -> None:
+    literal = render.docstring(text, 4)
+    source = f"def f():\n    {literal}\n"
+    tree = ast.parse(source)
+    assert ast.get_docstring(tree.body[0]) == inspect.cleandoc(text)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("value", [0, -5, 2**64 - 1, 1.5, -0.0, 1e300, True, b"\x00\xff'\"", "é\n'\"", [1, 2], (1.0,), ()])
+def test_literals_round_trip(value: object) -> None:
+    assert ast.literal_eval(render.literal(value)) == value
+
+
+def test_literal_refuses_what_is_not_data() -> None:
+    with pytest.raises(InternalError):
+        render.literal(object())
+
+
+def test_comment_text_cannot_end_the_line() -> None:
+    assert "\n" not in render.comment("schemas/evil\nimport os\r.yaml")
+
+
+def test_unparsable_render_is_an_internal_error_with_the_text_saved() -> None:
+    with pytest.raises(InternalError, match="does not parse") as info:
+        render.format_source("def broken(:\n", "broken")
+    saved = Path(str(info.value).rsplit("text saved to ", 1)[1])
+    assert saved.read_text() == "def broken(:\n"
+    saved.unlink()
+
+
+@pytest.mark.parametrize("name", ["everything"])
+def test_golden_output(name: str) -> None:
+    """Generated code is reviewed like code: a change to it shows in this file's diff.
+
+    Regenerate with SHAREDGEN_UPDATE_GOLDEN=1 after an intended change.
+    """
+    (module,) = generate([str(TESTS / "schemas" / f"{name}.yaml")])
+    golden = GOLDEN / f"{name}.py"
+    if os.environ.get("SHAREDGEN_UPDATE_GOLDEN"):
+        golden.write_text(module.source, encoding="utf-8")
+    assert module.source == golden.read_text(encoding="utf-8")
+
+
+def test_user_text_reaches_code_only_as_string_literals(tmp_path: Path) -> None:
+    evil = 'x"""; import os; os.system("boom") #\n\'\'\' \\'
+    path = tmp_path / "evil.yaml"
+    path.write_text(
+        f"structs:\n  S:\n    doc: {json.dumps(evil)}\n    fields:\n      x: {{type: u, length: 40, doc: {json.dumps(evil)}}}\n"
+    )
+    (module,) = generate([str(path)])
+    tree = ast.parse(module.source)
+    assert not any(isinstance(node, ast.Import) and node.names[0].name == "os" for node in ast.walk(tree))
+    docs = [ast.get_docstring(node) for node in ast.walk(tree) if isinstance(node, (ast.ClassDef, ast.FunctionDef))]
+    assert sum(d == inspect.cleandoc(evil) for d in docs) == 2  # the struct's and the field's
