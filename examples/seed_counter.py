@@ -19,14 +19,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # import genera
 from generated.counter import Counter  # noqa: E402
 
 
+def say(line: str) -> None:
+    """Print a whole line in one write, so that lines of concurrent processes never interleave."""
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
 def increment_worker(shared_counter: Counter, count: int) -> None:
     """Increment the shared counter ``count`` times."""
     pid = os.getpid()
-    print(f"[Process-{pid}] Started", flush=True)
+    say(f"[Process-{pid}] Started")
     for _ in range(count):
         shared_counter.add_value()  # the critical section, in one call
         time.sleep(0.001)  # simulate work, as the seed does
-    print(f"[Process-{pid}] Finished", flush=True)
+    say(f"[Process-{pid}] Finished")
 
 
 def main() -> int:
@@ -38,7 +44,7 @@ def main() -> int:
     counter = Counter(value=0, ctx=ctx)
     num_processes = 2
     loops_per_process = 50
-    print(f"--- Processing Started (Initial Value: {counter.value}) ---")
+    say(f"--- Processing Started (Initial Value: {counter.value}) ---")
     processes = [
         ctx.Process(target=increment_worker, args=(counter, loops_per_process)) for _ in range(num_processes)
     ]
