@@ -97,17 +97,6 @@ def _int(value: object, low: int, high: int, name: str) -> int:
     return value
 
 
-def _int_add(current: int, delta: object, low: int, high: int, name: str) -> int:
-    if not isinstance(delta, int):
-        delta = _as_int(delta, name)
-    total = current + delta
-    if not low <= total <= high:
-        raise OverflowError(
-            f"{name} + {delta} = {total} is out of range [{low}, {high}]"
-        )
-    return total
-
-
 def _float(value: object, limit: float, name: str) -> float:
     """A real number as float; finite values beyond the C type's range raise."""
     if isinstance(value, float):
@@ -121,12 +110,13 @@ def _float(value: object, limit: float, name: str) -> float:
     return number
 
 
-def _float_add(current: float, delta: object, limit: float, name: str) -> float:
-    delta = _float(delta, limit, name)
-    total = current + delta
-    if abs(total) > limit and _math.isfinite(current) and _math.isfinite(delta):
-        raise OverflowError(f"{name} + {delta} overflows")
-    return total
+def _add_overflow(name: str, delta: float, low: float, high: float) -> OverflowError:
+    return OverflowError(f"{name} + {delta} would leave the range [{low}, {high}]")
+
+
+def _float_overflows(current: float, delta: float) -> bool:
+    """Whether a sum out of range came from finite numbers (inf + 1 is no overflow)."""
+    return _math.isfinite(current) and _math.isfinite(delta)
 
 
 def _items(values: object, length: int, name: str) -> list[object]:
@@ -184,37 +174,38 @@ class _Histogram_default:
     @property
     def buckets(self) -> list[int]:
         """Field 'buckets': C unsigned long long[10]."""
-        current: list[int] = self._raw_buckets[:]
-        return current
+        return self._raw_buckets[:]
 
     @buckets.setter
     def buckets(self, value: _Sequence[int]) -> None:
-        checked = _int_items(
+        value = _int_items(
             value, 10, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX, "Histogram.buckets"
         )
-        self._raw_buckets[:] = checked
+        self._raw_buckets[:] = value
 
     @property
     def weights(self) -> list[float]:
         """Field 'weights': C double[4]."""
-        current: list[float] = self._raw_weights[:]
-        return current
+        return self._raw_weights[:]
 
     @weights.setter
     def weights(self, value: _Sequence[float]) -> None:
-        checked = _float_items(value, 4, _FLOAT64_MAX, "Histogram.weights")
-        self._raw_weights[:] = checked
+        value = _float_items(value, 4, _FLOAT64_MAX, "Histogram.weights")
+        self._raw_weights[:] = value
 
     @property
     def total(self) -> int:
         """Field 'total': C unsigned long long."""
-        current: int = self._raw_total.value
-        return current
+        return self._raw_total.value
 
     @total.setter
     def total(self, value: int) -> None:
-        checked = _int(value, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX, "Histogram.total")
-        self._raw_total.value = checked
+        if (
+            value.__class__ is not int
+            or not _C_ULONGLONG_MIN <= value <= _C_ULONGLONG_MAX
+        ):
+            value = _int(value, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX, "Histogram.total")
+        self._raw_total.value = value
 
 
 class Histogram:
@@ -303,125 +294,143 @@ class Histogram:
         """Field 'buckets': C unsigned long long[10]."""
         self._acquire_default()
         try:
-            current: list[int] = self._raw_buckets[:]
-            return current
+            return self._raw_buckets[:]
         finally:
             self._release_default()
 
     @buckets.setter
     def buckets(self, value: _Sequence[int]) -> None:
-        checked = _int_items(
+        value = _int_items(
             value, 10, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX, "Histogram.buckets"
         )
         self._acquire_default()
         try:
-            self._raw_buckets[:] = checked
+            self._raw_buckets[:] = value
         finally:
             self._release_default()
 
     def add_buckets(self, index: int, delta: int = 1) -> int:
         """Atomically add delta to buckets[index]; return the new value."""
-        position = _index(index, 10, "Histogram.buckets")
+        if index.__class__ is not int or not 0 <= index < 10:
+            index = _index(index, 10, "Histogram.buckets")
+        if delta.__class__ is not int:
+            delta = _as_int(delta, "Histogram.buckets")
+        raw = self._raw_buckets
         self._acquire_default()
         try:
-            total = _int_add(
-                self._raw_buckets[position],
-                delta,
-                _C_ULONGLONG_MIN,
-                _C_ULONGLONG_MAX,
-                "Histogram.buckets",
-            )
-            self._raw_buckets[position] = total
-            return total
+            total = raw[index] + delta
+            if _C_ULONGLONG_MIN <= total <= _C_ULONGLONG_MAX:
+                raw[index] = total
+                return total
         finally:
             self._release_default()
+        raise _add_overflow(
+            "Histogram.buckets", delta, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX
+        )
 
     @property
     def weights(self) -> list[float]:
         """Field 'weights': C double[4]."""
         self._acquire_default()
         try:
-            current: list[float] = self._raw_weights[:]
-            return current
+            return self._raw_weights[:]
         finally:
             self._release_default()
 
     @weights.setter
     def weights(self, value: _Sequence[float]) -> None:
-        checked = _float_items(value, 4, _FLOAT64_MAX, "Histogram.weights")
+        value = _float_items(value, 4, _FLOAT64_MAX, "Histogram.weights")
         self._acquire_default()
         try:
-            self._raw_weights[:] = checked
+            self._raw_weights[:] = value
         finally:
             self._release_default()
 
     def add_weights(self, index: int, delta: float = 1.0) -> float:
         """Atomically add delta to weights[index]; return the new value."""
-        position = _index(index, 4, "Histogram.weights")
+        if index.__class__ is not int or not 0 <= index < 4:
+            index = _index(index, 4, "Histogram.weights")
+        if delta.__class__ is not float:
+            delta = _float(delta, _FLOAT64_MAX, "Histogram.weights")
+        raw = self._raw_weights
         self._acquire_default()
         try:
-            total = _float_add(
-                self._raw_weights[position], delta, _FLOAT64_MAX, "Histogram.weights"
-            )
-            self._raw_weights[position] = total
-            return total
+            total = raw[index] + delta
+            if -_FLOAT64_MAX <= total <= _FLOAT64_MAX or not _float_overflows(
+                raw[index], delta
+            ):
+                raw[index] = total
+                return total
         finally:
             self._release_default()
+        raise _add_overflow("Histogram.weights", delta, -_FLOAT64_MAX, _FLOAT64_MAX)
 
     @property
     def total(self) -> int:
         """Field 'total': C unsigned long long."""
         self._acquire_default()
         try:
-            current: int = self._raw_total.value
-            return current
+            return self._raw_total.value
         finally:
             self._release_default()
 
     @total.setter
     def total(self, value: int) -> None:
-        checked = _int(value, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX, "Histogram.total")
+        if (
+            value.__class__ is not int
+            or not _C_ULONGLONG_MIN <= value <= _C_ULONGLONG_MAX
+        ):
+            value = _int(value, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX, "Histogram.total")
         self._acquire_default()
         try:
-            self._raw_total.value = checked
+            self._raw_total.value = value
         finally:
             self._release_default()
 
     def add_total(self, delta: int = 1) -> int:
         """Atomically add delta to total; return the new value."""
+        if delta.__class__ is not int:
+            delta = _as_int(delta, "Histogram.total")
+        raw = self._raw_total
         self._acquire_default()
         try:
-            total = _int_add(
-                self._raw_total.value,
-                delta,
-                _C_ULONGLONG_MIN,
-                _C_ULONGLONG_MAX,
-                "Histogram.total",
-            )
-            self._raw_total.value = total
-            return total
+            total = raw.value + delta
+            if _C_ULONGLONG_MIN <= total <= _C_ULONGLONG_MAX:
+                raw.value = total
+                return total
         finally:
             self._release_default()
+        raise _add_overflow(
+            "Histogram.total", delta, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX
+        )
 
     def exchange_total(self, value: int) -> int:
         """Atomically set total to value; return the old value."""
-        checked = _int(value, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX, "Histogram.total")
+        if (
+            value.__class__ is not int
+            or not _C_ULONGLONG_MIN <= value <= _C_ULONGLONG_MAX
+        ):
+            value = _int(value, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX, "Histogram.total")
         self._acquire_default()
         try:
             old: int = self._raw_total.value
-            self._raw_total.value = checked
+            self._raw_total.value = value
             return old
         finally:
             self._release_default()
 
     def compare_and_set_total(self, expected: int, value: int) -> bool:
         """Atomically set total to value if it equals expected; return whether it did."""
-        checked = _int(value, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX, "Histogram.total")
+        if (
+            value.__class__ is not int
+            or not _C_ULONGLONG_MIN <= value <= _C_ULONGLONG_MAX
+        ):
+            value = _int(value, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX, "Histogram.total")
         self._acquire_default()
         try:
             if self._raw_total.value != expected:
                 return False
-            self._raw_total.value = checked
+            self._raw_total.value = value
             return True
         finally:
             self._release_default()

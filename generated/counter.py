@@ -93,15 +93,8 @@ def _int(value: object, low: int, high: int, name: str) -> int:
     return value
 
 
-def _int_add(current: int, delta: object, low: int, high: int, name: str) -> int:
-    if not isinstance(delta, int):
-        delta = _as_int(delta, name)
-    total = current + delta
-    if not low <= total <= high:
-        raise OverflowError(
-            f"{name} + {delta} = {total} is out of range [{low}, {high}]"
-        )
-    return total
+def _add_overflow(name: str, delta: float, low: float, high: float) -> OverflowError:
+    return OverflowError(f"{name} + {delta} would leave the range [{low}, {high}]")
 
 
 _C_INT_MIN, _C_INT_MAX = _int_range(_ctypes.sizeof(_ctypes.c_int), signed=True)
@@ -125,13 +118,13 @@ class _Counter_default:
     @property
     def value(self) -> int:
         """The count."""
-        current: int = self._raw_value.value
-        return current
+        return self._raw_value.value
 
     @value.setter
     def value(self, value: int) -> None:
-        checked = _int(value, _C_INT_MIN, _C_INT_MAX, "Counter.value")
-        self._raw_value.value = checked
+        if value.__class__ is not int or not _C_INT_MIN <= value <= _C_INT_MAX:
+            value = _int(value, _C_INT_MIN, _C_INT_MAX, "Counter.value")
+        self._raw_value.value = value
 
 
 class Counter:
@@ -199,51 +192,56 @@ class Counter:
         """The count."""
         self._acquire_default()
         try:
-            current: int = self._raw_value.value
-            return current
+            return self._raw_value.value
         finally:
             self._release_default()
 
     @value.setter
     def value(self, value: int) -> None:
-        checked = _int(value, _C_INT_MIN, _C_INT_MAX, "Counter.value")
+        if value.__class__ is not int or not _C_INT_MIN <= value <= _C_INT_MAX:
+            value = _int(value, _C_INT_MIN, _C_INT_MAX, "Counter.value")
         self._acquire_default()
         try:
-            self._raw_value.value = checked
+            self._raw_value.value = value
         finally:
             self._release_default()
 
     def add_value(self, delta: int = 1) -> int:
         """Atomically add delta to value; return the new value."""
+        if delta.__class__ is not int:
+            delta = _as_int(delta, "Counter.value")
+        raw = self._raw_value
         self._acquire_default()
         try:
-            total = _int_add(
-                self._raw_value.value, delta, _C_INT_MIN, _C_INT_MAX, "Counter.value"
-            )
-            self._raw_value.value = total
-            return total
+            total = raw.value + delta
+            if _C_INT_MIN <= total <= _C_INT_MAX:
+                raw.value = total
+                return total
         finally:
             self._release_default()
+        raise _add_overflow("Counter.value", delta, _C_INT_MIN, _C_INT_MAX)
 
     def exchange_value(self, value: int) -> int:
         """Atomically set value to value; return the old value."""
-        checked = _int(value, _C_INT_MIN, _C_INT_MAX, "Counter.value")
+        if value.__class__ is not int or not _C_INT_MIN <= value <= _C_INT_MAX:
+            value = _int(value, _C_INT_MIN, _C_INT_MAX, "Counter.value")
         self._acquire_default()
         try:
             old: int = self._raw_value.value
-            self._raw_value.value = checked
+            self._raw_value.value = value
             return old
         finally:
             self._release_default()
 
     def compare_and_set_value(self, expected: int, value: int) -> bool:
         """Atomically set value to value if it equals expected; return whether it did."""
-        checked = _int(value, _C_INT_MIN, _C_INT_MAX, "Counter.value")
+        if value.__class__ is not int or not _C_INT_MIN <= value <= _C_INT_MAX:
+            value = _int(value, _C_INT_MIN, _C_INT_MAX, "Counter.value")
         self._acquire_default()
         try:
             if self._raw_value.value != expected:
                 return False
-            self._raw_value.value = checked
+            self._raw_value.value = value
             return True
         finally:
             self._release_default()

@@ -93,15 +93,8 @@ def _int(value: object, low: int, high: int, name: str) -> int:
     return value
 
 
-def _int_add(current: int, delta: object, low: int, high: int, name: str) -> int:
-    if not isinstance(delta, int):
-        delta = _as_int(delta, name)
-    total = current + delta
-    if not low <= total <= high:
-        raise OverflowError(
-            f"{name} + {delta} = {total} is out of range [{low}, {high}]"
-        )
-    return total
+def _add_overflow(name: str, delta: float, low: float, high: float) -> OverflowError:
+    return OverflowError(f"{name} + {delta} would leave the range [{low}, {high}]")
 
 
 def _wchar(value: object, name: str) -> str:
@@ -166,8 +159,8 @@ class _JobInfo_default:
 
     @label.setter
     def label(self, value: bytes) -> None:
-        checked = _bytes(value, 32, "JobInfo.label")
-        self._raw_label.value = checked
+        value = _bytes(value, 32, "JobInfo.label")
+        self._raw_label.value = value
 
     @property
     def owner(self) -> str:
@@ -177,30 +170,29 @@ class _JobInfo_default:
 
     @owner.setter
     def owner(self, value: str) -> None:
-        checked = _text(value, 16, "JobInfo.owner")
-        self._raw_owner.value = checked
+        value = _text(value, 16, "JobInfo.owner")
+        self._raw_owner.value = value
 
     @property
     def grade(self) -> str:
         """Field 'grade': C wchar_t."""
-        current: str = self._raw_grade.value
-        return current
+        return self._raw_grade.value
 
     @grade.setter
     def grade(self, value: str) -> None:
-        checked = _wchar(value, "JobInfo.grade")
-        self._raw_grade.value = checked
+        value = _wchar(value, "JobInfo.grade")
+        self._raw_grade.value = value
 
     @property
     def priority(self) -> int:
         """Field 'priority': C short."""
-        current: int = self._raw_priority.value
-        return current
+        return self._raw_priority.value
 
     @priority.setter
     def priority(self, value: int) -> None:
-        checked = _int(value, _C_SHORT_MIN, _C_SHORT_MAX, "JobInfo.priority")
-        self._raw_priority.value = checked
+        if value.__class__ is not int or not _C_SHORT_MIN <= value <= _C_SHORT_MAX:
+            value = _int(value, _C_SHORT_MIN, _C_SHORT_MAX, "JobInfo.priority")
+        self._raw_priority.value = value
 
 
 class JobInfo:
@@ -296,32 +288,32 @@ class JobInfo:
 
     @label.setter
     def label(self, value: bytes) -> None:
-        checked = _bytes(value, 32, "JobInfo.label")
+        value = _bytes(value, 32, "JobInfo.label")
         self._acquire_default()
         try:
-            self._raw_label.value = checked
+            self._raw_label.value = value
         finally:
             self._release_default()
 
     def exchange_label(self, value: bytes) -> bytes:
         """Atomically set label to value; return the old value."""
-        checked = _bytes(value, 32, "JobInfo.label")
+        value = _bytes(value, 32, "JobInfo.label")
         self._acquire_default()
         try:
             old: bytes = self._raw_label.value
-            self._raw_label.value = checked
+            self._raw_label.value = value
             return old
         finally:
             self._release_default()
 
     def compare_and_set_label(self, expected: bytes, value: bytes) -> bool:
         """Atomically set label to value if it equals expected; return whether it did."""
-        checked = _bytes(value, 32, "JobInfo.label")
+        value = _bytes(value, 32, "JobInfo.label")
         self._acquire_default()
         try:
             if self._raw_label.value != expected:
                 return False
-            self._raw_label.value = checked
+            self._raw_label.value = value
             return True
         finally:
             self._release_default()
@@ -338,32 +330,32 @@ class JobInfo:
 
     @owner.setter
     def owner(self, value: str) -> None:
-        checked = _text(value, 16, "JobInfo.owner")
+        value = _text(value, 16, "JobInfo.owner")
         self._acquire_default()
         try:
-            self._raw_owner.value = checked
+            self._raw_owner.value = value
         finally:
             self._release_default()
 
     def exchange_owner(self, value: str) -> str:
         """Atomically set owner to value; return the old value."""
-        checked = _text(value, 16, "JobInfo.owner")
+        value = _text(value, 16, "JobInfo.owner")
         self._acquire_default()
         try:
             old: str = self._raw_owner.value
-            self._raw_owner.value = checked
+            self._raw_owner.value = value
             return old
         finally:
             self._release_default()
 
     def compare_and_set_owner(self, expected: str, value: str) -> bool:
         """Atomically set owner to value if it equals expected; return whether it did."""
-        checked = _text(value, 16, "JobInfo.owner")
+        value = _text(value, 16, "JobInfo.owner")
         self._acquire_default()
         try:
             if self._raw_owner.value != expected:
                 return False
-            self._raw_owner.value = checked
+            self._raw_owner.value = value
             return True
         finally:
             self._release_default()
@@ -373,39 +365,38 @@ class JobInfo:
         """Field 'grade': C wchar_t."""
         self._acquire_default()
         try:
-            current: str = self._raw_grade.value
-            return current
+            return self._raw_grade.value
         finally:
             self._release_default()
 
     @grade.setter
     def grade(self, value: str) -> None:
-        checked = _wchar(value, "JobInfo.grade")
+        value = _wchar(value, "JobInfo.grade")
         self._acquire_default()
         try:
-            self._raw_grade.value = checked
+            self._raw_grade.value = value
         finally:
             self._release_default()
 
     def exchange_grade(self, value: str) -> str:
         """Atomically set grade to value; return the old value."""
-        checked = _wchar(value, "JobInfo.grade")
+        value = _wchar(value, "JobInfo.grade")
         self._acquire_default()
         try:
             old: str = self._raw_grade.value
-            self._raw_grade.value = checked
+            self._raw_grade.value = value
             return old
         finally:
             self._release_default()
 
     def compare_and_set_grade(self, expected: str, value: str) -> bool:
         """Atomically set grade to value if it equals expected; return whether it did."""
-        checked = _wchar(value, "JobInfo.grade")
+        value = _wchar(value, "JobInfo.grade")
         self._acquire_default()
         try:
             if self._raw_grade.value != expected:
                 return False
-            self._raw_grade.value = checked
+            self._raw_grade.value = value
             return True
         finally:
             self._release_default()
@@ -415,55 +406,56 @@ class JobInfo:
         """Field 'priority': C short."""
         self._acquire_default()
         try:
-            current: int = self._raw_priority.value
-            return current
+            return self._raw_priority.value
         finally:
             self._release_default()
 
     @priority.setter
     def priority(self, value: int) -> None:
-        checked = _int(value, _C_SHORT_MIN, _C_SHORT_MAX, "JobInfo.priority")
+        if value.__class__ is not int or not _C_SHORT_MIN <= value <= _C_SHORT_MAX:
+            value = _int(value, _C_SHORT_MIN, _C_SHORT_MAX, "JobInfo.priority")
         self._acquire_default()
         try:
-            self._raw_priority.value = checked
+            self._raw_priority.value = value
         finally:
             self._release_default()
 
     def add_priority(self, delta: int = 1) -> int:
         """Atomically add delta to priority; return the new value."""
+        if delta.__class__ is not int:
+            delta = _as_int(delta, "JobInfo.priority")
+        raw = self._raw_priority
         self._acquire_default()
         try:
-            total = _int_add(
-                self._raw_priority.value,
-                delta,
-                _C_SHORT_MIN,
-                _C_SHORT_MAX,
-                "JobInfo.priority",
-            )
-            self._raw_priority.value = total
-            return total
+            total = raw.value + delta
+            if _C_SHORT_MIN <= total <= _C_SHORT_MAX:
+                raw.value = total
+                return total
         finally:
             self._release_default()
+        raise _add_overflow("JobInfo.priority", delta, _C_SHORT_MIN, _C_SHORT_MAX)
 
     def exchange_priority(self, value: int) -> int:
         """Atomically set priority to value; return the old value."""
-        checked = _int(value, _C_SHORT_MIN, _C_SHORT_MAX, "JobInfo.priority")
+        if value.__class__ is not int or not _C_SHORT_MIN <= value <= _C_SHORT_MAX:
+            value = _int(value, _C_SHORT_MIN, _C_SHORT_MAX, "JobInfo.priority")
         self._acquire_default()
         try:
             old: int = self._raw_priority.value
-            self._raw_priority.value = checked
+            self._raw_priority.value = value
             return old
         finally:
             self._release_default()
 
     def compare_and_set_priority(self, expected: int, value: int) -> bool:
         """Atomically set priority to value if it equals expected; return whether it did."""
-        checked = _int(value, _C_SHORT_MIN, _C_SHORT_MAX, "JobInfo.priority")
+        if value.__class__ is not int or not _C_SHORT_MIN <= value <= _C_SHORT_MAX:
+            value = _int(value, _C_SHORT_MIN, _C_SHORT_MAX, "JobInfo.priority")
         self._acquire_default()
         try:
             if self._raw_priority.value != expected:
                 return False
-            self._raw_priority.value = checked
+            self._raw_priority.value = value
             return True
         finally:
             self._release_default()

@@ -119,17 +119,6 @@ def _int(value: object, low: int, high: int, name: str) -> int:
     return value
 
 
-def _int_add(current: int, delta: object, low: int, high: int, name: str) -> int:
-    if not isinstance(delta, int):
-        delta = _as_int(delta, name)
-    total = current + delta
-    if not low <= total <= high:
-        raise OverflowError(
-            f"{name} + {delta} = {total} is out of range [{low}, {high}]"
-        )
-    return total
-
-
 def _float(value: object, limit: float, name: str) -> float:
     """A real number as float; finite values beyond the C type's range raise."""
     if isinstance(value, float):
@@ -143,12 +132,13 @@ def _float(value: object, limit: float, name: str) -> float:
     return number
 
 
-def _float_add(current: float, delta: object, limit: float, name: str) -> float:
-    delta = _float(delta, limit, name)
-    total = current + delta
-    if abs(total) > limit and _math.isfinite(current) and _math.isfinite(delta):
-        raise OverflowError(f"{name} + {delta} overflows")
-    return total
+def _add_overflow(name: str, delta: float, low: float, high: float) -> OverflowError:
+    return OverflowError(f"{name} + {delta} would leave the range [{low}, {high}]")
+
+
+def _float_overflows(current: float, delta: float) -> bool:
+    """Whether a sum out of range came from finite numbers (inf + 1 is no overflow)."""
+    return _math.isfinite(current) and _math.isfinite(delta)
 
 
 def _bool(value: object, name: str) -> bool:
@@ -193,24 +183,24 @@ class _WorkerStats_progress:
     @property
     def processed(self) -> int:
         """Field 'processed': C int."""
-        current: int = self._raw_processed.value
-        return current
+        return self._raw_processed.value
 
     @processed.setter
     def processed(self, value: int) -> None:
-        checked = _int(value, _C_INT_MIN, _C_INT_MAX, "WorkerStats.processed")
-        self._raw_processed.value = checked
+        if value.__class__ is not int or not _C_INT_MIN <= value <= _C_INT_MAX:
+            value = _int(value, _C_INT_MIN, _C_INT_MAX, "WorkerStats.processed")
+        self._raw_processed.value = value
 
     @property
     def failed(self) -> int:
         """Field 'failed': C int."""
-        current: int = self._raw_failed.value
-        return current
+        return self._raw_failed.value
 
     @failed.setter
     def failed(self, value: int) -> None:
-        checked = _int(value, _C_INT_MIN, _C_INT_MAX, "WorkerStats.failed")
-        self._raw_failed.value = checked
+        if value.__class__ is not int or not _C_INT_MIN <= value <= _C_INT_MAX:
+            value = _int(value, _C_INT_MIN, _C_INT_MAX, "WorkerStats.failed")
+        self._raw_failed.value = value
 
 
 class _WorkerStats_timing:
@@ -224,13 +214,13 @@ class _WorkerStats_timing:
     @property
     def elapsed(self) -> float:
         """Field 'elapsed': C double."""
-        current: float = self._raw_elapsed.value
-        return current
+        return self._raw_elapsed.value
 
     @elapsed.setter
     def elapsed(self, value: float) -> None:
-        checked = _float(value, _FLOAT64_MAX, "WorkerStats.elapsed")
-        self._raw_elapsed.value = checked
+        if value.__class__ is not float or not -_FLOAT64_MAX <= value <= _FLOAT64_MAX:
+            value = _float(value, _FLOAT64_MAX, "WorkerStats.elapsed")
+        self._raw_elapsed.value = value
 
 
 class _WorkerStats_default:
@@ -244,13 +234,12 @@ class _WorkerStats_default:
     @property
     def state(self) -> bytes:
         """I idle, R running, D done."""
-        current: bytes = self._raw_state.value
-        return current
+        return self._raw_state.value
 
     @state.setter
     def state(self, value: bytes) -> None:
-        checked = _char(value, "WorkerStats.state")
-        self._raw_state.value = checked
+        value = _char(value, "WorkerStats.state")
+        self._raw_state.value = value
 
 
 class WorkerStats:
@@ -368,59 +357,60 @@ class WorkerStats:
         if not self._acquire_progress():
             raise _timeout("WorkerStats", "progress", 5.0)
         try:
-            current: int = self._raw_processed.value
-            return current
+            return self._raw_processed.value
         finally:
             self._release_progress()
 
     @processed.setter
     def processed(self, value: int) -> None:
-        checked = _int(value, _C_INT_MIN, _C_INT_MAX, "WorkerStats.processed")
+        if value.__class__ is not int or not _C_INT_MIN <= value <= _C_INT_MAX:
+            value = _int(value, _C_INT_MIN, _C_INT_MAX, "WorkerStats.processed")
         if not self._acquire_progress():
             raise _timeout("WorkerStats", "progress", 5.0)
         try:
-            self._raw_processed.value = checked
+            self._raw_processed.value = value
         finally:
             self._release_progress()
 
     def add_processed(self, delta: int = 1) -> int:
         """Atomically add delta to processed; return the new value."""
+        if delta.__class__ is not int:
+            delta = _as_int(delta, "WorkerStats.processed")
+        raw = self._raw_processed
         if not self._acquire_progress():
             raise _timeout("WorkerStats", "progress", 5.0)
         try:
-            total = _int_add(
-                self._raw_processed.value,
-                delta,
-                _C_INT_MIN,
-                _C_INT_MAX,
-                "WorkerStats.processed",
-            )
-            self._raw_processed.value = total
-            return total
+            total = raw.value + delta
+            if _C_INT_MIN <= total <= _C_INT_MAX:
+                raw.value = total
+                return total
         finally:
             self._release_progress()
+        raise _add_overflow("WorkerStats.processed", delta, _C_INT_MIN, _C_INT_MAX)
 
     def exchange_processed(self, value: int) -> int:
         """Atomically set processed to value; return the old value."""
-        checked = _int(value, _C_INT_MIN, _C_INT_MAX, "WorkerStats.processed")
+        if value.__class__ is not int or not _C_INT_MIN <= value <= _C_INT_MAX:
+            value = _int(value, _C_INT_MIN, _C_INT_MAX, "WorkerStats.processed")
         if not self._acquire_progress():
             raise _timeout("WorkerStats", "progress", 5.0)
         try:
             old: int = self._raw_processed.value
-            self._raw_processed.value = checked
+            self._raw_processed.value = value
             return old
         finally:
             self._release_progress()
 
     def compare_and_set_processed(self, expected: int, value: int) -> bool:
         """Atomically set processed to value if it equals expected; return whether it did."""
-        checked = _int(value, _C_INT_MIN, _C_INT_MAX, "WorkerStats.processed")
+        if value.__class__ is not int or not _C_INT_MIN <= value <= _C_INT_MAX:
+            value = _int(value, _C_INT_MIN, _C_INT_MAX, "WorkerStats.processed")
         if not self._acquire_progress():
             raise _timeout("WorkerStats", "progress", 5.0)
         try:
             if self._raw_processed.value != expected:
                 return False
-            self._raw_processed.value = checked
+            self._raw_processed.value = value
             return True
         finally:
             self._release_progress()
@@ -431,59 +421,60 @@ class WorkerStats:
         if not self._acquire_progress():
             raise _timeout("WorkerStats", "progress", 5.0)
         try:
-            current: int = self._raw_failed.value
-            return current
+            return self._raw_failed.value
         finally:
             self._release_progress()
 
     @failed.setter
     def failed(self, value: int) -> None:
-        checked = _int(value, _C_INT_MIN, _C_INT_MAX, "WorkerStats.failed")
+        if value.__class__ is not int or not _C_INT_MIN <= value <= _C_INT_MAX:
+            value = _int(value, _C_INT_MIN, _C_INT_MAX, "WorkerStats.failed")
         if not self._acquire_progress():
             raise _timeout("WorkerStats", "progress", 5.0)
         try:
-            self._raw_failed.value = checked
+            self._raw_failed.value = value
         finally:
             self._release_progress()
 
     def add_failed(self, delta: int = 1) -> int:
         """Atomically add delta to failed; return the new value."""
+        if delta.__class__ is not int:
+            delta = _as_int(delta, "WorkerStats.failed")
+        raw = self._raw_failed
         if not self._acquire_progress():
             raise _timeout("WorkerStats", "progress", 5.0)
         try:
-            total = _int_add(
-                self._raw_failed.value,
-                delta,
-                _C_INT_MIN,
-                _C_INT_MAX,
-                "WorkerStats.failed",
-            )
-            self._raw_failed.value = total
-            return total
+            total = raw.value + delta
+            if _C_INT_MIN <= total <= _C_INT_MAX:
+                raw.value = total
+                return total
         finally:
             self._release_progress()
+        raise _add_overflow("WorkerStats.failed", delta, _C_INT_MIN, _C_INT_MAX)
 
     def exchange_failed(self, value: int) -> int:
         """Atomically set failed to value; return the old value."""
-        checked = _int(value, _C_INT_MIN, _C_INT_MAX, "WorkerStats.failed")
+        if value.__class__ is not int or not _C_INT_MIN <= value <= _C_INT_MAX:
+            value = _int(value, _C_INT_MIN, _C_INT_MAX, "WorkerStats.failed")
         if not self._acquire_progress():
             raise _timeout("WorkerStats", "progress", 5.0)
         try:
             old: int = self._raw_failed.value
-            self._raw_failed.value = checked
+            self._raw_failed.value = value
             return old
         finally:
             self._release_progress()
 
     def compare_and_set_failed(self, expected: int, value: int) -> bool:
         """Atomically set failed to value if it equals expected; return whether it did."""
-        checked = _int(value, _C_INT_MIN, _C_INT_MAX, "WorkerStats.failed")
+        if value.__class__ is not int or not _C_INT_MIN <= value <= _C_INT_MAX:
+            value = _int(value, _C_INT_MIN, _C_INT_MAX, "WorkerStats.failed")
         if not self._acquire_progress():
             raise _timeout("WorkerStats", "progress", 5.0)
         try:
             if self._raw_failed.value != expected:
                 return False
-            self._raw_failed.value = checked
+            self._raw_failed.value = value
             return True
         finally:
             self._release_progress()
@@ -494,55 +485,62 @@ class WorkerStats:
         if not self._acquire_timing():
             raise _timeout("WorkerStats", "timing", 5.0)
         try:
-            current: float = self._raw_elapsed.value
-            return current
+            return self._raw_elapsed.value
         finally:
             self._release_timing()
 
     @elapsed.setter
     def elapsed(self, value: float) -> None:
-        checked = _float(value, _FLOAT64_MAX, "WorkerStats.elapsed")
+        if value.__class__ is not float or not -_FLOAT64_MAX <= value <= _FLOAT64_MAX:
+            value = _float(value, _FLOAT64_MAX, "WorkerStats.elapsed")
         if not self._acquire_timing():
             raise _timeout("WorkerStats", "timing", 5.0)
         try:
-            self._raw_elapsed.value = checked
+            self._raw_elapsed.value = value
         finally:
             self._release_timing()
 
     def add_elapsed(self, delta: float = 1.0) -> float:
         """Atomically add delta to elapsed; return the new value."""
+        if delta.__class__ is not float:
+            delta = _float(delta, _FLOAT64_MAX, "WorkerStats.elapsed")
+        raw = self._raw_elapsed
         if not self._acquire_timing():
             raise _timeout("WorkerStats", "timing", 5.0)
         try:
-            total = _float_add(
-                self._raw_elapsed.value, delta, _FLOAT64_MAX, "WorkerStats.elapsed"
-            )
-            self._raw_elapsed.value = total
-            return total
+            total = raw.value + delta
+            if -_FLOAT64_MAX <= total <= _FLOAT64_MAX or not _float_overflows(
+                raw.value, delta
+            ):
+                raw.value = total
+                return total
         finally:
             self._release_timing()
+        raise _add_overflow("WorkerStats.elapsed", delta, -_FLOAT64_MAX, _FLOAT64_MAX)
 
     def exchange_elapsed(self, value: float) -> float:
         """Atomically set elapsed to value; return the old value."""
-        checked = _float(value, _FLOAT64_MAX, "WorkerStats.elapsed")
+        if value.__class__ is not float or not -_FLOAT64_MAX <= value <= _FLOAT64_MAX:
+            value = _float(value, _FLOAT64_MAX, "WorkerStats.elapsed")
         if not self._acquire_timing():
             raise _timeout("WorkerStats", "timing", 5.0)
         try:
             old: float = self._raw_elapsed.value
-            self._raw_elapsed.value = checked
+            self._raw_elapsed.value = value
             return old
         finally:
             self._release_timing()
 
     def compare_and_set_elapsed(self, expected: float, value: float) -> bool:
         """Atomically set elapsed to value if it equals expected; return whether it did."""
-        checked = _float(value, _FLOAT64_MAX, "WorkerStats.elapsed")
+        if value.__class__ is not float or not -_FLOAT64_MAX <= value <= _FLOAT64_MAX:
+            value = _float(value, _FLOAT64_MAX, "WorkerStats.elapsed")
         if not self._acquire_timing():
             raise _timeout("WorkerStats", "timing", 5.0)
         try:
             if self._raw_elapsed.value != expected:
                 return False
-            self._raw_elapsed.value = checked
+            self._raw_elapsed.value = value
             return True
         finally:
             self._release_timing()
@@ -553,42 +551,41 @@ class WorkerStats:
         if not self._acquire_default():
             raise _timeout("WorkerStats", "default", 5.0)
         try:
-            current: bytes = self._raw_state.value
-            return current
+            return self._raw_state.value
         finally:
             self._release_default()
 
     @state.setter
     def state(self, value: bytes) -> None:
-        checked = _char(value, "WorkerStats.state")
+        value = _char(value, "WorkerStats.state")
         if not self._acquire_default():
             raise _timeout("WorkerStats", "default", 5.0)
         try:
-            self._raw_state.value = checked
+            self._raw_state.value = value
         finally:
             self._release_default()
 
     def exchange_state(self, value: bytes) -> bytes:
         """Atomically set state to value; return the old value."""
-        checked = _char(value, "WorkerStats.state")
+        value = _char(value, "WorkerStats.state")
         if not self._acquire_default():
             raise _timeout("WorkerStats", "default", 5.0)
         try:
             old: bytes = self._raw_state.value
-            self._raw_state.value = checked
+            self._raw_state.value = value
             return old
         finally:
             self._release_default()
 
     def compare_and_set_state(self, expected: bytes, value: bytes) -> bool:
         """Atomically set state to value if it equals expected; return whether it did."""
-        checked = _char(value, "WorkerStats.state")
+        value = _char(value, "WorkerStats.state")
         if not self._acquire_default():
             raise _timeout("WorkerStats", "default", 5.0)
         try:
             if self._raw_state.value != expected:
                 return False
-            self._raw_state.value = checked
+            self._raw_state.value = value
             return True
         finally:
             self._release_default()
@@ -596,13 +593,12 @@ class WorkerStats:
     @property
     def stop(self) -> bool:
         """Set by the parent to ask workers to stop."""
-        current: bool = self._raw_stop.value
-        return current
+        return self._raw_stop.value
 
     @stop.setter
     def stop(self, value: bool) -> None:
-        checked = _bool(value, "WorkerStats.stop")
-        self._raw_stop.value = checked
+        value = _bool(value, "WorkerStats.stop")
+        self._raw_stop.value = value
 
     def update_progress(
         self,

@@ -65,10 +65,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"sharedgen: {count} error{'s' * (count != 1)}; nothing written", file=sys.stderr)
         return EXIT_INVALID
     except InternalError as exc:
-        print(f"sharedgen: internal error: {exc}; please report it with the schema", file=sys.stderr)
-        return EXIT_INTERNAL
+        return _internal_error(str(exc))
+    except Exception as exc:  # a bug: one line to report, never a traceback
+        return _internal_error(f"{type(exc).__name__}: {exc}")
     if args.command == "build":
-        for item in apply_plan(plan):
+        try:
+            changed = apply_plan(plan)
+        except OSError as exc:
+            print(f"sharedgen: cannot write {exc.filename}: {exc.strerror}", file=sys.stderr)
+            return EXIT_INVALID
+        for item in changed:
             verb = "removed" if item.status is Status.ORPHANED else "wrote"
             print(f"{verb} {item.path.as_posix()}")
         return EXIT_OK
@@ -80,3 +86,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"sharedgen: {len(outdated)} file(s) out of date; run sharedgen build", file=sys.stderr)
         return EXIT_STALE
     return EXIT_OK
+
+
+def _internal_error(what: str) -> int:
+    print(f"sharedgen: internal error: {what}; please report it with the schema that caused it", file=sys.stderr)
+    return EXIT_INTERNAL

@@ -109,9 +109,42 @@ class FieldModel:
     store = load
 
     @property
-    def add_check(self) -> str:
-        """Helper that type-checks a delta and range-checks the sum: `_int_add` or `_float_add`."""
-        return self.item_check + "_add"
+    def floating(self) -> bool:
+        return self.item_type == "float"
+
+    @property
+    def item_fast_type(self) -> str | None:
+        """The exact type of one item that hot paths accept without calling a helper."""
+        return self.item_type if self.item_type in ("int", "float") else None
+
+    @property
+    def fast_type(self) -> str | None:
+        """The same for a whole value: only scalars are checked inline."""
+        return self.item_fast_type if self.storage is Storage.SCALAR else None
+
+    @property
+    def item_low(self) -> str:
+        return self.item_check_args[0] if not self.floating else f"-{self.item_check_args[0]}"
+
+    @property
+    def item_high(self) -> str:
+        return self.item_check_args[-1]
+
+    low, high = item_low, item_high
+
+    @property
+    def delta_check(self) -> str:
+        """Helper normalizing a delta of another type (numpy ints, Fractions) or raising TypeError."""
+        return "_float" if self.floating else "_as_int"
+
+    @property
+    def delta_check_args(self) -> tuple[str, ...]:
+        return self.item_check_args if self.floating else ()
+
+    @property
+    def typed_load(self) -> bool:
+        """Whether reading the storage is typed (ctypes strings read as Any)."""
+        return self.storage is not Storage.STRING
 
     @property
     def raw(self) -> str:
@@ -203,8 +236,6 @@ SCALAR_CHECKS = {Kind.INT: "_int", Kind.FLOAT: "_float", Kind.BOOL: "_bool", Kin
 # Helpers that call other helpers (one level deep is all there is).
 HELPER_NEEDS = {
     "_int": {"_as_int"},
-    "_int_add": {"_as_int"},
-    "_float_add": {"_float"},
     "_index": {"_as_int"},
     "_int_items": {"_int", "_as_int", "_items"},
     "_float_items": {"_float", "_items"},
@@ -312,7 +343,9 @@ def build_module(schema: SchemaFile, *, source_path: str, source_hash: str) -> M
         for s in struct.fields.values()
         if s.code.kind is Kind.INT
     }
-    helpers = {f.check for f in fields} | {f.add_check for f in fields if f.has_add}
+    helpers = {f.check for f in fields}
+    helpers |= {name for f in fields if f.has_add for name in ("_add_overflow", f.delta_check)}
+    helpers |= {"_float_overflows" for f in fields if f.has_add and f.floating}
     helpers |= {"_index" for f in fields if f.has_add and f.storage is Storage.ARRAY}
     for name in sorted(helpers):
         helpers |= HELPER_NEEDS.get(name, set())

@@ -127,17 +127,6 @@ def _int(value: object, low: int, high: int, name: str) -> int:
     return value
 
 
-def _int_add(current: int, delta: object, low: int, high: int, name: str) -> int:
-    if not isinstance(delta, int):
-        delta = _as_int(delta, name)
-    total = current + delta
-    if not low <= total <= high:
-        raise OverflowError(
-            f"{name} + {delta} = {total} is out of range [{low}, {high}]"
-        )
-    return total
-
-
 def _float(value: object, limit: float, name: str) -> float:
     """A real number as float; finite values beyond the C type's range raise."""
     if isinstance(value, float):
@@ -151,12 +140,13 @@ def _float(value: object, limit: float, name: str) -> float:
     return number
 
 
-def _float_add(current: float, delta: object, limit: float, name: str) -> float:
-    delta = _float(delta, limit, name)
-    total = current + delta
-    if abs(total) > limit and _math.isfinite(current) and _math.isfinite(delta):
-        raise OverflowError(f"{name} + {delta} overflows")
-    return total
+def _add_overflow(name: str, delta: float, low: float, high: float) -> OverflowError:
+    return OverflowError(f"{name} + {delta} would leave the range [{low}, {high}]")
+
+
+def _float_overflows(current: float, delta: float) -> bool:
+    """Whether a sum out of range came from finite numbers (inf + 1 is no overflow)."""
+    return _math.isfinite(current) and _math.isfinite(delta)
 
 
 def _bool(value: object, name: str) -> bool:
@@ -322,167 +312,170 @@ class _Everything_default:
     @property
     def c(self) -> bytes:
         """Field 'c': C char."""
-        current: bytes = self._raw_c.value
-        return current
+        return self._raw_c.value
 
     @c.setter
     def c(self, value: bytes) -> None:
-        checked = _char(value, "Everything.c")
-        self._raw_c.value = checked
+        value = _char(value, "Everything.c")
+        self._raw_c.value = value
 
     @property
     def u(self) -> str:
         """Field 'u': C wchar_t."""
-        current: str = self._raw_u.value
-        return current
+        return self._raw_u.value
 
     @u.setter
     def u(self, value: str) -> None:
-        checked = _wchar(value, "Everything.u")
-        self._raw_u.value = checked
+        value = _wchar(value, "Everything.u")
+        self._raw_u.value = value
 
     @property
     def b(self) -> int:
         """Field 'b': C signed char."""
-        current: int = self._raw_b.value
-        return current
+        return self._raw_b.value
 
     @b.setter
     def b(self, value: int) -> None:
-        checked = _int(value, _C_BYTE_MIN, _C_BYTE_MAX, "Everything.b")
-        self._raw_b.value = checked
+        if value.__class__ is not int or not _C_BYTE_MIN <= value <= _C_BYTE_MAX:
+            value = _int(value, _C_BYTE_MIN, _C_BYTE_MAX, "Everything.b")
+        self._raw_b.value = value
 
     @property
     def B(self) -> int:
         """Field 'B': C unsigned char."""
-        current: int = self._raw_B.value
-        return current
+        return self._raw_B.value
 
     @B.setter
     def B(self, value: int) -> None:
-        checked = _int(value, _C_UBYTE_MIN, _C_UBYTE_MAX, "Everything.B")
-        self._raw_B.value = checked
+        if value.__class__ is not int or not _C_UBYTE_MIN <= value <= _C_UBYTE_MAX:
+            value = _int(value, _C_UBYTE_MIN, _C_UBYTE_MAX, "Everything.B")
+        self._raw_B.value = value
 
     @property
     def h(self) -> int:
         """Field 'h': C short."""
-        current: int = self._raw_h.value
-        return current
+        return self._raw_h.value
 
     @h.setter
     def h(self, value: int) -> None:
-        checked = _int(value, _C_SHORT_MIN, _C_SHORT_MAX, "Everything.h")
-        self._raw_h.value = checked
+        if value.__class__ is not int or not _C_SHORT_MIN <= value <= _C_SHORT_MAX:
+            value = _int(value, _C_SHORT_MIN, _C_SHORT_MAX, "Everything.h")
+        self._raw_h.value = value
 
     @property
     def H(self) -> int:
         """Field 'H': C unsigned short."""
-        current: int = self._raw_H.value
-        return current
+        return self._raw_H.value
 
     @H.setter
     def H(self, value: int) -> None:
-        checked = _int(value, _C_USHORT_MIN, _C_USHORT_MAX, "Everything.H")
-        self._raw_H.value = checked
+        if value.__class__ is not int or not _C_USHORT_MIN <= value <= _C_USHORT_MAX:
+            value = _int(value, _C_USHORT_MIN, _C_USHORT_MAX, "Everything.H")
+        self._raw_H.value = value
 
     @property
     def i(self) -> int:
         """Field 'i': C int."""
-        current: int = self._raw_i.value
-        return current
+        return self._raw_i.value
 
     @i.setter
     def i(self, value: int) -> None:
-        checked = _int(value, _C_INT_MIN, _C_INT_MAX, "Everything.i")
-        self._raw_i.value = checked
+        if value.__class__ is not int or not _C_INT_MIN <= value <= _C_INT_MAX:
+            value = _int(value, _C_INT_MIN, _C_INT_MAX, "Everything.i")
+        self._raw_i.value = value
 
     @property
     def I(self) -> int:
         """Field 'I': C unsigned int."""
-        current: int = self._raw_I.value
-        return current
+        return self._raw_I.value
 
     @I.setter
     def I(self, value: int) -> None:
-        checked = _int(value, _C_UINT_MIN, _C_UINT_MAX, "Everything.I")
-        self._raw_I.value = checked
+        if value.__class__ is not int or not _C_UINT_MIN <= value <= _C_UINT_MAX:
+            value = _int(value, _C_UINT_MIN, _C_UINT_MAX, "Everything.I")
+        self._raw_I.value = value
 
     @property
     def l(self) -> int:
         """Field 'l': C long."""
-        current: int = self._raw_l.value
-        return current
+        return self._raw_l.value
 
     @l.setter
     def l(self, value: int) -> None:
-        checked = _int(value, _C_LONG_MIN, _C_LONG_MAX, "Everything.l")
-        self._raw_l.value = checked
+        if value.__class__ is not int or not _C_LONG_MIN <= value <= _C_LONG_MAX:
+            value = _int(value, _C_LONG_MIN, _C_LONG_MAX, "Everything.l")
+        self._raw_l.value = value
 
     @property
     def L(self) -> int:
         """Field 'L': C unsigned long."""
-        current: int = self._raw_L.value
-        return current
+        return self._raw_L.value
 
     @L.setter
     def L(self, value: int) -> None:
-        checked = _int(value, _C_ULONG_MIN, _C_ULONG_MAX, "Everything.L")
-        self._raw_L.value = checked
+        if value.__class__ is not int or not _C_ULONG_MIN <= value <= _C_ULONG_MAX:
+            value = _int(value, _C_ULONG_MIN, _C_ULONG_MAX, "Everything.L")
+        self._raw_L.value = value
 
     @property
     def q(self) -> int:
         """Field 'q': C long long."""
-        current: int = self._raw_q.value
-        return current
+        return self._raw_q.value
 
     @q.setter
     def q(self, value: int) -> None:
-        checked = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Everything.q")
-        self._raw_q.value = checked
+        if (
+            value.__class__ is not int
+            or not _C_LONGLONG_MIN <= value <= _C_LONGLONG_MAX
+        ):
+            value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Everything.q")
+        self._raw_q.value = value
 
     @property
     def Q(self) -> int:
         """Field 'Q': C unsigned long long."""
-        current: int = self._raw_Q.value
-        return current
+        return self._raw_Q.value
 
     @Q.setter
     def Q(self, value: int) -> None:
-        checked = _int(value, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX, "Everything.Q")
-        self._raw_Q.value = checked
+        if (
+            value.__class__ is not int
+            or not _C_ULONGLONG_MIN <= value <= _C_ULONGLONG_MAX
+        ):
+            value = _int(value, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX, "Everything.Q")
+        self._raw_Q.value = value
 
     @property
     def f(self) -> float:
         """Field 'f': C float."""
-        current: float = self._raw_f.value
-        return current
+        return self._raw_f.value
 
     @f.setter
     def f(self, value: float) -> None:
-        checked = _float(value, _FLOAT32_MAX, "Everything.f")
-        self._raw_f.value = checked
+        if value.__class__ is not float or not -_FLOAT32_MAX <= value <= _FLOAT32_MAX:
+            value = _float(value, _FLOAT32_MAX, "Everything.f")
+        self._raw_f.value = value
 
     @property
     def d(self) -> float:
         """Field 'd': C double."""
-        current: float = self._raw_d.value
-        return current
+        return self._raw_d.value
 
     @d.setter
     def d(self, value: float) -> None:
-        checked = _float(value, _FLOAT64_MAX, "Everything.d")
-        self._raw_d.value = checked
+        if value.__class__ is not float or not -_FLOAT64_MAX <= value <= _FLOAT64_MAX:
+            value = _float(value, _FLOAT64_MAX, "Everything.d")
+        self._raw_d.value = value
 
     @property
     def flag(self) -> bool:
         """Field 'flag': C bool."""
-        current: bool = self._raw_flag.value
-        return current
+        return self._raw_flag.value
 
     @flag.setter
     def flag(self, value: bool) -> None:
-        checked = _bool(value, "Everything.flag")
-        self._raw_flag.value = checked
+        value = _bool(value, "Everything.flag")
+        self._raw_flag.value = value
 
 
 class _Everything_arrays:
@@ -498,35 +491,32 @@ class _Everything_arrays:
     @property
     def ints(self) -> list[int]:
         """Field 'ints': C int[3]."""
-        current: list[int] = self._raw_ints[:]
-        return current
+        return self._raw_ints[:]
 
     @ints.setter
     def ints(self, value: _Sequence[int]) -> None:
-        checked = _int_items(value, 3, _C_INT_MIN, _C_INT_MAX, "Everything.ints")
-        self._raw_ints[:] = checked
+        value = _int_items(value, 3, _C_INT_MIN, _C_INT_MAX, "Everything.ints")
+        self._raw_ints[:] = value
 
     @property
     def reals(self) -> list[float]:
         """Field 'reals': C double[2]."""
-        current: list[float] = self._raw_reals[:]
-        return current
+        return self._raw_reals[:]
 
     @reals.setter
     def reals(self, value: _Sequence[float]) -> None:
-        checked = _float_items(value, 2, _FLOAT64_MAX, "Everything.reals")
-        self._raw_reals[:] = checked
+        value = _float_items(value, 2, _FLOAT64_MAX, "Everything.reals")
+        self._raw_reals[:] = value
 
     @property
     def flags(self) -> list[bool]:
         """Field 'flags': C bool[2]."""
-        current: list[bool] = self._raw_flags[:]
-        return current
+        return self._raw_flags[:]
 
     @flags.setter
     def flags(self, value: _Sequence[bool]) -> None:
-        checked = _bool_items(value, 2, "Everything.flags")
-        self._raw_flags[:] = checked
+        value = _bool_items(value, 2, "Everything.flags")
+        self._raw_flags[:] = value
 
 
 class _Everything_text:
@@ -546,8 +536,8 @@ class _Everything_text:
 
     @label.setter
     def label(self, value: bytes) -> None:
-        checked = _bytes(value, 8, "Everything.label")
-        self._raw_label.value = checked
+        value = _bytes(value, 8, "Everything.label")
+        self._raw_label.value = value
 
     @property
     def title(self) -> str:
@@ -557,8 +547,8 @@ class _Everything_text:
 
     @title.setter
     def title(self, value: str) -> None:
-        checked = _text(value, 8, "Everything.title")
-        self._raw_title.value = checked
+        value = _text(value, 8, "Everything.title")
+        self._raw_title.value = value
 
 
 class Everything:
@@ -799,39 +789,38 @@ class Everything:
         """Field 'c': C char."""
         self._acquire_default()
         try:
-            current: bytes = self._raw_c.value
-            return current
+            return self._raw_c.value
         finally:
             self._release_default()
 
     @c.setter
     def c(self, value: bytes) -> None:
-        checked = _char(value, "Everything.c")
+        value = _char(value, "Everything.c")
         self._acquire_default()
         try:
-            self._raw_c.value = checked
+            self._raw_c.value = value
         finally:
             self._release_default()
 
     def exchange_c(self, value: bytes) -> bytes:
         """Atomically set c to value; return the old value."""
-        checked = _char(value, "Everything.c")
+        value = _char(value, "Everything.c")
         self._acquire_default()
         try:
             old: bytes = self._raw_c.value
-            self._raw_c.value = checked
+            self._raw_c.value = value
             return old
         finally:
             self._release_default()
 
     def compare_and_set_c(self, expected: bytes, value: bytes) -> bool:
         """Atomically set c to value if it equals expected; return whether it did."""
-        checked = _char(value, "Everything.c")
+        value = _char(value, "Everything.c")
         self._acquire_default()
         try:
             if self._raw_c.value != expected:
                 return False
-            self._raw_c.value = checked
+            self._raw_c.value = value
             return True
         finally:
             self._release_default()
@@ -841,39 +830,38 @@ class Everything:
         """Field 'u': C wchar_t."""
         self._acquire_default()
         try:
-            current: str = self._raw_u.value
-            return current
+            return self._raw_u.value
         finally:
             self._release_default()
 
     @u.setter
     def u(self, value: str) -> None:
-        checked = _wchar(value, "Everything.u")
+        value = _wchar(value, "Everything.u")
         self._acquire_default()
         try:
-            self._raw_u.value = checked
+            self._raw_u.value = value
         finally:
             self._release_default()
 
     def exchange_u(self, value: str) -> str:
         """Atomically set u to value; return the old value."""
-        checked = _wchar(value, "Everything.u")
+        value = _wchar(value, "Everything.u")
         self._acquire_default()
         try:
             old: str = self._raw_u.value
-            self._raw_u.value = checked
+            self._raw_u.value = value
             return old
         finally:
             self._release_default()
 
     def compare_and_set_u(self, expected: str, value: str) -> bool:
         """Atomically set u to value if it equals expected; return whether it did."""
-        checked = _wchar(value, "Everything.u")
+        value = _wchar(value, "Everything.u")
         self._acquire_default()
         try:
             if self._raw_u.value != expected:
                 return False
-            self._raw_u.value = checked
+            self._raw_u.value = value
             return True
         finally:
             self._release_default()
@@ -883,51 +871,56 @@ class Everything:
         """Field 'b': C signed char."""
         self._acquire_default()
         try:
-            current: int = self._raw_b.value
-            return current
+            return self._raw_b.value
         finally:
             self._release_default()
 
     @b.setter
     def b(self, value: int) -> None:
-        checked = _int(value, _C_BYTE_MIN, _C_BYTE_MAX, "Everything.b")
+        if value.__class__ is not int or not _C_BYTE_MIN <= value <= _C_BYTE_MAX:
+            value = _int(value, _C_BYTE_MIN, _C_BYTE_MAX, "Everything.b")
         self._acquire_default()
         try:
-            self._raw_b.value = checked
+            self._raw_b.value = value
         finally:
             self._release_default()
 
     def add_b(self, delta: int = 1) -> int:
         """Atomically add delta to b; return the new value."""
+        if delta.__class__ is not int:
+            delta = _as_int(delta, "Everything.b")
+        raw = self._raw_b
         self._acquire_default()
         try:
-            total = _int_add(
-                self._raw_b.value, delta, _C_BYTE_MIN, _C_BYTE_MAX, "Everything.b"
-            )
-            self._raw_b.value = total
-            return total
+            total = raw.value + delta
+            if _C_BYTE_MIN <= total <= _C_BYTE_MAX:
+                raw.value = total
+                return total
         finally:
             self._release_default()
+        raise _add_overflow("Everything.b", delta, _C_BYTE_MIN, _C_BYTE_MAX)
 
     def exchange_b(self, value: int) -> int:
         """Atomically set b to value; return the old value."""
-        checked = _int(value, _C_BYTE_MIN, _C_BYTE_MAX, "Everything.b")
+        if value.__class__ is not int or not _C_BYTE_MIN <= value <= _C_BYTE_MAX:
+            value = _int(value, _C_BYTE_MIN, _C_BYTE_MAX, "Everything.b")
         self._acquire_default()
         try:
             old: int = self._raw_b.value
-            self._raw_b.value = checked
+            self._raw_b.value = value
             return old
         finally:
             self._release_default()
 
     def compare_and_set_b(self, expected: int, value: int) -> bool:
         """Atomically set b to value if it equals expected; return whether it did."""
-        checked = _int(value, _C_BYTE_MIN, _C_BYTE_MAX, "Everything.b")
+        if value.__class__ is not int or not _C_BYTE_MIN <= value <= _C_BYTE_MAX:
+            value = _int(value, _C_BYTE_MIN, _C_BYTE_MAX, "Everything.b")
         self._acquire_default()
         try:
             if self._raw_b.value != expected:
                 return False
-            self._raw_b.value = checked
+            self._raw_b.value = value
             return True
         finally:
             self._release_default()
@@ -937,51 +930,56 @@ class Everything:
         """Field 'B': C unsigned char."""
         self._acquire_default()
         try:
-            current: int = self._raw_B.value
-            return current
+            return self._raw_B.value
         finally:
             self._release_default()
 
     @B.setter
     def B(self, value: int) -> None:
-        checked = _int(value, _C_UBYTE_MIN, _C_UBYTE_MAX, "Everything.B")
+        if value.__class__ is not int or not _C_UBYTE_MIN <= value <= _C_UBYTE_MAX:
+            value = _int(value, _C_UBYTE_MIN, _C_UBYTE_MAX, "Everything.B")
         self._acquire_default()
         try:
-            self._raw_B.value = checked
+            self._raw_B.value = value
         finally:
             self._release_default()
 
     def add_B(self, delta: int = 1) -> int:
         """Atomically add delta to B; return the new value."""
+        if delta.__class__ is not int:
+            delta = _as_int(delta, "Everything.B")
+        raw = self._raw_B
         self._acquire_default()
         try:
-            total = _int_add(
-                self._raw_B.value, delta, _C_UBYTE_MIN, _C_UBYTE_MAX, "Everything.B"
-            )
-            self._raw_B.value = total
-            return total
+            total = raw.value + delta
+            if _C_UBYTE_MIN <= total <= _C_UBYTE_MAX:
+                raw.value = total
+                return total
         finally:
             self._release_default()
+        raise _add_overflow("Everything.B", delta, _C_UBYTE_MIN, _C_UBYTE_MAX)
 
     def exchange_B(self, value: int) -> int:
         """Atomically set B to value; return the old value."""
-        checked = _int(value, _C_UBYTE_MIN, _C_UBYTE_MAX, "Everything.B")
+        if value.__class__ is not int or not _C_UBYTE_MIN <= value <= _C_UBYTE_MAX:
+            value = _int(value, _C_UBYTE_MIN, _C_UBYTE_MAX, "Everything.B")
         self._acquire_default()
         try:
             old: int = self._raw_B.value
-            self._raw_B.value = checked
+            self._raw_B.value = value
             return old
         finally:
             self._release_default()
 
     def compare_and_set_B(self, expected: int, value: int) -> bool:
         """Atomically set B to value if it equals expected; return whether it did."""
-        checked = _int(value, _C_UBYTE_MIN, _C_UBYTE_MAX, "Everything.B")
+        if value.__class__ is not int or not _C_UBYTE_MIN <= value <= _C_UBYTE_MAX:
+            value = _int(value, _C_UBYTE_MIN, _C_UBYTE_MAX, "Everything.B")
         self._acquire_default()
         try:
             if self._raw_B.value != expected:
                 return False
-            self._raw_B.value = checked
+            self._raw_B.value = value
             return True
         finally:
             self._release_default()
@@ -991,51 +989,56 @@ class Everything:
         """Field 'h': C short."""
         self._acquire_default()
         try:
-            current: int = self._raw_h.value
-            return current
+            return self._raw_h.value
         finally:
             self._release_default()
 
     @h.setter
     def h(self, value: int) -> None:
-        checked = _int(value, _C_SHORT_MIN, _C_SHORT_MAX, "Everything.h")
+        if value.__class__ is not int or not _C_SHORT_MIN <= value <= _C_SHORT_MAX:
+            value = _int(value, _C_SHORT_MIN, _C_SHORT_MAX, "Everything.h")
         self._acquire_default()
         try:
-            self._raw_h.value = checked
+            self._raw_h.value = value
         finally:
             self._release_default()
 
     def add_h(self, delta: int = 1) -> int:
         """Atomically add delta to h; return the new value."""
+        if delta.__class__ is not int:
+            delta = _as_int(delta, "Everything.h")
+        raw = self._raw_h
         self._acquire_default()
         try:
-            total = _int_add(
-                self._raw_h.value, delta, _C_SHORT_MIN, _C_SHORT_MAX, "Everything.h"
-            )
-            self._raw_h.value = total
-            return total
+            total = raw.value + delta
+            if _C_SHORT_MIN <= total <= _C_SHORT_MAX:
+                raw.value = total
+                return total
         finally:
             self._release_default()
+        raise _add_overflow("Everything.h", delta, _C_SHORT_MIN, _C_SHORT_MAX)
 
     def exchange_h(self, value: int) -> int:
         """Atomically set h to value; return the old value."""
-        checked = _int(value, _C_SHORT_MIN, _C_SHORT_MAX, "Everything.h")
+        if value.__class__ is not int or not _C_SHORT_MIN <= value <= _C_SHORT_MAX:
+            value = _int(value, _C_SHORT_MIN, _C_SHORT_MAX, "Everything.h")
         self._acquire_default()
         try:
             old: int = self._raw_h.value
-            self._raw_h.value = checked
+            self._raw_h.value = value
             return old
         finally:
             self._release_default()
 
     def compare_and_set_h(self, expected: int, value: int) -> bool:
         """Atomically set h to value if it equals expected; return whether it did."""
-        checked = _int(value, _C_SHORT_MIN, _C_SHORT_MAX, "Everything.h")
+        if value.__class__ is not int or not _C_SHORT_MIN <= value <= _C_SHORT_MAX:
+            value = _int(value, _C_SHORT_MIN, _C_SHORT_MAX, "Everything.h")
         self._acquire_default()
         try:
             if self._raw_h.value != expected:
                 return False
-            self._raw_h.value = checked
+            self._raw_h.value = value
             return True
         finally:
             self._release_default()
@@ -1045,51 +1048,56 @@ class Everything:
         """Field 'H': C unsigned short."""
         self._acquire_default()
         try:
-            current: int = self._raw_H.value
-            return current
+            return self._raw_H.value
         finally:
             self._release_default()
 
     @H.setter
     def H(self, value: int) -> None:
-        checked = _int(value, _C_USHORT_MIN, _C_USHORT_MAX, "Everything.H")
+        if value.__class__ is not int or not _C_USHORT_MIN <= value <= _C_USHORT_MAX:
+            value = _int(value, _C_USHORT_MIN, _C_USHORT_MAX, "Everything.H")
         self._acquire_default()
         try:
-            self._raw_H.value = checked
+            self._raw_H.value = value
         finally:
             self._release_default()
 
     def add_H(self, delta: int = 1) -> int:
         """Atomically add delta to H; return the new value."""
+        if delta.__class__ is not int:
+            delta = _as_int(delta, "Everything.H")
+        raw = self._raw_H
         self._acquire_default()
         try:
-            total = _int_add(
-                self._raw_H.value, delta, _C_USHORT_MIN, _C_USHORT_MAX, "Everything.H"
-            )
-            self._raw_H.value = total
-            return total
+            total = raw.value + delta
+            if _C_USHORT_MIN <= total <= _C_USHORT_MAX:
+                raw.value = total
+                return total
         finally:
             self._release_default()
+        raise _add_overflow("Everything.H", delta, _C_USHORT_MIN, _C_USHORT_MAX)
 
     def exchange_H(self, value: int) -> int:
         """Atomically set H to value; return the old value."""
-        checked = _int(value, _C_USHORT_MIN, _C_USHORT_MAX, "Everything.H")
+        if value.__class__ is not int or not _C_USHORT_MIN <= value <= _C_USHORT_MAX:
+            value = _int(value, _C_USHORT_MIN, _C_USHORT_MAX, "Everything.H")
         self._acquire_default()
         try:
             old: int = self._raw_H.value
-            self._raw_H.value = checked
+            self._raw_H.value = value
             return old
         finally:
             self._release_default()
 
     def compare_and_set_H(self, expected: int, value: int) -> bool:
         """Atomically set H to value if it equals expected; return whether it did."""
-        checked = _int(value, _C_USHORT_MIN, _C_USHORT_MAX, "Everything.H")
+        if value.__class__ is not int or not _C_USHORT_MIN <= value <= _C_USHORT_MAX:
+            value = _int(value, _C_USHORT_MIN, _C_USHORT_MAX, "Everything.H")
         self._acquire_default()
         try:
             if self._raw_H.value != expected:
                 return False
-            self._raw_H.value = checked
+            self._raw_H.value = value
             return True
         finally:
             self._release_default()
@@ -1099,51 +1107,56 @@ class Everything:
         """Field 'i': C int."""
         self._acquire_default()
         try:
-            current: int = self._raw_i.value
-            return current
+            return self._raw_i.value
         finally:
             self._release_default()
 
     @i.setter
     def i(self, value: int) -> None:
-        checked = _int(value, _C_INT_MIN, _C_INT_MAX, "Everything.i")
+        if value.__class__ is not int or not _C_INT_MIN <= value <= _C_INT_MAX:
+            value = _int(value, _C_INT_MIN, _C_INT_MAX, "Everything.i")
         self._acquire_default()
         try:
-            self._raw_i.value = checked
+            self._raw_i.value = value
         finally:
             self._release_default()
 
     def add_i(self, delta: int = 1) -> int:
         """Atomically add delta to i; return the new value."""
+        if delta.__class__ is not int:
+            delta = _as_int(delta, "Everything.i")
+        raw = self._raw_i
         self._acquire_default()
         try:
-            total = _int_add(
-                self._raw_i.value, delta, _C_INT_MIN, _C_INT_MAX, "Everything.i"
-            )
-            self._raw_i.value = total
-            return total
+            total = raw.value + delta
+            if _C_INT_MIN <= total <= _C_INT_MAX:
+                raw.value = total
+                return total
         finally:
             self._release_default()
+        raise _add_overflow("Everything.i", delta, _C_INT_MIN, _C_INT_MAX)
 
     def exchange_i(self, value: int) -> int:
         """Atomically set i to value; return the old value."""
-        checked = _int(value, _C_INT_MIN, _C_INT_MAX, "Everything.i")
+        if value.__class__ is not int or not _C_INT_MIN <= value <= _C_INT_MAX:
+            value = _int(value, _C_INT_MIN, _C_INT_MAX, "Everything.i")
         self._acquire_default()
         try:
             old: int = self._raw_i.value
-            self._raw_i.value = checked
+            self._raw_i.value = value
             return old
         finally:
             self._release_default()
 
     def compare_and_set_i(self, expected: int, value: int) -> bool:
         """Atomically set i to value if it equals expected; return whether it did."""
-        checked = _int(value, _C_INT_MIN, _C_INT_MAX, "Everything.i")
+        if value.__class__ is not int or not _C_INT_MIN <= value <= _C_INT_MAX:
+            value = _int(value, _C_INT_MIN, _C_INT_MAX, "Everything.i")
         self._acquire_default()
         try:
             if self._raw_i.value != expected:
                 return False
-            self._raw_i.value = checked
+            self._raw_i.value = value
             return True
         finally:
             self._release_default()
@@ -1153,51 +1166,56 @@ class Everything:
         """Field 'I': C unsigned int."""
         self._acquire_default()
         try:
-            current: int = self._raw_I.value
-            return current
+            return self._raw_I.value
         finally:
             self._release_default()
 
     @I.setter
     def I(self, value: int) -> None:
-        checked = _int(value, _C_UINT_MIN, _C_UINT_MAX, "Everything.I")
+        if value.__class__ is not int or not _C_UINT_MIN <= value <= _C_UINT_MAX:
+            value = _int(value, _C_UINT_MIN, _C_UINT_MAX, "Everything.I")
         self._acquire_default()
         try:
-            self._raw_I.value = checked
+            self._raw_I.value = value
         finally:
             self._release_default()
 
     def add_I(self, delta: int = 1) -> int:
         """Atomically add delta to I; return the new value."""
+        if delta.__class__ is not int:
+            delta = _as_int(delta, "Everything.I")
+        raw = self._raw_I
         self._acquire_default()
         try:
-            total = _int_add(
-                self._raw_I.value, delta, _C_UINT_MIN, _C_UINT_MAX, "Everything.I"
-            )
-            self._raw_I.value = total
-            return total
+            total = raw.value + delta
+            if _C_UINT_MIN <= total <= _C_UINT_MAX:
+                raw.value = total
+                return total
         finally:
             self._release_default()
+        raise _add_overflow("Everything.I", delta, _C_UINT_MIN, _C_UINT_MAX)
 
     def exchange_I(self, value: int) -> int:
         """Atomically set I to value; return the old value."""
-        checked = _int(value, _C_UINT_MIN, _C_UINT_MAX, "Everything.I")
+        if value.__class__ is not int or not _C_UINT_MIN <= value <= _C_UINT_MAX:
+            value = _int(value, _C_UINT_MIN, _C_UINT_MAX, "Everything.I")
         self._acquire_default()
         try:
             old: int = self._raw_I.value
-            self._raw_I.value = checked
+            self._raw_I.value = value
             return old
         finally:
             self._release_default()
 
     def compare_and_set_I(self, expected: int, value: int) -> bool:
         """Atomically set I to value if it equals expected; return whether it did."""
-        checked = _int(value, _C_UINT_MIN, _C_UINT_MAX, "Everything.I")
+        if value.__class__ is not int or not _C_UINT_MIN <= value <= _C_UINT_MAX:
+            value = _int(value, _C_UINT_MIN, _C_UINT_MAX, "Everything.I")
         self._acquire_default()
         try:
             if self._raw_I.value != expected:
                 return False
-            self._raw_I.value = checked
+            self._raw_I.value = value
             return True
         finally:
             self._release_default()
@@ -1207,51 +1225,56 @@ class Everything:
         """Field 'l': C long."""
         self._acquire_default()
         try:
-            current: int = self._raw_l.value
-            return current
+            return self._raw_l.value
         finally:
             self._release_default()
 
     @l.setter
     def l(self, value: int) -> None:
-        checked = _int(value, _C_LONG_MIN, _C_LONG_MAX, "Everything.l")
+        if value.__class__ is not int or not _C_LONG_MIN <= value <= _C_LONG_MAX:
+            value = _int(value, _C_LONG_MIN, _C_LONG_MAX, "Everything.l")
         self._acquire_default()
         try:
-            self._raw_l.value = checked
+            self._raw_l.value = value
         finally:
             self._release_default()
 
     def add_l(self, delta: int = 1) -> int:
         """Atomically add delta to l; return the new value."""
+        if delta.__class__ is not int:
+            delta = _as_int(delta, "Everything.l")
+        raw = self._raw_l
         self._acquire_default()
         try:
-            total = _int_add(
-                self._raw_l.value, delta, _C_LONG_MIN, _C_LONG_MAX, "Everything.l"
-            )
-            self._raw_l.value = total
-            return total
+            total = raw.value + delta
+            if _C_LONG_MIN <= total <= _C_LONG_MAX:
+                raw.value = total
+                return total
         finally:
             self._release_default()
+        raise _add_overflow("Everything.l", delta, _C_LONG_MIN, _C_LONG_MAX)
 
     def exchange_l(self, value: int) -> int:
         """Atomically set l to value; return the old value."""
-        checked = _int(value, _C_LONG_MIN, _C_LONG_MAX, "Everything.l")
+        if value.__class__ is not int or not _C_LONG_MIN <= value <= _C_LONG_MAX:
+            value = _int(value, _C_LONG_MIN, _C_LONG_MAX, "Everything.l")
         self._acquire_default()
         try:
             old: int = self._raw_l.value
-            self._raw_l.value = checked
+            self._raw_l.value = value
             return old
         finally:
             self._release_default()
 
     def compare_and_set_l(self, expected: int, value: int) -> bool:
         """Atomically set l to value if it equals expected; return whether it did."""
-        checked = _int(value, _C_LONG_MIN, _C_LONG_MAX, "Everything.l")
+        if value.__class__ is not int or not _C_LONG_MIN <= value <= _C_LONG_MAX:
+            value = _int(value, _C_LONG_MIN, _C_LONG_MAX, "Everything.l")
         self._acquire_default()
         try:
             if self._raw_l.value != expected:
                 return False
-            self._raw_l.value = checked
+            self._raw_l.value = value
             return True
         finally:
             self._release_default()
@@ -1261,51 +1284,56 @@ class Everything:
         """Field 'L': C unsigned long."""
         self._acquire_default()
         try:
-            current: int = self._raw_L.value
-            return current
+            return self._raw_L.value
         finally:
             self._release_default()
 
     @L.setter
     def L(self, value: int) -> None:
-        checked = _int(value, _C_ULONG_MIN, _C_ULONG_MAX, "Everything.L")
+        if value.__class__ is not int or not _C_ULONG_MIN <= value <= _C_ULONG_MAX:
+            value = _int(value, _C_ULONG_MIN, _C_ULONG_MAX, "Everything.L")
         self._acquire_default()
         try:
-            self._raw_L.value = checked
+            self._raw_L.value = value
         finally:
             self._release_default()
 
     def add_L(self, delta: int = 1) -> int:
         """Atomically add delta to L; return the new value."""
+        if delta.__class__ is not int:
+            delta = _as_int(delta, "Everything.L")
+        raw = self._raw_L
         self._acquire_default()
         try:
-            total = _int_add(
-                self._raw_L.value, delta, _C_ULONG_MIN, _C_ULONG_MAX, "Everything.L"
-            )
-            self._raw_L.value = total
-            return total
+            total = raw.value + delta
+            if _C_ULONG_MIN <= total <= _C_ULONG_MAX:
+                raw.value = total
+                return total
         finally:
             self._release_default()
+        raise _add_overflow("Everything.L", delta, _C_ULONG_MIN, _C_ULONG_MAX)
 
     def exchange_L(self, value: int) -> int:
         """Atomically set L to value; return the old value."""
-        checked = _int(value, _C_ULONG_MIN, _C_ULONG_MAX, "Everything.L")
+        if value.__class__ is not int or not _C_ULONG_MIN <= value <= _C_ULONG_MAX:
+            value = _int(value, _C_ULONG_MIN, _C_ULONG_MAX, "Everything.L")
         self._acquire_default()
         try:
             old: int = self._raw_L.value
-            self._raw_L.value = checked
+            self._raw_L.value = value
             return old
         finally:
             self._release_default()
 
     def compare_and_set_L(self, expected: int, value: int) -> bool:
         """Atomically set L to value if it equals expected; return whether it did."""
-        checked = _int(value, _C_ULONG_MIN, _C_ULONG_MAX, "Everything.L")
+        if value.__class__ is not int or not _C_ULONG_MIN <= value <= _C_ULONG_MAX:
+            value = _int(value, _C_ULONG_MIN, _C_ULONG_MAX, "Everything.L")
         self._acquire_default()
         try:
             if self._raw_L.value != expected:
                 return False
-            self._raw_L.value = checked
+            self._raw_L.value = value
             return True
         finally:
             self._release_default()
@@ -1315,55 +1343,65 @@ class Everything:
         """Field 'q': C long long."""
         self._acquire_default()
         try:
-            current: int = self._raw_q.value
-            return current
+            return self._raw_q.value
         finally:
             self._release_default()
 
     @q.setter
     def q(self, value: int) -> None:
-        checked = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Everything.q")
+        if (
+            value.__class__ is not int
+            or not _C_LONGLONG_MIN <= value <= _C_LONGLONG_MAX
+        ):
+            value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Everything.q")
         self._acquire_default()
         try:
-            self._raw_q.value = checked
+            self._raw_q.value = value
         finally:
             self._release_default()
 
     def add_q(self, delta: int = 1) -> int:
         """Atomically add delta to q; return the new value."""
+        if delta.__class__ is not int:
+            delta = _as_int(delta, "Everything.q")
+        raw = self._raw_q
         self._acquire_default()
         try:
-            total = _int_add(
-                self._raw_q.value,
-                delta,
-                _C_LONGLONG_MIN,
-                _C_LONGLONG_MAX,
-                "Everything.q",
-            )
-            self._raw_q.value = total
-            return total
+            total = raw.value + delta
+            if _C_LONGLONG_MIN <= total <= _C_LONGLONG_MAX:
+                raw.value = total
+                return total
         finally:
             self._release_default()
+        raise _add_overflow("Everything.q", delta, _C_LONGLONG_MIN, _C_LONGLONG_MAX)
 
     def exchange_q(self, value: int) -> int:
         """Atomically set q to value; return the old value."""
-        checked = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Everything.q")
+        if (
+            value.__class__ is not int
+            or not _C_LONGLONG_MIN <= value <= _C_LONGLONG_MAX
+        ):
+            value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Everything.q")
         self._acquire_default()
         try:
             old: int = self._raw_q.value
-            self._raw_q.value = checked
+            self._raw_q.value = value
             return old
         finally:
             self._release_default()
 
     def compare_and_set_q(self, expected: int, value: int) -> bool:
         """Atomically set q to value if it equals expected; return whether it did."""
-        checked = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Everything.q")
+        if (
+            value.__class__ is not int
+            or not _C_LONGLONG_MIN <= value <= _C_LONGLONG_MAX
+        ):
+            value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Everything.q")
         self._acquire_default()
         try:
             if self._raw_q.value != expected:
                 return False
-            self._raw_q.value = checked
+            self._raw_q.value = value
             return True
         finally:
             self._release_default()
@@ -1373,55 +1411,65 @@ class Everything:
         """Field 'Q': C unsigned long long."""
         self._acquire_default()
         try:
-            current: int = self._raw_Q.value
-            return current
+            return self._raw_Q.value
         finally:
             self._release_default()
 
     @Q.setter
     def Q(self, value: int) -> None:
-        checked = _int(value, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX, "Everything.Q")
+        if (
+            value.__class__ is not int
+            or not _C_ULONGLONG_MIN <= value <= _C_ULONGLONG_MAX
+        ):
+            value = _int(value, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX, "Everything.Q")
         self._acquire_default()
         try:
-            self._raw_Q.value = checked
+            self._raw_Q.value = value
         finally:
             self._release_default()
 
     def add_Q(self, delta: int = 1) -> int:
         """Atomically add delta to Q; return the new value."""
+        if delta.__class__ is not int:
+            delta = _as_int(delta, "Everything.Q")
+        raw = self._raw_Q
         self._acquire_default()
         try:
-            total = _int_add(
-                self._raw_Q.value,
-                delta,
-                _C_ULONGLONG_MIN,
-                _C_ULONGLONG_MAX,
-                "Everything.Q",
-            )
-            self._raw_Q.value = total
-            return total
+            total = raw.value + delta
+            if _C_ULONGLONG_MIN <= total <= _C_ULONGLONG_MAX:
+                raw.value = total
+                return total
         finally:
             self._release_default()
+        raise _add_overflow("Everything.Q", delta, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX)
 
     def exchange_Q(self, value: int) -> int:
         """Atomically set Q to value; return the old value."""
-        checked = _int(value, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX, "Everything.Q")
+        if (
+            value.__class__ is not int
+            or not _C_ULONGLONG_MIN <= value <= _C_ULONGLONG_MAX
+        ):
+            value = _int(value, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX, "Everything.Q")
         self._acquire_default()
         try:
             old: int = self._raw_Q.value
-            self._raw_Q.value = checked
+            self._raw_Q.value = value
             return old
         finally:
             self._release_default()
 
     def compare_and_set_Q(self, expected: int, value: int) -> bool:
         """Atomically set Q to value if it equals expected; return whether it did."""
-        checked = _int(value, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX, "Everything.Q")
+        if (
+            value.__class__ is not int
+            or not _C_ULONGLONG_MIN <= value <= _C_ULONGLONG_MAX
+        ):
+            value = _int(value, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX, "Everything.Q")
         self._acquire_default()
         try:
             if self._raw_Q.value != expected:
                 return False
-            self._raw_Q.value = checked
+            self._raw_Q.value = value
             return True
         finally:
             self._release_default()
@@ -1431,49 +1479,58 @@ class Everything:
         """Field 'f': C float."""
         self._acquire_default()
         try:
-            current: float = self._raw_f.value
-            return current
+            return self._raw_f.value
         finally:
             self._release_default()
 
     @f.setter
     def f(self, value: float) -> None:
-        checked = _float(value, _FLOAT32_MAX, "Everything.f")
+        if value.__class__ is not float or not -_FLOAT32_MAX <= value <= _FLOAT32_MAX:
+            value = _float(value, _FLOAT32_MAX, "Everything.f")
         self._acquire_default()
         try:
-            self._raw_f.value = checked
+            self._raw_f.value = value
         finally:
             self._release_default()
 
     def add_f(self, delta: float = 1.0) -> float:
         """Atomically add delta to f; return the new value."""
+        if delta.__class__ is not float:
+            delta = _float(delta, _FLOAT32_MAX, "Everything.f")
+        raw = self._raw_f
         self._acquire_default()
         try:
-            total = _float_add(self._raw_f.value, delta, _FLOAT32_MAX, "Everything.f")
-            self._raw_f.value = total
-            return total
+            total = raw.value + delta
+            if -_FLOAT32_MAX <= total <= _FLOAT32_MAX or not _float_overflows(
+                raw.value, delta
+            ):
+                raw.value = total
+                return total
         finally:
             self._release_default()
+        raise _add_overflow("Everything.f", delta, -_FLOAT32_MAX, _FLOAT32_MAX)
 
     def exchange_f(self, value: float) -> float:
         """Atomically set f to value; return the old value."""
-        checked = _float(value, _FLOAT32_MAX, "Everything.f")
+        if value.__class__ is not float or not -_FLOAT32_MAX <= value <= _FLOAT32_MAX:
+            value = _float(value, _FLOAT32_MAX, "Everything.f")
         self._acquire_default()
         try:
             old: float = self._raw_f.value
-            self._raw_f.value = checked
+            self._raw_f.value = value
             return old
         finally:
             self._release_default()
 
     def compare_and_set_f(self, expected: float, value: float) -> bool:
         """Atomically set f to value if it equals expected; return whether it did."""
-        checked = _float(value, _FLOAT32_MAX, "Everything.f")
+        if value.__class__ is not float or not -_FLOAT32_MAX <= value <= _FLOAT32_MAX:
+            value = _float(value, _FLOAT32_MAX, "Everything.f")
         self._acquire_default()
         try:
             if self._raw_f.value != expected:
                 return False
-            self._raw_f.value = checked
+            self._raw_f.value = value
             return True
         finally:
             self._release_default()
@@ -1483,49 +1540,58 @@ class Everything:
         """Field 'd': C double."""
         self._acquire_default()
         try:
-            current: float = self._raw_d.value
-            return current
+            return self._raw_d.value
         finally:
             self._release_default()
 
     @d.setter
     def d(self, value: float) -> None:
-        checked = _float(value, _FLOAT64_MAX, "Everything.d")
+        if value.__class__ is not float or not -_FLOAT64_MAX <= value <= _FLOAT64_MAX:
+            value = _float(value, _FLOAT64_MAX, "Everything.d")
         self._acquire_default()
         try:
-            self._raw_d.value = checked
+            self._raw_d.value = value
         finally:
             self._release_default()
 
     def add_d(self, delta: float = 1.0) -> float:
         """Atomically add delta to d; return the new value."""
+        if delta.__class__ is not float:
+            delta = _float(delta, _FLOAT64_MAX, "Everything.d")
+        raw = self._raw_d
         self._acquire_default()
         try:
-            total = _float_add(self._raw_d.value, delta, _FLOAT64_MAX, "Everything.d")
-            self._raw_d.value = total
-            return total
+            total = raw.value + delta
+            if -_FLOAT64_MAX <= total <= _FLOAT64_MAX or not _float_overflows(
+                raw.value, delta
+            ):
+                raw.value = total
+                return total
         finally:
             self._release_default()
+        raise _add_overflow("Everything.d", delta, -_FLOAT64_MAX, _FLOAT64_MAX)
 
     def exchange_d(self, value: float) -> float:
         """Atomically set d to value; return the old value."""
-        checked = _float(value, _FLOAT64_MAX, "Everything.d")
+        if value.__class__ is not float or not -_FLOAT64_MAX <= value <= _FLOAT64_MAX:
+            value = _float(value, _FLOAT64_MAX, "Everything.d")
         self._acquire_default()
         try:
             old: float = self._raw_d.value
-            self._raw_d.value = checked
+            self._raw_d.value = value
             return old
         finally:
             self._release_default()
 
     def compare_and_set_d(self, expected: float, value: float) -> bool:
         """Atomically set d to value if it equals expected; return whether it did."""
-        checked = _float(value, _FLOAT64_MAX, "Everything.d")
+        if value.__class__ is not float or not -_FLOAT64_MAX <= value <= _FLOAT64_MAX:
+            value = _float(value, _FLOAT64_MAX, "Everything.d")
         self._acquire_default()
         try:
             if self._raw_d.value != expected:
                 return False
-            self._raw_d.value = checked
+            self._raw_d.value = value
             return True
         finally:
             self._release_default()
@@ -1535,39 +1601,38 @@ class Everything:
         """Field 'flag': C bool."""
         self._acquire_default()
         try:
-            current: bool = self._raw_flag.value
-            return current
+            return self._raw_flag.value
         finally:
             self._release_default()
 
     @flag.setter
     def flag(self, value: bool) -> None:
-        checked = _bool(value, "Everything.flag")
+        value = _bool(value, "Everything.flag")
         self._acquire_default()
         try:
-            self._raw_flag.value = checked
+            self._raw_flag.value = value
         finally:
             self._release_default()
 
     def exchange_flag(self, value: bool) -> bool:
         """Atomically set flag to value; return the old value."""
-        checked = _bool(value, "Everything.flag")
+        value = _bool(value, "Everything.flag")
         self._acquire_default()
         try:
             old: bool = self._raw_flag.value
-            self._raw_flag.value = checked
+            self._raw_flag.value = value
             return old
         finally:
             self._release_default()
 
     def compare_and_set_flag(self, expected: bool, value: bool) -> bool:
         """Atomically set flag to value if it equals expected; return whether it did."""
-        checked = _bool(value, "Everything.flag")
+        value = _bool(value, "Everything.flag")
         self._acquire_default()
         try:
             if self._raw_flag.value != expected:
                 return False
-            self._raw_flag.value = checked
+            self._raw_flag.value = value
             return True
         finally:
             self._release_default()
@@ -1577,85 +1642,88 @@ class Everything:
         """Field 'ints': C int[3]."""
         self._acquire_arrays()
         try:
-            current: list[int] = self._raw_ints[:]
-            return current
+            return self._raw_ints[:]
         finally:
             self._release_arrays()
 
     @ints.setter
     def ints(self, value: _Sequence[int]) -> None:
-        checked = _int_items(value, 3, _C_INT_MIN, _C_INT_MAX, "Everything.ints")
+        value = _int_items(value, 3, _C_INT_MIN, _C_INT_MAX, "Everything.ints")
         self._acquire_arrays()
         try:
-            self._raw_ints[:] = checked
+            self._raw_ints[:] = value
         finally:
             self._release_arrays()
 
     def add_ints(self, index: int, delta: int = 1) -> int:
         """Atomically add delta to ints[index]; return the new value."""
-        position = _index(index, 3, "Everything.ints")
+        if index.__class__ is not int or not 0 <= index < 3:
+            index = _index(index, 3, "Everything.ints")
+        if delta.__class__ is not int:
+            delta = _as_int(delta, "Everything.ints")
+        raw = self._raw_ints
         self._acquire_arrays()
         try:
-            total = _int_add(
-                self._raw_ints[position],
-                delta,
-                _C_INT_MIN,
-                _C_INT_MAX,
-                "Everything.ints",
-            )
-            self._raw_ints[position] = total
-            return total
+            total = raw[index] + delta
+            if _C_INT_MIN <= total <= _C_INT_MAX:
+                raw[index] = total
+                return total
         finally:
             self._release_arrays()
+        raise _add_overflow("Everything.ints", delta, _C_INT_MIN, _C_INT_MAX)
 
     @property
     def reals(self) -> list[float]:
         """Field 'reals': C double[2]."""
         self._acquire_arrays()
         try:
-            current: list[float] = self._raw_reals[:]
-            return current
+            return self._raw_reals[:]
         finally:
             self._release_arrays()
 
     @reals.setter
     def reals(self, value: _Sequence[float]) -> None:
-        checked = _float_items(value, 2, _FLOAT64_MAX, "Everything.reals")
+        value = _float_items(value, 2, _FLOAT64_MAX, "Everything.reals")
         self._acquire_arrays()
         try:
-            self._raw_reals[:] = checked
+            self._raw_reals[:] = value
         finally:
             self._release_arrays()
 
     def add_reals(self, index: int, delta: float = 1.0) -> float:
         """Atomically add delta to reals[index]; return the new value."""
-        position = _index(index, 2, "Everything.reals")
+        if index.__class__ is not int or not 0 <= index < 2:
+            index = _index(index, 2, "Everything.reals")
+        if delta.__class__ is not float:
+            delta = _float(delta, _FLOAT64_MAX, "Everything.reals")
+        raw = self._raw_reals
         self._acquire_arrays()
         try:
-            total = _float_add(
-                self._raw_reals[position], delta, _FLOAT64_MAX, "Everything.reals"
-            )
-            self._raw_reals[position] = total
-            return total
+            total = raw[index] + delta
+            if -_FLOAT64_MAX <= total <= _FLOAT64_MAX or not _float_overflows(
+                raw[index], delta
+            ):
+                raw[index] = total
+                return total
         finally:
             self._release_arrays()
+        raise _add_overflow("Everything.reals", delta, -_FLOAT64_MAX, _FLOAT64_MAX)
 
     @property
     def flags(self) -> list[bool]:
         """Field 'flags': C bool[2]."""
         self._acquire_arrays()
         try:
-            current: list[bool] = self._raw_flags[:]
-            return current
+            return self._raw_flags[:]
         finally:
             self._release_arrays()
 
     @flags.setter
     def flags(self, value: _Sequence[bool]) -> None:
-        checked = _bool_items(value, 2, "Everything.flags")
+        value = _bool_items(value, 2, "Everything.flags")
         self._acquire_arrays()
         try:
-            self._raw_flags[:] = checked
+            self._raw_flags[:] = value
         finally:
             self._release_arrays()
 
@@ -1671,32 +1739,32 @@ class Everything:
 
     @label.setter
     def label(self, value: bytes) -> None:
-        checked = _bytes(value, 8, "Everything.label")
+        value = _bytes(value, 8, "Everything.label")
         self._acquire_text()
         try:
-            self._raw_label.value = checked
+            self._raw_label.value = value
         finally:
             self._release_text()
 
     def exchange_label(self, value: bytes) -> bytes:
         """Atomically set label to value; return the old value."""
-        checked = _bytes(value, 8, "Everything.label")
+        value = _bytes(value, 8, "Everything.label")
         self._acquire_text()
         try:
             old: bytes = self._raw_label.value
-            self._raw_label.value = checked
+            self._raw_label.value = value
             return old
         finally:
             self._release_text()
 
     def compare_and_set_label(self, expected: bytes, value: bytes) -> bool:
         """Atomically set label to value if it equals expected; return whether it did."""
-        checked = _bytes(value, 8, "Everything.label")
+        value = _bytes(value, 8, "Everything.label")
         self._acquire_text()
         try:
             if self._raw_label.value != expected:
                 return False
-            self._raw_label.value = checked
+            self._raw_label.value = value
             return True
         finally:
             self._release_text()
@@ -1713,32 +1781,32 @@ class Everything:
 
     @title.setter
     def title(self, value: str) -> None:
-        checked = _text(value, 8, "Everything.title")
+        value = _text(value, 8, "Everything.title")
         self._acquire_text()
         try:
-            self._raw_title.value = checked
+            self._raw_title.value = value
         finally:
             self._release_text()
 
     def exchange_title(self, value: str) -> str:
         """Atomically set title to value; return the old value."""
-        checked = _text(value, 8, "Everything.title")
+        value = _text(value, 8, "Everything.title")
         self._acquire_text()
         try:
             old: str = self._raw_title.value
-            self._raw_title.value = checked
+            self._raw_title.value = value
             return old
         finally:
             self._release_text()
 
     def compare_and_set_title(self, expected: str, value: str) -> bool:
         """Atomically set title to value if it equals expected; return whether it did."""
-        checked = _text(value, 8, "Everything.title")
+        value = _text(value, 8, "Everything.title")
         self._acquire_text()
         try:
             if self._raw_title.value != expected:
                 return False
-            self._raw_title.value = checked
+            self._raw_title.value = value
             return True
         finally:
             self._release_text()
@@ -1746,13 +1814,12 @@ class Everything:
     @property
     def stop(self) -> bool:
         """Field 'stop': C bool."""
-        current: bool = self._raw_stop.value
-        return current
+        return self._raw_stop.value
 
     @stop.setter
     def stop(self, value: bool) -> None:
-        checked = _bool(value, "Everything.stop")
-        self._raw_stop.value = checked
+        value = _bool(value, "Everything.stop")
+        self._raw_stop.value = value
 
     @property
     def note(self) -> str:
@@ -1762,8 +1829,8 @@ class Everything:
 
     @note.setter
     def note(self, value: str) -> None:
-        checked = _text(value, 4, "Everything.note")
-        self._raw_note.value = checked
+        value = _text(value, 4, "Everything.note")
+        self._raw_note.value = value
 
     def update_default(
         self,
@@ -1986,24 +2053,30 @@ class _Guarded_left:
     @property
     def a(self) -> int:
         """Field 'a': C long long."""
-        current: int = self._raw_a.value
-        return current
+        return self._raw_a.value
 
     @a.setter
     def a(self, value: int) -> None:
-        checked = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.a")
-        self._raw_a.value = checked
+        if (
+            value.__class__ is not int
+            or not _C_LONGLONG_MIN <= value <= _C_LONGLONG_MAX
+        ):
+            value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.a")
+        self._raw_a.value = value
 
     @property
     def total(self) -> int:
         """Field 'total': C long long."""
-        current: int = self._raw_total.value
-        return current
+        return self._raw_total.value
 
     @total.setter
     def total(self, value: int) -> None:
-        checked = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.total")
-        self._raw_total.value = checked
+        if (
+            value.__class__ is not int
+            or not _C_LONGLONG_MIN <= value <= _C_LONGLONG_MAX
+        ):
+            value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.total")
+        self._raw_total.value = value
 
 
 class _Guarded_right:
@@ -2017,13 +2090,16 @@ class _Guarded_right:
     @property
     def b(self) -> int:
         """Field 'b': C long long."""
-        current: int = self._raw_b.value
-        return current
+        return self._raw_b.value
 
     @b.setter
     def b(self, value: int) -> None:
-        checked = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.b")
-        self._raw_b.value = checked
+        if (
+            value.__class__ is not int
+            or not _C_LONGLONG_MIN <= value <= _C_LONGLONG_MAX
+        ):
+            value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.b")
+        self._raw_b.value = value
 
 
 class Guarded:
@@ -2116,55 +2192,69 @@ class Guarded:
         if not self._acquire_left():
             raise _timeout("Guarded", "left", 0.5)
         try:
-            current: int = self._raw_a.value
-            return current
+            return self._raw_a.value
         finally:
             self._release_left()
 
     @a.setter
     def a(self, value: int) -> None:
-        checked = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.a")
+        if (
+            value.__class__ is not int
+            or not _C_LONGLONG_MIN <= value <= _C_LONGLONG_MAX
+        ):
+            value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.a")
         if not self._acquire_left():
             raise _timeout("Guarded", "left", 0.5)
         try:
-            self._raw_a.value = checked
+            self._raw_a.value = value
         finally:
             self._release_left()
 
     def add_a(self, delta: int = 1) -> int:
         """Atomically add delta to a; return the new value."""
+        if delta.__class__ is not int:
+            delta = _as_int(delta, "Guarded.a")
+        raw = self._raw_a
         if not self._acquire_left():
             raise _timeout("Guarded", "left", 0.5)
         try:
-            total = _int_add(
-                self._raw_a.value, delta, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.a"
-            )
-            self._raw_a.value = total
-            return total
+            total = raw.value + delta
+            if _C_LONGLONG_MIN <= total <= _C_LONGLONG_MAX:
+                raw.value = total
+                return total
         finally:
             self._release_left()
+        raise _add_overflow("Guarded.a", delta, _C_LONGLONG_MIN, _C_LONGLONG_MAX)
 
     def exchange_a(self, value: int) -> int:
         """Atomically set a to value; return the old value."""
-        checked = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.a")
+        if (
+            value.__class__ is not int
+            or not _C_LONGLONG_MIN <= value <= _C_LONGLONG_MAX
+        ):
+            value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.a")
         if not self._acquire_left():
             raise _timeout("Guarded", "left", 0.5)
         try:
             old: int = self._raw_a.value
-            self._raw_a.value = checked
+            self._raw_a.value = value
             return old
         finally:
             self._release_left()
 
     def compare_and_set_a(self, expected: int, value: int) -> bool:
         """Atomically set a to value if it equals expected; return whether it did."""
-        checked = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.a")
+        if (
+            value.__class__ is not int
+            or not _C_LONGLONG_MIN <= value <= _C_LONGLONG_MAX
+        ):
+            value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.a")
         if not self._acquire_left():
             raise _timeout("Guarded", "left", 0.5)
         try:
             if self._raw_a.value != expected:
                 return False
-            self._raw_a.value = checked
+            self._raw_a.value = value
             return True
         finally:
             self._release_left()
@@ -2175,55 +2265,69 @@ class Guarded:
         if not self._acquire_right():
             raise _timeout("Guarded", "right", 0.5)
         try:
-            current: int = self._raw_b.value
-            return current
+            return self._raw_b.value
         finally:
             self._release_right()
 
     @b.setter
     def b(self, value: int) -> None:
-        checked = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.b")
+        if (
+            value.__class__ is not int
+            or not _C_LONGLONG_MIN <= value <= _C_LONGLONG_MAX
+        ):
+            value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.b")
         if not self._acquire_right():
             raise _timeout("Guarded", "right", 0.5)
         try:
-            self._raw_b.value = checked
+            self._raw_b.value = value
         finally:
             self._release_right()
 
     def add_b(self, delta: int = 1) -> int:
         """Atomically add delta to b; return the new value."""
+        if delta.__class__ is not int:
+            delta = _as_int(delta, "Guarded.b")
+        raw = self._raw_b
         if not self._acquire_right():
             raise _timeout("Guarded", "right", 0.5)
         try:
-            total = _int_add(
-                self._raw_b.value, delta, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.b"
-            )
-            self._raw_b.value = total
-            return total
+            total = raw.value + delta
+            if _C_LONGLONG_MIN <= total <= _C_LONGLONG_MAX:
+                raw.value = total
+                return total
         finally:
             self._release_right()
+        raise _add_overflow("Guarded.b", delta, _C_LONGLONG_MIN, _C_LONGLONG_MAX)
 
     def exchange_b(self, value: int) -> int:
         """Atomically set b to value; return the old value."""
-        checked = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.b")
+        if (
+            value.__class__ is not int
+            or not _C_LONGLONG_MIN <= value <= _C_LONGLONG_MAX
+        ):
+            value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.b")
         if not self._acquire_right():
             raise _timeout("Guarded", "right", 0.5)
         try:
             old: int = self._raw_b.value
-            self._raw_b.value = checked
+            self._raw_b.value = value
             return old
         finally:
             self._release_right()
 
     def compare_and_set_b(self, expected: int, value: int) -> bool:
         """Atomically set b to value if it equals expected; return whether it did."""
-        checked = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.b")
+        if (
+            value.__class__ is not int
+            or not _C_LONGLONG_MIN <= value <= _C_LONGLONG_MAX
+        ):
+            value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.b")
         if not self._acquire_right():
             raise _timeout("Guarded", "right", 0.5)
         try:
             if self._raw_b.value != expected:
                 return False
-            self._raw_b.value = checked
+            self._raw_b.value = value
             return True
         finally:
             self._release_right()
@@ -2234,59 +2338,69 @@ class Guarded:
         if not self._acquire_left():
             raise _timeout("Guarded", "left", 0.5)
         try:
-            current: int = self._raw_total.value
-            return current
+            return self._raw_total.value
         finally:
             self._release_left()
 
     @total.setter
     def total(self, value: int) -> None:
-        checked = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.total")
+        if (
+            value.__class__ is not int
+            or not _C_LONGLONG_MIN <= value <= _C_LONGLONG_MAX
+        ):
+            value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.total")
         if not self._acquire_left():
             raise _timeout("Guarded", "left", 0.5)
         try:
-            self._raw_total.value = checked
+            self._raw_total.value = value
         finally:
             self._release_left()
 
     def add_total(self, delta: int = 1) -> int:
         """Atomically add delta to total; return the new value."""
+        if delta.__class__ is not int:
+            delta = _as_int(delta, "Guarded.total")
+        raw = self._raw_total
         if not self._acquire_left():
             raise _timeout("Guarded", "left", 0.5)
         try:
-            total = _int_add(
-                self._raw_total.value,
-                delta,
-                _C_LONGLONG_MIN,
-                _C_LONGLONG_MAX,
-                "Guarded.total",
-            )
-            self._raw_total.value = total
-            return total
+            total = raw.value + delta
+            if _C_LONGLONG_MIN <= total <= _C_LONGLONG_MAX:
+                raw.value = total
+                return total
         finally:
             self._release_left()
+        raise _add_overflow("Guarded.total", delta, _C_LONGLONG_MIN, _C_LONGLONG_MAX)
 
     def exchange_total(self, value: int) -> int:
         """Atomically set total to value; return the old value."""
-        checked = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.total")
+        if (
+            value.__class__ is not int
+            or not _C_LONGLONG_MIN <= value <= _C_LONGLONG_MAX
+        ):
+            value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.total")
         if not self._acquire_left():
             raise _timeout("Guarded", "left", 0.5)
         try:
             old: int = self._raw_total.value
-            self._raw_total.value = checked
+            self._raw_total.value = value
             return old
         finally:
             self._release_left()
 
     def compare_and_set_total(self, expected: int, value: int) -> bool:
         """Atomically set total to value if it equals expected; return whether it did."""
-        checked = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.total")
+        if (
+            value.__class__ is not int
+            or not _C_LONGLONG_MIN <= value <= _C_LONGLONG_MAX
+        ):
+            value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.total")
         if not self._acquire_left():
             raise _timeout("Guarded", "left", 0.5)
         try:
             if self._raw_total.value != expected:
                 return False
-            self._raw_total.value = checked
+            self._raw_total.value = value
             return True
         finally:
             self._release_left()
@@ -2391,24 +2505,30 @@ class _Pair_pair:
     @property
     def a(self) -> int:
         """Field 'a': C long long."""
-        current: int = self._raw_a.value
-        return current
+        return self._raw_a.value
 
     @a.setter
     def a(self, value: int) -> None:
-        checked = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.a")
-        self._raw_a.value = checked
+        if (
+            value.__class__ is not int
+            or not _C_LONGLONG_MIN <= value <= _C_LONGLONG_MAX
+        ):
+            value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.a")
+        self._raw_a.value = value
 
     @property
     def b(self) -> int:
         """Field 'b': C long long."""
-        current: int = self._raw_b.value
-        return current
+        return self._raw_b.value
 
     @b.setter
     def b(self, value: int) -> None:
-        checked = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.b")
-        self._raw_b.value = checked
+        if (
+            value.__class__ is not int
+            or not _C_LONGLONG_MIN <= value <= _C_LONGLONG_MAX
+        ):
+            value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.b")
+        self._raw_b.value = value
 
 
 class _Pair_other:
@@ -2422,13 +2542,13 @@ class _Pair_other:
     @property
     def moves(self) -> int:
         """Field 'moves': C int."""
-        current: int = self._raw_moves.value
-        return current
+        return self._raw_moves.value
 
     @moves.setter
     def moves(self, value: int) -> None:
-        checked = _int(value, _C_INT_MIN, _C_INT_MAX, "Pair.moves")
-        self._raw_moves.value = checked
+        if value.__class__ is not int or not _C_INT_MIN <= value <= _C_INT_MAX:
+            value = _int(value, _C_INT_MIN, _C_INT_MAX, "Pair.moves")
+        self._raw_moves.value = value
 
 
 class Pair:
@@ -2518,51 +2638,65 @@ class Pair:
         """Field 'a': C long long."""
         self._acquire_pair()
         try:
-            current: int = self._raw_a.value
-            return current
+            return self._raw_a.value
         finally:
             self._release_pair()
 
     @a.setter
     def a(self, value: int) -> None:
-        checked = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.a")
+        if (
+            value.__class__ is not int
+            or not _C_LONGLONG_MIN <= value <= _C_LONGLONG_MAX
+        ):
+            value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.a")
         self._acquire_pair()
         try:
-            self._raw_a.value = checked
+            self._raw_a.value = value
         finally:
             self._release_pair()
 
     def add_a(self, delta: int = 1) -> int:
         """Atomically add delta to a; return the new value."""
+        if delta.__class__ is not int:
+            delta = _as_int(delta, "Pair.a")
+        raw = self._raw_a
         self._acquire_pair()
         try:
-            total = _int_add(
-                self._raw_a.value, delta, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.a"
-            )
-            self._raw_a.value = total
-            return total
+            total = raw.value + delta
+            if _C_LONGLONG_MIN <= total <= _C_LONGLONG_MAX:
+                raw.value = total
+                return total
         finally:
             self._release_pair()
+        raise _add_overflow("Pair.a", delta, _C_LONGLONG_MIN, _C_LONGLONG_MAX)
 
     def exchange_a(self, value: int) -> int:
         """Atomically set a to value; return the old value."""
-        checked = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.a")
+        if (
+            value.__class__ is not int
+            or not _C_LONGLONG_MIN <= value <= _C_LONGLONG_MAX
+        ):
+            value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.a")
         self._acquire_pair()
         try:
             old: int = self._raw_a.value
-            self._raw_a.value = checked
+            self._raw_a.value = value
             return old
         finally:
             self._release_pair()
 
     def compare_and_set_a(self, expected: int, value: int) -> bool:
         """Atomically set a to value if it equals expected; return whether it did."""
-        checked = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.a")
+        if (
+            value.__class__ is not int
+            or not _C_LONGLONG_MIN <= value <= _C_LONGLONG_MAX
+        ):
+            value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.a")
         self._acquire_pair()
         try:
             if self._raw_a.value != expected:
                 return False
-            self._raw_a.value = checked
+            self._raw_a.value = value
             return True
         finally:
             self._release_pair()
@@ -2572,51 +2706,65 @@ class Pair:
         """Field 'b': C long long."""
         self._acquire_pair()
         try:
-            current: int = self._raw_b.value
-            return current
+            return self._raw_b.value
         finally:
             self._release_pair()
 
     @b.setter
     def b(self, value: int) -> None:
-        checked = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.b")
+        if (
+            value.__class__ is not int
+            or not _C_LONGLONG_MIN <= value <= _C_LONGLONG_MAX
+        ):
+            value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.b")
         self._acquire_pair()
         try:
-            self._raw_b.value = checked
+            self._raw_b.value = value
         finally:
             self._release_pair()
 
     def add_b(self, delta: int = 1) -> int:
         """Atomically add delta to b; return the new value."""
+        if delta.__class__ is not int:
+            delta = _as_int(delta, "Pair.b")
+        raw = self._raw_b
         self._acquire_pair()
         try:
-            total = _int_add(
-                self._raw_b.value, delta, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.b"
-            )
-            self._raw_b.value = total
-            return total
+            total = raw.value + delta
+            if _C_LONGLONG_MIN <= total <= _C_LONGLONG_MAX:
+                raw.value = total
+                return total
         finally:
             self._release_pair()
+        raise _add_overflow("Pair.b", delta, _C_LONGLONG_MIN, _C_LONGLONG_MAX)
 
     def exchange_b(self, value: int) -> int:
         """Atomically set b to value; return the old value."""
-        checked = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.b")
+        if (
+            value.__class__ is not int
+            or not _C_LONGLONG_MIN <= value <= _C_LONGLONG_MAX
+        ):
+            value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.b")
         self._acquire_pair()
         try:
             old: int = self._raw_b.value
-            self._raw_b.value = checked
+            self._raw_b.value = value
             return old
         finally:
             self._release_pair()
 
     def compare_and_set_b(self, expected: int, value: int) -> bool:
         """Atomically set b to value if it equals expected; return whether it did."""
-        checked = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.b")
+        if (
+            value.__class__ is not int
+            or not _C_LONGLONG_MIN <= value <= _C_LONGLONG_MAX
+        ):
+            value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.b")
         self._acquire_pair()
         try:
             if self._raw_b.value != expected:
                 return False
-            self._raw_b.value = checked
+            self._raw_b.value = value
             return True
         finally:
             self._release_pair()
@@ -2626,51 +2774,56 @@ class Pair:
         """Field 'moves': C int."""
         self._acquire_other()
         try:
-            current: int = self._raw_moves.value
-            return current
+            return self._raw_moves.value
         finally:
             self._release_other()
 
     @moves.setter
     def moves(self, value: int) -> None:
-        checked = _int(value, _C_INT_MIN, _C_INT_MAX, "Pair.moves")
+        if value.__class__ is not int or not _C_INT_MIN <= value <= _C_INT_MAX:
+            value = _int(value, _C_INT_MIN, _C_INT_MAX, "Pair.moves")
         self._acquire_other()
         try:
-            self._raw_moves.value = checked
+            self._raw_moves.value = value
         finally:
             self._release_other()
 
     def add_moves(self, delta: int = 1) -> int:
         """Atomically add delta to moves; return the new value."""
+        if delta.__class__ is not int:
+            delta = _as_int(delta, "Pair.moves")
+        raw = self._raw_moves
         self._acquire_other()
         try:
-            total = _int_add(
-                self._raw_moves.value, delta, _C_INT_MIN, _C_INT_MAX, "Pair.moves"
-            )
-            self._raw_moves.value = total
-            return total
+            total = raw.value + delta
+            if _C_INT_MIN <= total <= _C_INT_MAX:
+                raw.value = total
+                return total
         finally:
             self._release_other()
+        raise _add_overflow("Pair.moves", delta, _C_INT_MIN, _C_INT_MAX)
 
     def exchange_moves(self, value: int) -> int:
         """Atomically set moves to value; return the old value."""
-        checked = _int(value, _C_INT_MIN, _C_INT_MAX, "Pair.moves")
+        if value.__class__ is not int or not _C_INT_MIN <= value <= _C_INT_MAX:
+            value = _int(value, _C_INT_MIN, _C_INT_MAX, "Pair.moves")
         self._acquire_other()
         try:
             old: int = self._raw_moves.value
-            self._raw_moves.value = checked
+            self._raw_moves.value = value
             return old
         finally:
             self._release_other()
 
     def compare_and_set_moves(self, expected: int, value: int) -> bool:
         """Atomically set moves to value if it equals expected; return whether it did."""
-        checked = _int(value, _C_INT_MIN, _C_INT_MAX, "Pair.moves")
+        if value.__class__ is not int or not _C_INT_MIN <= value <= _C_INT_MAX:
+            value = _int(value, _C_INT_MIN, _C_INT_MAX, "Pair.moves")
         self._acquire_other()
         try:
             if self._raw_moves.value != expected:
                 return False
-            self._raw_moves.value = checked
+            self._raw_moves.value = value
             return True
         finally:
             self._release_other()
