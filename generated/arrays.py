@@ -162,50 +162,13 @@ class HistogramSnapshot:
 
 
 class _Histogram_default:
-    """Lock group default of Histogram, while locked_default() holds its lock."""
+    """Working copy of lock group default of Histogram, yielded by locked_default()."""
 
-    __slots__ = ("_raw_buckets", "_raw_weights", "_raw_total")
+    __slots__ = ("buckets", "weights", "total")
 
-    def __init__(self, struct: "Histogram") -> None:
-        self._raw_buckets = struct._raw_buckets
-        self._raw_weights = struct._raw_weights
-        self._raw_total = struct._raw_total
-
-    @property
-    def buckets(self) -> list[int]:
-        """Field 'buckets': C unsigned long long[10]."""
-        return self._raw_buckets[:]
-
-    @buckets.setter
-    def buckets(self, value: _Sequence[int]) -> None:
-        value = _int_items(
-            value, 10, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX, "Histogram.buckets"
-        )
-        self._raw_buckets[:] = value
-
-    @property
-    def weights(self) -> list[float]:
-        """Field 'weights': C double[4]."""
-        return self._raw_weights[:]
-
-    @weights.setter
-    def weights(self, value: _Sequence[float]) -> None:
-        value = _float_items(value, 4, _FLOAT64_MAX, "Histogram.weights")
-        self._raw_weights[:] = value
-
-    @property
-    def total(self) -> int:
-        """Field 'total': C unsigned long long."""
-        return self._raw_total.value
-
-    @total.setter
-    def total(self, value: int) -> None:
-        if (
-            value.__class__ is not int
-            or not _C_ULONGLONG_MIN <= value <= _C_ULONGLONG_MAX
-        ):
-            value = _int(value, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX, "Histogram.total")
-        self._raw_total.value = value
+    buckets: list[int]
+    weights: list[float]
+    total: int
 
 
 class Histogram:
@@ -464,10 +427,22 @@ class Histogram:
 
     @_contextmanager
     def locked_default(self) -> _Iterator[_Histogram_default]:
-        """Hold group default's lock for a compound update of its fields."""
+        """Hold group default's lock around a working copy of its fields.
+
+        The copy is written back, checked, when the block ends; if it raises, nothing is.
+        """
         self._acquire_default()
         try:
-            yield _Histogram_default(self)
+            copy = _Histogram_default()
+            copy.buckets = self._raw_buckets[:]
+            copy.weights = self._raw_weights[:]
+            copy.total = self._raw_total.value
+            yield copy
+            self.update_default(
+                buckets=copy.buckets,
+                weights=copy.weights,
+                total=copy.total,
+            )
         finally:
             self._release_default()
 
@@ -476,9 +451,9 @@ class Histogram:
         self._acquire_default()
         try:
             return HistogramSnapshot(
-                buckets=tuple(self._raw_buckets),
-                weights=tuple(self._raw_weights),
-                total=self._raw_total.value,
+                tuple(self._raw_buckets),
+                tuple(self._raw_weights),
+                self._raw_total.value,
             )
         finally:
             self._release_default()

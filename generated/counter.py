@@ -108,23 +108,11 @@ class CounterSnapshot:
 
 
 class _Counter_default:
-    """Lock group default of Counter, while locked_default() holds its lock."""
+    """Working copy of lock group default of Counter, yielded by locked_default()."""
 
-    __slots__ = ("_raw_value",)
+    __slots__ = ("value",)
 
-    def __init__(self, struct: "Counter") -> None:
-        self._raw_value = struct._raw_value
-
-    @property
-    def value(self) -> int:
-        """The count."""
-        return self._raw_value.value
-
-    @value.setter
-    def value(self, value: int) -> None:
-        if value.__class__ is not int or not _C_INT_MIN <= value <= _C_INT_MAX:
-            value = _int(value, _C_INT_MIN, _C_INT_MAX, "Counter.value")
-        self._raw_value.value = value
+    value: int
 
 
 class Counter:
@@ -263,10 +251,18 @@ class Counter:
 
     @_contextmanager
     def locked_default(self) -> _Iterator[_Counter_default]:
-        """Hold group default's lock for a compound update of its fields."""
+        """Hold group default's lock around a working copy of its fields.
+
+        The copy is written back, checked, when the block ends; if it raises, nothing is.
+        """
         self._acquire_default()
         try:
-            yield _Counter_default(self)
+            copy = _Counter_default()
+            copy.value = self._raw_value.value
+            yield copy
+            self.update_default(
+                value=copy.value,
+            )
         finally:
             self._release_default()
 
@@ -275,7 +271,7 @@ class Counter:
         self._acquire_default()
         try:
             return CounterSnapshot(
-                value=self._raw_value.value,
+                self._raw_value.value,
             )
         finally:
             self._release_default()

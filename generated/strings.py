@@ -141,58 +141,14 @@ class JobInfoSnapshot:
 
 
 class _JobInfo_default:
-    """Lock group default of JobInfo, while locked_default() holds its lock."""
+    """Working copy of lock group default of JobInfo, yielded by locked_default()."""
 
-    __slots__ = ("_raw_label", "_raw_owner", "_raw_grade", "_raw_priority")
+    __slots__ = ("label", "owner", "grade", "priority")
 
-    def __init__(self, struct: "JobInfo") -> None:
-        self._raw_label = struct._raw_label
-        self._raw_owner = struct._raw_owner
-        self._raw_grade = struct._raw_grade
-        self._raw_priority = struct._raw_priority
-
-    @property
-    def label(self) -> bytes:
-        """Field 'label': C char[32]."""
-        current: bytes = self._raw_label.value
-        return current
-
-    @label.setter
-    def label(self, value: bytes) -> None:
-        value = _bytes(value, 32, "JobInfo.label")
-        self._raw_label.value = value
-
-    @property
-    def owner(self) -> str:
-        """Field 'owner': C wchar_t[16]."""
-        current: str = self._raw_owner.value
-        return current
-
-    @owner.setter
-    def owner(self, value: str) -> None:
-        value = _text(value, 16, "JobInfo.owner")
-        self._raw_owner.value = value
-
-    @property
-    def grade(self) -> str:
-        """Field 'grade': C wchar_t."""
-        return self._raw_grade.value
-
-    @grade.setter
-    def grade(self, value: str) -> None:
-        value = _wchar(value, "JobInfo.grade")
-        self._raw_grade.value = value
-
-    @property
-    def priority(self) -> int:
-        """Field 'priority': C short."""
-        return self._raw_priority.value
-
-    @priority.setter
-    def priority(self, value: int) -> None:
-        if value.__class__ is not int or not _C_SHORT_MIN <= value <= _C_SHORT_MAX:
-            value = _int(value, _C_SHORT_MIN, _C_SHORT_MAX, "JobInfo.priority")
-        self._raw_priority.value = value
+    label: bytes
+    owner: str
+    grade: str
+    priority: int
 
 
 class JobInfo:
@@ -492,10 +448,24 @@ class JobInfo:
 
     @_contextmanager
     def locked_default(self) -> _Iterator[_JobInfo_default]:
-        """Hold group default's lock for a compound update of its fields."""
+        """Hold group default's lock around a working copy of its fields.
+
+        The copy is written back, checked, when the block ends; if it raises, nothing is.
+        """
         self._acquire_default()
         try:
-            yield _JobInfo_default(self)
+            copy = _JobInfo_default()
+            copy.label = self._raw_label.value
+            copy.owner = self._raw_owner.value
+            copy.grade = self._raw_grade.value
+            copy.priority = self._raw_priority.value
+            yield copy
+            self.update_default(
+                label=copy.label,
+                owner=copy.owner,
+                grade=copy.grade,
+                priority=copy.priority,
+            )
         finally:
             self._release_default()
 
@@ -504,10 +474,10 @@ class JobInfo:
         self._acquire_default()
         try:
             return JobInfoSnapshot(
-                label=self._raw_label.value,
-                owner=self._raw_owner.value,
-                grade=self._raw_grade.value,
-                priority=self._raw_priority.value,
+                self._raw_label.value,
+                self._raw_owner.value,
+                self._raw_grade.value,
+                self._raw_priority.value,
             )
         finally:
             self._release_default()

@@ -172,74 +172,28 @@ class WorkerStatsSnapshot:
 
 
 class _WorkerStats_progress:
-    """Lock group progress of WorkerStats, while locked_progress() holds its lock."""
+    """Working copy of lock group progress of WorkerStats, yielded by locked_progress()."""
 
-    __slots__ = ("_raw_processed", "_raw_failed")
+    __slots__ = ("processed", "failed")
 
-    def __init__(self, struct: "WorkerStats") -> None:
-        self._raw_processed = struct._raw_processed
-        self._raw_failed = struct._raw_failed
-
-    @property
-    def processed(self) -> int:
-        """Field 'processed': C int."""
-        return self._raw_processed.value
-
-    @processed.setter
-    def processed(self, value: int) -> None:
-        if value.__class__ is not int or not _C_INT_MIN <= value <= _C_INT_MAX:
-            value = _int(value, _C_INT_MIN, _C_INT_MAX, "WorkerStats.processed")
-        self._raw_processed.value = value
-
-    @property
-    def failed(self) -> int:
-        """Field 'failed': C int."""
-        return self._raw_failed.value
-
-    @failed.setter
-    def failed(self, value: int) -> None:
-        if value.__class__ is not int or not _C_INT_MIN <= value <= _C_INT_MAX:
-            value = _int(value, _C_INT_MIN, _C_INT_MAX, "WorkerStats.failed")
-        self._raw_failed.value = value
+    processed: int
+    failed: int
 
 
 class _WorkerStats_timing:
-    """Lock group timing of WorkerStats, while locked_timing() holds its lock."""
+    """Working copy of lock group timing of WorkerStats, yielded by locked_timing()."""
 
-    __slots__ = ("_raw_elapsed",)
+    __slots__ = ("elapsed",)
 
-    def __init__(self, struct: "WorkerStats") -> None:
-        self._raw_elapsed = struct._raw_elapsed
-
-    @property
-    def elapsed(self) -> float:
-        """Field 'elapsed': C double."""
-        return self._raw_elapsed.value
-
-    @elapsed.setter
-    def elapsed(self, value: float) -> None:
-        if value.__class__ is not float or not -_FLOAT64_MAX <= value <= _FLOAT64_MAX:
-            value = _float(value, _FLOAT64_MAX, "WorkerStats.elapsed")
-        self._raw_elapsed.value = value
+    elapsed: float
 
 
 class _WorkerStats_default:
-    """Lock group default of WorkerStats, while locked_default() holds its lock."""
+    """Working copy of lock group default of WorkerStats, yielded by locked_default()."""
 
-    __slots__ = ("_raw_state",)
+    __slots__ = ("state",)
 
-    def __init__(self, struct: "WorkerStats") -> None:
-        self._raw_state = struct._raw_state
-
-    @property
-    def state(self) -> bytes:
-        """I idle, R running, D done."""
-        return self._raw_state.value
-
-    @state.setter
-    def state(self, value: bytes) -> None:
-        value = _char(value, "WorkerStats.state")
-        self._raw_state.value = value
+    state: bytes
 
 
 class WorkerStats:
@@ -623,11 +577,21 @@ class WorkerStats:
 
     @_contextmanager
     def locked_progress(self) -> _Iterator[_WorkerStats_progress]:
-        """Hold group progress's lock for a compound update of its fields."""
+        """Hold group progress's lock around a working copy of its fields.
+
+        The copy is written back, checked, when the block ends; if it raises, nothing is.
+        """
         if not self._acquire_progress():
             raise _timeout("WorkerStats", "progress", 5.0)
         try:
-            yield _WorkerStats_progress(self)
+            copy = _WorkerStats_progress()
+            copy.processed = self._raw_processed.value
+            copy.failed = self._raw_failed.value
+            yield copy
+            self.update_progress(
+                processed=copy.processed,
+                failed=copy.failed,
+            )
         finally:
             self._release_progress()
 
@@ -649,11 +613,19 @@ class WorkerStats:
 
     @_contextmanager
     def locked_timing(self) -> _Iterator[_WorkerStats_timing]:
-        """Hold group timing's lock for a compound update of its fields."""
+        """Hold group timing's lock around a working copy of its fields.
+
+        The copy is written back, checked, when the block ends; if it raises, nothing is.
+        """
         if not self._acquire_timing():
             raise _timeout("WorkerStats", "timing", 5.0)
         try:
-            yield _WorkerStats_timing(self)
+            copy = _WorkerStats_timing()
+            copy.elapsed = self._raw_elapsed.value
+            yield copy
+            self.update_timing(
+                elapsed=copy.elapsed,
+            )
         finally:
             self._release_timing()
 
@@ -675,11 +647,19 @@ class WorkerStats:
 
     @_contextmanager
     def locked_default(self) -> _Iterator[_WorkerStats_default]:
-        """Hold group default's lock for a compound update of its fields."""
+        """Hold group default's lock around a working copy of its fields.
+
+        The copy is written back, checked, when the block ends; if it raises, nothing is.
+        """
         if not self._acquire_default():
             raise _timeout("WorkerStats", "default", 5.0)
         try:
-            yield _WorkerStats_default(self)
+            copy = _WorkerStats_default()
+            copy.state = self._raw_state.value
+            yield copy
+            self.update_default(
+                state=copy.state,
+            )
         finally:
             self._release_default()
 
@@ -688,11 +668,11 @@ class WorkerStats:
         _acquire_in_order("WorkerStats", self._lock_order, 5.0)
         try:
             return WorkerStatsSnapshot(
-                processed=self._raw_processed.value,
-                failed=self._raw_failed.value,
-                elapsed=self._raw_elapsed.value,
-                state=self._raw_state.value,
-                stop=self._raw_stop.value,
+                self._raw_processed.value,
+                self._raw_failed.value,
+                self._raw_elapsed.value,
+                self._raw_state.value,
+                self._raw_stop.value,
             )
         finally:
             _release_in_reverse(self._lock_order)

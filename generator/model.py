@@ -159,8 +159,8 @@ class LockGroup:
     view_class: str  # the object `locked_<group>()` yields
 
     @property
-    def slots(self) -> tuple[str, ...]:
-        return tuple(f.raw for f in self.fields)
+    def field_names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.fields)
 
     @property
     def acquire(self) -> str:

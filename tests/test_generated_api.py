@@ -226,16 +226,30 @@ def test_update_sets_all_or_nothing(e: Any) -> None:
 def test_locked_group_is_one_critical_section_and_reentrant(e: Any) -> None:
     lock = e.get_lock("arrays")
     with e.locked_arrays() as group:
-        group.ints = [group.ints[0] + 1, 0, 0]
+        group.ints[0] += 1  # a working copy: lists can be changed in place
         group.reals = [0.5, 0.5]
-        e.add_ints(1)  # a method inside the block takes the same (re-entrant) lock
+        assert e.ints == [1, 2, 3]  # a read inside the block takes the same (re-entrant) lock
         assert lock.acquire(timeout=0)  # held by this thread: re-entrant
         lock.release()
         assert not _acquired_elsewhere(lock)  # but no other thread can take it meanwhile
         with pytest.raises(AttributeError):
             group.i = 1  # only the group's own fields
     assert _acquired_elsewhere(lock)
-    assert (e.ints, e.reals) == ([2, 1, 0], [0.5, 0.5])
+    assert (e.ints, e.reals) == ([2, 2, 3], [0.5, 0.5])
+
+
+def test_locked_group_is_all_or_nothing(e: Any) -> None:
+    with pytest.raises(KeyError):
+        with e.locked_arrays() as group:
+            group.ints = [7, 7, 7]
+            raise KeyError("the block fails half-way")
+    assert e.ints == [1, 2, 3]  # nothing written
+    with pytest.raises(OverflowError):
+        with e.locked_arrays() as group:
+            group.reals = [1.0, 1.0]
+            group.ints[2] = 2**31  # checked when the block ends
+    assert (e.ints, e.reals) == ([1, 2, 3], [0.0, 0.0])
+    assert _acquired_elsewhere(e.get_lock("arrays"))  # released after the failures
 
 
 def _acquired_elsewhere(lock: Any) -> bool:

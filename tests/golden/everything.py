@@ -272,283 +272,60 @@ class EverythingSnapshot:
 
 
 class _Everything_default:
-    """Lock group default of Everything, while locked_default() holds its lock."""
+    """Working copy of lock group default of Everything, yielded by locked_default()."""
 
     __slots__ = (
-        "_raw_c",
-        "_raw_u",
-        "_raw_b",
-        "_raw_B",
-        "_raw_h",
-        "_raw_H",
-        "_raw_i",
-        "_raw_I",
-        "_raw_l",
-        "_raw_L",
-        "_raw_q",
-        "_raw_Q",
-        "_raw_f",
-        "_raw_d",
-        "_raw_flag",
+        "c",
+        "u",
+        "b",
+        "B",
+        "h",
+        "H",
+        "i",
+        "I",
+        "l",
+        "L",
+        "q",
+        "Q",
+        "f",
+        "d",
+        "flag",
     )
 
-    def __init__(self, struct: "Everything") -> None:
-        self._raw_c = struct._raw_c
-        self._raw_u = struct._raw_u
-        self._raw_b = struct._raw_b
-        self._raw_B = struct._raw_B
-        self._raw_h = struct._raw_h
-        self._raw_H = struct._raw_H
-        self._raw_i = struct._raw_i
-        self._raw_I = struct._raw_I
-        self._raw_l = struct._raw_l
-        self._raw_L = struct._raw_L
-        self._raw_q = struct._raw_q
-        self._raw_Q = struct._raw_Q
-        self._raw_f = struct._raw_f
-        self._raw_d = struct._raw_d
-        self._raw_flag = struct._raw_flag
-
-    @property
-    def c(self) -> bytes:
-        """Field 'c': C char."""
-        return self._raw_c.value
-
-    @c.setter
-    def c(self, value: bytes) -> None:
-        value = _char(value, "Everything.c")
-        self._raw_c.value = value
-
-    @property
-    def u(self) -> str:
-        """Field 'u': C wchar_t."""
-        return self._raw_u.value
-
-    @u.setter
-    def u(self, value: str) -> None:
-        value = _wchar(value, "Everything.u")
-        self._raw_u.value = value
-
-    @property
-    def b(self) -> int:
-        """Field 'b': C signed char."""
-        return self._raw_b.value
-
-    @b.setter
-    def b(self, value: int) -> None:
-        if value.__class__ is not int or not _C_BYTE_MIN <= value <= _C_BYTE_MAX:
-            value = _int(value, _C_BYTE_MIN, _C_BYTE_MAX, "Everything.b")
-        self._raw_b.value = value
-
-    @property
-    def B(self) -> int:
-        """Field 'B': C unsigned char."""
-        return self._raw_B.value
-
-    @B.setter
-    def B(self, value: int) -> None:
-        if value.__class__ is not int or not _C_UBYTE_MIN <= value <= _C_UBYTE_MAX:
-            value = _int(value, _C_UBYTE_MIN, _C_UBYTE_MAX, "Everything.B")
-        self._raw_B.value = value
-
-    @property
-    def h(self) -> int:
-        """Field 'h': C short."""
-        return self._raw_h.value
-
-    @h.setter
-    def h(self, value: int) -> None:
-        if value.__class__ is not int or not _C_SHORT_MIN <= value <= _C_SHORT_MAX:
-            value = _int(value, _C_SHORT_MIN, _C_SHORT_MAX, "Everything.h")
-        self._raw_h.value = value
-
-    @property
-    def H(self) -> int:
-        """Field 'H': C unsigned short."""
-        return self._raw_H.value
-
-    @H.setter
-    def H(self, value: int) -> None:
-        if value.__class__ is not int or not _C_USHORT_MIN <= value <= _C_USHORT_MAX:
-            value = _int(value, _C_USHORT_MIN, _C_USHORT_MAX, "Everything.H")
-        self._raw_H.value = value
-
-    @property
-    def i(self) -> int:
-        """Field 'i': C int."""
-        return self._raw_i.value
-
-    @i.setter
-    def i(self, value: int) -> None:
-        if value.__class__ is not int or not _C_INT_MIN <= value <= _C_INT_MAX:
-            value = _int(value, _C_INT_MIN, _C_INT_MAX, "Everything.i")
-        self._raw_i.value = value
-
-    @property
-    def I(self) -> int:
-        """Field 'I': C unsigned int."""
-        return self._raw_I.value
-
-    @I.setter
-    def I(self, value: int) -> None:
-        if value.__class__ is not int or not _C_UINT_MIN <= value <= _C_UINT_MAX:
-            value = _int(value, _C_UINT_MIN, _C_UINT_MAX, "Everything.I")
-        self._raw_I.value = value
-
-    @property
-    def l(self) -> int:
-        """Field 'l': C long."""
-        return self._raw_l.value
-
-    @l.setter
-    def l(self, value: int) -> None:
-        if value.__class__ is not int or not _C_LONG_MIN <= value <= _C_LONG_MAX:
-            value = _int(value, _C_LONG_MIN, _C_LONG_MAX, "Everything.l")
-        self._raw_l.value = value
-
-    @property
-    def L(self) -> int:
-        """Field 'L': C unsigned long."""
-        return self._raw_L.value
-
-    @L.setter
-    def L(self, value: int) -> None:
-        if value.__class__ is not int or not _C_ULONG_MIN <= value <= _C_ULONG_MAX:
-            value = _int(value, _C_ULONG_MIN, _C_ULONG_MAX, "Everything.L")
-        self._raw_L.value = value
-
-    @property
-    def q(self) -> int:
-        """Field 'q': C long long."""
-        return self._raw_q.value
-
-    @q.setter
-    def q(self, value: int) -> None:
-        if (
-            value.__class__ is not int
-            or not _C_LONGLONG_MIN <= value <= _C_LONGLONG_MAX
-        ):
-            value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Everything.q")
-        self._raw_q.value = value
-
-    @property
-    def Q(self) -> int:
-        """Field 'Q': C unsigned long long."""
-        return self._raw_Q.value
-
-    @Q.setter
-    def Q(self, value: int) -> None:
-        if (
-            value.__class__ is not int
-            or not _C_ULONGLONG_MIN <= value <= _C_ULONGLONG_MAX
-        ):
-            value = _int(value, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX, "Everything.Q")
-        self._raw_Q.value = value
-
-    @property
-    def f(self) -> float:
-        """Field 'f': C float."""
-        return self._raw_f.value
-
-    @f.setter
-    def f(self, value: float) -> None:
-        if value.__class__ is not float or not -_FLOAT32_MAX <= value <= _FLOAT32_MAX:
-            value = _float(value, _FLOAT32_MAX, "Everything.f")
-        self._raw_f.value = value
-
-    @property
-    def d(self) -> float:
-        """Field 'd': C double."""
-        return self._raw_d.value
-
-    @d.setter
-    def d(self, value: float) -> None:
-        if value.__class__ is not float or not -_FLOAT64_MAX <= value <= _FLOAT64_MAX:
-            value = _float(value, _FLOAT64_MAX, "Everything.d")
-        self._raw_d.value = value
-
-    @property
-    def flag(self) -> bool:
-        """Field 'flag': C bool."""
-        return self._raw_flag.value
-
-    @flag.setter
-    def flag(self, value: bool) -> None:
-        value = _bool(value, "Everything.flag")
-        self._raw_flag.value = value
+    c: bytes
+    u: str
+    b: int
+    B: int
+    h: int
+    H: int
+    i: int
+    I: int
+    l: int
+    L: int
+    q: int
+    Q: int
+    f: float
+    d: float
+    flag: bool
 
 
 class _Everything_arrays:
-    """Lock group arrays of Everything, while locked_arrays() holds its lock."""
+    """Working copy of lock group arrays of Everything, yielded by locked_arrays()."""
 
-    __slots__ = ("_raw_ints", "_raw_reals", "_raw_flags")
+    __slots__ = ("ints", "reals", "flags")
 
-    def __init__(self, struct: "Everything") -> None:
-        self._raw_ints = struct._raw_ints
-        self._raw_reals = struct._raw_reals
-        self._raw_flags = struct._raw_flags
-
-    @property
-    def ints(self) -> list[int]:
-        """Field 'ints': C int[3]."""
-        return self._raw_ints[:]
-
-    @ints.setter
-    def ints(self, value: _Sequence[int]) -> None:
-        value = _int_items(value, 3, _C_INT_MIN, _C_INT_MAX, "Everything.ints")
-        self._raw_ints[:] = value
-
-    @property
-    def reals(self) -> list[float]:
-        """Field 'reals': C double[2]."""
-        return self._raw_reals[:]
-
-    @reals.setter
-    def reals(self, value: _Sequence[float]) -> None:
-        value = _float_items(value, 2, _FLOAT64_MAX, "Everything.reals")
-        self._raw_reals[:] = value
-
-    @property
-    def flags(self) -> list[bool]:
-        """Field 'flags': C bool[2]."""
-        return self._raw_flags[:]
-
-    @flags.setter
-    def flags(self, value: _Sequence[bool]) -> None:
-        value = _bool_items(value, 2, "Everything.flags")
-        self._raw_flags[:] = value
+    ints: list[int]
+    reals: list[float]
+    flags: list[bool]
 
 
 class _Everything_text:
-    """Lock group text of Everything, while locked_text() holds its lock."""
+    """Working copy of lock group text of Everything, yielded by locked_text()."""
 
-    __slots__ = ("_raw_label", "_raw_title")
+    __slots__ = ("label", "title")
 
-    def __init__(self, struct: "Everything") -> None:
-        self._raw_label = struct._raw_label
-        self._raw_title = struct._raw_title
-
-    @property
-    def label(self) -> bytes:
-        """Field 'label': C char[8]."""
-        current: bytes = self._raw_label.value
-        return current
-
-    @label.setter
-    def label(self, value: bytes) -> None:
-        value = _bytes(value, 8, "Everything.label")
-        self._raw_label.value = value
-
-    @property
-    def title(self) -> str:
-        """Field 'title': C wchar_t[8]."""
-        current: str = self._raw_title.value
-        return current
-
-    @title.setter
-    def title(self, value: str) -> None:
-        value = _text(value, 8, "Everything.title")
-        self._raw_title.value = value
+    label: bytes
+    title: str
 
 
 class Everything:
@@ -1919,10 +1696,46 @@ class Everything:
 
     @_contextmanager
     def locked_default(self) -> _Iterator[_Everything_default]:
-        """Hold group default's lock for a compound update of its fields."""
+        """Hold group default's lock around a working copy of its fields.
+
+        The copy is written back, checked, when the block ends; if it raises, nothing is.
+        """
         self._acquire_default()
         try:
-            yield _Everything_default(self)
+            copy = _Everything_default()
+            copy.c = self._raw_c.value
+            copy.u = self._raw_u.value
+            copy.b = self._raw_b.value
+            copy.B = self._raw_B.value
+            copy.h = self._raw_h.value
+            copy.H = self._raw_H.value
+            copy.i = self._raw_i.value
+            copy.I = self._raw_I.value
+            copy.l = self._raw_l.value
+            copy.L = self._raw_L.value
+            copy.q = self._raw_q.value
+            copy.Q = self._raw_Q.value
+            copy.f = self._raw_f.value
+            copy.d = self._raw_d.value
+            copy.flag = self._raw_flag.value
+            yield copy
+            self.update_default(
+                c=copy.c,
+                u=copy.u,
+                b=copy.b,
+                B=copy.B,
+                h=copy.h,
+                H=copy.H,
+                i=copy.i,
+                I=copy.I,
+                l=copy.l,
+                L=copy.L,
+                q=copy.q,
+                Q=copy.Q,
+                f=copy.f,
+                d=copy.d,
+                flag=copy.flag,
+            )
         finally:
             self._release_default()
 
@@ -1953,10 +1766,22 @@ class Everything:
 
     @_contextmanager
     def locked_arrays(self) -> _Iterator[_Everything_arrays]:
-        """Hold group arrays's lock for a compound update of its fields."""
+        """Hold group arrays's lock around a working copy of its fields.
+
+        The copy is written back, checked, when the block ends; if it raises, nothing is.
+        """
         self._acquire_arrays()
         try:
-            yield _Everything_arrays(self)
+            copy = _Everything_arrays()
+            copy.ints = self._raw_ints[:]
+            copy.reals = self._raw_reals[:]
+            copy.flags = self._raw_flags[:]
+            yield copy
+            self.update_arrays(
+                ints=copy.ints,
+                reals=copy.reals,
+                flags=copy.flags,
+            )
         finally:
             self._release_arrays()
 
@@ -1982,10 +1807,20 @@ class Everything:
 
     @_contextmanager
     def locked_text(self) -> _Iterator[_Everything_text]:
-        """Hold group text's lock for a compound update of its fields."""
+        """Hold group text's lock around a working copy of its fields.
+
+        The copy is written back, checked, when the block ends; if it raises, nothing is.
+        """
         self._acquire_text()
         try:
-            yield _Everything_text(self)
+            copy = _Everything_text()
+            copy.label = self._raw_label.value
+            copy.title = self._raw_title.value
+            yield copy
+            self.update_text(
+                label=copy.label,
+                title=copy.title,
+            )
         finally:
             self._release_text()
 
@@ -1994,28 +1829,28 @@ class Everything:
         _acquire_in_order("Everything", self._lock_order, None)
         try:
             return EverythingSnapshot(
-                c=self._raw_c.value,
-                u=self._raw_u.value,
-                b=self._raw_b.value,
-                B=self._raw_B.value,
-                h=self._raw_h.value,
-                H=self._raw_H.value,
-                i=self._raw_i.value,
-                I=self._raw_I.value,
-                l=self._raw_l.value,
-                L=self._raw_L.value,
-                q=self._raw_q.value,
-                Q=self._raw_Q.value,
-                f=self._raw_f.value,
-                d=self._raw_d.value,
-                flag=self._raw_flag.value,
-                ints=tuple(self._raw_ints),
-                reals=tuple(self._raw_reals),
-                flags=tuple(self._raw_flags),
-                label=self._raw_label.value,
-                title=self._raw_title.value,
-                stop=self._raw_stop.value,
-                note=self._raw_note.value,
+                self._raw_c.value,
+                self._raw_u.value,
+                self._raw_b.value,
+                self._raw_B.value,
+                self._raw_h.value,
+                self._raw_H.value,
+                self._raw_i.value,
+                self._raw_I.value,
+                self._raw_l.value,
+                self._raw_L.value,
+                self._raw_q.value,
+                self._raw_Q.value,
+                self._raw_f.value,
+                self._raw_d.value,
+                self._raw_flag.value,
+                tuple(self._raw_ints),
+                tuple(self._raw_reals),
+                tuple(self._raw_flags),
+                self._raw_label.value,
+                self._raw_title.value,
+                self._raw_stop.value,
+                self._raw_note.value,
             )
         finally:
             _release_in_reverse(self._lock_order)
@@ -2042,64 +1877,20 @@ class GuardedSnapshot:
 
 
 class _Guarded_left:
-    """Lock group left of Guarded, while locked_left() holds its lock."""
+    """Working copy of lock group left of Guarded, yielded by locked_left()."""
 
-    __slots__ = ("_raw_a", "_raw_total")
+    __slots__ = ("a", "total")
 
-    def __init__(self, struct: "Guarded") -> None:
-        self._raw_a = struct._raw_a
-        self._raw_total = struct._raw_total
-
-    @property
-    def a(self) -> int:
-        """Field 'a': C long long."""
-        return self._raw_a.value
-
-    @a.setter
-    def a(self, value: int) -> None:
-        if (
-            value.__class__ is not int
-            or not _C_LONGLONG_MIN <= value <= _C_LONGLONG_MAX
-        ):
-            value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.a")
-        self._raw_a.value = value
-
-    @property
-    def total(self) -> int:
-        """Field 'total': C long long."""
-        return self._raw_total.value
-
-    @total.setter
-    def total(self, value: int) -> None:
-        if (
-            value.__class__ is not int
-            or not _C_LONGLONG_MIN <= value <= _C_LONGLONG_MAX
-        ):
-            value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.total")
-        self._raw_total.value = value
+    a: int
+    total: int
 
 
 class _Guarded_right:
-    """Lock group right of Guarded, while locked_right() holds its lock."""
+    """Working copy of lock group right of Guarded, yielded by locked_right()."""
 
-    __slots__ = ("_raw_b",)
+    __slots__ = ("b",)
 
-    def __init__(self, struct: "Guarded") -> None:
-        self._raw_b = struct._raw_b
-
-    @property
-    def b(self) -> int:
-        """Field 'b': C long long."""
-        return self._raw_b.value
-
-    @b.setter
-    def b(self, value: int) -> None:
-        if (
-            value.__class__ is not int
-            or not _C_LONGLONG_MIN <= value <= _C_LONGLONG_MAX
-        ):
-            value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.b")
-        self._raw_b.value = value
+    b: int
 
 
 class Guarded:
@@ -2428,11 +2219,21 @@ class Guarded:
 
     @_contextmanager
     def locked_left(self) -> _Iterator[_Guarded_left]:
-        """Hold group left's lock for a compound update of its fields."""
+        """Hold group left's lock around a working copy of its fields.
+
+        The copy is written back, checked, when the block ends; if it raises, nothing is.
+        """
         if not self._acquire_left():
             raise _timeout("Guarded", "left", 0.5)
         try:
-            yield _Guarded_left(self)
+            copy = _Guarded_left()
+            copy.a = self._raw_a.value
+            copy.total = self._raw_total.value
+            yield copy
+            self.update_left(
+                a=copy.a,
+                total=copy.total,
+            )
         finally:
             self._release_left()
 
@@ -2454,11 +2255,19 @@ class Guarded:
 
     @_contextmanager
     def locked_right(self) -> _Iterator[_Guarded_right]:
-        """Hold group right's lock for a compound update of its fields."""
+        """Hold group right's lock around a working copy of its fields.
+
+        The copy is written back, checked, when the block ends; if it raises, nothing is.
+        """
         if not self._acquire_right():
             raise _timeout("Guarded", "right", 0.5)
         try:
-            yield _Guarded_right(self)
+            copy = _Guarded_right()
+            copy.b = self._raw_b.value
+            yield copy
+            self.update_right(
+                b=copy.b,
+            )
         finally:
             self._release_right()
 
@@ -2467,9 +2276,9 @@ class Guarded:
         _acquire_in_order("Guarded", self._lock_order, 0.5)
         try:
             return GuardedSnapshot(
-                a=self._raw_a.value,
-                b=self._raw_b.value,
-                total=self._raw_total.value,
+                self._raw_a.value,
+                self._raw_b.value,
+                self._raw_total.value,
             )
         finally:
             _release_in_reverse(self._lock_order)
@@ -2494,61 +2303,20 @@ class PairSnapshot:
 
 
 class _Pair_pair:
-    """Lock group pair of Pair, while locked_pair() holds its lock."""
+    """Working copy of lock group pair of Pair, yielded by locked_pair()."""
 
-    __slots__ = ("_raw_a", "_raw_b")
+    __slots__ = ("a", "b")
 
-    def __init__(self, struct: "Pair") -> None:
-        self._raw_a = struct._raw_a
-        self._raw_b = struct._raw_b
-
-    @property
-    def a(self) -> int:
-        """Field 'a': C long long."""
-        return self._raw_a.value
-
-    @a.setter
-    def a(self, value: int) -> None:
-        if (
-            value.__class__ is not int
-            or not _C_LONGLONG_MIN <= value <= _C_LONGLONG_MAX
-        ):
-            value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.a")
-        self._raw_a.value = value
-
-    @property
-    def b(self) -> int:
-        """Field 'b': C long long."""
-        return self._raw_b.value
-
-    @b.setter
-    def b(self, value: int) -> None:
-        if (
-            value.__class__ is not int
-            or not _C_LONGLONG_MIN <= value <= _C_LONGLONG_MAX
-        ):
-            value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.b")
-        self._raw_b.value = value
+    a: int
+    b: int
 
 
 class _Pair_other:
-    """Lock group other of Pair, while locked_other() holds its lock."""
+    """Working copy of lock group other of Pair, yielded by locked_other()."""
 
-    __slots__ = ("_raw_moves",)
+    __slots__ = ("moves",)
 
-    def __init__(self, struct: "Pair") -> None:
-        self._raw_moves = struct._raw_moves
-
-    @property
-    def moves(self) -> int:
-        """Field 'moves': C int."""
-        return self._raw_moves.value
-
-    @moves.setter
-    def moves(self, value: int) -> None:
-        if value.__class__ is not int or not _C_INT_MIN <= value <= _C_INT_MAX:
-            value = _int(value, _C_INT_MIN, _C_INT_MAX, "Pair.moves")
-        self._raw_moves.value = value
+    moves: int
 
 
 class Pair:
@@ -2850,10 +2618,20 @@ class Pair:
 
     @_contextmanager
     def locked_pair(self) -> _Iterator[_Pair_pair]:
-        """Hold group pair's lock for a compound update of its fields."""
+        """Hold group pair's lock around a working copy of its fields.
+
+        The copy is written back, checked, when the block ends; if it raises, nothing is.
+        """
         self._acquire_pair()
         try:
-            yield _Pair_pair(self)
+            copy = _Pair_pair()
+            copy.a = self._raw_a.value
+            copy.b = self._raw_b.value
+            yield copy
+            self.update_pair(
+                a=copy.a,
+                b=copy.b,
+            )
         finally:
             self._release_pair()
 
@@ -2874,10 +2652,18 @@ class Pair:
 
     @_contextmanager
     def locked_other(self) -> _Iterator[_Pair_other]:
-        """Hold group other's lock for a compound update of its fields."""
+        """Hold group other's lock around a working copy of its fields.
+
+        The copy is written back, checked, when the block ends; if it raises, nothing is.
+        """
         self._acquire_other()
         try:
-            yield _Pair_other(self)
+            copy = _Pair_other()
+            copy.moves = self._raw_moves.value
+            yield copy
+            self.update_other(
+                moves=copy.moves,
+            )
         finally:
             self._release_other()
 
@@ -2886,9 +2672,9 @@ class Pair:
         _acquire_in_order("Pair", self._lock_order, None)
         try:
             return PairSnapshot(
-                a=self._raw_a.value,
-                b=self._raw_b.value,
-                moves=self._raw_moves.value,
+                self._raw_a.value,
+                self._raw_b.value,
+                self._raw_moves.value,
             )
         finally:
             _release_in_reverse(self._lock_order)

@@ -1,0 +1,319 @@
+"""Benchmarks: generated structs against the seed idiom, hand-tuned code and Manager proxies.
+
+    python benchmarks/run.py            # full run (several minutes), writes benchmarks/throughput.png
+    python benchmarks/run.py --quick    # under a minute
+
+Every figure is a ratio to a baseline measured in the same run, interleaved round by round
+(median of the rounds, min-max beside it): absolute times depend on the machine, ratios much less.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import importlib
+import multiprocessing
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sharedgen.pipeline import generate
+
+HERE = Path(__file__).resolve().parent
+CTX = multiprocessing.get_context("fork")  # children start fast; every start method is tested elsewhere
+
+
+def load_bench_module() -> Any:
+    folder = Path(tempfile.mkdtemp(prefix="sharedgen-bench-"))
+    (module,) = generate([str(HERE / "schemas" / "bench.yaml")])
+    (folder / "bench.py").write_text(module.source)
+    sys.path.insert(0, str(folder))
+    return importlib.import_module("bench")
+
+
+bench = load_bench_module()
+_manager: Any = None
+
+
+def manager() -> Any:
+    global _manager
+    if _manager is None:
+        _manager = CTX.Manager()
+    return _manager
+
+
+# Each way: build its shared object once per measurement, then run `n` operations on it.
+def seed_make() -> Any:
+    return CTX.Value("q", 0)
+
+
+def seed_add(v: Any, n: int) -> None:
+    for _ in range(n):
+        with v.get_lock():
+            v.value += 1
+
+
+def synchronized_get(v: Any, n: int) -> None:
+    for _ in range(n):
+        v.value
+
+
+def hand_make() -> Any:
+    return CTX.RawValue(ctypes.c_longlong, 0), CTX.Lock()
+
+
+def hand_add(shared: Any, n: int) -> None:
+    value, lock = shared
+    acquire, release = lock.acquire, lock.release
+    for _ in range(n):
+        acquire()
+        value.value += 1
+        release()
+
+
+def manager_make() -> Any:
+    return manager().Value("q", 0), manager().Lock()
+
+
+def manager_add(shared: Any, n: int) -> None:
+    value, lock = shared
+    for _ in range(n):
+        with lock:
+            value.value += 1
+
+
+def counter_make() -> Any:
+    return bench.BenchCounter(ctx=CTX)
+
+
+def generated_add(c: Any, n: int) -> None:
+    add = c.add_value
+    for _ in range(n):
+        add()
+
+
+def generated_get(c: Any, n: int) -> None:
+    for _ in range(n):
+        c.value
+
+
+def generated_set(c: Any, n: int) -> None:
+    for i in range(n):
+        c.value = i
+
+
+def generated_compare_and_set(c: Any, n: int) -> None:
+    cas = c.compare_and_set_value
+    for i in range(n):
+        cas(i, i + 1)  # from a fresh counter (0) every call succeeds
+
+
+def generated_update4(g: Any, n: int) -> None:
+    update = g.update_g
+    for i in range(n):
+        update(a=i, b=i, c=i, d=i)
+
+
+def generated_snapshot20(w: Any, n: int) -> None:
+    snapshot = w.snapshot
+    for _ in range(n):
+        snapshot()
+
+
+def generated_array_add(h: Any, n: int) -> None:
+    add = h.add_slots
+    for i in range(n):
+        add(i & 15)
+
+
+@dataclass(frozen=True)
+class Way:
+    name: str
+    make: Callable[[], Any]
+    run: Callable[[Any, int], None]
+    ops: int  # operations per round (before --quick scaling)
+    contended: bool = True  # also measured with several processes
+
+
+WAYS = [
+    Way("seed idiom: with v.get_lock(): v.value += 1", seed_make, seed_add, 40_000),
+    Way("hand-tuned RawValue + Lock, bound methods", hand_make, hand_add, 100_000),
+    Way("Manager().Value + Manager().Lock", manager_make, manager_add, 300, contended=False),
+    Way("synchronized Value: read v.value", seed_make, synchronized_get, 100_000, contended=False),
+    Way("generated add_value()", counter_make, generated_add, 100_000),
+    Way("generated read .value", counter_make, generated_get, 100_000),
+    Way("generated write .value = i", counter_make, generated_set, 100_000),
+    Way("generated compare_and_set_value()", counter_make, generated_compare_and_set, 100_000, contended=False),
+    Way("generated update_g() of 4 fields", lambda: bench.BenchGroup(ctx=CTX), generated_update4, 50_000),
+    Way("generated snapshot() of 20 fields", lambda: bench.BenchWide(ctx=CTX), generated_snapshot20, 20_000),
+    Way("generated add_slots(i) (array)", lambda: bench.BenchArray(ctx=CTX), generated_array_add, 100_000),
+]
+BASELINE = WAYS[0]
+
+
+def single(way: Way, n: int) -> float:
+    """Nanoseconds per operation in this process."""
+    shared = way.make()
+    start = time.perf_counter()
+    way.run(shared, n)
+    return (time.perf_counter() - start) * 1e9 / n
+
+
+def _contender(way: Way, shared: Any, n: int, go: Any, elapsed: Any, slot: int) -> None:
+    go.wait()
+    start = time.perf_counter()
+    way.run(shared, n)
+    elapsed[slot] = time.perf_counter() - start
+
+
+def contended(way: Way, n: int, processes: int) -> float:
+    """Nanoseconds per operation of the whole system, ``processes`` running at once."""
+    shared = way.make()
+    go = CTX.Event()
+    elapsed = CTX.RawArray(ctypes.c_double, processes)
+    workers = [CTX.Process(target=_contender, args=(way, shared, n, go, elapsed, i)) for i in range(processes)]
+    for worker in workers:
+        worker.start()
+    time.sleep(0.05)
+    go.set()
+    for worker in workers:
+        worker.join()
+    return max(elapsed) * 1e9 / (n * processes)
+
+
+def ratios(baseline: list[float], measured: list[float]) -> tuple[float, float, float]:
+    """Speed-up against the baseline of the same round: median, min, max."""
+    values = [b / m for b, m in zip(baseline, measured)]
+    return statistics.median(values), min(values), max(values)
+
+
+def measure(rounds: int, scale: float, process_counts: list[int]) -> dict[tuple[str, int], list[float]]:
+    results: dict[tuple[str, int], list[float]] = {}
+    for round_index in range(rounds):
+        order = WAYS[round_index % len(WAYS) :] + WAYS[: round_index % len(WAYS)]  # interleave
+        for way in order:
+            n = max(100, int(way.ops * scale))
+            results.setdefault((way.name, 1), []).append(single(way, n))
+            for count in process_counts:
+                if way.contended:
+                    results.setdefault((way.name, count), []).append(contended(way, max(100, n // count), count))
+        print(f"  round {round_index + 1}/{rounds} done", file=sys.stderr)
+    return results
+
+
+def report(results: dict[tuple[str, int], list[float]], process_counts: list[int]) -> str:
+    counts = [1, *process_counts]
+    header = "| way | ns/op, 1 process | " + " | ".join(f"x seed, {c} proc." for c in counts) + " |"
+    lines = [header, "|" + "---|" * (len(counts) + 2)]
+    for way in WAYS:
+        cells = [way.name, f"{statistics.median(results[(way.name, 1)]):,.0f}"]
+        for count in counts:
+            if (way.name, count) not in results:
+                cells.append("-")
+                continue
+            median, low, high = ratios(results[(BASELINE.name, count)], results[(way.name, count)])
+            cells.append(f"{median:.2f} ({low:.2f}-{high:.2f})")
+        lines.append("| " + " | ".join(cells) + " |")
+    sync, read = results[(WAYS[3].name, 1)], results[("generated read .value", 1)]
+    median, low, high = ratios(sync, read)
+    lines.append("")
+    lines.append(f"generated read against a synchronized Value's .value: {median:.2f}x ({low:.2f}-{high:.2f})")
+    hand, add = results[(WAYS[1].name, 1)], results[("generated add_value()", 1)]
+    median, low, high = ratios(add, hand)
+    lines.append(f"hand-tuned RawValue + Lock against generated add: {median:.2f}x ({low:.2f}-{high:.2f}) (1.0 = as fast)")
+    return "\n".join(lines)
+
+
+def plot(results: dict[tuple[str, int], list[float]], process_counts: list[int], path: Path) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print(f"(matplotlib is not installed: no plot; pip install -e '.[bench]')", file=sys.stderr)
+        return
+    counts = [1, *process_counts]
+    figure, axes = plt.subplots(figsize=(9, 5.5))
+    for way in WAYS:
+        if not way.contended:
+            continue
+        throughput = [1e3 / statistics.median(results[(way.name, c)]) for c in counts]
+        axes.plot(counts, throughput, marker="o", label=way.name)
+    axes.set_xlabel("processes contending on one shared object")
+    axes.set_ylabel("million operations per second (whole system)")
+    axes.set_xticks(counts)
+    axes.set_yscale("log")
+    axes.grid(True, which="both", alpha=0.3)
+    axes.legend(fontsize=8)
+    axes.set_title("sharedgen: throughput against the number of processes")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    print(f"plot saved to {path}", file=sys.stderr)
+
+
+def build_speed(files: int, fields: int) -> str:
+    """Cold build, no-change rebuild and import time, through the real command line."""
+    folder = Path(tempfile.mkdtemp(prefix="sharedgen-build-"))
+    (folder / "pyproject.toml").write_text("")
+    (folder / "schemas").mkdir()
+    for index in range(files):
+        body = "".join(f"      f{j}: {{type: q, lock: g{j % 3}}}\n" for j in range(fields))
+        (folder / "schemas" / f"s{index:03}.yaml").write_text(f"structs:\n  S{index}:\n    fields:\n{body}")
+    command = [sys.executable, "-m", "sharedgen", "build"]
+    start = time.perf_counter()
+    subprocess.run(command, cwd=folder, check=True, capture_output=True)
+    cold = time.perf_counter() - start
+    start = time.perf_counter()
+    subprocess.run(command, cwd=folder, check=True, capture_output=True)
+    warm = time.perf_counter() - start
+    wide = "".join(
+        f"  W{i}:\n    fields:\n" + "".join(f"      f{j}: {{type: i}}\n" for j in range(10)) for i in range(50)
+    )
+    (folder / "schemas" / "wide.yaml").write_text(f"structs:\n{wide}")
+    subprocess.run(command, cwd=folder, check=True, capture_output=True)
+    probe = "import time, sys; sys.path.insert(0, 'generated'); t = time.perf_counter(); import wide; print(time.perf_counter() - t)"
+    imports = [float(subprocess.run([sys.executable, "-c", probe], cwd=folder, check=True, capture_output=True, text=True).stdout) for _ in range(5)]
+    return "\n".join(
+        [
+            f"cold build of {files} schema files x {fields} fields: {cold:.1f} s",
+            f"no-change rebuild: {warm:.2f} s",
+            f"import of a module of 50 structs x 10 fields: {statistics.median(imports) * 1e3:.1f} ms (median of 5)",
+        ]
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer rounds and operations: under a minute")
+    parser.add_argument("--rounds", type=int, default=None)
+    parser.add_argument("--plot", type=Path, default=HERE / "throughput.png")
+    parser.add_argument("--no-build", action="store_true", help="skip the build-speed measurement")
+    args = parser.parse_args()
+    rounds = args.rounds or (3 if args.quick else 7)
+    scale = 0.15 if args.quick else 1.0
+    process_counts = [2, 4]
+    print(f"# sharedgen benchmarks, {time.strftime('%Y-%m-%d')}")
+    print(
+        f"Python {platform.python_version()} ({platform.python_implementation()}), {platform.machine()}, "
+        f"{os.cpu_count()} cores, {platform.platform()}; {rounds} rounds{', quick' if args.quick else ''}\n"
+    )
+    results = measure(rounds, scale, process_counts)
+    print(report(results, process_counts))
+    plot(results, process_counts, args.plot)
+    if not args.no_build:
+        print()
+        print(build_speed(*((20, 20) if args.quick else (200, 20))))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
