@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from sharedgen import __version__
+from sharedgen.cache import OutputCache
 from sharedgen.errors import InternalError, SchemaErrors
 from sharedgen.pipeline import generate
 from sharedgen.spec import json_schema
@@ -57,7 +58,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "schema":
             print(json.dumps(json_schema(), indent=2, sort_keys=True))
             return EXIT_OK
-        plan = plan_outputs(generate(args.paths or [DEFAULT_SCHEMAS]), Path(args.output))
+        out_dir = Path(args.output)
+        cache = OutputCache()
+        plan = plan_outputs(generate(args.paths or [DEFAULT_SCHEMAS], out_dir=out_dir, cache=cache), out_dir)
     except SchemaErrors as exc:
         for error in exc.errors:
             print(error, file=sys.stderr)
@@ -74,6 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except OSError as exc:
             print(f"sharedgen: cannot write {exc.filename}: {exc.strerror}", file=sys.stderr)
             return EXIT_INVALID
+        cache.save()
         for item in changed:
             verb = "removed" if item.status is Status.ORPHANED else "wrote"
             print(f"{verb} {item.path.as_posix()}")

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
+from sharedgen.cache import OutputCache
 from sharedgen.errors import SchemaError, SchemaErrors
 from sharedgen.load import load_all
-from sharedgen.model import build_module
-from sharedgen.render import render_module
+from sharedgen.model import ModuleModel, build_module
+from sharedgen.render import header_line, render_module
 from sharedgen.spec import parse_spec
+
+PARALLEL_FROM = 4  # modules to render before a process pool pays for itself
 
 
 @dataclass(frozen=True)
@@ -19,10 +25,16 @@ class GeneratedModule:
     source: str
 
 
-def generate(paths: Iterable[str]) -> list[GeneratedModule]:
-    """Validate every schema first; render only when all are valid, else raise SchemaErrors."""
+def generate(
+    paths: Iterable[str], *, out_dir: Path | None = None, cache: OutputCache | None = None
+) -> list[GeneratedModule]:
+    """Validate every schema first; render only when all are valid, else raise SchemaErrors.
+
+    With ``out_dir`` and ``cache``, a module whose file there is known to be this version's
+    output for the same schema is taken as it is instead of being rendered again.
+    """
     sources, errors = load_all(paths)
-    specs = []
+    models: list[tuple[str, str, ModuleModel]] = []
     owners: dict[str, str] = {}
     for source in sources:
         spec, spec_errors = parse_spec(source)
@@ -32,17 +44,26 @@ def generate(paths: Iterable[str]) -> list[GeneratedModule]:
             errors.append(SchemaError(source.display_path, 1, 1, message))
         owners.setdefault(source.module_name, source.display_path)
         if spec is not None:
-            specs.append((source, spec))
+            model = build_module(spec, source_path=source.source_path, source_hash=source.source_hash)
+            models.append((source.module_name, source.display_path, model))
     if errors:
         raise SchemaErrors(errors)
-    return [
-        GeneratedModule(
-            module_name=source.module_name,
-            schema_path=source.display_path,
-            source=render_module(
-                build_module(spec, source_path=source.source_path, source_hash=source.source_hash),
-                source.module_name,
-            ),
-        )
-        for source, spec in specs
-    ]
+
+    texts: dict[str, str] = {}
+    if out_dir is not None and cache is not None:
+        for name, _, model in models:
+            reused = cache.reuse(out_dir / f"{name}.py", header_line(model))
+            if reused is not None:
+                texts[name] = reused
+    pending = [(model, name) for name, _, model in models if name not in texts]
+    if len(pending) >= PARALLEL_FROM and (os.cpu_count() or 1) > 1:
+        with ProcessPoolExecutor() as pool:  # black dominates the time, and it is CPU-bound
+            rendered = list(pool.map(render_module, *zip(*pending)))
+    else:
+        rendered = [render_module(model, name) for model, name in pending]
+    for (_, name), text in zip(pending, rendered):
+        texts[name] = text
+    if cache is not None:
+        for text in texts.values():
+            cache.remember(text)
+    return [GeneratedModule(name, shown, texts[name]) for name, shown, _ in models]

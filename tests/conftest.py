@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import itertools
 import multiprocessing
+import os
 import sys
 import textwrap
 from pathlib import Path
@@ -23,6 +24,12 @@ for path in (REPO, TESTS):  # generated/ and the worker functions, importable he
         sys.path.insert(0, str(path))
 
 _counter = itertools.count()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def private_output_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Keep the build cache of tests (and of the commands they run) out of the user's home."""
+    os.environ["SHAREDGEN_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
 
 
 @pytest.fixture(params=START_METHODS)

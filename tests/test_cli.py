@@ -168,3 +168,20 @@ def test_two_schemas_for_one_module_are_rejected(project: Path) -> None:
 def test_the_repository_generated_folder_is_fresh() -> None:
     result = sharedgen_cli("check", cwd=REPO)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_rebuild_without_changes_skips_rendering(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = str(project / "generated")
+    assert main(["build", str(project / "schemas"), "-o", out]) == 0
+    import sharedgen.pipeline
+
+    def no_render(*args: object) -> str:
+        raise AssertionError("rendered again")
+
+    monkeypatch.setattr(sharedgen.pipeline, "render_module", no_render)
+    assert main(["build", str(project / "schemas"), "-o", out]) == 0
+    assert main(["check", str(project / "schemas"), "-o", out]) == 0
+    # An edited file is not taken from the cache: it must be rendered (and here that fails loudly).
+    target = project / "generated" / "counter.py"
+    target.write_text(target.read_text() + "# edited\n")
+    assert main(["check", str(project / "schemas"), "-o", out]) == 3
