@@ -171,6 +171,49 @@ class _Histogram_default:
     total: int
 
 
+class _Histogram_batch:
+    """Adds to Histogram collected in this process; flush() applies them, one critical section per lock group."""
+
+    __slots__ = ("_struct", "_pending_buckets", "_pending_weights", "_pending_total")
+
+    def __init__(self, struct: "Histogram") -> None:
+        self._struct = struct
+        self._pending_buckets: dict[int, int] = {}
+        self._pending_weights: dict[int, float] = {}
+        self._pending_total: int = 0
+
+    def add_buckets(self, index: int, delta: int = 1) -> None:
+        if index.__class__ is not int or not 0 <= index < 10:
+            index = _index(index, 10, "Histogram.buckets")
+        if delta.__class__ is not int:
+            delta = _as_int(delta, "Histogram.buckets")
+        self._pending_buckets[index] = self._pending_buckets.get(index, 0) + delta
+
+    def add_weights(self, index: int, delta: float = 1.0) -> None:
+        if index.__class__ is not int or not 0 <= index < 4:
+            index = _index(index, 4, "Histogram.weights")
+        if delta.__class__ is not float:
+            delta = _float(delta, _FLOAT64_MAX, "Histogram.weights")
+        self._pending_weights[index] = self._pending_weights.get(index, 0.0) + delta
+
+    def add_total(self, delta: int = 1) -> None:
+        if delta.__class__ is not int:
+            delta = _as_int(delta, "Histogram.total")
+        self._pending_total += delta
+
+    def flush(self) -> None:
+        """Apply the adds collected so far; each group's adds land together or (on overflow) not at all."""
+        if self._pending_buckets or self._pending_weights or self._pending_total:
+            self._struct._apply_default(
+                self._pending_buckets,
+                self._pending_weights,
+                self._pending_total,
+            )
+            self._pending_buckets = {}
+            self._pending_weights = {}
+            self._pending_total = 0
+
+
 class Histogram:
     """Latency buckets filled by several processes."""
 
@@ -445,6 +488,71 @@ class Histogram:
             )
         finally:
             self._release_default()
+
+    def _apply_default(
+        self,
+        _pending_buckets: dict[int, int],
+        _pending_weights: dict[int, float],
+        _pending_total: int,
+    ) -> None:
+        """Add batched deltas to group default in one critical section, all or none."""
+        self._acquire_default()
+        try:
+            _total_buckets = {
+                position: self._raw_buckets[position] + delta
+                for position, delta in _pending_buckets.items()
+            }
+            for position in _total_buckets:
+                if not _C_ULONGLONG_MIN <= _total_buckets[position] <= _C_ULONGLONG_MAX:
+                    raise _add_overflow(
+                        "Histogram.buckets",
+                        _pending_buckets[position],
+                        _C_ULONGLONG_MIN,
+                        _C_ULONGLONG_MAX,
+                    )
+            _total_weights = {
+                position: self._raw_weights[position] + delta
+                for position, delta in _pending_weights.items()
+            }
+            for position in _total_weights:
+                if not -_FLOAT64_MAX <= _total_weights[
+                    position
+                ] <= _FLOAT64_MAX and _float_overflows(
+                    self._raw_weights[position], _pending_weights[position]
+                ):
+                    raise _add_overflow(
+                        "Histogram.weights",
+                        _pending_weights[position],
+                        -_FLOAT64_MAX,
+                        _FLOAT64_MAX,
+                    )
+            _total_total = self._raw_total.value + _pending_total
+            if not _C_ULONGLONG_MIN <= _total_total <= _C_ULONGLONG_MAX:
+                raise _add_overflow(
+                    "Histogram.total",
+                    _pending_total,
+                    _C_ULONGLONG_MIN,
+                    _C_ULONGLONG_MAX,
+                )
+            for position in _total_buckets:
+                self._raw_buckets[position] = _total_buckets[position]
+            for position in _total_weights:
+                self._raw_weights[position] = _total_weights[position]
+            self._raw_total.value = _total_total
+        finally:
+            self._release_default()
+
+    @_contextmanager
+    def batch(self) -> _Iterator[_Histogram_batch]:
+        """Collect adds locally and apply them when the block ends (and on flush()).
+
+        What was added before an exception in the block is still applied.
+        """
+        collected = _Histogram_batch(self)
+        try:
+            yield collected
+        finally:
+            collected.flush()
 
     def snapshot(self) -> HistogramSnapshot:
         """A consistent copy of every field, all groups' locks held together."""

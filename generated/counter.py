@@ -115,6 +115,29 @@ class _Counter_default:
     value: int
 
 
+class _Counter_batch:
+    """Adds to Counter collected in this process; flush() applies them, one critical section per lock group."""
+
+    __slots__ = ("_struct", "_pending_value")
+
+    def __init__(self, struct: "Counter") -> None:
+        self._struct = struct
+        self._pending_value: int = 0
+
+    def add_value(self, delta: int = 1) -> None:
+        if delta.__class__ is not int:
+            delta = _as_int(delta, "Counter.value")
+        self._pending_value += delta
+
+    def flush(self) -> None:
+        """Apply the adds collected so far; each group's adds land together or (on overflow) not at all."""
+        if self._pending_value:
+            self._struct._apply_default(
+                self._pending_value,
+            )
+            self._pending_value = 0
+
+
 class Counter:
     """A counter shared by worker processes."""
 
@@ -265,6 +288,34 @@ class Counter:
             )
         finally:
             self._release_default()
+
+    def _apply_default(
+        self,
+        _pending_value: int,
+    ) -> None:
+        """Add batched deltas to group default in one critical section, all or none."""
+        self._acquire_default()
+        try:
+            _total_value = self._raw_value.value + _pending_value
+            if not _C_INT_MIN <= _total_value <= _C_INT_MAX:
+                raise _add_overflow(
+                    "Counter.value", _pending_value, _C_INT_MIN, _C_INT_MAX
+                )
+            self._raw_value.value = _total_value
+        finally:
+            self._release_default()
+
+    @_contextmanager
+    def batch(self) -> _Iterator[_Counter_batch]:
+        """Collect adds locally and apply them when the block ends (and on flush()).
+
+        What was added before an exception in the block is still applied.
+        """
+        collected = _Counter_batch(self)
+        try:
+            yield collected
+        finally:
+            collected.flush()
 
     def snapshot(self) -> CounterSnapshot:
         """A consistent copy of every field, all groups' locks held together."""

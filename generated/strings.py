@@ -151,6 +151,29 @@ class _JobInfo_default:
     priority: int
 
 
+class _JobInfo_batch:
+    """Adds to JobInfo collected in this process; flush() applies them, one critical section per lock group."""
+
+    __slots__ = ("_struct", "_pending_priority")
+
+    def __init__(self, struct: "JobInfo") -> None:
+        self._struct = struct
+        self._pending_priority: int = 0
+
+    def add_priority(self, delta: int = 1) -> None:
+        if delta.__class__ is not int:
+            delta = _as_int(delta, "JobInfo.priority")
+        self._pending_priority += delta
+
+    def flush(self) -> None:
+        """Apply the adds collected so far; each group's adds land together or (on overflow) not at all."""
+        if self._pending_priority:
+            self._struct._apply_default(
+                self._pending_priority,
+            )
+            self._pending_priority = 0
+
+
 class JobInfo:
     """Fixed-capacity text shared between processes."""
 
@@ -468,6 +491,34 @@ class JobInfo:
             )
         finally:
             self._release_default()
+
+    def _apply_default(
+        self,
+        _pending_priority: int,
+    ) -> None:
+        """Add batched deltas to group default in one critical section, all or none."""
+        self._acquire_default()
+        try:
+            _total_priority = self._raw_priority.value + _pending_priority
+            if not _C_SHORT_MIN <= _total_priority <= _C_SHORT_MAX:
+                raise _add_overflow(
+                    "JobInfo.priority", _pending_priority, _C_SHORT_MIN, _C_SHORT_MAX
+                )
+            self._raw_priority.value = _total_priority
+        finally:
+            self._release_default()
+
+    @_contextmanager
+    def batch(self) -> _Iterator[_JobInfo_batch]:
+        """Collect adds locally and apply them when the block ends (and on flush()).
+
+        What was added before an exception in the block is still applied.
+        """
+        collected = _JobInfo_batch(self)
+        try:
+            yield collected
+        finally:
+            collected.flush()
 
     def snapshot(self) -> JobInfoSnapshot:
         """A consistent copy of every field, all groups' locks held together."""

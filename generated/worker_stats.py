@@ -196,6 +196,48 @@ class _WorkerStats_default:
     state: bytes
 
 
+class _WorkerStats_batch:
+    """Adds to WorkerStats collected in this process; flush() applies them, one critical section per lock group."""
+
+    __slots__ = ("_struct", "_pending_processed", "_pending_failed", "_pending_elapsed")
+
+    def __init__(self, struct: "WorkerStats") -> None:
+        self._struct = struct
+        self._pending_processed: int = 0
+        self._pending_failed: int = 0
+        self._pending_elapsed: float = 0.0
+
+    def add_processed(self, delta: int = 1) -> None:
+        if delta.__class__ is not int:
+            delta = _as_int(delta, "WorkerStats.processed")
+        self._pending_processed += delta
+
+    def add_failed(self, delta: int = 1) -> None:
+        if delta.__class__ is not int:
+            delta = _as_int(delta, "WorkerStats.failed")
+        self._pending_failed += delta
+
+    def add_elapsed(self, delta: float = 1.0) -> None:
+        if delta.__class__ is not float:
+            delta = _float(delta, _FLOAT64_MAX, "WorkerStats.elapsed")
+        self._pending_elapsed += delta
+
+    def flush(self) -> None:
+        """Apply the adds collected so far; each group's adds land together or (on overflow) not at all."""
+        if self._pending_processed or self._pending_failed:
+            self._struct._apply_progress(
+                self._pending_processed,
+                self._pending_failed,
+            )
+            self._pending_processed = 0
+            self._pending_failed = 0
+        if self._pending_elapsed:
+            self._struct._apply_timing(
+                self._pending_elapsed,
+            )
+            self._pending_elapsed = 0.0
+
+
 class WorkerStats:
     """Progress shared by the pool's workers.
 
@@ -662,6 +704,62 @@ class WorkerStats:
             )
         finally:
             self._release_default()
+
+    def _apply_progress(
+        self,
+        _pending_processed: int,
+        _pending_failed: int,
+    ) -> None:
+        """Add batched deltas to group progress in one critical section, all or none."""
+        if not self._acquire_progress():
+            raise _timeout("WorkerStats", "progress", 5.0)
+        try:
+            _total_processed = self._raw_processed.value + _pending_processed
+            if not _C_INT_MIN <= _total_processed <= _C_INT_MAX:
+                raise _add_overflow(
+                    "WorkerStats.processed", _pending_processed, _C_INT_MIN, _C_INT_MAX
+                )
+            _total_failed = self._raw_failed.value + _pending_failed
+            if not _C_INT_MIN <= _total_failed <= _C_INT_MAX:
+                raise _add_overflow(
+                    "WorkerStats.failed", _pending_failed, _C_INT_MIN, _C_INT_MAX
+                )
+            self._raw_processed.value = _total_processed
+            self._raw_failed.value = _total_failed
+        finally:
+            self._release_progress()
+
+    def _apply_timing(
+        self,
+        _pending_elapsed: float,
+    ) -> None:
+        """Add batched deltas to group timing in one critical section, all or none."""
+        if not self._acquire_timing():
+            raise _timeout("WorkerStats", "timing", 5.0)
+        try:
+            _total_elapsed = self._raw_elapsed.value + _pending_elapsed
+            if (
+                not -_FLOAT64_MAX <= _total_elapsed <= _FLOAT64_MAX
+                and _float_overflows(self._raw_elapsed.value, _pending_elapsed)
+            ):
+                raise _add_overflow(
+                    "WorkerStats.elapsed", _pending_elapsed, -_FLOAT64_MAX, _FLOAT64_MAX
+                )
+            self._raw_elapsed.value = _total_elapsed
+        finally:
+            self._release_timing()
+
+    @_contextmanager
+    def batch(self) -> _Iterator[_WorkerStats_batch]:
+        """Collect adds locally and apply them when the block ends (and on flush()).
+
+        What was added before an exception in the block is still applied.
+        """
+        collected = _WorkerStats_batch(self)
+        try:
+            yield collected
+        finally:
+            collected.flush()
 
     def snapshot(self) -> WorkerStatsSnapshot:
         """A consistent copy of every field, all groups' locks held together."""

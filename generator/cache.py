@@ -2,7 +2,7 @@
 
 A generated file is reused as it is when its header names the same generator version,
 schema path and schema hash as a new render would, and its content is byte for byte a
-file this cache recorded as written by this version of sharedgen with this black. An edited
+file this cache recorded as written by this exact generator (code, templates and black). An edited
 file is therefore never mistaken for a fresh one. Delete the folder to start over.
 """
 
@@ -16,14 +16,25 @@ from pathlib import Path
 
 import black
 
-from sharedgen import __version__
+from sharedgen import __version__, templates
 
 MAX_ENTRIES = 20_000
 
 
+def generator_fingerprint() -> str:
+    """Identifies this generator's code and templates, so that editing either invalidates the cache."""
+    digest = hashlib.sha256(f"{__version__} black {black.__version__}".encode())
+    for package in (Path(__file__).parent, Path(templates.__file__).parent):
+        for path in sorted(package.iterdir()):
+            if path.suffix in (".py", ".jinja"):
+                digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def cache_file() -> Path:
-    root = os.environ.get("SHAREDGEN_CACHE_DIR") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "sharedgen"
-    return Path(root) / f"outputs-{__version__}-black-{black.__version__}.json"
+    default = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "sharedgen"
+    root = Path(os.environ.get("SHAREDGEN_CACHE_DIR") or default)
+    return root / f"outputs-{__version__}-{generator_fingerprint()}.json"
 
 
 def _digest(text: str) -> str:

@@ -109,6 +109,24 @@ class FieldModel:
     store = load
 
     @property
+    def pending(self) -> str:
+        """Batch: the slot collecting this field's deltas, and the parameter passing them on."""
+        return f"_pending_{self.name}"
+
+    @property
+    def total(self) -> str:
+        """Batch: the local holding this field's new value (or values) while they are checked."""
+        return f"_total_{self.name}"
+
+    @property
+    def pending_type(self) -> str:
+        return f"dict[int, {self.item_type}]" if self.storage is Storage.ARRAY else self.item_type
+
+    @property
+    def zero(self) -> int | float:
+        return self.unit - self.unit
+
+    @property
     def floating(self) -> bool:
         return self.item_type == "float"
 
@@ -163,6 +181,10 @@ class LockGroup:
         return tuple(f.name for f in self.fields)
 
     @property
+    def addable_fields(self) -> tuple[FieldModel, ...]:
+        return tuple(f for f in self.fields if f.has_add)
+
+    @property
     def acquire(self) -> str:
         return f"_acquire_{self.name}"
 
@@ -186,6 +208,19 @@ class StructModel:
         """Each field with the group whose lock guards it (None: no lock)."""
         by_name = {group.name: group for group in self.groups}
         return tuple((f, by_name.get(f.group or "")) for f in self.fields)
+
+    @property
+    def batch_groups(self) -> tuple[LockGroup, ...]:
+        """Groups with fields that batch() can add to (none: the struct has no batch())."""
+        return tuple(group for group in self.groups if group.addable_fields)
+
+    @property
+    def batch_class(self) -> str:
+        return f"_{self.name}_batch"
+
+    @property
+    def batch_slots(self) -> tuple[str, ...]:
+        return ("_struct",) + tuple(f.pending for g in self.batch_groups for f in g.addable_fields)
 
     @property
     def group_names(self) -> tuple[str, ...]:

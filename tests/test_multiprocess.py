@@ -98,3 +98,9 @@ def test_lock_timeout_across_processes(ctx: Any, everything: ModuleType) -> None
     finally:
         holder.join(timeout=60)
     assert guarded.add_total() == 1
+
+
+def test_batched_adds_from_several_processes_are_exact(ctx: Any) -> None:
+    counter = Counter(ctx=ctx)
+    run_all(ctx, workers.add_in_batches, [(counter, 20, 250)] * PROCESSES)
+    assert counter.value == PROCESSES * 20 * 250

@@ -72,3 +72,10 @@ def hold_lock(shared: Any, group: str, seconds: float, ready: Any) -> None:
 
 def read_value(counter: Counter, out: Any) -> None:
     out.add_value(counter.value)
+
+
+def add_in_batches(counter: Counter, batches: int, per_batch: int) -> None:
+    for _ in range(batches):
+        with counter.batch() as batch:
+            for _ in range(per_batch):
+                batch.add_value()

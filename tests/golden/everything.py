@@ -328,6 +328,169 @@ class _Everything_text:
     title: str
 
 
+class _Everything_batch:
+    """Adds to Everything collected in this process; flush() applies them, one critical section per lock group."""
+
+    __slots__ = (
+        "_struct",
+        "_pending_b",
+        "_pending_B",
+        "_pending_h",
+        "_pending_H",
+        "_pending_i",
+        "_pending_I",
+        "_pending_l",
+        "_pending_L",
+        "_pending_q",
+        "_pending_Q",
+        "_pending_f",
+        "_pending_d",
+        "_pending_ints",
+        "_pending_reals",
+    )
+
+    def __init__(self, struct: "Everything") -> None:
+        self._struct = struct
+        self._pending_b: int = 0
+        self._pending_B: int = 0
+        self._pending_h: int = 0
+        self._pending_H: int = 0
+        self._pending_i: int = 0
+        self._pending_I: int = 0
+        self._pending_l: int = 0
+        self._pending_L: int = 0
+        self._pending_q: int = 0
+        self._pending_Q: int = 0
+        self._pending_f: float = 0.0
+        self._pending_d: float = 0.0
+        self._pending_ints: dict[int, int] = {}
+        self._pending_reals: dict[int, float] = {}
+
+    def add_b(self, delta: int = 1) -> None:
+        if delta.__class__ is not int:
+            delta = _as_int(delta, "Everything.b")
+        self._pending_b += delta
+
+    def add_B(self, delta: int = 1) -> None:
+        if delta.__class__ is not int:
+            delta = _as_int(delta, "Everything.B")
+        self._pending_B += delta
+
+    def add_h(self, delta: int = 1) -> None:
+        if delta.__class__ is not int:
+            delta = _as_int(delta, "Everything.h")
+        self._pending_h += delta
+
+    def add_H(self, delta: int = 1) -> None:
+        if delta.__class__ is not int:
+            delta = _as_int(delta, "Everything.H")
+        self._pending_H += delta
+
+    def add_i(self, delta: int = 1) -> None:
+        if delta.__class__ is not int:
+            delta = _as_int(delta, "Everything.i")
+        self._pending_i += delta
+
+    def add_I(self, delta: int = 1) -> None:
+        if delta.__class__ is not int:
+            delta = _as_int(delta, "Everything.I")
+        self._pending_I += delta
+
+    def add_l(self, delta: int = 1) -> None:
+        if delta.__class__ is not int:
+            delta = _as_int(delta, "Everything.l")
+        self._pending_l += delta
+
+    def add_L(self, delta: int = 1) -> None:
+        if delta.__class__ is not int:
+            delta = _as_int(delta, "Everything.L")
+        self._pending_L += delta
+
+    def add_q(self, delta: int = 1) -> None:
+        if delta.__class__ is not int:
+            delta = _as_int(delta, "Everything.q")
+        self._pending_q += delta
+
+    def add_Q(self, delta: int = 1) -> None:
+        if delta.__class__ is not int:
+            delta = _as_int(delta, "Everything.Q")
+        self._pending_Q += delta
+
+    def add_f(self, delta: float = 1.0) -> None:
+        if delta.__class__ is not float:
+            delta = _float(delta, _FLOAT32_MAX, "Everything.f")
+        self._pending_f += delta
+
+    def add_d(self, delta: float = 1.0) -> None:
+        if delta.__class__ is not float:
+            delta = _float(delta, _FLOAT64_MAX, "Everything.d")
+        self._pending_d += delta
+
+    def add_ints(self, index: int, delta: int = 1) -> None:
+        if index.__class__ is not int or not 0 <= index < 3:
+            index = _index(index, 3, "Everything.ints")
+        if delta.__class__ is not int:
+            delta = _as_int(delta, "Everything.ints")
+        self._pending_ints[index] = self._pending_ints.get(index, 0) + delta
+
+    def add_reals(self, index: int, delta: float = 1.0) -> None:
+        if index.__class__ is not int or not 0 <= index < 2:
+            index = _index(index, 2, "Everything.reals")
+        if delta.__class__ is not float:
+            delta = _float(delta, _FLOAT64_MAX, "Everything.reals")
+        self._pending_reals[index] = self._pending_reals.get(index, 0.0) + delta
+
+    def flush(self) -> None:
+        """Apply the adds collected so far; each group's adds land together or (on overflow) not at all."""
+        if (
+            self._pending_b
+            or self._pending_B
+            or self._pending_h
+            or self._pending_H
+            or self._pending_i
+            or self._pending_I
+            or self._pending_l
+            or self._pending_L
+            or self._pending_q
+            or self._pending_Q
+            or self._pending_f
+            or self._pending_d
+        ):
+            self._struct._apply_default(
+                self._pending_b,
+                self._pending_B,
+                self._pending_h,
+                self._pending_H,
+                self._pending_i,
+                self._pending_I,
+                self._pending_l,
+                self._pending_L,
+                self._pending_q,
+                self._pending_Q,
+                self._pending_f,
+                self._pending_d,
+            )
+            self._pending_b = 0
+            self._pending_B = 0
+            self._pending_h = 0
+            self._pending_H = 0
+            self._pending_i = 0
+            self._pending_I = 0
+            self._pending_l = 0
+            self._pending_L = 0
+            self._pending_q = 0
+            self._pending_Q = 0
+            self._pending_f = 0.0
+            self._pending_d = 0.0
+        if self._pending_ints or self._pending_reals:
+            self._struct._apply_arrays(
+                self._pending_ints,
+                self._pending_reals,
+            )
+            self._pending_ints = {}
+            self._pending_reals = {}
+
+
 class Everything:
     """Every type code sharedgen knows, with \"quotes\", a backslash \\ and 'apostrophes'."""
 
@@ -1824,6 +1987,156 @@ class Everything:
         finally:
             self._release_text()
 
+    def _apply_default(
+        self,
+        _pending_b: int,
+        _pending_B: int,
+        _pending_h: int,
+        _pending_H: int,
+        _pending_i: int,
+        _pending_I: int,
+        _pending_l: int,
+        _pending_L: int,
+        _pending_q: int,
+        _pending_Q: int,
+        _pending_f: float,
+        _pending_d: float,
+    ) -> None:
+        """Add batched deltas to group default in one critical section, all or none."""
+        self._acquire_default()
+        try:
+            _total_b = self._raw_b.value + _pending_b
+            if not _C_BYTE_MIN <= _total_b <= _C_BYTE_MAX:
+                raise _add_overflow(
+                    "Everything.b", _pending_b, _C_BYTE_MIN, _C_BYTE_MAX
+                )
+            _total_B = self._raw_B.value + _pending_B
+            if not _C_UBYTE_MIN <= _total_B <= _C_UBYTE_MAX:
+                raise _add_overflow(
+                    "Everything.B", _pending_B, _C_UBYTE_MIN, _C_UBYTE_MAX
+                )
+            _total_h = self._raw_h.value + _pending_h
+            if not _C_SHORT_MIN <= _total_h <= _C_SHORT_MAX:
+                raise _add_overflow(
+                    "Everything.h", _pending_h, _C_SHORT_MIN, _C_SHORT_MAX
+                )
+            _total_H = self._raw_H.value + _pending_H
+            if not _C_USHORT_MIN <= _total_H <= _C_USHORT_MAX:
+                raise _add_overflow(
+                    "Everything.H", _pending_H, _C_USHORT_MIN, _C_USHORT_MAX
+                )
+            _total_i = self._raw_i.value + _pending_i
+            if not _C_INT_MIN <= _total_i <= _C_INT_MAX:
+                raise _add_overflow("Everything.i", _pending_i, _C_INT_MIN, _C_INT_MAX)
+            _total_I = self._raw_I.value + _pending_I
+            if not _C_UINT_MIN <= _total_I <= _C_UINT_MAX:
+                raise _add_overflow(
+                    "Everything.I", _pending_I, _C_UINT_MIN, _C_UINT_MAX
+                )
+            _total_l = self._raw_l.value + _pending_l
+            if not _C_LONG_MIN <= _total_l <= _C_LONG_MAX:
+                raise _add_overflow(
+                    "Everything.l", _pending_l, _C_LONG_MIN, _C_LONG_MAX
+                )
+            _total_L = self._raw_L.value + _pending_L
+            if not _C_ULONG_MIN <= _total_L <= _C_ULONG_MAX:
+                raise _add_overflow(
+                    "Everything.L", _pending_L, _C_ULONG_MIN, _C_ULONG_MAX
+                )
+            _total_q = self._raw_q.value + _pending_q
+            if not _C_LONGLONG_MIN <= _total_q <= _C_LONGLONG_MAX:
+                raise _add_overflow(
+                    "Everything.q", _pending_q, _C_LONGLONG_MIN, _C_LONGLONG_MAX
+                )
+            _total_Q = self._raw_Q.value + _pending_Q
+            if not _C_ULONGLONG_MIN <= _total_Q <= _C_ULONGLONG_MAX:
+                raise _add_overflow(
+                    "Everything.Q", _pending_Q, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX
+                )
+            _total_f = self._raw_f.value + _pending_f
+            if not -_FLOAT32_MAX <= _total_f <= _FLOAT32_MAX and _float_overflows(
+                self._raw_f.value, _pending_f
+            ):
+                raise _add_overflow(
+                    "Everything.f", _pending_f, -_FLOAT32_MAX, _FLOAT32_MAX
+                )
+            _total_d = self._raw_d.value + _pending_d
+            if not -_FLOAT64_MAX <= _total_d <= _FLOAT64_MAX and _float_overflows(
+                self._raw_d.value, _pending_d
+            ):
+                raise _add_overflow(
+                    "Everything.d", _pending_d, -_FLOAT64_MAX, _FLOAT64_MAX
+                )
+            self._raw_b.value = _total_b
+            self._raw_B.value = _total_B
+            self._raw_h.value = _total_h
+            self._raw_H.value = _total_H
+            self._raw_i.value = _total_i
+            self._raw_I.value = _total_I
+            self._raw_l.value = _total_l
+            self._raw_L.value = _total_L
+            self._raw_q.value = _total_q
+            self._raw_Q.value = _total_Q
+            self._raw_f.value = _total_f
+            self._raw_d.value = _total_d
+        finally:
+            self._release_default()
+
+    def _apply_arrays(
+        self,
+        _pending_ints: dict[int, int],
+        _pending_reals: dict[int, float],
+    ) -> None:
+        """Add batched deltas to group arrays in one critical section, all or none."""
+        self._acquire_arrays()
+        try:
+            _total_ints = {
+                position: self._raw_ints[position] + delta
+                for position, delta in _pending_ints.items()
+            }
+            for position in _total_ints:
+                if not _C_INT_MIN <= _total_ints[position] <= _C_INT_MAX:
+                    raise _add_overflow(
+                        "Everything.ints",
+                        _pending_ints[position],
+                        _C_INT_MIN,
+                        _C_INT_MAX,
+                    )
+            _total_reals = {
+                position: self._raw_reals[position] + delta
+                for position, delta in _pending_reals.items()
+            }
+            for position in _total_reals:
+                if not -_FLOAT64_MAX <= _total_reals[
+                    position
+                ] <= _FLOAT64_MAX and _float_overflows(
+                    self._raw_reals[position], _pending_reals[position]
+                ):
+                    raise _add_overflow(
+                        "Everything.reals",
+                        _pending_reals[position],
+                        -_FLOAT64_MAX,
+                        _FLOAT64_MAX,
+                    )
+            for position in _total_ints:
+                self._raw_ints[position] = _total_ints[position]
+            for position in _total_reals:
+                self._raw_reals[position] = _total_reals[position]
+        finally:
+            self._release_arrays()
+
+    @_contextmanager
+    def batch(self) -> _Iterator[_Everything_batch]:
+        """Collect adds locally and apply them when the block ends (and on flush()).
+
+        What was added before an exception in the block is still applied.
+        """
+        collected = _Everything_batch(self)
+        try:
+            yield collected
+        finally:
+            collected.flush()
+
     def snapshot(self) -> EverythingSnapshot:
         """A consistent copy of every field, all groups' locks held together."""
         _acquire_in_order("Everything", self._lock_order, None)
@@ -1891,6 +2204,48 @@ class _Guarded_right:
     __slots__ = ("b",)
 
     b: int
+
+
+class _Guarded_batch:
+    """Adds to Guarded collected in this process; flush() applies them, one critical section per lock group."""
+
+    __slots__ = ("_struct", "_pending_a", "_pending_total", "_pending_b")
+
+    def __init__(self, struct: "Guarded") -> None:
+        self._struct = struct
+        self._pending_a: int = 0
+        self._pending_total: int = 0
+        self._pending_b: int = 0
+
+    def add_a(self, delta: int = 1) -> None:
+        if delta.__class__ is not int:
+            delta = _as_int(delta, "Guarded.a")
+        self._pending_a += delta
+
+    def add_total(self, delta: int = 1) -> None:
+        if delta.__class__ is not int:
+            delta = _as_int(delta, "Guarded.total")
+        self._pending_total += delta
+
+    def add_b(self, delta: int = 1) -> None:
+        if delta.__class__ is not int:
+            delta = _as_int(delta, "Guarded.b")
+        self._pending_b += delta
+
+    def flush(self) -> None:
+        """Apply the adds collected so far; each group's adds land together or (on overflow) not at all."""
+        if self._pending_a or self._pending_total:
+            self._struct._apply_left(
+                self._pending_a,
+                self._pending_total,
+            )
+            self._pending_a = 0
+            self._pending_total = 0
+        if self._pending_b:
+            self._struct._apply_right(
+                self._pending_b,
+            )
+            self._pending_b = 0
 
 
 class Guarded:
@@ -2271,6 +2626,59 @@ class Guarded:
         finally:
             self._release_right()
 
+    def _apply_left(
+        self,
+        _pending_a: int,
+        _pending_total: int,
+    ) -> None:
+        """Add batched deltas to group left in one critical section, all or none."""
+        if not self._acquire_left():
+            raise _timeout("Guarded", "left", 0.5)
+        try:
+            _total_a = self._raw_a.value + _pending_a
+            if not _C_LONGLONG_MIN <= _total_a <= _C_LONGLONG_MAX:
+                raise _add_overflow(
+                    "Guarded.a", _pending_a, _C_LONGLONG_MIN, _C_LONGLONG_MAX
+                )
+            _total_total = self._raw_total.value + _pending_total
+            if not _C_LONGLONG_MIN <= _total_total <= _C_LONGLONG_MAX:
+                raise _add_overflow(
+                    "Guarded.total", _pending_total, _C_LONGLONG_MIN, _C_LONGLONG_MAX
+                )
+            self._raw_a.value = _total_a
+            self._raw_total.value = _total_total
+        finally:
+            self._release_left()
+
+    def _apply_right(
+        self,
+        _pending_b: int,
+    ) -> None:
+        """Add batched deltas to group right in one critical section, all or none."""
+        if not self._acquire_right():
+            raise _timeout("Guarded", "right", 0.5)
+        try:
+            _total_b = self._raw_b.value + _pending_b
+            if not _C_LONGLONG_MIN <= _total_b <= _C_LONGLONG_MAX:
+                raise _add_overflow(
+                    "Guarded.b", _pending_b, _C_LONGLONG_MIN, _C_LONGLONG_MAX
+                )
+            self._raw_b.value = _total_b
+        finally:
+            self._release_right()
+
+    @_contextmanager
+    def batch(self) -> _Iterator[_Guarded_batch]:
+        """Collect adds locally and apply them when the block ends (and on flush()).
+
+        What was added before an exception in the block is still applied.
+        """
+        collected = _Guarded_batch(self)
+        try:
+            yield collected
+        finally:
+            collected.flush()
+
     def snapshot(self) -> GuardedSnapshot:
         """A consistent copy of every field, all groups' locks held together."""
         _acquire_in_order("Guarded", self._lock_order, 0.5)
@@ -2317,6 +2725,48 @@ class _Pair_other:
     __slots__ = ("moves",)
 
     moves: int
+
+
+class _Pair_batch:
+    """Adds to Pair collected in this process; flush() applies them, one critical section per lock group."""
+
+    __slots__ = ("_struct", "_pending_a", "_pending_b", "_pending_moves")
+
+    def __init__(self, struct: "Pair") -> None:
+        self._struct = struct
+        self._pending_a: int = 0
+        self._pending_b: int = 0
+        self._pending_moves: int = 0
+
+    def add_a(self, delta: int = 1) -> None:
+        if delta.__class__ is not int:
+            delta = _as_int(delta, "Pair.a")
+        self._pending_a += delta
+
+    def add_b(self, delta: int = 1) -> None:
+        if delta.__class__ is not int:
+            delta = _as_int(delta, "Pair.b")
+        self._pending_b += delta
+
+    def add_moves(self, delta: int = 1) -> None:
+        if delta.__class__ is not int:
+            delta = _as_int(delta, "Pair.moves")
+        self._pending_moves += delta
+
+    def flush(self) -> None:
+        """Apply the adds collected so far; each group's adds land together or (on overflow) not at all."""
+        if self._pending_a or self._pending_b:
+            self._struct._apply_pair(
+                self._pending_a,
+                self._pending_b,
+            )
+            self._pending_a = 0
+            self._pending_b = 0
+        if self._pending_moves:
+            self._struct._apply_other(
+                self._pending_moves,
+            )
+            self._pending_moves = 0
 
 
 class Pair:
@@ -2666,6 +3116,57 @@ class Pair:
             )
         finally:
             self._release_other()
+
+    def _apply_pair(
+        self,
+        _pending_a: int,
+        _pending_b: int,
+    ) -> None:
+        """Add batched deltas to group pair in one critical section, all or none."""
+        self._acquire_pair()
+        try:
+            _total_a = self._raw_a.value + _pending_a
+            if not _C_LONGLONG_MIN <= _total_a <= _C_LONGLONG_MAX:
+                raise _add_overflow(
+                    "Pair.a", _pending_a, _C_LONGLONG_MIN, _C_LONGLONG_MAX
+                )
+            _total_b = self._raw_b.value + _pending_b
+            if not _C_LONGLONG_MIN <= _total_b <= _C_LONGLONG_MAX:
+                raise _add_overflow(
+                    "Pair.b", _pending_b, _C_LONGLONG_MIN, _C_LONGLONG_MAX
+                )
+            self._raw_a.value = _total_a
+            self._raw_b.value = _total_b
+        finally:
+            self._release_pair()
+
+    def _apply_other(
+        self,
+        _pending_moves: int,
+    ) -> None:
+        """Add batched deltas to group other in one critical section, all or none."""
+        self._acquire_other()
+        try:
+            _total_moves = self._raw_moves.value + _pending_moves
+            if not _C_INT_MIN <= _total_moves <= _C_INT_MAX:
+                raise _add_overflow(
+                    "Pair.moves", _pending_moves, _C_INT_MIN, _C_INT_MAX
+                )
+            self._raw_moves.value = _total_moves
+        finally:
+            self._release_other()
+
+    @_contextmanager
+    def batch(self) -> _Iterator[_Pair_batch]:
+        """Collect adds locally and apply them when the block ends (and on flush()).
+
+        What was added before an exception in the block is still applied.
+        """
+        collected = _Pair_batch(self)
+        try:
+            yield collected
+        finally:
+            collected.flush()
 
     def snapshot(self) -> PairSnapshot:
         """A consistent copy of every field, all groups' locks held together."""
