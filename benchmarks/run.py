@@ -164,6 +164,7 @@ WAYS = [
     Way("generated update_g() of 4 fields", lambda: bench.BenchGroup(ctx=CTX), generated_update4, 50_000),
     Way("generated snapshot() of 20 fields", lambda: bench.BenchWide(ctx=CTX), generated_snapshot20, 20_000),
     Way("generated add_slots(i) (array)", lambda: bench.BenchArray(ctx=CTX), generated_array_add, 100_000),
+    Way("generated sharded add_value() (shards: 8)", lambda: bench.BenchSharded(ctx=CTX), generated_add, 100_000),
     Way("generated batch(): 1000 adds per flush", counter_make, generated_batched_add, 200_000),
 ]
 BASELINE = WAYS[0]

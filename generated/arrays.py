@@ -218,8 +218,8 @@ class Histogram:
     """Latency buckets filled by several processes."""
 
     __slots__ = (
-        "_locks",
         "_start_method",
+        "_locks",
         "_lock_order",
         "_acquire_default",
         "_release_default",
@@ -228,8 +228,8 @@ class Histogram:
         "_raw_total",
     )
 
-    _locks: dict[str, _Lock]
     _start_method: str
+    _locks: dict[str, _Lock]
     _lock_order: tuple[tuple[str, _Lock], ...]
     _acquire_default: _Callable[[], bool]
     _release_default: _Callable[[], None]
@@ -262,12 +262,10 @@ class Histogram:
             _ctypes.c_ulonglong,
             _int(total, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX, "Histogram.total"),
         )
-        self._bind(
-            ctx.get_start_method(), _make_locks("Histogram", ("default",), ctx, locks)
-        )
+        self._start_method = ctx.get_start_method()
+        self._bind(_make_locks("Histogram", ("default",), ctx, locks))
 
-    def _bind(self, start_method: str, locks: dict[str, _Lock]) -> None:
-        self._start_method = start_method
+    def _bind(self, locks: dict[str, _Lock]) -> None:
         self._locks = locks
         self._lock_order = tuple(
             dict((id(lock), (group, lock)) for group, lock in locks.items()).values()
@@ -287,13 +285,13 @@ class Histogram:
 
     def __setstate__(self, state: tuple[_Any, ...]) -> None:
         (
-            start_method,
+            self._start_method,
             locks,
             self._raw_buckets,
             self._raw_weights,
             self._raw_total,
         ) = state
-        self._bind(start_method, locks)
+        self._bind(locks)
 
     @property
     def buckets(self) -> list[int]:

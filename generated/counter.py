@@ -142,16 +142,16 @@ class Counter:
     """A counter shared by worker processes."""
 
     __slots__ = (
-        "_locks",
         "_start_method",
+        "_locks",
         "_lock_order",
         "_acquire_default",
         "_release_default",
         "_raw_value",
     )
 
-    _locks: dict[str, _Lock]
     _start_method: str
+    _locks: dict[str, _Lock]
     _lock_order: tuple[tuple[str, _Lock], ...]
     _acquire_default: _Callable[[], bool]
     _release_default: _Callable[[], None]
@@ -169,12 +169,10 @@ class Counter:
         self._raw_value = ctx.RawValue(
             _ctypes.c_int, _int(value, _C_INT_MIN, _C_INT_MAX, "Counter.value")
         )
-        self._bind(
-            ctx.get_start_method(), _make_locks("Counter", ("default",), ctx, locks)
-        )
+        self._start_method = ctx.get_start_method()
+        self._bind(_make_locks("Counter", ("default",), ctx, locks))
 
-    def _bind(self, start_method: str, locks: dict[str, _Lock]) -> None:
-        self._start_method = start_method
+    def _bind(self, locks: dict[str, _Lock]) -> None:
         self._locks = locks
         self._lock_order = tuple(
             dict((id(lock), (group, lock)) for group, lock in locks.items()).values()
@@ -192,11 +190,11 @@ class Counter:
 
     def __setstate__(self, state: tuple[_Any, ...]) -> None:
         (
-            start_method,
+            self._start_method,
             locks,
             self._raw_value,
         ) = state
-        self._bind(start_method, locks)
+        self._bind(locks)
 
     @property
     def value(self) -> int:

@@ -178,8 +178,8 @@ class JobInfo:
     """Fixed-capacity text shared between processes."""
 
     __slots__ = (
-        "_locks",
         "_start_method",
+        "_locks",
         "_lock_order",
         "_acquire_default",
         "_release_default",
@@ -189,8 +189,8 @@ class JobInfo:
         "_raw_priority",
     )
 
-    _locks: dict[str, _Lock]
     _start_method: str
+    _locks: dict[str, _Lock]
     _lock_order: tuple[tuple[str, _Lock], ...]
     _acquire_default: _Callable[[], bool]
     _release_default: _Callable[[], None]
@@ -220,12 +220,10 @@ class JobInfo:
             _ctypes.c_short,
             _int(priority, _C_SHORT_MIN, _C_SHORT_MAX, "JobInfo.priority"),
         )
-        self._bind(
-            ctx.get_start_method(), _make_locks("JobInfo", ("default",), ctx, locks)
-        )
+        self._start_method = ctx.get_start_method()
+        self._bind(_make_locks("JobInfo", ("default",), ctx, locks))
 
-    def _bind(self, start_method: str, locks: dict[str, _Lock]) -> None:
-        self._start_method = start_method
+    def _bind(self, locks: dict[str, _Lock]) -> None:
         self._locks = locks
         self._lock_order = tuple(
             dict((id(lock), (group, lock)) for group, lock in locks.items()).values()
@@ -246,14 +244,14 @@ class JobInfo:
 
     def __setstate__(self, state: tuple[_Any, ...]) -> None:
         (
-            start_method,
+            self._start_method,
             locks,
             self._raw_label,
             self._raw_owner,
             self._raw_grade,
             self._raw_priority,
         ) = state
-        self._bind(start_method, locks)
+        self._bind(locks)
 
     @property
     def label(self) -> bytes:

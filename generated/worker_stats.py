@@ -245,8 +245,8 @@ class WorkerStats:
     """
 
     __slots__ = (
-        "_locks",
         "_start_method",
+        "_locks",
         "_lock_order",
         "_acquire_progress",
         "_release_progress",
@@ -261,8 +261,8 @@ class WorkerStats:
         "_raw_stop",
     )
 
-    _locks: dict[str, _Lock]
     _start_method: str
+    _locks: dict[str, _Lock]
     _lock_order: tuple[tuple[str, _Lock], ...]
     _acquire_progress: _Callable[[], bool]
     _release_progress: _Callable[[], None]
@@ -303,13 +303,12 @@ class WorkerStats:
             _ctypes.c_char, _char(state, "WorkerStats.state")
         )
         self._raw_stop = ctx.RawValue(_ctypes.c_bool, _bool(stop, "WorkerStats.stop"))
+        self._start_method = ctx.get_start_method()
         self._bind(
-            ctx.get_start_method(),
-            _make_locks("WorkerStats", ("progress", "timing", "default"), ctx, locks),
+            _make_locks("WorkerStats", ("progress", "timing", "default"), ctx, locks)
         )
 
-    def _bind(self, start_method: str, locks: dict[str, _Lock]) -> None:
-        self._start_method = start_method
+    def _bind(self, locks: dict[str, _Lock]) -> None:
         self._locks = locks
         self._lock_order = tuple(
             dict((id(lock), (group, lock)) for group, lock in locks.items()).values()
@@ -337,7 +336,7 @@ class WorkerStats:
 
     def __setstate__(self, state: tuple[_Any, ...]) -> None:
         (
-            start_method,
+            self._start_method,
             locks,
             self._raw_processed,
             self._raw_failed,
@@ -345,7 +344,7 @@ class WorkerStats:
             self._raw_state,
             self._raw_stop,
         ) = state
-        self._bind(start_method, locks)
+        self._bind(locks)
 
     @property
     def processed(self) -> int:

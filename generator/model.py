@@ -21,6 +21,7 @@ class Storage(Enum):
     SCALAR = "scalar"  # RawValue: .value
     ARRAY = "array"  # RawArray of numbers or bools: [:] reads a list, [:] = list writes
     STRING = "string"  # RawArray of c_char / c_wchar: .value holds bytes / str up to a NUL
+    SHARDED = "sharded"  # RawArray with one slot per shard, each under its own lock; the value is the sum
 
 
 # Which methods a field gets beside its property:
@@ -33,6 +34,7 @@ class Storage(Enum):
 #   int / float array             | [i] |          |
 #   bool array                    |     |          |
 #   any field with `lock: false`  |     |          |
+#   sharded counter (`shards: N`) |  x  |          |
 #
 # Without a lock nothing can make a read-modify-write atomic, so such fields only read and write.
 
@@ -66,6 +68,7 @@ class FieldModel:
     ctype: str
     storage: Storage
     length: int | None
+    shards: int | None
     group: str | None
     value_type: str  # annotation of the property
     snapshot_type: str  # annotation in the snapshot dataclass (arrays become tuples)
@@ -88,6 +91,24 @@ class FieldModel:
     @property
     def is_string(self) -> bool:
         return self.storage is Storage.STRING
+
+    @property
+    def is_sharded(self) -> bool:
+        return self.storage is Storage.SHARDED
+
+    @property
+    def state_slots(self) -> tuple[str, ...]:
+        """Slots that travel to child processes (shard claims are per process and do not)."""
+        if self.storage is Storage.SHARDED:
+            return (self.raw, f"_shardlocks_{self.name}", f"_shardclaims_{self.name}")
+        return (self.raw,)
+
+    @property
+    def process_slots(self) -> tuple[str, ...]:
+        """Sharded fields: which slot this process claimed (pid, index) and that slot's lock."""
+        if self.storage is not Storage.SHARDED:
+            return ()
+        return tuple(f"_shard{part}_{self.name}" for part in ("pid", "slot", "acq", "rel"))
 
     @property
     def unit(self) -> int | float:
@@ -227,10 +248,25 @@ class StructModel:
         return tuple(group.name for group in self.groups)
 
     @property
+    def sharded_fields(self) -> tuple[FieldModel, ...]:
+        return tuple(f for f in self.fields if f.is_sharded)
+
+    @property
+    def uses_locks(self) -> bool:
+        return bool(self.groups or self.sharded_fields)
+
+    @property
+    def state_slots(self) -> tuple[str, ...]:
+        """What pickling for a child process carries, after the start method and group locks."""
+        return tuple(slot for f in self.fields for slot in f.state_slots)
+
+    @property
     def slots(self) -> tuple[str, ...]:
-        lock_slots = ("_locks", "_start_method", "_lock_order") if self.groups else ()
+        lock_slots = ("_start_method",) if self.uses_locks else ()
+        lock_slots += ("_locks", "_lock_order") if self.groups else ()
         group_slots = tuple(name for group in self.groups for name in (group.acquire, group.release))
-        return lock_slots + group_slots + tuple(field.raw for field in self.fields)
+        process_slots = tuple(slot for f in self.fields for slot in f.process_slots)
+        return lock_slots + group_slots + self.state_slots + process_slots
 
 
 @dataclass(frozen=True)
@@ -250,16 +286,21 @@ class ModuleModel:
 
     @property
     def uses_locks(self) -> bool:
-        return any(s.groups for s in self.structs)
+        return any(s.uses_locks for s in self.structs)
+
+    @property
+    def uses_shards(self) -> bool:
+        return any(s.sharded_fields for s in self.structs)
 
     @property
     def uses_timeouts(self) -> bool:
         """Whether `_timeout` is needed: a struct with a timeout, or the multi-lock helper."""
-        return self.uses_lock_order or any(s.lock_timeout is not None and s.groups for s in self.structs)
+        return self.uses_lock_order or self.uses_shards or any(s.lock_timeout is not None and s.groups for s in self.structs)
 
     @property
     def uses_lock_order(self) -> bool:
-        return any(len(s.groups) > 1 for s in self.structs)
+        """Whether `_acquire_in_order` is needed: several groups, or the shards of a counter."""
+        return self.uses_shards or any(len(s.groups) > 1 for s in self.structs)
 
 
 PYTHON_TYPES = {Kind.INT: "int", Kind.FLOAT: "float", Kind.BOOL: "bool", Kind.BYTES: "bytes", Kind.STR: "str"}
@@ -300,7 +341,12 @@ def build_field(struct_name: str, name: str, spec: FieldSpec) -> FieldModel:
     python_type = PYTHON_TYPES[kind]
     locked = spec.group is not None
     item_check, item_check_args = SCALAR_CHECKS[kind], _scalar_check_args(spec)
-    if spec.length is None:
+    if spec.shards is not None:
+        storage = Storage.SHARDED
+        value_type = snapshot_type = setter_type = python_type
+        check, check_args = item_check, item_check_args
+        default = ZERO[kind] if spec.default is None else spec.default
+    elif spec.length is None:
         storage = Storage.SCALAR
         value_type = snapshot_type = setter_type = python_type
         check, check_args = item_check, item_check_args
@@ -319,6 +365,7 @@ def build_field(struct_name: str, name: str, spec: FieldSpec) -> FieldModel:
         fill = ZERO[kind] if spec.default is None else spec.default
         default = fill if isinstance(fill, tuple) else (fill,) * spec.length
     numeric = kind in (Kind.INT, Kind.FLOAT)
+    exchangeable = locked and storage in (Storage.SCALAR, Storage.STRING)
     return FieldModel(
         name=name,
         label=f"{struct_name}.{name}",
@@ -327,6 +374,7 @@ def build_field(struct_name: str, name: str, spec: FieldSpec) -> FieldModel:
         ctype=code.ctype,
         storage=storage,
         length=spec.length,
+        shards=spec.shards,
         group=spec.group,
         value_type=value_type,
         snapshot_type=snapshot_type,
@@ -338,9 +386,9 @@ def build_field(struct_name: str, name: str, spec: FieldSpec) -> FieldModel:
         check_args=check_args,
         item_check=item_check,
         item_check_args=item_check_args,
-        has_add=locked and numeric,
-        has_exchange=locked and storage is not Storage.ARRAY,
-        has_compare_and_set=locked and storage is not Storage.ARRAY,
+        has_add=(locked or storage is Storage.SHARDED) and numeric,
+        has_exchange=exchangeable,
+        has_compare_and_set=exchangeable,
     )
 
 
@@ -399,22 +447,25 @@ def build_module(schema: SchemaFile, *, source_path: str, source_hash: str) -> M
 def module_imports(structs: tuple[StructModel, ...], helpers: set[str]) -> tuple[str, ...]:
     """Standard-library imports, each under a private alias so that no field can shadow it."""
     groups = any(s.groups for s in structs)
+    sharded = any(s.sharded_fields for s in structs)
+    locks = groups or sharded
     needed = {
         "import ctypes as _ctypes": True,
         "import dataclasses as _dataclasses": True,
-        "import functools as _functools": any(s.lock_timeout is not None and s.groups for s in structs),
+        "import functools as _functools": any(s.lock_timeout is not None and s.uses_locks for s in structs),
         "import math as _math": "_float" in helpers,
         "import multiprocessing as _mp": True,
         "import numbers as _numbers": "_float" in helpers,
         "import operator as _operator": "_as_int" in helpers,
+        "import os as _os": sharded,
         "import sys as _sys": "_float" in helpers,
-        "from collections.abc import Callable as _Callable": groups,
+        "from collections.abc import Callable as _Callable": locks,
         "from collections.abc import Iterator as _Iterator": groups,
         "from collections.abc import Mapping as _Mapping": True,
         "from collections.abc import Sequence as _Sequence": "_items" in helpers,
         "from contextlib import contextmanager as _contextmanager": groups,
         "from multiprocessing.context import BaseContext as _BaseContext": True,
-        "from multiprocessing.context import get_spawning_popen as _get_spawning_popen": groups,
+        "from multiprocessing.context import get_spawning_popen as _get_spawning_popen": locks,
         "from types import TracebackType as _TracebackType": True,
         "from typing import Any as _Any": True,
         "from typing import Literal as _Literal": groups,

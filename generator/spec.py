@@ -154,6 +154,10 @@ class FieldSpec(BaseModel):
     lock: str | StrictBool = Field(
         DEFAULT_GROUP, description="Lock group shared with other fields; false for no lock (single-writer)."
     )
+    shards: Annotated[StrictInt, Field(ge=2, le=1024)] | None = Field(
+        None,
+        description="A striped counter: add_<field> touches only the calling process's slot of this many.",
+    )
     default: Any = Field(None, description="Initial value, checked against type, range and capacity.")
     doc: str | None = Field(None, description="Documentation for the generated property.")
 
@@ -194,14 +198,24 @@ class FieldSpec(BaseModel):
             raise _fail(f"{len(value)} items given for an array of {length}")
         return tuple(SCALAR_DEFAULT_CHECKS[code.kind](item, code) for item in value)
 
+    @model_validator(mode="after")
+    def _shards_fit(self) -> FieldSpec:
+        if self.shards is None:
+            return self
+        if self.code.kind not in (Kind.INT, Kind.FLOAT) or self.length is not None:
+            raise _fail("shards are for numeric scalar fields (a counter), not arrays or text", at=("shards",))
+        if self.lock is False:
+            raise _fail("a sharded field has a lock per shard; it cannot also be lock: false", at=("shards",))
+        return self
+
     @property
     def code(self) -> TypeCode:
         return TYPE_CODES[self.type]
 
     @property
     def group(self) -> str | None:
-        """The lock group, or None for a field without a lock."""
-        return None if self.lock is False else str(self.lock)
+        """The lock group, or None for a field without one (no lock, or a lock per shard)."""
+        return None if self.lock is False or self.shards else str(self.lock)
 
 
 class StructSpec(BaseModel):

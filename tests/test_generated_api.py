@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import dataclasses
+import inspect
 import multiprocessing
 import pickle
 import threading
@@ -341,3 +342,25 @@ def test_bad_constructor_arguments_raise(everything: ModuleType) -> None:
         everything.Everything(nonexistent=1)
     with pytest.raises(TypeError):
         everything.Everything(1)  # keyword-only
+
+
+def test_sharded_counters(everything: ModuleType) -> None:
+    hits = everything.Hits()
+    assert (hits.count, hits.seconds, hits.small) == (0, 1.5, 0)
+    assert hits.add_count() is None  # no total: reading it would take every shard's lock
+    hits.add_count(41)
+    hits.add_seconds(0.5)
+    assert (hits.count, hits.seconds) == (42, 2.0)
+    hits.count = 7
+    assert hits.count == 7
+    assert hits.snapshot().count == 7 and hits.snapshot().seconds == 2.0
+    for method in ("exchange_count", "compare_and_set_count", "batch"):
+        assert not hasattr(hits, method)
+    assert list(inspect.signature(hits.update_default).parameters) == ["label"]  # shards have locks of their own
+    with pytest.raises(TypeError):
+        hits.add_count(1.5)
+    with pytest.raises(OverflowError):
+        hits.add_small(128)  # one shard holds a C signed char
+    with pytest.raises(OverflowError):
+        hits.small = 200
+    assert hits.small == 0 and hits.count == 7

@@ -46,6 +46,10 @@ FIELD_CASES = [
     ("bad group name", "      x: {type: i, lock: 'no way'}\n", "4:26", "lock group 'no way' is not a Python identifier"),
     ("bad lock value", "      x: {type: i, lock: 3}\n", "4:26", "3 is neither a lock group name nor false"),
     ("keyword group", "      x: {type: i, lock: for}\n", "4:26", "lock group 'for' is a Python keyword"),
+    ("shards on text", "      x: {type: c, length: 4, shards: 2}\n", "4:31", "field 'x', shards: shards are for numeric scalar fields"),
+    ("shards on array", "      x: {type: i, length: 4, shards: 2}\n", "4:31", "shards are for numeric scalar fields"),
+    ("shards without lock", "      x: {type: i, lock: false, shards: 2}\n", "4:33", "cannot also be lock: false"),
+    ("one shard", "      x: {type: i, shards: 1}\n", "4:28", "field 'x', shards: input should be greater than or equal to 2"),
 ]
 
 

@@ -79,3 +79,21 @@ def add_in_batches(counter: Counter, batches: int, per_batch: int) -> None:
         with counter.batch() as batch:
             for _ in range(per_batch):
                 batch.add_value()
+
+
+def add_hits(hits: Any, times: int) -> None:
+    for _ in range(times):
+        hits.add_count()
+        hits.add_seconds(0.5)
+
+
+def add_hits_and_spawn(hits: Any, times: int, method: str) -> None:
+    """Add, then start a grandchild that adds too (processes started from other processes)."""
+    import multiprocessing
+
+    add_hits(hits, times)
+    ctx = multiprocessing.get_context(method)
+    child = ctx.Process(target=add_hits, args=(hits, times))
+    child.start()
+    child.join()
+    assert child.exitcode == 0
