@@ -17,6 +17,7 @@ from multiprocessing.context import BaseContext as _BaseContext
 from multiprocessing.context import get_spawning_popen as _get_spawning_popen
 from types import TracebackType as _TracebackType
 from typing import Any as _Any
+from typing import ClassVar as _ClassVar
 from typing import Literal as _Literal
 from typing import Protocol as _Protocol
 
@@ -39,6 +40,11 @@ class _Lock(_Protocol):
         tb: _TracebackType | None,
         /,
     ) -> None: ...
+
+
+def _repr(name: str, snapshot: _Any) -> str:
+    values = ", ".join(f"{key}={value!r}" for key, value in snapshot.as_dict().items())
+    return f"{name}({values})"
 
 
 def _make_locks(
@@ -160,6 +166,10 @@ class HistogramSnapshot:
     weights: tuple[float, ...]
     total: int
 
+    def as_dict(self) -> dict[str, _Any]:
+        """The fields by name, in declaration order."""
+        return _dataclasses.asdict(self)
+
 
 class _Histogram_default:
     """Working copy of lock group default of Histogram, yielded by locked_default()."""
@@ -227,6 +237,13 @@ class Histogram:
         "_raw_weights",
         "_raw_total",
     )
+
+    #: The schema of this struct, for tools: each field's type code, length, lock group, shards.
+    __sharedgen_fields__: _ClassVar[dict[str, dict[str, _Any]]] = {
+        "buckets": {"type": "Q", "length": 10, "lock": "default", "shards": None},
+        "weights": {"type": "d", "length": 4, "lock": "default", "shards": None},
+        "total": {"type": "Q", "length": None, "lock": "default", "shards": None},
+    }
 
     _start_method: str
     _locks: dict[str, _Lock]
@@ -563,6 +580,9 @@ class Histogram:
             )
         finally:
             self._release_default()
+
+    def __repr__(self) -> str:
+        return _repr(type(self).__name__, self.snapshot())
 
     def get_lock(self, group: _Literal["default"] = "default") -> _Lock:
         """The lock of one group, for code in the style of multiprocessing's get_lock()."""

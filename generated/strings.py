@@ -13,6 +13,7 @@ from multiprocessing.context import BaseContext as _BaseContext
 from multiprocessing.context import get_spawning_popen as _get_spawning_popen
 from types import TracebackType as _TracebackType
 from typing import Any as _Any
+from typing import ClassVar as _ClassVar
 from typing import Literal as _Literal
 from typing import Protocol as _Protocol
 
@@ -35,6 +36,11 @@ class _Lock(_Protocol):
         tb: _TracebackType | None,
         /,
     ) -> None: ...
+
+
+def _repr(name: str, snapshot: _Any) -> str:
+    values = ", ".join(f"{key}={value!r}" for key, value in snapshot.as_dict().items())
+    return f"{name}({values})"
 
 
 def _make_locks(
@@ -139,6 +145,10 @@ class JobInfoSnapshot:
     grade: str
     priority: int
 
+    def as_dict(self) -> dict[str, _Any]:
+        """The fields by name, in declaration order."""
+        return _dataclasses.asdict(self)
+
 
 class _JobInfo_default:
     """Working copy of lock group default of JobInfo, yielded by locked_default()."""
@@ -188,6 +198,14 @@ class JobInfo:
         "_raw_grade",
         "_raw_priority",
     )
+
+    #: The schema of this struct, for tools: each field's type code, length, lock group, shards.
+    __sharedgen_fields__: _ClassVar[dict[str, dict[str, _Any]]] = {
+        "label": {"type": "c", "length": 32, "lock": "default", "shards": None},
+        "owner": {"type": "u", "length": 16, "lock": "default", "shards": None},
+        "grade": {"type": "u", "length": None, "lock": "default", "shards": None},
+        "priority": {"type": "h", "length": None, "lock": "default", "shards": None},
+    }
 
     _start_method: str
     _locks: dict[str, _Lock]
@@ -530,6 +548,9 @@ class JobInfo:
             )
         finally:
             self._release_default()
+
+    def __repr__(self) -> str:
+        return _repr(type(self).__name__, self.snapshot())
 
     def get_lock(self, group: _Literal["default"] = "default") -> _Lock:
         """The lock of one group, for code in the style of multiprocessing's get_lock()."""

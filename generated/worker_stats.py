@@ -17,6 +17,7 @@ from multiprocessing.context import BaseContext as _BaseContext
 from multiprocessing.context import get_spawning_popen as _get_spawning_popen
 from types import TracebackType as _TracebackType
 from typing import Any as _Any
+from typing import ClassVar as _ClassVar
 from typing import Literal as _Literal
 from typing import Protocol as _Protocol
 
@@ -39,6 +40,11 @@ class _Lock(_Protocol):
         tb: _TracebackType | None,
         /,
     ) -> None: ...
+
+
+def _repr(name: str, snapshot: _Any) -> str:
+    values = ", ".join(f"{key}={value!r}" for key, value in snapshot.as_dict().items())
+    return f"{name}({values})"
 
 
 def _make_locks(
@@ -170,6 +176,10 @@ class WorkerStatsSnapshot:
     state: bytes
     stop: bool
 
+    def as_dict(self) -> dict[str, _Any]:
+        """The fields by name, in declaration order."""
+        return _dataclasses.asdict(self)
+
 
 class _WorkerStats_progress:
     """Working copy of lock group progress of WorkerStats, yielded by locked_progress()."""
@@ -260,6 +270,15 @@ class WorkerStats:
         "_raw_state",
         "_raw_stop",
     )
+
+    #: The schema of this struct, for tools: each field's type code, length, lock group, shards.
+    __sharedgen_fields__: _ClassVar[dict[str, dict[str, _Any]]] = {
+        "processed": {"type": "i", "length": None, "lock": "progress", "shards": None},
+        "failed": {"type": "i", "length": None, "lock": "progress", "shards": None},
+        "elapsed": {"type": "d", "length": None, "lock": "timing", "shards": None},
+        "state": {"type": "c", "length": None, "lock": "default", "shards": None},
+        "stop": {"type": "?", "length": None, "lock": False, "shards": None},
+    }
 
     _start_method: str
     _locks: dict[str, _Lock]
@@ -773,6 +792,9 @@ class WorkerStats:
             )
         finally:
             _release_in_reverse(self._lock_order)
+
+    def __repr__(self) -> str:
+        return _repr(type(self).__name__, self.snapshot())
 
     def get_lock(
         self, group: _Literal["progress", "timing", "default"] = "default"

@@ -1,29 +1,85 @@
-"""The command line: a thin shell over the pipeline (see CONTRACT: build, check, schema)."""
+"""The command line: a thin shell over the pipeline (see CONTRACT: build, check, schema).
+
+Defaults come from ``[tool.sharedgen]`` of the nearest ``pyproject.toml`` (``schemas`` and
+``output``, relative to that file), then from the built-in ``schemas`` and ``generated``;
+arguments on the command line win over both.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 from sharedgen import __version__
 from sharedgen.cache import OutputCache
 from sharedgen.errors import InternalError, SchemaErrors
+from sharedgen.load import tomllib
 from sharedgen.pipeline import generate
 from sharedgen.spec import json_schema
 from sharedgen.write import Status, apply_plan, plan_outputs
 
 EXIT_OK, EXIT_STALE, EXIT_INVALID, EXIT_INTERNAL = 0, 1, 2, 3
-DEFAULT_SCHEMAS = "schemas"
-DEFAULT_OUTPUT = "generated"
+
+
+@dataclass(frozen=True)
+class Config:
+    schemas: tuple[str, ...] = ("schemas",)
+    output: str = "generated"
+
+
+def load_config(start: Path) -> Config:
+    """``[tool.sharedgen]`` of the nearest pyproject.toml at or above ``start``."""
+    for folder in (start, *start.parents):
+        pyproject = folder / "pyproject.toml"
+        if not pyproject.is_file():
+            continue
+        try:
+            document = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise SchemaErrors.single(str(pyproject), f"invalid TOML: {exc}") from None
+        table = document.get("tool", {}).get("sharedgen", {})
+        unknown = sorted(set(table) - {"schemas", "output"})
+        if unknown:
+            raise SchemaErrors.single(str(pyproject), f"[tool.sharedgen] has unknown key {unknown[0]!r} (known: schemas, output)")
+        relative = os.path.relpath(folder, start)
+        schemas = table.get("schemas", list(Config.schemas))
+        schemas = [schemas] if isinstance(schemas, str) else schemas
+        return Config(
+            schemas=tuple(os.path.normpath(os.path.join(relative, s)) for s in schemas),
+            output=os.path.normpath(os.path.join(relative, table.get("output", Config.output))),
+        )
+    return Config()
+
+
+class Console:
+    """Output for people: `-q` keeps only errors, `-v` adds what stayed; colour only on a terminal."""
+
+    def __init__(self, verbosity: int, stream: TextIO = sys.stderr) -> None:
+        self.verbosity = verbosity
+        self.colour = stream.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
+
+    def paint(self, text: str, code: str) -> str:
+        return f"\033[{code}m{text}\033[0m" if self.colour else text
+
+    def error(self, line: str) -> None:
+        print(line.replace(": error: ", ": " + self.paint("error", "1;31") + ": ", 1), file=sys.stderr)
+
+    def info(self, line: str, *, level: int = 0) -> None:
+        if self.verbosity >= level:
+            print(line)
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sharedgen",
         description="Generate typed multiprocessing shared-memory structs from schema files.",
+        epilog="Defaults can be set in [tool.sharedgen] of pyproject.toml: schemas = [...], output = '...'.",
     )
     parser.add_argument("--version", action="version", version=f"sharedgen {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -37,12 +93,12 @@ def _parser() -> argparse.ArgumentParser:
             description=f"{help_text[0].upper()}{help_text[1:]}.",
             epilog=f"example: {example}",
         )
-        command.add_argument(
-            "paths", nargs="*", metavar="PATH", help=f"schema files or folders (default: {DEFAULT_SCHEMAS})"
-        )
-        command.add_argument(
-            "-o", "--output", metavar="DIR", default=DEFAULT_OUTPUT, help=f"output folder (default: {DEFAULT_OUTPUT})"
-        )
+        command.add_argument("paths", nargs="*", metavar="PATH", help="schema files or folders (default: schemas)")
+        command.add_argument("-o", "--output", metavar="DIR", help="output folder (default: generated)")
+        noise = command.add_mutually_exclusive_group()
+        noise.add_argument("-q", "--quiet", action="store_const", const=-1, dest="verbosity", help="print errors only")
+        noise.add_argument("-v", "--verbose", action="store_const", const=1, dest="verbosity", help="also list unchanged files")
+        command.set_defaults(verbosity=0)
     commands.add_parser(
         "schema",
         help="print the JSON Schema of schema files",
@@ -54,40 +110,50 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    console = Console(getattr(args, "verbosity", 0))
     try:
         if args.command == "schema":
             print(json.dumps(json_schema(), indent=2, sort_keys=True))
             return EXIT_OK
-        out_dir = Path(args.output)
+        config = load_config(Path.cwd())
+        out_dir = Path(args.output or config.output)
         cache = OutputCache()
-        plan = plan_outputs(generate(args.paths or [DEFAULT_SCHEMAS], out_dir=out_dir, cache=cache), out_dir)
+        modules = generate(args.paths or list(config.schemas), out_dir=out_dir, cache=cache)
+        plan = plan_outputs(modules, out_dir)
+        if args.command == "build":
+            changed = apply_plan(plan)
+            cache.save()
     except SchemaErrors as exc:
         for error in exc.errors:
-            print(error, file=sys.stderr)
+            console.error(str(error))
         count = len(exc.errors)
-        print(f"sharedgen: {count} error{'s' * (count != 1)}; nothing written", file=sys.stderr)
+        console.error(f"sharedgen: {count} error{'s' * (count != 1)}; nothing written")
+        return EXIT_INVALID
+    except OSError as exc:
+        console.error(f"sharedgen: error: {exc.filename}: {exc.strerror}")
         return EXIT_INVALID
     except InternalError as exc:
         return _internal_error(str(exc))
     except Exception as exc:  # a bug: one line to report, never a traceback
         return _internal_error(f"{type(exc).__name__}: {exc}")
+
     if args.command == "build":
-        try:
-            changed = apply_plan(plan)
-        except OSError as exc:
-            print(f"sharedgen: cannot write {exc.filename}: {exc.strerror}", file=sys.stderr)
-            return EXIT_INVALID
-        cache.save()
         for item in changed:
-            verb = "removed" if item.status is Status.ORPHANED else "wrote"
-            print(f"{verb} {item.path.as_posix()}")
+            console.info(f"{'removed' if item.status is Status.ORPHANED else 'wrote'} {item.path.as_posix()}")
+        for item in plan:
+            if item.status is Status.FRESH:
+                console.info(f"unchanged {item.path.as_posix()}", level=1)
         return EXIT_OK
     outdated = [item for item in plan if item.status is not Status.FRESH]
     for item in outdated:
-        print(f"{item.path.as_posix()}: {item.reason}", file=sys.stderr)
-        sys.stdout.write(item.diff())
+        console.error(f"{item.path.as_posix()}: {item.reason}")
+        if console.verbosity >= 0:
+            sys.stdout.write(item.diff())
+    for item in plan:
+        if item.status is Status.FRESH:
+            console.info(f"fresh {item.path.as_posix()}", level=1)
     if outdated:
-        print(f"sharedgen: {len(outdated)} file(s) out of date; run sharedgen build", file=sys.stderr)
+        console.error(f"sharedgen: {len(outdated)} file(s) out of date; run sharedgen build")
         return EXIT_STALE
     return EXIT_OK
 

@@ -25,6 +25,10 @@ class SchemaErrors(Exception):
         super().__init__("\n".join(map(str, errors)))
         self.errors = sorted(errors)
 
+    @classmethod
+    def single(cls, path: str, message: str) -> SchemaErrors:
+        return cls([SchemaError(path, 1, 1, message)])
+
 
 class InternalError(Exception):
     """A bug in sharedgen itself (for example a template that renders invalid Python)."""

@@ -248,6 +248,13 @@ class StructModel:
         return tuple(group.name for group in self.groups)
 
     @property
+    def schema_metadata(self) -> dict[str, dict[str, object]]:
+        return {
+            f.name: {"type": f.code, "length": f.length, "lock": f.group if f.group else False, "shards": f.shards}
+            for f in self.fields
+        }
+
+    @property
     def sharded_fields(self) -> tuple[FieldModel, ...]:
         return tuple(f for f in self.fields if f.is_sharded)
 
@@ -468,6 +475,7 @@ def module_imports(structs: tuple[StructModel, ...], helpers: set[str]) -> tuple
         "from multiprocessing.context import get_spawning_popen as _get_spawning_popen": locks,
         "from types import TracebackType as _TracebackType": True,
         "from typing import Any as _Any": True,
+        "from typing import ClassVar as _ClassVar": True,
         "from typing import Literal as _Literal": groups,
         "from typing import Protocol as _Protocol": True,
     }

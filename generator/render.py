@@ -30,6 +30,8 @@ def literal(value: object) -> str:
     """A Python literal for a value from a schema: the only way such values enter code."""
     if isinstance(value, list):
         return "[" + ", ".join(map(literal, value)) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{literal(k)}: {literal(v)}" for k, v in value.items()) + "}"
     if isinstance(value, tuple):
         return "(" + ", ".join(map(literal, value)) + ("," if len(value) == 1 else "") + ")"
     if value is None or isinstance(value, (bool, int, float, str, bytes)):

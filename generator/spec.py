@@ -35,7 +35,7 @@ from sharedgen.typecodes import FLOAT32_MAX, TYPE_CODES, Kind, TypeCode
 MAX_LENGTH = 1 << 20
 DEFAULT_GROUP = "default"
 # Constructor parameters beside the fields, and members every struct has.
-RESERVED_FIELD_NAMES = frozenset({"self", "ctx", "locks", "snapshot", "get_lock", "batch"})
+RESERVED_FIELD_NAMES = frozenset({"self", "ctx", "locks", "snapshot", "get_lock", "batch", "as_dict"})
 # Per-field and per-group members: a field may not take one of these names.
 FIELD_MEMBER_PREFIXES = ("add_", "exchange_", "compare_and_set_")
 GROUP_MEMBER_PREFIXES = ("update_", "locked_")

@@ -185,3 +185,47 @@ def test_a_rebuild_without_changes_skips_rendering(project: Path, monkeypatch: p
     target = project / "generated" / "counter.py"
     target.write_text(target.read_text() + "# edited\n")
     assert main(["check", str(project / "schemas"), "-o", out]) == 3
+
+
+def test_configuration_in_pyproject(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[tool.sharedgen]\nschemas = ["defs"]\noutput = "src/shared"\n')
+    (tmp_path / "defs").mkdir()
+    (tmp_path / "defs" / "counter.yaml").write_text(SCHEMA)
+    (tmp_path / "sub").mkdir()
+    result = sharedgen_cli("build", cwd=tmp_path / "sub")  # found from a folder below, paths relative to the file
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "wrote ../src/shared/counter.py\n"
+    assert sharedgen_cli("check", cwd=tmp_path).returncode == 0
+    (tmp_path / "pyproject.toml").write_text("[tool.sharedgen]\nschema = 'defs'\n")
+    bad = sharedgen_cli("check", cwd=tmp_path)
+    assert bad.returncode == 2 and "[tool.sharedgen] has unknown key 'schema'" in bad.stderr
+
+
+def test_quiet_and_verbose(project: Path) -> None:
+    assert sharedgen_cli("build", "-q", cwd=project).stdout == ""
+    verbose = sharedgen_cli("build", "-v", cwd=project)
+    assert verbose.stdout.splitlines() == ["unchanged generated/counter.py", "unchanged generated/flags.py"]
+    (project / "generated" / "flags.py").unlink()
+    quiet_check = sharedgen_cli("check", "-q", cwd=project)
+    assert quiet_check.returncode == 1 and quiet_check.stdout == ""  # no diff, only the one-line reasons
+
+
+def test_colour_only_on_a_terminal_and_never_with_no_color(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sharedgen.cli import Console
+
+    class Terminal:
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setenv("TERM", "xterm")
+    assert Console(0, Terminal()).colour  # type: ignore[arg-type]
+    assert not Console(0, sys.stderr).colour or sys.stderr.isatty()
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert not Console(0, Terminal()).colour  # type: ignore[arg-type]
+
+
+def test_every_command_has_help_with_an_example() -> None:
+    for command in ("build", "check", "schema"):
+        result = sharedgen_cli(command, "--help", cwd=REPO)
+        assert result.returncode == 0 and "example: sharedgen" in result.stdout

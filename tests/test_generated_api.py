@@ -364,3 +364,13 @@ def test_sharded_counters(everything: ModuleType) -> None:
     with pytest.raises(OverflowError):
         hits.small = 200
     assert hits.small == 0 and hits.count == 7
+
+
+def test_introspection_repr_and_dict(everything: ModuleType) -> None:
+    pair = everything.Pair()
+    assert repr(pair) == "Pair(a=500, b=500, moves=0)"
+    assert pair.snapshot().as_dict() == {"a": 500, "b": 500, "moves": 0}
+    fields = everything.Everything.__sharedgen_fields__
+    assert fields["ints"] == {"type": "i", "length": 3, "lock": "arrays", "shards": None}
+    assert fields["stop"]["lock"] is False
+    assert everything.Hits.__sharedgen_fields__["count"]["shards"] == 2

@@ -19,6 +19,7 @@ from multiprocessing.context import BaseContext as _BaseContext
 from multiprocessing.context import get_spawning_popen as _get_spawning_popen
 from types import TracebackType as _TracebackType
 from typing import Any as _Any
+from typing import ClassVar as _ClassVar
 from typing import Literal as _Literal
 from typing import Protocol as _Protocol
 
@@ -50,6 +51,11 @@ class _Lock(_Protocol):
         tb: _TracebackType | None,
         /,
     ) -> None: ...
+
+
+def _repr(name: str, snapshot: _Any) -> str:
+    values = ", ".join(f"{key}={value!r}" for key, value in snapshot.as_dict().items())
+    return f"{name}({values})"
 
 
 def _make_locks(
@@ -316,6 +322,10 @@ class EverythingSnapshot:
     stop: bool
     note: str
 
+    def as_dict(self) -> dict[str, _Any]:
+        """The fields by name, in declaration order."""
+        return _dataclasses.asdict(self)
+
 
 class _Everything_default:
     """Working copy of lock group default of Everything, yielded by locked_default()."""
@@ -573,6 +583,32 @@ class Everything:
         "_raw_stop",
         "_raw_note",
     )
+
+    #: The schema of this struct, for tools: each field's type code, length, lock group, shards.
+    __sharedgen_fields__: _ClassVar[dict[str, dict[str, _Any]]] = {
+        "c": {"type": "c", "length": None, "lock": "default", "shards": None},
+        "u": {"type": "u", "length": None, "lock": "default", "shards": None},
+        "b": {"type": "b", "length": None, "lock": "default", "shards": None},
+        "B": {"type": "B", "length": None, "lock": "default", "shards": None},
+        "h": {"type": "h", "length": None, "lock": "default", "shards": None},
+        "H": {"type": "H", "length": None, "lock": "default", "shards": None},
+        "i": {"type": "i", "length": None, "lock": "default", "shards": None},
+        "I": {"type": "I", "length": None, "lock": "default", "shards": None},
+        "l": {"type": "l", "length": None, "lock": "default", "shards": None},
+        "L": {"type": "L", "length": None, "lock": "default", "shards": None},
+        "q": {"type": "q", "length": None, "lock": "default", "shards": None},
+        "Q": {"type": "Q", "length": None, "lock": "default", "shards": None},
+        "f": {"type": "f", "length": None, "lock": "default", "shards": None},
+        "d": {"type": "d", "length": None, "lock": "default", "shards": None},
+        "flag": {"type": "?", "length": None, "lock": "default", "shards": None},
+        "ints": {"type": "i", "length": 3, "lock": "arrays", "shards": None},
+        "reals": {"type": "d", "length": 2, "lock": "arrays", "shards": None},
+        "flags": {"type": "?", "length": 2, "lock": "arrays", "shards": None},
+        "label": {"type": "c", "length": 8, "lock": "text", "shards": None},
+        "title": {"type": "u", "length": 8, "lock": "text", "shards": None},
+        "stop": {"type": "?", "length": None, "lock": False, "shards": None},
+        "note": {"type": "u", "length": 4, "lock": False, "shards": None},
+    }
 
     _start_method: str
     _locks: dict[str, _Lock]
@@ -2211,6 +2247,9 @@ class Everything:
         finally:
             _release_in_reverse(self._lock_order)
 
+    def __repr__(self) -> str:
+        return _repr(type(self).__name__, self.snapshot())
+
     def get_lock(
         self, group: _Literal["default", "arrays", "text"] = "default"
     ) -> _Lock:
@@ -2230,6 +2269,10 @@ class GuardedSnapshot:
     a: int
     b: int
     total: int
+
+    def as_dict(self) -> dict[str, _Any]:
+        """The fields by name, in declaration order."""
+        return _dataclasses.asdict(self)
 
 
 class _Guarded_left:
@@ -2306,6 +2349,13 @@ class Guarded:
         "_raw_b",
         "_raw_total",
     )
+
+    #: The schema of this struct, for tools: each field's type code, length, lock group, shards.
+    __sharedgen_fields__: _ClassVar[dict[str, dict[str, _Any]]] = {
+        "a": {"type": "q", "length": None, "lock": "left", "shards": None},
+        "b": {"type": "q", "length": None, "lock": "right", "shards": None},
+        "total": {"type": "q", "length": None, "lock": "left", "shards": None},
+    }
 
     _start_method: str
     _locks: dict[str, _Lock]
@@ -2731,6 +2781,9 @@ class Guarded:
         finally:
             _release_in_reverse(self._lock_order)
 
+    def __repr__(self) -> str:
+        return _repr(type(self).__name__, self.snapshot())
+
     def get_lock(self, group: _Literal["left", "right"]) -> _Lock:
         """The lock of one group, for code in the style of multiprocessing's get_lock()."""
         try:
@@ -2748,6 +2801,10 @@ class PairSnapshot:
     a: int
     b: int
     moves: int
+
+    def as_dict(self) -> dict[str, _Any]:
+        """The fields by name, in declaration order."""
+        return _dataclasses.asdict(self)
 
 
 class _Pair_pair:
@@ -2824,6 +2881,13 @@ class Pair:
         "_raw_b",
         "_raw_moves",
     )
+
+    #: The schema of this struct, for tools: each field's type code, length, lock group, shards.
+    __sharedgen_fields__: _ClassVar[dict[str, dict[str, _Any]]] = {
+        "a": {"type": "q", "length": None, "lock": "pair", "shards": None},
+        "b": {"type": "q", "length": None, "lock": "pair", "shards": None},
+        "moves": {"type": "i", "length": None, "lock": "other", "shards": None},
+    }
 
     _start_method: str
     _locks: dict[str, _Lock]
@@ -3218,6 +3282,9 @@ class Pair:
         finally:
             _release_in_reverse(self._lock_order)
 
+    def __repr__(self) -> str:
+        return _repr(type(self).__name__, self.snapshot())
+
     def get_lock(self, group: _Literal["pair", "other"]) -> _Lock:
         """The lock of one group, for code in the style of multiprocessing's get_lock()."""
         try:
@@ -3236,6 +3303,10 @@ class HitsSnapshot:
     seconds: float
     small: int
     label: bytes
+
+    def as_dict(self) -> dict[str, _Any]:
+        """The fields by name, in declaration order."""
+        return _dataclasses.asdict(self)
 
 
 class _Hits_default:
@@ -3278,6 +3349,14 @@ class Hits:
         "_shardacq_small",
         "_shardrel_small",
     )
+
+    #: The schema of this struct, for tools: each field's type code, length, lock group, shards.
+    __sharedgen_fields__: _ClassVar[dict[str, dict[str, _Any]]] = {
+        "count": {"type": "q", "length": None, "lock": False, "shards": 2},
+        "seconds": {"type": "d", "length": None, "lock": False, "shards": 3},
+        "small": {"type": "b", "length": None, "lock": False, "shards": 2},
+        "label": {"type": "c", "length": 8, "lock": "default", "shards": None},
+    }
 
     _start_method: str
     _locks: dict[str, _Lock]
@@ -3606,6 +3685,9 @@ class Hits:
             )
         finally:
             self._release_default()
+
+    def __repr__(self) -> str:
+        return _repr(type(self).__name__, self.snapshot())
 
     def get_lock(self, group: _Literal["default"] = "default") -> _Lock:
         """The lock of one group, for code in the style of multiprocessing's get_lock()."""
