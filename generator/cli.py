@@ -95,6 +95,12 @@ def _parser() -> argparse.ArgumentParser:
         )
         command.add_argument("paths", nargs="*", metavar="PATH", help="schema files or folders (default: schemas)")
         command.add_argument("-o", "--output", metavar="DIR", help="output folder (default: generated)")
+        if name == "build":
+            command.add_argument(
+                "--fail-on-change",
+                action="store_true",
+                help="exit 1 when a file was written or removed (for hooks: new files fail the commit too)",
+            )
         noise = command.add_mutually_exclusive_group()
         noise.add_argument("-q", "--quiet", action="store_const", const=-1, dest="verbosity", help="print errors only")
         noise.add_argument("-v", "--verbose", action="store_const", const=1, dest="verbosity", help="also list unchanged files")
@@ -143,7 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for item in plan:
             if item.status is Status.FRESH:
                 console.info(f"unchanged {item.path.as_posix()}", level=1)
-        return EXIT_OK
+        return EXIT_STALE if changed and args.fail_on_change else EXIT_OK
     outdated = [item for item in plan if item.status is not Status.FRESH]
     for item in outdated:
         console.error(f"{item.path.as_posix()}: {item.reason}")
