@@ -67,3 +67,25 @@ def test_readme_api_example_runs_as_shown(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("WorkerStatsSnapshot(processed=3996, failed=4, ")
+
+
+def run_mypy(*files: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "--python-version", "3.10", *map(str, files)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
+
+
+def test_correct_use_type_checks() -> None:
+    result = run_mypy(REPO / "tests" / "typing" / "usage.py")
+    assert result.returncode == 0, result.stdout
+
+
+def test_misuse_is_caught_statically() -> None:
+    misuse = REPO / "tests" / "typing" / "misuse.py"
+    expected = {n for n, line in enumerate(misuse.read_text().splitlines(), 1) if line.endswith("# error")}
+    result = run_mypy(misuse)
+    reported = {int(line.split(":")[1]) for line in result.stdout.splitlines() if ": error:" in line}
+    assert reported == expected, result.stdout

@@ -1,0 +1,24 @@
+"""Deliberate misuse: every line marked `# error` must be reported by mypy --strict, and no other."""
+
+from generated.arrays import Histogram
+from generated.strings import JobInfo
+from generated.worker_stats import WorkerStats
+
+stats = WorkerStats()
+stats.add_processed(1.5)  # error
+stats.processed = "3"  # error
+stats.state = "R"  # error
+stats.add_stop()  # error
+stats.nonexistent = 1  # error
+stats.get_lock("nope")  # error
+stats.update_progress(elapsed=1.0)  # error
+stats.update_progress(3)  # error
+WorkerStats(processed=1.0)  # error
+WorkerStats(unknown=1)  # error
+snapshot = stats.snapshot()
+snapshot.processed = 2  # error
+label: str = JobInfo().label  # error
+JobInfo().owner = b"bytes"  # error
+Histogram().add_buckets("0")  # error
+with stats.locked_progress() as group:
+    group.elapsed = 1.0  # error
