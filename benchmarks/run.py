@@ -313,6 +313,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument("--plot", type=Path, default=HERE / "throughput.png")
     parser.add_argument("--no-build", action="store_true", help="skip the build-speed measurement")
+    parser.add_argument("--build-only", action="store_true", help="only the build-speed measurement")
     args = parser.parse_args()
     rounds = args.rounds or (3 if args.quick else 7)
     scale = 0.15 if args.quick else 1.0
@@ -322,9 +323,10 @@ def main() -> int:
         f"Python {platform.python_version()} ({platform.python_implementation()}), {platform.machine()}, "
         f"{os.cpu_count()} cores, {platform.platform()}; {rounds} rounds{', quick' if args.quick else ''}\n"
     )
-    results = measure(rounds, scale, process_counts)
-    print(report(results, process_counts))
-    plot(results, process_counts, args.plot)
+    if not args.build_only:
+        results = measure(rounds, scale, process_counts)
+        print(report(results, process_counts))
+        plot(results, process_counts, args.plot)
     if not args.no_build:
         print()
         print(build_speed(*((20, 20) if args.quick else (200, 20))))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import keyword
+import os
 import re
 import sys
 from collections.abc import Iterable
@@ -115,7 +116,9 @@ def discover(paths: Iterable[str]) -> tuple[list[Discovered], list[SchemaError]]
             errors.append(SchemaError(spelled, 1, 1, "no such file or folder"))
             continue
         for candidate in candidates:
-            found.setdefault(candidate.resolve(), Discovered(candidate.resolve(), candidate.as_posix()))
+            # Named as the user sees it (a symlink keeps its own name), listed once per real file.
+            where = Path(os.path.abspath(candidate))
+            found.setdefault(candidate.resolve(), Discovered(where, candidate.as_posix()))
     return sorted(found.values(), key=lambda d: d.path), errors
 
 

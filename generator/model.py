@@ -100,15 +100,20 @@ class FieldModel:
     def state_slots(self) -> tuple[str, ...]:
         """Slots that travel to child processes (shard claims are per process and do not)."""
         if self.storage is Storage.SHARDED:
-            return (self.raw, f"_shardlocks_{self.name}", f"_shardclaims_{self.name}")
+            return (self.raw, f"_shardlock_{self.name}", f"_shardclaims_{self.name}")
         return (self.raw,)
 
     @property
+    def last_shard(self) -> int:
+        """The shard processes share (under a lock) once every other shard has an owner."""
+        return (self.shards or 1) - 1
+
+    @property
     def process_slots(self) -> tuple[str, ...]:
-        """Sharded fields: which slot this process claimed (pid, index) and that slot's lock."""
+        """Sharded fields: the shard this process claimed, and the pid that claimed it."""
         if self.storage is not Storage.SHARDED:
             return ()
-        return tuple(f"_shard{part}_{self.name}" for part in ("pid", "slot", "acq", "rel"))
+        return (f"_shardpid_{self.name}", f"_shardslot_{self.name}")
 
     @property
     def unit(self) -> int | float:
@@ -306,8 +311,8 @@ class ModuleModel:
 
     @property
     def uses_lock_order(self) -> bool:
-        """Whether `_acquire_in_order` is needed: several groups, or the shards of a counter."""
-        return self.uses_shards or any(len(s.groups) > 1 for s in self.structs)
+        """Whether `_acquire_in_order` is needed: a struct with several groups."""
+        return any(len(s.groups) > 1 for s in self.structs)
 
 
 PYTHON_TYPES = {Kind.INT: "int", Kind.FLOAT: "float", Kind.BOOL: "bool", Kind.BYTES: "bytes", Kind.STR: "str"}

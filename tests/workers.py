@@ -97,3 +97,59 @@ def add_hits_and_spawn(hits: Any, times: int, method: str) -> None:
     child.start()
     child.join()
     assert child.exitcode == 0
+
+
+def die_holding_lock(shared: Any, group: str, ready: Any) -> None:
+    """Enter a locked block and get SIGKILLed there, as an OOM-killed worker would."""
+    import signal
+
+    with getattr(shared, f"locked_{group}")():
+        ready.set()
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+class SoakShared:
+    """Everything the soak workers share, passed as one Process argument."""
+
+    def __init__(self, **shared: Any) -> None:
+        self.__dict__.update(shared)
+
+
+def soak(shared: SoakShared, index: int, seconds: float) -> None:
+    """Mixed operations until the deadline; what was done is counted in done[index * 4 + kind]."""
+    deadline = time.monotonic() + seconds
+    step = 0
+    while time.monotonic() < deadline:
+        step += 1
+        kind = (step + index) % 6
+        if kind == 0:
+            shared.counter.add_value()
+            shared.done[index * 4] += 1
+        elif kind == 1:
+            with shared.counter.batch() as batch:
+                for _ in range(10):
+                    batch.add_value()
+            shared.done[index * 4 + 1] += 10
+        elif kind == 2:
+            with shared.everything.locked_arrays() as group:
+                group.ints[step % 3] += 1
+            shared.everything.add_i()  # i counts array adds, in its own group
+            shared.done[index * 4 + 2] += 1
+        elif kind == 3:
+            shared.hits.add_count()
+            shared.done[index * 4 + 3] += 1
+        elif kind == 4:
+            with shared.pair.locked_pair() as pair:
+                pair.a -= 1
+                pair.b += 1
+            shared.pair.add_moves()
+            while not shared.pair.compare_and_set_moves(shared.pair.moves, shared.pair.moves):
+                pass
+            with shared.pair.locked_pair() as pair:
+                pair.a += 1
+                pair.b -= 1
+        else:
+            snap = shared.pair.snapshot()
+            if snap.a + snap.b != 1000:
+                shared.bad.add_value()
+            shared.everything.snapshot()

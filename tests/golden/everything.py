@@ -97,47 +97,35 @@ def _timeout(owner: str, group: str, seconds: float) -> TimeoutError:
     )
 
 
-def _new_locks(ctx: _BaseContext, count: int) -> tuple[_Lock, ...]:
-    return tuple(ctx.RLock() for _ in range(count))
-
-
-def _claim_shard(claims: _ctypes.c_int, locks: tuple[_Lock, ...]) -> tuple[int, int]:
-    """Give the calling process the next shard, round robin: (its pid, the shard's index)."""
-    with locks[0]:
+def _claim_shard(claims: _ctypes.c_int, lock: _Lock, shards: int) -> tuple[int, int]:
+    """The calling process's pid and shard: a new one of its own while any is left, else the last."""
+    with lock:
         slot = claims.value
-        claims.value = (slot + 1) % len(locks)
-    return _os.getpid(), slot
+        if slot < shards - 1:
+            claims.value = slot + 1
+    return _os.getpid(), min(slot, shards - 1)
 
 
-def _sum_shards(
-    shards: _Any, locks: tuple[_Lock, ...], timeout: float | None, name: str
-) -> _Any:
-    """The sum of all shards, with every shard's lock held (taken in index order)."""
-    _acquire_in_order(
-        name, tuple((f"shard {i}", lock) for i, lock in enumerate(locks)), timeout
-    )
+def _sum_shards(shards: _Any, lock: _Lock, timeout: float | None, name: str) -> _Any:
+    """The sum of all shards (owners add without a lock; each shard is read in one load)."""
+    if not lock.acquire(True, timeout):
+        raise _timeout(name, "shards", timeout or 0.0)
     try:
         return sum(shards)
     finally:
-        for lock in reversed(locks):
-            lock.release()
+        lock.release()
 
 
 def _set_shards(
-    shards: _Any,
-    locks: tuple[_Lock, ...],
-    value: float,
-    timeout: float | None,
-    name: str,
+    shards: _Any, lock: _Lock, value: float, timeout: float | None, name: str
 ) -> None:
-    _acquire_in_order(
-        name, tuple((f"shard {i}", lock) for i, lock in enumerate(locks)), timeout
-    )
+    """Make the total ``value``; not atomic against owners adding at the same moment."""
+    if not lock.acquire(True, timeout):
+        raise _timeout(name, "shards", timeout or 0.0)
     try:
-        shards[:] = [value] + [0] * (len(locks) - 1)
+        shards[:] = [value] + [0] * (len(shards) - 1)
     finally:
-        for lock in reversed(locks):
-            lock.release()
+        lock.release()
 
 
 def _acquire_in_order(
@@ -3327,27 +3315,21 @@ class Hits:
         "_acquire_default",
         "_release_default",
         "_raw_count",
-        "_shardlocks_count",
+        "_shardlock_count",
         "_shardclaims_count",
         "_raw_seconds",
-        "_shardlocks_seconds",
+        "_shardlock_seconds",
         "_shardclaims_seconds",
         "_raw_small",
-        "_shardlocks_small",
+        "_shardlock_small",
         "_shardclaims_small",
         "_raw_label",
         "_shardpid_count",
         "_shardslot_count",
-        "_shardacq_count",
-        "_shardrel_count",
         "_shardpid_seconds",
         "_shardslot_seconds",
-        "_shardacq_seconds",
-        "_shardrel_seconds",
         "_shardpid_small",
         "_shardslot_small",
-        "_shardacq_small",
-        "_shardrel_small",
     )
 
     #: The schema of this struct, for tools: each field's type code, length, lock group, shards.
@@ -3364,26 +3346,20 @@ class Hits:
     _acquire_default: _Callable[[], bool]
     _release_default: _Callable[[], None]
     _raw_count: _ctypes.Array[_ctypes.c_longlong]
-    _shardlocks_count: tuple[_Lock, ...]
+    _shardlock_count: _Lock
     _shardclaims_count: _ctypes.c_int
     _shardpid_count: int
     _shardslot_count: int
-    _shardacq_count: _Callable[[], bool]
-    _shardrel_count: _Callable[[], None]
     _raw_seconds: _ctypes.Array[_ctypes.c_double]
-    _shardlocks_seconds: tuple[_Lock, ...]
+    _shardlock_seconds: _Lock
     _shardclaims_seconds: _ctypes.c_int
     _shardpid_seconds: int
     _shardslot_seconds: int
-    _shardacq_seconds: _Callable[[], bool]
-    _shardrel_seconds: _Callable[[], None]
     _raw_small: _ctypes.Array[_ctypes.c_byte]
-    _shardlocks_small: tuple[_Lock, ...]
+    _shardlock_small: _Lock
     _shardclaims_small: _ctypes.c_int
     _shardpid_small: int
     _shardslot_small: int
-    _shardacq_small: _Callable[[], bool]
-    _shardrel_small: _Callable[[], None]
     _raw_label: _ctypes.Array[_ctypes.c_char]
 
     def __init__(
@@ -3400,17 +3376,17 @@ class Hits:
             ctx = _mp.get_context()
         self._raw_count = ctx.RawArray(_ctypes.c_longlong, 2)
         self._raw_count[0] = _int(count, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Hits.count")
-        self._shardlocks_count = _new_locks(ctx, 2)
+        self._shardlock_count = ctx.RLock()
         self._shardclaims_count = ctx.RawValue(_ctypes.c_int, 0)
         self._shardpid_count = 0
         self._raw_seconds = ctx.RawArray(_ctypes.c_double, 3)
         self._raw_seconds[0] = _float(seconds, _FLOAT64_MAX, "Hits.seconds")
-        self._shardlocks_seconds = _new_locks(ctx, 3)
+        self._shardlock_seconds = ctx.RLock()
         self._shardclaims_seconds = ctx.RawValue(_ctypes.c_int, 0)
         self._shardpid_seconds = 0
         self._raw_small = ctx.RawArray(_ctypes.c_byte, 2)
         self._raw_small[0] = _int(small, _C_BYTE_MIN, _C_BYTE_MAX, "Hits.small")
-        self._shardlocks_small = _new_locks(ctx, 2)
+        self._shardlock_small = ctx.RLock()
         self._shardclaims_small = ctx.RawValue(_ctypes.c_int, 0)
         self._shardpid_small = 0
         self._raw_label = ctx.RawArray(_ctypes.c_char, 8)
@@ -3432,13 +3408,13 @@ class Hits:
             self._start_method,
             self._locks,
             self._raw_count,
-            self._shardlocks_count,
+            self._shardlock_count,
             self._shardclaims_count,
             self._raw_seconds,
-            self._shardlocks_seconds,
+            self._shardlock_seconds,
             self._shardclaims_seconds,
             self._raw_small,
-            self._shardlocks_small,
+            self._shardlock_small,
             self._shardclaims_small,
             self._raw_label,
         )
@@ -3448,13 +3424,13 @@ class Hits:
             self._start_method,
             locks,
             self._raw_count,
-            self._shardlocks_count,
+            self._shardlock_count,
             self._shardclaims_count,
             self._raw_seconds,
-            self._shardlocks_seconds,
+            self._shardlock_seconds,
             self._shardclaims_seconds,
             self._raw_small,
-            self._shardlocks_small,
+            self._shardlock_small,
             self._shardclaims_small,
             self._raw_label,
         ) = state
@@ -3467,52 +3443,56 @@ class Hits:
     def count(self) -> int:
         """Field 'count': C long long.
 
-        The sum of 2 shards, read under their locks.
+        The sum of 2 shards.
         """
         total: int = _sum_shards(
-            self._raw_count, self._shardlocks_count, None, "Hits.count"
+            self._raw_count, self._shardlock_count, None, "Hits.count"
         )
         return total
 
     @count.setter
     def count(self, value: int) -> None:
         value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Hits.count")
-        _set_shards(self._raw_count, self._shardlocks_count, value, None, "Hits.count")
+        _set_shards(self._raw_count, self._shardlock_count, value, None, "Hits.count")
 
     def add_count(self, delta: int = 1) -> None:
-        """Add delta to count in this process's own shard: no lock shared with other processes."""
+        """Add delta to count in the calling process's own shard, without a lock.
+
+        Once every shard but the last is taken, later processes share the last one under a lock.
+        """
         if delta.__class__ is not int:
             delta = _as_int(delta, "Hits.count")
         if self._shardpid_count != _os.getpid():
-            self._claim_count()
+            self._shardpid_count, self._shardslot_count = _claim_shard(
+                self._shardclaims_count, self._shardlock_count, 2
+            )
         raw = self._raw_count
         slot = self._shardslot_count
-        self._shardacq_count()
-        try:
+        if slot < 1:  # this process's own shard: no other process writes it
             total = raw[slot] + delta
             if _C_LONGLONG_MIN <= total <= _C_LONGLONG_MAX:
                 raw[slot] = total
                 return
-        finally:
-            self._shardrel_count()
+        else:
+            lock = self._shardlock_count
+            lock.acquire()
+            try:
+                total = raw[slot] + delta
+                if _C_LONGLONG_MIN <= total <= _C_LONGLONG_MAX:
+                    raw[slot] = total
+                    return
+            finally:
+                lock.release()
         raise _add_overflow("Hits.count", delta, _C_LONGLONG_MIN, _C_LONGLONG_MAX)
-
-    def _claim_count(self) -> None:
-        self._shardpid_count, self._shardslot_count = _claim_shard(
-            self._shardclaims_count, self._shardlocks_count
-        )
-        lock = self._shardlocks_count[self._shardslot_count]
-        self._shardacq_count = lock.acquire
-        self._shardrel_count = lock.release
 
     @property
     def seconds(self) -> float:
         """Field 'seconds': C double.
 
-        The sum of 3 shards, read under their locks.
+        The sum of 3 shards.
         """
         total: float = _sum_shards(
-            self._raw_seconds, self._shardlocks_seconds, None, "Hits.seconds"
+            self._raw_seconds, self._shardlock_seconds, None, "Hits.seconds"
         )
         return total
 
@@ -3520,78 +3500,88 @@ class Hits:
     def seconds(self, value: float) -> None:
         value = _float(value, _FLOAT64_MAX, "Hits.seconds")
         _set_shards(
-            self._raw_seconds, self._shardlocks_seconds, value, None, "Hits.seconds"
+            self._raw_seconds, self._shardlock_seconds, value, None, "Hits.seconds"
         )
 
     def add_seconds(self, delta: float = 1.0) -> None:
-        """Add delta to seconds in this process's own shard: no lock shared with other processes."""
+        """Add delta to seconds in the calling process's own shard, without a lock.
+
+        Once every shard but the last is taken, later processes share the last one under a lock.
+        """
         if delta.__class__ is not float:
             delta = _float(delta, _FLOAT64_MAX, "Hits.seconds")
         if self._shardpid_seconds != _os.getpid():
-            self._claim_seconds()
+            self._shardpid_seconds, self._shardslot_seconds = _claim_shard(
+                self._shardclaims_seconds, self._shardlock_seconds, 3
+            )
         raw = self._raw_seconds
         slot = self._shardslot_seconds
-        self._shardacq_seconds()
-        try:
+        if slot < 2:  # this process's own shard: no other process writes it
             total = raw[slot] + delta
             if -_FLOAT64_MAX <= total <= _FLOAT64_MAX or not _float_overflows(
                 raw[slot], delta
             ):
                 raw[slot] = total
                 return
-        finally:
-            self._shardrel_seconds()
+        else:
+            lock = self._shardlock_seconds
+            lock.acquire()
+            try:
+                total = raw[slot] + delta
+                if -_FLOAT64_MAX <= total <= _FLOAT64_MAX or not _float_overflows(
+                    raw[slot], delta
+                ):
+                    raw[slot] = total
+                    return
+            finally:
+                lock.release()
         raise _add_overflow("Hits.seconds", delta, -_FLOAT64_MAX, _FLOAT64_MAX)
-
-    def _claim_seconds(self) -> None:
-        self._shardpid_seconds, self._shardslot_seconds = _claim_shard(
-            self._shardclaims_seconds, self._shardlocks_seconds
-        )
-        lock = self._shardlocks_seconds[self._shardslot_seconds]
-        self._shardacq_seconds = lock.acquire
-        self._shardrel_seconds = lock.release
 
     @property
     def small(self) -> int:
         """Field 'small': C signed char.
 
-        The sum of 2 shards, read under their locks.
+        The sum of 2 shards.
         """
         total: int = _sum_shards(
-            self._raw_small, self._shardlocks_small, None, "Hits.small"
+            self._raw_small, self._shardlock_small, None, "Hits.small"
         )
         return total
 
     @small.setter
     def small(self, value: int) -> None:
         value = _int(value, _C_BYTE_MIN, _C_BYTE_MAX, "Hits.small")
-        _set_shards(self._raw_small, self._shardlocks_small, value, None, "Hits.small")
+        _set_shards(self._raw_small, self._shardlock_small, value, None, "Hits.small")
 
     def add_small(self, delta: int = 1) -> None:
-        """Add delta to small in this process's own shard: no lock shared with other processes."""
+        """Add delta to small in the calling process's own shard, without a lock.
+
+        Once every shard but the last is taken, later processes share the last one under a lock.
+        """
         if delta.__class__ is not int:
             delta = _as_int(delta, "Hits.small")
         if self._shardpid_small != _os.getpid():
-            self._claim_small()
+            self._shardpid_small, self._shardslot_small = _claim_shard(
+                self._shardclaims_small, self._shardlock_small, 2
+            )
         raw = self._raw_small
         slot = self._shardslot_small
-        self._shardacq_small()
-        try:
+        if slot < 1:  # this process's own shard: no other process writes it
             total = raw[slot] + delta
             if _C_BYTE_MIN <= total <= _C_BYTE_MAX:
                 raw[slot] = total
                 return
-        finally:
-            self._shardrel_small()
+        else:
+            lock = self._shardlock_small
+            lock.acquire()
+            try:
+                total = raw[slot] + delta
+                if _C_BYTE_MIN <= total <= _C_BYTE_MAX:
+                    raw[slot] = total
+                    return
+            finally:
+                lock.release()
         raise _add_overflow("Hits.small", delta, _C_BYTE_MIN, _C_BYTE_MAX)
-
-    def _claim_small(self) -> None:
-        self._shardpid_small, self._shardslot_small = _claim_shard(
-            self._shardclaims_small, self._shardlocks_small
-        )
-        lock = self._shardlocks_small[self._shardslot_small]
-        self._shardacq_small = lock.acquire
-        self._shardrel_small = lock.release
 
     @property
     def label(self) -> bytes:
@@ -3672,15 +3662,11 @@ class Hits:
         self._acquire_default()
         try:
             return HitsSnapshot(
+                _sum_shards(self._raw_count, self._shardlock_count, None, "Hits.count"),
                 _sum_shards(
-                    self._raw_count, self._shardlocks_count, None, "Hits.count"
+                    self._raw_seconds, self._shardlock_seconds, None, "Hits.seconds"
                 ),
-                _sum_shards(
-                    self._raw_seconds, self._shardlocks_seconds, None, "Hits.seconds"
-                ),
-                _sum_shards(
-                    self._raw_small, self._shardlocks_small, None, "Hits.small"
-                ),
+                _sum_shards(self._raw_small, self._shardlock_small, None, "Hits.small"),
                 self._raw_label.value,
             )
         finally:
