@@ -63,7 +63,7 @@ def seed_add(v: Any, n: int) -> None:
 
 def synchronized_get(v: Any, n: int) -> None:
     for _ in range(n):
-        v.value
+        _ = v.value
 
 
 def hand_make() -> Any:
@@ -102,7 +102,7 @@ def generated_add(c: Any, n: int) -> None:
 
 def generated_get(c: Any, n: int) -> None:
     for _ in range(n):
-        c.value
+        _ = c.value
 
 
 def generated_set(c: Any, n: int) -> None:
@@ -207,7 +207,7 @@ def contended(way: Way, n: int, processes: int) -> float:
 
 def ratios(baseline: list[float], measured: list[float]) -> tuple[float, float, float]:
     """Speed-up against the baseline of the same round: median, min, max."""
-    values = [b / m for b, m in zip(baseline, measured)]
+    values = [b / m for b, m in zip(baseline, measured, strict=True)]
     return statistics.median(values), min(values), max(values)
 
 
@@ -244,7 +244,9 @@ def report(results: dict[tuple[str, int], list[float]], process_counts: list[int
     lines.append(f"generated read against a synchronized Value's .value: {median:.2f}x ({low:.2f}-{high:.2f})")
     hand, add = results[(WAYS[1].name, 1)], results[("generated add_value()", 1)]
     median, low, high = ratios(add, hand)
-    lines.append(f"hand-tuned RawValue + Lock against generated add: {median:.2f}x ({low:.2f}-{high:.2f}) (1.0 = as fast)")
+    lines.append(
+        f"hand-tuned RawValue + Lock against generated add: {median:.2f}x ({low:.2f}-{high:.2f}) (1.0 = as fast)"
+    )
     return "\n".join(lines)
 
 
@@ -255,7 +257,7 @@ def plot(results: dict[tuple[str, int], list[float]], process_counts: list[int],
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        print(f"(matplotlib is not installed: no plot; pip install -e '.[bench]')", file=sys.stderr)
+        print("(matplotlib is not installed: no plot; pip install -e '.[bench]')", file=sys.stderr)
         return
     counts = [1, *process_counts]
     figure, axes = plt.subplots(figsize=(9, 5.5))
@@ -297,7 +299,12 @@ def build_speed(files: int, fields: int) -> str:
     (folder / "schemas" / "wide.yaml").write_text(f"structs:\n{wide}")
     subprocess.run(command, cwd=folder, check=True, capture_output=True)
     probe = "import time, sys; sys.path.insert(0, 'generated'); t = time.perf_counter(); import wide; print(time.perf_counter() - t)"
-    imports = [float(subprocess.run([sys.executable, "-c", probe], cwd=folder, check=True, capture_output=True, text=True).stdout) for _ in range(5)]
+    imports = [
+        float(
+            subprocess.run([sys.executable, "-c", probe], cwd=folder, check=True, capture_output=True, text=True).stdout
+        )
+        for _ in range(5)
+    ]
     return "\n".join(
         [
             f"cold build of {files} schema files x {fields} fields: {cold:.1f} s",

@@ -45,9 +45,7 @@ def main() -> int:
     num_processes = 2
     loops_per_process = 50
     say(f"--- Processing Started (Initial Value: {counter.value}) ---")
-    processes = [
-        ctx.Process(target=increment_worker, args=(counter, loops_per_process)) for _ in range(num_processes)
-    ]
+    processes = [ctx.Process(target=increment_worker, args=(counter, loops_per_process)) for _ in range(num_processes)]
     for process in processes:
         process.start()
     for process in processes:

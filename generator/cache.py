@@ -12,19 +12,19 @@ import hashlib
 import json
 import os
 import tempfile
+from importlib import resources
 from pathlib import Path
 
 import black
-
-from sharedgen import __version__, templates
+from sharedgen import __version__
 
 MAX_ENTRIES = 20_000
 
 
 def generator_fingerprint() -> str:
     """Identifies this generator's code and templates, so that editing either invalidates the cache."""
-    digest = hashlib.sha256(f"{__version__} black {black.__version__}".encode())
-    for package in (Path(__file__).parent, Path(templates.__file__).parent):
+    digest = hashlib.sha256(f"{__version__} black {black.__version__}".encode())  # type: ignore[attr-defined]
+    for package in (Path(__file__).parent, Path(str(resources.files("sharedgen.templates")))):
         for path in sorted(package.iterdir()):
             if path.suffix in (".py", ".jinja"):
                 digest.update(path.name.encode() + b"\0" + path.read_bytes())

@@ -46,7 +46,9 @@ def load_config(start: Path) -> Config:
         table = document.get("tool", {}).get("sharedgen", {})
         unknown = sorted(set(table) - {"schemas", "output"})
         if unknown:
-            raise SchemaErrors.single(str(pyproject), f"[tool.sharedgen] has unknown key {unknown[0]!r} (known: schemas, output)")
+            raise SchemaErrors.single(
+                str(pyproject), f"[tool.sharedgen] has unknown key {unknown[0]!r} (known: schemas, output)"
+            )
         relative = os.path.relpath(folder, start)
         schemas = table.get("schemas", list(Config.schemas))
         schemas = [schemas] if isinstance(schemas, str) else schemas
@@ -103,7 +105,9 @@ def _parser() -> argparse.ArgumentParser:
             )
         noise = command.add_mutually_exclusive_group()
         noise.add_argument("-q", "--quiet", action="store_const", const=-1, dest="verbosity", help="print errors only")
-        noise.add_argument("-v", "--verbose", action="store_const", const=1, dest="verbosity", help="also list unchanged files")
+        noise.add_argument(
+            "-v", "--verbose", action="store_const", const=1, dest="verbosity", help="also list unchanged files"
+        )
         command.set_defaults(verbosity=0)
     commands.add_parser(
         "schema",

@@ -19,13 +19,14 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import yaml
-
 from sharedgen.errors import SchemaError
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
+
+__all__ = ["tomllib", "SchemaSource", "load_all", "load_file", "discover", "project_root", "module_name_for"]
 
 SCHEMA_SUFFIXES = (".yaml", ".yml", ".toml", ".json")
 PROJECT_MARKERS = (".git", ".hg", "pyproject.toml")
@@ -183,7 +184,9 @@ _Loader.yaml_implicit_resolvers = {
 }
 _Loader.add_implicit_resolver(
     "tag:yaml.org,2002:float",
-    re.compile(r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"),
+    re.compile(
+        r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+    ),
     list("-+0123456789."),
 )
 
@@ -261,8 +264,8 @@ def _describe(loc: Loc) -> str:
     return ", ".join(parts) + ": " if parts else ""
 
 
-_JSON_KEY = r'({quoted})\s*:'
-_TOML_KEY = r'(?:^|[\s.{{,\[])((?<![\w-]){key}(?![\w-])|{quoted})'
+_JSON_KEY = r"({quoted})\s*:"
+_TOML_KEY = r"(?:^|[\s.{{,\[])((?<![\w-]){key}(?![\w-])|{quoted})"
 
 
 def _parse_json(text: str, shown: str) -> ParseResult:
@@ -305,7 +308,11 @@ def _parse_toml(text: str, shown: str) -> ParseResult:
         message = str(exc)
         where = _TOML_POSITION.search(message)
         line, column = (int(where[1]), int(where[2])) if where else (1, 1)
-        return None, positions, [SchemaError(shown, line, column, f"invalid TOML: {_TOML_POSITION.sub('', message).strip()}")]
+        return (
+            None,
+            positions,
+            [SchemaError(shown, line, column, f"invalid TOML: {_TOML_POSITION.sub('', message).strip()}")],
+        )
     return data, positions, []
 
 

@@ -274,7 +274,7 @@ class StructModel:
 
     @property
     def slots(self) -> tuple[str, ...]:
-        lock_slots = ("_start_method",) if self.uses_locks else ()
+        lock_slots: tuple[str, ...] = ("_start_method",) if self.uses_locks else ()
         lock_slots += ("_locks", "_lock_order") if self.groups else ()
         group_slots = tuple(name for group in self.groups for name in (group.acquire, group.release))
         process_slots = tuple(slot for f in self.fields for slot in f.process_slots)
@@ -307,7 +307,11 @@ class ModuleModel:
     @property
     def uses_timeouts(self) -> bool:
         """Whether `_timeout` is needed: a struct with a timeout, or the multi-lock helper."""
-        return self.uses_lock_order or self.uses_shards or any(s.lock_timeout is not None and s.groups for s in self.structs)
+        return (
+            self.uses_lock_order
+            or self.uses_shards
+            or any(s.lock_timeout is not None and s.groups for s in self.structs)
+        )
 
     @property
     def uses_lock_order(self) -> bool:
@@ -316,7 +320,14 @@ class ModuleModel:
 
 
 PYTHON_TYPES = {Kind.INT: "int", Kind.FLOAT: "float", Kind.BOOL: "bool", Kind.BYTES: "bytes", Kind.STR: "str"}
-ZERO = {Kind.INT: 0, Kind.FLOAT: 0.0, Kind.BOOL: False, Kind.BYTES: b"\0", Kind.STR: "\0"}
+ZERO: dict[Kind, int | float | bool | bytes | str] = {
+    Kind.INT: 0,
+    Kind.FLOAT: 0.0,
+    Kind.BOOL: False,
+    Kind.BYTES: b"\0",
+    Kind.STR: "\0",
+}
+EMPTY = {Kind.BYTES: b"", Kind.STR: ""}
 STRING_CHECKS = {Kind.BYTES: "_bytes", Kind.STR: "_text"}
 SCALAR_CHECKS = {Kind.INT: "_int", Kind.FLOAT: "_float", Kind.BOOL: "_bool", Kind.BYTES: "_char", Kind.STR: "_wchar"}
 
@@ -367,7 +378,7 @@ def build_field(struct_name: str, name: str, spec: FieldSpec) -> FieldModel:
         storage = Storage.STRING
         value_type = snapshot_type = setter_type = python_type
         check, check_args = STRING_CHECKS[kind], (repr(spec.length),)
-        default = ZERO[kind][:0] if spec.default is None else spec.default
+        default = EMPTY[kind] if spec.default is None else spec.default
     else:
         storage = Storage.ARRAY
         value_type = f"list[{python_type}]"

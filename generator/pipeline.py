@@ -58,10 +58,10 @@ def generate(
     pending = [(model, name) for name, _, model in models if name not in texts]
     if len(pending) >= PARALLEL_FROM and (os.cpu_count() or 1) > 1:
         with ProcessPoolExecutor() as pool:  # black dominates the time, and it is CPU-bound
-            rendered = list(pool.map(render_module, *zip(*pending)))
+            rendered = list(pool.map(render_module, *zip(*pending, strict=True)))
     else:
         rendered = [render_module(model, name) for model, name in pending]
-    for (_, name), text in zip(pending, rendered):
+    for (_, name), text in zip(pending, rendered, strict=True):
         texts[name] = text
     if cache is not None:
         for text in texts.values():

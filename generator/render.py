@@ -12,13 +12,12 @@ import tempfile
 
 import black
 import jinja2
-
 from sharedgen.errors import InternalError
 from sharedgen.model import ModuleModel
 
 # Fixed, never read from the user's configuration: output must not depend on where it runs.
 BLACK_MODE = black.Mode(
-    target_versions={black.TargetVersion.PY310},
+    target_versions={black.TargetVersion.PY310},  # type: ignore[attr-defined]
     line_length=88,
     string_normalization=True,
     magic_trailing_comma=True,

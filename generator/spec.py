@@ -11,7 +11,7 @@ import difflib
 import keyword
 import math
 from collections.abc import Callable
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
@@ -27,7 +27,6 @@ from pydantic import (
     model_validator,
 )
 from pydantic_core import PydanticCustomError
-
 from sharedgen.errors import SchemaError
 from sharedgen.load import Loc, SchemaSource
 from sharedgen.typecodes import FLOAT32_MAX, TYPE_CODES, Kind, TypeCode
@@ -128,7 +127,7 @@ def _fits_capacity(value: object, code: TypeCode, length: int) -> bytes | str:
     unit = "bytes" if code.kind is Kind.BYTES else "characters"
     if len(text) > length:
         raise _fail(f"{value!r} is {len(text)} {unit} long, more than the capacity of {length}")
-    if (b"\0" if isinstance(text, bytes) else "\0") in text:
+    if text.count(b"\0" if isinstance(text, bytes) else "\0"):  # type: ignore[arg-type]
         raise _fail(f"{value!r} holds a NUL character, which ends a C string")
     return text
 
@@ -262,7 +261,9 @@ class SchemaFile(BaseModel):
         for name in self.structs:
             owner = name.removesuffix(SNAPSHOT_SUFFIX)
             if owner != name and owner in self.structs:
-                raise _fail(f"struct name {name!r} is taken by the snapshot class of struct {owner!r}", at=("structs", name))
+                raise _fail(
+                    f"struct name {name!r} is taken by the snapshot class of struct {owner!r}", at=("structs", name)
+                )
         return self
 
 

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
 import signal
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
-import workers
-
 import sharedgen.write
+import workers
 from sharedgen.cli import main
 
 SCHEMA = "structs:\n  Counter:\n    fields:\n      value: {type: i}\n"
@@ -84,4 +82,4 @@ def test_a_worker_killed_inside_a_lock_times_the_others_out(ctx: Any, everything
         guarded.snapshot()
     assert guarded.add_b(3) == 3  # the other group keeps working
     with pytest.raises(TimeoutError):
-        guarded.a  # reading takes the group's lock too
+        _ = guarded.a  # reading takes the group's lock too

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from sharedgen.load import Discovered, discover, load_file, module_name_for, project_root
 
 
@@ -60,7 +59,13 @@ def test_invalid_utf8_points_at_the_byte(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("name", "module"),
-    [("counter.yaml", "counter"), ("worker-stats.yml", "worker_stats"), ("class.yaml", None), ("9lives.json", None), ("_x.toml", None)],
+    [
+        ("counter.yaml", "counter"),
+        ("worker-stats.yml", "worker_stats"),
+        ("class.yaml", None),
+        ("9lives.json", None),
+        ("_x.toml", None),
+    ],
 )
 def test_module_names(name: str, module: str | None) -> None:
     assert module_name_for(Path(name)) == module

@@ -66,7 +66,9 @@ def test_pool_initializer_route(ctx: Any) -> None:
 def test_pool_task_arguments_raise(ctx: Any) -> None:
     counter = Counter(ctx=ctx)
     with ctx.Pool(1) as pool:
-        with pytest.raises(RuntimeError, match="Counter objects should only be shared between processes through inheritance"):
+        with pytest.raises(
+            RuntimeError, match="Counter objects should only be shared between processes through inheritance"
+        ):
             pool.map(workers.touch, [counter])
 
 
@@ -81,7 +83,9 @@ def test_fork_struct_sent_to_another_start_method_says_so(child_method: str) -> 
     counter = Counter(ctx=multiprocessing.get_context("fork"))
     child_ctx = multiprocessing.get_context(child_method)
     process = child_ctx.Process(target=workers.add_many, args=(counter, 1))
-    with pytest.raises(RuntimeError, match=f"created for the 'fork' start method but is passed to a '{child_method}' child"):
+    with pytest.raises(
+        RuntimeError, match=f"created for the 'fork' start method but is passed to a '{child_method}' child"
+    ):
         process.start()
 
 

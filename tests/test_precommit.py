@@ -24,7 +24,12 @@ def hook_source(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     if shutil.which("git") is None:
         pytest.skip("git is not installed")
     source = tmp_path_factory.mktemp("hooks-repo")
-    shutil.copytree(REPO, source, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".venv", ".git", "*.egg-info", "__pycache__", ".*_cache"))
+    shutil.copytree(
+        REPO,
+        source,
+        dirs_exist_ok=True,
+        ignore=shutil.ignore_patterns(".venv", ".git", "*.egg-info", "__pycache__", ".*_cache"),
+    )
     git("init", "-q", cwd=source)
     git("add", "-A", cwd=source)
     git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "hooks", cwd=source)
@@ -44,7 +49,9 @@ def test_build_and_check_hooks_from_another_repository(hook_source: tuple[Path, 
     env = {**os.environ, "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home"), "SKIP": ""}
 
     def run_hooks() -> subprocess.CompletedProcess[str]:
-        return subprocess.run([*PRE_COMMIT, "run", "--all-files"], cwd=user, capture_output=True, text=True, env=env, timeout=900)
+        return subprocess.run(
+            [*PRE_COMMIT, "run", "--all-files"], cwd=user, capture_output=True, text=True, env=env, timeout=900
+        )
 
     first = run_hooks()  # generated/ is missing: build writes it, and pre-commit fails the commit
     assert first.returncode == 1, first.stdout + first.stderr

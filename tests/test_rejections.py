@@ -6,14 +6,18 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
 from sharedgen.cli import main
 
 VALID_FIELD = "      ok: {type: i}\n"
 
 # (case id, the struct's fields (YAML, indented 6), expected LINE:COL, expected message fragment)
 FIELD_CASES = [
-    ("unknown key", "      x: {type: i, lenght: 3}\n", "4:20", "field 'x': unknown key 'lenght' (did you mean 'length'?)"),
+    (
+        "unknown key",
+        "      x: {type: i, lenght: 3}\n",
+        "4:20",
+        "field 'x': unknown key 'lenght' (did you mean 'length'?)",
+    ),
     ("unknown type code", "      x: {type: z}\n", "4:17", "field 'x', type: unknown type code 'z'"),
     ("close type code", "      x: {type: '??'}\n", "4:17", "unknown type code '??' (did you mean '?'?)"),
     ("missing type", "      x: {length: 3}\n", "4:7", "field 'x': missing required key 'type'"),
@@ -23,33 +27,88 @@ FIELD_CASES = [
     ("dunder", "      __init__: {type: i}\n", "4:7", "field name '__init__' starts with '_'"),
     ("generated member", "      snapshot: {type: i}\n", "4:7", "field name 'snapshot' is taken by a generated member"),
     ("constructor parameter", "      ctx: {type: i}\n", "4:7", "field name 'ctx' is taken"),
-    ("add_ beside field", "      x: {type: i}\n      add_x: {type: i}\n", "5:7", "field 'add_x': field name 'add_x' collides with the generated method of field 'x'"),
-    ("group method", "      x: {type: i, lock: g}\n      update_g: {type: i}\n", "5:7", "collides with the generated method of lock group 'g'"),
+    (
+        "add_ beside field",
+        "      x: {type: i}\n      add_x: {type: i}\n",
+        "5:7",
+        "field 'add_x': field name 'add_x' collides with the generated method of field 'x'",
+    ),
+    (
+        "group method",
+        "      x: {type: i, lock: g}\n      update_g: {type: i}\n",
+        "5:7",
+        "collides with the generated method of lock group 'g'",
+    ),
     ("duplicate field", "      x: {type: i}\n      x: {type: q}\n", "5:7", "duplicate key 'x'"),
-    ("length zero", "      x: {type: i, length: 0}\n", "4:28", "field 'x', length: input should be greater than or equal to 1"),
+    (
+        "length zero",
+        "      x: {type: i, length: 0}\n",
+        "4:28",
+        "field 'x', length: input should be greater than or equal to 1",
+    ),
     ("length negative", "      x: {type: i, length: -2}\n", "4:28", "greater than or equal to 1"),
     ("length huge", "      x: {type: i, length: 99999999999}\n", "4:28", "less than or equal to"),
-    ("length not int", "      x: {type: i, length: '3'}\n", "4:28", "field 'x', length: input should be a valid integer"),
-    ("default out of range", "      x: {type: B, default: 256}\n", "4:29", "field 'x', default: 256 is out of range for type 'B'"),
+    (
+        "length not int",
+        "      x: {type: i, length: '3'}\n",
+        "4:28",
+        "field 'x', length: input should be a valid integer",
+    ),
+    (
+        "default out of range",
+        "      x: {type: B, default: 256}\n",
+        "4:29",
+        "field 'x', default: 256 is out of range for type 'B'",
+    ),
     ("default below range", "      x: {type: b, default: -129}\n", "4:29", "-129 is out of range for type 'b'"),
-    ("portable long range", "      x: {type: l, default: 4294967296}\n", "4:29", "out of range for type 'l' (C long: -2147483648..2147483647)"),
+    (
+        "portable long range",
+        "      x: {type: l, default: 4294967296}\n",
+        "4:29",
+        "out of range for type 'l' (C long: -2147483648..2147483647)",
+    ),
     ("default wrong type", "      x: {type: i, default: 1.5}\n", "4:29", "1.5 is not an int"),
     ("default bool for int", "      x: {type: i, default: true}\n", "4:29", "True is not an int"),
     ("default not bool", "      x: {type: '?', default: 1}\n", "4:31", "1 is not true or false"),
     ("float32 overflow", "      x: {type: f, default: 1.0e39}\n", "4:29", "out of range for type 'f'"),
-    ("default too long", "      x: {type: c, length: 3, default: abcd}\n", "4:40", "'abcd' is 4 bytes long, more than the capacity of 3"),
+    (
+        "default too long",
+        "      x: {type: c, length: 3, default: abcd}\n",
+        "4:40",
+        "'abcd' is 4 bytes long, more than the capacity of 3",
+    ),
     ("default multibyte", "      x: {type: c, default: é}\n", "4:29", "must be exactly one byte"),
     ("char too long", "      x: {type: u, default: ab}\n", "4:29", "must be exactly one character"),
-    ("default NUL", "      x: {type: u, length: 3, default: \"a\\0\"}\n", "4:40", "NUL character"),
-    ("array default length", "      x: {type: i, length: 3, default: [1, 2]}\n", "4:40", "2 items given for an array of 3"),
+    ("default NUL", '      x: {type: u, length: 3, default: "a\\0"}\n', "4:40", "NUL character"),
+    (
+        "array default length",
+        "      x: {type: i, length: 3, default: [1, 2]}\n",
+        "4:40",
+        "2 items given for an array of 3",
+    ),
     ("array item", "      x: {type: i, length: 2, default: [1, 2.5]}\n", "4:40", "2.5 is not an int"),
-    ("bad group name", "      x: {type: i, lock: 'no way'}\n", "4:26", "lock group 'no way' is not a Python identifier"),
+    (
+        "bad group name",
+        "      x: {type: i, lock: 'no way'}\n",
+        "4:26",
+        "lock group 'no way' is not a Python identifier",
+    ),
     ("bad lock value", "      x: {type: i, lock: 3}\n", "4:26", "3 is neither a lock group name nor false"),
     ("keyword group", "      x: {type: i, lock: for}\n", "4:26", "lock group 'for' is a Python keyword"),
-    ("shards on text", "      x: {type: c, length: 4, shards: 2}\n", "4:31", "field 'x', shards: shards are for numeric scalar fields"),
+    (
+        "shards on text",
+        "      x: {type: c, length: 4, shards: 2}\n",
+        "4:31",
+        "field 'x', shards: shards are for numeric scalar fields",
+    ),
     ("shards on array", "      x: {type: i, length: 4, shards: 2}\n", "4:31", "shards are for numeric scalar fields"),
     ("shards without lock", "      x: {type: i, lock: false, shards: 2}\n", "4:33", "cannot also be lock: false"),
-    ("one shard", "      x: {type: i, shards: 1}\n", "4:28", "field 'x', shards: input should be greater than or equal to 2"),
+    (
+        "one shard",
+        "      x: {type: i, shards: 1}\n",
+        "4:28",
+        "field 'x', shards: input should be greater than or equal to 2",
+    ),
 ]
 
 
@@ -79,7 +138,12 @@ def test_field_rule(tmp_path: Path, fields: str, where: str, message: str) -> No
 
 
 STRUCT_CASES = [
-    ("struct keyword", "structs:\n  def:\n    fields: {x: {type: i}}\n", "2:3", "struct name 'def' is a Python keyword"),
+    (
+        "struct keyword",
+        "structs:\n  def:\n    fields: {x: {type: i}}\n",
+        "2:3",
+        "struct name 'def' is a Python keyword",
+    ),
     ("struct builtin", "structs:\n  list:\n    fields: {x: {type: i}}\n", "2:3", "would shadow the builtin 'list'"),
     ("struct underscore", "structs:\n  _S:\n    fields: {x: {type: i}}\n", "2:3", "starts with '_'"),
     (
@@ -88,10 +152,20 @@ STRUCT_CASES = [
         "4:3",
         "'SSnapshot' is taken by the snapshot class of struct 'S'",
     ),
-    ("duplicate struct", "structs:\n  S:\n    fields: {x: {type: i}}\n  S:\n    fields: {y: {type: i}}\n", "4:3", "duplicate key 'S'"),
+    (
+        "duplicate struct",
+        "structs:\n  S:\n    fields: {x: {type: i}}\n  S:\n    fields: {y: {type: i}}\n",
+        "4:3",
+        "duplicate key 'S'",
+    ),
     ("empty struct", "structs:\n  S:\n    fields: {}\n", "3:5", "struct 'S': no fields defined"),
     ("no structs", "structs: {}\n", "1:1", "no structs defined"),
-    ("unknown struct key", "structs:\n  S:\n    lock_timout: 1\n    fields: {x: {type: i}}\n", "3:5", "unknown key 'lock_timout' (did you mean 'lock_timeout'?)"),
+    (
+        "unknown struct key",
+        "structs:\n  S:\n    lock_timout: 1\n    fields: {x: {type: i}}\n",
+        "3:5",
+        "unknown key 'lock_timout' (did you mean 'lock_timeout'?)",
+    ),
     ("bad timeout", "structs:\n  S:\n    lock_timeout: -1\n    fields: {x: {type: i}}\n", "3:19", "greater than 0"),
     ("unknown top key", "struct:\n  S: {}\n", "1:1", "unknown key 'struct' (did you mean 'structs'?)"),
     ("top not mapping", "- 1\n- 2\n", "1:1", "the top level must be a mapping"),
@@ -104,13 +178,14 @@ STRUCT_CASES = [
 def test_struct_and_file_rule(tmp_path: Path, text: str, where: str, message: str) -> None:
     code, lines, out = run_build(tmp_path, text)
     assert code == 2
-    assert any(line.startswith(f"{tmp_path / 'bad.yaml'}:{where}: error: ") and message in line for line in lines), lines
+    assert any(
+        line.startswith(f"{tmp_path / 'bad.yaml'}:{where}: error: ") and message in line for line in lines
+    ), lines
     assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]
 
 
 def test_every_error_of_a_run_is_reported(tmp_path: Path) -> None:
-    text = textwrap.dedent(
-        """\
+    text = textwrap.dedent("""\
         structs:
           A:
             fields:
@@ -119,8 +194,7 @@ def test_every_error_of_a_run_is_reported(tmp_path: Path) -> None:
           B:
             fields:
               class: {type: i}
-        """
-    )
+        """)
     code, lines, _ = run_build(tmp_path, text)
     assert code == 2
     errors = [line for line in lines if ": error: " in line]
@@ -140,10 +214,20 @@ def test_an_invalid_file_stops_every_file_from_being_written(tmp_path: Path) -> 
     ("name", "text", "where", "message"),
     [
         ("bad.json", '{"structs": {"S": {"fields": {"x": {"type": "i", "tpye": 1}}}}}', "1:50", "unknown key 'tpye'"),
-        ("bad.json", '{"structs": {"S": {"fields": {"x": {"type": "i"}, "x": {"type": "q"}}}}}', "1:51", "duplicate key 'x'"),
+        (
+            "bad.json",
+            '{"structs": {"S": {"fields": {"x": {"type": "i"}, "x": {"type": "q"}}}}}',
+            "1:51",
+            "duplicate key 'x'",
+        ),
         ("bad.json", '{"structs": ', "1:13", "invalid JSON"),
         ("bad.toml", '[structs.S.fields]\nx = {type = "i", default = 1.5}\n', "2:18", "default: 1.5 is not an int"),
-        ("bad.toml", '[structs.S.fields]\nx = {type = "i"}\nx = {type = "q"}\n', "3:17", "invalid TOML: Cannot overwrite a value"),
+        (
+            "bad.toml",
+            '[structs.S.fields]\nx = {type = "i"}\nx = {type = "q"}\n',
+            "3:17",
+            "invalid TOML: Cannot overwrite a value",
+        ),
         ("bad.yaml", b"structs:\n  S: \xff\n", "2:6", "not valid UTF-8"),
         ("bad-name.yaml", "structs:\n  S:\n    fields: {x: {type: q, default: 1.5}}\n", "3:36", "1.5 is not an int"),
         ("class.yaml", "structs:\n  S:\n    fields: {x: {type: i}}\n", "1:1", "does not make a module name"),

@@ -9,7 +9,6 @@ import os
 from pathlib import Path
 
 import pytest
-
 from sharedgen import render
 from sharedgen.errors import InternalError
 from sharedgen.model import Storage, build_module
@@ -56,7 +55,14 @@ def test_method_sets_per_field_kind() -> None:
 
 def test_groups_in_order_of_first_use_and_unlocked_fields_outside() -> None:
     struct = build_module(
-        schema({"a": {"type": "i", "lock": "z"}, "b": {"type": "i"}, "c": {"type": "i", "lock": "z"}, "d": {"type": "i", "lock": False}}),
+        schema(
+            {
+                "a": {"type": "i", "lock": "z"},
+                "b": {"type": "i"},
+                "c": {"type": "i", "lock": "z"},
+                "d": {"type": "i", "lock": False},
+            }
+        ),
         source_path="s.yaml",
         source_hash="0" * 64,
     ).structs[0]
@@ -68,8 +74,8 @@ def test_groups_in_order_of_first_use_and_unlocked_fields_outside() -> None:
     "text",
     [
         'plain "quoted" text',
-        "ends with a quote\"",
-        'triple """ quotes and \'\'\' too',
+        'ends with a quote"',
+        "triple \"\"\" quotes and ''' too",
         "back\\slash\\",
         "line one\nline two\n\n  indented",
         "control \x00 \x07 \r \t \x1b chars",
@@ -84,7 +90,9 @@ def test_docstrings_hold_any_text_exactly(text: str) -> None:
     assert ast.get_docstring(tree.body[0]) == inspect.cleandoc(text)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("value", [0, -5, 2**64 - 1, 1.5, -0.0, 1e300, True, b"\x00\xff'\"", "é\n'\"", [1, 2], (1.0,), ()])
+@pytest.mark.parametrize(
+    "value", [0, -5, 2**64 - 1, 1.5, -0.0, 1e300, True, b"\x00\xff'\"", "é\n'\"", [1, 2], (1.0,), ()]
+)
 def test_literals_round_trip(value: object) -> None:
     assert ast.literal_eval(render.literal(value)) == value
 

@@ -33,8 +33,10 @@ def test_mixed_operations_lose_nothing_and_keep_every_invariant(everything: Modu
     done = list(shared.done)
     adds, batched, array_adds, sharded = (sum(done[kind::4]) for kind in range(4))
     snap = shared.everything.snapshot()
-    print(f"\nsoak: {adds} adds, {batched} batched adds, {array_adds} array adds, {sharded} sharded adds; "
-          f"pair moves {shared.pair.moves}, bad snapshots {shared.bad.value}")
+    print(
+        f"\nsoak: {adds} adds, {batched} batched adds, {array_adds} array adds, {sharded} sharded adds; "
+        f"pair moves {shared.pair.moves}, bad snapshots {shared.bad.value}"
+    )
     assert shared.counter.value == adds + batched
     assert sum(snap.ints) == array_adds and snap.i == array_adds  # each array add also added to i in one block
     assert shared.hits.count == sharded
