@@ -344,8 +344,8 @@ HELPER_NEEDS = {
 
 def clean_doc(text: str | None, fallback: str) -> str:
     """Docstring text: dedented, no trailing spaces, never empty."""
-    text = inspect.cleandoc(text or "") or fallback
-    return "\n".join(line.rstrip() for line in text.splitlines())
+    lines = (line.rstrip() for line in inspect.cleandoc(text or "").split("\n"))  # only \n: \r stays, escaped
+    return "\n".join(lines).strip("\n") or fallback
 
 
 def _scalar_check_args(spec: FieldSpec) -> tuple[str, ...]:

@@ -53,7 +53,13 @@ def _escape_char(char: str) -> str:
 
 def docstring(text: str, indent: int) -> str:
     """A triple-quoted literal holding exactly ``text``, its lines indented for a body."""
-    lines = "".join(map(_escape_char, text)).split("\n")
+    body = "".join(map(_escape_char, text))
+    # black pads a docstring that ends in a quote or a backslash: end with an escape it leaves alone.
+    if body.endswith('\\"'):
+        body = body[:-2] + "\\x22"
+    elif body.endswith("\\\\"):
+        body = body[:-2] + "\\x5c"
+    lines = body.split("\n")
     if len(lines) == 1:
         return f'"""{lines[0]}"""'
     pad = " " * indent

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sharedgen import render
 from sharedgen.errors import InternalError
-from sharedgen.model import Storage, build_module
+from sharedgen.model import Storage, build_module, clean_doc
 from sharedgen.pipeline import generate
 from sharedgen.spec import SchemaFile
 
@@ -81,13 +81,18 @@ def test_groups_in_order_of_first_use_and_unlocked_fields_outside() -> None:
         "control \x00 \x07 \r \t \x1b chars",
         "unicode é 漢字 \u2028 separator \U0001f600",
         "\\N{BULLET} looks like an escape",
+        '"""',
+        'ends with "',
+        "ends with \\",
+        "   leading spaces, trailing spaces   ",
     ],
 )
 def test_docstrings_hold_any_text_exactly(text: str) -> None:
-    literal = render.docstring(text, 4)
-    source = f"def f():\n    {literal}\n"
+    cleaned = clean_doc(text, "fallback")  # what the view-model hands the template
+    literal = render.docstring(cleaned, 4)
+    source = render.format_source(f"def f():\n    {literal}\n", "doc")  # as black leaves it
     tree = ast.parse(source)
-    assert ast.get_docstring(tree.body[0]) == inspect.cleandoc(text)  # type: ignore[arg-type]
+    assert ast.get_docstring(tree.body[0]) == cleaned  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
