@@ -20,7 +20,6 @@ import black
 import yaml
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-
 from sharedgen.cli import main
 from sharedgen.model import clean_doc
 from sharedgen.render import BLACK_MODE
