@@ -18,6 +18,20 @@ class SchemaError:
         return f"{self.path}:{self.line}:{self.column}: error: {self.message}"
 
 
+def describe(loc: tuple[str | int, ...]) -> str:
+    """``struct 'X', field 'y', key: `` for the parts of a document path that exist."""
+    parts = []
+    if len(loc) >= 2 and loc[0] == "structs":
+        parts.append(f"struct {loc[1]!r}")
+    if len(loc) >= 4 and loc[2] == "fields":
+        parts.append(f"field {loc[3]!r}")
+    if len(loc) == 5:
+        parts.append(str(loc[4]))
+    elif len(loc) == 3:
+        parts.append(str(loc[2]))
+    return ", ".join(parts) + ": " if parts else ""
+
+
 class SchemaErrors(Exception):
     """Every problem found in a run; nothing is written when this is raised."""
 

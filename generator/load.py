@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import yaml
-from sharedgen.errors import SchemaError
+from sharedgen.errors import SchemaError, describe
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -236,7 +236,7 @@ class _YamlWalker:
                 key = key_node.value
                 mark = key_node.start_mark
                 if key in mapping:
-                    self._error(key_node, f"{_describe(loc)}duplicate key {key!r}")
+                    self._error(key_node, f"{describe(loc)}duplicate key {key!r}")
                     continue
                 self.positions.keys[loc + (key,)] = (mark.line + 1, mark.column + 1)
                 mapping[key] = self.walk(value_node, loc + (key,))
@@ -252,16 +252,6 @@ class _YamlWalker:
     def _error(self, node: yaml.Node, message: str) -> None:
         mark = node.start_mark
         self.errors.append(SchemaError(self.shown, mark.line + 1, mark.column + 1, message))
-
-
-def _describe(loc: Loc) -> str:
-    """``struct 'X', field 'y': `` for a location inside a struct, else nothing."""
-    parts = []
-    if len(loc) >= 2 and loc[0] == "structs":
-        parts.append(f"struct {loc[1]!r}")
-    if len(loc) >= 4 and loc[2] == "fields":
-        parts.append(f"field {loc[3]!r}")
-    return ", ".join(parts) + ": " if parts else ""
 
 
 _JSON_KEY = r"({quoted})\s*:"

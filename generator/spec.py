@@ -27,7 +27,7 @@ from pydantic import (
     model_validator,
 )
 from pydantic_core import PydanticCustomError
-from sharedgen.errors import SchemaError
+from sharedgen.errors import SchemaError, describe
 from sharedgen.load import Loc, SchemaSource
 from sharedgen.typecodes import FLOAT32_MAX, TYPE_CODES, Kind, TypeCode
 
@@ -275,20 +275,6 @@ def json_schema() -> dict[str, Any]:
 MODELS: dict[int, type[BaseModel]] = {0: SchemaFile, 2: StructSpec, 4: FieldSpec}
 
 
-def _context(loc: Loc) -> str:
-    """``struct 'X', field 'y', key: `` for the parts of ``loc`` that exist."""
-    parts = []
-    if len(loc) >= 2 and loc[0] == "structs":
-        parts.append(f"struct {loc[1]!r}")
-    if len(loc) >= 4 and loc[2] == "fields":
-        parts.append(f"field {loc[3]!r}")
-    if len(loc) == 5:
-        parts.append(str(loc[4]))
-    elif len(loc) == 3:
-        parts.append(str(loc[2]))
-    return ", ".join(parts) + ": " if parts else ""
-
-
 def _explain(error: Any, loc: Loc) -> tuple[str, bool]:
     """The message for one pydantic error, and whether it points at a value (not a key)."""
     kind = error["type"]
@@ -297,17 +283,17 @@ def _explain(error: Any, loc: Loc) -> tuple[str, bool]:
         known = [f.alias or name for name, f in model.model_fields.items()] if model else []
         close = difflib.get_close_matches(str(loc[-1]), known, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else f" (expected one of: {', '.join(known)})"
-        return f"{_context(loc[:-1])}unknown key {loc[-1]!r}{hint}", False
+        return f"{describe(loc[:-1])}unknown key {loc[-1]!r}{hint}", False
     if kind == "missing":
-        return f"{_context(loc[:-1])}missing required key {loc[-1]!r}", False
+        return f"{describe(loc[:-1])}missing required key {loc[-1]!r}", False
     if kind == "sharedgen":  # a rule of ours: about a name (`at` given) or about a value
-        return _context(loc) + error["ctx"]["message"], not error["ctx"]["at"]
+        return describe(loc) + error["ctx"]["message"], not error["ctx"]["at"]
     if kind == "model_type" and not loc:
         return "the top level must be a mapping with a 'structs' key", False
     if kind == "too_short" and loc and loc[-1] in ("fields", "structs"):
-        return f"{_context(loc[:-1])}no {loc[-1]} defined", False
+        return f"{describe(loc[:-1])}no {loc[-1]} defined", False
     message = error["msg"]
-    return _context(loc) + message[0].lower() + message[1:], True
+    return describe(loc) + message[0].lower() + message[1:], True
 
 
 def spec_errors(source: SchemaSource, exc: ValidationError) -> list[SchemaError]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import textwrap
 from pathlib import Path
 
@@ -112,19 +114,23 @@ FIELD_CASES = [
 ]
 
 
+def build_errors(schema: Path, out: Path) -> tuple[int, list[str]]:
+    """Exit code and stderr lines of `sharedgen build SCHEMA -o OUT`."""
+    stderr = io.StringIO()
+    with contextlib.redirect_stderr(stderr):
+        code = main(["build", str(schema), "-o", str(out)])
+    return code, stderr.getvalue().splitlines()
+
+
 def run_build(tmp_path: Path, text: str, name: str = "bad.yaml") -> tuple[int, list[str], Path]:
+    """Build a schema given as text into an output folder that already holds a file."""
     schema = tmp_path / name
     schema.write_text(text, encoding="utf-8")
     out = tmp_path / "out"
     out.mkdir()
     (out / "keep.txt").write_text("untouched")
-    import contextlib
-    import io
-
-    stderr = io.StringIO()
-    with contextlib.redirect_stderr(stderr):
-        code = main(["build", str(schema), "-o", str(out)])
-    return code, stderr.getvalue().splitlines(), out
+    code, lines = build_errors(schema, out)
+    return code, lines, out
 
 
 @pytest.mark.parametrize(("fields", "where", "message"), [c[1:] for c in FIELD_CASES], ids=[c[0] for c in FIELD_CASES])
@@ -236,11 +242,7 @@ def test_an_invalid_file_stops_every_file_from_being_written(tmp_path: Path) -> 
 def test_other_formats_and_files(tmp_path: Path, name: str, text: str | bytes, where: str, message: str) -> None:
     path = tmp_path / name
     path.write_bytes(text if isinstance(text, bytes) else text.encode())
-    import contextlib
-    import io
-
-    stderr = io.StringIO()
-    with contextlib.redirect_stderr(stderr):
-        assert main(["build", str(path), "-o", str(tmp_path / "out")]) == 2
-    assert f"{path}:{where}: error: " in stderr.getvalue() and message in stderr.getvalue(), stderr.getvalue()
+    code, lines = build_errors(path, tmp_path / "out")
+    assert code == 2
+    assert any(line.startswith(f"{path}:{where}: error: ") and message in line for line in lines), lines
     assert not (tmp_path / "out").exists()
