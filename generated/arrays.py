@@ -215,9 +215,7 @@ class _Histogram_batch:
         """Apply the adds collected so far; each group's adds land together or (on overflow) not at all."""
         if self._pending_buckets or self._pending_weights or self._pending_total:
             self._struct._apply_default(
-                self._pending_buckets,
-                self._pending_weights,
-                self._pending_total,
+                self._pending_buckets, self._pending_weights, self._pending_total
             )
             self._pending_buckets = {}
             self._pending_weights = {}
@@ -497,9 +495,7 @@ class Histogram:
             copy.total = self._raw_total.value
             yield copy
             self.update_default(
-                buckets=copy.buckets,
-                weights=copy.weights,
-                total=copy.total,
+                buckets=copy.buckets, weights=copy.weights, total=copy.total
             )
         finally:
             self._release_default()

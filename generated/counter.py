@@ -142,9 +142,7 @@ class _Counter_batch:
     def flush(self) -> None:
         """Apply the adds collected so far; each group's adds land together or (on overflow) not at all."""
         if self._pending_value:
-            self._struct._apply_default(
-                self._pending_value,
-            )
+            self._struct._apply_default(self._pending_value)
             self._pending_value = 0
 
 
@@ -296,16 +294,11 @@ class Counter:
             copy = _Counter_default()
             copy.value = self._raw_value.value
             yield copy
-            self.update_default(
-                value=copy.value,
-            )
+            self.update_default(value=copy.value)
         finally:
             self._release_default()
 
-    def _apply_default(
-        self,
-        _pending_value: int,
-    ) -> None:
+    def _apply_default(self, _pending_value: int) -> None:
         """Add batched deltas to group default in one critical section, all or none."""
         self._acquire_default()
         try:

@@ -178,9 +178,7 @@ class _JobInfo_batch:
     def flush(self) -> None:
         """Apply the adds collected so far; each group's adds land together or (on overflow) not at all."""
         if self._pending_priority:
-            self._struct._apply_default(
-                self._pending_priority,
-            )
+            self._struct._apply_default(self._pending_priority)
             self._pending_priority = 0
 
 
@@ -508,10 +506,7 @@ class JobInfo:
         finally:
             self._release_default()
 
-    def _apply_default(
-        self,
-        _pending_priority: int,
-    ) -> None:
+    def _apply_default(self, _pending_priority: int) -> None:
         """Add batched deltas to group default in one critical section, all or none."""
         self._acquire_default()
         try:

@@ -235,16 +235,11 @@ class _WorkerStats_batch:
     def flush(self) -> None:
         """Apply the adds collected so far; each group's adds land together or (on overflow) not at all."""
         if self._pending_processed or self._pending_failed:
-            self._struct._apply_progress(
-                self._pending_processed,
-                self._pending_failed,
-            )
+            self._struct._apply_progress(self._pending_processed, self._pending_failed)
             self._pending_processed = 0
             self._pending_failed = 0
         if self._pending_elapsed:
-            self._struct._apply_timing(
-                self._pending_elapsed,
-            )
+            self._struct._apply_timing(self._pending_elapsed)
             self._pending_elapsed = 0.0
 
 
@@ -648,10 +643,7 @@ class WorkerStats:
             copy.processed = self._raw_processed.value
             copy.failed = self._raw_failed.value
             yield copy
-            self.update_progress(
-                processed=copy.processed,
-                failed=copy.failed,
-            )
+            self.update_progress(processed=copy.processed, failed=copy.failed)
         finally:
             self._release_progress()
 
@@ -683,9 +675,7 @@ class WorkerStats:
             copy = _WorkerStats_timing()
             copy.elapsed = self._raw_elapsed.value
             yield copy
-            self.update_timing(
-                elapsed=copy.elapsed,
-            )
+            self.update_timing(elapsed=copy.elapsed)
         finally:
             self._release_timing()
 
@@ -717,17 +707,11 @@ class WorkerStats:
             copy = _WorkerStats_default()
             copy.state = self._raw_state.value
             yield copy
-            self.update_default(
-                state=copy.state,
-            )
+            self.update_default(state=copy.state)
         finally:
             self._release_default()
 
-    def _apply_progress(
-        self,
-        _pending_processed: int,
-        _pending_failed: int,
-    ) -> None:
+    def _apply_progress(self, _pending_processed: int, _pending_failed: int) -> None:
         """Add batched deltas to group progress in one critical section, all or none."""
         if not self._acquire_progress():
             raise _timeout("WorkerStats", "progress", 5.0)
@@ -747,10 +731,7 @@ class WorkerStats:
         finally:
             self._release_progress()
 
-    def _apply_timing(
-        self,
-        _pending_elapsed: float,
-    ) -> None:
+    def _apply_timing(self, _pending_elapsed: float) -> None:
         """Add batched deltas to group timing in one critical section, all or none."""
         if not self._acquire_timing():
             raise _timeout("WorkerStats", "timing", 5.0)

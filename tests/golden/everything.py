@@ -527,10 +527,7 @@ class _Everything_batch:
             self._pending_f = 0.0
             self._pending_d = 0.0
         if self._pending_ints or self._pending_reals:
-            self._struct._apply_arrays(
-                self._pending_ints,
-                self._pending_reals,
-            )
+            self._struct._apply_arrays(self._pending_ints, self._pending_reals)
             self._pending_ints = {}
             self._pending_reals = {}
 
@@ -2007,11 +2004,7 @@ class Everything:
             copy.reals = self._raw_reals[:]
             copy.flags = self._raw_flags[:]
             yield copy
-            self.update_arrays(
-                ints=copy.ints,
-                reals=copy.reals,
-                flags=copy.flags,
-            )
+            self.update_arrays(ints=copy.ints, reals=copy.reals, flags=copy.flags)
         finally:
             self._release_arrays()
 
@@ -2047,10 +2040,7 @@ class Everything:
             copy.label = self._raw_label.value
             copy.title = self._raw_title.value
             yield copy
-            self.update_text(
-                label=copy.label,
-                title=copy.title,
-            )
+            self.update_text(label=copy.label, title=copy.title)
         finally:
             self._release_text()
 
@@ -2150,9 +2140,7 @@ class Everything:
             self._release_default()
 
     def _apply_arrays(
-        self,
-        _pending_ints: dict[int, int],
-        _pending_reals: dict[int, float],
+        self, _pending_ints: dict[int, int], _pending_reals: dict[int, float]
     ) -> None:
         """Add batched deltas to group arrays in one critical section, all or none."""
         self._acquire_arrays()
@@ -2309,16 +2297,11 @@ class _Guarded_batch:
     def flush(self) -> None:
         """Apply the adds collected so far; each group's adds land together or (on overflow) not at all."""
         if self._pending_a or self._pending_total:
-            self._struct._apply_left(
-                self._pending_a,
-                self._pending_total,
-            )
+            self._struct._apply_left(self._pending_a, self._pending_total)
             self._pending_a = 0
             self._pending_total = 0
         if self._pending_b:
-            self._struct._apply_right(
-                self._pending_b,
-            )
+            self._struct._apply_right(self._pending_b)
             self._pending_b = 0
 
 
@@ -2663,10 +2646,7 @@ class Guarded:
             copy.a = self._raw_a.value
             copy.total = self._raw_total.value
             yield copy
-            self.update_left(
-                a=copy.a,
-                total=copy.total,
-            )
+            self.update_left(a=copy.a, total=copy.total)
         finally:
             self._release_left()
 
@@ -2698,17 +2678,11 @@ class Guarded:
             copy = _Guarded_right()
             copy.b = self._raw_b.value
             yield copy
-            self.update_right(
-                b=copy.b,
-            )
+            self.update_right(b=copy.b)
         finally:
             self._release_right()
 
-    def _apply_left(
-        self,
-        _pending_a: int,
-        _pending_total: int,
-    ) -> None:
+    def _apply_left(self, _pending_a: int, _pending_total: int) -> None:
         """Add batched deltas to group left in one critical section, all or none."""
         if not self._acquire_left():
             raise _timeout("Guarded", "left", 0.5)
@@ -2728,10 +2702,7 @@ class Guarded:
         finally:
             self._release_left()
 
-    def _apply_right(
-        self,
-        _pending_b: int,
-    ) -> None:
+    def _apply_right(self, _pending_b: int) -> None:
         """Add batched deltas to group right in one critical section, all or none."""
         if not self._acquire_right():
             raise _timeout("Guarded", "right", 0.5)
@@ -2841,16 +2812,11 @@ class _Pair_batch:
     def flush(self) -> None:
         """Apply the adds collected so far; each group's adds land together or (on overflow) not at all."""
         if self._pending_a or self._pending_b:
-            self._struct._apply_pair(
-                self._pending_a,
-                self._pending_b,
-            )
+            self._struct._apply_pair(self._pending_a, self._pending_b)
             self._pending_a = 0
             self._pending_b = 0
         if self._pending_moves:
-            self._struct._apply_other(
-                self._pending_moves,
-            )
+            self._struct._apply_other(self._pending_moves)
             self._pending_moves = 0
 
 
@@ -3168,10 +3134,7 @@ class Pair:
             copy.a = self._raw_a.value
             copy.b = self._raw_b.value
             yield copy
-            self.update_pair(
-                a=copy.a,
-                b=copy.b,
-            )
+            self.update_pair(a=copy.a, b=copy.b)
         finally:
             self._release_pair()
 
@@ -3201,17 +3164,11 @@ class Pair:
             copy = _Pair_other()
             copy.moves = self._raw_moves.value
             yield copy
-            self.update_other(
-                moves=copy.moves,
-            )
+            self.update_other(moves=copy.moves)
         finally:
             self._release_other()
 
-    def _apply_pair(
-        self,
-        _pending_a: int,
-        _pending_b: int,
-    ) -> None:
+    def _apply_pair(self, _pending_a: int, _pending_b: int) -> None:
         """Add batched deltas to group pair in one critical section, all or none."""
         self._acquire_pair()
         try:
@@ -3230,10 +3187,7 @@ class Pair:
         finally:
             self._release_pair()
 
-    def _apply_other(
-        self,
-        _pending_moves: int,
-    ) -> None:
+    def _apply_other(self, _pending_moves: int) -> None:
         """Add batched deltas to group other in one critical section, all or none."""
         self._acquire_other()
         try:
@@ -3651,9 +3605,7 @@ class Hits:
             copy = _Hits_default()
             copy.label = self._raw_label.value
             yield copy
-            self.update_default(
-                label=copy.label,
-            )
+            self.update_default(label=copy.label)
         finally:
             self._release_default()
 
