@@ -228,7 +228,6 @@ class Histogram:
     __slots__ = (
         "_start_method",
         "_locks",
-        "_lock_order",
         "_acquire_default",
         "_release_default",
         "_raw_buckets",
@@ -245,7 +244,6 @@ class Histogram:
 
     _start_method: str
     _locks: dict[str, _Lock]
-    _lock_order: tuple[tuple[str, _Lock], ...]
     _acquire_default: _Callable[[], bool]
     _release_default: _Callable[[], None]
     _raw_buckets: _ctypes.Array[_ctypes.c_ulonglong]
@@ -282,9 +280,6 @@ class Histogram:
 
     def _bind(self, locks: dict[str, _Lock]) -> None:
         self._locks = locks
-        self._lock_order = tuple(
-            dict((id(lock), (group, lock)) for group, lock in locks.items()).values()
-        )
         self._acquire_default = locks["default"].acquire
         self._release_default = locks["default"].release
 
@@ -514,7 +509,9 @@ class Histogram:
                 for position, delta in _pending_buckets.items()
             }
             for position in _total_buckets:
-                if not _C_ULONGLONG_MIN <= _total_buckets[position] <= _C_ULONGLONG_MAX:
+                if not (
+                    _C_ULONGLONG_MIN <= _total_buckets[position] <= _C_ULONGLONG_MAX
+                ):
                     raise _add_overflow(
                         "Histogram.buckets",
                         _pending_buckets[position],
@@ -526,10 +523,11 @@ class Histogram:
                 for position, delta in _pending_weights.items()
             }
             for position in _total_weights:
-                if not -_FLOAT64_MAX <= _total_weights[
-                    position
-                ] <= _FLOAT64_MAX and _float_overflows(
-                    self._raw_weights[position], _pending_weights[position]
+                if not (
+                    -_FLOAT64_MAX <= _total_weights[position] <= _FLOAT64_MAX
+                    or not _float_overflows(
+                        self._raw_weights[position], _pending_weights[position]
+                    )
                 ):
                     raise _add_overflow(
                         "Histogram.weights",
@@ -538,7 +536,7 @@ class Histogram:
                         _FLOAT64_MAX,
                     )
             _total_total = self._raw_total.value + _pending_total
-            if not _C_ULONGLONG_MIN <= _total_total <= _C_ULONGLONG_MAX:
+            if not (_C_ULONGLONG_MIN <= _total_total <= _C_ULONGLONG_MAX):
                 raise _add_overflow(
                     "Histogram.total",
                     _pending_total,

@@ -152,7 +152,6 @@ class Counter:
     __slots__ = (
         "_start_method",
         "_locks",
-        "_lock_order",
         "_acquire_default",
         "_release_default",
         "_raw_value",
@@ -165,7 +164,6 @@ class Counter:
 
     _start_method: str
     _locks: dict[str, _Lock]
-    _lock_order: tuple[tuple[str, _Lock], ...]
     _acquire_default: _Callable[[], bool]
     _release_default: _Callable[[], None]
     _raw_value: _ctypes.c_int
@@ -187,9 +185,6 @@ class Counter:
 
     def _bind(self, locks: dict[str, _Lock]) -> None:
         self._locks = locks
-        self._lock_order = tuple(
-            dict((id(lock), (group, lock)) for group, lock in locks.items()).values()
-        )
         self._acquire_default = locks["default"].acquire
         self._release_default = locks["default"].release
 
@@ -303,7 +298,7 @@ class Counter:
         self._acquire_default()
         try:
             _total_value = self._raw_value.value + _pending_value
-            if not _C_INT_MIN <= _total_value <= _C_INT_MAX:
+            if not (_C_INT_MIN <= _total_value <= _C_INT_MAX):
                 raise _add_overflow(
                     "Counter.value", _pending_value, _C_INT_MIN, _C_INT_MAX
                 )

@@ -188,7 +188,6 @@ class JobInfo:
     __slots__ = (
         "_start_method",
         "_locks",
-        "_lock_order",
         "_acquire_default",
         "_release_default",
         "_raw_label",
@@ -207,7 +206,6 @@ class JobInfo:
 
     _start_method: str
     _locks: dict[str, _Lock]
-    _lock_order: tuple[tuple[str, _Lock], ...]
     _acquire_default: _Callable[[], bool]
     _release_default: _Callable[[], None]
     _raw_label: _ctypes.Array[_ctypes.c_char]
@@ -241,9 +239,6 @@ class JobInfo:
 
     def _bind(self, locks: dict[str, _Lock]) -> None:
         self._locks = locks
-        self._lock_order = tuple(
-            dict((id(lock), (group, lock)) for group, lock in locks.items()).values()
-        )
         self._acquire_default = locks["default"].acquire
         self._release_default = locks["default"].release
 
@@ -511,7 +506,7 @@ class JobInfo:
         self._acquire_default()
         try:
             _total_priority = self._raw_priority.value + _pending_priority
-            if not _C_SHORT_MIN <= _total_priority <= _C_SHORT_MAX:
+            if not (_C_SHORT_MIN <= _total_priority <= _C_SHORT_MAX):
                 raise _add_overflow(
                     "JobInfo.priority", _pending_priority, _C_SHORT_MIN, _C_SHORT_MAX
                 )

@@ -324,6 +324,7 @@ class WorkerStats:
 
     def _bind(self, locks: dict[str, _Lock]) -> None:
         self._locks = locks
+        # Each distinct lock once (groups may share an injected lock), in the groups' order.
         self._lock_order = tuple(
             dict((id(lock), (group, lock)) for group, lock in locks.items()).values()
         )
@@ -717,12 +718,12 @@ class WorkerStats:
             raise _timeout("WorkerStats", "progress", 5.0)
         try:
             _total_processed = self._raw_processed.value + _pending_processed
-            if not _C_INT_MIN <= _total_processed <= _C_INT_MAX:
+            if not (_C_INT_MIN <= _total_processed <= _C_INT_MAX):
                 raise _add_overflow(
                     "WorkerStats.processed", _pending_processed, _C_INT_MIN, _C_INT_MAX
                 )
             _total_failed = self._raw_failed.value + _pending_failed
-            if not _C_INT_MIN <= _total_failed <= _C_INT_MAX:
+            if not (_C_INT_MIN <= _total_failed <= _C_INT_MAX):
                 raise _add_overflow(
                     "WorkerStats.failed", _pending_failed, _C_INT_MIN, _C_INT_MAX
                 )
@@ -737,9 +738,9 @@ class WorkerStats:
             raise _timeout("WorkerStats", "timing", 5.0)
         try:
             _total_elapsed = self._raw_elapsed.value + _pending_elapsed
-            if (
-                not -_FLOAT64_MAX <= _total_elapsed <= _FLOAT64_MAX
-                and _float_overflows(self._raw_elapsed.value, _pending_elapsed)
+            if not (
+                -_FLOAT64_MAX <= _total_elapsed <= _FLOAT64_MAX
+                or not _float_overflows(self._raw_elapsed.value, _pending_elapsed)
             ):
                 raise _add_overflow(
                     "WorkerStats.elapsed", _pending_elapsed, -_FLOAT64_MAX, _FLOAT64_MAX

@@ -275,7 +275,8 @@ class StructModel:
     @property
     def slots(self) -> tuple[str, ...]:
         lock_slots: tuple[str, ...] = ("_start_method",) if self.uses_locks else ()
-        lock_slots += ("_locks", "_lock_order") if self.groups else ()
+        lock_slots += ("_locks",) if self.groups else ()
+        lock_slots += ("_lock_order",) if len(self.groups) > 1 else ()
         group_slots = tuple(name for group in self.groups for name in (group.acquire, group.release))
         process_slots = tuple(slot for f in self.fields for slot in f.process_slots)
         return lock_slots + group_slots + self.state_slots + process_slots

@@ -127,7 +127,7 @@ def _fits_capacity(value: object, code: TypeCode, length: int) -> bytes | str:
     unit = "bytes" if code.kind is Kind.BYTES else "characters"
     if len(text) > length:
         raise _fail(f"{value!r} is {len(text)} {unit} long, more than the capacity of {length}")
-    if text.count(b"\0" if isinstance(text, bytes) else "\0"):  # type: ignore[arg-type]
+    if (text.find(b"\0") if isinstance(text, bytes) else text.find("\0")) >= 0:
         raise _fail(f"{value!r} holds a NUL character, which ends a C string")
     return text
 

@@ -720,6 +720,7 @@ class Everything:
 
     def _bind(self, locks: dict[str, _Lock]) -> None:
         self._locks = locks
+        # Each distinct lock once (groups may share an injected lock), in the groups' order.
         self._lock_order = tuple(
             dict((id(lock), (group, lock)) for group, lock in locks.items()).values()
         )
@@ -2063,63 +2064,65 @@ class Everything:
         self._acquire_default()
         try:
             _total_b = self._raw_b.value + _pending_b
-            if not _C_BYTE_MIN <= _total_b <= _C_BYTE_MAX:
+            if not (_C_BYTE_MIN <= _total_b <= _C_BYTE_MAX):
                 raise _add_overflow(
                     "Everything.b", _pending_b, _C_BYTE_MIN, _C_BYTE_MAX
                 )
             _total_B = self._raw_B.value + _pending_B
-            if not _C_UBYTE_MIN <= _total_B <= _C_UBYTE_MAX:
+            if not (_C_UBYTE_MIN <= _total_B <= _C_UBYTE_MAX):
                 raise _add_overflow(
                     "Everything.B", _pending_B, _C_UBYTE_MIN, _C_UBYTE_MAX
                 )
             _total_h = self._raw_h.value + _pending_h
-            if not _C_SHORT_MIN <= _total_h <= _C_SHORT_MAX:
+            if not (_C_SHORT_MIN <= _total_h <= _C_SHORT_MAX):
                 raise _add_overflow(
                     "Everything.h", _pending_h, _C_SHORT_MIN, _C_SHORT_MAX
                 )
             _total_H = self._raw_H.value + _pending_H
-            if not _C_USHORT_MIN <= _total_H <= _C_USHORT_MAX:
+            if not (_C_USHORT_MIN <= _total_H <= _C_USHORT_MAX):
                 raise _add_overflow(
                     "Everything.H", _pending_H, _C_USHORT_MIN, _C_USHORT_MAX
                 )
             _total_i = self._raw_i.value + _pending_i
-            if not _C_INT_MIN <= _total_i <= _C_INT_MAX:
+            if not (_C_INT_MIN <= _total_i <= _C_INT_MAX):
                 raise _add_overflow("Everything.i", _pending_i, _C_INT_MIN, _C_INT_MAX)
             _total_I = self._raw_I.value + _pending_I
-            if not _C_UINT_MIN <= _total_I <= _C_UINT_MAX:
+            if not (_C_UINT_MIN <= _total_I <= _C_UINT_MAX):
                 raise _add_overflow(
                     "Everything.I", _pending_I, _C_UINT_MIN, _C_UINT_MAX
                 )
             _total_l = self._raw_l.value + _pending_l
-            if not _C_LONG_MIN <= _total_l <= _C_LONG_MAX:
+            if not (_C_LONG_MIN <= _total_l <= _C_LONG_MAX):
                 raise _add_overflow(
                     "Everything.l", _pending_l, _C_LONG_MIN, _C_LONG_MAX
                 )
             _total_L = self._raw_L.value + _pending_L
-            if not _C_ULONG_MIN <= _total_L <= _C_ULONG_MAX:
+            if not (_C_ULONG_MIN <= _total_L <= _C_ULONG_MAX):
                 raise _add_overflow(
                     "Everything.L", _pending_L, _C_ULONG_MIN, _C_ULONG_MAX
                 )
             _total_q = self._raw_q.value + _pending_q
-            if not _C_LONGLONG_MIN <= _total_q <= _C_LONGLONG_MAX:
+            if not (_C_LONGLONG_MIN <= _total_q <= _C_LONGLONG_MAX):
                 raise _add_overflow(
                     "Everything.q", _pending_q, _C_LONGLONG_MIN, _C_LONGLONG_MAX
                 )
             _total_Q = self._raw_Q.value + _pending_Q
-            if not _C_ULONGLONG_MIN <= _total_Q <= _C_ULONGLONG_MAX:
+            if not (_C_ULONGLONG_MIN <= _total_Q <= _C_ULONGLONG_MAX):
                 raise _add_overflow(
                     "Everything.Q", _pending_Q, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX
                 )
             _total_f = self._raw_f.value + _pending_f
-            if not -_FLOAT32_MAX <= _total_f <= _FLOAT32_MAX and _float_overflows(
-                self._raw_f.value, _pending_f
+            if not (
+                -_FLOAT32_MAX <= _total_f <= _FLOAT32_MAX
+                or not _float_overflows(self._raw_f.value, _pending_f)
             ):
                 raise _add_overflow(
                     "Everything.f", _pending_f, -_FLOAT32_MAX, _FLOAT32_MAX
                 )
             _total_d = self._raw_d.value + _pending_d
-            if not -_FLOAT64_MAX <= _total_d <= _FLOAT64_MAX and _float_overflows(
-                self._raw_d.value, _pending_d
+            if not (
+                -_FLOAT64_MAX <= _total_d <= _FLOAT64_MAX
+                or not _float_overflows(self._raw_d.value, _pending_d)
             ):
                 raise _add_overflow(
                     "Everything.d", _pending_d, -_FLOAT64_MAX, _FLOAT64_MAX
@@ -2150,7 +2153,7 @@ class Everything:
                 for position, delta in _pending_ints.items()
             }
             for position in _total_ints:
-                if not _C_INT_MIN <= _total_ints[position] <= _C_INT_MAX:
+                if not (_C_INT_MIN <= _total_ints[position] <= _C_INT_MAX):
                     raise _add_overflow(
                         "Everything.ints",
                         _pending_ints[position],
@@ -2162,10 +2165,11 @@ class Everything:
                 for position, delta in _pending_reals.items()
             }
             for position in _total_reals:
-                if not -_FLOAT64_MAX <= _total_reals[
-                    position
-                ] <= _FLOAT64_MAX and _float_overflows(
-                    self._raw_reals[position], _pending_reals[position]
+                if not (
+                    -_FLOAT64_MAX <= _total_reals[position] <= _FLOAT64_MAX
+                    or not _float_overflows(
+                        self._raw_reals[position], _pending_reals[position]
+                    )
                 ):
                     raise _add_overflow(
                         "Everything.reals",
@@ -2365,6 +2369,7 @@ class Guarded:
 
     def _bind(self, locks: dict[str, _Lock]) -> None:
         self._locks = locks
+        # Each distinct lock once (groups may share an injected lock), in the groups' order.
         self._lock_order = tuple(
             dict((id(lock), (group, lock)) for group, lock in locks.items()).values()
         )
@@ -2688,12 +2693,12 @@ class Guarded:
             raise _timeout("Guarded", "left", 0.5)
         try:
             _total_a = self._raw_a.value + _pending_a
-            if not _C_LONGLONG_MIN <= _total_a <= _C_LONGLONG_MAX:
+            if not (_C_LONGLONG_MIN <= _total_a <= _C_LONGLONG_MAX):
                 raise _add_overflow(
                     "Guarded.a", _pending_a, _C_LONGLONG_MIN, _C_LONGLONG_MAX
                 )
             _total_total = self._raw_total.value + _pending_total
-            if not _C_LONGLONG_MIN <= _total_total <= _C_LONGLONG_MAX:
+            if not (_C_LONGLONG_MIN <= _total_total <= _C_LONGLONG_MAX):
                 raise _add_overflow(
                     "Guarded.total", _pending_total, _C_LONGLONG_MIN, _C_LONGLONG_MAX
                 )
@@ -2708,7 +2713,7 @@ class Guarded:
             raise _timeout("Guarded", "right", 0.5)
         try:
             _total_b = self._raw_b.value + _pending_b
-            if not _C_LONGLONG_MIN <= _total_b <= _C_LONGLONG_MAX:
+            if not (_C_LONGLONG_MIN <= _total_b <= _C_LONGLONG_MAX):
                 raise _add_overflow(
                     "Guarded.b", _pending_b, _C_LONGLONG_MIN, _C_LONGLONG_MAX
                 )
@@ -2879,6 +2884,7 @@ class Pair:
 
     def _bind(self, locks: dict[str, _Lock]) -> None:
         self._locks = locks
+        # Each distinct lock once (groups may share an injected lock), in the groups' order.
         self._lock_order = tuple(
             dict((id(lock), (group, lock)) for group, lock in locks.items()).values()
         )
@@ -3173,12 +3179,12 @@ class Pair:
         self._acquire_pair()
         try:
             _total_a = self._raw_a.value + _pending_a
-            if not _C_LONGLONG_MIN <= _total_a <= _C_LONGLONG_MAX:
+            if not (_C_LONGLONG_MIN <= _total_a <= _C_LONGLONG_MAX):
                 raise _add_overflow(
                     "Pair.a", _pending_a, _C_LONGLONG_MIN, _C_LONGLONG_MAX
                 )
             _total_b = self._raw_b.value + _pending_b
-            if not _C_LONGLONG_MIN <= _total_b <= _C_LONGLONG_MAX:
+            if not (_C_LONGLONG_MIN <= _total_b <= _C_LONGLONG_MAX):
                 raise _add_overflow(
                     "Pair.b", _pending_b, _C_LONGLONG_MIN, _C_LONGLONG_MAX
                 )
@@ -3192,7 +3198,7 @@ class Pair:
         self._acquire_other()
         try:
             _total_moves = self._raw_moves.value + _pending_moves
-            if not _C_INT_MIN <= _total_moves <= _C_INT_MAX:
+            if not (_C_INT_MIN <= _total_moves <= _C_INT_MAX):
                 raise _add_overflow(
                     "Pair.moves", _pending_moves, _C_INT_MIN, _C_INT_MAX
                 )
@@ -3265,7 +3271,6 @@ class Hits:
     __slots__ = (
         "_start_method",
         "_locks",
-        "_lock_order",
         "_acquire_default",
         "_release_default",
         "_raw_count",
@@ -3296,7 +3301,6 @@ class Hits:
 
     _start_method: str
     _locks: dict[str, _Lock]
-    _lock_order: tuple[tuple[str, _Lock], ...]
     _acquire_default: _Callable[[], bool]
     _release_default: _Callable[[], None]
     _raw_count: _ctypes.Array[_ctypes.c_longlong]
@@ -3350,9 +3354,6 @@ class Hits:
 
     def _bind(self, locks: dict[str, _Lock]) -> None:
         self._locks = locks
-        self._lock_order = tuple(
-            dict((id(lock), (group, lock)) for group, lock in locks.items()).values()
-        )
         self._acquire_default = locks["default"].acquire
         self._release_default = locks["default"].release
 
