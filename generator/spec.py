@@ -31,7 +31,17 @@ from sharedgen.errors import SchemaError, describe
 from sharedgen.load import Loc, SchemaSource
 from sharedgen.typecodes import FLOAT32_MAX, TYPE_CODES, Kind, TypeCode
 
-MAX_LENGTH = 1 << 20
+MAX_LENGTH = (1 << 31) - 1
+# Shared memory one struct may take unless its schema raises the cap (`max_shared_bytes`).
+DEFAULT_MAX_SHARED_BYTES = 16 << 20
+# Soft keywords are valid names but read badly as fields (`match`, `case`) or shadow `type`;
+# listed here rather than taken from `keyword.softkwlist`, which differs between Python versions.
+SOFT_KEYWORDS = frozenset({"_", "case", "match", "type"})
+# Builtins that generated class bodies evaluate (annotations, decorators): a property or
+# parameter of that name would replace them there.
+CLASS_SCOPE_BUILTINS = frozenset(
+    {"BaseException", "bool", "bytes", "dict", "float", "int", "list", "object", "property", "str", "tuple", "type"}
+)
 DEFAULT_GROUP = "default"
 # Constructor parameters beside the fields, and members every struct has.
 RESERVED_FIELD_NAMES = frozenset({"self", "ctx", "locks", "snapshot", "get_lock", "batch", "as_dict"})
@@ -51,6 +61,8 @@ def _check_name(name: str, what: str) -> None:
         raise _fail(f"{what} {name!r} is not a Python identifier")
     if keyword.iskeyword(name):
         raise _fail(f"{what} {name!r} is a Python keyword")
+    if name in SOFT_KEYWORDS:
+        raise _fail(f"{what} {name!r} is a Python soft keyword")
     if name.startswith("_"):
         raise _fail(f"{what} {name!r} starts with '_' (reserved for generated helpers)")
 
@@ -59,6 +71,8 @@ def _field_name(name: str) -> str:
     _check_name(name, "field name")
     if name in RESERVED_FIELD_NAMES:
         raise _fail(f"field name {name!r} is taken by a generated member")
+    if name in CLASS_SCOPE_BUILTINS:
+        raise _fail(f"field name {name!r} would shadow the builtin {name!r} in the generated class")
     return name
 
 
@@ -212,6 +226,11 @@ class FieldSpec(BaseModel):
         return TYPE_CODES[self.type]
 
     @property
+    def shared_bytes(self) -> int:
+        """Shared memory the field takes on the platform where its C type is widest."""
+        return self.code.largest_size * (self.length or self.shards or 1)
+
+    @property
     def group(self) -> str | None:
         """The lock group, or None for a field without one (no lock, or a lock per shard)."""
         return None if self.lock is False or self.shards else str(self.lock)
@@ -226,7 +245,27 @@ class StructSpec(BaseModel):
     lock_timeout: Annotated[StrictFloat | StrictInt, Field(gt=0, allow_inf_nan=False)] | None = Field(
         None, description="Seconds to wait for a lock before raising TimeoutError; absent = wait forever."
     )
+    recover_locks: StrictBool = Field(
+        False,
+        description="Record each lock's holder so that a waiter takes over the lock of a holder that died,"
+        " first finishing the group write it was in the middle of.",
+    )
+    max_shared_bytes: Annotated[StrictInt, Field(ge=1)] = Field(
+        DEFAULT_MAX_SHARED_BYTES, description="Cap on the shared memory of one instance, in bytes."
+    )
     fields: dict[FieldName, FieldSpec] = Field(min_length=1, description="Fields in declaration order.")
+
+    @model_validator(mode="after")
+    def _fits_cap(self) -> StructSpec:
+        total = sum(f.shared_bytes for f in self.fields.values())
+        if total > self.max_shared_bytes:
+            name, largest = max(self.fields.items(), key=lambda item: item[1].shared_bytes)
+            raise _fail(
+                f"the struct needs up to {total} bytes of shared memory, more than max_shared_bytes"
+                f" ({self.max_shared_bytes}); raise max_shared_bytes to allow it",
+                at=("fields", name) + (("shards",) if largest.shards else ("length",) if largest.length else ()),
+            )
+        return self
 
     @model_validator(mode="after")
     def _no_collisions(self) -> StructSpec:

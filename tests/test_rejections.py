@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
 import textwrap
 from pathlib import Path
 
 import pytest
 from sharedgen.cli import main
+from sharedgen.load import MAX_FILE_BYTES
 
 VALID_FIELD = "      ok: {type: i}\n"
 
@@ -25,6 +27,22 @@ FIELD_CASES = [
     ("missing type", "      x: {length: 3}\n", "4:7", "field 'x': missing required key 'type'"),
     ("not an identifier", "      two words: {type: i}\n", "4:7", "field name 'two words' is not a Python identifier"),
     ("keyword", "      class: {type: i}\n", "4:7", "field name 'class' is a Python keyword"),
+    ("soft keyword", "      match: {type: i}\n", "4:7", "field name 'match' is a Python soft keyword"),
+    ("soft keyword type", "      type: {type: i}\n", "4:7", "field name 'type' is a Python soft keyword"),
+    (
+        "builtin of the class body",
+        "      int: {type: i}\n",
+        "4:7",
+        "field name 'int' would shadow the builtin 'int' in the generated class",
+    ),
+    ("builtin property", "      property: {type: i}\n", "4:7", "would shadow the builtin 'property'"),
+    (
+        "shared memory cap",
+        "      x: {type: q, length: 3000000}\n",
+        "4:20",
+        "field 'x', length: the struct needs up to 24000004 bytes of shared memory, more than max_shared_bytes (16777216)",
+    ),
+    ("cap counts every field", "      x: {type: u, length: 4194304}\n", "4:20", "needs up to 16777220 bytes"),
     ("leading underscore", "      _x: {type: i}\n", "4:7", "field name '_x' starts with '_'"),
     ("dunder", "      __init__: {type: i}\n", "4:7", "field name '__init__' starts with '_'"),
     ("generated member", "      snapshot: {type: i}\n", "4:7", "field name 'snapshot' is taken by a generated member"),
@@ -173,6 +191,13 @@ STRUCT_CASES = [
         "unknown key 'lock_timout' (did you mean 'lock_timeout'?)",
     ),
     ("bad timeout", "structs:\n  S:\n    lock_timeout: -1\n    fields: {x: {type: i}}\n", "3:19", "greater than 0"),
+    (
+        "cap counts shards",
+        "structs:\n  S:\n    max_shared_bytes: 4000\n    fields:\n      x: {type: q, shards: 1000}\n",
+        "5:20",
+        "struct 'S', field 'x', shards: the struct needs up to 8000 bytes of shared memory, more than max_shared_bytes (4000)",
+    ),
+    ("bad cap", "structs:\n  S:\n    max_shared_bytes: 0\n    fields: {x: {type: i}}\n", "3:23", "greater than or equal to 1"),
     ("unknown top key", "struct:\n  S: {}\n", "1:1", "unknown key 'struct' (did you mean 'structs'?)"),
     ("top not mapping", "- 1\n- 2\n", "1:1", "the top level must be a mapping"),
     ("empty file", "", "1:1", "the top level must be a mapping"),
@@ -246,3 +271,43 @@ def test_other_formats_and_files(tmp_path: Path, name: str, text: str | bytes, w
     assert code == 2
     assert any(line.startswith(f"{path}:{where}: error: ") and message in line for line in lines), lines
     assert not (tmp_path / "out").exists()
+
+
+def test_yaml_aliases_cannot_expand_without_bound(tmp_path: Path) -> None:
+    """Nine levels of ten aliases stand for a billion values: refused at the node that passes the bound."""
+    levels = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    levels += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 9)]
+    code, lines, out = run_build(tmp_path, "\n".join(levels) + "\nstructs: {S: {fields: {x: {type: i}}}}\n")
+    assert code == 2
+    assert re.fullmatch(
+        re.escape(str(tmp_path / "bad.yaml")) + r":\d+:\d+: error: the document expands to more than 500000 values"
+        r" \(through YAML aliases\?\)",
+        lines[0],
+    ), lines
+    assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]
+
+
+def test_a_file_over_the_size_bound_is_refused_before_parsing(tmp_path: Path) -> None:
+    text = "structs: {S: {fields: {x: {type: i}}}}\n" + "#" * MAX_FILE_BYTES
+    code, lines, out = run_build(tmp_path, text)
+    assert code == 2
+    assert lines[0] == (
+        f"{tmp_path / 'bad.yaml'}:1:1: error: file is {len(text)} bytes, more than a schema file may have ({MAX_FILE_BYTES})"
+    )
+
+
+def test_a_large_schema_within_the_bounds_builds(tmp_path: Path) -> None:
+    """Three hundred fields in a dozen groups: loads, validates and renders like a small one."""
+    fields = "".join(f"      f{i}: {{type: {'iqdB'[i % 4]}, lock: g{i % 12}}}\n" for i in range(300))
+    text = "structs:\n  Big:\n    fields:\n" + fields
+    code, lines, out = run_build(tmp_path, text, name="big.yaml")
+    assert code == 0, lines
+    module = (out / "big.py").read_text()
+    assert module.count("def compare_and_set_f") == 300 and module.count("def update_g") == 12
+
+
+def test_the_shared_memory_cap_can_be_raised(tmp_path: Path) -> None:
+    text = "structs:\n  S:\n    max_shared_bytes: 24000004\n    fields:\n      x: {type: q, length: 3000000}\n"
+    code, lines, out = run_build(tmp_path, text, name="wide.yaml")
+    assert code == 0, lines
+    assert (out / "wide.py").is_file()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import builtins
 import inspect
 import json
 import os
@@ -13,7 +14,7 @@ from sharedgen import render
 from sharedgen.errors import InternalError
 from sharedgen.model import Storage, build_module, clean_doc
 from sharedgen.pipeline import generate
-from sharedgen.spec import SchemaFile
+from sharedgen.spec import CLASS_SCOPE_BUILTINS, SchemaFile
 
 TESTS = Path(__file__).resolve().parent
 GOLDEN = TESTS / "golden"
@@ -143,3 +144,27 @@ def test_user_text_reaches_code_only_as_string_literals(tmp_path: Path) -> None:
     assert not any(isinstance(node, ast.Import) and node.names[0].name == "os" for node in ast.walk(tree))
     docs = [ast.get_docstring(node) for node in ast.walk(tree) if isinstance(node, (ast.ClassDef, ast.FunctionDef))]
     assert sum(d == inspect.cleandoc(evil) for d in docs) == 2  # the class and the property
+
+
+def _class_scope_names(node: ast.ClassDef) -> set[str]:
+    """Names a class body evaluates itself: decorators, annotations, defaults and class-level values."""
+    evaluated: list[ast.AST] = []
+    for member in node.body:
+        if isinstance(member, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            args = member.args
+            evaluated += member.decorator_list + args.defaults + [d for d in args.kw_defaults if d]
+            evaluated += [a.annotation for a in args.args + args.kwonlyargs + args.posonlyargs if a.annotation]
+            evaluated += [member.returns] if member.returns else []
+        elif isinstance(member, ast.AnnAssign):
+            evaluated += [member.annotation] + ([member.value] if member.value else [])
+        elif isinstance(member, ast.Assign):
+            evaluated.append(member.value)
+    return {n.id for expr in evaluated for n in ast.walk(expr) if isinstance(n, ast.Name)}
+
+
+def test_field_names_cannot_shadow_a_builtin_the_class_bodies_use() -> None:
+    """A field becomes a property and a parameter; the builtins class bodies evaluate must stay reachable."""
+    tree = ast.parse((GOLDEN / "everything.py").read_text())
+    used = set().union(*(_class_scope_names(c) for c in tree.body if isinstance(c, ast.ClassDef)))
+    builtin_names = used & set(dir(builtins))
+    assert builtin_names and builtin_names <= CLASS_SCOPE_BUILTINS, builtin_names - CLASS_SCOPE_BUILTINS
