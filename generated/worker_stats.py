@@ -50,17 +50,17 @@ def _repr(name: str, snapshot: _Any) -> str:
 def _make_locks(
     owner: str,
     groups: tuple[str, ...],
-    ctx: _BaseContext,
     given: _Mapping[str, _Lock] | None,
+    new_lock: _Callable[[], _Lock],
 ) -> dict[str, _Lock]:
-    """One lock per group: the one given for it, else a new re-entrant lock of ``ctx``."""
+    """One lock per group: the one given for it, else a new re-entrant one."""
     given = dict(given or {})
     unknown = sorted(set(given) - set(groups))
     if unknown:
         raise ValueError(
             f"{owner} has no lock group {unknown[0]!r} (groups: {', '.join(groups)})"
         )
-    return {group: given[group] if group in given else ctx.RLock() for group in groups}
+    return {group: given[group] if group in given else new_lock() for group in groups}
 
 
 def _check_inheritance(owner: str, start_method: str) -> None:
@@ -318,8 +318,11 @@ class WorkerStats:
         )
         self._raw_stop = ctx.RawValue(_ctypes.c_bool, _bool(stop, "WorkerStats.stop"))
         self._start_method = ctx.get_start_method()
+        new_lock = ctx.RLock
         self._bind(
-            _make_locks("WorkerStats", ("progress", "timing", "default"), ctx, locks)
+            _make_locks(
+                "WorkerStats", ("progress", "timing", "default"), locks, new_lock
+            )
         )
 
     def _bind(self, locks: dict[str, _Lock]) -> None:

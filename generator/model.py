@@ -140,6 +140,11 @@ class FieldModel:
         return f"_pending_{self.name}"
 
     @property
+    def staged(self) -> str:
+        """Journaled groups: the local copy a group write fills before committing it."""
+        return f"_staged_{self.name}"
+
+    @property
     def total(self) -> str:
         """Batch: the local holding this field's new value (or values) while they are checked."""
         return f"_total_{self.name}"
@@ -201,6 +206,7 @@ class LockGroup:
     name: str
     fields: tuple[FieldModel, ...]
     view_class: str  # the object `locked_<group>()` yields
+    journaled: bool  # group writes go through a journal, so that a dead writer's write can be finished
 
     @property
     def field_names(self) -> tuple[str, ...]:
@@ -215,6 +221,10 @@ class LockGroup:
         return f"_acquire_{self.name}"
 
     @property
+    def journal(self) -> str:
+        return f"_journal_{self.name}"
+
+    @property
     def release(self) -> str:
         return f"_release_{self.name}"
 
@@ -227,6 +237,7 @@ class StructModel:
     fields: tuple[FieldModel, ...]
     groups: tuple[LockGroup, ...]  # in lock order
     lock_timeout: float | None
+    recover_locks: bool
     has_default_group: bool
 
     @property
@@ -270,7 +281,8 @@ class StructModel:
     @property
     def state_slots(self) -> tuple[str, ...]:
         """What pickling for a child process carries, after the start method and group locks."""
-        return tuple(slot for f in self.fields for slot in f.state_slots)
+        journals = tuple(group.journal for group in self.groups if group.journaled)
+        return tuple(slot for f in self.fields for slot in f.state_slots) + journals
 
     @property
     def slots(self) -> tuple[str, ...]:
@@ -313,6 +325,11 @@ class ModuleModel:
             or self.uses_shards
             or any(s.lock_timeout is not None and s.groups for s in self.structs)
         )
+
+    @property
+    def uses_recovery(self) -> bool:
+        """Whether `_RecoverableLock` and `_Journal` are needed."""
+        return any(s.recover_locks for s in self.structs)
 
     @property
     def uses_lock_order(self) -> bool:
@@ -416,6 +433,11 @@ def build_field(struct_name: str, name: str, spec: FieldSpec) -> FieldModel:
     )
 
 
+def _writes_in_several_steps(fields: tuple[FieldModel, ...]) -> bool:
+    """Whether a group write can be cut short by its process dying: one scalar is stored in one step."""
+    return len(fields) > 1 or fields[0].storage is not Storage.SCALAR
+
+
 def build_struct(name: str, spec: StructSpec) -> StructModel:
     fields = tuple(build_field(name, field_name, field) for field_name, field in spec.fields.items())
     groups = tuple(
@@ -423,6 +445,7 @@ def build_struct(name: str, spec: StructSpec) -> StructModel:
             name=group,
             fields=tuple(f for f in fields if f.group == group),
             view_class=f"_{name}_{group}",
+            journaled=spec.recover_locks and _writes_in_several_steps(tuple(f for f in fields if f.group == group)),
         )
         for group in spec.groups
     )
@@ -437,6 +460,7 @@ def build_struct(name: str, spec: StructSpec) -> StructModel:
         fields=fields,
         groups=groups,
         lock_timeout=None if spec.lock_timeout is None else float(spec.lock_timeout),
+        recover_locks=spec.recover_locks and bool(groups),
         has_default_group=DEFAULT_GROUP in spec.groups,
     )
 
@@ -473,16 +497,19 @@ def module_imports(structs: tuple[StructModel, ...], helpers: set[str]) -> tuple
     groups = any(s.groups for s in structs)
     sharded = any(s.sharded_fields for s in structs)
     locks = groups or sharded
+    recovery = any(s.recover_locks for s in structs)
     needed = {
         "import ctypes as _ctypes": True,
         "import dataclasses as _dataclasses": True,
-        "import functools as _functools": any(s.lock_timeout is not None and s.uses_locks for s in structs),
+        "import errno as _errno": recovery,
+        "import functools as _functools": recovery or any(s.lock_timeout is not None and s.uses_locks for s in structs),
         "import math as _math": "_float" in helpers,
         "import multiprocessing as _mp": True,
         "import numbers as _numbers": "_float" in helpers,
         "import operator as _operator": "_as_int" in helpers,
-        "import os as _os": sharded,
-        "import sys as _sys": "_float" in helpers,
+        "import os as _os": sharded or recovery,
+        "import sys as _sys": "_float" in helpers or recovery,
+        "import time as _time": recovery,
         "from collections.abc import Callable as _Callable": locks,
         "from collections.abc import Iterator as _Iterator": groups,
         "from collections.abc import Mapping as _Mapping": True,

@@ -153,3 +153,48 @@ def soak(shared: SoakShared, index: int, seconds: float) -> None:
             if snap.a + snap.b != 1000:
                 shared.bad.add_value()
             shared.everything.snapshot()
+
+
+def die_mid_commit(shared: Any) -> None:
+    """Start a group write and get SIGKILLed once its first field has changed, the rest not yet."""
+    import ctypes
+    import signal
+
+    def copy_first_field_then_die(journal: Any) -> None:
+        first = journal._fields[0]
+        ctypes.memmove(ctypes.addressof(first), ctypes.addressof(journal._saved), ctypes.sizeof(first))
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    type(shared._journal_pair)._copy_saved = copy_first_field_then_die
+    shared.update_pair(a=1, b=999, last=[7, -7], note=b"7")
+
+
+def hold_pair(shared: Any, held: Any, done: Any) -> None:
+    with shared.locked_pair():
+        held.set()
+        done.wait(60)
+
+
+def churn_ledger(shared: Any, seed: int) -> None:
+    """Group writes of every kind, forever, each keeping a + b == 1000, last summing to 0, note == last[0]."""
+    import random
+
+    rng = random.Random(seed)
+    while True:
+        k = rng.randint(1, 9)
+        choice = rng.randrange(4)
+        if choice == 0:
+            with shared.locked_pair() as pair:
+                pair.a -= k
+                pair.b += k
+                pair.last = [k, -k]
+                pair.note = str(k).encode()
+        elif choice == 1:
+            a = rng.randint(0, 1000)
+            shared.update_pair(a=a, b=1000 - a, last=[-k, k], note=str(-k).encode())
+        elif choice == 2:
+            with shared.batch() as batch:
+                batch.add_a(-k)
+                batch.add_b(k)
+        else:
+            shared.add_moves()
