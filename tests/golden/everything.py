@@ -98,19 +98,34 @@ class _Timespec(_ctypes.Structure):
     _fields_ = [("tv_sec", _ctypes.c_long), ("tv_nsec", _ctypes.c_long)]
 
 
-def _load_robust_mutexes() -> _Any:
-    """The C library, where it has robust process-shared mutexes (Linux); else None."""
+class _Pthread:
+    """libc's robust mutex calls. Calls that cannot block keep the GIL: that makes them a third cheaper."""
+
+    def __init__(self) -> None:
+        blocking, quick = _ctypes.CDLL(None), _ctypes.PyDLL(None)
+        self.timedlock = blocking.pthread_mutex_timedlock
+        self.trylock = quick.pthread_mutex_trylock
+        self.unlock = quick.pthread_mutex_unlock
+        self.consistent = quick.pthread_mutex_consistent
+        self.init = quick.pthread_mutex_init
+        self.attr_init = quick.pthread_mutexattr_init
+        self.attr_destroy = quick.pthread_mutexattr_destroy
+        self.attr_settype = quick.pthread_mutexattr_settype
+        self.attr_setpshared = quick.pthread_mutexattr_setpshared
+        self.attr_setrobust = quick.pthread_mutexattr_setrobust
+
+
+def _load_pthread() -> _Pthread | None:
+    """Robust process-shared mutexes where the platform has them (Linux); else None."""
     if not _sys.platform.startswith("linux"):
         return None
     try:
-        libc = _ctypes.CDLL(None)
-        libc.pthread_mutexattr_setrobust
+        return _Pthread()
     except (OSError, AttributeError):
         return None
-    return libc
 
 
-_libc = _load_robust_mutexes()
+_pthread = _load_pthread()
 # <pthread.h> on Linux (glibc and musl alike).
 _PTHREAD_MUTEX_RECURSIVE = _PTHREAD_PROCESS_SHARED = _PTHREAD_MUTEX_ROBUST = 1
 # Longest a wait runs in C before Python gets to handle a signal such as Ctrl-C.
@@ -129,7 +144,7 @@ class _Journal:
     the lock of a writer that died finishes the write.
     """
 
-    __slots__ = ("_fields", "_saved", "_pending")
+    __slots__ = ("_fields", "_saved", "_pending", "_saved_bytes", "_copies")
 
     def __init__(self, ctx: _BaseContext, fields: tuple[_Any, ...]) -> None:
         self._fields = fields
@@ -137,16 +152,30 @@ class _Journal:
             _ctypes.c_char, sum(_ctypes.sizeof(field) for field in fields)
         )
         self._pending = ctx.RawValue(_ctypes.c_bool, False)
+        self._map()
 
     def __getstate__(self) -> tuple[object, ...]:
         return self._fields, self._saved, self._pending
 
     def __setstate__(self, state: tuple[_Any, ...]) -> None:
         self._fields, self._saved, self._pending = state
+        self._map()
+
+    def _map(self) -> None:
+        """Byte views of the saved copy and of each field (made in each process: views do not travel)."""
+        self._saved_bytes = memoryview(self._saved).cast("B")
+        self._copies: list[tuple[memoryview, memoryview]] = []
+        offset = 0
+        for field in self._fields:
+            target = memoryview(field).cast("B")
+            self._copies.append(
+                (target, self._saved_bytes[offset : offset + target.nbytes])
+            )
+            offset += target.nbytes
 
     def commit(self, staged: tuple[_Any, ...]) -> None:
         """Write local copies of the fields (in order) to the shared ones."""
-        self._saved.raw = b"".join(bytes(copy) for copy in staged)
+        self._saved_bytes[:] = b"".join(bytes(copy) for copy in staged)
         self._pending.value = True
         self._copy_saved()
         self._pending.value = False
@@ -158,11 +187,8 @@ class _Journal:
             self._pending.value = False
 
     def _copy_saved(self) -> None:
-        source = _ctypes.addressof(self._saved)
-        for field in self._fields:
-            size = _ctypes.sizeof(field)
-            _ctypes.memmove(_ctypes.addressof(field), source, size)
-            source += size
+        for target, source in self._copies:
+            target[:] = source
 
 
 class _RecoverableLock:
@@ -172,27 +198,23 @@ class _RecoverableLock:
     finishes the group write the holder was in the middle of.
     """
 
-    __slots__ = ("_mutex", "journals")
+    __slots__ = ("_pthread", "_mutex", "journals")
 
     def __init__(self, ctx: _BaseContext) -> None:
+        assert _pthread is not None, "made only where the platform has robust mutexes"
+        self._pthread = pthread = _pthread
         self._mutex = ctx.RawArray(
             _ctypes.c_uint64, 8
         )  # room for a pthread_mutex_t anywhere
         attributes = (_ctypes.c_uint64 * 2)()
-        _check_pthread(_libc.pthread_mutexattr_init(attributes))
+        _check_pthread(pthread.attr_init(attributes))
         try:
-            _check_pthread(
-                _libc.pthread_mutexattr_settype(attributes, _PTHREAD_MUTEX_RECURSIVE)
-            )
-            _check_pthread(
-                _libc.pthread_mutexattr_setpshared(attributes, _PTHREAD_PROCESS_SHARED)
-            )
-            _check_pthread(
-                _libc.pthread_mutexattr_setrobust(attributes, _PTHREAD_MUTEX_ROBUST)
-            )
-            _check_pthread(_libc.pthread_mutex_init(self._mutex, attributes))
+            _check_pthread(pthread.attr_settype(attributes, _PTHREAD_MUTEX_RECURSIVE))
+            _check_pthread(pthread.attr_setpshared(attributes, _PTHREAD_PROCESS_SHARED))
+            _check_pthread(pthread.attr_setrobust(attributes, _PTHREAD_MUTEX_ROBUST))
+            _check_pthread(pthread.init(self._mutex, attributes))
         finally:
-            _libc.pthread_mutexattr_destroy(attributes)
+            pthread.attr_destroy(attributes)
         self.journals: list[_Journal] = (
             []
         )  # of the groups this lock guards, in this process
@@ -201,11 +223,13 @@ class _RecoverableLock:
         return self._mutex
 
     def __setstate__(self, state: _Any) -> None:
+        assert _pthread is not None, "unpickled on the machine that made it"
         self._mutex = state
+        self._pthread = _pthread
         self.journals = []
 
     def acquire(self, block: bool = True, timeout: float | None = None) -> bool:
-        result = _libc.pthread_mutex_trylock(self._mutex)
+        result = self._pthread.trylock(self._mutex)
         if result == _errno.EBUSY and block:
             deadline = None if timeout is None else _time.time() + timeout
             while result == _errno.EBUSY or result == _errno.ETIMEDOUT:
@@ -218,15 +242,13 @@ class _RecoverableLock:
                     else min(deadline, now + _WAIT_SLICE)
                 )
                 moment = _Timespec(int(until), int(until % 1 * 1e9))
-                result = _libc.pthread_mutex_timedlock(
-                    self._mutex, _ctypes.byref(moment)
-                )
+                result = self._pthread.timedlock(self._mutex, _ctypes.byref(moment))
         if (
             result == _errno.EOWNERDEAD
         ):  # the holder died: the lock is ours, its data maybe half-written
             for journal in self.journals:
                 journal.finish()
-            _check_pthread(_libc.pthread_mutex_consistent(self._mutex))
+            _check_pthread(self._pthread.consistent(self._mutex))
             return True
         if result == _errno.EBUSY:
             return False
@@ -234,7 +256,7 @@ class _RecoverableLock:
         return True
 
     def release(self) -> None:
-        if _libc.pthread_mutex_unlock(self._mutex):
+        if self._pthread.unlock(self._mutex):
             raise RuntimeError("cannot release a lock this thread does not hold")
 
     def __enter__(self) -> bool:
@@ -246,7 +268,7 @@ class _RecoverableLock:
 
 def _new_recoverable_lock(ctx: _BaseContext) -> _Lock:
     """A lock that recovers from a dead holder where the platform allows (Linux), else an RLock."""
-    return _RecoverableLock(ctx) if _libc is not None else ctx.RLock()
+    return _RecoverableLock(ctx) if _pthread is not None else ctx.RLock()
 
 
 def _enlist(lock: _Lock, journal: _Journal) -> None:
