@@ -18,6 +18,7 @@ from multiprocessing.context import get_spawning_popen as _get_spawning_popen
 from types import TracebackType as _TracebackType
 from typing import Any as _Any
 from typing import ClassVar as _ClassVar
+from typing import cast as _cast
 from typing import Literal as _Literal
 from typing import Protocol as _Protocol
 
@@ -128,9 +129,10 @@ def _float_overflows(current: float, delta: float) -> bool:
 def _items(values: object, length: int, name: str) -> list[object]:
     if isinstance(values, (str, bytes)) or not isinstance(values, _Sequence):
         raise TypeError(f"{name} must be a sequence, not {type(values).__name__}")
-    if len(values) != length:
-        raise ValueError(f"{name} has {length} items; got {len(values)}")
-    return list(values)
+    items = list(_cast("_Sequence[object]", values))
+    if len(items) != length:
+        raise ValueError(f"{name} has {length} items; got {len(items)}")
+    return items
 
 
 def _index(index: object, length: int, name: str) -> int:
@@ -184,10 +186,17 @@ class _Histogram_default:
 class _Histogram_batch:
     """Adds to Histogram collected in this process; flush() applies them, one critical section per lock group."""
 
-    __slots__ = ("_struct", "_pending_buckets", "_pending_weights", "_pending_total")
+    __slots__ = (
+        "_apply_default",
+        "_pending_buckets",
+        "_pending_weights",
+        "_pending_total",
+    )
 
-    def __init__(self, struct: "Histogram") -> None:
-        self._struct = struct
+    def __init__(
+        self, apply_default: _Callable[[dict[int, int], dict[int, float], int], None]
+    ) -> None:
+        self._apply_default = apply_default
         self._pending_buckets: dict[int, int] = {}
         self._pending_weights: dict[int, float] = {}
         self._pending_total: int = 0
@@ -214,7 +223,7 @@ class _Histogram_batch:
     def flush(self) -> None:
         """Apply the adds collected so far; each group's adds land together or (on overflow) not at all."""
         if self._pending_buckets or self._pending_weights or self._pending_total:
-            self._struct._apply_default(
+            self._apply_default(
                 self._pending_buckets, self._pending_weights, self._pending_total
             )
             self._pending_buckets = {}
@@ -458,22 +467,31 @@ class Histogram:
         total: int | None = None,
     ) -> None:
         """Set fields of group default in one critical section; all checked first."""
-        if buckets is not None:
-            buckets = _int_items(
+        _new_buckets = (
+            None
+            if buckets is None
+            else _int_items(
                 buckets, 10, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX, "Histogram.buckets"
             )
-        if weights is not None:
-            weights = _float_items(weights, 4, _FLOAT64_MAX, "Histogram.weights")
-        if total is not None:
-            total = _int(total, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX, "Histogram.total")
+        )
+        _new_weights = (
+            None
+            if weights is None
+            else _float_items(weights, 4, _FLOAT64_MAX, "Histogram.weights")
+        )
+        _new_total = (
+            None
+            if total is None
+            else _int(total, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX, "Histogram.total")
+        )
         self._acquire_default()
         try:
-            if buckets is not None:
-                self._raw_buckets[:] = buckets
-            if weights is not None:
-                self._raw_weights[:] = weights
-            if total is not None:
-                self._raw_total.value = total
+            if _new_buckets is not None:
+                self._raw_buckets[:] = _new_buckets
+            if _new_weights is not None:
+                self._raw_weights[:] = _new_weights
+            if _new_total is not None:
+                self._raw_total.value = _new_total
         finally:
             self._release_default()
 
@@ -558,7 +576,7 @@ class Histogram:
 
         What was added before an exception in the block is still applied.
         """
-        collected = _Histogram_batch(self)
+        collected = _Histogram_batch(self._apply_default)
         try:
             yield collected
         finally:

@@ -128,10 +128,10 @@ class _Counter_default:
 class _Counter_batch:
     """Adds to Counter collected in this process; flush() applies them, one critical section per lock group."""
 
-    __slots__ = ("_struct", "_pending_value")
+    __slots__ = ("_apply_default", "_pending_value")
 
-    def __init__(self, struct: "Counter") -> None:
-        self._struct = struct
+    def __init__(self, apply_default: _Callable[[int], None]) -> None:
+        self._apply_default = apply_default
         self._pending_value: int = 0
 
     def add_value(self, delta: int = 1) -> None:
@@ -142,7 +142,7 @@ class _Counter_batch:
     def flush(self) -> None:
         """Apply the adds collected so far; each group's adds land together or (on overflow) not at all."""
         if self._pending_value:
-            self._struct._apply_default(self._pending_value)
+            self._apply_default(self._pending_value)
             self._pending_value = 0
 
 
@@ -270,12 +270,15 @@ class Counter:
         value: int | None = None,
     ) -> None:
         """Set fields of group default in one critical section; all checked first."""
-        if value is not None:
-            value = _int(value, _C_INT_MIN, _C_INT_MAX, "Counter.value")
+        _new_value = (
+            None
+            if value is None
+            else _int(value, _C_INT_MIN, _C_INT_MAX, "Counter.value")
+        )
         self._acquire_default()
         try:
-            if value is not None:
-                self._raw_value.value = value
+            if _new_value is not None:
+                self._raw_value.value = _new_value
         finally:
             self._release_default()
 
@@ -313,7 +316,7 @@ class Counter:
 
         What was added before an exception in the block is still applied.
         """
-        collected = _Counter_batch(self)
+        collected = _Counter_batch(self._apply_default)
         try:
             yield collected
         finally:

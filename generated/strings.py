@@ -164,10 +164,10 @@ class _JobInfo_default:
 class _JobInfo_batch:
     """Adds to JobInfo collected in this process; flush() applies them, one critical section per lock group."""
 
-    __slots__ = ("_struct", "_pending_priority")
+    __slots__ = ("_apply_default", "_pending_priority")
 
-    def __init__(self, struct: "JobInfo") -> None:
-        self._struct = struct
+    def __init__(self, apply_default: _Callable[[int], None]) -> None:
+        self._apply_default = apply_default
         self._pending_priority: int = 0
 
     def add_priority(self, delta: int = 1) -> None:
@@ -178,7 +178,7 @@ class _JobInfo_batch:
     def flush(self) -> None:
         """Apply the adds collected so far; each group's adds land together or (on overflow) not at all."""
         if self._pending_priority:
-            self._struct._apply_default(self._pending_priority)
+            self._apply_default(self._pending_priority)
             self._pending_priority = 0
 
 
@@ -458,24 +458,24 @@ class JobInfo:
         priority: int | None = None,
     ) -> None:
         """Set fields of group default in one critical section; all checked first."""
-        if label is not None:
-            label = _bytes(label, 32, "JobInfo.label")
-        if owner is not None:
-            owner = _text(owner, 16, "JobInfo.owner")
-        if grade is not None:
-            grade = _wchar(grade, "JobInfo.grade")
-        if priority is not None:
-            priority = _int(priority, _C_SHORT_MIN, _C_SHORT_MAX, "JobInfo.priority")
+        _new_label = None if label is None else _bytes(label, 32, "JobInfo.label")
+        _new_owner = None if owner is None else _text(owner, 16, "JobInfo.owner")
+        _new_grade = None if grade is None else _wchar(grade, "JobInfo.grade")
+        _new_priority = (
+            None
+            if priority is None
+            else _int(priority, _C_SHORT_MIN, _C_SHORT_MAX, "JobInfo.priority")
+        )
         self._acquire_default()
         try:
-            if label is not None:
-                self._raw_label.value = label
-            if owner is not None:
-                self._raw_owner.value = owner
-            if grade is not None:
-                self._raw_grade.value = grade
-            if priority is not None:
-                self._raw_priority.value = priority
+            if _new_label is not None:
+                self._raw_label.value = _new_label
+            if _new_owner is not None:
+                self._raw_owner.value = _new_owner
+            if _new_grade is not None:
+                self._raw_grade.value = _new_grade
+            if _new_priority is not None:
+                self._raw_priority.value = _new_priority
         finally:
             self._release_default()
 
@@ -521,7 +521,7 @@ class JobInfo:
 
         What was added before an exception in the block is still applied.
         """
-        collected = _JobInfo_batch(self)
+        collected = _JobInfo_batch(self._apply_default)
         try:
             yield collected
         finally:

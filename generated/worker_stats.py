@@ -209,10 +209,21 @@ class _WorkerStats_default:
 class _WorkerStats_batch:
     """Adds to WorkerStats collected in this process; flush() applies them, one critical section per lock group."""
 
-    __slots__ = ("_struct", "_pending_processed", "_pending_failed", "_pending_elapsed")
+    __slots__ = (
+        "_apply_progress",
+        "_apply_timing",
+        "_pending_processed",
+        "_pending_failed",
+        "_pending_elapsed",
+    )
 
-    def __init__(self, struct: "WorkerStats") -> None:
-        self._struct = struct
+    def __init__(
+        self,
+        apply_progress: _Callable[[int, int], None],
+        apply_timing: _Callable[[float], None],
+    ) -> None:
+        self._apply_progress = apply_progress
+        self._apply_timing = apply_timing
         self._pending_processed: int = 0
         self._pending_failed: int = 0
         self._pending_elapsed: float = 0.0
@@ -235,11 +246,11 @@ class _WorkerStats_batch:
     def flush(self) -> None:
         """Apply the adds collected so far; each group's adds land together or (on overflow) not at all."""
         if self._pending_processed or self._pending_failed:
-            self._struct._apply_progress(self._pending_processed, self._pending_failed)
+            self._apply_progress(self._pending_processed, self._pending_failed)
             self._pending_processed = 0
             self._pending_failed = 0
         if self._pending_elapsed:
-            self._struct._apply_timing(self._pending_elapsed)
+            self._apply_timing(self._pending_elapsed)
             self._pending_elapsed = 0.0
 
 
@@ -620,17 +631,23 @@ class WorkerStats:
         failed: int | None = None,
     ) -> None:
         """Set fields of group progress in one critical section; all checked first."""
-        if processed is not None:
-            processed = _int(processed, _C_INT_MIN, _C_INT_MAX, "WorkerStats.processed")
-        if failed is not None:
-            failed = _int(failed, _C_INT_MIN, _C_INT_MAX, "WorkerStats.failed")
+        _new_processed = (
+            None
+            if processed is None
+            else _int(processed, _C_INT_MIN, _C_INT_MAX, "WorkerStats.processed")
+        )
+        _new_failed = (
+            None
+            if failed is None
+            else _int(failed, _C_INT_MIN, _C_INT_MAX, "WorkerStats.failed")
+        )
         if not self._acquire_progress():
             raise _timeout("WorkerStats", "progress", 5.0)
         try:
-            if processed is not None:
-                self._raw_processed.value = processed
-            if failed is not None:
-                self._raw_failed.value = failed
+            if _new_processed is not None:
+                self._raw_processed.value = _new_processed
+            if _new_failed is not None:
+                self._raw_failed.value = _new_failed
         finally:
             self._release_progress()
 
@@ -657,13 +674,16 @@ class WorkerStats:
         elapsed: float | None = None,
     ) -> None:
         """Set fields of group timing in one critical section; all checked first."""
-        if elapsed is not None:
-            elapsed = _float(elapsed, _FLOAT64_MAX, "WorkerStats.elapsed")
+        _new_elapsed = (
+            None
+            if elapsed is None
+            else _float(elapsed, _FLOAT64_MAX, "WorkerStats.elapsed")
+        )
         if not self._acquire_timing():
             raise _timeout("WorkerStats", "timing", 5.0)
         try:
-            if elapsed is not None:
-                self._raw_elapsed.value = elapsed
+            if _new_elapsed is not None:
+                self._raw_elapsed.value = _new_elapsed
         finally:
             self._release_timing()
 
@@ -689,13 +709,12 @@ class WorkerStats:
         state: bytes | None = None,
     ) -> None:
         """Set fields of group default in one critical section; all checked first."""
-        if state is not None:
-            state = _char(state, "WorkerStats.state")
+        _new_state = None if state is None else _char(state, "WorkerStats.state")
         if not self._acquire_default():
             raise _timeout("WorkerStats", "default", 5.0)
         try:
-            if state is not None:
-                self._raw_state.value = state
+            if _new_state is not None:
+                self._raw_state.value = _new_state
         finally:
             self._release_default()
 
@@ -758,7 +777,7 @@ class WorkerStats:
 
         What was added before an exception in the block is still applied.
         """
-        collected = _WorkerStats_batch(self)
+        collected = _WorkerStats_batch(self._apply_progress, self._apply_timing)
         try:
             yield collected
         finally:

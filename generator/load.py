@@ -148,7 +148,9 @@ def load_file(found: Discovered) -> tuple[SchemaSource | None, list[SchemaError]
     path, shown = found.path, found.display_path
     size = path.stat().st_size
     if size > MAX_FILE_BYTES:
-        return None, [SchemaError(shown, 1, 1, f"file is {size} bytes, more than a schema file may have ({MAX_FILE_BYTES})")]
+        return None, [
+            SchemaError(shown, 1, 1, f"file is {size} bytes, more than a schema file may have ({MAX_FILE_BYTES})")
+        ]
     raw = path.read_bytes()
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]

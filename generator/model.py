@@ -140,6 +140,11 @@ class FieldModel:
         return f"_pending_{self.name}"
 
     @property
+    def checked(self) -> str:
+        """update_<group>: the local holding this field's checked new value, or None to keep it."""
+        return f"_new_{self.name}"
+
+    @property
     def staged(self) -> str:
         """Journaled groups: the local copy a group write fills before committing it."""
         return f"_staged_{self.name}"
@@ -225,6 +230,15 @@ class LockGroup:
         return f"_journal_{self.name}"
 
     @property
+    def apply(self) -> str:
+        """The struct method adding a batch's deltas to this group (the batch holds it bound)."""
+        return f"_apply_{self.name}"
+
+    @property
+    def apply_type(self) -> str:
+        return f"_Callable[[{', '.join(f.pending_type for f in self.addable_fields)}], None]"
+
+    @property
     def release(self) -> str:
         return f"_release_{self.name}"
 
@@ -257,7 +271,8 @@ class StructModel:
 
     @property
     def batch_slots(self) -> tuple[str, ...]:
-        return ("_struct",) + tuple(f.pending for g in self.batch_groups for f in g.addable_fields)
+        appliers = tuple(g.apply for g in self.batch_groups)
+        return appliers + tuple(f.pending for g in self.batch_groups for f in g.addable_fields)
 
     @property
     def group_names(self) -> tuple[str, ...]:
@@ -520,6 +535,7 @@ def module_imports(structs: tuple[StructModel, ...], helpers: set[str]) -> tuple
         "from types import TracebackType as _TracebackType": True,
         "from typing import Any as _Any": True,
         "from typing import ClassVar as _ClassVar": True,
+        "from typing import cast as _cast": "_items" in helpers,
         "from typing import Literal as _Literal": groups,
         "from typing import Protocol as _Protocol": True,
     }

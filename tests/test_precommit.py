@@ -67,3 +67,19 @@ def test_build_and_check_hooks_from_another_repository(hook_source: tuple[Path, 
     edited = run_hooks()
     assert edited.returncode == 1
     assert "sharedgen-build" in edited.stdout and "Failed" in edited.stdout
+
+
+def test_this_repositorys_own_hooks_pass(hook_source: tuple[Path, str], tmp_path: Path) -> None:
+    """black, ruff and mypy from PyPI, and sharedgen check from the environment running the tests."""
+    source, _ = hook_source
+    env = {
+        **os.environ,
+        "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home"),
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+    }
+    result = subprocess.run(
+        [*PRE_COMMIT, "run", "--all-files"], cwd=source, capture_output=True, text=True, env=env, timeout=900
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    for hook in ("sharedgen check", "black", "ruff", "mypy --strict"):
+        assert any(line.startswith(hook) and line.endswith("Passed") for line in result.stdout.splitlines()), hook

@@ -197,7 +197,12 @@ STRUCT_CASES = [
         "5:20",
         "struct 'S', field 'x', shards: the struct needs up to 8000 bytes of shared memory, more than max_shared_bytes (4000)",
     ),
-    ("bad cap", "structs:\n  S:\n    max_shared_bytes: 0\n    fields: {x: {type: i}}\n", "3:23", "greater than or equal to 1"),
+    (
+        "bad cap",
+        "structs:\n  S:\n    max_shared_bytes: 0\n    fields: {x: {type: i}}\n",
+        "3:23",
+        "greater than or equal to 1",
+    ),
     ("unknown top key", "struct:\n  S: {}\n", "1:1", "unknown key 'struct' (did you mean 'structs'?)"),
     ("top not mapping", "- 1\n- 2\n", "1:1", "the top level must be a mapping"),
     ("empty file", "", "1:1", "the top level must be a mapping"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -106,3 +107,39 @@ def test_the_generator_itself_passes_mypy_strict(tmp_path: Path) -> None:
         env={**os.environ, "MYPYPATH": str(tmp_path)},
     )
     assert result.returncode == 0, result.stdout
+
+
+def run_pyright(tmp_path: Path, *files: Path) -> subprocess.CompletedProcess[str]:
+    """pyright in strict mode, as a user's editor would run it, on ``files``."""
+    config = {
+        "typeCheckingMode": "strict",
+        "pythonVersion": "3.10",
+        "extraPaths": [str(REPO), str(REPO / "tests" / "golden")],
+    }
+    (tmp_path / "pyrightconfig.json").write_text(json.dumps(config))
+    pyright = Path(sys.executable).with_name("pyright")
+    return subprocess.run(
+        [str(pyright), "--project", str(tmp_path / "pyrightconfig.json"), *map(str, files)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=600,
+    )
+
+
+def test_generated_modules_and_their_use_pass_pyright_strict(tmp_path: Path) -> None:
+    targets = sorted((REPO / "generated").glob("*.py")) + [
+        REPO / "tests" / "golden" / "everything.py",
+        REPO / "tests" / "typing" / "usage.py",
+    ]
+    result = run_pyright(tmp_path, *targets)
+    assert result.returncode == 0, result.stdout
+    assert "0 errors, 0 warnings" in result.stdout
+
+
+def test_pyright_also_catches_each_misuse(tmp_path: Path) -> None:
+    misuse = REPO / "tests" / "typing" / "misuse.py"
+    expected = {n for n, line in enumerate(misuse.read_text().splitlines(), 1) if line.endswith("# error")}
+    result = run_pyright(tmp_path, misuse)
+    reported = {int(line.split(":")[1]) for line in result.stdout.splitlines() if " - error: " in line}
+    assert reported == expected, result.stdout

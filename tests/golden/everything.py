@@ -22,6 +22,7 @@ from multiprocessing.context import get_spawning_popen as _get_spawning_popen
 from types import TracebackType as _TracebackType
 from typing import Any as _Any
 from typing import ClassVar as _ClassVar
+from typing import cast as _cast
 from typing import Literal as _Literal
 from typing import Protocol as _Protocol
 
@@ -423,9 +424,10 @@ def _text(value: object, capacity: int, name: str) -> str:
 def _items(values: object, length: int, name: str) -> list[object]:
     if isinstance(values, (str, bytes)) or not isinstance(values, _Sequence):
         raise TypeError(f"{name} must be a sequence, not {type(values).__name__}")
-    if len(values) != length:
-        raise ValueError(f"{name} has {length} items; got {len(values)}")
-    return list(values)
+    items = list(_cast("_Sequence[object]", values))
+    if len(items) != length:
+        raise ValueError(f"{name} has {length} items; got {len(items)}")
+    return items
 
 
 def _index(index: object, length: int, name: str) -> int:
@@ -563,7 +565,8 @@ class _Everything_batch:
     """Adds to Everything collected in this process; flush() applies them, one critical section per lock group."""
 
     __slots__ = (
-        "_struct",
+        "_apply_default",
+        "_apply_arrays",
         "_pending_b",
         "_pending_B",
         "_pending_h",
@@ -580,8 +583,15 @@ class _Everything_batch:
         "_pending_reals",
     )
 
-    def __init__(self, struct: "Everything") -> None:
-        self._struct = struct
+    def __init__(
+        self,
+        apply_default: _Callable[
+            [int, int, int, int, int, int, int, int, int, int, float, float], None
+        ],
+        apply_arrays: _Callable[[dict[int, int], dict[int, float]], None],
+    ) -> None:
+        self._apply_default = apply_default
+        self._apply_arrays = apply_arrays
         self._pending_b: int = 0
         self._pending_B: int = 0
         self._pending_h: int = 0
@@ -687,7 +697,7 @@ class _Everything_batch:
             or self._pending_f
             or self._pending_d
         ):
-            self._struct._apply_default(
+            self._apply_default(
                 self._pending_b,
                 self._pending_B,
                 self._pending_h,
@@ -714,7 +724,7 @@ class _Everything_batch:
             self._pending_f = 0.0
             self._pending_d = 0.0
         if self._pending_ints or self._pending_reals:
-            self._struct._apply_arrays(self._pending_ints, self._pending_reals)
+            self._apply_arrays(self._pending_ints, self._pending_reals)
             self._pending_ints = {}
             self._pending_reals = {}
 
@@ -2047,68 +2057,75 @@ class Everything:
         flag: bool | None = None,
     ) -> None:
         """Set fields of group default in one critical section; all checked first."""
-        if c is not None:
-            c = _char(c, "Everything.c")
-        if u is not None:
-            u = _wchar(u, "Everything.u")
-        if b is not None:
-            b = _int(b, _C_BYTE_MIN, _C_BYTE_MAX, "Everything.b")
-        if B is not None:
-            B = _int(B, _C_UBYTE_MIN, _C_UBYTE_MAX, "Everything.B")
-        if h is not None:
-            h = _int(h, _C_SHORT_MIN, _C_SHORT_MAX, "Everything.h")
-        if H is not None:
-            H = _int(H, _C_USHORT_MIN, _C_USHORT_MAX, "Everything.H")
-        if i is not None:
-            i = _int(i, _C_INT_MIN, _C_INT_MAX, "Everything.i")
-        if I is not None:
-            I = _int(I, _C_UINT_MIN, _C_UINT_MAX, "Everything.I")
-        if l is not None:
-            l = _int(l, _C_LONG_MIN, _C_LONG_MAX, "Everything.l")
-        if L is not None:
-            L = _int(L, _C_ULONG_MIN, _C_ULONG_MAX, "Everything.L")
-        if q is not None:
-            q = _int(q, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Everything.q")
-        if Q is not None:
-            Q = _int(Q, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX, "Everything.Q")
-        if f is not None:
-            f = _float(f, _FLOAT32_MAX, "Everything.f")
-        if d is not None:
-            d = _float(d, _FLOAT64_MAX, "Everything.d")
-        if flag is not None:
-            flag = _bool(flag, "Everything.flag")
+        _new_c = None if c is None else _char(c, "Everything.c")
+        _new_u = None if u is None else _wchar(u, "Everything.u")
+        _new_b = (
+            None if b is None else _int(b, _C_BYTE_MIN, _C_BYTE_MAX, "Everything.b")
+        )
+        _new_B = (
+            None if B is None else _int(B, _C_UBYTE_MIN, _C_UBYTE_MAX, "Everything.B")
+        )
+        _new_h = (
+            None if h is None else _int(h, _C_SHORT_MIN, _C_SHORT_MAX, "Everything.h")
+        )
+        _new_H = (
+            None if H is None else _int(H, _C_USHORT_MIN, _C_USHORT_MAX, "Everything.H")
+        )
+        _new_i = None if i is None else _int(i, _C_INT_MIN, _C_INT_MAX, "Everything.i")
+        _new_I = (
+            None if I is None else _int(I, _C_UINT_MIN, _C_UINT_MAX, "Everything.I")
+        )
+        _new_l = (
+            None if l is None else _int(l, _C_LONG_MIN, _C_LONG_MAX, "Everything.l")
+        )
+        _new_L = (
+            None if L is None else _int(L, _C_ULONG_MIN, _C_ULONG_MAX, "Everything.L")
+        )
+        _new_q = (
+            None
+            if q is None
+            else _int(q, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Everything.q")
+        )
+        _new_Q = (
+            None
+            if Q is None
+            else _int(Q, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX, "Everything.Q")
+        )
+        _new_f = None if f is None else _float(f, _FLOAT32_MAX, "Everything.f")
+        _new_d = None if d is None else _float(d, _FLOAT64_MAX, "Everything.d")
+        _new_flag = None if flag is None else _bool(flag, "Everything.flag")
         self._acquire_default()
         try:
-            if c is not None:
-                self._raw_c.value = c
-            if u is not None:
-                self._raw_u.value = u
-            if b is not None:
-                self._raw_b.value = b
-            if B is not None:
-                self._raw_B.value = B
-            if h is not None:
-                self._raw_h.value = h
-            if H is not None:
-                self._raw_H.value = H
-            if i is not None:
-                self._raw_i.value = i
-            if I is not None:
-                self._raw_I.value = I
-            if l is not None:
-                self._raw_l.value = l
-            if L is not None:
-                self._raw_L.value = L
-            if q is not None:
-                self._raw_q.value = q
-            if Q is not None:
-                self._raw_Q.value = Q
-            if f is not None:
-                self._raw_f.value = f
-            if d is not None:
-                self._raw_d.value = d
-            if flag is not None:
-                self._raw_flag.value = flag
+            if _new_c is not None:
+                self._raw_c.value = _new_c
+            if _new_u is not None:
+                self._raw_u.value = _new_u
+            if _new_b is not None:
+                self._raw_b.value = _new_b
+            if _new_B is not None:
+                self._raw_B.value = _new_B
+            if _new_h is not None:
+                self._raw_h.value = _new_h
+            if _new_H is not None:
+                self._raw_H.value = _new_H
+            if _new_i is not None:
+                self._raw_i.value = _new_i
+            if _new_I is not None:
+                self._raw_I.value = _new_I
+            if _new_l is not None:
+                self._raw_l.value = _new_l
+            if _new_L is not None:
+                self._raw_L.value = _new_L
+            if _new_q is not None:
+                self._raw_q.value = _new_q
+            if _new_Q is not None:
+                self._raw_Q.value = _new_Q
+            if _new_f is not None:
+                self._raw_f.value = _new_f
+            if _new_d is not None:
+                self._raw_d.value = _new_d
+            if _new_flag is not None:
+                self._raw_flag.value = _new_flag
         finally:
             self._release_default()
 
@@ -2165,20 +2182,27 @@ class Everything:
         flags: _Sequence[bool] | None = None,
     ) -> None:
         """Set fields of group arrays in one critical section; all checked first."""
-        if ints is not None:
-            ints = _int_items(ints, 3, _C_INT_MIN, _C_INT_MAX, "Everything.ints")
-        if reals is not None:
-            reals = _float_items(reals, 2, _FLOAT64_MAX, "Everything.reals")
-        if flags is not None:
-            flags = _bool_items(flags, 2, "Everything.flags")
+        _new_ints = (
+            None
+            if ints is None
+            else _int_items(ints, 3, _C_INT_MIN, _C_INT_MAX, "Everything.ints")
+        )
+        _new_reals = (
+            None
+            if reals is None
+            else _float_items(reals, 2, _FLOAT64_MAX, "Everything.reals")
+        )
+        _new_flags = (
+            None if flags is None else _bool_items(flags, 2, "Everything.flags")
+        )
         self._acquire_arrays()
         try:
-            if ints is not None:
-                self._raw_ints[:] = ints
-            if reals is not None:
-                self._raw_reals[:] = reals
-            if flags is not None:
-                self._raw_flags[:] = flags
+            if _new_ints is not None:
+                self._raw_ints[:] = _new_ints
+            if _new_reals is not None:
+                self._raw_reals[:] = _new_reals
+            if _new_flags is not None:
+                self._raw_flags[:] = _new_flags
         finally:
             self._release_arrays()
 
@@ -2206,16 +2230,14 @@ class Everything:
         title: str | None = None,
     ) -> None:
         """Set fields of group text in one critical section; all checked first."""
-        if label is not None:
-            label = _bytes(label, 8, "Everything.label")
-        if title is not None:
-            title = _text(title, 8, "Everything.title")
+        _new_label = None if label is None else _bytes(label, 8, "Everything.label")
+        _new_title = None if title is None else _text(title, 8, "Everything.title")
         self._acquire_text()
         try:
-            if label is not None:
-                self._raw_label.value = label
-            if title is not None:
-                self._raw_title.value = title
+            if _new_label is not None:
+                self._raw_label.value = _new_label
+            if _new_title is not None:
+                self._raw_title.value = _new_title
         finally:
             self._release_text()
 
@@ -2380,7 +2402,7 @@ class Everything:
 
         What was added before an exception in the block is still applied.
         """
-        collected = _Everything_batch(self)
+        collected = _Everything_batch(self._apply_default, self._apply_arrays)
         try:
             yield collected
         finally:
@@ -2465,10 +2487,21 @@ class _Guarded_right:
 class _Guarded_batch:
     """Adds to Guarded collected in this process; flush() applies them, one critical section per lock group."""
 
-    __slots__ = ("_struct", "_pending_a", "_pending_total", "_pending_b")
+    __slots__ = (
+        "_apply_left",
+        "_apply_right",
+        "_pending_a",
+        "_pending_total",
+        "_pending_b",
+    )
 
-    def __init__(self, struct: "Guarded") -> None:
-        self._struct = struct
+    def __init__(
+        self,
+        apply_left: _Callable[[int, int], None],
+        apply_right: _Callable[[int], None],
+    ) -> None:
+        self._apply_left = apply_left
+        self._apply_right = apply_right
         self._pending_a: int = 0
         self._pending_total: int = 0
         self._pending_b: int = 0
@@ -2491,11 +2524,11 @@ class _Guarded_batch:
     def flush(self) -> None:
         """Apply the adds collected so far; each group's adds land together or (on overflow) not at all."""
         if self._pending_a or self._pending_total:
-            self._struct._apply_left(self._pending_a, self._pending_total)
+            self._apply_left(self._pending_a, self._pending_total)
             self._pending_a = 0
             self._pending_total = 0
         if self._pending_b:
-            self._struct._apply_right(self._pending_b)
+            self._apply_right(self._pending_b)
             self._pending_b = 0
 
 
@@ -2815,17 +2848,23 @@ class Guarded:
         total: int | None = None,
     ) -> None:
         """Set fields of group left in one critical section; all checked first."""
-        if a is not None:
-            a = _int(a, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.a")
-        if total is not None:
-            total = _int(total, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.total")
+        _new_a = (
+            None
+            if a is None
+            else _int(a, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.a")
+        )
+        _new_total = (
+            None
+            if total is None
+            else _int(total, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.total")
+        )
         if not self._acquire_left():
             raise _timeout("Guarded", "left", 0.5)
         try:
-            if a is not None:
-                self._raw_a.value = a
-            if total is not None:
-                self._raw_total.value = total
+            if _new_a is not None:
+                self._raw_a.value = _new_a
+            if _new_total is not None:
+                self._raw_total.value = _new_total
         finally:
             self._release_left()
 
@@ -2852,13 +2891,16 @@ class Guarded:
         b: int | None = None,
     ) -> None:
         """Set fields of group right in one critical section; all checked first."""
-        if b is not None:
-            b = _int(b, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.b")
+        _new_b = (
+            None
+            if b is None
+            else _int(b, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.b")
+        )
         if not self._acquire_right():
             raise _timeout("Guarded", "right", 0.5)
         try:
-            if b is not None:
-                self._raw_b.value = b
+            if _new_b is not None:
+                self._raw_b.value = _new_b
         finally:
             self._release_right()
 
@@ -2918,7 +2960,7 @@ class Guarded:
 
         What was added before an exception in the block is still applied.
         """
-        collected = _Guarded_batch(self)
+        collected = _Guarded_batch(self._apply_left, self._apply_right)
         try:
             yield collected
         finally:
@@ -2982,10 +3024,21 @@ class _Pair_other:
 class _Pair_batch:
     """Adds to Pair collected in this process; flush() applies them, one critical section per lock group."""
 
-    __slots__ = ("_struct", "_pending_a", "_pending_b", "_pending_moves")
+    __slots__ = (
+        "_apply_pair",
+        "_apply_other",
+        "_pending_a",
+        "_pending_b",
+        "_pending_moves",
+    )
 
-    def __init__(self, struct: "Pair") -> None:
-        self._struct = struct
+    def __init__(
+        self,
+        apply_pair: _Callable[[int, int], None],
+        apply_other: _Callable[[int], None],
+    ) -> None:
+        self._apply_pair = apply_pair
+        self._apply_other = apply_other
         self._pending_a: int = 0
         self._pending_b: int = 0
         self._pending_moves: int = 0
@@ -3008,11 +3061,11 @@ class _Pair_batch:
     def flush(self) -> None:
         """Apply the adds collected so far; each group's adds land together or (on overflow) not at all."""
         if self._pending_a or self._pending_b:
-            self._struct._apply_pair(self._pending_a, self._pending_b)
+            self._apply_pair(self._pending_a, self._pending_b)
             self._pending_a = 0
             self._pending_b = 0
         if self._pending_moves:
-            self._struct._apply_other(self._pending_moves)
+            self._apply_other(self._pending_moves)
             self._pending_moves = 0
 
 
@@ -3307,16 +3360,18 @@ class Pair:
         b: int | None = None,
     ) -> None:
         """Set fields of group pair in one critical section; all checked first."""
-        if a is not None:
-            a = _int(a, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.a")
-        if b is not None:
-            b = _int(b, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.b")
+        _new_a = (
+            None if a is None else _int(a, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.a")
+        )
+        _new_b = (
+            None if b is None else _int(b, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.b")
+        )
         self._acquire_pair()
         try:
-            if a is not None:
-                self._raw_a.value = a
-            if b is not None:
-                self._raw_b.value = b
+            if _new_a is not None:
+                self._raw_a.value = _new_a
+            if _new_b is not None:
+                self._raw_b.value = _new_b
         finally:
             self._release_pair()
 
@@ -3342,12 +3397,13 @@ class Pair:
         moves: int | None = None,
     ) -> None:
         """Set fields of group other in one critical section; all checked first."""
-        if moves is not None:
-            moves = _int(moves, _C_INT_MIN, _C_INT_MAX, "Pair.moves")
+        _new_moves = (
+            None if moves is None else _int(moves, _C_INT_MIN, _C_INT_MAX, "Pair.moves")
+        )
         self._acquire_other()
         try:
-            if moves is not None:
-                self._raw_moves.value = moves
+            if _new_moves is not None:
+                self._raw_moves.value = _new_moves
         finally:
             self._release_other()
 
@@ -3404,7 +3460,7 @@ class Pair:
 
         What was added before an exception in the block is still applied.
         """
-        collected = _Pair_batch(self)
+        collected = _Pair_batch(self._apply_pair, self._apply_other)
         try:
             yield collected
         finally:
@@ -3779,12 +3835,11 @@ class Hits:
         label: bytes | None = None,
     ) -> None:
         """Set fields of group default in one critical section; all checked first."""
-        if label is not None:
-            label = _bytes(label, 8, "Hits.label")
+        _new_label = None if label is None else _bytes(label, 8, "Hits.label")
         self._acquire_default()
         try:
-            if label is not None:
-                self._raw_label.value = label
+            if _new_label is not None:
+                self._raw_label.value = _new_label
         finally:
             self._release_default()
 
@@ -3869,15 +3924,21 @@ class _Ledger_batch:
     """Adds to Ledger collected in this process; flush() applies them, one critical section per lock group."""
 
     __slots__ = (
-        "_struct",
+        "_apply_pair",
+        "_apply_other",
         "_pending_a",
         "_pending_b",
         "_pending_last",
         "_pending_moves",
     )
 
-    def __init__(self, struct: "Ledger") -> None:
-        self._struct = struct
+    def __init__(
+        self,
+        apply_pair: _Callable[[int, int, dict[int, int]], None],
+        apply_other: _Callable[[int], None],
+    ) -> None:
+        self._apply_pair = apply_pair
+        self._apply_other = apply_other
         self._pending_a: int = 0
         self._pending_b: int = 0
         self._pending_last: dict[int, int] = {}
@@ -3908,14 +3969,12 @@ class _Ledger_batch:
     def flush(self) -> None:
         """Apply the adds collected so far; each group's adds land together or (on overflow) not at all."""
         if self._pending_a or self._pending_b or self._pending_last:
-            self._struct._apply_pair(
-                self._pending_a, self._pending_b, self._pending_last
-            )
+            self._apply_pair(self._pending_a, self._pending_b, self._pending_last)
             self._pending_a = 0
             self._pending_b = 0
             self._pending_last = {}
         if self._pending_moves:
-            self._struct._apply_other(self._pending_moves)
+            self._apply_other(self._pending_moves)
             self._pending_moves = 0
 
 
@@ -4337,14 +4396,18 @@ class Ledger:
         note: bytes | None = None,
     ) -> None:
         """Set fields of group pair in one critical section; all checked first."""
-        if a is not None:
-            a = _int(a, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Ledger.a")
-        if b is not None:
-            b = _int(b, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Ledger.b")
-        if last is not None:
-            last = _int_items(last, 2, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Ledger.last")
-        if note is not None:
-            note = _bytes(note, 8, "Ledger.note")
+        _new_a = (
+            None if a is None else _int(a, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Ledger.a")
+        )
+        _new_b = (
+            None if b is None else _int(b, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Ledger.b")
+        )
+        _new_last = (
+            None
+            if last is None
+            else _int_items(last, 2, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Ledger.last")
+        )
+        _new_note = None if note is None else _bytes(note, 8, "Ledger.note")
         if not self._acquire_pair():
             raise _timeout("Ledger", "pair", 5.0)
         try:
@@ -4352,14 +4415,14 @@ class Ledger:
             _staged_b = type(self._raw_b).from_buffer_copy(self._raw_b)
             _staged_last = type(self._raw_last).from_buffer_copy(self._raw_last)
             _staged_note = type(self._raw_note).from_buffer_copy(self._raw_note)
-            if a is not None:
-                _staged_a.value = a
-            if b is not None:
-                _staged_b.value = b
-            if last is not None:
-                _staged_last[:] = last
-            if note is not None:
-                _staged_note.value = note
+            if _new_a is not None:
+                _staged_a.value = _new_a
+            if _new_b is not None:
+                _staged_b.value = _new_b
+            if _new_last is not None:
+                _staged_last[:] = _new_last
+            if _new_note is not None:
+                _staged_note.value = _new_note
             self._journal_pair.commit(
                 (_staged_a, _staged_b, _staged_last, _staged_note)
             )
@@ -4391,13 +4454,16 @@ class Ledger:
         moves: int | None = None,
     ) -> None:
         """Set fields of group other in one critical section; all checked first."""
-        if moves is not None:
-            moves = _int(moves, _C_INT_MIN, _C_INT_MAX, "Ledger.moves")
+        _new_moves = (
+            None
+            if moves is None
+            else _int(moves, _C_INT_MIN, _C_INT_MAX, "Ledger.moves")
+        )
         if not self._acquire_other():
             raise _timeout("Ledger", "other", 5.0)
         try:
-            if moves is not None:
-                self._raw_moves.value = moves
+            if _new_moves is not None:
+                self._raw_moves.value = _new_moves
         finally:
             self._release_other()
 
@@ -4480,7 +4546,7 @@ class Ledger:
 
         What was added before an exception in the block is still applied.
         """
-        collected = _Ledger_batch(self)
+        collected = _Ledger_batch(self._apply_pair, self._apply_other)
         try:
             yield collected
         finally:

@@ -1,4 +1,4 @@
-"""Deliberate misuse: every line marked `# error` must be reported by mypy --strict, and no other."""
+"""Deliberate misuse: every line marked `# error` must be reported by mypy --strict and by pyright (strict), and no other."""
 
 from generated.arrays import Histogram
 from generated.strings import JobInfo
