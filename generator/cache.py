@@ -12,10 +12,9 @@ import hashlib
 import json
 import os
 import tempfile
-from importlib import resources
+from importlib import metadata, resources
 from pathlib import Path
 
-import black
 from sharedgen import __version__
 
 MAX_ENTRIES = 20_000
@@ -23,7 +22,7 @@ MAX_ENTRIES = 20_000
 
 def generator_fingerprint() -> str:
     """Identifies this generator's code and templates, so that editing either invalidates the cache."""
-    digest = hashlib.sha256(f"{__version__} black {black.__version__}".encode())  # type: ignore[attr-defined]
+    digest = hashlib.sha256(f"{__version__} black {metadata.version('black')}".encode())
     for package in (Path(__file__).parent, Path(str(resources.files("sharedgen.templates")))):
         for path in sorted(package.iterdir()):
             if path.suffix in (".py", ".jinja"):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,6 +56,8 @@ def generate(
                 texts[name] = reused
     pending = [(model, name) for name, _, model in models if name not in texts]
     if len(pending) >= PARALLEL_FROM and (os.cpu_count() or 1) > 1:
+        from concurrent.futures import ProcessPoolExecutor  # only a build that renders needs it
+
         with ProcessPoolExecutor() as pool:  # black dominates the time, and it is CPU-bound
             rendered = list(pool.map(render_module, *zip(*pending, strict=True)))
     else:

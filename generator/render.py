@@ -9,20 +9,31 @@ from __future__ import annotations
 import ast
 import functools
 import tempfile
+from typing import TYPE_CHECKING
 
-import black
-import jinja2
 from sharedgen.errors import InternalError
 from sharedgen.model import ModuleModel
 
-# Fixed, never read from the user's configuration: output must not depend on where it runs.
-BLACK_MODE = black.Mode(
-    target_versions={black.TargetVersion.PY310},  # type: ignore[attr-defined]
-    line_length=88,
-    string_normalization=True,
-    magic_trailing_comma=True,
-    preview=False,
-)
+if TYPE_CHECKING:
+    import black
+    import jinja2
+
+# black and jinja2 are imported on first use: a build whose outputs are all fresh never renders,
+# and skipping their imports is a good part of its time.
+
+
+@functools.cache
+def black_mode() -> black.Mode:
+    """Fixed, never read from the user's configuration: output must not depend on where it runs."""
+    import black
+
+    return black.Mode(
+        target_versions={black.TargetVersion.PY310},  # type: ignore[attr-defined]
+        line_length=88,
+        string_normalization=True,
+        magic_trailing_comma=True,
+        preview=False,
+    )
 
 
 def literal(value: object) -> str:
@@ -74,6 +85,8 @@ def comment(text: str) -> str:
 
 @functools.cache
 def environment() -> jinja2.Environment:
+    import jinja2
+
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("sharedgen.templates", "."),
         undefined=jinja2.StrictUndefined,
@@ -107,7 +120,9 @@ def format_source(source: str, name: str) -> str:
         raise InternalError(
             f"rendered code for {name} does not parse ({exc.msg}, line {exc.lineno}); text saved to {saved.name}"
         ) from exc
-    return black.format_str(source, mode=BLACK_MODE)
+    import black
+
+    return black.format_str(source, mode=black_mode())
 
 
 def render_module(module: ModuleModel, name: str) -> str:

@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from sharedgen.cli import main
 from sharedgen.model import clean_doc
-from sharedgen.render import BLACK_MODE
+from sharedgen.render import black_mode
 
 ERROR_LINE = re.compile(r"^.+:\d+:\d+: error: .+$")
 CODES = list("cubBhHiIlLqQfd?")
@@ -133,7 +133,7 @@ def test_any_schema_gives_clean_errors_or_a_valid_module(tmp_path: Path, documen
     source = (out / "fuzzed.py").read_text(encoding="utf-8")
     tree = ast.parse(source)
     if next(_runs) % 10 == 0:  # black is slow: check its fixed point on a tenth of the modules
-        assert black.format_str(source, mode=BLACK_MODE) == source
+        assert black.format_str(source, mode=black_mode()) == source
     docstrings = [ast.get_docstring(n) for n in ast.walk(tree) if isinstance(n, (ast.ClassDef, ast.FunctionDef))]
     for doc in _docs(document):
         if clean_doc(doc, ""):
