@@ -257,6 +257,12 @@ def test_an_invalid_file_stops_every_file_from_being_written(tmp_path: Path) -> 
             "duplicate key 'x'",
         ),
         ("bad.json", '{"structs": ', "1:13", "invalid JSON"),
+        (
+            "bad.json",
+            '{"structs": {"S": {"fields": {"x": {"type": "u", "default": "\\ud800"}}}}}',
+            "1:50",
+            "'\\ud800' holds a lone surrogate, which wchar_t cannot hold",
+        ),
         ("bad.toml", '[structs.S.fields]\nx = {type = "i", default = 1.5}\n', "2:18", "default: 1.5 is not an int"),
         (
             "bad.toml",
