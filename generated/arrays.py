@@ -285,8 +285,7 @@ class Histogram:
             _int(total, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX, "Histogram.total"),
         )
         self._start_method = ctx.get_start_method()
-        new_lock = ctx.RLock
-        self._bind(_make_locks("Histogram", ("default",), locks, new_lock))
+        self._bind(_make_locks("Histogram", ("default",), locks, ctx.RLock))
 
     def _bind(self, locks: dict[str, _Lock]) -> None:
         self._locks = locks

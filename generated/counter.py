@@ -181,8 +181,7 @@ class Counter:
             _ctypes.c_int, _int(value, _C_INT_MIN, _C_INT_MAX, "Counter.value")
         )
         self._start_method = ctx.get_start_method()
-        new_lock = ctx.RLock
-        self._bind(_make_locks("Counter", ("default",), locks, new_lock))
+        self._bind(_make_locks("Counter", ("default",), locks, ctx.RLock))
 
     def _bind(self, locks: dict[str, _Lock]) -> None:
         self._locks = locks

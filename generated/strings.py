@@ -235,8 +235,7 @@ class JobInfo:
             _int(priority, _C_SHORT_MIN, _C_SHORT_MAX, "JobInfo.priority"),
         )
         self._start_method = ctx.get_start_method()
-        new_lock = ctx.RLock
-        self._bind(_make_locks("JobInfo", ("default",), locks, new_lock))
+        self._bind(_make_locks("JobInfo", ("default",), locks, ctx.RLock))
 
     def _bind(self, locks: dict[str, _Lock]) -> None:
         self._locks = locks

@@ -329,10 +329,9 @@ class WorkerStats:
         )
         self._raw_stop = ctx.RawValue(_ctypes.c_bool, _bool(stop, "WorkerStats.stop"))
         self._start_method = ctx.get_start_method()
-        new_lock = ctx.RLock
         self._bind(
             _make_locks(
-                "WorkerStats", ("progress", "timing", "default"), locks, new_lock
+                "WorkerStats", ("progress", "timing", "default"), locks, ctx.RLock
             )
         )
 

@@ -255,6 +255,11 @@ class StructModel:
     has_default_group: bool
 
     @property
+    def new_lock(self) -> str:
+        """What makes a group's lock in ``__init__`` (``ctx`` is the struct's multiprocessing context)."""
+        return "_functools.partial(_new_recoverable_lock, ctx)" if self.recover_locks else "ctx.RLock"
+
+    @property
     def members(self) -> tuple[tuple[FieldModel, LockGroup | None], ...]:
         """Each field with the group whose lock guards it (None: no lock)."""
         by_name = {group.name: group for group in self.groups}

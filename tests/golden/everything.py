@@ -913,9 +913,8 @@ class Everything:
         self._raw_note = ctx.RawArray(_ctypes.c_wchar, 4)
         self._raw_note.value = _text(note, 4, "Everything.note")
         self._start_method = ctx.get_start_method()
-        new_lock = ctx.RLock
         self._bind(
-            _make_locks("Everything", ("default", "arrays", "text"), locks, new_lock)
+            _make_locks("Everything", ("default", "arrays", "text"), locks, ctx.RLock)
         )
 
     def _bind(self, locks: dict[str, _Lock]) -> None:
@@ -2588,8 +2587,7 @@ class Guarded:
             _int(total, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.total"),
         )
         self._start_method = ctx.get_start_method()
-        new_lock = ctx.RLock
-        self._bind(_make_locks("Guarded", ("left", "right"), locks, new_lock))
+        self._bind(_make_locks("Guarded", ("left", "right"), locks, ctx.RLock))
 
     def _bind(self, locks: dict[str, _Lock]) -> None:
         self._locks = locks
@@ -3124,8 +3122,7 @@ class Pair:
             _ctypes.c_int, _int(moves, _C_INT_MIN, _C_INT_MAX, "Pair.moves")
         )
         self._start_method = ctx.get_start_method()
-        new_lock = ctx.RLock
-        self._bind(_make_locks("Pair", ("pair", "other"), locks, new_lock))
+        self._bind(_make_locks("Pair", ("pair", "other"), locks, ctx.RLock))
 
     def _bind(self, locks: dict[str, _Lock]) -> None:
         self._locks = locks
@@ -3598,8 +3595,7 @@ class Hits:
         self._raw_label = ctx.RawArray(_ctypes.c_char, 8)
         self._raw_label.value = _bytes(label, 8, "Hits.label")
         self._start_method = ctx.get_start_method()
-        new_lock = ctx.RLock
-        self._bind(_make_locks("Hits", ("default",), locks, new_lock))
+        self._bind(_make_locks("Hits", ("default",), locks, ctx.RLock))
 
     def _bind(self, locks: dict[str, _Lock]) -> None:
         self._locks = locks
@@ -4052,8 +4048,14 @@ class Ledger:
         self._journal_pair = _Journal(
             ctx, (self._raw_a, self._raw_b, self._raw_last, self._raw_note)
         )
-        new_lock: _Callable[[], _Lock] = _functools.partial(_new_recoverable_lock, ctx)
-        self._bind(_make_locks("Ledger", ("pair", "other"), locks, new_lock))
+        self._bind(
+            _make_locks(
+                "Ledger",
+                ("pair", "other"),
+                locks,
+                _functools.partial(_new_recoverable_lock, ctx),
+            )
+        )
 
     def _bind(self, locks: dict[str, _Lock]) -> None:
         self._locks = locks
