@@ -22,6 +22,7 @@ class GeneratedModule:
     module_name: str
     schema_path: str  # as the user spelled it
     source: str
+    reused: bool = False  # the file in the output folder was read and holds exactly `source`
 
 
 def generate(
@@ -67,4 +68,5 @@ def generate(
     if cache is not None:
         for text in texts.values():
             cache.remember(text)
-    return [GeneratedModule(name, shown, texts[name]) for name, shown, _ in models]
+    rendered_names = {name for _, name in pending}
+    return [GeneratedModule(name, shown, texts[name], name not in rendered_names) for name, shown, _ in models]
