@@ -323,7 +323,40 @@ class ModuleModel:
     structs: tuple[StructModel, ...]
     int_ranges: tuple[IntRange, ...]
     helpers: frozenset[str]  # names of helper functions the structs call
-    imports: tuple[str, ...]
+
+    @property
+    def imports(self) -> tuple[str, ...]:
+        """Standard-library imports, each under a private alias so that no field can shadow it."""
+        helpers, recovery = self.helpers, self.uses_recovery
+        groups = any(s.groups for s in self.structs)
+        needed = {
+            "import ctypes as _ctypes": True,
+            "import dataclasses as _dataclasses": True,
+            "import errno as _errno": recovery,
+            "import functools as _functools": recovery
+            or any(s.lock_timeout is not None and s.uses_locks for s in self.structs),
+            "import math as _math": "_float" in helpers,
+            "import multiprocessing as _mp": True,
+            "import numbers as _numbers": "_float" in helpers,
+            "import operator as _operator": "_as_int" in helpers,
+            "import os as _os": self.uses_shards or recovery,
+            "import sys as _sys": "_float" in helpers or recovery,
+            "import time as _time": recovery,
+            "from collections.abc import Callable as _Callable": self.uses_locks,
+            "from collections.abc import Iterator as _Iterator": groups,
+            "from collections.abc import Mapping as _Mapping": True,
+            "from collections.abc import Sequence as _Sequence": "_items" in helpers,
+            "from contextlib import contextmanager as _contextmanager": groups,
+            "from multiprocessing.context import BaseContext as _BaseContext": True,
+            "from multiprocessing.context import get_spawning_popen as _get_spawning_popen": self.uses_locks,
+            "from types import TracebackType as _TracebackType": True,
+            "from typing import Any as _Any": True,
+            "from typing import ClassVar as _ClassVar": True,
+            "from typing import cast as _cast": "_items" in helpers,
+            "from typing import Literal as _Literal": groups,
+            "from typing import Protocol as _Protocol": True,
+        }
+        return tuple(line for line, wanted in needed.items() if wanted)
 
     @property
     def exports(self) -> tuple[str, ...]:
@@ -460,14 +493,15 @@ def _writes_in_several_steps(fields: tuple[FieldModel, ...]) -> bool:
 
 def build_struct(name: str, spec: StructSpec) -> StructModel:
     fields = tuple(build_field(name, field_name, field) for field_name, field in spec.fields.items())
+    members = {group: tuple(f for f in fields if f.group == group) for group in spec.groups}
     groups = tuple(
         LockGroup(
             name=group,
-            fields=tuple(f for f in fields if f.group == group),
+            fields=grouped,
             view_class=f"_{name}_{group}",
-            journaled=spec.recover_locks and _writes_in_several_steps(tuple(f for f in fields if f.group == group)),
+            journaled=spec.recover_locks and _writes_in_several_steps(grouped),
         )
-        for group in spec.groups
+        for group, grouped in members.items()
     )
     summary = "; ".join(f"{g.name}: {', '.join(f.name for f in g.fields)}" for g in groups)
     unlocked = ", ".join(f.name for f in fields if f.group is None)
@@ -501,7 +535,6 @@ def build_module(schema: SchemaFile, *, source_path: str, source_hash: str) -> M
     for name in sorted(helpers):
         helpers |= HELPER_NEEDS.get(name, set())
     return ModuleModel(
-        imports=module_imports(structs, helpers),
         version=__version__,
         source_path=source_path,
         source_hash=source_hash,
@@ -510,38 +543,3 @@ def build_module(schema: SchemaFile, *, source_path: str, source_hash: str) -> M
         int_ranges=tuple(sorted(ranges, key=lambda r: r.ctype)),
         helpers=frozenset(helpers),
     )
-
-
-def module_imports(structs: tuple[StructModel, ...], helpers: set[str]) -> tuple[str, ...]:
-    """Standard-library imports, each under a private alias so that no field can shadow it."""
-    groups = any(s.groups for s in structs)
-    sharded = any(s.sharded_fields for s in structs)
-    locks = groups or sharded
-    recovery = any(s.recover_locks for s in structs)
-    needed = {
-        "import ctypes as _ctypes": True,
-        "import dataclasses as _dataclasses": True,
-        "import errno as _errno": recovery,
-        "import functools as _functools": recovery or any(s.lock_timeout is not None and s.uses_locks for s in structs),
-        "import math as _math": "_float" in helpers,
-        "import multiprocessing as _mp": True,
-        "import numbers as _numbers": "_float" in helpers,
-        "import operator as _operator": "_as_int" in helpers,
-        "import os as _os": sharded or recovery,
-        "import sys as _sys": "_float" in helpers or recovery,
-        "import time as _time": recovery,
-        "from collections.abc import Callable as _Callable": locks,
-        "from collections.abc import Iterator as _Iterator": groups,
-        "from collections.abc import Mapping as _Mapping": True,
-        "from collections.abc import Sequence as _Sequence": "_items" in helpers,
-        "from contextlib import contextmanager as _contextmanager": groups,
-        "from multiprocessing.context import BaseContext as _BaseContext": True,
-        "from multiprocessing.context import get_spawning_popen as _get_spawning_popen": locks,
-        "from types import TracebackType as _TracebackType": True,
-        "from typing import Any as _Any": True,
-        "from typing import ClassVar as _ClassVar": True,
-        "from typing import cast as _cast": "_items" in helpers,
-        "from typing import Literal as _Literal": groups,
-        "from typing import Protocol as _Protocol": True,
-    }
-    return tuple(line for line, wanted in needed.items() if wanted)
