@@ -232,29 +232,33 @@ class _RecoverableLock:
     def acquire(self, block: bool = True, timeout: float | None = None) -> bool:
         result = self._pthread.trylock(self._mutex)
         if result == _errno.EBUSY and block:
-            deadline = None if timeout is None else _time.time() + timeout
-            while result == _errno.EBUSY or result == _errno.ETIMEDOUT:
-                now = _time.time()
-                if deadline is not None and now >= deadline:
-                    return False
-                until = (
-                    now + _WAIT_SLICE
-                    if deadline is None
-                    else min(deadline, now + _WAIT_SLICE)
-                )
-                moment = _Timespec(int(until), int(until % 1 * 1e9))
-                result = self._pthread.timedlock(self._mutex, _ctypes.byref(moment))
-        if (
-            result == _errno.EOWNERDEAD
-        ):  # the holder died: the lock is ours, its data maybe half-written
+            result = self._wait(timeout)
+        if result == _errno.EOWNERDEAD:
+            # The holder died: the lock is ours, and the group it guards may be half-written.
             for journal in self.journals:
                 journal.finish()
-            _check_pthread(self._pthread.consistent(self._mutex))
-            return True
-        if result == _errno.EBUSY:
+            result = self._pthread.consistent(self._mutex)
+        if result in (_errno.EBUSY, _errno.ETIMEDOUT):
             return False
         _check_pthread(result)
         return True
+
+    def _wait(self, timeout: float | None) -> int:
+        """Wait in slices, so that Python handles signals such as Ctrl-C between them."""
+        deadline = None if timeout is None else _time.time() + timeout
+        while True:
+            now = _time.time()
+            if deadline is not None and now >= deadline:
+                return _errno.ETIMEDOUT
+            until = (
+                now + _WAIT_SLICE
+                if deadline is None
+                else min(deadline, now + _WAIT_SLICE)
+            )
+            moment = _Timespec(int(until), int(until % 1 * 1e9))
+            result: int = self._pthread.timedlock(self._mutex, _ctypes.byref(moment))
+            if result != _errno.ETIMEDOUT:
+                return result
 
     def release(self) -> None:
         if self._pthread.unlock(self._mutex):
