@@ -231,6 +231,8 @@ class _RecoverableLock:
 
     def acquire(self, block: bool = True, timeout: float | None = None) -> bool:
         result = self._pthread.trylock(self._mutex)
+        if not result:  # free, or already this thread's: the common case, kept short
+            return True
         if result == _errno.EBUSY and block:
             result = self._wait(timeout)
         if result == _errno.EOWNERDEAD:
