@@ -229,6 +229,11 @@ class LockGroup:
     def journal(self) -> str:
         return f"_journal_{self.name}"
 
+    def journals_alone(self, f: FieldModel) -> bool:
+        """Whether writing field ``f`` by itself goes through the journal (via update_<group>):
+        in a journaled group, an array or a string is written in several steps."""
+        return self.journaled and f.storage is not Storage.SCALAR
+
     @property
     def apply(self) -> str:
         """The struct method adding a batch's deltas to this group (the batch holds it bound)."""

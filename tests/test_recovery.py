@@ -44,7 +44,7 @@ def test_a_waiter_takes_over_the_lock_of_a_holder_that_died(ctx: Any, everything
 
 def test_a_group_write_cut_short_by_death_is_finished_by_the_next_holder(ctx: Any, everything: ModuleType) -> None:
     ledger = everything.Ledger(ctx=ctx, last=[3, -3], note=b"3")
-    victim = ctx.Process(target=workers.die_mid_commit, args=(ledger,))
+    victim = ctx.Process(target=workers.die_mid_commit, args=(ledger, "group"))
     victim.start()
     victim.join(timeout=60)
     assert victim.exitcode == -signal.SIGKILL
@@ -52,6 +52,16 @@ def test_a_group_write_cut_short_by_death_is_finished_by_the_next_holder(ctx: An
     snap = ledger.snapshot()  # takes the lock over, finishing the write first
     assert (snap.a, snap.b, snap.last, snap.note) == (1, 999, (7, -7), b"7")
     assert ledger.update_pair(a=2) is None and ledger.snapshot().b == 999
+
+
+def test_an_array_assignment_cut_short_by_death_is_finished_too(ctx: Any, everything: ModuleType) -> None:
+    ledger = everything.Ledger(ctx=ctx, last=[3, -3], note=b"3")
+    victim = ctx.Process(target=workers.die_mid_commit, args=(ledger, "array"))
+    victim.start()
+    victim.join(timeout=60)
+    assert victim.exitcode == -signal.SIGKILL
+    assert list(ledger._raw_last) == [3, -3]  # died before the array was written
+    assert ledger.last == [7, -7]  # the next holder finished the write
 
 
 def test_killing_workers_at_random_points_leaves_every_group_whole(ctx: Any, everything: ModuleType) -> None:

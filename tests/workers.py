@@ -155,8 +155,8 @@ def soak(shared: SoakShared, index: int, seconds: float) -> None:
             shared.everything.snapshot()
 
 
-def die_mid_commit(shared: Any) -> None:
-    """Start a group write and get SIGKILLed once its first field has changed, the rest not yet."""
+def die_mid_commit(shared: Any, write: str) -> None:
+    """Start a write and get SIGKILLed once the group's first field has changed, the rest not yet."""
     import ctypes
     import signal
 
@@ -166,7 +166,10 @@ def die_mid_commit(shared: Any) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
     type(shared._journal_pair)._copy_saved = copy_first_field_then_die
-    shared.update_pair(a=1, b=999, last=[7, -7], note=b"7")
+    if write == "group":
+        shared.update_pair(a=1, b=999, last=[7, -7], note=b"7")
+    else:  # one array field by itself: several stores, so it goes through the journal too
+        shared.last = [7, -7]
 
 
 def hold_pair(shared: Any, held: Any, done: Any) -> None:

@@ -4263,7 +4263,7 @@ class Ledger:
         if not self._acquire_pair():
             raise _timeout("Ledger", "pair", 5.0)
         try:
-            self._raw_last[:] = value
+            self.update_pair(last=value)
         finally:
             self._release_pair()
 
@@ -4302,7 +4302,7 @@ class Ledger:
         if not self._acquire_pair():
             raise _timeout("Ledger", "pair", 5.0)
         try:
-            self._raw_note.value = value
+            self.update_pair(note=value)
         finally:
             self._release_pair()
 
@@ -4313,7 +4313,7 @@ class Ledger:
             raise _timeout("Ledger", "pair", 5.0)
         try:
             old: bytes = self._raw_note.value
-            self._raw_note.value = value
+            self.update_pair(note=value)
             return old
         finally:
             self._release_pair()
@@ -4326,7 +4326,7 @@ class Ledger:
         try:
             if self._raw_note.value != expected:
                 return False
-            self._raw_note.value = value
+            self.update_pair(note=value)
             return True
         finally:
             self._release_pair()
