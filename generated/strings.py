@@ -3,8 +3,13 @@
 
 import ctypes as _ctypes
 import dataclasses as _dataclasses
+import importlib as _importlib
 import multiprocessing as _mp
 import operator as _operator
+import secrets as _secrets
+import struct as _struct
+import threading as _threading
+import time as _time
 from collections.abc import Callable as _Callable
 from collections.abc import Iterator as _Iterator
 from collections.abc import Mapping as _Mapping
@@ -17,7 +22,7 @@ from typing import ClassVar as _ClassVar
 from typing import Literal as _Literal
 from typing import Protocol as _Protocol
 
-__all__ = ["JobInfo", "JobInfoSnapshot"]
+__all__ = ["JobInfo", "JobInfoSnapshot", "JobInfoOnRedis"]
 
 
 class _Lock(_Protocol):
@@ -134,6 +139,484 @@ def _text(value: object, capacity: int, name: str) -> str:
 
 
 _C_SHORT_MIN, _C_SHORT_MAX = _int_range(_ctypes.sizeof(_ctypes.c_short), signed=True)
+
+
+# Every script first checks the lease of the group it writes (KEYS[2], absent for fields
+# without a lock) against the caller's token (ARGV[1], '' when it holds no lease), and
+# answers {status, ...}: 0 done, 1 another client holds the lease, 2 the caller's lease ran out.
+_LUA_LEASE_CHECK = """
+local function hset(list, first)
+  for i = first, #list, 1000 do
+    redis.call('HSET', KEYS[1], unpack(list, i, math.min(i + 999, #list)))
+  end
+end
+local token = ARGV[1]
+if KEYS[2] then
+  local holder = redis.call('GET', KEYS[2])
+  if holder and holder ~= token then return {1} end
+  if not holder and token ~= '' then return {2} end
+end
+"""
+# ARGV[2], ARGV[3], ...: hash field, value, hash field, value, ...
+_LUA_WRITE = _LUA_LEASE_CHECK + """
+hset(ARGV, 2)
+return {0}
+"""
+# ARGV[2] hash field, ARGV[3] new value, ARGV[4] how to compare with ARGV[5]:
+# 'any' (exchange), 'same' (the same bytes) or 'number' (numerically equal, as floats compare).
+# Answers {0, old value, 1 if it was set}.
+_LUA_SWAP = _LUA_LEASE_CHECK + """
+local old = redis.call('HGET', KEYS[1], ARGV[2]) or ''
+local mode, expected = ARGV[4], ARGV[5]
+if mode == 'any' or (mode == 'same' and old == expected)
+    or (mode == 'number' and (tonumber(old) or 0) == tonumber(expected)) then
+  redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
+  return {0, old, 1}
+end
+return {0, old, 0}
+"""
+# ARGV[2 + 5k .. 6 + 5k]: hash field, delta, type ('int', 'f' or 'd'), lowest, highest.
+# All sums are checked before any is written; {3, k} when the k-th (from 1) would overflow.
+# Integers are added exactly as decimal strings split into two doubles (Lua has no 64-bit ints).
+_LUA_ADD = _LUA_LEASE_CHECK + """
+local B = 1e9
+local function split(s)
+  local negative = s:sub(1, 1) == '-'
+  if negative then s = s:sub(2) end
+  local hi, lo = 0, tonumber(s)
+  if #s > 9 then hi, lo = tonumber(s:sub(1, #s - 9)), tonumber(s:sub(#s - 8)) end
+  if not negative then return hi, lo end
+  if lo > 0 then return -hi - 1, B - lo end
+  return -hi, 0
+end
+local function less(ah, al, bh, bl) return ah < bh or (ah == bh and al < bl) end
+local function join(hi, lo)
+  local sign = ''
+  if hi < 0 then
+    sign = '-'
+    if lo > 0 then hi, lo = -hi - 1, B - lo else hi = -hi end
+  end
+  if hi == 0 then return sign .. string.format('%d', lo) end
+  return sign .. string.format('%d%09d', hi, lo)
+end
+local function finite(x) return x == x and x ~= math.huge and x ~= -math.huge end
+local sums, reply = {}, {0}
+for i = 2, #ARGV, 5 do
+  local field, delta, kind = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  local current = redis.call('HGET', KEYS[1], field) or '0'
+  local sum
+  if kind == 'int' then
+    local ch, cl = split(current)
+    local dh, dl = split(delta)
+    local h, l = ch + dh, cl + dl
+    if l >= B then h, l = h + 1, l - B end
+    local lowh, lowl = split(ARGV[i + 3])
+    local highh, highl = split(ARGV[i + 4])
+    if less(h, l, lowh, lowl) or less(highh, highl, h, l) then return {3, (i + 3) / 5} end
+    sum = join(h, l)
+  else
+    local c, d = tonumber(current), tonumber(delta)
+    local total, limit = c + d, tonumber(ARGV[i + 4])
+    if not (total >= -limit and total <= limit) and finite(c) and finite(d) then return {3, (i + 3) / 5} end
+    if kind == 'f' then total = (struct.unpack('f', struct.pack('f', total))) end
+    sum = string.format('%.17g', total)
+  end
+  sums[#sums + 1] = field
+  sums[#sums + 1] = sum
+  reply[#reply + 1] = sum
+end
+hset(sums, 1)
+return reply
+"""
+# KEYS[1] a lease; ARGV[1] the token that took it.
+_LUA_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return {0}
+"""
+# ARGV: hash field, value, ...: fills in fields the hash does not have yet.
+_LUA_DEFAULTS = """
+for i = 1, #ARGV, 2 do redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[i + 1]) end
+return {0}
+"""
+# Connection settings a twin carries to another process, and redis.Redis()'s names for them.
+_CLIENT_SETTINGS = {
+    name: name
+    for name in (
+        "host",
+        "port",
+        "db",
+        "username",
+        "password",
+        "socket_timeout",
+        "socket_connect_timeout",
+        "client_name",
+    )
+} | {"path": "unix_socket_path"}
+# How long a lease lasts when the struct has no lock_timeout (seconds).
+_DEFAULT_LEASE = 30.0
+# Waiting for another client's lease: the first pause, doubling up to the longest.
+_FIRST_PAUSE, _LONGEST_PAUSE = 0.0005, 0.05
+
+
+class _RedisField:
+    """One field as the twin stores it: hash fields, encoding, and the lease guarding it."""
+
+    __slots__ = ("label", "kind", "low", "high", "names", "group")
+
+    def __init__(
+        self,
+        name: str,
+        label: str,
+        kind: str,
+        low: float,
+        high: float,
+        length: int | None,
+        group: str | None,
+    ) -> None:
+        self.label = label
+        self.kind = kind  # 'int', 'f', 'd', 'bool', 'bytes' or 'str'
+        self.low, self.high = low, high
+        self.names = (
+            (name,) if length is None else tuple(f"{name}[{i}]" for i in range(length))
+        )
+        self.group = group
+
+    def encode(self, value: _Any) -> bytes:
+        """The stored form of one checked value (of one item, for arrays)."""
+        kind = self.kind
+        if kind == "int":
+            return b"%d" % value
+        if kind == "f":
+            return repr(_struct.unpack("f", _struct.pack("f", value))[0]).encode()
+        if kind == "d":
+            return repr(value).encode()
+        if kind == "bool":
+            return b"1" if value else b"0"
+        if kind == "str":
+            return bytes(value.encode("utf-8", "surrogatepass"))
+        return bytes(value)
+
+    def pairs(self, value: _Any) -> list[bytes | str]:
+        """Hash field, stored value, ... for a whole checked value."""
+        values = value if isinstance(value, (list, tuple)) else (value,)
+        return [
+            item
+            for name, one in zip(self.names, values)
+            for item in (name, self.encode(one))
+        ]
+
+    def expected(self, value: object) -> bytes | None:
+        """How compare_and_set finds ``value`` stored, or None when no stored value equals it."""
+        if self.kind in ("int", "bool"):
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)
+            if not isinstance(value, int) or (
+                self.kind == "bool" and value not in (0, 1)
+            ):
+                return None
+            return self.encode(value)
+        if self.kind in ("f", "d"):
+            return (
+                repr(float(value)).encode() if isinstance(value, (int, float)) else None
+            )
+        if self.kind == "bytes":
+            return value if isinstance(value, bytes) else None
+        return self.encode(value) if isinstance(value, str) else None
+
+
+def _from_int(stored: bytes | None) -> int:
+    return int(stored) if stored else 0
+
+
+def _from_float(stored: bytes | None) -> float:
+    return float(stored) if stored else 0.0
+
+
+def _from_bool(stored: bytes | None) -> bool:
+    return stored == b"1"
+
+
+def _from_bytes(stored: bytes | None) -> bytes:
+    return stored or b""
+
+
+def _from_str(stored: bytes | None) -> str:
+    return stored.decode("utf-8", "surrogatepass") if stored else ""
+
+
+def _lease_timeout(owner: str, group: str, seconds: float) -> TimeoutError:
+    return TimeoutError(
+        f"{owner}: lock group {group!r} not acquired within {seconds} s "
+        "(another client holds its lease on Redis)"
+    )
+
+
+class _RedisLease:
+    """A lock group's lock on Redis: a key holding the holder's token, expiring after the lease.
+
+    Re-entrant within a thread, like the shared-memory struct's locks.
+    """
+
+    __slots__ = (
+        "_owner",
+        "_group",
+        "_client",
+        "_release_script",
+        "key",
+        "_lease_ms",
+        "_wait",
+        "_token",
+        "_thread",
+        "_depth",
+    )
+
+    def __init__(
+        self,
+        owner: str,
+        group: str,
+        client: _Any,
+        key: str,
+        release_script: _Any,
+        lease: float,
+        wait: float | None,
+    ) -> None:
+        self._owner, self._group, self._client, self._release_script = (
+            owner,
+            group,
+            client,
+            release_script,
+        )
+        self.key = f"{key}:lease:{group}"
+        self._lease_ms = max(1, round(lease * 1000))
+        self._wait = wait
+        self._token = ""
+        self._thread: int | None = None
+        self._depth = 0
+
+    def token(self) -> str:
+        """The token this thread holds the lease with, or ''."""
+        return self._token if self._thread == _threading.get_ident() else ""
+
+    def acquire(self, block: bool = True, timeout: float | None = None) -> bool:
+        if self._thread == _threading.get_ident():
+            self._depth += 1
+            return True
+        token = _secrets.token_hex(16)
+        waiter = _Waiter(
+            self._owner, self._group, self._wait if timeout is None else timeout
+        )
+        while not self._client.set(self.key, token, nx=True, px=self._lease_ms):
+            if not block or not waiter.pause():
+                return False
+        self._token, self._thread, self._depth = token, _threading.get_ident(), 1
+        return True
+
+    def release(self) -> None:
+        if self._thread != _threading.get_ident():
+            raise RuntimeError("cannot release un-acquired lock")
+        self._depth -= 1
+        if self._depth == 0:
+            token, self._token, self._thread = self._token, "", None
+            self._release_script(keys=[self.key], args=[token])
+
+    def __enter__(self) -> bool:
+        if not self.acquire():
+            raise _lease_timeout(self._owner, self._group, self._wait or 0.0)
+        return True
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: _TracebackType | None,
+        /,
+    ) -> None:
+        self.release()
+
+
+class _Waiter:
+    """Pauses between attempts while another client holds a lease, up to a deadline."""
+
+    __slots__ = ("_owner", "_group", "_seconds", "_deadline", "_pause")
+
+    def __init__(self, owner: str, group: str, seconds: float | None) -> None:
+        self._owner, self._group, self._seconds = owner, group, seconds
+        self._deadline = None if seconds is None else _time.monotonic() + seconds
+        self._pause = _FIRST_PAUSE
+
+    def pause(self) -> bool:
+        """Wait a little; False once the deadline has passed (one last attempt is made at it)."""
+        if self._deadline is None:
+            _time.sleep(self._pause)
+        else:
+            left = self._deadline - _time.monotonic()
+            if left <= 0:
+                return False
+            _time.sleep(min(self._pause, left))
+        self._pause = min(self._pause * 2, _LONGEST_PAUSE)
+        return True
+
+    def timeout(self) -> TimeoutError:
+        return _lease_timeout(self._owner, self._group, self._seconds or 0.0)
+
+
+class _RedisStruct:
+    """What every struct's Redis twin shares: one hash, a lease per lock group, and the scripts."""
+
+    __slots__ = (
+        "_client",
+        "_key",
+        "_lease",
+        "_leases",
+        "_write_script",
+        "_swap_script",
+        "_add_script",
+    )
+
+    _struct: _ClassVar[str]
+    _groups: _ClassVar[tuple[str, ...]]
+    _fields: _ClassVar[tuple[_RedisField, ...]]
+    _lock_timeout: _ClassVar[float | None]
+    _defaults: _ClassVar[tuple[object, ...]]
+
+    def __init__(self, client: _Any, key: str, *, lease: float | None = None) -> None:
+        settings = getattr(
+            getattr(client, "connection_pool", None), "connection_kwargs", {}
+        )
+        if settings.get("decode_responses"):
+            raise ValueError(
+                f"{self._struct} on Redis needs a client made with decode_responses=False (the default)"
+            )
+        self._client, self._key = client, key
+        self._lease = lease
+        leases = self._lock_timeout if lease is None else lease
+        release = client.register_script(_LUA_RELEASE)
+        self._leases = {
+            group: _RedisLease(
+                self._struct,
+                group,
+                client,
+                key,
+                release,
+                leases or _DEFAULT_LEASE,
+                self._lock_timeout,
+            )
+            for group in self._groups
+        }
+        self._write_script = client.register_script(_LUA_WRITE)
+        self._swap_script = client.register_script(_LUA_SWAP)
+        self._add_script = client.register_script(_LUA_ADD)
+        defaults = [
+            item
+            for field, value in zip(self._fields, self._defaults)
+            for item in field.pairs(value)
+        ]
+        client.register_script(_LUA_DEFAULTS)(keys=[key], args=defaults)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        """Travels as its key and connection settings: the receiving process connects anew."""
+        given = self._client.connection_pool.connection_kwargs
+        settings = {
+            _CLIENT_SETTINGS[name]: value
+            for name, value in given.items()
+            if name in _CLIENT_SETTINGS
+        }
+        return _attach, (type(self), settings, self._key, self._lease)
+
+    def _call(self, script: _Any, field: _RedisField, args: list[_Any]) -> list[_Any]:
+        """Run a script on the hash and the field's lease, waiting while another client holds it."""
+        if field.group is None:
+            return list(script(keys=[self._key], args=["", *args]))
+        lease = self._leases[field.group]
+        waiter = None
+        while True:
+            reply = script(keys=[self._key, lease.key], args=[lease.token(), *args])
+            if reply[0] != 1:
+                break
+            waiter = waiter or _Waiter(self._struct, field.group, self._lock_timeout)
+            if not waiter.pause():
+                raise waiter.timeout()
+        if reply[0] == 2:
+            raise TimeoutError(
+                f"{self._struct}: the lease on lock group {field.group!r} ran out before the block ended; "
+                "nothing was written"
+            )
+        return list(reply)
+
+    def _get(self, field: _RedisField) -> bytes | None:
+        stored: bytes | None = self._client.hget(self._key, field.names[0])
+        return stored
+
+    def _get_items(self, field: _RedisField) -> list[bytes | None]:
+        return list(self._client.hmget(self._key, field.names))
+
+    def _read(self, *fields: _RedisField) -> _Iterator[bytes | None]:
+        """The stored values of fields in order (array items one by one), read in one command."""
+        return iter(
+            self._client.hmget(
+                self._key, [name for field in fields for name in field.names]
+            )
+        )
+
+    def _set(self, field: _RedisField, value: object) -> None:
+        """Write one field's checked value."""
+        self._call(self._write_script, field, field.pairs(value))
+
+    def _write(self, changes: list[tuple[_RedisField, object]]) -> None:
+        """Write checked values of fields of one lock group in one command."""
+        if changes:
+            self._call(
+                self._write_script,
+                changes[0][0],
+                [item for field, value in changes for item in field.pairs(value)],
+            )
+
+    def _exchange(self, field: _RedisField, value: object) -> bytes:
+        old: bytes = self._call(
+            self._swap_script, field, [field.names[0], field.encode(value), "any", ""]
+        )[1]
+        return old
+
+    def _compare_and_set(
+        self, field: _RedisField, expected: object, value: object
+    ) -> bool:
+        stored = field.expected(expected)
+        if stored is None:
+            return False
+        mode = "number" if field.kind in ("f", "d") else "same"
+        return bool(
+            self._call(
+                self._swap_script,
+                field,
+                [field.names[0], field.encode(value), mode, stored],
+            )[2]
+        )
+
+    def _add_to(self, *deltas: tuple[_RedisField, int, float]) -> list[bytes]:
+        """Add to fields (array items by index, else 0) of one lock group, all or none; the new values."""
+        args: list[_Any] = []
+        for field, index, delta in deltas:
+            if field.kind == "int" and abs(delta) > field.high - field.low:
+                raise _add_overflow(field.label, delta, field.low, field.high)
+            args += (
+                field.names[index],
+                b"%d" % delta if field.kind == "int" else repr(float(delta)),
+                field.kind,
+                repr(field.low),
+                repr(field.high),
+            )
+        reply = self._call(self._add_script, deltas[0][0], args)
+        if reply[0] == 3:
+            field, _, delta = deltas[reply[1] - 1]
+            raise _add_overflow(field.label, delta, field.low, field.high)
+        return reply[1:]
+
+
+def _attach(
+    cls: type[_RedisStruct], settings: dict[str, _Any], key: str, lease: float | None
+) -> _RedisStruct:
+    redis = _importlib.import_module("redis")
+    return cls(redis.Redis(**settings), key, lease=lease)
 
 
 @_dataclasses.dataclass(frozen=True, slots=True)
@@ -546,6 +1029,218 @@ class JobInfo:
         """The lock of one group, for code in the style of multiprocessing's get_lock()."""
         try:
             return self._locks[group]
+        except KeyError:
+            raise ValueError(
+                f"JobInfo has no lock group {group!r} (groups: default)"
+            ) from None
+
+    @staticmethod
+    def on_redis(
+        client: _Any, key: str, *, lease: float | None = None
+    ) -> "JobInfoOnRedis":
+        """The same struct in one Redis hash under key, for processes on several machines.
+
+        client: a redis-py client (pip install 'sharedgen[redis]'). Fields the hash lacks get
+        their defaults. lease: seconds a lock group's holder keeps it (default: lock_timeout, else 30).
+        """
+        return JobInfoOnRedis(client, key, lease=lease)
+
+
+class JobInfoOnRedis(_RedisStruct):
+    """JobInfo stored in one Redis hash, made by JobInfo.on_redis(client, key)."""
+
+    __slots__ = ()
+
+    _struct = "JobInfo"
+    _groups = ("default",)
+    _lock_timeout = None
+    _field_label = _RedisField("label", "JobInfo.label", "bytes", 0, 0, None, "default")
+    _field_owner = _RedisField("owner", "JobInfo.owner", "str", 0, 0, None, "default")
+    _field_grade = _RedisField("grade", "JobInfo.grade", "str", 0, 0, None, "default")
+    _field_priority = _RedisField(
+        "priority",
+        "JobInfo.priority",
+        "int",
+        _C_SHORT_MIN,
+        _C_SHORT_MAX,
+        None,
+        "default",
+    )
+    _fields = (_field_label, _field_owner, _field_grade, _field_priority)
+    _defaults = (b"unnamed", "", "A", 0)
+
+    @property
+    def label(self) -> bytes:
+        """Field 'label': C char[32]."""
+        return _from_bytes(self._get(self._field_label))
+
+    @label.setter
+    def label(self, value: bytes) -> None:
+        value = _bytes(value, 32, "JobInfo.label")
+        self._set(self._field_label, value)
+
+    def exchange_label(self, value: bytes) -> bytes:
+        """Atomically set label to value; return the old value."""
+        value = _bytes(value, 32, "JobInfo.label")
+        return _from_bytes(self._exchange(self._field_label, value))
+
+    def compare_and_set_label(self, expected: bytes, value: bytes) -> bool:
+        """Atomically set label to value if it equals expected; return whether it did."""
+        value = _bytes(value, 32, "JobInfo.label")
+        return self._compare_and_set(self._field_label, expected, value)
+
+    @property
+    def owner(self) -> str:
+        """Field 'owner': C wchar_t[16]."""
+        return _from_str(self._get(self._field_owner))
+
+    @owner.setter
+    def owner(self, value: str) -> None:
+        value = _text(value, 16, "JobInfo.owner")
+        self._set(self._field_owner, value)
+
+    def exchange_owner(self, value: str) -> str:
+        """Atomically set owner to value; return the old value."""
+        value = _text(value, 16, "JobInfo.owner")
+        return _from_str(self._exchange(self._field_owner, value))
+
+    def compare_and_set_owner(self, expected: str, value: str) -> bool:
+        """Atomically set owner to value if it equals expected; return whether it did."""
+        value = _text(value, 16, "JobInfo.owner")
+        return self._compare_and_set(self._field_owner, expected, value)
+
+    @property
+    def grade(self) -> str:
+        """Field 'grade': C wchar_t."""
+        return _from_str(self._get(self._field_grade))
+
+    @grade.setter
+    def grade(self, value: str) -> None:
+        value = _wchar(value, "JobInfo.grade")
+        self._set(self._field_grade, value)
+
+    def exchange_grade(self, value: str) -> str:
+        """Atomically set grade to value; return the old value."""
+        value = _wchar(value, "JobInfo.grade")
+        return _from_str(self._exchange(self._field_grade, value))
+
+    def compare_and_set_grade(self, expected: str, value: str) -> bool:
+        """Atomically set grade to value if it equals expected; return whether it did."""
+        value = _wchar(value, "JobInfo.grade")
+        return self._compare_and_set(self._field_grade, expected, value)
+
+    @property
+    def priority(self) -> int:
+        """Field 'priority': C short."""
+        return _from_int(self._get(self._field_priority))
+
+    @priority.setter
+    def priority(self, value: int) -> None:
+        value = _int(value, _C_SHORT_MIN, _C_SHORT_MAX, "JobInfo.priority")
+        self._set(self._field_priority, value)
+
+    def add_priority(self, delta: int = 1) -> int:
+        """Atomically add delta to priority; return the new value."""
+        if delta.__class__ is not int:
+            delta = _as_int(delta, "JobInfo.priority")
+        return _from_int(self._add_to((self._field_priority, 0, delta))[0])
+
+    def exchange_priority(self, value: int) -> int:
+        """Atomically set priority to value; return the old value."""
+        value = _int(value, _C_SHORT_MIN, _C_SHORT_MAX, "JobInfo.priority")
+        return _from_int(self._exchange(self._field_priority, value))
+
+    def compare_and_set_priority(self, expected: int, value: int) -> bool:
+        """Atomically set priority to value if it equals expected; return whether it did."""
+        value = _int(value, _C_SHORT_MIN, _C_SHORT_MAX, "JobInfo.priority")
+        return self._compare_and_set(self._field_priority, expected, value)
+
+    def update_default(
+        self,
+        *,
+        label: bytes | None = None,
+        owner: str | None = None,
+        grade: str | None = None,
+        priority: int | None = None,
+    ) -> None:
+        """Set fields of group default in one command; all checked first."""
+        changes: list[tuple[_RedisField, object]] = []
+        if label is not None:
+            changes.append((self._field_label, _bytes(label, 32, "JobInfo.label")))
+        if owner is not None:
+            changes.append((self._field_owner, _text(owner, 16, "JobInfo.owner")))
+        if grade is not None:
+            changes.append((self._field_grade, _wchar(grade, "JobInfo.grade")))
+        if priority is not None:
+            changes.append(
+                (
+                    self._field_priority,
+                    _int(priority, _C_SHORT_MIN, _C_SHORT_MAX, "JobInfo.priority"),
+                )
+            )
+        self._write(changes)
+
+    @_contextmanager
+    def locked_default(self) -> _Iterator[_JobInfo_default]:
+        """Hold group default's lease around a working copy of its fields.
+
+        The copy is written back, checked, when the block ends; if it raises, nothing is.
+        """
+        with self._leases["default"]:
+            values = self._read(
+                self._field_label,
+                self._field_owner,
+                self._field_grade,
+                self._field_priority,
+            )
+            copy = _JobInfo_default()
+            copy.label = _from_bytes(next(values))
+            copy.owner = _from_str(next(values))
+            copy.grade = _from_str(next(values))
+            copy.priority = _from_int(next(values))
+            yield copy
+            self.update_default(
+                label=copy.label,
+                owner=copy.owner,
+                grade=copy.grade,
+                priority=copy.priority,
+            )
+
+    def _apply_default(self, _pending_priority: int) -> None:
+        """Add batched deltas to the group in one script call, all or none."""
+        self._add_to(
+            (self._field_priority, 0, _pending_priority),
+        )
+
+    @_contextmanager
+    def batch(self) -> _Iterator[_JobInfo_batch]:
+        """Collect adds locally and apply them when the block ends (and on flush()).
+
+        What was added before an exception in the block is still applied.
+        """
+        collected = _JobInfo_batch(self._apply_default)
+        try:
+            yield collected
+        finally:
+            collected.flush()
+
+    def snapshot(self) -> JobInfoSnapshot:
+        """A consistent copy of every field, read in one command."""
+        values = self._read(*self._fields)
+        return JobInfoSnapshot(
+            _from_bytes(next(values)),
+            _from_str(next(values)),
+            _from_str(next(values)),
+            _from_int(next(values)),
+        )
+
+    def __repr__(self) -> str:
+        return _repr(type(self).__name__, self.snapshot())
+
+    def get_lock(self, group: _Literal["default"] = "default") -> _Lock:
+        """The lease of one group, usable as a lock (acquire / release, with)."""
+        try:
+            return self._leases[group]
         except KeyError:
             raise ValueError(
                 f"JobInfo has no lock group {group!r} (groups: default)"

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from sharedgen import __version__
-from sharedgen.spec import DEFAULT_GROUP, SNAPSHOT_SUFFIX, FieldSpec, SchemaFile, StructSpec
+from sharedgen.spec import DEFAULT_GROUP, REDIS_SUFFIX, SNAPSHOT_SUFFIX, FieldSpec, SchemaFile, StructSpec
 from sharedgen.typecodes import Kind
 
 
@@ -167,6 +167,11 @@ class FieldModel:
         return self.item_type == "float"
 
     @property
+    def rounds(self) -> bool:
+        """Whether storing a Python float rounds it (C float): add then returns what was stored."""
+        return self.code == "f"
+
+    @property
     def item_fast_type(self) -> str | None:
         """The exact type of one item that hot paths accept without calling a helper."""
         return self.item_type if self.item_type in ("int", "float") else None
@@ -204,6 +209,28 @@ class FieldModel:
     def raw(self) -> str:
         """The slot holding the RawValue / RawArray (field names never start with '_')."""
         return f"_raw_{self.name}"
+
+    @property
+    def redis_field(self) -> str:
+        """Redis twin: the class attribute describing how this field is stored."""
+        return f"_field_{self.name}"
+
+    @property
+    def redis_kind(self) -> str:
+        """Redis twin: how values are stored and added: 'int', 'f', 'd', 'bool', 'bytes' or 'str'."""
+        return self.code if self.floating else self.item_type
+
+    @property
+    def redis_decode(self) -> str:
+        """Redis twin: the helper turning one stored value (of one item, for arrays) into Python."""
+        return f"_from_{self.item_type}"
+
+    @property
+    def redis_bounds(self) -> tuple[str, str]:
+        """Redis twin: the range an add must stay in (unused for fields without add)."""
+        if self.floating or self.item_type == "int":
+            return self.item_low, self.item_high
+        return "0", "0"
 
 
 @dataclass(frozen=True)
@@ -258,6 +285,10 @@ class StructModel:
     lock_timeout: float | None
     recover_locks: bool
     has_default_group: bool
+
+    @property
+    def redis_class(self) -> str:
+        return self.name + REDIS_SUFFIX
 
     @property
     def new_lock(self) -> str:
@@ -340,15 +371,19 @@ class ModuleModel:
             "import errno as _errno": recovery,
             "import functools as _functools": recovery
             or any(s.lock_timeout is not None and s.uses_locks for s in self.structs),
+            "import importlib as _importlib": True,  # the Redis twins import redis-py when they travel
             "import math as _math": "_float" in helpers,
             "import multiprocessing as _mp": True,
             "import numbers as _numbers": "_float" in helpers,
             "import operator as _operator": "_as_int" in helpers,
             "import os as _os": self.uses_shards or recovery,
+            "import secrets as _secrets": True,
+            "import struct as _struct": True,
             "import sys as _sys": "_float" in helpers or recovery,
-            "import time as _time": recovery,
+            "import threading as _threading": True,
+            "import time as _time": True,
             "from collections.abc import Callable as _Callable": self.uses_locks,
-            "from collections.abc import Iterator as _Iterator": groups,
+            "from collections.abc import Iterator as _Iterator": True,
             "from collections.abc import Mapping as _Mapping": True,
             "from collections.abc import Sequence as _Sequence": "_items" in helpers,
             "from contextlib import contextmanager as _contextmanager": groups,
@@ -365,7 +400,7 @@ class ModuleModel:
 
     @property
     def exports(self) -> tuple[str, ...]:
-        return tuple(name for s in self.structs for name in (s.name, s.snapshot_class))
+        return tuple(name for s in self.structs for name in (s.name, s.snapshot_class, s.redis_class))
 
     @property
     def uses_locks(self) -> bool:
@@ -533,7 +568,7 @@ def build_module(schema: SchemaFile, *, source_path: str, source_hash: str) -> M
         for s in struct.fields.values()
         if s.code.kind is Kind.INT
     }
-    helpers = {f.check for f in fields}
+    helpers = {f.check for f in fields} | {"_add_overflow"}  # the Redis twins' base class raises it
     helpers |= {name for f in fields if f.has_add for name in ("_add_overflow", f.delta_check)}
     helpers |= {"_float_overflows" for f in fields if f.has_add and f.floating}
     helpers |= {"_index" for f in fields if f.has_add and f.storage is Storage.ARRAY}

@@ -44,11 +44,12 @@ CLASS_SCOPE_BUILTINS = frozenset(
 )
 DEFAULT_GROUP = "default"
 # Constructor parameters beside the fields, and members every struct has.
-RESERVED_FIELD_NAMES = frozenset({"self", "ctx", "locks", "snapshot", "get_lock", "batch", "as_dict"})
+RESERVED_FIELD_NAMES = frozenset({"self", "ctx", "locks", "snapshot", "get_lock", "batch", "as_dict", "on_redis"})
 # Per-field and per-group members: a field may not take one of these names.
 FIELD_MEMBER_PREFIXES = ("add_", "exchange_", "compare_and_set_")
 GROUP_MEMBER_PREFIXES = ("update_", "locked_")
 SNAPSHOT_SUFFIX = "Snapshot"
+REDIS_SUFFIX = "OnRedis"  # the Redis twin of a struct
 
 
 def _fail(message: str, at: Loc = ()) -> PydanticCustomError:
@@ -296,13 +297,14 @@ class SchemaFile(BaseModel):
     structs: dict[StructName, StructSpec] = Field(min_length=1, description="Structs by class name.")
 
     @model_validator(mode="after")
-    def _no_snapshot_collisions(self) -> SchemaFile:
+    def _no_class_collisions(self) -> SchemaFile:
         for name in self.structs:
-            owner = name.removesuffix(SNAPSHOT_SUFFIX)
-            if owner != name and owner in self.structs:
-                raise _fail(
-                    f"struct name {name!r} is taken by the snapshot class of struct {owner!r}", at=("structs", name)
-                )
+            for suffix, what in ((SNAPSHOT_SUFFIX, "snapshot class"), (REDIS_SUFFIX, "Redis twin")):
+                owner = name.removesuffix(suffix)
+                if owner != name and owner in self.structs:
+                    raise _fail(
+                        f"struct name {name!r} is taken by the {what} of struct {owner!r}", at=("structs", name)
+                    )
         return self
 
 

@@ -6,8 +6,13 @@ import importlib
 import itertools
 import multiprocessing
 import os
+import shutil
+import socket
+import subprocess
 import sys
 import textwrap
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
@@ -60,3 +65,32 @@ def build_schema(tmp_path: Path, text: str, suffix: str = ".yaml") -> ModuleType
     schema = tmp_path / f"{name}{suffix}"
     schema.write_text(textwrap.dedent(text), encoding="utf-8")
     return import_generated(schema, name, tmp_path / "generated")
+
+
+@pytest.fixture(scope="session")
+def redis_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """A real redis-server of this test session, on a free loopback port, keeping nothing on disk."""
+    server = shutil.which("redis-server")
+    if server is None:
+        reason = "redis-server is not installed (.ci/run installs it: apt-get install redis-server)"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    folder = tmp_path_factory.mktemp("redis")
+    command = [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    process = subprocess.Popen([*command, "--dir", str(folder)], stdout=subprocess.DEVNULL)
+    try:
+        for _ in range(200):
+            with socket.socket() as attempt:
+                if attempt.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.025)
+        else:
+            pytest.fail(f"redis-server did not start on port {port}")
+        yield port
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

@@ -5,12 +5,16 @@ import ctypes as _ctypes
 import dataclasses as _dataclasses
 import errno as _errno
 import functools as _functools
+import importlib as _importlib
 import math as _math
 import multiprocessing as _mp
 import numbers as _numbers
 import operator as _operator
 import os as _os
+import secrets as _secrets
+import struct as _struct
 import sys as _sys
+import threading as _threading
 import time as _time
 from collections.abc import Callable as _Callable
 from collections.abc import Iterator as _Iterator
@@ -29,14 +33,19 @@ from typing import Protocol as _Protocol
 __all__ = [
     "Everything",
     "EverythingSnapshot",
+    "EverythingOnRedis",
     "Guarded",
     "GuardedSnapshot",
+    "GuardedOnRedis",
     "Pair",
     "PairSnapshot",
+    "PairOnRedis",
     "Hits",
     "HitsSnapshot",
+    "HitsOnRedis",
     "Ledger",
     "LedgerSnapshot",
+    "LedgerOnRedis",
 ]
 
 
@@ -476,6 +485,484 @@ _C_USHORT_MIN, _C_USHORT_MAX = _int_range(
 )
 _FLOAT32_MAX = 3.4028234663852886e38
 _FLOAT64_MAX = _sys.float_info.max
+
+
+# Every script first checks the lease of the group it writes (KEYS[2], absent for fields
+# without a lock) against the caller's token (ARGV[1], '' when it holds no lease), and
+# answers {status, ...}: 0 done, 1 another client holds the lease, 2 the caller's lease ran out.
+_LUA_LEASE_CHECK = """
+local function hset(list, first)
+  for i = first, #list, 1000 do
+    redis.call('HSET', KEYS[1], unpack(list, i, math.min(i + 999, #list)))
+  end
+end
+local token = ARGV[1]
+if KEYS[2] then
+  local holder = redis.call('GET', KEYS[2])
+  if holder and holder ~= token then return {1} end
+  if not holder and token ~= '' then return {2} end
+end
+"""
+# ARGV[2], ARGV[3], ...: hash field, value, hash field, value, ...
+_LUA_WRITE = _LUA_LEASE_CHECK + """
+hset(ARGV, 2)
+return {0}
+"""
+# ARGV[2] hash field, ARGV[3] new value, ARGV[4] how to compare with ARGV[5]:
+# 'any' (exchange), 'same' (the same bytes) or 'number' (numerically equal, as floats compare).
+# Answers {0, old value, 1 if it was set}.
+_LUA_SWAP = _LUA_LEASE_CHECK + """
+local old = redis.call('HGET', KEYS[1], ARGV[2]) or ''
+local mode, expected = ARGV[4], ARGV[5]
+if mode == 'any' or (mode == 'same' and old == expected)
+    or (mode == 'number' and (tonumber(old) or 0) == tonumber(expected)) then
+  redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
+  return {0, old, 1}
+end
+return {0, old, 0}
+"""
+# ARGV[2 + 5k .. 6 + 5k]: hash field, delta, type ('int', 'f' or 'd'), lowest, highest.
+# All sums are checked before any is written; {3, k} when the k-th (from 1) would overflow.
+# Integers are added exactly as decimal strings split into two doubles (Lua has no 64-bit ints).
+_LUA_ADD = _LUA_LEASE_CHECK + """
+local B = 1e9
+local function split(s)
+  local negative = s:sub(1, 1) == '-'
+  if negative then s = s:sub(2) end
+  local hi, lo = 0, tonumber(s)
+  if #s > 9 then hi, lo = tonumber(s:sub(1, #s - 9)), tonumber(s:sub(#s - 8)) end
+  if not negative then return hi, lo end
+  if lo > 0 then return -hi - 1, B - lo end
+  return -hi, 0
+end
+local function less(ah, al, bh, bl) return ah < bh or (ah == bh and al < bl) end
+local function join(hi, lo)
+  local sign = ''
+  if hi < 0 then
+    sign = '-'
+    if lo > 0 then hi, lo = -hi - 1, B - lo else hi = -hi end
+  end
+  if hi == 0 then return sign .. string.format('%d', lo) end
+  return sign .. string.format('%d%09d', hi, lo)
+end
+local function finite(x) return x == x and x ~= math.huge and x ~= -math.huge end
+local sums, reply = {}, {0}
+for i = 2, #ARGV, 5 do
+  local field, delta, kind = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  local current = redis.call('HGET', KEYS[1], field) or '0'
+  local sum
+  if kind == 'int' then
+    local ch, cl = split(current)
+    local dh, dl = split(delta)
+    local h, l = ch + dh, cl + dl
+    if l >= B then h, l = h + 1, l - B end
+    local lowh, lowl = split(ARGV[i + 3])
+    local highh, highl = split(ARGV[i + 4])
+    if less(h, l, lowh, lowl) or less(highh, highl, h, l) then return {3, (i + 3) / 5} end
+    sum = join(h, l)
+  else
+    local c, d = tonumber(current), tonumber(delta)
+    local total, limit = c + d, tonumber(ARGV[i + 4])
+    if not (total >= -limit and total <= limit) and finite(c) and finite(d) then return {3, (i + 3) / 5} end
+    if kind == 'f' then total = (struct.unpack('f', struct.pack('f', total))) end
+    sum = string.format('%.17g', total)
+  end
+  sums[#sums + 1] = field
+  sums[#sums + 1] = sum
+  reply[#reply + 1] = sum
+end
+hset(sums, 1)
+return reply
+"""
+# KEYS[1] a lease; ARGV[1] the token that took it.
+_LUA_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return {0}
+"""
+# ARGV: hash field, value, ...: fills in fields the hash does not have yet.
+_LUA_DEFAULTS = """
+for i = 1, #ARGV, 2 do redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[i + 1]) end
+return {0}
+"""
+# Connection settings a twin carries to another process, and redis.Redis()'s names for them.
+_CLIENT_SETTINGS = {
+    name: name
+    for name in (
+        "host",
+        "port",
+        "db",
+        "username",
+        "password",
+        "socket_timeout",
+        "socket_connect_timeout",
+        "client_name",
+    )
+} | {"path": "unix_socket_path"}
+# How long a lease lasts when the struct has no lock_timeout (seconds).
+_DEFAULT_LEASE = 30.0
+# Waiting for another client's lease: the first pause, doubling up to the longest.
+_FIRST_PAUSE, _LONGEST_PAUSE = 0.0005, 0.05
+
+
+class _RedisField:
+    """One field as the twin stores it: hash fields, encoding, and the lease guarding it."""
+
+    __slots__ = ("label", "kind", "low", "high", "names", "group")
+
+    def __init__(
+        self,
+        name: str,
+        label: str,
+        kind: str,
+        low: float,
+        high: float,
+        length: int | None,
+        group: str | None,
+    ) -> None:
+        self.label = label
+        self.kind = kind  # 'int', 'f', 'd', 'bool', 'bytes' or 'str'
+        self.low, self.high = low, high
+        self.names = (
+            (name,) if length is None else tuple(f"{name}[{i}]" for i in range(length))
+        )
+        self.group = group
+
+    def encode(self, value: _Any) -> bytes:
+        """The stored form of one checked value (of one item, for arrays)."""
+        kind = self.kind
+        if kind == "int":
+            return b"%d" % value
+        if kind == "f":
+            return repr(_struct.unpack("f", _struct.pack("f", value))[0]).encode()
+        if kind == "d":
+            return repr(value).encode()
+        if kind == "bool":
+            return b"1" if value else b"0"
+        if kind == "str":
+            return bytes(value.encode("utf-8", "surrogatepass"))
+        return bytes(value)
+
+    def pairs(self, value: _Any) -> list[bytes | str]:
+        """Hash field, stored value, ... for a whole checked value."""
+        values = value if isinstance(value, (list, tuple)) else (value,)
+        return [
+            item
+            for name, one in zip(self.names, values)
+            for item in (name, self.encode(one))
+        ]
+
+    def expected(self, value: object) -> bytes | None:
+        """How compare_and_set finds ``value`` stored, or None when no stored value equals it."""
+        if self.kind in ("int", "bool"):
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)
+            if not isinstance(value, int) or (
+                self.kind == "bool" and value not in (0, 1)
+            ):
+                return None
+            return self.encode(value)
+        if self.kind in ("f", "d"):
+            return (
+                repr(float(value)).encode() if isinstance(value, (int, float)) else None
+            )
+        if self.kind == "bytes":
+            return value if isinstance(value, bytes) else None
+        return self.encode(value) if isinstance(value, str) else None
+
+
+def _from_int(stored: bytes | None) -> int:
+    return int(stored) if stored else 0
+
+
+def _from_float(stored: bytes | None) -> float:
+    return float(stored) if stored else 0.0
+
+
+def _from_bool(stored: bytes | None) -> bool:
+    return stored == b"1"
+
+
+def _from_bytes(stored: bytes | None) -> bytes:
+    return stored or b""
+
+
+def _from_str(stored: bytes | None) -> str:
+    return stored.decode("utf-8", "surrogatepass") if stored else ""
+
+
+def _lease_timeout(owner: str, group: str, seconds: float) -> TimeoutError:
+    return TimeoutError(
+        f"{owner}: lock group {group!r} not acquired within {seconds} s "
+        "(another client holds its lease on Redis)"
+    )
+
+
+class _RedisLease:
+    """A lock group's lock on Redis: a key holding the holder's token, expiring after the lease.
+
+    Re-entrant within a thread, like the shared-memory struct's locks.
+    """
+
+    __slots__ = (
+        "_owner",
+        "_group",
+        "_client",
+        "_release_script",
+        "key",
+        "_lease_ms",
+        "_wait",
+        "_token",
+        "_thread",
+        "_depth",
+    )
+
+    def __init__(
+        self,
+        owner: str,
+        group: str,
+        client: _Any,
+        key: str,
+        release_script: _Any,
+        lease: float,
+        wait: float | None,
+    ) -> None:
+        self._owner, self._group, self._client, self._release_script = (
+            owner,
+            group,
+            client,
+            release_script,
+        )
+        self.key = f"{key}:lease:{group}"
+        self._lease_ms = max(1, round(lease * 1000))
+        self._wait = wait
+        self._token = ""
+        self._thread: int | None = None
+        self._depth = 0
+
+    def token(self) -> str:
+        """The token this thread holds the lease with, or ''."""
+        return self._token if self._thread == _threading.get_ident() else ""
+
+    def acquire(self, block: bool = True, timeout: float | None = None) -> bool:
+        if self._thread == _threading.get_ident():
+            self._depth += 1
+            return True
+        token = _secrets.token_hex(16)
+        waiter = _Waiter(
+            self._owner, self._group, self._wait if timeout is None else timeout
+        )
+        while not self._client.set(self.key, token, nx=True, px=self._lease_ms):
+            if not block or not waiter.pause():
+                return False
+        self._token, self._thread, self._depth = token, _threading.get_ident(), 1
+        return True
+
+    def release(self) -> None:
+        if self._thread != _threading.get_ident():
+            raise RuntimeError("cannot release un-acquired lock")
+        self._depth -= 1
+        if self._depth == 0:
+            token, self._token, self._thread = self._token, "", None
+            self._release_script(keys=[self.key], args=[token])
+
+    def __enter__(self) -> bool:
+        if not self.acquire():
+            raise _lease_timeout(self._owner, self._group, self._wait or 0.0)
+        return True
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: _TracebackType | None,
+        /,
+    ) -> None:
+        self.release()
+
+
+class _Waiter:
+    """Pauses between attempts while another client holds a lease, up to a deadline."""
+
+    __slots__ = ("_owner", "_group", "_seconds", "_deadline", "_pause")
+
+    def __init__(self, owner: str, group: str, seconds: float | None) -> None:
+        self._owner, self._group, self._seconds = owner, group, seconds
+        self._deadline = None if seconds is None else _time.monotonic() + seconds
+        self._pause = _FIRST_PAUSE
+
+    def pause(self) -> bool:
+        """Wait a little; False once the deadline has passed (one last attempt is made at it)."""
+        if self._deadline is None:
+            _time.sleep(self._pause)
+        else:
+            left = self._deadline - _time.monotonic()
+            if left <= 0:
+                return False
+            _time.sleep(min(self._pause, left))
+        self._pause = min(self._pause * 2, _LONGEST_PAUSE)
+        return True
+
+    def timeout(self) -> TimeoutError:
+        return _lease_timeout(self._owner, self._group, self._seconds or 0.0)
+
+
+class _RedisStruct:
+    """What every struct's Redis twin shares: one hash, a lease per lock group, and the scripts."""
+
+    __slots__ = (
+        "_client",
+        "_key",
+        "_lease",
+        "_leases",
+        "_write_script",
+        "_swap_script",
+        "_add_script",
+    )
+
+    _struct: _ClassVar[str]
+    _groups: _ClassVar[tuple[str, ...]]
+    _fields: _ClassVar[tuple[_RedisField, ...]]
+    _lock_timeout: _ClassVar[float | None]
+    _defaults: _ClassVar[tuple[object, ...]]
+
+    def __init__(self, client: _Any, key: str, *, lease: float | None = None) -> None:
+        settings = getattr(
+            getattr(client, "connection_pool", None), "connection_kwargs", {}
+        )
+        if settings.get("decode_responses"):
+            raise ValueError(
+                f"{self._struct} on Redis needs a client made with decode_responses=False (the default)"
+            )
+        self._client, self._key = client, key
+        self._lease = lease
+        leases = self._lock_timeout if lease is None else lease
+        release = client.register_script(_LUA_RELEASE)
+        self._leases = {
+            group: _RedisLease(
+                self._struct,
+                group,
+                client,
+                key,
+                release,
+                leases or _DEFAULT_LEASE,
+                self._lock_timeout,
+            )
+            for group in self._groups
+        }
+        self._write_script = client.register_script(_LUA_WRITE)
+        self._swap_script = client.register_script(_LUA_SWAP)
+        self._add_script = client.register_script(_LUA_ADD)
+        defaults = [
+            item
+            for field, value in zip(self._fields, self._defaults)
+            for item in field.pairs(value)
+        ]
+        client.register_script(_LUA_DEFAULTS)(keys=[key], args=defaults)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        """Travels as its key and connection settings: the receiving process connects anew."""
+        given = self._client.connection_pool.connection_kwargs
+        settings = {
+            _CLIENT_SETTINGS[name]: value
+            for name, value in given.items()
+            if name in _CLIENT_SETTINGS
+        }
+        return _attach, (type(self), settings, self._key, self._lease)
+
+    def _call(self, script: _Any, field: _RedisField, args: list[_Any]) -> list[_Any]:
+        """Run a script on the hash and the field's lease, waiting while another client holds it."""
+        if field.group is None:
+            return list(script(keys=[self._key], args=["", *args]))
+        lease = self._leases[field.group]
+        waiter = None
+        while True:
+            reply = script(keys=[self._key, lease.key], args=[lease.token(), *args])
+            if reply[0] != 1:
+                break
+            waiter = waiter or _Waiter(self._struct, field.group, self._lock_timeout)
+            if not waiter.pause():
+                raise waiter.timeout()
+        if reply[0] == 2:
+            raise TimeoutError(
+                f"{self._struct}: the lease on lock group {field.group!r} ran out before the block ended; "
+                "nothing was written"
+            )
+        return list(reply)
+
+    def _get(self, field: _RedisField) -> bytes | None:
+        stored: bytes | None = self._client.hget(self._key, field.names[0])
+        return stored
+
+    def _get_items(self, field: _RedisField) -> list[bytes | None]:
+        return list(self._client.hmget(self._key, field.names))
+
+    def _read(self, *fields: _RedisField) -> _Iterator[bytes | None]:
+        """The stored values of fields in order (array items one by one), read in one command."""
+        return iter(
+            self._client.hmget(
+                self._key, [name for field in fields for name in field.names]
+            )
+        )
+
+    def _set(self, field: _RedisField, value: object) -> None:
+        """Write one field's checked value."""
+        self._call(self._write_script, field, field.pairs(value))
+
+    def _write(self, changes: list[tuple[_RedisField, object]]) -> None:
+        """Write checked values of fields of one lock group in one command."""
+        if changes:
+            self._call(
+                self._write_script,
+                changes[0][0],
+                [item for field, value in changes for item in field.pairs(value)],
+            )
+
+    def _exchange(self, field: _RedisField, value: object) -> bytes:
+        old: bytes = self._call(
+            self._swap_script, field, [field.names[0], field.encode(value), "any", ""]
+        )[1]
+        return old
+
+    def _compare_and_set(
+        self, field: _RedisField, expected: object, value: object
+    ) -> bool:
+        stored = field.expected(expected)
+        if stored is None:
+            return False
+        mode = "number" if field.kind in ("f", "d") else "same"
+        return bool(
+            self._call(
+                self._swap_script,
+                field,
+                [field.names[0], field.encode(value), mode, stored],
+            )[2]
+        )
+
+    def _add_to(self, *deltas: tuple[_RedisField, int, float]) -> list[bytes]:
+        """Add to fields (array items by index, else 0) of one lock group, all or none; the new values."""
+        args: list[_Any] = []
+        for field, index, delta in deltas:
+            if field.kind == "int" and abs(delta) > field.high - field.low:
+                raise _add_overflow(field.label, delta, field.low, field.high)
+            args += (
+                field.names[index],
+                b"%d" % delta if field.kind == "int" else repr(float(delta)),
+                field.kind,
+                repr(field.low),
+                repr(field.high),
+            )
+        reply = self._call(self._add_script, deltas[0][0], args)
+        if reply[0] == 3:
+            field, _, delta = deltas[reply[1] - 1]
+            raise _add_overflow(field.label, delta, field.low, field.high)
+        return reply[1:]
+
+
+def _attach(
+    cls: type[_RedisStruct], settings: dict[str, _Any], key: str, lease: float | None
+) -> _RedisStruct:
+    redis = _importlib.import_module("redis")
+    return cls(redis.Redis(**settings), key, lease=lease)
 
 
 @_dataclasses.dataclass(frozen=True, slots=True)
@@ -1715,7 +2202,7 @@ class Everything:
                 raw.value, delta
             ):
                 raw.value = total
-                return total
+                return raw.value
         finally:
             self._release_default()
         raise _add_overflow("Everything.f", delta, -_FLOAT32_MAX, _FLOAT32_MAX)
@@ -2458,6 +2945,911 @@ class Everything:
                 f"Everything has no lock group {group!r} (groups: default, arrays, text)"
             ) from None
 
+    @staticmethod
+    def on_redis(
+        client: _Any, key: str, *, lease: float | None = None
+    ) -> "EverythingOnRedis":
+        """The same struct in one Redis hash under key, for processes on several machines.
+
+        client: a redis-py client (pip install 'sharedgen[redis]'). Fields the hash lacks get
+        their defaults. lease: seconds a lock group's holder keeps it (default: lock_timeout, else 30).
+        """
+        return EverythingOnRedis(client, key, lease=lease)
+
+
+class EverythingOnRedis(_RedisStruct):
+    """Everything stored in one Redis hash, made by Everything.on_redis(client, key)."""
+
+    __slots__ = ()
+
+    _struct = "Everything"
+    _groups = ("default", "arrays", "text")
+    _lock_timeout = None
+    _field_c = _RedisField("c", "Everything.c", "bytes", 0, 0, None, "default")
+    _field_u = _RedisField("u", "Everything.u", "str", 0, 0, None, "default")
+    _field_b = _RedisField(
+        "b", "Everything.b", "int", _C_BYTE_MIN, _C_BYTE_MAX, None, "default"
+    )
+    _field_B = _RedisField(
+        "B", "Everything.B", "int", _C_UBYTE_MIN, _C_UBYTE_MAX, None, "default"
+    )
+    _field_h = _RedisField(
+        "h", "Everything.h", "int", _C_SHORT_MIN, _C_SHORT_MAX, None, "default"
+    )
+    _field_H = _RedisField(
+        "H", "Everything.H", "int", _C_USHORT_MIN, _C_USHORT_MAX, None, "default"
+    )
+    _field_i = _RedisField(
+        "i", "Everything.i", "int", _C_INT_MIN, _C_INT_MAX, None, "default"
+    )
+    _field_I = _RedisField(
+        "I", "Everything.I", "int", _C_UINT_MIN, _C_UINT_MAX, None, "default"
+    )
+    _field_l = _RedisField(
+        "l", "Everything.l", "int", _C_LONG_MIN, _C_LONG_MAX, None, "default"
+    )
+    _field_L = _RedisField(
+        "L", "Everything.L", "int", _C_ULONG_MIN, _C_ULONG_MAX, None, "default"
+    )
+    _field_q = _RedisField(
+        "q", "Everything.q", "int", _C_LONGLONG_MIN, _C_LONGLONG_MAX, None, "default"
+    )
+    _field_Q = _RedisField(
+        "Q", "Everything.Q", "int", _C_ULONGLONG_MIN, _C_ULONGLONG_MAX, None, "default"
+    )
+    _field_f = _RedisField(
+        "f", "Everything.f", "f", -_FLOAT32_MAX, _FLOAT32_MAX, None, "default"
+    )
+    _field_d = _RedisField(
+        "d", "Everything.d", "d", -_FLOAT64_MAX, _FLOAT64_MAX, None, "default"
+    )
+    _field_flag = _RedisField("flag", "Everything.flag", "bool", 0, 0, None, "default")
+    _field_ints = _RedisField(
+        "ints", "Everything.ints", "int", _C_INT_MIN, _C_INT_MAX, 3, "arrays"
+    )
+    _field_reals = _RedisField(
+        "reals", "Everything.reals", "d", -_FLOAT64_MAX, _FLOAT64_MAX, 2, "arrays"
+    )
+    _field_flags = _RedisField("flags", "Everything.flags", "bool", 0, 0, 2, "arrays")
+    _field_label = _RedisField("label", "Everything.label", "bytes", 0, 0, None, "text")
+    _field_title = _RedisField("title", "Everything.title", "str", 0, 0, None, "text")
+    _field_stop = _RedisField("stop", "Everything.stop", "bool", 0, 0, None, None)
+    _field_note = _RedisField("note", "Everything.note", "str", 0, 0, None, None)
+    _fields = (
+        _field_c,
+        _field_u,
+        _field_b,
+        _field_B,
+        _field_h,
+        _field_H,
+        _field_i,
+        _field_I,
+        _field_l,
+        _field_L,
+        _field_q,
+        _field_Q,
+        _field_f,
+        _field_d,
+        _field_flag,
+        _field_ints,
+        _field_reals,
+        _field_flags,
+        _field_label,
+        _field_title,
+        _field_stop,
+        _field_note,
+    )
+    _defaults = (
+        b"x",
+        "é",
+        -128,
+        255,
+        -32768,
+        65535,
+        -2147483648,
+        4294967295,
+        -5,
+        7,
+        -9223372036854775808,
+        18446744073709551615,
+        1.5,
+        -2.25,
+        True,
+        (1, 2, 3),
+        (0.0,) * 2,
+        (True, False),
+        b"abc",
+        "ünï",
+        False,
+        "",
+    )
+
+    @property
+    def c(self) -> bytes:
+        """Field 'c': C char."""
+        return _from_bytes(self._get(self._field_c))
+
+    @c.setter
+    def c(self, value: bytes) -> None:
+        value = _char(value, "Everything.c")
+        self._set(self._field_c, value)
+
+    def exchange_c(self, value: bytes) -> bytes:
+        """Atomically set c to value; return the old value."""
+        value = _char(value, "Everything.c")
+        return _from_bytes(self._exchange(self._field_c, value))
+
+    def compare_and_set_c(self, expected: bytes, value: bytes) -> bool:
+        """Atomically set c to value if it equals expected; return whether it did."""
+        value = _char(value, "Everything.c")
+        return self._compare_and_set(self._field_c, expected, value)
+
+    @property
+    def u(self) -> str:
+        """Field 'u': C wchar_t."""
+        return _from_str(self._get(self._field_u))
+
+    @u.setter
+    def u(self, value: str) -> None:
+        value = _wchar(value, "Everything.u")
+        self._set(self._field_u, value)
+
+    def exchange_u(self, value: str) -> str:
+        """Atomically set u to value; return the old value."""
+        value = _wchar(value, "Everything.u")
+        return _from_str(self._exchange(self._field_u, value))
+
+    def compare_and_set_u(self, expected: str, value: str) -> bool:
+        """Atomically set u to value if it equals expected; return whether it did."""
+        value = _wchar(value, "Everything.u")
+        return self._compare_and_set(self._field_u, expected, value)
+
+    @property
+    def b(self) -> int:
+        """Field 'b': C signed char."""
+        return _from_int(self._get(self._field_b))
+
+    @b.setter
+    def b(self, value: int) -> None:
+        value = _int(value, _C_BYTE_MIN, _C_BYTE_MAX, "Everything.b")
+        self._set(self._field_b, value)
+
+    def add_b(self, delta: int = 1) -> int:
+        """Atomically add delta to b; return the new value."""
+        if delta.__class__ is not int:
+            delta = _as_int(delta, "Everything.b")
+        return _from_int(self._add_to((self._field_b, 0, delta))[0])
+
+    def exchange_b(self, value: int) -> int:
+        """Atomically set b to value; return the old value."""
+        value = _int(value, _C_BYTE_MIN, _C_BYTE_MAX, "Everything.b")
+        return _from_int(self._exchange(self._field_b, value))
+
+    def compare_and_set_b(self, expected: int, value: int) -> bool:
+        """Atomically set b to value if it equals expected; return whether it did."""
+        value = _int(value, _C_BYTE_MIN, _C_BYTE_MAX, "Everything.b")
+        return self._compare_and_set(self._field_b, expected, value)
+
+    @property
+    def B(self) -> int:
+        """Field 'B': C unsigned char."""
+        return _from_int(self._get(self._field_B))
+
+    @B.setter
+    def B(self, value: int) -> None:
+        value = _int(value, _C_UBYTE_MIN, _C_UBYTE_MAX, "Everything.B")
+        self._set(self._field_B, value)
+
+    def add_B(self, delta: int = 1) -> int:
+        """Atomically add delta to B; return the new value."""
+        if delta.__class__ is not int:
+            delta = _as_int(delta, "Everything.B")
+        return _from_int(self._add_to((self._field_B, 0, delta))[0])
+
+    def exchange_B(self, value: int) -> int:
+        """Atomically set B to value; return the old value."""
+        value = _int(value, _C_UBYTE_MIN, _C_UBYTE_MAX, "Everything.B")
+        return _from_int(self._exchange(self._field_B, value))
+
+    def compare_and_set_B(self, expected: int, value: int) -> bool:
+        """Atomically set B to value if it equals expected; return whether it did."""
+        value = _int(value, _C_UBYTE_MIN, _C_UBYTE_MAX, "Everything.B")
+        return self._compare_and_set(self._field_B, expected, value)
+
+    @property
+    def h(self) -> int:
+        """Field 'h': C short."""
+        return _from_int(self._get(self._field_h))
+
+    @h.setter
+    def h(self, value: int) -> None:
+        value = _int(value, _C_SHORT_MIN, _C_SHORT_MAX, "Everything.h")
+        self._set(self._field_h, value)
+
+    def add_h(self, delta: int = 1) -> int:
+        """Atomically add delta to h; return the new value."""
+        if delta.__class__ is not int:
+            delta = _as_int(delta, "Everything.h")
+        return _from_int(self._add_to((self._field_h, 0, delta))[0])
+
+    def exchange_h(self, value: int) -> int:
+        """Atomically set h to value; return the old value."""
+        value = _int(value, _C_SHORT_MIN, _C_SHORT_MAX, "Everything.h")
+        return _from_int(self._exchange(self._field_h, value))
+
+    def compare_and_set_h(self, expected: int, value: int) -> bool:
+        """Atomically set h to value if it equals expected; return whether it did."""
+        value = _int(value, _C_SHORT_MIN, _C_SHORT_MAX, "Everything.h")
+        return self._compare_and_set(self._field_h, expected, value)
+
+    @property
+    def H(self) -> int:
+        """Field 'H': C unsigned short."""
+        return _from_int(self._get(self._field_H))
+
+    @H.setter
+    def H(self, value: int) -> None:
+        value = _int(value, _C_USHORT_MIN, _C_USHORT_MAX, "Everything.H")
+        self._set(self._field_H, value)
+
+    def add_H(self, delta: int = 1) -> int:
+        """Atomically add delta to H; return the new value."""
+        if delta.__class__ is not int:
+            delta = _as_int(delta, "Everything.H")
+        return _from_int(self._add_to((self._field_H, 0, delta))[0])
+
+    def exchange_H(self, value: int) -> int:
+        """Atomically set H to value; return the old value."""
+        value = _int(value, _C_USHORT_MIN, _C_USHORT_MAX, "Everything.H")
+        return _from_int(self._exchange(self._field_H, value))
+
+    def compare_and_set_H(self, expected: int, value: int) -> bool:
+        """Atomically set H to value if it equals expected; return whether it did."""
+        value = _int(value, _C_USHORT_MIN, _C_USHORT_MAX, "Everything.H")
+        return self._compare_and_set(self._field_H, expected, value)
+
+    @property
+    def i(self) -> int:
+        """Field 'i': C int."""
+        return _from_int(self._get(self._field_i))
+
+    @i.setter
+    def i(self, value: int) -> None:
+        value = _int(value, _C_INT_MIN, _C_INT_MAX, "Everything.i")
+        self._set(self._field_i, value)
+
+    def add_i(self, delta: int = 1) -> int:
+        """Atomically add delta to i; return the new value."""
+        if delta.__class__ is not int:
+            delta = _as_int(delta, "Everything.i")
+        return _from_int(self._add_to((self._field_i, 0, delta))[0])
+
+    def exchange_i(self, value: int) -> int:
+        """Atomically set i to value; return the old value."""
+        value = _int(value, _C_INT_MIN, _C_INT_MAX, "Everything.i")
+        return _from_int(self._exchange(self._field_i, value))
+
+    def compare_and_set_i(self, expected: int, value: int) -> bool:
+        """Atomically set i to value if it equals expected; return whether it did."""
+        value = _int(value, _C_INT_MIN, _C_INT_MAX, "Everything.i")
+        return self._compare_and_set(self._field_i, expected, value)
+
+    @property
+    def I(self) -> int:
+        """Field 'I': C unsigned int."""
+        return _from_int(self._get(self._field_I))
+
+    @I.setter
+    def I(self, value: int) -> None:
+        value = _int(value, _C_UINT_MIN, _C_UINT_MAX, "Everything.I")
+        self._set(self._field_I, value)
+
+    def add_I(self, delta: int = 1) -> int:
+        """Atomically add delta to I; return the new value."""
+        if delta.__class__ is not int:
+            delta = _as_int(delta, "Everything.I")
+        return _from_int(self._add_to((self._field_I, 0, delta))[0])
+
+    def exchange_I(self, value: int) -> int:
+        """Atomically set I to value; return the old value."""
+        value = _int(value, _C_UINT_MIN, _C_UINT_MAX, "Everything.I")
+        return _from_int(self._exchange(self._field_I, value))
+
+    def compare_and_set_I(self, expected: int, value: int) -> bool:
+        """Atomically set I to value if it equals expected; return whether it did."""
+        value = _int(value, _C_UINT_MIN, _C_UINT_MAX, "Everything.I")
+        return self._compare_and_set(self._field_I, expected, value)
+
+    @property
+    def l(self) -> int:
+        """Field 'l': C long."""
+        return _from_int(self._get(self._field_l))
+
+    @l.setter
+    def l(self, value: int) -> None:
+        value = _int(value, _C_LONG_MIN, _C_LONG_MAX, "Everything.l")
+        self._set(self._field_l, value)
+
+    def add_l(self, delta: int = 1) -> int:
+        """Atomically add delta to l; return the new value."""
+        if delta.__class__ is not int:
+            delta = _as_int(delta, "Everything.l")
+        return _from_int(self._add_to((self._field_l, 0, delta))[0])
+
+    def exchange_l(self, value: int) -> int:
+        """Atomically set l to value; return the old value."""
+        value = _int(value, _C_LONG_MIN, _C_LONG_MAX, "Everything.l")
+        return _from_int(self._exchange(self._field_l, value))
+
+    def compare_and_set_l(self, expected: int, value: int) -> bool:
+        """Atomically set l to value if it equals expected; return whether it did."""
+        value = _int(value, _C_LONG_MIN, _C_LONG_MAX, "Everything.l")
+        return self._compare_and_set(self._field_l, expected, value)
+
+    @property
+    def L(self) -> int:
+        """Field 'L': C unsigned long."""
+        return _from_int(self._get(self._field_L))
+
+    @L.setter
+    def L(self, value: int) -> None:
+        value = _int(value, _C_ULONG_MIN, _C_ULONG_MAX, "Everything.L")
+        self._set(self._field_L, value)
+
+    def add_L(self, delta: int = 1) -> int:
+        """Atomically add delta to L; return the new value."""
+        if delta.__class__ is not int:
+            delta = _as_int(delta, "Everything.L")
+        return _from_int(self._add_to((self._field_L, 0, delta))[0])
+
+    def exchange_L(self, value: int) -> int:
+        """Atomically set L to value; return the old value."""
+        value = _int(value, _C_ULONG_MIN, _C_ULONG_MAX, "Everything.L")
+        return _from_int(self._exchange(self._field_L, value))
+
+    def compare_and_set_L(self, expected: int, value: int) -> bool:
+        """Atomically set L to value if it equals expected; return whether it did."""
+        value = _int(value, _C_ULONG_MIN, _C_ULONG_MAX, "Everything.L")
+        return self._compare_and_set(self._field_L, expected, value)
+
+    @property
+    def q(self) -> int:
+        """Field 'q': C long long."""
+        return _from_int(self._get(self._field_q))
+
+    @q.setter
+    def q(self, value: int) -> None:
+        value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Everything.q")
+        self._set(self._field_q, value)
+
+    def add_q(self, delta: int = 1) -> int:
+        """Atomically add delta to q; return the new value."""
+        if delta.__class__ is not int:
+            delta = _as_int(delta, "Everything.q")
+        return _from_int(self._add_to((self._field_q, 0, delta))[0])
+
+    def exchange_q(self, value: int) -> int:
+        """Atomically set q to value; return the old value."""
+        value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Everything.q")
+        return _from_int(self._exchange(self._field_q, value))
+
+    def compare_and_set_q(self, expected: int, value: int) -> bool:
+        """Atomically set q to value if it equals expected; return whether it did."""
+        value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Everything.q")
+        return self._compare_and_set(self._field_q, expected, value)
+
+    @property
+    def Q(self) -> int:
+        """Field 'Q': C unsigned long long."""
+        return _from_int(self._get(self._field_Q))
+
+    @Q.setter
+    def Q(self, value: int) -> None:
+        value = _int(value, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX, "Everything.Q")
+        self._set(self._field_Q, value)
+
+    def add_Q(self, delta: int = 1) -> int:
+        """Atomically add delta to Q; return the new value."""
+        if delta.__class__ is not int:
+            delta = _as_int(delta, "Everything.Q")
+        return _from_int(self._add_to((self._field_Q, 0, delta))[0])
+
+    def exchange_Q(self, value: int) -> int:
+        """Atomically set Q to value; return the old value."""
+        value = _int(value, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX, "Everything.Q")
+        return _from_int(self._exchange(self._field_Q, value))
+
+    def compare_and_set_Q(self, expected: int, value: int) -> bool:
+        """Atomically set Q to value if it equals expected; return whether it did."""
+        value = _int(value, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX, "Everything.Q")
+        return self._compare_and_set(self._field_Q, expected, value)
+
+    @property
+    def f(self) -> float:
+        """Field 'f': C float."""
+        return _from_float(self._get(self._field_f))
+
+    @f.setter
+    def f(self, value: float) -> None:
+        value = _float(value, _FLOAT32_MAX, "Everything.f")
+        self._set(self._field_f, value)
+
+    def add_f(self, delta: float = 1.0) -> float:
+        """Atomically add delta to f; return the new value."""
+        if delta.__class__ is not float:
+            delta = _float(delta, _FLOAT32_MAX, "Everything.f")
+        return _from_float(self._add_to((self._field_f, 0, delta))[0])
+
+    def exchange_f(self, value: float) -> float:
+        """Atomically set f to value; return the old value."""
+        value = _float(value, _FLOAT32_MAX, "Everything.f")
+        return _from_float(self._exchange(self._field_f, value))
+
+    def compare_and_set_f(self, expected: float, value: float) -> bool:
+        """Atomically set f to value if it equals expected; return whether it did."""
+        value = _float(value, _FLOAT32_MAX, "Everything.f")
+        return self._compare_and_set(self._field_f, expected, value)
+
+    @property
+    def d(self) -> float:
+        """Field 'd': C double."""
+        return _from_float(self._get(self._field_d))
+
+    @d.setter
+    def d(self, value: float) -> None:
+        value = _float(value, _FLOAT64_MAX, "Everything.d")
+        self._set(self._field_d, value)
+
+    def add_d(self, delta: float = 1.0) -> float:
+        """Atomically add delta to d; return the new value."""
+        if delta.__class__ is not float:
+            delta = _float(delta, _FLOAT64_MAX, "Everything.d")
+        return _from_float(self._add_to((self._field_d, 0, delta))[0])
+
+    def exchange_d(self, value: float) -> float:
+        """Atomically set d to value; return the old value."""
+        value = _float(value, _FLOAT64_MAX, "Everything.d")
+        return _from_float(self._exchange(self._field_d, value))
+
+    def compare_and_set_d(self, expected: float, value: float) -> bool:
+        """Atomically set d to value if it equals expected; return whether it did."""
+        value = _float(value, _FLOAT64_MAX, "Everything.d")
+        return self._compare_and_set(self._field_d, expected, value)
+
+    @property
+    def flag(self) -> bool:
+        """Field 'flag': C bool."""
+        return _from_bool(self._get(self._field_flag))
+
+    @flag.setter
+    def flag(self, value: bool) -> None:
+        value = _bool(value, "Everything.flag")
+        self._set(self._field_flag, value)
+
+    def exchange_flag(self, value: bool) -> bool:
+        """Atomically set flag to value; return the old value."""
+        value = _bool(value, "Everything.flag")
+        return _from_bool(self._exchange(self._field_flag, value))
+
+    def compare_and_set_flag(self, expected: bool, value: bool) -> bool:
+        """Atomically set flag to value if it equals expected; return whether it did."""
+        value = _bool(value, "Everything.flag")
+        return self._compare_and_set(self._field_flag, expected, value)
+
+    @property
+    def ints(self) -> list[int]:
+        """Field 'ints': C int[3]."""
+        return [_from_int(stored) for stored in self._get_items(self._field_ints)]
+
+    @ints.setter
+    def ints(self, value: _Sequence[int]) -> None:
+        value = _int_items(value, 3, _C_INT_MIN, _C_INT_MAX, "Everything.ints")
+        self._set(self._field_ints, value)
+
+    def add_ints(self, index: int, delta: int = 1) -> int:
+        """Atomically add delta to ints[index]; return the new value."""
+        index = _index(index, 3, "Everything.ints")
+        if delta.__class__ is not int:
+            delta = _as_int(delta, "Everything.ints")
+        return _from_int(self._add_to((self._field_ints, index, delta))[0])
+
+    @property
+    def reals(self) -> list[float]:
+        """Field 'reals': C double[2]."""
+        return [_from_float(stored) for stored in self._get_items(self._field_reals)]
+
+    @reals.setter
+    def reals(self, value: _Sequence[float]) -> None:
+        value = _float_items(value, 2, _FLOAT64_MAX, "Everything.reals")
+        self._set(self._field_reals, value)
+
+    def add_reals(self, index: int, delta: float = 1.0) -> float:
+        """Atomically add delta to reals[index]; return the new value."""
+        index = _index(index, 2, "Everything.reals")
+        if delta.__class__ is not float:
+            delta = _float(delta, _FLOAT64_MAX, "Everything.reals")
+        return _from_float(self._add_to((self._field_reals, index, delta))[0])
+
+    @property
+    def flags(self) -> list[bool]:
+        """Field 'flags': C bool[2]."""
+        return [_from_bool(stored) for stored in self._get_items(self._field_flags)]
+
+    @flags.setter
+    def flags(self, value: _Sequence[bool]) -> None:
+        value = _bool_items(value, 2, "Everything.flags")
+        self._set(self._field_flags, value)
+
+    @property
+    def label(self) -> bytes:
+        """Field 'label': C char[8]."""
+        return _from_bytes(self._get(self._field_label))
+
+    @label.setter
+    def label(self, value: bytes) -> None:
+        value = _bytes(value, 8, "Everything.label")
+        self._set(self._field_label, value)
+
+    def exchange_label(self, value: bytes) -> bytes:
+        """Atomically set label to value; return the old value."""
+        value = _bytes(value, 8, "Everything.label")
+        return _from_bytes(self._exchange(self._field_label, value))
+
+    def compare_and_set_label(self, expected: bytes, value: bytes) -> bool:
+        """Atomically set label to value if it equals expected; return whether it did."""
+        value = _bytes(value, 8, "Everything.label")
+        return self._compare_and_set(self._field_label, expected, value)
+
+    @property
+    def title(self) -> str:
+        """Field 'title': C wchar_t[8]."""
+        return _from_str(self._get(self._field_title))
+
+    @title.setter
+    def title(self, value: str) -> None:
+        value = _text(value, 8, "Everything.title")
+        self._set(self._field_title, value)
+
+    def exchange_title(self, value: str) -> str:
+        """Atomically set title to value; return the old value."""
+        value = _text(value, 8, "Everything.title")
+        return _from_str(self._exchange(self._field_title, value))
+
+    def compare_and_set_title(self, expected: str, value: str) -> bool:
+        """Atomically set title to value if it equals expected; return whether it did."""
+        value = _text(value, 8, "Everything.title")
+        return self._compare_and_set(self._field_title, expected, value)
+
+    @property
+    def stop(self) -> bool:
+        """Field 'stop': C bool."""
+        return _from_bool(self._get(self._field_stop))
+
+    @stop.setter
+    def stop(self, value: bool) -> None:
+        value = _bool(value, "Everything.stop")
+        self._set(self._field_stop, value)
+
+    @property
+    def note(self) -> str:
+        """Field 'note': C wchar_t[4]."""
+        return _from_str(self._get(self._field_note))
+
+    @note.setter
+    def note(self, value: str) -> None:
+        value = _text(value, 4, "Everything.note")
+        self._set(self._field_note, value)
+
+    def update_default(
+        self,
+        *,
+        c: bytes | None = None,
+        u: str | None = None,
+        b: int | None = None,
+        B: int | None = None,
+        h: int | None = None,
+        H: int | None = None,
+        i: int | None = None,
+        I: int | None = None,
+        l: int | None = None,
+        L: int | None = None,
+        q: int | None = None,
+        Q: int | None = None,
+        f: float | None = None,
+        d: float | None = None,
+        flag: bool | None = None,
+    ) -> None:
+        """Set fields of group default in one command; all checked first."""
+        changes: list[tuple[_RedisField, object]] = []
+        if c is not None:
+            changes.append((self._field_c, _char(c, "Everything.c")))
+        if u is not None:
+            changes.append((self._field_u, _wchar(u, "Everything.u")))
+        if b is not None:
+            changes.append(
+                (self._field_b, _int(b, _C_BYTE_MIN, _C_BYTE_MAX, "Everything.b"))
+            )
+        if B is not None:
+            changes.append(
+                (self._field_B, _int(B, _C_UBYTE_MIN, _C_UBYTE_MAX, "Everything.B"))
+            )
+        if h is not None:
+            changes.append(
+                (self._field_h, _int(h, _C_SHORT_MIN, _C_SHORT_MAX, "Everything.h"))
+            )
+        if H is not None:
+            changes.append(
+                (self._field_H, _int(H, _C_USHORT_MIN, _C_USHORT_MAX, "Everything.H"))
+            )
+        if i is not None:
+            changes.append(
+                (self._field_i, _int(i, _C_INT_MIN, _C_INT_MAX, "Everything.i"))
+            )
+        if I is not None:
+            changes.append(
+                (self._field_I, _int(I, _C_UINT_MIN, _C_UINT_MAX, "Everything.I"))
+            )
+        if l is not None:
+            changes.append(
+                (self._field_l, _int(l, _C_LONG_MIN, _C_LONG_MAX, "Everything.l"))
+            )
+        if L is not None:
+            changes.append(
+                (self._field_L, _int(L, _C_ULONG_MIN, _C_ULONG_MAX, "Everything.L"))
+            )
+        if q is not None:
+            changes.append(
+                (
+                    self._field_q,
+                    _int(q, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Everything.q"),
+                )
+            )
+        if Q is not None:
+            changes.append(
+                (
+                    self._field_Q,
+                    _int(Q, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX, "Everything.Q"),
+                )
+            )
+        if f is not None:
+            changes.append((self._field_f, _float(f, _FLOAT32_MAX, "Everything.f")))
+        if d is not None:
+            changes.append((self._field_d, _float(d, _FLOAT64_MAX, "Everything.d")))
+        if flag is not None:
+            changes.append((self._field_flag, _bool(flag, "Everything.flag")))
+        self._write(changes)
+
+    @_contextmanager
+    def locked_default(self) -> _Iterator[_Everything_default]:
+        """Hold group default's lease around a working copy of its fields.
+
+        The copy is written back, checked, when the block ends; if it raises, nothing is.
+        """
+        with self._leases["default"]:
+            values = self._read(
+                self._field_c,
+                self._field_u,
+                self._field_b,
+                self._field_B,
+                self._field_h,
+                self._field_H,
+                self._field_i,
+                self._field_I,
+                self._field_l,
+                self._field_L,
+                self._field_q,
+                self._field_Q,
+                self._field_f,
+                self._field_d,
+                self._field_flag,
+            )
+            copy = _Everything_default()
+            copy.c = _from_bytes(next(values))
+            copy.u = _from_str(next(values))
+            copy.b = _from_int(next(values))
+            copy.B = _from_int(next(values))
+            copy.h = _from_int(next(values))
+            copy.H = _from_int(next(values))
+            copy.i = _from_int(next(values))
+            copy.I = _from_int(next(values))
+            copy.l = _from_int(next(values))
+            copy.L = _from_int(next(values))
+            copy.q = _from_int(next(values))
+            copy.Q = _from_int(next(values))
+            copy.f = _from_float(next(values))
+            copy.d = _from_float(next(values))
+            copy.flag = _from_bool(next(values))
+            yield copy
+            self.update_default(
+                c=copy.c,
+                u=copy.u,
+                b=copy.b,
+                B=copy.B,
+                h=copy.h,
+                H=copy.H,
+                i=copy.i,
+                I=copy.I,
+                l=copy.l,
+                L=copy.L,
+                q=copy.q,
+                Q=copy.Q,
+                f=copy.f,
+                d=copy.d,
+                flag=copy.flag,
+            )
+
+    def update_arrays(
+        self,
+        *,
+        ints: _Sequence[int] | None = None,
+        reals: _Sequence[float] | None = None,
+        flags: _Sequence[bool] | None = None,
+    ) -> None:
+        """Set fields of group arrays in one command; all checked first."""
+        changes: list[tuple[_RedisField, object]] = []
+        if ints is not None:
+            changes.append(
+                (
+                    self._field_ints,
+                    _int_items(ints, 3, _C_INT_MIN, _C_INT_MAX, "Everything.ints"),
+                )
+            )
+        if reals is not None:
+            changes.append(
+                (
+                    self._field_reals,
+                    _float_items(reals, 2, _FLOAT64_MAX, "Everything.reals"),
+                )
+            )
+        if flags is not None:
+            changes.append(
+                (self._field_flags, _bool_items(flags, 2, "Everything.flags"))
+            )
+        self._write(changes)
+
+    @_contextmanager
+    def locked_arrays(self) -> _Iterator[_Everything_arrays]:
+        """Hold group arrays's lease around a working copy of its fields.
+
+        The copy is written back, checked, when the block ends; if it raises, nothing is.
+        """
+        with self._leases["arrays"]:
+            values = self._read(self._field_ints, self._field_reals, self._field_flags)
+            copy = _Everything_arrays()
+            copy.ints = list(_from_int(next(values)) for _ in range(3))
+            copy.reals = list(_from_float(next(values)) for _ in range(2))
+            copy.flags = list(_from_bool(next(values)) for _ in range(2))
+            yield copy
+            self.update_arrays(ints=copy.ints, reals=copy.reals, flags=copy.flags)
+
+    def update_text(
+        self,
+        *,
+        label: bytes | None = None,
+        title: str | None = None,
+    ) -> None:
+        """Set fields of group text in one command; all checked first."""
+        changes: list[tuple[_RedisField, object]] = []
+        if label is not None:
+            changes.append((self._field_label, _bytes(label, 8, "Everything.label")))
+        if title is not None:
+            changes.append((self._field_title, _text(title, 8, "Everything.title")))
+        self._write(changes)
+
+    @_contextmanager
+    def locked_text(self) -> _Iterator[_Everything_text]:
+        """Hold group text's lease around a working copy of its fields.
+
+        The copy is written back, checked, when the block ends; if it raises, nothing is.
+        """
+        with self._leases["text"]:
+            values = self._read(self._field_label, self._field_title)
+            copy = _Everything_text()
+            copy.label = _from_bytes(next(values))
+            copy.title = _from_str(next(values))
+            yield copy
+            self.update_text(label=copy.label, title=copy.title)
+
+    def _apply_default(
+        self,
+        _pending_b: int,
+        _pending_B: int,
+        _pending_h: int,
+        _pending_H: int,
+        _pending_i: int,
+        _pending_I: int,
+        _pending_l: int,
+        _pending_L: int,
+        _pending_q: int,
+        _pending_Q: int,
+        _pending_f: float,
+        _pending_d: float,
+    ) -> None:
+        """Add batched deltas to the group in one script call, all or none."""
+        self._add_to(
+            (self._field_b, 0, _pending_b),
+            (self._field_B, 0, _pending_B),
+            (self._field_h, 0, _pending_h),
+            (self._field_H, 0, _pending_H),
+            (self._field_i, 0, _pending_i),
+            (self._field_I, 0, _pending_I),
+            (self._field_l, 0, _pending_l),
+            (self._field_L, 0, _pending_L),
+            (self._field_q, 0, _pending_q),
+            (self._field_Q, 0, _pending_Q),
+            (self._field_f, 0, _pending_f),
+            (self._field_d, 0, _pending_d),
+        )
+
+    def _apply_arrays(
+        self, _pending_ints: dict[int, int], _pending_reals: dict[int, float]
+    ) -> None:
+        """Add batched deltas to the group in one script call, all or none."""
+        self._add_to(
+            *(
+                (self._field_ints, index, delta)
+                for index, delta in _pending_ints.items()
+            ),
+            *(
+                (self._field_reals, index, delta)
+                for index, delta in _pending_reals.items()
+            ),
+        )
+
+    @_contextmanager
+    def batch(self) -> _Iterator[_Everything_batch]:
+        """Collect adds locally and apply them when the block ends (and on flush()).
+
+        What was added before an exception in the block is still applied.
+        """
+        collected = _Everything_batch(self._apply_default, self._apply_arrays)
+        try:
+            yield collected
+        finally:
+            collected.flush()
+
+    def snapshot(self) -> EverythingSnapshot:
+        """A consistent copy of every field, read in one command."""
+        values = self._read(*self._fields)
+        return EverythingSnapshot(
+            _from_bytes(next(values)),
+            _from_str(next(values)),
+            _from_int(next(values)),
+            _from_int(next(values)),
+            _from_int(next(values)),
+            _from_int(next(values)),
+            _from_int(next(values)),
+            _from_int(next(values)),
+            _from_int(next(values)),
+            _from_int(next(values)),
+            _from_int(next(values)),
+            _from_int(next(values)),
+            _from_float(next(values)),
+            _from_float(next(values)),
+            _from_bool(next(values)),
+            tuple(_from_int(next(values)) for _ in range(3)),
+            tuple(_from_float(next(values)) for _ in range(2)),
+            tuple(_from_bool(next(values)) for _ in range(2)),
+            _from_bytes(next(values)),
+            _from_str(next(values)),
+            _from_bool(next(values)),
+            _from_str(next(values)),
+        )
+
+    def __repr__(self) -> str:
+        return _repr(type(self).__name__, self.snapshot())
+
+    def get_lock(
+        self, group: _Literal["default", "arrays", "text"] = "default"
+    ) -> _Lock:
+        """The lease of one group, usable as a lock (acquire / release, with)."""
+        try:
+            return self._leases[group]
+        except KeyError:
+            raise ValueError(
+                f"Everything has no lock group {group!r} (groups: default, arrays, text)"
+            ) from None
+
 
 @_dataclasses.dataclass(frozen=True, slots=True)
 class GuardedSnapshot:
@@ -2994,6 +4386,223 @@ class Guarded:
                 f"Guarded has no lock group {group!r} (groups: left, right)"
             ) from None
 
+    @staticmethod
+    def on_redis(
+        client: _Any, key: str, *, lease: float | None = None
+    ) -> "GuardedOnRedis":
+        """The same struct in one Redis hash under key, for processes on several machines.
+
+        client: a redis-py client (pip install 'sharedgen[redis]'). Fields the hash lacks get
+        their defaults. lease: seconds a lock group's holder keeps it (default: lock_timeout, else 30).
+        """
+        return GuardedOnRedis(client, key, lease=lease)
+
+
+class GuardedOnRedis(_RedisStruct):
+    """Guarded stored in one Redis hash, made by Guarded.on_redis(client, key)."""
+
+    __slots__ = ()
+
+    _struct = "Guarded"
+    _groups = ("left", "right")
+    _lock_timeout = 0.5
+    _field_a = _RedisField(
+        "a", "Guarded.a", "int", _C_LONGLONG_MIN, _C_LONGLONG_MAX, None, "left"
+    )
+    _field_b = _RedisField(
+        "b", "Guarded.b", "int", _C_LONGLONG_MIN, _C_LONGLONG_MAX, None, "right"
+    )
+    _field_total = _RedisField(
+        "total", "Guarded.total", "int", _C_LONGLONG_MIN, _C_LONGLONG_MAX, None, "left"
+    )
+    _fields = (_field_a, _field_b, _field_total)
+    _defaults = (0, 0, 0)
+
+    @property
+    def a(self) -> int:
+        """Field 'a': C long long."""
+        return _from_int(self._get(self._field_a))
+
+    @a.setter
+    def a(self, value: int) -> None:
+        value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.a")
+        self._set(self._field_a, value)
+
+    def add_a(self, delta: int = 1) -> int:
+        """Atomically add delta to a; return the new value."""
+        if delta.__class__ is not int:
+            delta = _as_int(delta, "Guarded.a")
+        return _from_int(self._add_to((self._field_a, 0, delta))[0])
+
+    def exchange_a(self, value: int) -> int:
+        """Atomically set a to value; return the old value."""
+        value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.a")
+        return _from_int(self._exchange(self._field_a, value))
+
+    def compare_and_set_a(self, expected: int, value: int) -> bool:
+        """Atomically set a to value if it equals expected; return whether it did."""
+        value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.a")
+        return self._compare_and_set(self._field_a, expected, value)
+
+    @property
+    def b(self) -> int:
+        """Field 'b': C long long."""
+        return _from_int(self._get(self._field_b))
+
+    @b.setter
+    def b(self, value: int) -> None:
+        value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.b")
+        self._set(self._field_b, value)
+
+    def add_b(self, delta: int = 1) -> int:
+        """Atomically add delta to b; return the new value."""
+        if delta.__class__ is not int:
+            delta = _as_int(delta, "Guarded.b")
+        return _from_int(self._add_to((self._field_b, 0, delta))[0])
+
+    def exchange_b(self, value: int) -> int:
+        """Atomically set b to value; return the old value."""
+        value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.b")
+        return _from_int(self._exchange(self._field_b, value))
+
+    def compare_and_set_b(self, expected: int, value: int) -> bool:
+        """Atomically set b to value if it equals expected; return whether it did."""
+        value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.b")
+        return self._compare_and_set(self._field_b, expected, value)
+
+    @property
+    def total(self) -> int:
+        """Field 'total': C long long."""
+        return _from_int(self._get(self._field_total))
+
+    @total.setter
+    def total(self, value: int) -> None:
+        value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.total")
+        self._set(self._field_total, value)
+
+    def add_total(self, delta: int = 1) -> int:
+        """Atomically add delta to total; return the new value."""
+        if delta.__class__ is not int:
+            delta = _as_int(delta, "Guarded.total")
+        return _from_int(self._add_to((self._field_total, 0, delta))[0])
+
+    def exchange_total(self, value: int) -> int:
+        """Atomically set total to value; return the old value."""
+        value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.total")
+        return _from_int(self._exchange(self._field_total, value))
+
+    def compare_and_set_total(self, expected: int, value: int) -> bool:
+        """Atomically set total to value if it equals expected; return whether it did."""
+        value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.total")
+        return self._compare_and_set(self._field_total, expected, value)
+
+    def update_left(
+        self,
+        *,
+        a: int | None = None,
+        total: int | None = None,
+    ) -> None:
+        """Set fields of group left in one command; all checked first."""
+        changes: list[tuple[_RedisField, object]] = []
+        if a is not None:
+            changes.append(
+                (self._field_a, _int(a, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.a"))
+            )
+        if total is not None:
+            changes.append(
+                (
+                    self._field_total,
+                    _int(total, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.total"),
+                )
+            )
+        self._write(changes)
+
+    @_contextmanager
+    def locked_left(self) -> _Iterator[_Guarded_left]:
+        """Hold group left's lease around a working copy of its fields.
+
+        The copy is written back, checked, when the block ends; if it raises, nothing is.
+        """
+        with self._leases["left"]:
+            values = self._read(self._field_a, self._field_total)
+            copy = _Guarded_left()
+            copy.a = _from_int(next(values))
+            copy.total = _from_int(next(values))
+            yield copy
+            self.update_left(a=copy.a, total=copy.total)
+
+    def update_right(
+        self,
+        *,
+        b: int | None = None,
+    ) -> None:
+        """Set fields of group right in one command; all checked first."""
+        changes: list[tuple[_RedisField, object]] = []
+        if b is not None:
+            changes.append(
+                (self._field_b, _int(b, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.b"))
+            )
+        self._write(changes)
+
+    @_contextmanager
+    def locked_right(self) -> _Iterator[_Guarded_right]:
+        """Hold group right's lease around a working copy of its fields.
+
+        The copy is written back, checked, when the block ends; if it raises, nothing is.
+        """
+        with self._leases["right"]:
+            values = self._read(self._field_b)
+            copy = _Guarded_right()
+            copy.b = _from_int(next(values))
+            yield copy
+            self.update_right(b=copy.b)
+
+    def _apply_left(self, _pending_a: int, _pending_total: int) -> None:
+        """Add batched deltas to the group in one script call, all or none."""
+        self._add_to(
+            (self._field_a, 0, _pending_a),
+            (self._field_total, 0, _pending_total),
+        )
+
+    def _apply_right(self, _pending_b: int) -> None:
+        """Add batched deltas to the group in one script call, all or none."""
+        self._add_to(
+            (self._field_b, 0, _pending_b),
+        )
+
+    @_contextmanager
+    def batch(self) -> _Iterator[_Guarded_batch]:
+        """Collect adds locally and apply them when the block ends (and on flush()).
+
+        What was added before an exception in the block is still applied.
+        """
+        collected = _Guarded_batch(self._apply_left, self._apply_right)
+        try:
+            yield collected
+        finally:
+            collected.flush()
+
+    def snapshot(self) -> GuardedSnapshot:
+        """A consistent copy of every field, read in one command."""
+        values = self._read(*self._fields)
+        return GuardedSnapshot(
+            _from_int(next(values)),
+            _from_int(next(values)),
+            _from_int(next(values)),
+        )
+
+    def __repr__(self) -> str:
+        return _repr(type(self).__name__, self.snapshot())
+
+    def get_lock(self, group: _Literal["left", "right"]) -> _Lock:
+        """The lease of one group, usable as a lock (acquire / release, with)."""
+        try:
+            return self._leases[group]
+        except KeyError:
+            raise ValueError(
+                f"Guarded has no lock group {group!r} (groups: left, right)"
+            ) from None
+
 
 @_dataclasses.dataclass(frozen=True, slots=True)
 class PairSnapshot:
@@ -3493,6 +5102,220 @@ class Pair:
                 f"Pair has no lock group {group!r} (groups: pair, other)"
             ) from None
 
+    @staticmethod
+    def on_redis(
+        client: _Any, key: str, *, lease: float | None = None
+    ) -> "PairOnRedis":
+        """The same struct in one Redis hash under key, for processes on several machines.
+
+        client: a redis-py client (pip install 'sharedgen[redis]'). Fields the hash lacks get
+        their defaults. lease: seconds a lock group's holder keeps it (default: lock_timeout, else 30).
+        """
+        return PairOnRedis(client, key, lease=lease)
+
+
+class PairOnRedis(_RedisStruct):
+    """Pair stored in one Redis hash, made by Pair.on_redis(client, key)."""
+
+    __slots__ = ()
+
+    _struct = "Pair"
+    _groups = ("pair", "other")
+    _lock_timeout = None
+    _field_a = _RedisField(
+        "a", "Pair.a", "int", _C_LONGLONG_MIN, _C_LONGLONG_MAX, None, "pair"
+    )
+    _field_b = _RedisField(
+        "b", "Pair.b", "int", _C_LONGLONG_MIN, _C_LONGLONG_MAX, None, "pair"
+    )
+    _field_moves = _RedisField(
+        "moves", "Pair.moves", "int", _C_INT_MIN, _C_INT_MAX, None, "other"
+    )
+    _fields = (_field_a, _field_b, _field_moves)
+    _defaults = (500, 500, 0)
+
+    @property
+    def a(self) -> int:
+        """Field 'a': C long long."""
+        return _from_int(self._get(self._field_a))
+
+    @a.setter
+    def a(self, value: int) -> None:
+        value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.a")
+        self._set(self._field_a, value)
+
+    def add_a(self, delta: int = 1) -> int:
+        """Atomically add delta to a; return the new value."""
+        if delta.__class__ is not int:
+            delta = _as_int(delta, "Pair.a")
+        return _from_int(self._add_to((self._field_a, 0, delta))[0])
+
+    def exchange_a(self, value: int) -> int:
+        """Atomically set a to value; return the old value."""
+        value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.a")
+        return _from_int(self._exchange(self._field_a, value))
+
+    def compare_and_set_a(self, expected: int, value: int) -> bool:
+        """Atomically set a to value if it equals expected; return whether it did."""
+        value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.a")
+        return self._compare_and_set(self._field_a, expected, value)
+
+    @property
+    def b(self) -> int:
+        """Field 'b': C long long."""
+        return _from_int(self._get(self._field_b))
+
+    @b.setter
+    def b(self, value: int) -> None:
+        value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.b")
+        self._set(self._field_b, value)
+
+    def add_b(self, delta: int = 1) -> int:
+        """Atomically add delta to b; return the new value."""
+        if delta.__class__ is not int:
+            delta = _as_int(delta, "Pair.b")
+        return _from_int(self._add_to((self._field_b, 0, delta))[0])
+
+    def exchange_b(self, value: int) -> int:
+        """Atomically set b to value; return the old value."""
+        value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.b")
+        return _from_int(self._exchange(self._field_b, value))
+
+    def compare_and_set_b(self, expected: int, value: int) -> bool:
+        """Atomically set b to value if it equals expected; return whether it did."""
+        value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.b")
+        return self._compare_and_set(self._field_b, expected, value)
+
+    @property
+    def moves(self) -> int:
+        """Field 'moves': C int."""
+        return _from_int(self._get(self._field_moves))
+
+    @moves.setter
+    def moves(self, value: int) -> None:
+        value = _int(value, _C_INT_MIN, _C_INT_MAX, "Pair.moves")
+        self._set(self._field_moves, value)
+
+    def add_moves(self, delta: int = 1) -> int:
+        """Atomically add delta to moves; return the new value."""
+        if delta.__class__ is not int:
+            delta = _as_int(delta, "Pair.moves")
+        return _from_int(self._add_to((self._field_moves, 0, delta))[0])
+
+    def exchange_moves(self, value: int) -> int:
+        """Atomically set moves to value; return the old value."""
+        value = _int(value, _C_INT_MIN, _C_INT_MAX, "Pair.moves")
+        return _from_int(self._exchange(self._field_moves, value))
+
+    def compare_and_set_moves(self, expected: int, value: int) -> bool:
+        """Atomically set moves to value if it equals expected; return whether it did."""
+        value = _int(value, _C_INT_MIN, _C_INT_MAX, "Pair.moves")
+        return self._compare_and_set(self._field_moves, expected, value)
+
+    def update_pair(
+        self,
+        *,
+        a: int | None = None,
+        b: int | None = None,
+    ) -> None:
+        """Set fields of group pair in one command; all checked first."""
+        changes: list[tuple[_RedisField, object]] = []
+        if a is not None:
+            changes.append(
+                (self._field_a, _int(a, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.a"))
+            )
+        if b is not None:
+            changes.append(
+                (self._field_b, _int(b, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.b"))
+            )
+        self._write(changes)
+
+    @_contextmanager
+    def locked_pair(self) -> _Iterator[_Pair_pair]:
+        """Hold group pair's lease around a working copy of its fields.
+
+        The copy is written back, checked, when the block ends; if it raises, nothing is.
+        """
+        with self._leases["pair"]:
+            values = self._read(self._field_a, self._field_b)
+            copy = _Pair_pair()
+            copy.a = _from_int(next(values))
+            copy.b = _from_int(next(values))
+            yield copy
+            self.update_pair(a=copy.a, b=copy.b)
+
+    def update_other(
+        self,
+        *,
+        moves: int | None = None,
+    ) -> None:
+        """Set fields of group other in one command; all checked first."""
+        changes: list[tuple[_RedisField, object]] = []
+        if moves is not None:
+            changes.append(
+                (self._field_moves, _int(moves, _C_INT_MIN, _C_INT_MAX, "Pair.moves"))
+            )
+        self._write(changes)
+
+    @_contextmanager
+    def locked_other(self) -> _Iterator[_Pair_other]:
+        """Hold group other's lease around a working copy of its fields.
+
+        The copy is written back, checked, when the block ends; if it raises, nothing is.
+        """
+        with self._leases["other"]:
+            values = self._read(self._field_moves)
+            copy = _Pair_other()
+            copy.moves = _from_int(next(values))
+            yield copy
+            self.update_other(moves=copy.moves)
+
+    def _apply_pair(self, _pending_a: int, _pending_b: int) -> None:
+        """Add batched deltas to the group in one script call, all or none."""
+        self._add_to(
+            (self._field_a, 0, _pending_a),
+            (self._field_b, 0, _pending_b),
+        )
+
+    def _apply_other(self, _pending_moves: int) -> None:
+        """Add batched deltas to the group in one script call, all or none."""
+        self._add_to(
+            (self._field_moves, 0, _pending_moves),
+        )
+
+    @_contextmanager
+    def batch(self) -> _Iterator[_Pair_batch]:
+        """Collect adds locally and apply them when the block ends (and on flush()).
+
+        What was added before an exception in the block is still applied.
+        """
+        collected = _Pair_batch(self._apply_pair, self._apply_other)
+        try:
+            yield collected
+        finally:
+            collected.flush()
+
+    def snapshot(self) -> PairSnapshot:
+        """A consistent copy of every field, read in one command."""
+        values = self._read(*self._fields)
+        return PairSnapshot(
+            _from_int(next(values)),
+            _from_int(next(values)),
+            _from_int(next(values)),
+        )
+
+    def __repr__(self) -> str:
+        return _repr(type(self).__name__, self.snapshot())
+
+    def get_lock(self, group: _Literal["pair", "other"]) -> _Lock:
+        """The lease of one group, usable as a lock (acquire / release, with)."""
+        try:
+            return self._leases[group]
+        except KeyError:
+            raise ValueError(
+                f"Pair has no lock group {group!r} (groups: pair, other)"
+            ) from None
+
 
 @_dataclasses.dataclass(frozen=True, slots=True)
 class HitsSnapshot:
@@ -3882,6 +5705,153 @@ class Hits:
         """The lock of one group, for code in the style of multiprocessing's get_lock()."""
         try:
             return self._locks[group]
+        except KeyError:
+            raise ValueError(
+                f"Hits has no lock group {group!r} (groups: default)"
+            ) from None
+
+    @staticmethod
+    def on_redis(
+        client: _Any, key: str, *, lease: float | None = None
+    ) -> "HitsOnRedis":
+        """The same struct in one Redis hash under key, for processes on several machines.
+
+        client: a redis-py client (pip install 'sharedgen[redis]'). Fields the hash lacks get
+        their defaults. lease: seconds a lock group's holder keeps it (default: lock_timeout, else 30).
+        """
+        return HitsOnRedis(client, key, lease=lease)
+
+
+class HitsOnRedis(_RedisStruct):
+    """Hits stored in one Redis hash, made by Hits.on_redis(client, key)."""
+
+    __slots__ = ()
+
+    _struct = "Hits"
+    _groups = ("default",)
+    _lock_timeout = None
+    _field_count = _RedisField(
+        "count", "Hits.count", "int", _C_LONGLONG_MIN, _C_LONGLONG_MAX, None, None
+    )
+    _field_seconds = _RedisField(
+        "seconds", "Hits.seconds", "d", -_FLOAT64_MAX, _FLOAT64_MAX, None, None
+    )
+    _field_small = _RedisField(
+        "small", "Hits.small", "int", _C_BYTE_MIN, _C_BYTE_MAX, None, None
+    )
+    _field_label = _RedisField("label", "Hits.label", "bytes", 0, 0, None, "default")
+    _fields = (_field_count, _field_seconds, _field_small, _field_label)
+    _defaults = (0, 1.5, 0, b"")
+
+    @property
+    def count(self) -> int:
+        """Field 'count': C long long."""
+        return _from_int(self._get(self._field_count))
+
+    @count.setter
+    def count(self, value: int) -> None:
+        value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Hits.count")
+        self._set(self._field_count, value)
+
+    def add_count(self, delta: int = 1) -> None:
+        """Atomically add delta to count."""
+        if delta.__class__ is not int:
+            delta = _as_int(delta, "Hits.count")
+        _from_int(self._add_to((self._field_count, 0, delta))[0])
+
+    @property
+    def seconds(self) -> float:
+        """Field 'seconds': C double."""
+        return _from_float(self._get(self._field_seconds))
+
+    @seconds.setter
+    def seconds(self, value: float) -> None:
+        value = _float(value, _FLOAT64_MAX, "Hits.seconds")
+        self._set(self._field_seconds, value)
+
+    def add_seconds(self, delta: float = 1.0) -> None:
+        """Atomically add delta to seconds."""
+        if delta.__class__ is not float:
+            delta = _float(delta, _FLOAT64_MAX, "Hits.seconds")
+        _from_float(self._add_to((self._field_seconds, 0, delta))[0])
+
+    @property
+    def small(self) -> int:
+        """Field 'small': C signed char."""
+        return _from_int(self._get(self._field_small))
+
+    @small.setter
+    def small(self, value: int) -> None:
+        value = _int(value, _C_BYTE_MIN, _C_BYTE_MAX, "Hits.small")
+        self._set(self._field_small, value)
+
+    def add_small(self, delta: int = 1) -> None:
+        """Atomically add delta to small."""
+        if delta.__class__ is not int:
+            delta = _as_int(delta, "Hits.small")
+        _from_int(self._add_to((self._field_small, 0, delta))[0])
+
+    @property
+    def label(self) -> bytes:
+        """Field 'label': C char[8]."""
+        return _from_bytes(self._get(self._field_label))
+
+    @label.setter
+    def label(self, value: bytes) -> None:
+        value = _bytes(value, 8, "Hits.label")
+        self._set(self._field_label, value)
+
+    def exchange_label(self, value: bytes) -> bytes:
+        """Atomically set label to value; return the old value."""
+        value = _bytes(value, 8, "Hits.label")
+        return _from_bytes(self._exchange(self._field_label, value))
+
+    def compare_and_set_label(self, expected: bytes, value: bytes) -> bool:
+        """Atomically set label to value if it equals expected; return whether it did."""
+        value = _bytes(value, 8, "Hits.label")
+        return self._compare_and_set(self._field_label, expected, value)
+
+    def update_default(
+        self,
+        *,
+        label: bytes | None = None,
+    ) -> None:
+        """Set fields of group default in one command; all checked first."""
+        changes: list[tuple[_RedisField, object]] = []
+        if label is not None:
+            changes.append((self._field_label, _bytes(label, 8, "Hits.label")))
+        self._write(changes)
+
+    @_contextmanager
+    def locked_default(self) -> _Iterator[_Hits_default]:
+        """Hold group default's lease around a working copy of its fields.
+
+        The copy is written back, checked, when the block ends; if it raises, nothing is.
+        """
+        with self._leases["default"]:
+            values = self._read(self._field_label)
+            copy = _Hits_default()
+            copy.label = _from_bytes(next(values))
+            yield copy
+            self.update_default(label=copy.label)
+
+    def snapshot(self) -> HitsSnapshot:
+        """A consistent copy of every field, read in one command."""
+        values = self._read(*self._fields)
+        return HitsSnapshot(
+            _from_int(next(values)),
+            _from_float(next(values)),
+            _from_int(next(values)),
+            _from_bytes(next(values)),
+        )
+
+    def __repr__(self) -> str:
+        return _repr(type(self).__name__, self.snapshot())
+
+    def get_lock(self, group: _Literal["default"] = "default") -> _Lock:
+        """The lease of one group, usable as a lock (acquire / release, with)."""
+        try:
+            return self._leases[group]
         except KeyError:
             raise ValueError(
                 f"Hits has no lock group {group!r} (groups: default)"
@@ -4581,6 +6551,286 @@ class Ledger:
         """The lock of one group, for code in the style of multiprocessing's get_lock()."""
         try:
             return self._locks[group]
+        except KeyError:
+            raise ValueError(
+                f"Ledger has no lock group {group!r} (groups: pair, other)"
+            ) from None
+
+    @staticmethod
+    def on_redis(
+        client: _Any, key: str, *, lease: float | None = None
+    ) -> "LedgerOnRedis":
+        """The same struct in one Redis hash under key, for processes on several machines.
+
+        client: a redis-py client (pip install 'sharedgen[redis]'). Fields the hash lacks get
+        their defaults. lease: seconds a lock group's holder keeps it (default: lock_timeout, else 30).
+        """
+        return LedgerOnRedis(client, key, lease=lease)
+
+
+class LedgerOnRedis(_RedisStruct):
+    """Ledger stored in one Redis hash, made by Ledger.on_redis(client, key)."""
+
+    __slots__ = ()
+
+    _struct = "Ledger"
+    _groups = ("pair", "other")
+    _lock_timeout = 5.0
+    _field_a = _RedisField(
+        "a", "Ledger.a", "int", _C_LONGLONG_MIN, _C_LONGLONG_MAX, None, "pair"
+    )
+    _field_b = _RedisField(
+        "b", "Ledger.b", "int", _C_LONGLONG_MIN, _C_LONGLONG_MAX, None, "pair"
+    )
+    _field_last = _RedisField(
+        "last", "Ledger.last", "int", _C_LONGLONG_MIN, _C_LONGLONG_MAX, 2, "pair"
+    )
+    _field_note = _RedisField("note", "Ledger.note", "bytes", 0, 0, None, "pair")
+    _field_moves = _RedisField(
+        "moves", "Ledger.moves", "int", _C_INT_MIN, _C_INT_MAX, None, "other"
+    )
+    _fields = (_field_a, _field_b, _field_last, _field_note, _field_moves)
+    _defaults = (500, 500, (0,) * 2, b"", 0)
+
+    @property
+    def a(self) -> int:
+        """Field 'a': C long long."""
+        return _from_int(self._get(self._field_a))
+
+    @a.setter
+    def a(self, value: int) -> None:
+        value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Ledger.a")
+        self._set(self._field_a, value)
+
+    def add_a(self, delta: int = 1) -> int:
+        """Atomically add delta to a; return the new value."""
+        if delta.__class__ is not int:
+            delta = _as_int(delta, "Ledger.a")
+        return _from_int(self._add_to((self._field_a, 0, delta))[0])
+
+    def exchange_a(self, value: int) -> int:
+        """Atomically set a to value; return the old value."""
+        value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Ledger.a")
+        return _from_int(self._exchange(self._field_a, value))
+
+    def compare_and_set_a(self, expected: int, value: int) -> bool:
+        """Atomically set a to value if it equals expected; return whether it did."""
+        value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Ledger.a")
+        return self._compare_and_set(self._field_a, expected, value)
+
+    @property
+    def b(self) -> int:
+        """Field 'b': C long long."""
+        return _from_int(self._get(self._field_b))
+
+    @b.setter
+    def b(self, value: int) -> None:
+        value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Ledger.b")
+        self._set(self._field_b, value)
+
+    def add_b(self, delta: int = 1) -> int:
+        """Atomically add delta to b; return the new value."""
+        if delta.__class__ is not int:
+            delta = _as_int(delta, "Ledger.b")
+        return _from_int(self._add_to((self._field_b, 0, delta))[0])
+
+    def exchange_b(self, value: int) -> int:
+        """Atomically set b to value; return the old value."""
+        value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Ledger.b")
+        return _from_int(self._exchange(self._field_b, value))
+
+    def compare_and_set_b(self, expected: int, value: int) -> bool:
+        """Atomically set b to value if it equals expected; return whether it did."""
+        value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Ledger.b")
+        return self._compare_and_set(self._field_b, expected, value)
+
+    @property
+    def last(self) -> list[int]:
+        """Field 'last': C long long[2]."""
+        return [_from_int(stored) for stored in self._get_items(self._field_last)]
+
+    @last.setter
+    def last(self, value: _Sequence[int]) -> None:
+        value = _int_items(value, 2, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Ledger.last")
+        self._set(self._field_last, value)
+
+    def add_last(self, index: int, delta: int = 1) -> int:
+        """Atomically add delta to last[index]; return the new value."""
+        index = _index(index, 2, "Ledger.last")
+        if delta.__class__ is not int:
+            delta = _as_int(delta, "Ledger.last")
+        return _from_int(self._add_to((self._field_last, index, delta))[0])
+
+    @property
+    def note(self) -> bytes:
+        """Field 'note': C char[8]."""
+        return _from_bytes(self._get(self._field_note))
+
+    @note.setter
+    def note(self, value: bytes) -> None:
+        value = _bytes(value, 8, "Ledger.note")
+        self._set(self._field_note, value)
+
+    def exchange_note(self, value: bytes) -> bytes:
+        """Atomically set note to value; return the old value."""
+        value = _bytes(value, 8, "Ledger.note")
+        return _from_bytes(self._exchange(self._field_note, value))
+
+    def compare_and_set_note(self, expected: bytes, value: bytes) -> bool:
+        """Atomically set note to value if it equals expected; return whether it did."""
+        value = _bytes(value, 8, "Ledger.note")
+        return self._compare_and_set(self._field_note, expected, value)
+
+    @property
+    def moves(self) -> int:
+        """Field 'moves': C int."""
+        return _from_int(self._get(self._field_moves))
+
+    @moves.setter
+    def moves(self, value: int) -> None:
+        value = _int(value, _C_INT_MIN, _C_INT_MAX, "Ledger.moves")
+        self._set(self._field_moves, value)
+
+    def add_moves(self, delta: int = 1) -> int:
+        """Atomically add delta to moves; return the new value."""
+        if delta.__class__ is not int:
+            delta = _as_int(delta, "Ledger.moves")
+        return _from_int(self._add_to((self._field_moves, 0, delta))[0])
+
+    def exchange_moves(self, value: int) -> int:
+        """Atomically set moves to value; return the old value."""
+        value = _int(value, _C_INT_MIN, _C_INT_MAX, "Ledger.moves")
+        return _from_int(self._exchange(self._field_moves, value))
+
+    def compare_and_set_moves(self, expected: int, value: int) -> bool:
+        """Atomically set moves to value if it equals expected; return whether it did."""
+        value = _int(value, _C_INT_MIN, _C_INT_MAX, "Ledger.moves")
+        return self._compare_and_set(self._field_moves, expected, value)
+
+    def update_pair(
+        self,
+        *,
+        a: int | None = None,
+        b: int | None = None,
+        last: _Sequence[int] | None = None,
+        note: bytes | None = None,
+    ) -> None:
+        """Set fields of group pair in one command; all checked first."""
+        changes: list[tuple[_RedisField, object]] = []
+        if a is not None:
+            changes.append(
+                (self._field_a, _int(a, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Ledger.a"))
+            )
+        if b is not None:
+            changes.append(
+                (self._field_b, _int(b, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Ledger.b"))
+            )
+        if last is not None:
+            changes.append(
+                (
+                    self._field_last,
+                    _int_items(
+                        last, 2, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Ledger.last"
+                    ),
+                )
+            )
+        if note is not None:
+            changes.append((self._field_note, _bytes(note, 8, "Ledger.note")))
+        self._write(changes)
+
+    @_contextmanager
+    def locked_pair(self) -> _Iterator[_Ledger_pair]:
+        """Hold group pair's lease around a working copy of its fields.
+
+        The copy is written back, checked, when the block ends; if it raises, nothing is.
+        """
+        with self._leases["pair"]:
+            values = self._read(
+                self._field_a, self._field_b, self._field_last, self._field_note
+            )
+            copy = _Ledger_pair()
+            copy.a = _from_int(next(values))
+            copy.b = _from_int(next(values))
+            copy.last = list(_from_int(next(values)) for _ in range(2))
+            copy.note = _from_bytes(next(values))
+            yield copy
+            self.update_pair(a=copy.a, b=copy.b, last=copy.last, note=copy.note)
+
+    def update_other(
+        self,
+        *,
+        moves: int | None = None,
+    ) -> None:
+        """Set fields of group other in one command; all checked first."""
+        changes: list[tuple[_RedisField, object]] = []
+        if moves is not None:
+            changes.append(
+                (self._field_moves, _int(moves, _C_INT_MIN, _C_INT_MAX, "Ledger.moves"))
+            )
+        self._write(changes)
+
+    @_contextmanager
+    def locked_other(self) -> _Iterator[_Ledger_other]:
+        """Hold group other's lease around a working copy of its fields.
+
+        The copy is written back, checked, when the block ends; if it raises, nothing is.
+        """
+        with self._leases["other"]:
+            values = self._read(self._field_moves)
+            copy = _Ledger_other()
+            copy.moves = _from_int(next(values))
+            yield copy
+            self.update_other(moves=copy.moves)
+
+    def _apply_pair(
+        self, _pending_a: int, _pending_b: int, _pending_last: dict[int, int]
+    ) -> None:
+        """Add batched deltas to the group in one script call, all or none."""
+        self._add_to(
+            (self._field_a, 0, _pending_a),
+            (self._field_b, 0, _pending_b),
+            *(
+                (self._field_last, index, delta)
+                for index, delta in _pending_last.items()
+            ),
+        )
+
+    def _apply_other(self, _pending_moves: int) -> None:
+        """Add batched deltas to the group in one script call, all or none."""
+        self._add_to(
+            (self._field_moves, 0, _pending_moves),
+        )
+
+    @_contextmanager
+    def batch(self) -> _Iterator[_Ledger_batch]:
+        """Collect adds locally and apply them when the block ends (and on flush()).
+
+        What was added before an exception in the block is still applied.
+        """
+        collected = _Ledger_batch(self._apply_pair, self._apply_other)
+        try:
+            yield collected
+        finally:
+            collected.flush()
+
+    def snapshot(self) -> LedgerSnapshot:
+        """A consistent copy of every field, read in one command."""
+        values = self._read(*self._fields)
+        return LedgerSnapshot(
+            _from_int(next(values)),
+            _from_int(next(values)),
+            tuple(_from_int(next(values)) for _ in range(2)),
+            _from_bytes(next(values)),
+            _from_int(next(values)),
+        )
+
+    def __repr__(self) -> str:
+        return _repr(type(self).__name__, self.snapshot())
+
+    def get_lock(self, group: _Literal["pair", "other"]) -> _Lock:
+        """The lease of one group, usable as a lock (acquire / release, with)."""
+        try:
+            return self._leases[group]
         except KeyError:
             raise ValueError(
                 f"Ledger has no lock group {group!r} (groups: pair, other)"

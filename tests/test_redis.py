@@ -1,0 +1,285 @@
+"""The Redis twin against a real redis-server: the same API and answers as shared memory,
+atomicity from the server, leases that free themselves, several processes with their own connections."""
+
+from __future__ import annotations
+
+import functools
+import multiprocessing
+import pickle
+import random
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from types import ModuleType
+from typing import Any
+
+import pytest
+import workers
+from conftest import REPO, START_METHODS
+
+from generated.counter import Counter
+from generated.worker_stats import WorkerStats
+
+redis = pytest.importorskip("redis", reason="redis-py is not installed (pip install 'sharedgen[redis]')")
+
+PROCESSES = 4
+
+
+@pytest.fixture
+def client(redis_port: int) -> Iterator[Any]:
+    connection = redis.Redis(port=redis_port)
+    yield connection
+    connection.close()
+
+
+@pytest.fixture
+def key() -> str:
+    return f"test:{uuid.uuid4().hex}"
+
+
+# Values of every kind, in and out of every C range, and of wrong types.
+INTS = [0, 1, -1, 7, 127, 128, -128, -129, 255, 256, 2**15 - 1, 2**15, -(2**15), -(2**15) - 1, 2**16 - 1, 2**16]
+INTS += [2**31 - 1, 2**31, -(2**31), -(2**31) - 1, 2**32 - 1, 2**32, 2**53 + 1, 2**63 - 1, 2**63, -(2**63)]
+INTS += [-(2**63) - 1, 2**64 - 1, 2**64, -(2**64), 10**30, True, 3.0, 2.5, "3", None]
+FLOATS = [0.0, -0.0, 0.1, 1.5, -2.25, 1e-45, 3.4028234663852886e38, 3.5e38, -3.5e38, 1e308, -1e308]
+FLOATS += [float("inf"), float("-inf"), float("nan"), 1, 2**70, True, "x", None]
+BOOLS = [True, False, 0, 1, 1.0, 2, None, "yes"]
+BYTES = [b"", b"x", b"I", b"\0", b"ab", b"abcdefgh", b"abcdefghi", b"a\0b", "x", 1, None]
+TEXTS = ["", "x", "é", "\udc80", "ab", "ünïcødé", "abcdefghi", "a\0", b"x", 1, None]
+POOLS = {"c": BYTES, "u": TEXTS, "?": BOOLS, "f": FLOATS, "d": FLOATS}
+
+
+def pool(code: str) -> list[Any]:
+    return POOLS.get(code, INTS)
+
+
+def outcome(action: Callable[[], Any]) -> tuple[str, Any]:
+    """What an operation did: its result, or its exception and message."""
+    try:
+        return ("returned", action())
+    except Exception as error:
+        return (type(error).__name__, str(error))
+
+
+def same(a: Any, b: Any) -> bool:
+    """Equal, NaN counting as equal to NaN (0.0 and -0.0 are equal: a sum of shards drops the sign)."""
+    if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)):
+        return type(a) is type(b) and len(a) == len(b) and all(map(same, a, b))
+    return type(a) is type(b) and (a == b or (a != a and b != b))
+
+
+def random_operation(rng: random.Random, struct: Any, fields: dict[str, dict[str, Any]]) -> Callable[[Any], Any]:
+    """One operation of the public API, on a random field with a random (often bad) value."""
+    name = rng.choice(list(fields))
+    meta = fields[name]
+    length = meta["length"] if meta["type"] not in ("c", "u") else None
+    value = rng.choice(pool(meta["type"]))
+    choices = ["get", "set"]
+    choices += [m for m in ("add", "exchange", "compare_and_set") if hasattr(struct, f"{m}_{name}")]
+    choices += ["update", "locked", "locked_raises"] if meta["lock"] else []
+    choices += ["batch"] if hasattr(struct, "batch") and hasattr(struct, f"add_{name}") else []
+    choice = rng.choice(choices)
+    if choice == "get":
+        return lambda s: getattr(s, name)
+    if length is not None and choice in ("set", "update", "locked"):
+        value = [rng.choice(pool(meta["type"])) for _ in range(length + rng.choice([0, 0, 0, 1, -1]))]
+    if choice == "set":
+        return lambda s: setattr(s, name, value)
+    if choice == "add":
+        delta = rng.choice(pool(meta["type"])[:-3] if rng.random() < 0.9 else pool(meta["type"]))
+        index = rng.choice([0, 1, -1, length or 0, "0"])
+        if length is not None:
+            return lambda s: getattr(s, f"add_{name}")(index, delta)
+        return lambda s: getattr(s, f"add_{name}")(delta)
+    if choice == "exchange":
+        return lambda s: getattr(s, f"exchange_{name}")(value)
+    if choice == "compare_and_set":
+        current = rng.random() < 0.5
+        expected = rng.choice(pool(meta["type"]))
+        return lambda s: getattr(s, f"compare_and_set_{name}")(getattr(s, name) if current else expected, value)
+    if choice == "update":
+        return lambda s: getattr(s, f"update_{meta['lock']}")(**{name: value})
+    if choice == "batch":
+        delta = rng.choice(pool(meta["type"])[:-3])
+
+        def batched(s: Any) -> None:
+            with s.batch() as batch:
+                for _ in range(3):
+                    getattr(batch, f"add_{name}")(*([0] if length is not None else []), delta)
+
+        return batched
+
+    def locked(s: Any) -> None:
+        with getattr(s, f"locked_{meta['lock']}")() as group:
+            setattr(group, name, value)
+            if choice == "locked_raises":
+                raise LookupError("the block failed")
+
+    return locked
+
+
+@pytest.mark.parametrize("struct_name", ["Everything", "Hits", "Guarded"])
+def test_the_twin_answers_every_operation_as_shared_memory_does(
+    everything: ModuleType, client: Any, key: str, struct_name: str
+) -> None:
+    cls = getattr(everything, struct_name)
+    shared, twin = cls(), cls.on_redis(client, key)
+    assert same(twin.snapshot().as_dict(), shared.snapshot().as_dict())
+    rng = random.Random(struct_name)
+    compared: dict[str, int] = {}
+    for step in range(1500):
+        operation = random_operation(rng, shared, cls.__sharedgen_fields__)
+        expected, got = outcome(functools.partial(operation, shared)), outcome(functools.partial(operation, twin))
+        assert same(got, expected), f"step {step}: {got} != {expected}"
+        assert same(list(twin.snapshot().as_dict().items()), list(shared.snapshot().as_dict().items())), f"step {step}"
+        compared[expected[0]] = compared.get(expected[0], 0) + 1
+    # The walk reached results and every kind of refusal.
+    assert {"returned", "TypeError", "OverflowError"} <= set(compared), compared
+    if struct_name == "Everything":
+        assert {"ValueError", "IndexError", "LookupError"} <= set(compared), compared
+
+
+def test_64_bit_adds_are_exact_at_the_edges(everything: ModuleType, client: Any, key: str) -> None:
+    twin = everything.Everything.on_redis(client, key)
+    twin.Q = 2**64 - 2
+    assert twin.add_Q(1) == 2**64 - 1
+    with pytest.raises(OverflowError):
+        twin.add_Q(1)
+    assert twin.add_Q(-(2**64 - 1)) == 0
+    twin.q = -(2**63)
+    assert twin.add_q(2**64 - 1) == 2**63 - 1
+    with pytest.raises(OverflowError):
+        twin.add_q(1)
+    twin.q = 2**53 + 1
+    assert [twin.add_q(1) for _ in range(3)] == [2**53 + 2, 2**53 + 3, 2**53 + 4]
+    assert client.hget(key, "q") == b"9007199254740996"
+    assert twin.add_q(-(10**9) - 5) == 2**53 + 4 - 10**9 - 5
+
+
+def test_the_hash_is_readable_by_other_redis_code(everything: ModuleType, client: Any, key: str) -> None:
+    twin = everything.Everything.on_redis(client, key)
+    twin.add_ints(1, 5)
+    twin.title = "ünï"
+    stored = client.hgetall(key)
+    assert stored[b"ints[1]"] == b"7" and stored[b"title"] == "ünï".encode() and stored[b"flag"] == b"1"
+    client.hincrby(key, "i", 3)  # hand-written code beside the twin
+    assert twin.i == -(2**31) + 3
+
+
+def test_attaching_keeps_existing_values_and_fills_in_missing_fields(client: Any, key: str) -> None:
+    client.hset(key, "processed", 41)
+    stats = WorkerStats.on_redis(client, key)
+    assert (stats.processed, stats.state, stats.elapsed) == (41, b"I", 0.0)
+    client.hdel(key, "failed")
+    assert WorkerStats.on_redis(client, key).failed == 0
+
+
+def test_generated_modules_import_no_redis() -> None:
+    code = "import sys, generated.worker_stats, generated.arrays; print('redis' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
+    assert result.stdout.strip() == "False"
+
+
+def test_a_client_that_decodes_responses_is_refused(redis_port: int, key: str) -> None:
+    with pytest.raises(ValueError, match="decode_responses=False"):
+        WorkerStats.on_redis(redis.Redis(port=redis_port, decode_responses=True), key)
+
+
+def test_locks_are_reentrant_and_group_methods_work_inside_them(client: Any, key: str) -> None:
+    stats = WorkerStats.on_redis(client, key)
+    with stats.get_lock("progress"):
+        stats.add_processed(2)
+        with stats.locked_progress() as group:
+            group.failed += 1
+            stats.update_progress(processed=10)  # inside the block: the copy's write wins
+        assert client.exists(f"{key}:lease:progress")
+    assert not client.exists(f"{key}:lease:progress")
+    assert (stats.processed, stats.failed) == (2, 1)
+
+
+def test_a_holder_whose_lease_ran_out_writes_nothing(everything: ModuleType, client: Any, key: str) -> None:
+    guarded = everything.Guarded.on_redis(client, key, lease=0.2)
+    with pytest.raises(TimeoutError, match="ran out"):
+        with guarded.locked_left() as group:
+            group.a = 5
+            time.sleep(0.4)
+            everything.Guarded.on_redis(client, key).add_total(1)  # another client takes the group meanwhile
+    assert (guarded.a, guarded.total) == (0, 1)
+
+
+def test_a_waiter_times_out_naming_struct_and_group(everything: ModuleType, client: Any, key: str) -> None:
+    holder, waiter = (everything.Guarded.on_redis(client, key, lease=30) for _ in range(2))
+    with holder.locked_left():
+        with pytest.raises(TimeoutError, match="Guarded: lock group 'left' not acquired within 0.5 s"):
+            waiter.add_a(1)
+        waiter.add_b(1)  # another group is free
+    assert waiter.add_a(1) == 1
+
+
+def test_the_twin_travels_by_pickle_as_its_key(client: Any, key: str) -> None:
+    stats = WorkerStats.on_redis(client, key)
+    stats.add_processed(3)
+    copy = pickle.loads(pickle.dumps(stats))
+    assert type(copy) is type(stats) and copy.processed == 3
+
+
+def run_all(ctx: Any, target: Any, args_list: list[tuple[Any, ...]]) -> None:
+    processes = [ctx.Process(target=target, args=args) for args in args_list]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(timeout=120)
+    assert [p.exitcode for p in processes] == [0] * len(processes)
+
+
+def test_adds_from_several_processes_are_exact(ctx: Any, client: Any, key: str) -> None:
+    counter = Counter.on_redis(client, key)
+    run_all(ctx, workers.add_many, [(counter, 300)] * PROCESSES)
+    assert counter.value == PROCESSES * 300
+
+
+def test_locked_blocks_and_batches_from_several_processes_lose_nothing(ctx: Any, client: Any, key: str) -> None:
+    stats = WorkerStats.on_redis(client, key)
+    run_all(ctx, workers.add_in_locked_block, [(stats, 60)] * PROCESSES)
+    counter = Counter.on_redis(client, key + ":counter")
+    run_all(ctx, workers.add_in_batches, [(counter, 20, 50)] * PROCESSES)
+    snap = stats.snapshot()
+    assert (snap.processed, snap.failed, snap.elapsed) == (PROCESSES * 60, PROCESSES * 60, PROCESSES * 30.0)
+    assert counter.value == PROCESSES * 20 * 50
+
+
+def test_invariant_holds_in_every_snapshot_taken_while_others_move(
+    ctx: Any, everything: ModuleType, client: Any, key: str
+) -> None:
+    pair = everything.Pair.on_redis(client, key)
+    bad = Counter(ctx=ctx)
+    processes = [ctx.Process(target=workers.move_between, args=(pair, 150)) for _ in range(2)]
+    processes += [ctx.Process(target=workers.watch_sum, args=(pair, 600, bad)) for _ in range(2)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(timeout=120)
+    assert [p.exitcode for p in processes] == [0] * 4
+    assert bad.value == 0
+    assert (pair.a, pair.b) == (500, 500)
+
+
+@pytest.mark.parametrize("method", START_METHODS)
+def test_a_client_killed_inside_a_locked_block_frees_the_group_when_its_lease_runs_out(
+    method: str, everything: ModuleType, client: Any, key: str
+) -> None:
+    ctx = multiprocessing.get_context(method)
+    guarded = everything.Guarded.on_redis(client, key)  # lease = lock_timeout = 0.5 s
+    ready = ctx.Event()
+    holder = ctx.Process(target=workers.die_holding_lock, args=(guarded, "left", ready))
+    holder.start()
+    assert ready.wait(60)
+    holder.join()
+    assert holder.exitcode == -signal.SIGKILL
+    assert client.exists(f"{key}:lease:left")  # the dead client's lease is still there
+    guarded.add_b(1)  # other groups never waited
+    assert guarded.add_a(1) == 1  # waits out the lease (a wait of up to lock_timeout), then proceeds
+    assert not client.exists(f"{key}:lease:left")
