@@ -568,7 +568,8 @@ def build_module(schema: SchemaFile, *, source_path: str, source_hash: str) -> M
         for s in struct.fields.values()
         if s.code.kind is Kind.INT
     }
-    helpers = {f.check for f in fields} | {"_add_overflow"}  # the Redis twins' base class raises it
+    helpers = {f.check for f in fields} | {f.redis_decode for f in fields}
+    helpers |= {"_add_overflow"}  # the Redis twins' base class raises it
     helpers |= {name for f in fields if f.has_add for name in ("_add_overflow", f.delta_check)}
     helpers |= {"_float_overflows" for f in fields if f.has_add and f.floating}
     helpers |= {"_index" for f in fields if f.has_add and f.storage is Storage.ARRAY}

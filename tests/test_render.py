@@ -143,7 +143,7 @@ def test_user_text_reaches_code_only_as_string_literals(tmp_path: Path) -> None:
     tree = ast.parse(module.source)
     assert not any(isinstance(node, ast.Import) and node.names[0].name == "os" for node in ast.walk(tree))
     docs = [ast.get_docstring(node) for node in ast.walk(tree) if isinstance(node, (ast.ClassDef, ast.FunctionDef))]
-    assert sum(d == inspect.cleandoc(evil) for d in docs) == 2  # the class and the property
+    assert sum(d == inspect.cleandoc(evil) for d in docs) == 3  # the class, the property and the twin's property
 
 
 def _class_scope_names(node: ast.ClassDef) -> set[str]:

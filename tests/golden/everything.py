@@ -607,7 +607,7 @@ _FIRST_PAUSE, _LONGEST_PAUSE = 0.0005, 0.05
 class _RedisField:
     """One field as the twin stores it: hash fields, encoding, and the lease guarding it."""
 
-    __slots__ = ("label", "kind", "low", "high", "names", "group")
+    __slots__ = ("label", "kind", "low", "high", "array", "names", "group")
 
     def __init__(
         self,
@@ -622,6 +622,7 @@ class _RedisField:
         self.label = label
         self.kind = kind  # 'int', 'f', 'd', 'bool', 'bytes' or 'str'
         self.low, self.high = low, high
+        self.array = length is not None
         self.names = (
             (name,) if length is None else tuple(f"{name}[{i}]" for i in range(length))
         )
@@ -644,7 +645,7 @@ class _RedisField:
 
     def pairs(self, value: _Any) -> list[bytes | str]:
         """Hash field, stored value, ... for a whole checked value."""
-        values = value if isinstance(value, (list, tuple)) else (value,)
+        values: tuple[_Any, ...] = tuple(value) if self.array else (value,)
         return [
             item
             for name, one in zip(self.names, values)
@@ -953,7 +954,8 @@ class _RedisStruct:
             )
         reply = self._call(self._add_script, deltas[0][0], args)
         if reply[0] == 3:
-            field, _, delta = deltas[reply[1] - 1]
+            overflowed: int = reply[1]
+            field, _, delta = deltas[overflowed - 1]
             raise _add_overflow(field.label, delta, field.low, field.high)
         return reply[1:]
 
