@@ -142,8 +142,9 @@ _C_SHORT_MIN, _C_SHORT_MAX = _int_range(_ctypes.sizeof(_ctypes.c_short), signed=
 
 
 # Every script first checks the lease of the group it writes (KEYS[2], absent for fields
-# without a lock) against the caller's token (ARGV[1], '' when it holds no lease), and
-# answers {status, ...}: 0 done, 1 another client holds the lease, 2 the caller's lease ran out.
+# without a lock) against the caller's token (ARGV[1], '' when it holds no lease). A script that
+# did nothing answers a table: {1} another client holds the lease, {2} the caller's lease ran
+# out, {3, k} the k-th add would overflow; one that did its work answers a plain value.
 _LUA_LEASE_CHECK = """
 local function hset(list, first)
   for i = first, #list, 1000 do
@@ -157,26 +158,28 @@ if KEYS[2] then
   if not holder and token ~= '' then return {2} end
 end
 """
-# ARGV[2], ARGV[3], ...: hash field, value, hash field, value, ...
+# ARGV[2] '1' to end the lease with this write (a locked block's last), else '';
+# ARGV[3], ARGV[4], ...: hash field, value, hash field, value, ...
 _LUA_WRITE = _LUA_LEASE_CHECK + """
-hset(ARGV, 2)
-return {0}
+hset(ARGV, 3)
+if ARGV[2] == '1' then redis.call('DEL', KEYS[2]) end
+return 0
 """
 # ARGV[2] hash field, ARGV[3] new value, ARGV[4] how to compare with ARGV[5]:
 # 'any' (exchange), 'same' (the same bytes) or 'number' (numerically equal, as floats compare).
-# Answers {0, old value, 1 if it was set}.
+# Answers '1' or '0' (whether it set the field) followed by the old value.
 _LUA_SWAP = _LUA_LEASE_CHECK + """
 local old = redis.call('HGET', KEYS[1], ARGV[2]) or ''
 local mode, expected = ARGV[4], ARGV[5]
 if mode == 'any' or (mode == 'same' and old == expected)
     or (mode == 'number' and (tonumber(old) or 0) == tonumber(expected)) then
   redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
-  return {0, old, 1}
+  return '1' .. old
 end
-return {0, old, 0}
+return '0' .. old
 """
 # ARGV[2 + 5k .. 6 + 5k]: hash field, delta, type ('int', 'f' or 'd'), lowest, highest.
-# All sums are checked before any is written; {3, k} when the k-th (from 1) would overflow.
+# All sums are checked before any is written; answers the last new value.
 # Integers are added exactly as decimal strings split into two doubles (Lua has no 64-bit ints).
 _LUA_ADD = _LUA_LEASE_CHECK + """
 local B = 1e9
@@ -200,11 +203,10 @@ local function join(hi, lo)
   return sign .. string.format('%d%09d', hi, lo)
 end
 local function finite(x) return x == x and x ~= math.huge and x ~= -math.huge end
-local sums, reply = {}, {0}
+local sums, sum = {}, nil
 for i = 2, #ARGV, 5 do
   local field, delta, kind = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local current = redis.call('HGET', KEYS[1], field) or '0'
-  local sum
   if kind == 'int' then
     local ch, cl = split(current)
     local dh, dl = split(delta)
@@ -223,20 +225,30 @@ for i = 2, #ARGV, 5 do
   end
   sums[#sums + 1] = field
   sums[#sums + 1] = sum
-  reply[#reply + 1] = sum
 end
 hset(sums, 1)
+return sum
+"""
+# Takes the lease KEYS[2] for ARGV[2] ms with token ARGV[1] unless another client holds it ({1}),
+# and reads hash fields ARGV[3], ... of KEYS[1] in the same step: {0, value, ...}.
+_LUA_TAKE = """
+if not redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {1} end
+local reply = {0}
+for i = 3, #ARGV, 1000 do
+  local values = redis.call('HMGET', KEYS[1], unpack(ARGV, i, math.min(i + 999, #ARGV)))
+  for k = 1, #values do reply[#reply + 1] = values[k] end
+end
 return reply
 """
 # KEYS[1] a lease; ARGV[1] the token that took it.
 _LUA_RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
-return {0}
+return 0
 """
 # ARGV: hash field, value, ...: fills in fields the hash does not have yet.
 _LUA_DEFAULTS = """
 for i = 1, #ARGV, 2 do redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[i + 1]) end
-return {0}
+return 0
 """
 # Connection settings a twin carries to another process, and redis.Redis()'s names for them.
 _CLIENT_SETTINGS = {
@@ -255,13 +267,13 @@ _CLIENT_SETTINGS = {
 # How long a lease lasts when the struct has no lock_timeout (seconds).
 _DEFAULT_LEASE = 30.0
 # Waiting for another client's lease: the first pause, doubling up to the longest.
-_FIRST_PAUSE, _LONGEST_PAUSE = 0.0005, 0.05
+_FIRST_PAUSE, _LONGEST_PAUSE = 0.0005, 0.01
 
 
 class _RedisField:
     """One field as the twin stores it: hash fields, encoding, and the lease guarding it."""
 
-    __slots__ = ("label", "kind", "low", "high", "array", "names", "group")
+    __slots__ = ("label", "kind", "low", "high", "bounds", "array", "names", "group")
 
     def __init__(
         self,
@@ -276,6 +288,7 @@ class _RedisField:
         self.label = label
         self.kind = kind  # 'int', 'f', 'd', 'bool', 'bytes' or 'str'
         self.low, self.high = low, high
+        self.bounds = (kind, repr(low), repr(high))  # as the add script takes them
         self.array = length is not None
         self.names = (
             (name,) if length is None else tuple(f"{name}[{i}]" for i in range(length))
@@ -354,7 +367,8 @@ class _RedisLease:
         "_owner",
         "_group",
         "_client",
-        "_release_script",
+        "_scripts",
+        "_hash",
         "key",
         "_lease_ms",
         "_wait",
@@ -368,18 +382,15 @@ class _RedisLease:
         owner: str,
         group: str,
         client: _Any,
-        key: str,
-        release_script: _Any,
+        scripts: tuple[_Any, _Any],
+        hash_key: str,
         lease: float,
         wait: float | None,
     ) -> None:
-        self._owner, self._group, self._client, self._release_script = (
-            owner,
-            group,
-            client,
-            release_script,
-        )
-        self.key = f"{key}:lease:{group}"
+        self._owner, self._group, self._client = owner, group, client
+        self._scripts = scripts  # take, release
+        self._hash = hash_key
+        self.key = f"{hash_key}:lease:{group}"
         self._lease_ms = max(1, round(lease * 1000))
         self._wait = wait
         self._token = ""
@@ -390,19 +401,39 @@ class _RedisLease:
         """The token this thread holds the lease with, or ''."""
         return self._token if self._thread == _threading.get_ident() else ""
 
-    def acquire(self, block: bool = True, timeout: float | None = None) -> bool:
+    def outermost(self) -> bool:
+        """Whether releasing once would end this thread's hold."""
+        return self._depth == 1 and self._thread == _threading.get_ident()
+
+    def take(
+        self, names: list[str], block: bool = True, timeout: float | None = None
+    ) -> list[bytes | None] | None:
+        """Acquire (or re-enter) and read hash fields ``names`` in the same round trip; None if not acquired."""
         if self._thread == _threading.get_ident():
             self._depth += 1
-            return True
+            return list(self._client.hmget(self._hash, names)) if names else []
         token = _secrets.token_hex(16)
-        waiter = _Waiter(
-            self._owner, self._group, self._wait if timeout is None else timeout
-        )
-        while not self._client.set(self.key, token, nx=True, px=self._lease_ms):
+        waiter = None
+        while True:
+            reply = self._scripts[0](
+                keys=[self._hash, self.key], args=[token, self._lease_ms, *names]
+            )
+            if reply[0] == 0:
+                break
+            waiter = waiter or _Waiter(
+                self._owner, self._group, self._wait if timeout is None else timeout
+            )
             if not block or not waiter.pause():
-                return False
+                return None
         self._token, self._thread, self._depth = token, _threading.get_ident(), 1
-        return True
+        return list(reply[1:])
+
+    def ended(self) -> None:
+        """The holder's last write deleted the lease in the same script."""
+        self._token, self._thread, self._depth = "", None, 0
+
+    def acquire(self, block: bool = True, timeout: float | None = None) -> bool:
+        return self.take([], block, timeout) is not None
 
     def release(self) -> None:
         if self._thread != _threading.get_ident():
@@ -410,7 +441,7 @@ class _RedisLease:
         self._depth -= 1
         if self._depth == 0:
             token, self._token, self._thread = self._token, "", None
-            self._release_script(keys=[self.key], args=[token])
+            self._scripts[1](keys=[self.key], args=[token])
 
     def __enter__(self) -> bool:
         if not self.acquire():
@@ -483,14 +514,17 @@ class _RedisStruct:
         self._client, self._key = client, key
         self._lease = lease
         leases = self._lock_timeout if lease is None else lease
-        release = client.register_script(_LUA_RELEASE)
+        scripts = (
+            client.register_script(_LUA_TAKE),
+            client.register_script(_LUA_RELEASE),
+        )
         self._leases = {
             group: _RedisLease(
                 self._struct,
                 group,
                 client,
+                scripts,
                 key,
-                release,
                 leases or _DEFAULT_LEASE,
                 self._lock_timeout,
             )
@@ -516,25 +550,25 @@ class _RedisStruct:
         }
         return _attach, (type(self), settings, self._key, self._lease)
 
-    def _call(self, script: _Any, field: _RedisField, args: list[_Any]) -> list[_Any]:
+    def _call(self, script: _Any, field: _RedisField, args: list[_Any]) -> _Any:
         """Run a script on the hash and the field's lease, waiting while another client holds it."""
         if field.group is None:
-            return list(script(keys=[self._key], args=["", *args]))
+            return script(keys=[self._key], args=["", *args])
         lease = self._leases[field.group]
         waiter = None
         while True:
             reply = script(keys=[self._key, lease.key], args=[lease.token(), *args])
-            if reply[0] != 1:
+            if reply.__class__ is not list or reply[0] != 1:
                 break
             waiter = waiter or _Waiter(self._struct, field.group, self._lock_timeout)
             if not waiter.pause():
                 raise waiter.timeout()
-        if reply[0] == 2:
+        if reply.__class__ is list and reply[0] == 2:
             raise TimeoutError(
                 f"{self._struct}: the lease on lock group {field.group!r} ran out before the block ended; "
                 "nothing was written"
             )
-        return list(reply)
+        return reply
 
     def _get(self, field: _RedisField) -> bytes | None:
         stored: bytes | None = self._client.hget(self._key, field.names[0])
@@ -553,22 +587,51 @@ class _RedisStruct:
 
     def _set(self, field: _RedisField, value: object) -> None:
         """Write one field's checked value."""
-        self._call(self._write_script, field, field.pairs(value))
+        self._call(self._write_script, field, ["", *field.pairs(value)])
 
-    def _write(self, changes: list[tuple[_RedisField, object]]) -> None:
-        """Write checked values of fields of one lock group in one command."""
-        if changes:
-            self._call(
-                self._write_script,
-                changes[0][0],
-                [item for field, value in changes for item in field.pairs(value)],
-            )
+    def _write(
+        self, changes: list[tuple[_RedisField, object]], ending: bool = False
+    ) -> None:
+        """Write checked values of fields of one lock group in one command.
+
+        ending: the write ends a locked block; the outermost one's lease ends with it.
+        """
+        if not changes:
+            return
+        field = changes[0][0]
+        lease = self._leases[field.group] if field.group is not None else None
+        ends = ending and lease is not None and lease.outermost()
+        self._call(
+            self._write_script,
+            field,
+            [
+                "1" if ends else "",
+                *(item for field, value in changes for item in field.pairs(value)),
+            ],
+        )
+        if ends and lease is not None:
+            lease.ended()
+
+    @_contextmanager
+    def _holding(
+        self, group: str, *fields: _RedisField
+    ) -> _Iterator[_Iterator[bytes | None]]:
+        """Hold a group's lease around a block; the stored values of ``fields`` are read as it is taken."""
+        lease = self._leases[group]
+        values = lease.take([name for field in fields for name in field.names])
+        if values is None:
+            raise _lease_timeout(self._struct, group, self._lock_timeout or 0.0)
+        try:
+            yield iter(values)
+        finally:
+            if lease.token():  # not already ended by the block's last write
+                lease.release()
 
     def _exchange(self, field: _RedisField, value: object) -> bytes:
-        old: bytes = self._call(
+        reply: bytes = self._call(
             self._swap_script, field, [field.names[0], field.encode(value), "any", ""]
-        )[1]
-        return old
+        )
+        return reply[1:]
 
     def _compare_and_set(
         self, field: _RedisField, expected: object, value: object
@@ -577,16 +640,15 @@ class _RedisStruct:
         if stored is None:
             return False
         mode = "number" if field.kind in ("f", "d") else "same"
-        return bool(
-            self._call(
-                self._swap_script,
-                field,
-                [field.names[0], field.encode(value), mode, stored],
-            )[2]
+        reply: bytes = self._call(
+            self._swap_script,
+            field,
+            [field.names[0], field.encode(value), mode, stored],
         )
+        return reply[:1] == b"1"
 
-    def _add_to(self, *deltas: tuple[_RedisField, int, float]) -> list[bytes]:
-        """Add to fields (array items by index, else 0) of one lock group, all or none; the new values."""
+    def _add_to(self, *deltas: tuple[_RedisField, int, float]) -> bytes:
+        """Add to fields (array items by index, else 0) of one lock group, all or none; the last new value."""
         args: list[_Any] = []
         for field, index, delta in deltas:
             if field.kind == "int" and abs(delta) > field.high - field.low:
@@ -594,16 +656,15 @@ class _RedisStruct:
             args += (
                 field.names[index],
                 b"%d" % delta if field.kind == "int" else repr(float(delta)),
-                field.kind,
-                repr(field.low),
-                repr(field.high),
+                *field.bounds,
             )
         reply = self._call(self._add_script, deltas[0][0], args)
-        if reply[0] == 3:
+        if reply.__class__ is list:
             overflowed: int = reply[1]
             field, _, delta = deltas[overflowed - 1]
             raise _add_overflow(field.label, delta, field.low, field.high)
-        return reply[1:]
+        new: bytes = reply
+        return new
 
 
 def _attach(
@@ -1137,7 +1198,7 @@ class JobInfoOnRedis(_RedisStruct):
         """Atomically add delta to priority; return the new value."""
         if delta.__class__ is not int:
             delta = _as_int(delta, "JobInfo.priority")
-        return _from_int(self._add_to((self._field_priority, 0, delta))[0])
+        return _from_int(self._add_to((self._field_priority, 0, delta)))
 
     def exchange_priority(self, value: int) -> int:
         """Atomically set priority to value; return the old value."""
@@ -1158,6 +1219,12 @@ class JobInfoOnRedis(_RedisStruct):
         priority: int | None = None,
     ) -> None:
         """Set fields of group default in one command; all checked first."""
+        self._write(self._checked_default(label, owner, grade, priority))
+
+    def _checked_default(
+        self, label: object, owner: object, grade: object, priority: object
+    ) -> list[tuple[_RedisField, object]]:
+        """The given values (None: unchanged), checked, for one write."""
         changes: list[tuple[_RedisField, object]] = []
         if label is not None:
             changes.append((self._field_label, _bytes(label, 32, "JobInfo.label")))
@@ -1172,7 +1239,7 @@ class JobInfoOnRedis(_RedisStruct):
                     _int(priority, _C_SHORT_MIN, _C_SHORT_MAX, "JobInfo.priority"),
                 )
             )
-        self._write(changes)
+        return changes
 
     @_contextmanager
     def locked_default(self) -> _Iterator[_JobInfo_default]:
@@ -1180,24 +1247,24 @@ class JobInfoOnRedis(_RedisStruct):
 
         The copy is written back, checked, when the block ends; if it raises, nothing is.
         """
-        with self._leases["default"]:
-            values = self._read(
-                self._field_label,
-                self._field_owner,
-                self._field_grade,
-                self._field_priority,
-            )
+        with self._holding(
+            "default",
+            self._field_label,
+            self._field_owner,
+            self._field_grade,
+            self._field_priority,
+        ) as values:
             copy = _JobInfo_default()
             copy.label = _from_bytes(next(values))
             copy.owner = _from_str(next(values))
             copy.grade = _from_str(next(values))
             copy.priority = _from_int(next(values))
             yield copy
-            self.update_default(
-                label=copy.label,
-                owner=copy.owner,
-                grade=copy.grade,
-                priority=copy.priority,
+            self._write(
+                self._checked_default(
+                    copy.label, copy.owner, copy.grade, copy.priority
+                ),
+                ending=True,
             )
 
     def _apply_default(self, _pending_priority: int) -> None:

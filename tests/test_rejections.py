@@ -46,6 +46,7 @@ FIELD_CASES = [
     ("leading underscore", "      _x: {type: i}\n", "4:7", "field name '_x' starts with '_'"),
     ("dunder", "      __init__: {type: i}\n", "4:7", "field name '__init__' starts with '_'"),
     ("generated member", "      snapshot: {type: i}\n", "4:7", "field name 'snapshot' is taken by a generated member"),
+    ("twin factory", "      on_redis: {type: i}\n", "4:7", "field name 'on_redis' is taken by a generated member"),
     ("constructor parameter", "      ctx: {type: i}\n", "4:7", "field name 'ctx' is taken"),
     (
         "add_ beside field",
@@ -175,6 +176,12 @@ STRUCT_CASES = [
         "structs:\n  S:\n    fields: {x: {type: i}}\n  SSnapshot:\n    fields: {x: {type: i}}\n",
         "4:3",
         "'SSnapshot' is taken by the snapshot class of struct 'S'",
+    ),
+    (
+        "twin collision",
+        "structs:\n  S:\n    fields: {x: {type: i}}\n  SOnRedis:\n    fields: {x: {type: i}}\n",
+        "4:3",
+        "'SOnRedis' is taken by the Redis twin of struct 'S'",
     ),
     (
         "duplicate struct",
@@ -314,7 +321,8 @@ def test_a_large_schema_within_the_bounds_builds(tmp_path: Path) -> None:
     code, lines, out = run_build(tmp_path, text, name="big.yaml")
     assert code == 0, lines
     module = (out / "big.py").read_text()
-    assert module.count("def compare_and_set_f") == 300 and module.count("def update_g") == 12
+    # Each method twice: in the struct and in its Redis twin.
+    assert module.count("def compare_and_set_f") == 600 and module.count("def update_g") == 24
 
 
 def test_the_shared_memory_cap_can_be_raised(tmp_path: Path) -> None:

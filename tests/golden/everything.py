@@ -488,8 +488,9 @@ _FLOAT64_MAX = _sys.float_info.max
 
 
 # Every script first checks the lease of the group it writes (KEYS[2], absent for fields
-# without a lock) against the caller's token (ARGV[1], '' when it holds no lease), and
-# answers {status, ...}: 0 done, 1 another client holds the lease, 2 the caller's lease ran out.
+# without a lock) against the caller's token (ARGV[1], '' when it holds no lease). A script that
+# did nothing answers a table: {1} another client holds the lease, {2} the caller's lease ran
+# out, {3, k} the k-th add would overflow; one that did its work answers a plain value.
 _LUA_LEASE_CHECK = """
 local function hset(list, first)
   for i = first, #list, 1000 do
@@ -503,26 +504,28 @@ if KEYS[2] then
   if not holder and token ~= '' then return {2} end
 end
 """
-# ARGV[2], ARGV[3], ...: hash field, value, hash field, value, ...
+# ARGV[2] '1' to end the lease with this write (a locked block's last), else '';
+# ARGV[3], ARGV[4], ...: hash field, value, hash field, value, ...
 _LUA_WRITE = _LUA_LEASE_CHECK + """
-hset(ARGV, 2)
-return {0}
+hset(ARGV, 3)
+if ARGV[2] == '1' then redis.call('DEL', KEYS[2]) end
+return 0
 """
 # ARGV[2] hash field, ARGV[3] new value, ARGV[4] how to compare with ARGV[5]:
 # 'any' (exchange), 'same' (the same bytes) or 'number' (numerically equal, as floats compare).
-# Answers {0, old value, 1 if it was set}.
+# Answers '1' or '0' (whether it set the field) followed by the old value.
 _LUA_SWAP = _LUA_LEASE_CHECK + """
 local old = redis.call('HGET', KEYS[1], ARGV[2]) or ''
 local mode, expected = ARGV[4], ARGV[5]
 if mode == 'any' or (mode == 'same' and old == expected)
     or (mode == 'number' and (tonumber(old) or 0) == tonumber(expected)) then
   redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
-  return {0, old, 1}
+  return '1' .. old
 end
-return {0, old, 0}
+return '0' .. old
 """
 # ARGV[2 + 5k .. 6 + 5k]: hash field, delta, type ('int', 'f' or 'd'), lowest, highest.
-# All sums are checked before any is written; {3, k} when the k-th (from 1) would overflow.
+# All sums are checked before any is written; answers the last new value.
 # Integers are added exactly as decimal strings split into two doubles (Lua has no 64-bit ints).
 _LUA_ADD = _LUA_LEASE_CHECK + """
 local B = 1e9
@@ -546,11 +549,10 @@ local function join(hi, lo)
   return sign .. string.format('%d%09d', hi, lo)
 end
 local function finite(x) return x == x and x ~= math.huge and x ~= -math.huge end
-local sums, reply = {}, {0}
+local sums, sum = {}, nil
 for i = 2, #ARGV, 5 do
   local field, delta, kind = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local current = redis.call('HGET', KEYS[1], field) or '0'
-  local sum
   if kind == 'int' then
     local ch, cl = split(current)
     local dh, dl = split(delta)
@@ -569,20 +571,30 @@ for i = 2, #ARGV, 5 do
   end
   sums[#sums + 1] = field
   sums[#sums + 1] = sum
-  reply[#reply + 1] = sum
 end
 hset(sums, 1)
+return sum
+"""
+# Takes the lease KEYS[2] for ARGV[2] ms with token ARGV[1] unless another client holds it ({1}),
+# and reads hash fields ARGV[3], ... of KEYS[1] in the same step: {0, value, ...}.
+_LUA_TAKE = """
+if not redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {1} end
+local reply = {0}
+for i = 3, #ARGV, 1000 do
+  local values = redis.call('HMGET', KEYS[1], unpack(ARGV, i, math.min(i + 999, #ARGV)))
+  for k = 1, #values do reply[#reply + 1] = values[k] end
+end
 return reply
 """
 # KEYS[1] a lease; ARGV[1] the token that took it.
 _LUA_RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
-return {0}
+return 0
 """
 # ARGV: hash field, value, ...: fills in fields the hash does not have yet.
 _LUA_DEFAULTS = """
 for i = 1, #ARGV, 2 do redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[i + 1]) end
-return {0}
+return 0
 """
 # Connection settings a twin carries to another process, and redis.Redis()'s names for them.
 _CLIENT_SETTINGS = {
@@ -601,13 +613,13 @@ _CLIENT_SETTINGS = {
 # How long a lease lasts when the struct has no lock_timeout (seconds).
 _DEFAULT_LEASE = 30.0
 # Waiting for another client's lease: the first pause, doubling up to the longest.
-_FIRST_PAUSE, _LONGEST_PAUSE = 0.0005, 0.05
+_FIRST_PAUSE, _LONGEST_PAUSE = 0.0005, 0.01
 
 
 class _RedisField:
     """One field as the twin stores it: hash fields, encoding, and the lease guarding it."""
 
-    __slots__ = ("label", "kind", "low", "high", "array", "names", "group")
+    __slots__ = ("label", "kind", "low", "high", "bounds", "array", "names", "group")
 
     def __init__(
         self,
@@ -622,6 +634,7 @@ class _RedisField:
         self.label = label
         self.kind = kind  # 'int', 'f', 'd', 'bool', 'bytes' or 'str'
         self.low, self.high = low, high
+        self.bounds = (kind, repr(low), repr(high))  # as the add script takes them
         self.array = length is not None
         self.names = (
             (name,) if length is None else tuple(f"{name}[{i}]" for i in range(length))
@@ -708,7 +721,8 @@ class _RedisLease:
         "_owner",
         "_group",
         "_client",
-        "_release_script",
+        "_scripts",
+        "_hash",
         "key",
         "_lease_ms",
         "_wait",
@@ -722,18 +736,15 @@ class _RedisLease:
         owner: str,
         group: str,
         client: _Any,
-        key: str,
-        release_script: _Any,
+        scripts: tuple[_Any, _Any],
+        hash_key: str,
         lease: float,
         wait: float | None,
     ) -> None:
-        self._owner, self._group, self._client, self._release_script = (
-            owner,
-            group,
-            client,
-            release_script,
-        )
-        self.key = f"{key}:lease:{group}"
+        self._owner, self._group, self._client = owner, group, client
+        self._scripts = scripts  # take, release
+        self._hash = hash_key
+        self.key = f"{hash_key}:lease:{group}"
         self._lease_ms = max(1, round(lease * 1000))
         self._wait = wait
         self._token = ""
@@ -744,19 +755,39 @@ class _RedisLease:
         """The token this thread holds the lease with, or ''."""
         return self._token if self._thread == _threading.get_ident() else ""
 
-    def acquire(self, block: bool = True, timeout: float | None = None) -> bool:
+    def outermost(self) -> bool:
+        """Whether releasing once would end this thread's hold."""
+        return self._depth == 1 and self._thread == _threading.get_ident()
+
+    def take(
+        self, names: list[str], block: bool = True, timeout: float | None = None
+    ) -> list[bytes | None] | None:
+        """Acquire (or re-enter) and read hash fields ``names`` in the same round trip; None if not acquired."""
         if self._thread == _threading.get_ident():
             self._depth += 1
-            return True
+            return list(self._client.hmget(self._hash, names)) if names else []
         token = _secrets.token_hex(16)
-        waiter = _Waiter(
-            self._owner, self._group, self._wait if timeout is None else timeout
-        )
-        while not self._client.set(self.key, token, nx=True, px=self._lease_ms):
+        waiter = None
+        while True:
+            reply = self._scripts[0](
+                keys=[self._hash, self.key], args=[token, self._lease_ms, *names]
+            )
+            if reply[0] == 0:
+                break
+            waiter = waiter or _Waiter(
+                self._owner, self._group, self._wait if timeout is None else timeout
+            )
             if not block or not waiter.pause():
-                return False
+                return None
         self._token, self._thread, self._depth = token, _threading.get_ident(), 1
-        return True
+        return list(reply[1:])
+
+    def ended(self) -> None:
+        """The holder's last write deleted the lease in the same script."""
+        self._token, self._thread, self._depth = "", None, 0
+
+    def acquire(self, block: bool = True, timeout: float | None = None) -> bool:
+        return self.take([], block, timeout) is not None
 
     def release(self) -> None:
         if self._thread != _threading.get_ident():
@@ -764,7 +795,7 @@ class _RedisLease:
         self._depth -= 1
         if self._depth == 0:
             token, self._token, self._thread = self._token, "", None
-            self._release_script(keys=[self.key], args=[token])
+            self._scripts[1](keys=[self.key], args=[token])
 
     def __enter__(self) -> bool:
         if not self.acquire():
@@ -837,14 +868,17 @@ class _RedisStruct:
         self._client, self._key = client, key
         self._lease = lease
         leases = self._lock_timeout if lease is None else lease
-        release = client.register_script(_LUA_RELEASE)
+        scripts = (
+            client.register_script(_LUA_TAKE),
+            client.register_script(_LUA_RELEASE),
+        )
         self._leases = {
             group: _RedisLease(
                 self._struct,
                 group,
                 client,
+                scripts,
                 key,
-                release,
                 leases or _DEFAULT_LEASE,
                 self._lock_timeout,
             )
@@ -870,25 +904,25 @@ class _RedisStruct:
         }
         return _attach, (type(self), settings, self._key, self._lease)
 
-    def _call(self, script: _Any, field: _RedisField, args: list[_Any]) -> list[_Any]:
+    def _call(self, script: _Any, field: _RedisField, args: list[_Any]) -> _Any:
         """Run a script on the hash and the field's lease, waiting while another client holds it."""
         if field.group is None:
-            return list(script(keys=[self._key], args=["", *args]))
+            return script(keys=[self._key], args=["", *args])
         lease = self._leases[field.group]
         waiter = None
         while True:
             reply = script(keys=[self._key, lease.key], args=[lease.token(), *args])
-            if reply[0] != 1:
+            if reply.__class__ is not list or reply[0] != 1:
                 break
             waiter = waiter or _Waiter(self._struct, field.group, self._lock_timeout)
             if not waiter.pause():
                 raise waiter.timeout()
-        if reply[0] == 2:
+        if reply.__class__ is list and reply[0] == 2:
             raise TimeoutError(
                 f"{self._struct}: the lease on lock group {field.group!r} ran out before the block ended; "
                 "nothing was written"
             )
-        return list(reply)
+        return reply
 
     def _get(self, field: _RedisField) -> bytes | None:
         stored: bytes | None = self._client.hget(self._key, field.names[0])
@@ -907,22 +941,51 @@ class _RedisStruct:
 
     def _set(self, field: _RedisField, value: object) -> None:
         """Write one field's checked value."""
-        self._call(self._write_script, field, field.pairs(value))
+        self._call(self._write_script, field, ["", *field.pairs(value)])
 
-    def _write(self, changes: list[tuple[_RedisField, object]]) -> None:
-        """Write checked values of fields of one lock group in one command."""
-        if changes:
-            self._call(
-                self._write_script,
-                changes[0][0],
-                [item for field, value in changes for item in field.pairs(value)],
-            )
+    def _write(
+        self, changes: list[tuple[_RedisField, object]], ending: bool = False
+    ) -> None:
+        """Write checked values of fields of one lock group in one command.
+
+        ending: the write ends a locked block; the outermost one's lease ends with it.
+        """
+        if not changes:
+            return
+        field = changes[0][0]
+        lease = self._leases[field.group] if field.group is not None else None
+        ends = ending and lease is not None and lease.outermost()
+        self._call(
+            self._write_script,
+            field,
+            [
+                "1" if ends else "",
+                *(item for field, value in changes for item in field.pairs(value)),
+            ],
+        )
+        if ends and lease is not None:
+            lease.ended()
+
+    @_contextmanager
+    def _holding(
+        self, group: str, *fields: _RedisField
+    ) -> _Iterator[_Iterator[bytes | None]]:
+        """Hold a group's lease around a block; the stored values of ``fields`` are read as it is taken."""
+        lease = self._leases[group]
+        values = lease.take([name for field in fields for name in field.names])
+        if values is None:
+            raise _lease_timeout(self._struct, group, self._lock_timeout or 0.0)
+        try:
+            yield iter(values)
+        finally:
+            if lease.token():  # not already ended by the block's last write
+                lease.release()
 
     def _exchange(self, field: _RedisField, value: object) -> bytes:
-        old: bytes = self._call(
+        reply: bytes = self._call(
             self._swap_script, field, [field.names[0], field.encode(value), "any", ""]
-        )[1]
-        return old
+        )
+        return reply[1:]
 
     def _compare_and_set(
         self, field: _RedisField, expected: object, value: object
@@ -931,16 +994,15 @@ class _RedisStruct:
         if stored is None:
             return False
         mode = "number" if field.kind in ("f", "d") else "same"
-        return bool(
-            self._call(
-                self._swap_script,
-                field,
-                [field.names[0], field.encode(value), mode, stored],
-            )[2]
+        reply: bytes = self._call(
+            self._swap_script,
+            field,
+            [field.names[0], field.encode(value), mode, stored],
         )
+        return reply[:1] == b"1"
 
-    def _add_to(self, *deltas: tuple[_RedisField, int, float]) -> list[bytes]:
-        """Add to fields (array items by index, else 0) of one lock group, all or none; the new values."""
+    def _add_to(self, *deltas: tuple[_RedisField, int, float]) -> bytes:
+        """Add to fields (array items by index, else 0) of one lock group, all or none; the last new value."""
         args: list[_Any] = []
         for field, index, delta in deltas:
             if field.kind == "int" and abs(delta) > field.high - field.low:
@@ -948,16 +1010,15 @@ class _RedisStruct:
             args += (
                 field.names[index],
                 b"%d" % delta if field.kind == "int" else repr(float(delta)),
-                field.kind,
-                repr(field.low),
-                repr(field.high),
+                *field.bounds,
             )
         reply = self._call(self._add_script, deltas[0][0], args)
-        if reply[0] == 3:
+        if reply.__class__ is list:
             overflowed: int = reply[1]
             field, _, delta = deltas[overflowed - 1]
             raise _add_overflow(field.label, delta, field.low, field.high)
-        return reply[1:]
+        new: bytes = reply
+        return new
 
 
 def _attach(
@@ -3120,7 +3181,7 @@ class EverythingOnRedis(_RedisStruct):
         """Atomically add delta to b; return the new value."""
         if delta.__class__ is not int:
             delta = _as_int(delta, "Everything.b")
-        return _from_int(self._add_to((self._field_b, 0, delta))[0])
+        return _from_int(self._add_to((self._field_b, 0, delta)))
 
     def exchange_b(self, value: int) -> int:
         """Atomically set b to value; return the old value."""
@@ -3146,7 +3207,7 @@ class EverythingOnRedis(_RedisStruct):
         """Atomically add delta to B; return the new value."""
         if delta.__class__ is not int:
             delta = _as_int(delta, "Everything.B")
-        return _from_int(self._add_to((self._field_B, 0, delta))[0])
+        return _from_int(self._add_to((self._field_B, 0, delta)))
 
     def exchange_B(self, value: int) -> int:
         """Atomically set B to value; return the old value."""
@@ -3172,7 +3233,7 @@ class EverythingOnRedis(_RedisStruct):
         """Atomically add delta to h; return the new value."""
         if delta.__class__ is not int:
             delta = _as_int(delta, "Everything.h")
-        return _from_int(self._add_to((self._field_h, 0, delta))[0])
+        return _from_int(self._add_to((self._field_h, 0, delta)))
 
     def exchange_h(self, value: int) -> int:
         """Atomically set h to value; return the old value."""
@@ -3198,7 +3259,7 @@ class EverythingOnRedis(_RedisStruct):
         """Atomically add delta to H; return the new value."""
         if delta.__class__ is not int:
             delta = _as_int(delta, "Everything.H")
-        return _from_int(self._add_to((self._field_H, 0, delta))[0])
+        return _from_int(self._add_to((self._field_H, 0, delta)))
 
     def exchange_H(self, value: int) -> int:
         """Atomically set H to value; return the old value."""
@@ -3224,7 +3285,7 @@ class EverythingOnRedis(_RedisStruct):
         """Atomically add delta to i; return the new value."""
         if delta.__class__ is not int:
             delta = _as_int(delta, "Everything.i")
-        return _from_int(self._add_to((self._field_i, 0, delta))[0])
+        return _from_int(self._add_to((self._field_i, 0, delta)))
 
     def exchange_i(self, value: int) -> int:
         """Atomically set i to value; return the old value."""
@@ -3250,7 +3311,7 @@ class EverythingOnRedis(_RedisStruct):
         """Atomically add delta to I; return the new value."""
         if delta.__class__ is not int:
             delta = _as_int(delta, "Everything.I")
-        return _from_int(self._add_to((self._field_I, 0, delta))[0])
+        return _from_int(self._add_to((self._field_I, 0, delta)))
 
     def exchange_I(self, value: int) -> int:
         """Atomically set I to value; return the old value."""
@@ -3276,7 +3337,7 @@ class EverythingOnRedis(_RedisStruct):
         """Atomically add delta to l; return the new value."""
         if delta.__class__ is not int:
             delta = _as_int(delta, "Everything.l")
-        return _from_int(self._add_to((self._field_l, 0, delta))[0])
+        return _from_int(self._add_to((self._field_l, 0, delta)))
 
     def exchange_l(self, value: int) -> int:
         """Atomically set l to value; return the old value."""
@@ -3302,7 +3363,7 @@ class EverythingOnRedis(_RedisStruct):
         """Atomically add delta to L; return the new value."""
         if delta.__class__ is not int:
             delta = _as_int(delta, "Everything.L")
-        return _from_int(self._add_to((self._field_L, 0, delta))[0])
+        return _from_int(self._add_to((self._field_L, 0, delta)))
 
     def exchange_L(self, value: int) -> int:
         """Atomically set L to value; return the old value."""
@@ -3328,7 +3389,7 @@ class EverythingOnRedis(_RedisStruct):
         """Atomically add delta to q; return the new value."""
         if delta.__class__ is not int:
             delta = _as_int(delta, "Everything.q")
-        return _from_int(self._add_to((self._field_q, 0, delta))[0])
+        return _from_int(self._add_to((self._field_q, 0, delta)))
 
     def exchange_q(self, value: int) -> int:
         """Atomically set q to value; return the old value."""
@@ -3354,7 +3415,7 @@ class EverythingOnRedis(_RedisStruct):
         """Atomically add delta to Q; return the new value."""
         if delta.__class__ is not int:
             delta = _as_int(delta, "Everything.Q")
-        return _from_int(self._add_to((self._field_Q, 0, delta))[0])
+        return _from_int(self._add_to((self._field_Q, 0, delta)))
 
     def exchange_Q(self, value: int) -> int:
         """Atomically set Q to value; return the old value."""
@@ -3380,7 +3441,7 @@ class EverythingOnRedis(_RedisStruct):
         """Atomically add delta to f; return the new value."""
         if delta.__class__ is not float:
             delta = _float(delta, _FLOAT32_MAX, "Everything.f")
-        return _from_float(self._add_to((self._field_f, 0, delta))[0])
+        return _from_float(self._add_to((self._field_f, 0, delta)))
 
     def exchange_f(self, value: float) -> float:
         """Atomically set f to value; return the old value."""
@@ -3406,7 +3467,7 @@ class EverythingOnRedis(_RedisStruct):
         """Atomically add delta to d; return the new value."""
         if delta.__class__ is not float:
             delta = _float(delta, _FLOAT64_MAX, "Everything.d")
-        return _from_float(self._add_to((self._field_d, 0, delta))[0])
+        return _from_float(self._add_to((self._field_d, 0, delta)))
 
     def exchange_d(self, value: float) -> float:
         """Atomically set d to value; return the old value."""
@@ -3453,7 +3514,7 @@ class EverythingOnRedis(_RedisStruct):
         index = _index(index, 3, "Everything.ints")
         if delta.__class__ is not int:
             delta = _as_int(delta, "Everything.ints")
-        return _from_int(self._add_to((self._field_ints, index, delta))[0])
+        return _from_int(self._add_to((self._field_ints, index, delta)))
 
     @property
     def reals(self) -> list[float]:
@@ -3470,7 +3531,7 @@ class EverythingOnRedis(_RedisStruct):
         index = _index(index, 2, "Everything.reals")
         if delta.__class__ is not float:
             delta = _float(delta, _FLOAT64_MAX, "Everything.reals")
-        return _from_float(self._add_to((self._field_reals, index, delta))[0])
+        return _from_float(self._add_to((self._field_reals, index, delta)))
 
     @property
     def flags(self) -> list[bool]:
@@ -3562,6 +3623,29 @@ class EverythingOnRedis(_RedisStruct):
         flag: bool | None = None,
     ) -> None:
         """Set fields of group default in one command; all checked first."""
+        self._write(
+            self._checked_default(c, u, b, B, h, H, i, I, l, L, q, Q, f, d, flag)
+        )
+
+    def _checked_default(
+        self,
+        c: object,
+        u: object,
+        b: object,
+        B: object,
+        h: object,
+        H: object,
+        i: object,
+        I: object,
+        l: object,
+        L: object,
+        q: object,
+        Q: object,
+        f: object,
+        d: object,
+        flag: object,
+    ) -> list[tuple[_RedisField, object]]:
+        """The given values (None: unchanged), checked, for one write."""
         changes: list[tuple[_RedisField, object]] = []
         if c is not None:
             changes.append((self._field_c, _char(c, "Everything.c")))
@@ -3619,7 +3703,7 @@ class EverythingOnRedis(_RedisStruct):
             changes.append((self._field_d, _float(d, _FLOAT64_MAX, "Everything.d")))
         if flag is not None:
             changes.append((self._field_flag, _bool(flag, "Everything.flag")))
-        self._write(changes)
+        return changes
 
     @_contextmanager
     def locked_default(self) -> _Iterator[_Everything_default]:
@@ -3627,24 +3711,24 @@ class EverythingOnRedis(_RedisStruct):
 
         The copy is written back, checked, when the block ends; if it raises, nothing is.
         """
-        with self._leases["default"]:
-            values = self._read(
-                self._field_c,
-                self._field_u,
-                self._field_b,
-                self._field_B,
-                self._field_h,
-                self._field_H,
-                self._field_i,
-                self._field_I,
-                self._field_l,
-                self._field_L,
-                self._field_q,
-                self._field_Q,
-                self._field_f,
-                self._field_d,
-                self._field_flag,
-            )
+        with self._holding(
+            "default",
+            self._field_c,
+            self._field_u,
+            self._field_b,
+            self._field_B,
+            self._field_h,
+            self._field_H,
+            self._field_i,
+            self._field_I,
+            self._field_l,
+            self._field_L,
+            self._field_q,
+            self._field_Q,
+            self._field_f,
+            self._field_d,
+            self._field_flag,
+        ) as values:
             copy = _Everything_default()
             copy.c = _from_bytes(next(values))
             copy.u = _from_str(next(values))
@@ -3662,22 +3746,25 @@ class EverythingOnRedis(_RedisStruct):
             copy.d = _from_float(next(values))
             copy.flag = _from_bool(next(values))
             yield copy
-            self.update_default(
-                c=copy.c,
-                u=copy.u,
-                b=copy.b,
-                B=copy.B,
-                h=copy.h,
-                H=copy.H,
-                i=copy.i,
-                I=copy.I,
-                l=copy.l,
-                L=copy.L,
-                q=copy.q,
-                Q=copy.Q,
-                f=copy.f,
-                d=copy.d,
-                flag=copy.flag,
+            self._write(
+                self._checked_default(
+                    copy.c,
+                    copy.u,
+                    copy.b,
+                    copy.B,
+                    copy.h,
+                    copy.H,
+                    copy.i,
+                    copy.I,
+                    copy.l,
+                    copy.L,
+                    copy.q,
+                    copy.Q,
+                    copy.f,
+                    copy.d,
+                    copy.flag,
+                ),
+                ending=True,
             )
 
     def update_arrays(
@@ -3688,6 +3775,12 @@ class EverythingOnRedis(_RedisStruct):
         flags: _Sequence[bool] | None = None,
     ) -> None:
         """Set fields of group arrays in one command; all checked first."""
+        self._write(self._checked_arrays(ints, reals, flags))
+
+    def _checked_arrays(
+        self, ints: object, reals: object, flags: object
+    ) -> list[tuple[_RedisField, object]]:
+        """The given values (None: unchanged), checked, for one write."""
         changes: list[tuple[_RedisField, object]] = []
         if ints is not None:
             changes.append(
@@ -3707,7 +3800,7 @@ class EverythingOnRedis(_RedisStruct):
             changes.append(
                 (self._field_flags, _bool_items(flags, 2, "Everything.flags"))
             )
-        self._write(changes)
+        return changes
 
     @_contextmanager
     def locked_arrays(self) -> _Iterator[_Everything_arrays]:
@@ -3715,14 +3808,17 @@ class EverythingOnRedis(_RedisStruct):
 
         The copy is written back, checked, when the block ends; if it raises, nothing is.
         """
-        with self._leases["arrays"]:
-            values = self._read(self._field_ints, self._field_reals, self._field_flags)
+        with self._holding(
+            "arrays", self._field_ints, self._field_reals, self._field_flags
+        ) as values:
             copy = _Everything_arrays()
             copy.ints = list(_from_int(next(values)) for _ in range(3))
             copy.reals = list(_from_float(next(values)) for _ in range(2))
             copy.flags = list(_from_bool(next(values)) for _ in range(2))
             yield copy
-            self.update_arrays(ints=copy.ints, reals=copy.reals, flags=copy.flags)
+            self._write(
+                self._checked_arrays(copy.ints, copy.reals, copy.flags), ending=True
+            )
 
     def update_text(
         self,
@@ -3731,12 +3827,18 @@ class EverythingOnRedis(_RedisStruct):
         title: str | None = None,
     ) -> None:
         """Set fields of group text in one command; all checked first."""
+        self._write(self._checked_text(label, title))
+
+    def _checked_text(
+        self, label: object, title: object
+    ) -> list[tuple[_RedisField, object]]:
+        """The given values (None: unchanged), checked, for one write."""
         changes: list[tuple[_RedisField, object]] = []
         if label is not None:
             changes.append((self._field_label, _bytes(label, 8, "Everything.label")))
         if title is not None:
             changes.append((self._field_title, _text(title, 8, "Everything.title")))
-        self._write(changes)
+        return changes
 
     @_contextmanager
     def locked_text(self) -> _Iterator[_Everything_text]:
@@ -3744,13 +3846,12 @@ class EverythingOnRedis(_RedisStruct):
 
         The copy is written back, checked, when the block ends; if it raises, nothing is.
         """
-        with self._leases["text"]:
-            values = self._read(self._field_label, self._field_title)
+        with self._holding("text", self._field_label, self._field_title) as values:
             copy = _Everything_text()
             copy.label = _from_bytes(next(values))
             copy.title = _from_str(next(values))
             yield copy
-            self.update_text(label=copy.label, title=copy.title)
+            self._write(self._checked_text(copy.label, copy.title), ending=True)
 
     def _apply_default(
         self,
@@ -4434,7 +4535,7 @@ class GuardedOnRedis(_RedisStruct):
         """Atomically add delta to a; return the new value."""
         if delta.__class__ is not int:
             delta = _as_int(delta, "Guarded.a")
-        return _from_int(self._add_to((self._field_a, 0, delta))[0])
+        return _from_int(self._add_to((self._field_a, 0, delta)))
 
     def exchange_a(self, value: int) -> int:
         """Atomically set a to value; return the old value."""
@@ -4460,7 +4561,7 @@ class GuardedOnRedis(_RedisStruct):
         """Atomically add delta to b; return the new value."""
         if delta.__class__ is not int:
             delta = _as_int(delta, "Guarded.b")
-        return _from_int(self._add_to((self._field_b, 0, delta))[0])
+        return _from_int(self._add_to((self._field_b, 0, delta)))
 
     def exchange_b(self, value: int) -> int:
         """Atomically set b to value; return the old value."""
@@ -4486,7 +4587,7 @@ class GuardedOnRedis(_RedisStruct):
         """Atomically add delta to total; return the new value."""
         if delta.__class__ is not int:
             delta = _as_int(delta, "Guarded.total")
-        return _from_int(self._add_to((self._field_total, 0, delta))[0])
+        return _from_int(self._add_to((self._field_total, 0, delta)))
 
     def exchange_total(self, value: int) -> int:
         """Atomically set total to value; return the old value."""
@@ -4505,6 +4606,12 @@ class GuardedOnRedis(_RedisStruct):
         total: int | None = None,
     ) -> None:
         """Set fields of group left in one command; all checked first."""
+        self._write(self._checked_left(a, total))
+
+    def _checked_left(
+        self, a: object, total: object
+    ) -> list[tuple[_RedisField, object]]:
+        """The given values (None: unchanged), checked, for one write."""
         changes: list[tuple[_RedisField, object]] = []
         if a is not None:
             changes.append(
@@ -4517,7 +4624,7 @@ class GuardedOnRedis(_RedisStruct):
                     _int(total, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.total"),
                 )
             )
-        self._write(changes)
+        return changes
 
     @_contextmanager
     def locked_left(self) -> _Iterator[_Guarded_left]:
@@ -4525,13 +4632,12 @@ class GuardedOnRedis(_RedisStruct):
 
         The copy is written back, checked, when the block ends; if it raises, nothing is.
         """
-        with self._leases["left"]:
-            values = self._read(self._field_a, self._field_total)
+        with self._holding("left", self._field_a, self._field_total) as values:
             copy = _Guarded_left()
             copy.a = _from_int(next(values))
             copy.total = _from_int(next(values))
             yield copy
-            self.update_left(a=copy.a, total=copy.total)
+            self._write(self._checked_left(copy.a, copy.total), ending=True)
 
     def update_right(
         self,
@@ -4539,12 +4645,16 @@ class GuardedOnRedis(_RedisStruct):
         b: int | None = None,
     ) -> None:
         """Set fields of group right in one command; all checked first."""
+        self._write(self._checked_right(b))
+
+    def _checked_right(self, b: object) -> list[tuple[_RedisField, object]]:
+        """The given values (None: unchanged), checked, for one write."""
         changes: list[tuple[_RedisField, object]] = []
         if b is not None:
             changes.append(
                 (self._field_b, _int(b, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.b"))
             )
-        self._write(changes)
+        return changes
 
     @_contextmanager
     def locked_right(self) -> _Iterator[_Guarded_right]:
@@ -4552,12 +4662,11 @@ class GuardedOnRedis(_RedisStruct):
 
         The copy is written back, checked, when the block ends; if it raises, nothing is.
         """
-        with self._leases["right"]:
-            values = self._read(self._field_b)
+        with self._holding("right", self._field_b) as values:
             copy = _Guarded_right()
             copy.b = _from_int(next(values))
             yield copy
-            self.update_right(b=copy.b)
+            self._write(self._checked_right(copy.b), ending=True)
 
     def _apply_left(self, _pending_a: int, _pending_total: int) -> None:
         """Add batched deltas to the group in one script call, all or none."""
@@ -5150,7 +5259,7 @@ class PairOnRedis(_RedisStruct):
         """Atomically add delta to a; return the new value."""
         if delta.__class__ is not int:
             delta = _as_int(delta, "Pair.a")
-        return _from_int(self._add_to((self._field_a, 0, delta))[0])
+        return _from_int(self._add_to((self._field_a, 0, delta)))
 
     def exchange_a(self, value: int) -> int:
         """Atomically set a to value; return the old value."""
@@ -5176,7 +5285,7 @@ class PairOnRedis(_RedisStruct):
         """Atomically add delta to b; return the new value."""
         if delta.__class__ is not int:
             delta = _as_int(delta, "Pair.b")
-        return _from_int(self._add_to((self._field_b, 0, delta))[0])
+        return _from_int(self._add_to((self._field_b, 0, delta)))
 
     def exchange_b(self, value: int) -> int:
         """Atomically set b to value; return the old value."""
@@ -5202,7 +5311,7 @@ class PairOnRedis(_RedisStruct):
         """Atomically add delta to moves; return the new value."""
         if delta.__class__ is not int:
             delta = _as_int(delta, "Pair.moves")
-        return _from_int(self._add_to((self._field_moves, 0, delta))[0])
+        return _from_int(self._add_to((self._field_moves, 0, delta)))
 
     def exchange_moves(self, value: int) -> int:
         """Atomically set moves to value; return the old value."""
@@ -5221,6 +5330,10 @@ class PairOnRedis(_RedisStruct):
         b: int | None = None,
     ) -> None:
         """Set fields of group pair in one command; all checked first."""
+        self._write(self._checked_pair(a, b))
+
+    def _checked_pair(self, a: object, b: object) -> list[tuple[_RedisField, object]]:
+        """The given values (None: unchanged), checked, for one write."""
         changes: list[tuple[_RedisField, object]] = []
         if a is not None:
             changes.append(
@@ -5230,7 +5343,7 @@ class PairOnRedis(_RedisStruct):
             changes.append(
                 (self._field_b, _int(b, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.b"))
             )
-        self._write(changes)
+        return changes
 
     @_contextmanager
     def locked_pair(self) -> _Iterator[_Pair_pair]:
@@ -5238,13 +5351,12 @@ class PairOnRedis(_RedisStruct):
 
         The copy is written back, checked, when the block ends; if it raises, nothing is.
         """
-        with self._leases["pair"]:
-            values = self._read(self._field_a, self._field_b)
+        with self._holding("pair", self._field_a, self._field_b) as values:
             copy = _Pair_pair()
             copy.a = _from_int(next(values))
             copy.b = _from_int(next(values))
             yield copy
-            self.update_pair(a=copy.a, b=copy.b)
+            self._write(self._checked_pair(copy.a, copy.b), ending=True)
 
     def update_other(
         self,
@@ -5252,12 +5364,16 @@ class PairOnRedis(_RedisStruct):
         moves: int | None = None,
     ) -> None:
         """Set fields of group other in one command; all checked first."""
+        self._write(self._checked_other(moves))
+
+    def _checked_other(self, moves: object) -> list[tuple[_RedisField, object]]:
+        """The given values (None: unchanged), checked, for one write."""
         changes: list[tuple[_RedisField, object]] = []
         if moves is not None:
             changes.append(
                 (self._field_moves, _int(moves, _C_INT_MIN, _C_INT_MAX, "Pair.moves"))
             )
-        self._write(changes)
+        return changes
 
     @_contextmanager
     def locked_other(self) -> _Iterator[_Pair_other]:
@@ -5265,12 +5381,11 @@ class PairOnRedis(_RedisStruct):
 
         The copy is written back, checked, when the block ends; if it raises, nothing is.
         """
-        with self._leases["other"]:
-            values = self._read(self._field_moves)
+        with self._holding("other", self._field_moves) as values:
             copy = _Pair_other()
             copy.moves = _from_int(next(values))
             yield copy
-            self.update_other(moves=copy.moves)
+            self._write(self._checked_other(copy.moves), ending=True)
 
     def _apply_pair(self, _pending_a: int, _pending_b: int) -> None:
         """Add batched deltas to the group in one script call, all or none."""
@@ -5759,7 +5874,7 @@ class HitsOnRedis(_RedisStruct):
         """Atomically add delta to count."""
         if delta.__class__ is not int:
             delta = _as_int(delta, "Hits.count")
-        _from_int(self._add_to((self._field_count, 0, delta))[0])
+        self._add_to((self._field_count, 0, delta))
 
     @property
     def seconds(self) -> float:
@@ -5775,7 +5890,7 @@ class HitsOnRedis(_RedisStruct):
         """Atomically add delta to seconds."""
         if delta.__class__ is not float:
             delta = _float(delta, _FLOAT64_MAX, "Hits.seconds")
-        _from_float(self._add_to((self._field_seconds, 0, delta))[0])
+        self._add_to((self._field_seconds, 0, delta))
 
     @property
     def small(self) -> int:
@@ -5791,7 +5906,7 @@ class HitsOnRedis(_RedisStruct):
         """Atomically add delta to small."""
         if delta.__class__ is not int:
             delta = _as_int(delta, "Hits.small")
-        _from_int(self._add_to((self._field_small, 0, delta))[0])
+        self._add_to((self._field_small, 0, delta))
 
     @property
     def label(self) -> bytes:
@@ -5819,10 +5934,14 @@ class HitsOnRedis(_RedisStruct):
         label: bytes | None = None,
     ) -> None:
         """Set fields of group default in one command; all checked first."""
+        self._write(self._checked_default(label))
+
+    def _checked_default(self, label: object) -> list[tuple[_RedisField, object]]:
+        """The given values (None: unchanged), checked, for one write."""
         changes: list[tuple[_RedisField, object]] = []
         if label is not None:
             changes.append((self._field_label, _bytes(label, 8, "Hits.label")))
-        self._write(changes)
+        return changes
 
     @_contextmanager
     def locked_default(self) -> _Iterator[_Hits_default]:
@@ -5830,12 +5949,11 @@ class HitsOnRedis(_RedisStruct):
 
         The copy is written back, checked, when the block ends; if it raises, nothing is.
         """
-        with self._leases["default"]:
-            values = self._read(self._field_label)
+        with self._holding("default", self._field_label) as values:
             copy = _Hits_default()
             copy.label = _from_bytes(next(values))
             yield copy
-            self.update_default(label=copy.label)
+            self._write(self._checked_default(copy.label), ending=True)
 
     def snapshot(self) -> HitsSnapshot:
         """A consistent copy of every field, read in one command."""
@@ -6608,7 +6726,7 @@ class LedgerOnRedis(_RedisStruct):
         """Atomically add delta to a; return the new value."""
         if delta.__class__ is not int:
             delta = _as_int(delta, "Ledger.a")
-        return _from_int(self._add_to((self._field_a, 0, delta))[0])
+        return _from_int(self._add_to((self._field_a, 0, delta)))
 
     def exchange_a(self, value: int) -> int:
         """Atomically set a to value; return the old value."""
@@ -6634,7 +6752,7 @@ class LedgerOnRedis(_RedisStruct):
         """Atomically add delta to b; return the new value."""
         if delta.__class__ is not int:
             delta = _as_int(delta, "Ledger.b")
-        return _from_int(self._add_to((self._field_b, 0, delta))[0])
+        return _from_int(self._add_to((self._field_b, 0, delta)))
 
     def exchange_b(self, value: int) -> int:
         """Atomically set b to value; return the old value."""
@@ -6661,7 +6779,7 @@ class LedgerOnRedis(_RedisStruct):
         index = _index(index, 2, "Ledger.last")
         if delta.__class__ is not int:
             delta = _as_int(delta, "Ledger.last")
-        return _from_int(self._add_to((self._field_last, index, delta))[0])
+        return _from_int(self._add_to((self._field_last, index, delta)))
 
     @property
     def note(self) -> bytes:
@@ -6697,7 +6815,7 @@ class LedgerOnRedis(_RedisStruct):
         """Atomically add delta to moves; return the new value."""
         if delta.__class__ is not int:
             delta = _as_int(delta, "Ledger.moves")
-        return _from_int(self._add_to((self._field_moves, 0, delta))[0])
+        return _from_int(self._add_to((self._field_moves, 0, delta)))
 
     def exchange_moves(self, value: int) -> int:
         """Atomically set moves to value; return the old value."""
@@ -6718,6 +6836,12 @@ class LedgerOnRedis(_RedisStruct):
         note: bytes | None = None,
     ) -> None:
         """Set fields of group pair in one command; all checked first."""
+        self._write(self._checked_pair(a, b, last, note))
+
+    def _checked_pair(
+        self, a: object, b: object, last: object, note: object
+    ) -> list[tuple[_RedisField, object]]:
+        """The given values (None: unchanged), checked, for one write."""
         changes: list[tuple[_RedisField, object]] = []
         if a is not None:
             changes.append(
@@ -6738,7 +6862,7 @@ class LedgerOnRedis(_RedisStruct):
             )
         if note is not None:
             changes.append((self._field_note, _bytes(note, 8, "Ledger.note")))
-        self._write(changes)
+        return changes
 
     @_contextmanager
     def locked_pair(self) -> _Iterator[_Ledger_pair]:
@@ -6746,17 +6870,18 @@ class LedgerOnRedis(_RedisStruct):
 
         The copy is written back, checked, when the block ends; if it raises, nothing is.
         """
-        with self._leases["pair"]:
-            values = self._read(
-                self._field_a, self._field_b, self._field_last, self._field_note
-            )
+        with self._holding(
+            "pair", self._field_a, self._field_b, self._field_last, self._field_note
+        ) as values:
             copy = _Ledger_pair()
             copy.a = _from_int(next(values))
             copy.b = _from_int(next(values))
             copy.last = list(_from_int(next(values)) for _ in range(2))
             copy.note = _from_bytes(next(values))
             yield copy
-            self.update_pair(a=copy.a, b=copy.b, last=copy.last, note=copy.note)
+            self._write(
+                self._checked_pair(copy.a, copy.b, copy.last, copy.note), ending=True
+            )
 
     def update_other(
         self,
@@ -6764,12 +6889,16 @@ class LedgerOnRedis(_RedisStruct):
         moves: int | None = None,
     ) -> None:
         """Set fields of group other in one command; all checked first."""
+        self._write(self._checked_other(moves))
+
+    def _checked_other(self, moves: object) -> list[tuple[_RedisField, object]]:
+        """The given values (None: unchanged), checked, for one write."""
         changes: list[tuple[_RedisField, object]] = []
         if moves is not None:
             changes.append(
                 (self._field_moves, _int(moves, _C_INT_MIN, _C_INT_MAX, "Ledger.moves"))
             )
-        self._write(changes)
+        return changes
 
     @_contextmanager
     def locked_other(self) -> _Iterator[_Ledger_other]:
@@ -6777,12 +6906,11 @@ class LedgerOnRedis(_RedisStruct):
 
         The copy is written back, checked, when the block ends; if it raises, nothing is.
         """
-        with self._leases["other"]:
-            values = self._read(self._field_moves)
+        with self._holding("other", self._field_moves) as values:
             copy = _Ledger_other()
             copy.moves = _from_int(next(values))
             yield copy
-            self.update_other(moves=copy.moves)
+            self._write(self._checked_other(copy.moves), ending=True)
 
     def _apply_pair(
         self, _pending_a: int, _pending_b: int, _pending_last: dict[int, int]
