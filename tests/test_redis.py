@@ -13,12 +13,13 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
 import workers
-from conftest import REPO, START_METHODS
+from conftest import REPO, START_METHODS, build_schema
 
 from generated.counter import Counter
 from generated.worker_stats import WorkerStats
@@ -173,8 +174,9 @@ def test_attaching_keeps_existing_values_and_fills_in_missing_fields(client: Any
     client.hset(key, "processed", 41)
     stats = WorkerStats.on_redis(client, key)
     assert (stats.processed, stats.state, stats.elapsed) == (41, b"I", 0.0)
-    client.hdel(key, "failed")
-    assert WorkerStats.on_redis(client, key).failed == 0
+    client.hdel(key, "failed", "state")
+    assert (stats.failed, stats.state) == (0, b"")  # a field gone from the hash reads as zero or empty
+    assert WorkerStats.on_redis(client, key).state == b"I"  # attaching fills it in again
 
 
 def test_generated_modules_import_no_redis() -> None:
@@ -283,3 +285,55 @@ def test_a_client_killed_inside_a_locked_block_frees_the_group_when_its_lease_ru
     guarded.add_b(1)  # other groups never waited
     assert guarded.add_a(1) == 1  # waits out the lease (a wait of up to lock_timeout), then proceeds
     assert not client.exists(f"{key}:lease:left")
+
+
+@pytest.mark.parametrize("field", ["q", "Q", "b", "L"])
+def test_random_adds_match_python_integers(everything: ModuleType, client: Any, key: str, field: str) -> None:
+    twin = everything.Everything.on_redis(client, key)
+    shared = everything.Everything()
+    rng = random.Random(field)
+    low, high = everything._C_LONGLONG_MIN, everything._C_ULONGLONG_MAX  # wide enough for every field
+    for _ in range(300):
+        start = rng.choice([rng.randint(low, high), rng.randint(-(10**12), 10**12), 0])
+        delta = rng.choice([rng.randint(-(2**65), 2**65), rng.randint(-(10**10), 10**10), rng.randint(-3, 3)])
+        try:
+            setattr(shared, field, start)
+        except OverflowError:
+            continue
+        setattr(twin, field, start)
+        expected = outcome(functools.partial(getattr(shared, f"add_{field}"), delta))
+        assert outcome(functools.partial(getattr(twin, f"add_{field}"), delta)) == expected
+        assert getattr(twin, field) == getattr(shared, field)
+
+
+def test_a_group_larger_than_one_script_call_of_lua_is_written_and_read_whole(
+    tmp_path: Path, client: Any, key: str
+) -> None:
+    module = build_schema(
+        tmp_path,
+        """
+        structs:
+          Wide:
+            fields:
+              cells: {type: H, length: 5000, lock: grid}
+              count: {type: i, lock: grid}
+        """,
+    )
+    wide = module.Wide.on_redis(client, key)
+    with wide.locked_grid() as grid:
+        grid.cells = list(range(5000))
+        grid.count = 1
+    assert wide.cells == list(range(5000)) and wide.snapshot().cells[-1] == 4999
+    with wide.batch() as batch:
+        for index in range(0, 5000, 2):
+            batch.add_cells(index, 1)
+    assert sum(wide.cells) == sum(range(5000)) + 2500
+
+
+def test_the_twin_travels_through_a_queue_and_pool_map(ctx: Any, client: Any, key: str) -> None:
+    counter = Counter.on_redis(client, key)
+    with ctx.Pool(2) as pool:
+        assert len(pool.map(workers.add_and_read, [(counter, 10)] * 4)) == 4
+    queue = ctx.Queue()
+    queue.put(counter)
+    assert queue.get(timeout=30).value == 40

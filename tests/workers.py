@@ -201,3 +201,11 @@ def churn_ledger(shared: Any, seed: int) -> None:
                 batch.add_b(k)
         else:
             shared.add_moves()
+
+
+def add_and_read(task: tuple[Any, int]) -> int:
+    """Pool.map task: add to a struct that came as the task's argument."""
+    shared, times = task
+    for _ in range(times):
+        shared.add_value()
+    return int(shared.value)
