@@ -386,7 +386,7 @@ class ModuleModel:
             "from collections.abc import Iterator as _Iterator": True,
             "from collections.abc import Mapping as _Mapping": True,
             "from collections.abc import Sequence as _Sequence": "_items" in helpers,
-            "from contextlib import contextmanager as _contextmanager": groups,
+            "from contextlib import contextmanager as _contextmanager": True,
             "from multiprocessing.context import BaseContext as _BaseContext": True,
             "from multiprocessing.context import get_spawning_popen as _get_spawning_popen": self.uses_locks,
             "from types import TracebackType as _TracebackType": True,

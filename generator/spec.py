@@ -40,7 +40,22 @@ SOFT_KEYWORDS = frozenset({"_", "case", "match", "type"})
 # Builtins that generated class bodies evaluate (annotations, decorators): a property or
 # parameter of that name would replace them there.
 CLASS_SCOPE_BUILTINS = frozenset(
-    {"BaseException", "TimeoutError", "bool", "bytes", "dict", "float", "int", "list", "object", "property", "staticmethod", "str", "tuple", "type"}
+    {
+        "BaseException",
+        "TimeoutError",
+        "bool",
+        "bytes",
+        "dict",
+        "float",
+        "int",
+        "list",
+        "object",
+        "property",
+        "staticmethod",
+        "str",
+        "tuple",
+        "type",
+    }
 )
 DEFAULT_GROUP = "default"
 # Constructor parameters beside the fields, and members every struct has.

@@ -133,6 +133,18 @@ def test_golden_output(name: str) -> None:
     assert module.source == golden.read_text(encoding="utf-8")
 
 
+SCHEMAS = sorted((TESTS.parent / "schemas").glob("*.yaml")) + sorted((TESTS / "schemas").glob("*.yaml"))
+SCHEMAS += sorted((TESTS.parent / "benchmarks" / "schemas").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("schema", SCHEMAS, ids=lambda path: path.name)
+def test_parts_formatted_alone_give_what_black_gives_for_the_whole_module(schema: Path) -> None:
+    import black
+
+    (module,) = generate([str(schema)])
+    assert black.format_str(module.source, mode=render.black_mode()) == module.source
+
+
 def test_user_text_reaches_code_only_as_string_literals(tmp_path: Path) -> None:
     evil = 'x"""; import os; os.system("boom") #\n\'\'\' \\'
     path = tmp_path / "evil.yaml"
