@@ -110,10 +110,10 @@ class FieldModel:
 
     @property
     def process_slots(self) -> tuple[str, ...]:
-        """Sharded fields: the shard this process claimed, and the pid that claimed it."""
+        """Sharded fields: the fork count of the process that claimed a shard, and the shard."""
         if self.storage is not Storage.SHARDED:
             return ()
-        return (f"_shardpid_{self.name}", f"_shardslot_{self.name}")
+        return (f"_shardfork_{self.name}", f"_shardslot_{self.name}")
 
     @property
     def unit(self) -> int | float:

@@ -91,7 +91,7 @@ def test_groups_in_order_of_first_use_and_unlocked_fields_outside() -> None:
 def test_docstrings_hold_any_text_exactly(text: str) -> None:
     cleaned = clean_doc(text, "fallback")  # what the view-model hands the template
     literal = render.docstring(cleaned, 4)
-    source = render.format_source(f"def f():\n    {literal}\n", "doc")  # as black leaves it
+    source = render.format_source([f"def f():\n    {literal}\n"], "doc")  # as black leaves it
     tree = ast.parse(source)
     assert ast.get_docstring(tree.body[0]) == cleaned  # type: ignore[arg-type]
 
@@ -114,7 +114,7 @@ def test_comment_text_cannot_end_the_line() -> None:
 
 def test_unparsable_render_is_an_internal_error_with_the_text_saved() -> None:
     with pytest.raises(InternalError, match="does not parse") as info:
-        render.format_source("def broken(:\n", "broken")
+        render.format_source(["def broken(:\n"], "broken")
     saved = Path(str(info.value).rsplit("text saved to ", 1)[1])
     assert saved.read_text() == "def broken(:\n"
     saved.unlink()

@@ -300,13 +300,28 @@ def _timeout(owner: str, group: str, seconds: float) -> TimeoutError:
     )
 
 
+# Forks into this process so far. A fork child counts one more than its parent ever did, so a
+# sharded field inherited by fork sees that its claim is not this process's (os.getpid() would
+# tell too, but it is a system call on every add).
+_forks = 0
+
+
+def _count_fork() -> None:
+    global _forks
+    _forks += 1
+
+
+if hasattr(_os, "register_at_fork"):
+    _os.register_at_fork(after_in_child=_count_fork)
+
+
 def _claim_shard(claims: _ctypes.c_int, lock: _Lock, shards: int) -> tuple[int, int]:
-    """The calling process's pid and shard: a new one of its own while any is left, else the last."""
+    """This process's fork count and shard: a new shard of its own while any is left, else the last."""
     with lock:
         slot = claims.value
         if slot < shards - 1:
             claims.value = slot + 1
-    return _os.getpid(), min(slot, shards - 1)
+    return _forks, min(slot, shards - 1)
 
 
 def _sum_shards(shards: _Any, lock: _Lock, timeout: float | None, name: str) -> _Any:
@@ -5474,11 +5489,11 @@ class Hits:
         "_shardlock_small",
         "_shardclaims_small",
         "_raw_label",
-        "_shardpid_count",
+        "_shardfork_count",
         "_shardslot_count",
-        "_shardpid_seconds",
+        "_shardfork_seconds",
         "_shardslot_seconds",
-        "_shardpid_small",
+        "_shardfork_small",
         "_shardslot_small",
     )
 
@@ -5497,17 +5512,17 @@ class Hits:
     _raw_count: _ctypes.Array[_ctypes.c_longlong]
     _shardlock_count: _Lock
     _shardclaims_count: _ctypes.c_int
-    _shardpid_count: int
+    _shardfork_count: int
     _shardslot_count: int
     _raw_seconds: _ctypes.Array[_ctypes.c_double]
     _shardlock_seconds: _Lock
     _shardclaims_seconds: _ctypes.c_int
-    _shardpid_seconds: int
+    _shardfork_seconds: int
     _shardslot_seconds: int
     _raw_small: _ctypes.Array[_ctypes.c_byte]
     _shardlock_small: _Lock
     _shardclaims_small: _ctypes.c_int
-    _shardpid_small: int
+    _shardfork_small: int
     _shardslot_small: int
     _raw_label: _ctypes.Array[_ctypes.c_char]
 
@@ -5527,17 +5542,23 @@ class Hits:
         self._raw_count[0] = _int(count, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Hits.count")
         self._shardlock_count = ctx.RLock()
         self._shardclaims_count = ctx.RawValue(_ctypes.c_int, 0)
-        self._shardpid_count = 0
+        self._shardfork_count = (
+            -1
+        )  # no claim yet: a slot of this process's own on the first add
         self._raw_seconds = ctx.RawArray(_ctypes.c_double, 3)
         self._raw_seconds[0] = _float(seconds, _FLOAT64_MAX, "Hits.seconds")
         self._shardlock_seconds = ctx.RLock()
         self._shardclaims_seconds = ctx.RawValue(_ctypes.c_int, 0)
-        self._shardpid_seconds = 0
+        self._shardfork_seconds = (
+            -1
+        )  # no claim yet: a slot of this process's own on the first add
         self._raw_small = ctx.RawArray(_ctypes.c_byte, 2)
         self._raw_small[0] = _int(small, _C_BYTE_MIN, _C_BYTE_MAX, "Hits.small")
         self._shardlock_small = ctx.RLock()
         self._shardclaims_small = ctx.RawValue(_ctypes.c_int, 0)
-        self._shardpid_small = 0
+        self._shardfork_small = (
+            -1
+        )  # no claim yet: a slot of this process's own on the first add
         self._raw_label = ctx.RawArray(_ctypes.c_char, 8)
         self._raw_label.value = _bytes(label, 8, "Hits.label")
         self._start_method = ctx.get_start_method()
@@ -5581,9 +5602,9 @@ class Hits:
             self._raw_label,
         ) = state
         self._bind(locks)
-        self._shardpid_count = 0  # claim a slot of this process's own on first add
-        self._shardpid_seconds = 0  # claim a slot of this process's own on first add
-        self._shardpid_small = 0  # claim a slot of this process's own on first add
+        self._shardfork_count = -1  # claims stay with the process that made them
+        self._shardfork_seconds = -1  # claims stay with the process that made them
+        self._shardfork_small = -1  # claims stay with the process that made them
 
     @property
     def count(self) -> int:
@@ -5608,8 +5629,8 @@ class Hits:
         """
         if delta.__class__ is not int:
             delta = _as_int(delta, "Hits.count")
-        if self._shardpid_count != _os.getpid():
-            self._shardpid_count, self._shardslot_count = _claim_shard(
+        if self._shardfork_count != _forks:
+            self._shardfork_count, self._shardslot_count = _claim_shard(
                 self._shardclaims_count, self._shardlock_count, 2
             )
         raw = self._raw_count
@@ -5656,8 +5677,8 @@ class Hits:
         """
         if delta.__class__ is not float:
             delta = _float(delta, _FLOAT64_MAX, "Hits.seconds")
-        if self._shardpid_seconds != _os.getpid():
-            self._shardpid_seconds, self._shardslot_seconds = _claim_shard(
+        if self._shardfork_seconds != _forks:
+            self._shardfork_seconds, self._shardslot_seconds = _claim_shard(
                 self._shardclaims_seconds, self._shardlock_seconds, 3
             )
         raw = self._raw_seconds
@@ -5706,8 +5727,8 @@ class Hits:
         """
         if delta.__class__ is not int:
             delta = _as_int(delta, "Hits.small")
-        if self._shardpid_small != _os.getpid():
-            self._shardpid_small, self._shardslot_small = _claim_shard(
+        if self._shardfork_small != _forks:
+            self._shardfork_small, self._shardslot_small = _claim_shard(
                 self._shardclaims_small, self._shardlock_small, 2
             )
         raw = self._raw_small
