@@ -304,10 +304,11 @@ class _RedisField:
         name: str,
         label: str,
         kind: str,
-        low: float,
-        high: float,
-        length: int | None,
-        group: str | None,
+        low: float = 0,
+        high: float = 0,
+        *,
+        length: int | None = None,
+        group: str | None = None,
     ) -> None:
         self.label = label
         self.kind = kind  # 'int', 'f', 'd', 'bool', 'bytes' or 'str'
@@ -1165,11 +1166,17 @@ class HistogramOnRedis(_RedisStruct):
         "int",
         _C_ULONGLONG_MIN,
         _C_ULONGLONG_MAX,
-        10,
-        "default",
+        length=10,
+        group="default",
     )
     _field_weights = _RedisField(
-        "weights", "Histogram.weights", "d", -_FLOAT64_MAX, _FLOAT64_MAX, 4, "default"
+        "weights",
+        "Histogram.weights",
+        "d",
+        -_FLOAT64_MAX,
+        _FLOAT64_MAX,
+        length=4,
+        group="default",
     )
     _field_total = _RedisField(
         "total",
@@ -1177,8 +1184,7 @@ class HistogramOnRedis(_RedisStruct):
         "int",
         _C_ULONGLONG_MIN,
         _C_ULONGLONG_MAX,
-        None,
-        "default",
+        group="default",
     )
     _fields = (_field_buckets, _field_weights, _field_total)
     _defaults = ((0,) * 10, (1.0, 0.5, 0.25, 0.125), 0)

@@ -250,10 +250,11 @@ class _RedisField:
         name: str,
         label: str,
         kind: str,
-        low: float,
-        high: float,
-        length: int | None,
-        group: str | None,
+        low: float = 0,
+        high: float = 0,
+        *,
+        length: int | None = None,
+        group: str | None = None,
     ) -> None:
         self.label = label
         self.kind = kind  # 'int', 'f', 'd', 'bool', 'bytes' or 'str'
@@ -894,7 +895,7 @@ class CounterOnRedis(_RedisStruct):
     _groups = ("default",)
     _lock_timeout = None
     _field_value = _RedisField(
-        "value", "Counter.value", "int", _C_INT_MIN, _C_INT_MAX, None, "default"
+        "value", "Counter.value", "int", _C_INT_MIN, _C_INT_MAX, group="default"
     )
     _fields = (_field_value,)
     _defaults = (0,)

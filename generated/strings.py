@@ -280,10 +280,11 @@ class _RedisField:
         name: str,
         label: str,
         kind: str,
-        low: float,
-        high: float,
-        length: int | None,
-        group: str | None,
+        low: float = 0,
+        high: float = 0,
+        *,
+        length: int | None = None,
+        group: str | None = None,
     ) -> None:
         self.label = label
         self.kind = kind  # 'int', 'f', 'd', 'bool', 'bytes' or 'str'
@@ -1109,17 +1110,16 @@ class JobInfoOnRedis(_RedisStruct):
     _struct = "JobInfo"
     _groups = ("default",)
     _lock_timeout = None
-    _field_label = _RedisField("label", "JobInfo.label", "bytes", 0, 0, None, "default")
-    _field_owner = _RedisField("owner", "JobInfo.owner", "str", 0, 0, None, "default")
-    _field_grade = _RedisField("grade", "JobInfo.grade", "str", 0, 0, None, "default")
+    _field_label = _RedisField("label", "JobInfo.label", "bytes", group="default")
+    _field_owner = _RedisField("owner", "JobInfo.owner", "str", group="default")
+    _field_grade = _RedisField("grade", "JobInfo.grade", "str", group="default")
     _field_priority = _RedisField(
         "priority",
         "JobInfo.priority",
         "int",
         _C_SHORT_MIN,
         _C_SHORT_MAX,
-        None,
-        "default",
+        group="default",
     )
     _fields = (_field_label, _field_owner, _field_grade, _field_priority)
     _defaults = (b"unnamed", "", "A", 0)

@@ -310,10 +310,11 @@ class _RedisField:
         name: str,
         label: str,
         kind: str,
-        low: float,
-        high: float,
-        length: int | None,
-        group: str | None,
+        low: float = 0,
+        high: float = 0,
+        *,
+        length: int | None = None,
+        group: str | None = None,
     ) -> None:
         self.label = label
         self.kind = kind  # 'int', 'f', 'd', 'bool', 'bytes' or 'str'
@@ -1378,11 +1379,10 @@ class WorkerStatsOnRedis(_RedisStruct):
         "int",
         _C_INT_MIN,
         _C_INT_MAX,
-        None,
-        "progress",
+        group="progress",
     )
     _field_failed = _RedisField(
-        "failed", "WorkerStats.failed", "int", _C_INT_MIN, _C_INT_MAX, None, "progress"
+        "failed", "WorkerStats.failed", "int", _C_INT_MIN, _C_INT_MAX, group="progress"
     )
     _field_elapsed = _RedisField(
         "elapsed",
@@ -1390,13 +1390,10 @@ class WorkerStatsOnRedis(_RedisStruct):
         "d",
         -_FLOAT64_MAX,
         _FLOAT64_MAX,
-        None,
-        "timing",
+        group="timing",
     )
-    _field_state = _RedisField(
-        "state", "WorkerStats.state", "bytes", 0, 0, None, "default"
-    )
-    _field_stop = _RedisField("stop", "WorkerStats.stop", "bool", 0, 0, None, None)
+    _field_state = _RedisField("state", "WorkerStats.state", "bytes", group="default")
+    _field_stop = _RedisField("stop", "WorkerStats.stop", "bool")
     _fields = (
         _field_processed,
         _field_failed,

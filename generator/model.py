@@ -226,11 +226,11 @@ class FieldModel:
         return f"_from_{self.item_type}"
 
     @property
-    def redis_bounds(self) -> tuple[str, str]:
-        """Redis twin: the range an add must stay in (unused for fields without add)."""
+    def redis_bounds(self) -> tuple[str, ...]:
+        """Redis twin: the range an add must stay in (none for fields that cannot be added to)."""
         if self.floating or self.item_type == "int":
             return self.item_low, self.item_high
-        return "0", "0"
+        return ()
 
 
 @dataclass(frozen=True)

@@ -641,10 +641,11 @@ class _RedisField:
         name: str,
         label: str,
         kind: str,
-        low: float,
-        high: float,
-        length: int | None,
-        group: str | None,
+        low: float = 0,
+        high: float = 0,
+        *,
+        length: int | None = None,
+        group: str | None = None,
     ) -> None:
         self.label = label
         self.kind = kind  # 'int', 'f', 'd', 'bool', 'bytes' or 'str'
@@ -3043,56 +3044,70 @@ class EverythingOnRedis(_RedisStruct):
     _struct = "Everything"
     _groups = ("default", "arrays", "text")
     _lock_timeout = None
-    _field_c = _RedisField("c", "Everything.c", "bytes", 0, 0, None, "default")
-    _field_u = _RedisField("u", "Everything.u", "str", 0, 0, None, "default")
+    _field_c = _RedisField("c", "Everything.c", "bytes", group="default")
+    _field_u = _RedisField("u", "Everything.u", "str", group="default")
     _field_b = _RedisField(
-        "b", "Everything.b", "int", _C_BYTE_MIN, _C_BYTE_MAX, None, "default"
+        "b", "Everything.b", "int", _C_BYTE_MIN, _C_BYTE_MAX, group="default"
     )
     _field_B = _RedisField(
-        "B", "Everything.B", "int", _C_UBYTE_MIN, _C_UBYTE_MAX, None, "default"
+        "B", "Everything.B", "int", _C_UBYTE_MIN, _C_UBYTE_MAX, group="default"
     )
     _field_h = _RedisField(
-        "h", "Everything.h", "int", _C_SHORT_MIN, _C_SHORT_MAX, None, "default"
+        "h", "Everything.h", "int", _C_SHORT_MIN, _C_SHORT_MAX, group="default"
     )
     _field_H = _RedisField(
-        "H", "Everything.H", "int", _C_USHORT_MIN, _C_USHORT_MAX, None, "default"
+        "H", "Everything.H", "int", _C_USHORT_MIN, _C_USHORT_MAX, group="default"
     )
     _field_i = _RedisField(
-        "i", "Everything.i", "int", _C_INT_MIN, _C_INT_MAX, None, "default"
+        "i", "Everything.i", "int", _C_INT_MIN, _C_INT_MAX, group="default"
     )
     _field_I = _RedisField(
-        "I", "Everything.I", "int", _C_UINT_MIN, _C_UINT_MAX, None, "default"
+        "I", "Everything.I", "int", _C_UINT_MIN, _C_UINT_MAX, group="default"
     )
     _field_l = _RedisField(
-        "l", "Everything.l", "int", _C_LONG_MIN, _C_LONG_MAX, None, "default"
+        "l", "Everything.l", "int", _C_LONG_MIN, _C_LONG_MAX, group="default"
     )
     _field_L = _RedisField(
-        "L", "Everything.L", "int", _C_ULONG_MIN, _C_ULONG_MAX, None, "default"
+        "L", "Everything.L", "int", _C_ULONG_MIN, _C_ULONG_MAX, group="default"
     )
     _field_q = _RedisField(
-        "q", "Everything.q", "int", _C_LONGLONG_MIN, _C_LONGLONG_MAX, None, "default"
+        "q", "Everything.q", "int", _C_LONGLONG_MIN, _C_LONGLONG_MAX, group="default"
     )
     _field_Q = _RedisField(
-        "Q", "Everything.Q", "int", _C_ULONGLONG_MIN, _C_ULONGLONG_MAX, None, "default"
+        "Q", "Everything.Q", "int", _C_ULONGLONG_MIN, _C_ULONGLONG_MAX, group="default"
     )
     _field_f = _RedisField(
-        "f", "Everything.f", "f", -_FLOAT32_MAX, _FLOAT32_MAX, None, "default"
+        "f", "Everything.f", "f", -_FLOAT32_MAX, _FLOAT32_MAX, group="default"
     )
     _field_d = _RedisField(
-        "d", "Everything.d", "d", -_FLOAT64_MAX, _FLOAT64_MAX, None, "default"
+        "d", "Everything.d", "d", -_FLOAT64_MAX, _FLOAT64_MAX, group="default"
     )
-    _field_flag = _RedisField("flag", "Everything.flag", "bool", 0, 0, None, "default")
+    _field_flag = _RedisField("flag", "Everything.flag", "bool", group="default")
     _field_ints = _RedisField(
-        "ints", "Everything.ints", "int", _C_INT_MIN, _C_INT_MAX, 3, "arrays"
+        "ints",
+        "Everything.ints",
+        "int",
+        _C_INT_MIN,
+        _C_INT_MAX,
+        length=3,
+        group="arrays",
     )
     _field_reals = _RedisField(
-        "reals", "Everything.reals", "d", -_FLOAT64_MAX, _FLOAT64_MAX, 2, "arrays"
+        "reals",
+        "Everything.reals",
+        "d",
+        -_FLOAT64_MAX,
+        _FLOAT64_MAX,
+        length=2,
+        group="arrays",
     )
-    _field_flags = _RedisField("flags", "Everything.flags", "bool", 0, 0, 2, "arrays")
-    _field_label = _RedisField("label", "Everything.label", "bytes", 0, 0, None, "text")
-    _field_title = _RedisField("title", "Everything.title", "str", 0, 0, None, "text")
-    _field_stop = _RedisField("stop", "Everything.stop", "bool", 0, 0, None, None)
-    _field_note = _RedisField("note", "Everything.note", "str", 0, 0, None, None)
+    _field_flags = _RedisField(
+        "flags", "Everything.flags", "bool", length=2, group="arrays"
+    )
+    _field_label = _RedisField("label", "Everything.label", "bytes", group="text")
+    _field_title = _RedisField("title", "Everything.title", "str", group="text")
+    _field_stop = _RedisField("stop", "Everything.stop", "bool")
+    _field_note = _RedisField("note", "Everything.note", "str")
     _fields = (
         _field_c,
         _field_u,
@@ -4525,13 +4540,13 @@ class GuardedOnRedis(_RedisStruct):
     _groups = ("left", "right")
     _lock_timeout = 0.5
     _field_a = _RedisField(
-        "a", "Guarded.a", "int", _C_LONGLONG_MIN, _C_LONGLONG_MAX, None, "left"
+        "a", "Guarded.a", "int", _C_LONGLONG_MIN, _C_LONGLONG_MAX, group="left"
     )
     _field_b = _RedisField(
-        "b", "Guarded.b", "int", _C_LONGLONG_MIN, _C_LONGLONG_MAX, None, "right"
+        "b", "Guarded.b", "int", _C_LONGLONG_MIN, _C_LONGLONG_MAX, group="right"
     )
     _field_total = _RedisField(
-        "total", "Guarded.total", "int", _C_LONGLONG_MIN, _C_LONGLONG_MAX, None, "left"
+        "total", "Guarded.total", "int", _C_LONGLONG_MIN, _C_LONGLONG_MAX, group="left"
     )
     _fields = (_field_a, _field_b, _field_total)
     _defaults = (0, 0, 0)
@@ -5249,13 +5264,13 @@ class PairOnRedis(_RedisStruct):
     _groups = ("pair", "other")
     _lock_timeout = None
     _field_a = _RedisField(
-        "a", "Pair.a", "int", _C_LONGLONG_MIN, _C_LONGLONG_MAX, None, "pair"
+        "a", "Pair.a", "int", _C_LONGLONG_MIN, _C_LONGLONG_MAX, group="pair"
     )
     _field_b = _RedisField(
-        "b", "Pair.b", "int", _C_LONGLONG_MIN, _C_LONGLONG_MAX, None, "pair"
+        "b", "Pair.b", "int", _C_LONGLONG_MIN, _C_LONGLONG_MAX, group="pair"
     )
     _field_moves = _RedisField(
-        "moves", "Pair.moves", "int", _C_INT_MIN, _C_INT_MAX, None, "other"
+        "moves", "Pair.moves", "int", _C_INT_MIN, _C_INT_MAX, group="other"
     )
     _fields = (_field_a, _field_b, _field_moves)
     _defaults = (500, 500, 0)
@@ -5869,15 +5884,13 @@ class HitsOnRedis(_RedisStruct):
     _groups = ("default",)
     _lock_timeout = None
     _field_count = _RedisField(
-        "count", "Hits.count", "int", _C_LONGLONG_MIN, _C_LONGLONG_MAX, None, None
+        "count", "Hits.count", "int", _C_LONGLONG_MIN, _C_LONGLONG_MAX
     )
     _field_seconds = _RedisField(
-        "seconds", "Hits.seconds", "d", -_FLOAT64_MAX, _FLOAT64_MAX, None, None
+        "seconds", "Hits.seconds", "d", -_FLOAT64_MAX, _FLOAT64_MAX
     )
-    _field_small = _RedisField(
-        "small", "Hits.small", "int", _C_BYTE_MIN, _C_BYTE_MAX, None, None
-    )
-    _field_label = _RedisField("label", "Hits.label", "bytes", 0, 0, None, "default")
+    _field_small = _RedisField("small", "Hits.small", "int", _C_BYTE_MIN, _C_BYTE_MAX)
+    _field_label = _RedisField("label", "Hits.label", "bytes", group="default")
     _fields = (_field_count, _field_seconds, _field_small, _field_label)
     _defaults = (0, 1.5, 0, b"")
 
@@ -6718,17 +6731,23 @@ class LedgerOnRedis(_RedisStruct):
     _groups = ("pair", "other")
     _lock_timeout = 5.0
     _field_a = _RedisField(
-        "a", "Ledger.a", "int", _C_LONGLONG_MIN, _C_LONGLONG_MAX, None, "pair"
+        "a", "Ledger.a", "int", _C_LONGLONG_MIN, _C_LONGLONG_MAX, group="pair"
     )
     _field_b = _RedisField(
-        "b", "Ledger.b", "int", _C_LONGLONG_MIN, _C_LONGLONG_MAX, None, "pair"
+        "b", "Ledger.b", "int", _C_LONGLONG_MIN, _C_LONGLONG_MAX, group="pair"
     )
     _field_last = _RedisField(
-        "last", "Ledger.last", "int", _C_LONGLONG_MIN, _C_LONGLONG_MAX, 2, "pair"
+        "last",
+        "Ledger.last",
+        "int",
+        _C_LONGLONG_MIN,
+        _C_LONGLONG_MAX,
+        length=2,
+        group="pair",
     )
-    _field_note = _RedisField("note", "Ledger.note", "bytes", 0, 0, None, "pair")
+    _field_note = _RedisField("note", "Ledger.note", "bytes", group="pair")
     _field_moves = _RedisField(
-        "moves", "Ledger.moves", "int", _C_INT_MIN, _C_INT_MAX, None, "other"
+        "moves", "Ledger.moves", "int", _C_INT_MIN, _C_INT_MAX, group="other"
     )
     _fields = (_field_a, _field_b, _field_last, _field_note, _field_moves)
     _defaults = (500, 500, (0,) * 2, b"", 0)

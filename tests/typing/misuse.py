@@ -22,3 +22,7 @@ JobInfo().owner = b"bytes"  # error
 Histogram().add_buckets("0")  # error
 with stats.locked_progress() as group:
     group.elapsed = 1.0  # error
+twin = WorkerStats.on_redis(object(), "key")
+twin.add_processed(1.5)  # error
+twin.add_stop()  # error
+WorkerStats.on_redis(object(), 42)  # error

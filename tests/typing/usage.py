@@ -22,3 +22,15 @@ with stats.batch() as batch:
 job = JobInfo(label=b"abc", owner="me")
 name: str = job.owner
 buckets: list[int] = Histogram().buckets
+
+
+def on_redis(client: object) -> WorkerStatsSnapshot:
+    """The Redis twin: the same API, checked the same way."""
+    shared = WorkerStats.on_redis(client, "stats:job-42", lease=10.0)
+    done: int = shared.add_processed()
+    shared.update_progress(processed=done, failed=0)
+    with shared.locked_progress() as group:
+        group.failed += 1
+    with shared.get_lock("timing"):
+        shared.elapsed = 1.5
+    return shared.snapshot()
