@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 from sharedgen.pipeline import generate
@@ -45,6 +46,16 @@ def ctx(request: pytest.FixtureRequest) -> multiprocessing.context.BaseContext:
 def everything(tmp_path_factory: pytest.TempPathFactory) -> ModuleType:
     """tests/schemas/everything.yaml: every type code, lock groups, timeouts."""
     return import_generated(TESTS / "schemas" / "everything.yaml", "everything", tmp_path_factory.mktemp("generated"))
+
+
+def run_all(ctx: Any, target: Any, args_list: list[tuple[Any, ...]]) -> None:
+    """Start a process per argument tuple, wait for all, and require that each exited cleanly."""
+    processes = [ctx.Process(target=target, args=args) for args in args_list]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(timeout=120)
+    assert [p.exitcode for p in processes] == [0] * len(processes)
 
 
 def import_generated(schema: Path, name: str, folder: Path) -> ModuleType:

@@ -8,22 +8,13 @@ from typing import Any
 
 import pytest
 import workers
-from conftest import START_METHODS
+from conftest import START_METHODS, run_all
 
 from generated.counter import Counter
 from generated.worker_stats import WorkerStats
 
 PROCESSES = 4
 ADDS = 2000
-
-
-def run_all(ctx: Any, target: Any, args_list: list[tuple[Any, ...]]) -> None:
-    processes = [ctx.Process(target=target, args=args) for args in args_list]
-    for process in processes:
-        process.start()
-    for process in processes:
-        process.join(timeout=120)
-    assert [p.exitcode for p in processes] == [0] * len(processes)
 
 
 def test_n_processes_times_m_adds_is_exact(ctx: Any) -> None:

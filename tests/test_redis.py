@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 import workers
-from conftest import REPO, START_METHODS, build_schema
+from conftest import REPO, START_METHODS, build_schema, run_all
 
 from generated.counter import Counter
 from generated.worker_stats import WorkerStats
@@ -226,15 +226,6 @@ def test_the_twin_travels_by_pickle_as_its_key(client: Any, key: str) -> None:
     stats.add_processed(3)
     copy = pickle.loads(pickle.dumps(stats))
     assert type(copy) is type(stats) and copy.processed == 3
-
-
-def run_all(ctx: Any, target: Any, args_list: list[tuple[Any, ...]]) -> None:
-    processes = [ctx.Process(target=target, args=args) for args in args_list]
-    for process in processes:
-        process.start()
-    for process in processes:
-        process.join(timeout=120)
-    assert [p.exitcode for p in processes] == [0] * len(processes)
 
 
 def test_adds_from_several_processes_are_exact(ctx: Any, client: Any, key: str) -> None:
