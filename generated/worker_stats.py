@@ -297,7 +297,7 @@ _CLIENT_SETTINGS = {
 # How long a lease lasts when the struct has no lock_timeout (seconds).
 _DEFAULT_LEASE = 30.0
 # Waiting for another client's lease: the first pause, doubling up to the longest.
-_FIRST_PAUSE, _LONGEST_PAUSE = 0.0005, 0.01
+_FIRST_PAUSE, _LONGEST_PAUSE = 0.0001, 0.002
 
 
 class _RedisField:
