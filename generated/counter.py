@@ -111,31 +111,32 @@ def _add_overflow(name: str, delta: float, low: float, high: float) -> OverflowE
 _C_INT_MIN, _C_INT_MAX = _int_range(_ctypes.sizeof(_ctypes.c_int), signed=True)
 
 
-# Every script first checks the lease of the group it writes (KEYS[2], absent for fields
-# without a lock) against the caller's token (ARGV[1], '' when it holds no lease). A script that
-# did nothing answers a table: {1} another client holds the lease, {2} the caller's lease ran
-# out, {3, k} the k-th add would overflow; one that did its work answers a plain value.
+# Every script first checks the leases of the groups it writes (KEYS[2], ...; none for fields
+# without a lock) against the caller's tokens (ARGV[1], ...; '' where it holds no lease, and one
+# '' when there is no lease). A script that did nothing answers a table: {1, j} another client
+# holds the j-th lease, {2, j} the caller's j-th lease ran out, {3, k} the k-th add would
+# overflow; one that did its work answers a plain value. Its own arguments start at ARGV[first].
 _LUA_LEASE_CHECK = """
 local function hset(list, first)
   for i = first, #list, 1000 do
     redis.call('HSET', KEYS[1], unpack(list, i, math.min(i + 999, #list)))
   end
 end
-local token = ARGV[1]
-if KEYS[2] then
-  local holder = redis.call('GET', KEYS[2])
-  if holder and holder ~= token then return {1} end
-  if not holder and token ~= '' then return {2} end
+for j = 2, #KEYS do
+  local holder, token = redis.call('GET', KEYS[j]), ARGV[j - 1]
+  if holder and holder ~= token then return {1, j - 1} end
+  if not holder and token ~= '' then return {2, j - 1} end
 end
+local first = math.max(#KEYS, 2)
 """
-# ARGV[2] '1' to end the lease with this write (a locked block's last), else '';
+# One lease at most. ARGV[2] '1' to end the lease with this write (a locked block's last), else '';
 # ARGV[3], ARGV[4], ...: hash field, value, hash field, value, ...
 _LUA_WRITE = _LUA_LEASE_CHECK + """
 hset(ARGV, 3)
 if ARGV[2] == '1' then redis.call('DEL', KEYS[2]) end
 return 0
 """
-# ARGV[2] hash field, ARGV[3] new value, ARGV[4] how to compare with ARGV[5]:
+# One lease at most. ARGV[2] hash field, ARGV[3] new value, ARGV[4] how to compare with ARGV[5]:
 # 'any' (exchange), 'same' (the same bytes) or 'number' (numerically equal, as floats compare).
 # Answers '1' or '0' (whether it set the field) followed by the old value.
 _LUA_SWAP = _LUA_LEASE_CHECK + """
@@ -148,7 +149,7 @@ if mode == 'any' or (mode == 'same' and old == expected)
 end
 return '0' .. old
 """
-# ARGV[2 + 5k .. 6 + 5k]: hash field, delta, type ('int', 'f' or 'd'), lowest, highest.
+# From ARGV[first], five per add: hash field, delta, type ('int', 'f' or 'd'), lowest, highest.
 # All sums are checked before any is written; answers the last new value.
 # Integers are added exactly as decimal strings split into two doubles (Lua has no 64-bit ints).
 _LUA_ADD = _LUA_LEASE_CHECK + """
@@ -174,7 +175,7 @@ local function join(hi, lo)
 end
 local function finite(x) return x == x and x ~= math.huge and x ~= -math.huge end
 local sums, sum = {}, nil
-for i = 2, #ARGV, 5 do
+for i = first, #ARGV, 5 do
   local field, delta, kind = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local current = redis.call('HGET', KEYS[1], field) or '0'
   if kind == 'int' then
@@ -184,12 +185,12 @@ for i = 2, #ARGV, 5 do
     if l >= B then h, l = h + 1, l - B end
     local lowh, lowl = split(ARGV[i + 3])
     local highh, highl = split(ARGV[i + 4])
-    if less(h, l, lowh, lowl) or less(highh, highl, h, l) then return {3, (i + 3) / 5} end
+    if less(h, l, lowh, lowl) or less(highh, highl, h, l) then return {3, (i - first) / 5 + 1} end
     sum = join(h, l)
   else
     local c, d = tonumber(current), tonumber(delta)
     local total, limit = c + d, tonumber(ARGV[i + 4])
-    if not (total >= -limit and total <= limit) and finite(c) and finite(d) then return {3, (i + 3) / 5} end
+    if not (total >= -limit and total <= limit) and finite(c) and finite(d) then return {3, (i - first) / 5 + 1} end
     if kind == 'f' then total = (struct.unpack('f', struct.pack('f', total))) end
     sum = string.format('%.17g', total)
   end
@@ -243,7 +244,17 @@ _FIRST_PAUSE, _LONGEST_PAUSE = 0.0001, 0.002
 class _RedisField:
     """One field as the twin stores it: hash fields, encoding, and the lease guarding it."""
 
-    __slots__ = ("label", "kind", "low", "high", "bounds", "array", "names", "group")
+    __slots__ = (
+        "label",
+        "kind",
+        "low",
+        "high",
+        "bounds",
+        "array",
+        "names",
+        "group",
+        "groups",
+    )
 
     def __init__(
         self,
@@ -265,6 +276,7 @@ class _RedisField:
             (name,) if length is None else tuple(f"{name}[{i}]" for i in range(length))
         )
         self.group = group
+        self.groups = () if group is None else (group,)
 
     def encode(self, value: _Any) -> bytes:
         """The stored form of one checked value (of one item, for arrays)."""
@@ -458,6 +470,7 @@ class _RedisStruct:
         "_write_script",
         "_swap_script",
         "_add_script",
+        "_batched",
     )
 
     _struct: _ClassVar[str]
@@ -496,6 +509,9 @@ class _RedisStruct:
         self._write_script = client.register_script(_LUA_WRITE)
         self._swap_script = client.register_script(_LUA_SWAP)
         self._add_script = client.register_script(_LUA_ADD)
+        self._batched: dict[int, list[tuple[_RedisField, int, float]]] = (
+            {}
+        )  # a flush's adds, by thread
         defaults = [
             item
             for field, value in zip(self._fields, self._defaults)
@@ -513,22 +529,26 @@ class _RedisStruct:
         }
         return _attach, (type(self), settings, self._key, self._lease)
 
-    def _call(self, script: _Any, field: _RedisField, args: list[_Any]) -> _Any:
-        """Run a script on the hash and the field's lease, waiting while another client holds it."""
-        if field.group is None:
-            return script(keys=[self._key], args=["", *args])
-        lease = self._leases[field.group]
+    def _call(self, script: _Any, groups: tuple[str, ...], args: list[_Any]) -> _Any:
+        """Run a script on the hash and the groups' leases, waiting while another client holds one."""
+        leases = [self._leases[group] for group in groups]
+        keys = [self._key, *(lease.key for lease in leases)]
         waiter = None
         while True:
-            reply = script(keys=[self._key, lease.key], args=[lease.token(), *args])
+            tokens = [lease.token() for lease in leases] or [""]
+            reply = script(keys=keys, args=[*tokens, *args])
             if reply.__class__ is not list or reply[0] != 1:
                 break
-            waiter = waiter or _Waiter(self._struct, field.group, self._lock_timeout)
+            busy: int = reply[1]
+            waiter = waiter or _Waiter(
+                self._struct, groups[busy - 1], self._lock_timeout
+            )
             if not waiter.pause():
                 raise waiter.timeout()
         if reply.__class__ is list and reply[0] == 2:
+            lost: int = reply[1]
             raise TimeoutError(
-                f"{self._struct}: the lease on lock group {field.group!r} ran out before the block ended; "
+                f"{self._struct}: the lease on lock group {groups[lost - 1]!r} ran out before the block ended; "
                 "nothing was written"
             )
         return reply
@@ -550,7 +570,7 @@ class _RedisStruct:
 
     def _set(self, field: _RedisField, value: object) -> None:
         """Write one field's checked value."""
-        self._call(self._write_script, field, ["", *field.pairs(value)])
+        self._call(self._write_script, field.groups, ["", *field.pairs(value)])
 
     def _write(
         self, changes: list[tuple[_RedisField, object]], ending: bool = False
@@ -566,7 +586,7 @@ class _RedisStruct:
         ends = ending and lease is not None and lease.outermost()
         self._call(
             self._write_script,
-            field,
+            field.groups,
             [
                 "1" if ends else "",
                 *(item for field, value in changes for item in field.pairs(value)),
@@ -574,6 +594,16 @@ class _RedisStruct:
         )
         if ends and lease is not None:
             lease.ended()
+
+    def _queue(self, *deltas: tuple[_RedisField, int, float]) -> None:
+        """A batch flush's adds to one group, sent with the other groups' by _send_batch()."""
+        self._batched.setdefault(_threading.get_ident(), []).extend(deltas)
+
+    def _send_batch(self) -> None:
+        """Apply a flush's adds to every group in one script call: all of them, or (on overflow) none."""
+        deltas = self._batched.pop(_threading.get_ident(), None)
+        if deltas:
+            self._add_to(*deltas)
 
     @_contextmanager
     def _holding(
@@ -592,7 +622,9 @@ class _RedisStruct:
 
     def _exchange(self, field: _RedisField, value: object) -> bytes:
         reply: bytes = self._call(
-            self._swap_script, field, [field.names[0], field.encode(value), "any", ""]
+            self._swap_script,
+            field.groups,
+            [field.names[0], field.encode(value), "any", ""],
         )
         return reply[1:]
 
@@ -605,13 +637,13 @@ class _RedisStruct:
         mode = "number" if field.kind in ("f", "d") else "same"
         reply: bytes = self._call(
             self._swap_script,
-            field,
+            field.groups,
             [field.names[0], field.encode(value), mode, stored],
         )
         return reply[:1] == b"1"
 
     def _add_to(self, *deltas: tuple[_RedisField, int, float]) -> bytes:
-        """Add to fields (array items by index, else 0) of one lock group, all or none; the last new value."""
+        """Add to fields (array items by index, else 0), all or none, in one script call; the last new value."""
         args: list[_Any] = []
         for field, index, delta in deltas:
             if field.kind == "int" and abs(delta) > field.high - field.low:
@@ -621,7 +653,10 @@ class _RedisStruct:
                 b"%d" % delta if field.kind == "int" else repr(float(delta)),
                 *field.bounds,
             )
-        reply = self._call(self._add_script, deltas[0][0], args)
+        groups = tuple(
+            dict.fromkeys(group for field, _, _ in deltas for group in field.groups)
+        )
+        reply = self._call(self._add_script, groups, args)
         if reply.__class__ is list:
             overflowed: int = reply[1]
             field, _, delta = deltas[overflowed - 1]
@@ -657,12 +692,20 @@ class _Counter_default:
 
 
 class _Counter_batch:
-    """Adds to Counter collected in this process; flush() applies them, one critical section per lock group."""
+    """Adds to Counter collected in this process; flush() applies them.
 
-    __slots__ = ("_apply_default", "_pending_value")
+    In shared memory, one critical section per lock group; on Redis, one script call for all groups.
+    """
 
-    def __init__(self, apply_default: _Callable[[int], None]) -> None:
+    __slots__ = ("_apply_default", "_send", "_pending_value")
+
+    def __init__(
+        self,
+        apply_default: _Callable[[int], None],
+        send: _Callable[[], None] | None = None,
+    ) -> None:
         self._apply_default = apply_default
+        self._send = send  # the Redis twin's: its appliers queue, and this sends what they queued
         self._pending_value: int = 0
 
     def add_value(self, delta: int = 1) -> None:
@@ -675,6 +718,8 @@ class _Counter_batch:
         if self._pending_value:
             self._apply_default(self._pending_value)
             self._pending_value = 0
+        if self._send is not None:
+            self._send()
 
 
 class Counter:
@@ -959,8 +1004,8 @@ class CounterOnRedis(_RedisStruct):
             self._write(self._checked_default(copy.value), ending=True)
 
     def _apply_default(self, _pending_value: int) -> None:
-        """Add batched deltas to the group in one script call, all or none."""
-        self._add_to(
+        """Queue batched deltas of the group; the flush sends every group's at once."""
+        self._queue(
             (self._field_value, 0, _pending_value),
         )
 
@@ -970,7 +1015,7 @@ class CounterOnRedis(_RedisStruct):
 
         What was added before an exception in the block is still applied.
         """
-        collected = _Counter_batch(self._apply_default)
+        collected = _Counter_batch(self._apply_default, send=self._send_batch)
         try:
             yield collected
         finally:

@@ -312,7 +312,7 @@ class StructModel:
 
     @property
     def batch_slots(self) -> tuple[str, ...]:
-        appliers = tuple(g.apply for g in self.batch_groups)
+        appliers = tuple(g.apply for g in self.batch_groups) + ("_send",)
         return appliers + tuple(f.pending for g in self.batch_groups for f in g.addable_fields)
 
     @property

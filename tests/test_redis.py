@@ -328,3 +328,24 @@ def test_the_twin_travels_through_a_queue_and_pool_map(ctx: Any, client: Any, ke
     queue = ctx.Queue()
     queue.put(counter)
     assert queue.get(timeout=30).value == 40
+
+
+def test_a_batch_flushes_every_group_in_one_script_call_all_or_none(client: Any, key: str) -> None:
+    stats = WorkerStats.on_redis(client, key)
+
+    def script_calls() -> int:
+        return int(client.info("commandstats").get("cmdstat_evalsha", {}).get("calls", 0))
+
+    before = script_calls()
+    with stats.batch() as batch:
+        for _ in range(100):
+            batch.add_processed()
+            batch.add_elapsed(0.5)
+    assert script_calls() - before == 1
+    assert (stats.processed, stats.elapsed) == (100, 50.0)
+    with pytest.raises(OverflowError, match="WorkerStats.failed"):
+        with stats.batch() as batch:
+            batch.add_processed(1)
+            batch.add_elapsed(1.0)
+            batch.add_failed(2**31)
+    assert (stats.processed, stats.failed, stats.elapsed) == (100, 0, 50.0)

@@ -502,31 +502,32 @@ _FLOAT32_MAX = 3.4028234663852886e38
 _FLOAT64_MAX = _sys.float_info.max
 
 
-# Every script first checks the lease of the group it writes (KEYS[2], absent for fields
-# without a lock) against the caller's token (ARGV[1], '' when it holds no lease). A script that
-# did nothing answers a table: {1} another client holds the lease, {2} the caller's lease ran
-# out, {3, k} the k-th add would overflow; one that did its work answers a plain value.
+# Every script first checks the leases of the groups it writes (KEYS[2], ...; none for fields
+# without a lock) against the caller's tokens (ARGV[1], ...; '' where it holds no lease, and one
+# '' when there is no lease). A script that did nothing answers a table: {1, j} another client
+# holds the j-th lease, {2, j} the caller's j-th lease ran out, {3, k} the k-th add would
+# overflow; one that did its work answers a plain value. Its own arguments start at ARGV[first].
 _LUA_LEASE_CHECK = """
 local function hset(list, first)
   for i = first, #list, 1000 do
     redis.call('HSET', KEYS[1], unpack(list, i, math.min(i + 999, #list)))
   end
 end
-local token = ARGV[1]
-if KEYS[2] then
-  local holder = redis.call('GET', KEYS[2])
-  if holder and holder ~= token then return {1} end
-  if not holder and token ~= '' then return {2} end
+for j = 2, #KEYS do
+  local holder, token = redis.call('GET', KEYS[j]), ARGV[j - 1]
+  if holder and holder ~= token then return {1, j - 1} end
+  if not holder and token ~= '' then return {2, j - 1} end
 end
+local first = math.max(#KEYS, 2)
 """
-# ARGV[2] '1' to end the lease with this write (a locked block's last), else '';
+# One lease at most. ARGV[2] '1' to end the lease with this write (a locked block's last), else '';
 # ARGV[3], ARGV[4], ...: hash field, value, hash field, value, ...
 _LUA_WRITE = _LUA_LEASE_CHECK + """
 hset(ARGV, 3)
 if ARGV[2] == '1' then redis.call('DEL', KEYS[2]) end
 return 0
 """
-# ARGV[2] hash field, ARGV[3] new value, ARGV[4] how to compare with ARGV[5]:
+# One lease at most. ARGV[2] hash field, ARGV[3] new value, ARGV[4] how to compare with ARGV[5]:
 # 'any' (exchange), 'same' (the same bytes) or 'number' (numerically equal, as floats compare).
 # Answers '1' or '0' (whether it set the field) followed by the old value.
 _LUA_SWAP = _LUA_LEASE_CHECK + """
@@ -539,7 +540,7 @@ if mode == 'any' or (mode == 'same' and old == expected)
 end
 return '0' .. old
 """
-# ARGV[2 + 5k .. 6 + 5k]: hash field, delta, type ('int', 'f' or 'd'), lowest, highest.
+# From ARGV[first], five per add: hash field, delta, type ('int', 'f' or 'd'), lowest, highest.
 # All sums are checked before any is written; answers the last new value.
 # Integers are added exactly as decimal strings split into two doubles (Lua has no 64-bit ints).
 _LUA_ADD = _LUA_LEASE_CHECK + """
@@ -565,7 +566,7 @@ local function join(hi, lo)
 end
 local function finite(x) return x == x and x ~= math.huge and x ~= -math.huge end
 local sums, sum = {}, nil
-for i = 2, #ARGV, 5 do
+for i = first, #ARGV, 5 do
   local field, delta, kind = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local current = redis.call('HGET', KEYS[1], field) or '0'
   if kind == 'int' then
@@ -575,12 +576,12 @@ for i = 2, #ARGV, 5 do
     if l >= B then h, l = h + 1, l - B end
     local lowh, lowl = split(ARGV[i + 3])
     local highh, highl = split(ARGV[i + 4])
-    if less(h, l, lowh, lowl) or less(highh, highl, h, l) then return {3, (i + 3) / 5} end
+    if less(h, l, lowh, lowl) or less(highh, highl, h, l) then return {3, (i - first) / 5 + 1} end
     sum = join(h, l)
   else
     local c, d = tonumber(current), tonumber(delta)
     local total, limit = c + d, tonumber(ARGV[i + 4])
-    if not (total >= -limit and total <= limit) and finite(c) and finite(d) then return {3, (i + 3) / 5} end
+    if not (total >= -limit and total <= limit) and finite(c) and finite(d) then return {3, (i - first) / 5 + 1} end
     if kind == 'f' then total = (struct.unpack('f', struct.pack('f', total))) end
     sum = string.format('%.17g', total)
   end
@@ -634,7 +635,17 @@ _FIRST_PAUSE, _LONGEST_PAUSE = 0.0001, 0.002
 class _RedisField:
     """One field as the twin stores it: hash fields, encoding, and the lease guarding it."""
 
-    __slots__ = ("label", "kind", "low", "high", "bounds", "array", "names", "group")
+    __slots__ = (
+        "label",
+        "kind",
+        "low",
+        "high",
+        "bounds",
+        "array",
+        "names",
+        "group",
+        "groups",
+    )
 
     def __init__(
         self,
@@ -656,6 +667,7 @@ class _RedisField:
             (name,) if length is None else tuple(f"{name}[{i}]" for i in range(length))
         )
         self.group = group
+        self.groups = () if group is None else (group,)
 
     def encode(self, value: _Any) -> bytes:
         """The stored form of one checked value (of one item, for arrays)."""
@@ -865,6 +877,7 @@ class _RedisStruct:
         "_write_script",
         "_swap_script",
         "_add_script",
+        "_batched",
     )
 
     _struct: _ClassVar[str]
@@ -903,6 +916,9 @@ class _RedisStruct:
         self._write_script = client.register_script(_LUA_WRITE)
         self._swap_script = client.register_script(_LUA_SWAP)
         self._add_script = client.register_script(_LUA_ADD)
+        self._batched: dict[int, list[tuple[_RedisField, int, float]]] = (
+            {}
+        )  # a flush's adds, by thread
         defaults = [
             item
             for field, value in zip(self._fields, self._defaults)
@@ -920,22 +936,26 @@ class _RedisStruct:
         }
         return _attach, (type(self), settings, self._key, self._lease)
 
-    def _call(self, script: _Any, field: _RedisField, args: list[_Any]) -> _Any:
-        """Run a script on the hash and the field's lease, waiting while another client holds it."""
-        if field.group is None:
-            return script(keys=[self._key], args=["", *args])
-        lease = self._leases[field.group]
+    def _call(self, script: _Any, groups: tuple[str, ...], args: list[_Any]) -> _Any:
+        """Run a script on the hash and the groups' leases, waiting while another client holds one."""
+        leases = [self._leases[group] for group in groups]
+        keys = [self._key, *(lease.key for lease in leases)]
         waiter = None
         while True:
-            reply = script(keys=[self._key, lease.key], args=[lease.token(), *args])
+            tokens = [lease.token() for lease in leases] or [""]
+            reply = script(keys=keys, args=[*tokens, *args])
             if reply.__class__ is not list or reply[0] != 1:
                 break
-            waiter = waiter or _Waiter(self._struct, field.group, self._lock_timeout)
+            busy: int = reply[1]
+            waiter = waiter or _Waiter(
+                self._struct, groups[busy - 1], self._lock_timeout
+            )
             if not waiter.pause():
                 raise waiter.timeout()
         if reply.__class__ is list and reply[0] == 2:
+            lost: int = reply[1]
             raise TimeoutError(
-                f"{self._struct}: the lease on lock group {field.group!r} ran out before the block ended; "
+                f"{self._struct}: the lease on lock group {groups[lost - 1]!r} ran out before the block ended; "
                 "nothing was written"
             )
         return reply
@@ -957,7 +977,7 @@ class _RedisStruct:
 
     def _set(self, field: _RedisField, value: object) -> None:
         """Write one field's checked value."""
-        self._call(self._write_script, field, ["", *field.pairs(value)])
+        self._call(self._write_script, field.groups, ["", *field.pairs(value)])
 
     def _write(
         self, changes: list[tuple[_RedisField, object]], ending: bool = False
@@ -973,7 +993,7 @@ class _RedisStruct:
         ends = ending and lease is not None and lease.outermost()
         self._call(
             self._write_script,
-            field,
+            field.groups,
             [
                 "1" if ends else "",
                 *(item for field, value in changes for item in field.pairs(value)),
@@ -981,6 +1001,16 @@ class _RedisStruct:
         )
         if ends and lease is not None:
             lease.ended()
+
+    def _queue(self, *deltas: tuple[_RedisField, int, float]) -> None:
+        """A batch flush's adds to one group, sent with the other groups' by _send_batch()."""
+        self._batched.setdefault(_threading.get_ident(), []).extend(deltas)
+
+    def _send_batch(self) -> None:
+        """Apply a flush's adds to every group in one script call: all of them, or (on overflow) none."""
+        deltas = self._batched.pop(_threading.get_ident(), None)
+        if deltas:
+            self._add_to(*deltas)
 
     @_contextmanager
     def _holding(
@@ -999,7 +1029,9 @@ class _RedisStruct:
 
     def _exchange(self, field: _RedisField, value: object) -> bytes:
         reply: bytes = self._call(
-            self._swap_script, field, [field.names[0], field.encode(value), "any", ""]
+            self._swap_script,
+            field.groups,
+            [field.names[0], field.encode(value), "any", ""],
         )
         return reply[1:]
 
@@ -1012,13 +1044,13 @@ class _RedisStruct:
         mode = "number" if field.kind in ("f", "d") else "same"
         reply: bytes = self._call(
             self._swap_script,
-            field,
+            field.groups,
             [field.names[0], field.encode(value), mode, stored],
         )
         return reply[:1] == b"1"
 
     def _add_to(self, *deltas: tuple[_RedisField, int, float]) -> bytes:
-        """Add to fields (array items by index, else 0) of one lock group, all or none; the last new value."""
+        """Add to fields (array items by index, else 0), all or none, in one script call; the last new value."""
         args: list[_Any] = []
         for field, index, delta in deltas:
             if field.kind == "int" and abs(delta) > field.high - field.low:
@@ -1028,7 +1060,10 @@ class _RedisStruct:
                 b"%d" % delta if field.kind == "int" else repr(float(delta)),
                 *field.bounds,
             )
-        reply = self._call(self._add_script, deltas[0][0], args)
+        groups = tuple(
+            dict.fromkeys(group for field, _, _ in deltas for group in field.groups)
+        )
+        reply = self._call(self._add_script, groups, args)
         if reply.__class__ is list:
             overflowed: int = reply[1]
             field, _, delta = deltas[overflowed - 1]
@@ -1134,11 +1169,15 @@ class _Everything_text:
 
 
 class _Everything_batch:
-    """Adds to Everything collected in this process; flush() applies them, one critical section per lock group."""
+    """Adds to Everything collected in this process; flush() applies them.
+
+    In shared memory, one critical section per lock group; on Redis, one script call for all groups.
+    """
 
     __slots__ = (
         "_apply_default",
         "_apply_arrays",
+        "_send",
         "_pending_b",
         "_pending_B",
         "_pending_h",
@@ -1161,9 +1200,11 @@ class _Everything_batch:
             [int, int, int, int, int, int, int, int, int, int, float, float], None
         ],
         apply_arrays: _Callable[[dict[int, int], dict[int, float]], None],
+        send: _Callable[[], None] | None = None,
     ) -> None:
         self._apply_default = apply_default
         self._apply_arrays = apply_arrays
+        self._send = send  # the Redis twin's: its appliers queue, and this sends what they queued
         self._pending_b: int = 0
         self._pending_B: int = 0
         self._pending_h: int = 0
@@ -1299,6 +1340,8 @@ class _Everything_batch:
             self._apply_arrays(self._pending_ints, self._pending_reals)
             self._pending_ints = {}
             self._pending_reals = {}
+        if self._send is not None:
+            self._send()
 
 
 class Everything:
@@ -3898,8 +3941,8 @@ class EverythingOnRedis(_RedisStruct):
         _pending_f: float,
         _pending_d: float,
     ) -> None:
-        """Add batched deltas to the group in one script call, all or none."""
-        self._add_to(
+        """Queue batched deltas of the group; the flush sends every group's at once."""
+        self._queue(
             (self._field_b, 0, _pending_b),
             (self._field_B, 0, _pending_B),
             (self._field_h, 0, _pending_h),
@@ -3917,8 +3960,8 @@ class EverythingOnRedis(_RedisStruct):
     def _apply_arrays(
         self, _pending_ints: dict[int, int], _pending_reals: dict[int, float]
     ) -> None:
-        """Add batched deltas to the group in one script call, all or none."""
-        self._add_to(
+        """Queue batched deltas of the group; the flush sends every group's at once."""
+        self._queue(
             *(
                 (self._field_ints, index, delta)
                 for index, delta in _pending_ints.items()
@@ -3935,7 +3978,9 @@ class EverythingOnRedis(_RedisStruct):
 
         What was added before an exception in the block is still applied.
         """
-        collected = _Everything_batch(self._apply_default, self._apply_arrays)
+        collected = _Everything_batch(
+            self._apply_default, self._apply_arrays, send=self._send_batch
+        )
         try:
             yield collected
         finally:
@@ -4015,11 +4060,15 @@ class _Guarded_right:
 
 
 class _Guarded_batch:
-    """Adds to Guarded collected in this process; flush() applies them, one critical section per lock group."""
+    """Adds to Guarded collected in this process; flush() applies them.
+
+    In shared memory, one critical section per lock group; on Redis, one script call for all groups.
+    """
 
     __slots__ = (
         "_apply_left",
         "_apply_right",
+        "_send",
         "_pending_a",
         "_pending_total",
         "_pending_b",
@@ -4029,9 +4078,11 @@ class _Guarded_batch:
         self,
         apply_left: _Callable[[int, int], None],
         apply_right: _Callable[[int], None],
+        send: _Callable[[], None] | None = None,
     ) -> None:
         self._apply_left = apply_left
         self._apply_right = apply_right
+        self._send = send  # the Redis twin's: its appliers queue, and this sends what they queued
         self._pending_a: int = 0
         self._pending_total: int = 0
         self._pending_b: int = 0
@@ -4060,6 +4111,8 @@ class _Guarded_batch:
         if self._pending_b:
             self._apply_right(self._pending_b)
             self._pending_b = 0
+        if self._send is not None:
+            self._send()
 
 
 class Guarded:
@@ -4699,15 +4752,15 @@ class GuardedOnRedis(_RedisStruct):
             self._write(self._checked_right(copy.b), ending=True)
 
     def _apply_left(self, _pending_a: int, _pending_total: int) -> None:
-        """Add batched deltas to the group in one script call, all or none."""
-        self._add_to(
+        """Queue batched deltas of the group; the flush sends every group's at once."""
+        self._queue(
             (self._field_a, 0, _pending_a),
             (self._field_total, 0, _pending_total),
         )
 
     def _apply_right(self, _pending_b: int) -> None:
-        """Add batched deltas to the group in one script call, all or none."""
-        self._add_to(
+        """Queue batched deltas of the group; the flush sends every group's at once."""
+        self._queue(
             (self._field_b, 0, _pending_b),
         )
 
@@ -4717,7 +4770,9 @@ class GuardedOnRedis(_RedisStruct):
 
         What was added before an exception in the block is still applied.
         """
-        collected = _Guarded_batch(self._apply_left, self._apply_right)
+        collected = _Guarded_batch(
+            self._apply_left, self._apply_right, send=self._send_batch
+        )
         try:
             yield collected
         finally:
@@ -4776,11 +4831,15 @@ class _Pair_other:
 
 
 class _Pair_batch:
-    """Adds to Pair collected in this process; flush() applies them, one critical section per lock group."""
+    """Adds to Pair collected in this process; flush() applies them.
+
+    In shared memory, one critical section per lock group; on Redis, one script call for all groups.
+    """
 
     __slots__ = (
         "_apply_pair",
         "_apply_other",
+        "_send",
         "_pending_a",
         "_pending_b",
         "_pending_moves",
@@ -4790,9 +4849,11 @@ class _Pair_batch:
         self,
         apply_pair: _Callable[[int, int], None],
         apply_other: _Callable[[int], None],
+        send: _Callable[[], None] | None = None,
     ) -> None:
         self._apply_pair = apply_pair
         self._apply_other = apply_other
+        self._send = send  # the Redis twin's: its appliers queue, and this sends what they queued
         self._pending_a: int = 0
         self._pending_b: int = 0
         self._pending_moves: int = 0
@@ -4821,6 +4882,8 @@ class _Pair_batch:
         if self._pending_moves:
             self._apply_other(self._pending_moves)
             self._pending_moves = 0
+        if self._send is not None:
+            self._send()
 
 
 class Pair:
@@ -5418,15 +5481,15 @@ class PairOnRedis(_RedisStruct):
             self._write(self._checked_other(copy.moves), ending=True)
 
     def _apply_pair(self, _pending_a: int, _pending_b: int) -> None:
-        """Add batched deltas to the group in one script call, all or none."""
-        self._add_to(
+        """Queue batched deltas of the group; the flush sends every group's at once."""
+        self._queue(
             (self._field_a, 0, _pending_a),
             (self._field_b, 0, _pending_b),
         )
 
     def _apply_other(self, _pending_moves: int) -> None:
-        """Add batched deltas to the group in one script call, all or none."""
-        self._add_to(
+        """Queue batched deltas of the group; the flush sends every group's at once."""
+        self._queue(
             (self._field_moves, 0, _pending_moves),
         )
 
@@ -5436,7 +5499,9 @@ class PairOnRedis(_RedisStruct):
 
         What was added before an exception in the block is still applied.
         """
-        collected = _Pair_batch(self._apply_pair, self._apply_other)
+        collected = _Pair_batch(
+            self._apply_pair, self._apply_other, send=self._send_batch
+        )
         try:
             yield collected
         finally:
@@ -6047,11 +6112,15 @@ class _Ledger_other:
 
 
 class _Ledger_batch:
-    """Adds to Ledger collected in this process; flush() applies them, one critical section per lock group."""
+    """Adds to Ledger collected in this process; flush() applies them.
+
+    In shared memory, one critical section per lock group; on Redis, one script call for all groups.
+    """
 
     __slots__ = (
         "_apply_pair",
         "_apply_other",
+        "_send",
         "_pending_a",
         "_pending_b",
         "_pending_last",
@@ -6062,9 +6131,11 @@ class _Ledger_batch:
         self,
         apply_pair: _Callable[[int, int, dict[int, int]], None],
         apply_other: _Callable[[int], None],
+        send: _Callable[[], None] | None = None,
     ) -> None:
         self._apply_pair = apply_pair
         self._apply_other = apply_other
+        self._send = send  # the Redis twin's: its appliers queue, and this sends what they queued
         self._pending_a: int = 0
         self._pending_b: int = 0
         self._pending_last: dict[int, int] = {}
@@ -6102,6 +6173,8 @@ class _Ledger_batch:
         if self._pending_moves:
             self._apply_other(self._pending_moves)
             self._pending_moves = 0
+        if self._send is not None:
+            self._send()
 
 
 class Ledger:
@@ -6955,8 +7028,8 @@ class LedgerOnRedis(_RedisStruct):
     def _apply_pair(
         self, _pending_a: int, _pending_b: int, _pending_last: dict[int, int]
     ) -> None:
-        """Add batched deltas to the group in one script call, all or none."""
-        self._add_to(
+        """Queue batched deltas of the group; the flush sends every group's at once."""
+        self._queue(
             (self._field_a, 0, _pending_a),
             (self._field_b, 0, _pending_b),
             *(
@@ -6966,8 +7039,8 @@ class LedgerOnRedis(_RedisStruct):
         )
 
     def _apply_other(self, _pending_moves: int) -> None:
-        """Add batched deltas to the group in one script call, all or none."""
-        self._add_to(
+        """Queue batched deltas of the group; the flush sends every group's at once."""
+        self._queue(
             (self._field_moves, 0, _pending_moves),
         )
 
@@ -6977,7 +7050,9 @@ class LedgerOnRedis(_RedisStruct):
 
         What was added before an exception in the block is still applied.
         """
-        collected = _Ledger_batch(self._apply_pair, self._apply_other)
+        collected = _Ledger_batch(
+            self._apply_pair, self._apply_other, send=self._send_batch
+        )
         try:
             yield collected
         finally:
