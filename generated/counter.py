@@ -313,9 +313,14 @@ class _RedisField:
                 return None
             return self.encode(value)
         if self.kind in ("f", "d"):
-            return (
-                repr(float(value)).encode() if isinstance(value, (int, float)) else None
-            )
+            try:
+                return (
+                    repr(float(value)).encode()
+                    if isinstance(value, (int, float))
+                    else None
+                )
+            except OverflowError:  # an int beyond every float equals no stored value
+                return None
         if self.kind == "bytes":
             return value if isinstance(value, bytes) else None
         return self.encode(value) if isinstance(value, str) else None
