@@ -1,8 +1,10 @@
 """The seed article's two-process counter, rewritten on the generated ``Counter``.
 
-    python examples/seed_counter.py [--start-method fork|spawn|forkserver]
+    python examples/seed_counter.py [--start-method fork|spawn|forkserver] [--redis URL]
 
 ``counter.add_value()`` is one atomic increment: one lock acquisition, no lost updates.
+With ``--redis redis://host:6379/0`` the same program keeps the counter in a Redis hash instead
+(one line differs; needs redis-py: pip install 'sharedgen[redis]').
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # import generated/ from a checkout
 
-from generated.counter import Counter  # noqa: E402
+from generated.counter import Counter, CounterOnRedis  # noqa: E402
 
 
 def say(line: str) -> None:
@@ -25,7 +27,7 @@ def say(line: str) -> None:
     sys.stdout.flush()
 
 
-def increment_worker(shared_counter: Counter, count: int) -> None:
+def increment_worker(shared_counter: Counter | CounterOnRedis, count: int) -> None:
     """Increment the shared counter ``count`` times."""
     pid = os.getpid()
     say(f"[Process-{pid}] Started")
@@ -38,10 +40,18 @@ def increment_worker(shared_counter: Counter, count: int) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--start-method", choices=multiprocessing.get_all_start_methods(), default=None)
+    parser.add_argument("--redis", metavar="URL", help="keep the counter in Redis, e.g. redis://localhost:6379/0")
     args = parser.parse_args()
     ctx = multiprocessing.get_context(args.start_method)
 
-    counter = Counter(value=0, ctx=ctx)
+    counter: Counter | CounterOnRedis
+    if args.redis:
+        import redis
+
+        counter = Counter.on_redis(redis.Redis.from_url(args.redis), "seed:counter")
+        counter.value = 0
+    else:
+        counter = Counter(value=0, ctx=ctx)
     num_processes = 2
     loops_per_process = 50
     say(f"--- Processing Started (Initial Value: {counter.value}) ---")

@@ -36,10 +36,10 @@ def test_generated_modules_import_only_the_standard_library() -> None:
         assert modules <= set(sys.stdlib_module_names), (path, modules - set(sys.stdlib_module_names))
 
 
-@pytest.mark.parametrize("method", START_METHODS)
-def test_seed_counter_example(method: str) -> None:
+def run_seed_counter(*options: str) -> None:
+    """Run the seed's example and check its output, line by line, as the seed prints it."""
     result = subprocess.run(
-        [sys.executable, str(REPO / "examples" / "seed_counter.py"), "--start-method", method],
+        [sys.executable, str(REPO / "examples" / "seed_counter.py"), *options],
         capture_output=True,
         text=True,
         timeout=120,
@@ -56,6 +56,16 @@ def test_seed_counter_example(method: str) -> None:
         "Expected Value: 100",
         ">> Success: Data was updated without conflicts.",
     ]
+
+
+@pytest.mark.parametrize("method", START_METHODS)
+def test_seed_counter_example(method: str) -> None:
+    run_seed_counter("--start-method", method)
+
+
+def test_seed_counter_example_on_redis(redis_port: int) -> None:
+    pytest.importorskip("redis", reason="redis-py is not installed (pip install 'sharedgen[redis]')")
+    run_seed_counter("--start-method", "spawn", "--redis", f"redis://127.0.0.1:{redis_port}/0")
 
 
 def test_readme_api_example_runs_as_shown(tmp_path: Path) -> None:
