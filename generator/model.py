@@ -11,7 +11,15 @@ from dataclasses import dataclass
 from enum import Enum
 
 from sharedgen import __version__
-from sharedgen.spec import DEFAULT_GROUP, REDIS_SUFFIX, SNAPSHOT_SUFFIX, FieldSpec, SchemaFile, StructSpec
+from sharedgen.spec import (
+    DEFAULT_GROUP,
+    REDIS_SUFFIX,
+    SHARD_SPACING,
+    SNAPSHOT_SUFFIX,
+    FieldSpec,
+    SchemaFile,
+    StructSpec,
+)
 from sharedgen.typecodes import Kind
 
 
@@ -83,6 +91,7 @@ class FieldModel:
     has_add: bool
     has_exchange: bool
     has_compare_and_set: bool
+    shard_stride: int  # sharded fields: items from one shard to the next (a cache line apart)
 
     @property
     def is_array(self) -> bool:
@@ -105,8 +114,13 @@ class FieldModel:
 
     @property
     def last_shard(self) -> int:
-        """The shard processes share (under a lock) once every other shard has an owner."""
-        return (self.shards or 1) - 1
+        """The index of the shard processes share (under a lock) once every other shard has an owner."""
+        return ((self.shards or 1) - 1) * self.shard_stride
+
+    @property
+    def shard_items(self) -> int:
+        """Items of the array holding the shards (the ones between them are padding)."""
+        return (self.shards or 1) * self.shard_stride
 
     @property
     def process_slots(self) -> tuple[str, ...]:
@@ -523,6 +537,7 @@ def build_field(struct_name: str, name: str, spec: FieldSpec) -> FieldModel:
         has_add=(locked or storage is Storage.SHARDED) and numeric,
         has_exchange=exchangeable,
         has_compare_and_set=exchangeable,
+        shard_stride=max(1, SHARD_SPACING // code.largest_size),
     )
 
 

@@ -64,6 +64,9 @@ RESERVED_FIELD_NAMES = frozenset({"self", "ctx", "locks", "snapshot", "get_lock"
 FIELD_MEMBER_PREFIXES = ("add_", "exchange_", "compare_and_set_")
 GROUP_MEMBER_PREFIXES = ("update_", "locked_")
 SNAPSHOT_SUFFIX = "Snapshot"
+# Bytes from one shard of a sharded counter to the next: a cache line each, so that processes
+# adding to their own shards do not take the same line from each other.
+SHARD_SPACING = 64
 REDIS_SUFFIX = "OnRedis"  # the Redis twin of a struct
 
 
@@ -244,7 +247,9 @@ class FieldSpec(BaseModel):
     @property
     def shared_bytes(self) -> int:
         """Shared memory the field takes on the platform where its C type is widest."""
-        return self.code.largest_size * (self.length or self.shards or 1)
+        if self.shards:
+            return self.shards * SHARD_SPACING
+        return self.code.largest_size * (self.length or 1)
 
     @property
     def group(self) -> str | None:

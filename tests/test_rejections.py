@@ -200,9 +200,10 @@ STRUCT_CASES = [
     ("bad timeout", "structs:\n  S:\n    lock_timeout: -1\n    fields: {x: {type: i}}\n", "3:19", "greater than 0"),
     (
         "cap counts shards",
-        "structs:\n  S:\n    max_shared_bytes: 4000\n    fields:\n      x: {type: q, shards: 1000}\n",
+        "structs:\n  S:\n    max_shared_bytes: 4000\n    fields:\n      x: {type: q, shards: 100}\n",
         "5:20",
-        "struct 'S', field 'x', shards: the struct needs up to 8000 bytes of shared memory, more than max_shared_bytes (4000)",
+        # each shard has a 64-byte cache line of its own
+        "struct 'S', field 'x', shards: the struct needs up to 6400 bytes of shared memory, more than max_shared_bytes (4000)",
     ),
     (
         "bad cap",

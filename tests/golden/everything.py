@@ -315,21 +315,25 @@ if hasattr(_os, "register_at_fork"):
     _os.register_at_fork(after_in_child=_count_fork)
 
 
-def _claim_shard(claims: _ctypes.c_int, lock: _Lock, shards: int) -> tuple[int, int]:
-    """This process's fork count and shard: a new shard of its own while any is left, else the last."""
+def _claim_shard(
+    claims: _ctypes.c_int, lock: _Lock, shards: int, stride: int
+) -> tuple[int, int]:
+    """This process's fork count and the index of its shard: one of its own while any is left, else the last."""
     with lock:
         slot = claims.value
         if slot < shards - 1:
             claims.value = slot + 1
-    return _forks, min(slot, shards - 1)
+    return _forks, min(slot, shards - 1) * stride
 
 
-def _sum_shards(shards: _Any, lock: _Lock, timeout: float | None, name: str) -> _Any:
+def _sum_shards(
+    shards: _Any, stride: int, lock: _Lock, timeout: float | None, name: str
+) -> _Any:
     """The sum of all shards (owners add without a lock; each shard is read in one load)."""
     if not lock.acquire(True, timeout):
         raise _timeout(name, "shards", timeout or 0.0)
     try:
-        return sum(shards)
+        return sum(shards[::stride])
     finally:
         lock.release()
 
@@ -5623,21 +5627,21 @@ class Hits:
     ) -> None:
         if ctx is None:
             ctx = _mp.get_context()
-        self._raw_count = ctx.RawArray(_ctypes.c_longlong, 2)
+        self._raw_count = ctx.RawArray(_ctypes.c_longlong, 16)
         self._raw_count[0] = _int(count, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Hits.count")
         self._shardlock_count = ctx.RLock()
         self._shardclaims_count = ctx.RawValue(_ctypes.c_int, 0)
         self._shardfork_count = (
             -1
         )  # no claim yet: a slot of this process's own on the first add
-        self._raw_seconds = ctx.RawArray(_ctypes.c_double, 3)
+        self._raw_seconds = ctx.RawArray(_ctypes.c_double, 24)
         self._raw_seconds[0] = _float(seconds, _FLOAT64_MAX, "Hits.seconds")
         self._shardlock_seconds = ctx.RLock()
         self._shardclaims_seconds = ctx.RawValue(_ctypes.c_int, 0)
         self._shardfork_seconds = (
             -1
         )  # no claim yet: a slot of this process's own on the first add
-        self._raw_small = ctx.RawArray(_ctypes.c_byte, 2)
+        self._raw_small = ctx.RawArray(_ctypes.c_byte, 128)
         self._raw_small[0] = _int(small, _C_BYTE_MIN, _C_BYTE_MAX, "Hits.small")
         self._shardlock_small = ctx.RLock()
         self._shardclaims_small = ctx.RawValue(_ctypes.c_int, 0)
@@ -5698,7 +5702,7 @@ class Hits:
         The sum of 2 shards.
         """
         total: int = _sum_shards(
-            self._raw_count, self._shardlock_count, None, "Hits.count"
+            self._raw_count, 8, self._shardlock_count, None, "Hits.count"
         )
         return total
 
@@ -5716,11 +5720,11 @@ class Hits:
             delta = _as_int(delta, "Hits.count")
         if self._shardfork_count != _forks:
             self._shardfork_count, self._shardslot_count = _claim_shard(
-                self._shardclaims_count, self._shardlock_count, 2
+                self._shardclaims_count, self._shardlock_count, 2, 8
             )
         raw = self._raw_count
         slot = self._shardslot_count
-        if slot < 1:  # this process's own shard: no other process writes it
+        if slot < 8:  # this process's own shard: no other process writes it
             total = raw[slot] + delta
             if _C_LONGLONG_MIN <= total <= _C_LONGLONG_MAX:
                 raw[slot] = total
@@ -5744,7 +5748,7 @@ class Hits:
         The sum of 3 shards.
         """
         total: float = _sum_shards(
-            self._raw_seconds, self._shardlock_seconds, None, "Hits.seconds"
+            self._raw_seconds, 8, self._shardlock_seconds, None, "Hits.seconds"
         )
         return total
 
@@ -5764,11 +5768,11 @@ class Hits:
             delta = _float(delta, _FLOAT64_MAX, "Hits.seconds")
         if self._shardfork_seconds != _forks:
             self._shardfork_seconds, self._shardslot_seconds = _claim_shard(
-                self._shardclaims_seconds, self._shardlock_seconds, 3
+                self._shardclaims_seconds, self._shardlock_seconds, 3, 8
             )
         raw = self._raw_seconds
         slot = self._shardslot_seconds
-        if slot < 2:  # this process's own shard: no other process writes it
+        if slot < 16:  # this process's own shard: no other process writes it
             total = raw[slot] + delta
             if -_FLOAT64_MAX <= total <= _FLOAT64_MAX or not _float_overflows(
                 raw[slot], delta
@@ -5796,7 +5800,7 @@ class Hits:
         The sum of 2 shards.
         """
         total: int = _sum_shards(
-            self._raw_small, self._shardlock_small, None, "Hits.small"
+            self._raw_small, 64, self._shardlock_small, None, "Hits.small"
         )
         return total
 
@@ -5814,11 +5818,11 @@ class Hits:
             delta = _as_int(delta, "Hits.small")
         if self._shardfork_small != _forks:
             self._shardfork_small, self._shardslot_small = _claim_shard(
-                self._shardclaims_small, self._shardlock_small, 2
+                self._shardclaims_small, self._shardlock_small, 2, 64
             )
         raw = self._raw_small
         slot = self._shardslot_small
-        if slot < 1:  # this process's own shard: no other process writes it
+        if slot < 64:  # this process's own shard: no other process writes it
             total = raw[slot] + delta
             if _C_BYTE_MIN <= total <= _C_BYTE_MAX:
                 raw[slot] = total
@@ -5911,11 +5915,15 @@ class Hits:
         self._acquire_default()
         try:
             return HitsSnapshot(
-                _sum_shards(self._raw_count, self._shardlock_count, None, "Hits.count"),
                 _sum_shards(
-                    self._raw_seconds, self._shardlock_seconds, None, "Hits.seconds"
+                    self._raw_count, 8, self._shardlock_count, None, "Hits.count"
                 ),
-                _sum_shards(self._raw_small, self._shardlock_small, None, "Hits.small"),
+                _sum_shards(
+                    self._raw_seconds, 8, self._shardlock_seconds, None, "Hits.seconds"
+                ),
+                _sum_shards(
+                    self._raw_small, 64, self._shardlock_small, None, "Hits.small"
+                ),
                 self._raw_label.value,
             )
         finally:
