@@ -536,7 +536,7 @@ class _RedisStruct:
         "_batched",
     )
 
-    _struct: _ClassVar[str]
+    _struct_name: _ClassVar[str]
     _groups: _ClassVar[tuple[str, ...]]
     _fields: _ClassVar[tuple[_RedisField, ...]]
     _lock_timeout: _ClassVar[float | None]
@@ -548,7 +548,7 @@ class _RedisStruct:
         )
         if settings.get("decode_responses"):
             raise ValueError(
-                f"{self._struct} on Redis needs a client made with decode_responses=False (the default)"
+                f"{self._struct_name} on Redis needs a client made with decode_responses=False (the default)"
             )
         self._client, self._key = client, key
         self._lease = lease
@@ -559,7 +559,7 @@ class _RedisStruct:
         )
         self._leases = {
             group: _RedisLease(
-                self._struct,
+                self._struct_name,
                 group,
                 client,
                 scripts,
@@ -604,14 +604,14 @@ class _RedisStruct:
                 break
             busy: int = reply[1]
             waiter = waiter or _Waiter(
-                self._struct, groups[busy - 1], self._lock_timeout
+                self._struct_name, groups[busy - 1], self._lock_timeout
             )
             if not waiter.pause():
                 raise waiter.timeout()
         if reply.__class__ is list and reply[0] == 2:
             lost: int = reply[1]
             raise TimeoutError(
-                f"{self._struct}: the lease on lock group {groups[lost - 1]!r} ran out before the block ended; "
+                f"{self._struct_name}: the lease on lock group {groups[lost - 1]!r} ran out before the block ended; "
                 "nothing was written"
             )
         return reply
@@ -676,7 +676,7 @@ class _RedisStruct:
         lease = self._leases[group]
         values = lease.take([name for field in fields for name in field.names])
         if values is None:
-            raise _lease_timeout(self._struct, group, self._lock_timeout or 0.0)
+            raise _lease_timeout(self._struct_name, group, self._lock_timeout or 0.0)
         try:
             yield iter(values)
         finally:
@@ -1206,7 +1206,7 @@ class HistogramOnRedis(_RedisStruct):
 
     __slots__ = ()
 
-    _struct = "Histogram"
+    _struct_name = "Histogram"
     _groups = ("default",)
     _lock_timeout = None
     _field_buckets = _RedisField(

@@ -889,7 +889,7 @@ class _RedisStruct:
         "_batched",
     )
 
-    _struct: _ClassVar[str]
+    _struct_name: _ClassVar[str]
     _groups: _ClassVar[tuple[str, ...]]
     _fields: _ClassVar[tuple[_RedisField, ...]]
     _lock_timeout: _ClassVar[float | None]
@@ -901,7 +901,7 @@ class _RedisStruct:
         )
         if settings.get("decode_responses"):
             raise ValueError(
-                f"{self._struct} on Redis needs a client made with decode_responses=False (the default)"
+                f"{self._struct_name} on Redis needs a client made with decode_responses=False (the default)"
             )
         self._client, self._key = client, key
         self._lease = lease
@@ -912,7 +912,7 @@ class _RedisStruct:
         )
         self._leases = {
             group: _RedisLease(
-                self._struct,
+                self._struct_name,
                 group,
                 client,
                 scripts,
@@ -957,14 +957,14 @@ class _RedisStruct:
                 break
             busy: int = reply[1]
             waiter = waiter or _Waiter(
-                self._struct, groups[busy - 1], self._lock_timeout
+                self._struct_name, groups[busy - 1], self._lock_timeout
             )
             if not waiter.pause():
                 raise waiter.timeout()
         if reply.__class__ is list and reply[0] == 2:
             lost: int = reply[1]
             raise TimeoutError(
-                f"{self._struct}: the lease on lock group {groups[lost - 1]!r} ran out before the block ended; "
+                f"{self._struct_name}: the lease on lock group {groups[lost - 1]!r} ran out before the block ended; "
                 "nothing was written"
             )
         return reply
@@ -1029,7 +1029,7 @@ class _RedisStruct:
         lease = self._leases[group]
         values = lease.take([name for field in fields for name in field.names])
         if values is None:
-            raise _lease_timeout(self._struct, group, self._lock_timeout or 0.0)
+            raise _lease_timeout(self._struct_name, group, self._lock_timeout or 0.0)
         try:
             yield iter(values)
         finally:
@@ -3093,7 +3093,7 @@ class EverythingOnRedis(_RedisStruct):
 
     __slots__ = ()
 
-    _struct = "Everything"
+    _struct_name = "Everything"
     _groups = ("default", "arrays", "text")
     _lock_timeout = None
     _field_c = _RedisField("c", "Everything.c", "bytes", group="default")
@@ -4598,7 +4598,7 @@ class GuardedOnRedis(_RedisStruct):
 
     __slots__ = ()
 
-    _struct = "Guarded"
+    _struct_name = "Guarded"
     _groups = ("left", "right")
     _lock_timeout = 0.5
     _field_a = _RedisField(
@@ -5332,7 +5332,7 @@ class PairOnRedis(_RedisStruct):
 
     __slots__ = ()
 
-    _struct = "Pair"
+    _struct_name = "Pair"
     _groups = ("pair", "other")
     _lock_timeout = None
     _field_a = _RedisField(
@@ -5958,7 +5958,7 @@ class HitsOnRedis(_RedisStruct):
 
     __slots__ = ()
 
-    _struct = "Hits"
+    _struct_name = "Hits"
     _groups = ("default",)
     _lock_timeout = None
     _field_count = _RedisField(
@@ -6813,7 +6813,7 @@ class LedgerOnRedis(_RedisStruct):
 
     __slots__ = ()
 
-    _struct = "Ledger"
+    _struct_name = "Ledger"
     _groups = ("pair", "other")
     _lock_timeout = 5.0
     _field_a = _RedisField(
