@@ -50,7 +50,12 @@ def everything(tmp_path_factory: pytest.TempPathFactory) -> ModuleType:
 
 def run_all(ctx: Any, target: Any, args_list: list[tuple[Any, ...]]) -> None:
     """Start a process per argument tuple, wait for all, and require that each exited cleanly."""
-    processes = [ctx.Process(target=target, args=args) for args in args_list]
+    run_together(ctx, [(target, args) for args in args_list])
+
+
+def run_together(ctx: Any, jobs: list[tuple[Any, tuple[Any, ...]]]) -> None:
+    """Start a process per (target, args), wait for all, and require that each exited cleanly."""
+    processes = [ctx.Process(target=target, args=args) for target, args in jobs]
     for process in processes:
         process.start()
     for process in processes:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 import workers
-from conftest import START_METHODS, run_all
+from conftest import START_METHODS, run_all, run_together
 
 from generated.counter import Counter
 from generated.worker_stats import WorkerStats
@@ -33,15 +33,7 @@ def test_compound_updates_in_locked_blocks_lose_nothing(ctx: Any) -> None:
 def test_invariant_holds_in_every_concurrent_snapshot(ctx: Any, everything: ModuleType) -> None:
     pair = everything.Pair(ctx=ctx)
     bad = Counter(ctx=ctx)
-    movers = [(pair, 3000)] * 2
-    watchers = [(pair, 3000, bad)] * 2
-    processes = [ctx.Process(target=workers.move_between, args=a) for a in movers]
-    processes += [ctx.Process(target=workers.watch_sum, args=a) for a in watchers]
-    for process in processes:
-        process.start()
-    for process in processes:
-        process.join(timeout=120)
-    assert [p.exitcode for p in processes] == [0] * 4
+    run_together(ctx, [(workers.move_between, (pair, 3000))] * 2 + [(workers.watch_sum, (pair, 3000, bad))] * 2)
     assert bad.value == 0
     assert pair.a + pair.b == 1000 and (pair.a, pair.b) == (500, 500)
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 import workers
-from conftest import REPO, START_METHODS, build_schema, run_all
+from conftest import REPO, START_METHODS, build_schema, run_all, run_together
 
 from generated.counter import Counter
 from generated.worker_stats import WorkerStats
@@ -249,13 +249,7 @@ def test_invariant_holds_in_every_snapshot_taken_while_others_move(
 ) -> None:
     pair = everything.Pair.on_redis(client, key)
     bad = Counter(ctx=ctx)
-    processes = [ctx.Process(target=workers.move_between, args=(pair, 150)) for _ in range(2)]
-    processes += [ctx.Process(target=workers.watch_sum, args=(pair, 600, bad)) for _ in range(2)]
-    for process in processes:
-        process.start()
-    for process in processes:
-        process.join(timeout=120)
-    assert [p.exitcode for p in processes] == [0] * 4
+    run_together(ctx, [(workers.move_between, (pair, 150))] * 2 + [(workers.watch_sum, (pair, 600, bad))] * 2)
     assert bad.value == 0
     assert (pair.a, pair.b) == (500, 500)
 
