@@ -170,7 +170,7 @@ _FLOAT64_MAX = _sys.float_info.max
 # '' when there is no lease). A script that did nothing answers a table: {1, j} another client
 # holds the j-th lease, {2, j} the caller's j-th lease ran out, {3, k} the k-th add would
 # overflow; one that did its work answers a plain value. Its own arguments start at ARGV[first].
-_LUA_LEASE_CHECK = """
+_LUA_PRELUDE = """
 local function hset(list, first)
   for i = first, #list, 1000 do
     redis.call('HSET', KEYS[1], unpack(list, i, math.min(i + 999, #list)))
@@ -185,7 +185,7 @@ local first = math.max(#KEYS, 2)
 """
 # One lease at most. ARGV[2] '1' to end the lease with this write (a locked block's last), else '';
 # ARGV[3], ARGV[4], ...: hash field, value, hash field, value, ...
-_LUA_WRITE = _LUA_LEASE_CHECK + """
+_LUA_WRITE = _LUA_PRELUDE + """
 hset(ARGV, 3)
 if ARGV[2] == '1' then redis.call('DEL', KEYS[2]) end
 return 0
@@ -193,7 +193,7 @@ return 0
 # One lease at most. ARGV[2] hash field, ARGV[3] new value, ARGV[4] how to compare with ARGV[5]:
 # 'any' (exchange), 'same' (the same bytes) or 'number' (numerically equal, as floats compare).
 # Answers '1' or '0' (whether it set the field) followed by the old value.
-_LUA_SWAP = _LUA_LEASE_CHECK + """
+_LUA_SWAP = _LUA_PRELUDE + """
 local old = redis.call('HGET', KEYS[1], ARGV[2]) or ''
 local mode, expected = ARGV[4], ARGV[5]
 if mode == 'any' or (mode == 'same' and old == expected)
@@ -206,7 +206,7 @@ return '0' .. old
 # From ARGV[first], five per add: hash field, delta, type ('int', 'f' or 'd'), lowest, highest.
 # All sums are checked before any is written; answers the last new value.
 # Integers are added exactly as decimal strings split into two doubles (Lua has no 64-bit ints).
-_LUA_ADD = _LUA_LEASE_CHECK + """
+_LUA_ADD = _LUA_PRELUDE + """
 local B = 1e9
 local function split(s)
   local negative = s:sub(1, 1) == '-'
@@ -299,15 +299,15 @@ class _RedisField:
     """One field as the twin stores it: hash fields, encoding, and the lease guarding it."""
 
     __slots__ = (
+        "name",
         "label",
         "kind",
         "low",
         "high",
         "bounds",
-        "array",
-        "names",
-        "group",
+        "length",
         "groups",
+        "_names",
     )
 
     def __init__(
@@ -325,12 +325,21 @@ class _RedisField:
         self.kind = kind  # 'int', 'f', 'd', 'bool', 'bytes' or 'str'
         self.low, self.high = low, high
         self.bounds = (kind, repr(low), repr(high))  # as the add script takes them
-        self.array = length is not None
-        self.names = (
-            (name,) if length is None else tuple(f"{name}[{i}]" for i in range(length))
-        )
-        self.group = group
+        self.name, self.length = name, length
         self.groups = () if group is None else (group,)
+        self._names: tuple[str, ...] | None = None
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The hash fields: the field's name, or one per array item (made on first use, not at import)."""
+        if self._names is None:
+            length = self.length
+            self._names = (
+                (self.name,)
+                if length is None
+                else tuple(f"{self.name}[{i}]" for i in range(length))
+            )
+        return self._names
 
     def encode(self, value: _Any) -> bytes:
         """The stored form of one checked value (of one item, for arrays)."""
@@ -349,7 +358,7 @@ class _RedisField:
 
     def pairs(self, value: _Any) -> list[bytes | str]:
         """Hash field, stored value, ... for a whole checked value."""
-        values: tuple[_Any, ...] = tuple(value) if self.array else (value,)
+        values: tuple[_Any, ...] = (value,) if self.length is None else tuple(value)
         return [
             item
             for name, one in zip(self.names, values)
@@ -617,7 +626,7 @@ class _RedisStruct:
         return reply
 
     def _get(self, field: _RedisField) -> bytes | None:
-        stored: bytes | None = self._client.hget(self._key, field.names[0])
+        stored: bytes | None = self._client.hget(self._key, field.name)
         return stored
 
     def _get_items(self, field: _RedisField) -> list[bytes | None]:
@@ -645,7 +654,7 @@ class _RedisStruct:
         if not changes:
             return
         field = changes[0][0]
-        lease = self._leases[field.group] if field.group is not None else None
+        lease = self._leases[field.groups[0]] if field.groups else None
         ends = ending and lease is not None and lease.outermost()
         self._call(
             self._write_script,
@@ -687,7 +696,7 @@ class _RedisStruct:
         reply: bytes = self._call(
             self._swap_script,
             field.groups,
-            [field.names[0], field.encode(value), "any", ""],
+            [field.name, field.encode(value), "any", ""],
         )
         return reply[1:]
 
@@ -701,7 +710,7 @@ class _RedisStruct:
         reply: bytes = self._call(
             self._swap_script,
             field.groups,
-            [field.names[0], field.encode(value), mode, stored],
+            [field.name, field.encode(value), mode, stored],
         )
         return reply[:1] == b"1"
 
