@@ -835,6 +835,8 @@ class Histogram:
         "_raw_buckets",
         "_raw_weights",
         "_raw_total",
+        "_cell_buckets",
+        "_cell_total",
     )
 
     #: The schema of this struct, for tools: each field's type code, length, lock group, shards.
@@ -849,8 +851,10 @@ class Histogram:
     _acquire_default: _Callable[[], bool]
     _release_default: _Callable[[], None]
     _raw_buckets: _ctypes.Array[_ctypes.c_ulonglong]
+    _cell_buckets: memoryview
     _raw_weights: _ctypes.Array[_ctypes.c_double]
     _raw_total: _ctypes.c_ulonglong
+    _cell_total: memoryview
 
     def __init__(
         self,
@@ -869,6 +873,7 @@ class Histogram:
                 buckets, 10, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX, "Histogram.buckets"
             ),
         )
+        self._cell_buckets = memoryview(self._raw_buckets).cast("B").cast("Q")
         self._raw_weights = ctx.RawArray(
             _ctypes.c_double,
             _float_items(weights, 4, _FLOAT64_MAX, "Histogram.weights"),
@@ -877,6 +882,7 @@ class Histogram:
             _ctypes.c_ulonglong,
             _int(total, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX, "Histogram.total"),
         )
+        self._cell_total = memoryview(self._raw_total).cast("B").cast("Q")
         self._start_method = ctx.get_start_method()
         self._bind(_make_locks("Histogram", ("default",), locks, ctx.RLock))
 
@@ -904,6 +910,8 @@ class Histogram:
             self._raw_total,
         ) = state
         self._bind(locks)
+        self._cell_buckets = memoryview(self._raw_buckets).cast("B").cast("Q")
+        self._cell_total = memoryview(self._raw_total).cast("B").cast("Q")
 
     @property
     def buckets(self) -> list[int]:
@@ -931,13 +939,13 @@ class Histogram:
             index = _index(index, 10, "Histogram.buckets")
         if delta.__class__ is not int:
             delta = _as_int(delta, "Histogram.buckets")
-        raw = self._raw_buckets
+        shared = self._cell_buckets
         self._acquire_default()
         try:
-            total = raw[index] + delta
-            if _C_ULONGLONG_MIN <= total <= _C_ULONGLONG_MAX:
-                raw[index] = total
-                return total
+            shared[index] = total = shared[index] + delta
+            return total
+        except ValueError:  # out of the C type's range: the cell stored nothing
+            pass
         finally:
             self._release_default()
         raise _add_overflow(
@@ -968,14 +976,14 @@ class Histogram:
             index = _index(index, 4, "Histogram.weights")
         if delta.__class__ is not float:
             delta = _float(delta, _FLOAT64_MAX, "Histogram.weights")
-        raw = self._raw_weights
+        shared = self._raw_weights
         self._acquire_default()
         try:
-            total = raw[index] + delta
+            total = shared[index] + delta
             if -_FLOAT64_MAX <= total <= _FLOAT64_MAX or not _float_overflows(
-                raw[index], delta
+                shared[index], delta
             ):
-                raw[index] = total
+                shared[index] = total
                 return total
         finally:
             self._release_default()
@@ -1007,13 +1015,13 @@ class Histogram:
         """Atomically add delta to total; return the new value."""
         if delta.__class__ is not int:
             delta = _as_int(delta, "Histogram.total")
-        raw = self._raw_total
+        shared = self._cell_total
         self._acquire_default()
         try:
-            total = raw.value + delta
-            if _C_ULONGLONG_MIN <= total <= _C_ULONGLONG_MAX:
-                raw.value = total
-                return total
+            shared[0] = total = shared[0] + delta
+            return total
+        except ValueError:  # out of the C type's range: the cell stored nothing
+            pass
         finally:
             self._release_default()
         raise _add_overflow(

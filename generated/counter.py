@@ -745,6 +745,7 @@ class Counter:
         "_acquire_default",
         "_release_default",
         "_raw_value",
+        "_cell_value",
     )
 
     #: The schema of this struct, for tools: each field's type code, length, lock group, shards.
@@ -757,6 +758,7 @@ class Counter:
     _acquire_default: _Callable[[], bool]
     _release_default: _Callable[[], None]
     _raw_value: _ctypes.c_int
+    _cell_value: memoryview
 
     def __init__(
         self,
@@ -770,6 +772,7 @@ class Counter:
         self._raw_value = ctx.RawValue(
             _ctypes.c_int, _int(value, _C_INT_MIN, _C_INT_MAX, "Counter.value")
         )
+        self._cell_value = memoryview(self._raw_value).cast("B").cast("i")
         self._start_method = ctx.get_start_method()
         self._bind(_make_locks("Counter", ("default",), locks, ctx.RLock))
 
@@ -793,6 +796,7 @@ class Counter:
             self._raw_value,
         ) = state
         self._bind(locks)
+        self._cell_value = memoryview(self._raw_value).cast("B").cast("i")
 
     @property
     def value(self) -> int:
@@ -817,13 +821,13 @@ class Counter:
         """Atomically add delta to value; return the new value."""
         if delta.__class__ is not int:
             delta = _as_int(delta, "Counter.value")
-        raw = self._raw_value
+        shared = self._cell_value
         self._acquire_default()
         try:
-            total = raw.value + delta
-            if _C_INT_MIN <= total <= _C_INT_MAX:
-                raw.value = total
-                return total
+            shared[0] = total = shared[0] + delta
+            return total
+        except ValueError:  # out of the C type's range: the cell stored nothing
+            pass
         finally:
             self._release_default()
         raise _add_overflow("Counter.value", delta, _C_INT_MIN, _C_INT_MAX)

@@ -792,6 +792,7 @@ class JobInfo:
         "_raw_owner",
         "_raw_grade",
         "_raw_priority",
+        "_cell_priority",
     )
 
     #: The schema of this struct, for tools: each field's type code, length, lock group, shards.
@@ -810,6 +811,7 @@ class JobInfo:
     _raw_owner: _ctypes.Array[_ctypes.c_wchar]
     _raw_grade: _ctypes.c_wchar
     _raw_priority: _ctypes.c_short
+    _cell_priority: memoryview
 
     def __init__(
         self,
@@ -832,6 +834,7 @@ class JobInfo:
             _ctypes.c_short,
             _int(priority, _C_SHORT_MIN, _C_SHORT_MAX, "JobInfo.priority"),
         )
+        self._cell_priority = memoryview(self._raw_priority).cast("B").cast("h")
         self._start_method = ctx.get_start_method()
         self._bind(_make_locks("JobInfo", ("default",), locks, ctx.RLock))
 
@@ -861,6 +864,7 @@ class JobInfo:
             self._raw_priority,
         ) = state
         self._bind(locks)
+        self._cell_priority = memoryview(self._raw_priority).cast("B").cast("h")
 
     @property
     def label(self) -> bytes:
@@ -1010,13 +1014,13 @@ class JobInfo:
         """Atomically add delta to priority; return the new value."""
         if delta.__class__ is not int:
             delta = _as_int(delta, "JobInfo.priority")
-        raw = self._raw_priority
+        shared = self._cell_priority
         self._acquire_default()
         try:
-            total = raw.value + delta
-            if _C_SHORT_MIN <= total <= _C_SHORT_MAX:
-                raw.value = total
-                return total
+            shared[0] = total = shared[0] + delta
+            return total
+        except ValueError:  # out of the C type's range: the cell stored nothing
+            pass
         finally:
             self._release_default()
         raise _add_overflow("JobInfo.priority", delta, _C_SHORT_MIN, _C_SHORT_MAX)

@@ -875,6 +875,8 @@ class WorkerStats:
         "_raw_elapsed",
         "_raw_state",
         "_raw_stop",
+        "_cell_processed",
+        "_cell_failed",
     )
 
     #: The schema of this struct, for tools: each field's type code, length, lock group, shards.
@@ -896,7 +898,9 @@ class WorkerStats:
     _acquire_default: _Callable[[], bool]
     _release_default: _Callable[[], None]
     _raw_processed: _ctypes.c_int
+    _cell_processed: memoryview
     _raw_failed: _ctypes.c_int
+    _cell_failed: memoryview
     _raw_elapsed: _ctypes.c_double
     _raw_state: _ctypes.c_char
     _raw_stop: _ctypes.c_bool
@@ -918,9 +922,11 @@ class WorkerStats:
             _ctypes.c_int,
             _int(processed, _C_INT_MIN, _C_INT_MAX, "WorkerStats.processed"),
         )
+        self._cell_processed = memoryview(self._raw_processed).cast("B").cast("i")
         self._raw_failed = ctx.RawValue(
             _ctypes.c_int, _int(failed, _C_INT_MIN, _C_INT_MAX, "WorkerStats.failed")
         )
+        self._cell_failed = memoryview(self._raw_failed).cast("B").cast("i")
         self._raw_elapsed = ctx.RawValue(
             _ctypes.c_double, _float(elapsed, _FLOAT64_MAX, "WorkerStats.elapsed")
         )
@@ -973,6 +979,8 @@ class WorkerStats:
             self._raw_stop,
         ) = state
         self._bind(locks)
+        self._cell_processed = memoryview(self._raw_processed).cast("B").cast("i")
+        self._cell_failed = memoryview(self._raw_failed).cast("B").cast("i")
 
     @property
     def processed(self) -> int:
@@ -999,14 +1007,14 @@ class WorkerStats:
         """Atomically add delta to processed; return the new value."""
         if delta.__class__ is not int:
             delta = _as_int(delta, "WorkerStats.processed")
-        raw = self._raw_processed
+        shared = self._cell_processed
         if not self._acquire_progress():
             raise _timeout("WorkerStats", "progress", 5.0)
         try:
-            total = raw.value + delta
-            if _C_INT_MIN <= total <= _C_INT_MAX:
-                raw.value = total
-                return total
+            shared[0] = total = shared[0] + delta
+            return total
+        except ValueError:  # out of the C type's range: the cell stored nothing
+            pass
         finally:
             self._release_progress()
         raise _add_overflow("WorkerStats.processed", delta, _C_INT_MIN, _C_INT_MAX)
@@ -1063,14 +1071,14 @@ class WorkerStats:
         """Atomically add delta to failed; return the new value."""
         if delta.__class__ is not int:
             delta = _as_int(delta, "WorkerStats.failed")
-        raw = self._raw_failed
+        shared = self._cell_failed
         if not self._acquire_progress():
             raise _timeout("WorkerStats", "progress", 5.0)
         try:
-            total = raw.value + delta
-            if _C_INT_MIN <= total <= _C_INT_MAX:
-                raw.value = total
-                return total
+            shared[0] = total = shared[0] + delta
+            return total
+        except ValueError:  # out of the C type's range: the cell stored nothing
+            pass
         finally:
             self._release_progress()
         raise _add_overflow("WorkerStats.failed", delta, _C_INT_MIN, _C_INT_MAX)
@@ -1127,15 +1135,15 @@ class WorkerStats:
         """Atomically add delta to elapsed; return the new value."""
         if delta.__class__ is not float:
             delta = _float(delta, _FLOAT64_MAX, "WorkerStats.elapsed")
-        raw = self._raw_elapsed
+        shared = self._raw_elapsed
         if not self._acquire_timing():
             raise _timeout("WorkerStats", "timing", 5.0)
         try:
-            total = raw.value + delta
+            total = shared.value + delta
             if -_FLOAT64_MAX <= total <= _FLOAT64_MAX or not _float_overflows(
-                raw.value, delta
+                shared.value, delta
             ):
-                raw.value = total
+                shared.value = total
                 return total
         finally:
             self._release_timing()

@@ -124,10 +124,29 @@ class FieldModel:
 
     @property
     def process_slots(self) -> tuple[str, ...]:
-        """Sharded fields: the fork count of the process that claimed a shard, and the shard."""
+        """Slots each process fills for itself: the cell, and for sharded fields the fork count
+        of the process that claimed a shard and the shard."""
+        cell = (self.cell,) if self.cell else ()
         if self.storage is not Storage.SHARDED:
-            return ()
-        return (f"_shardfork_{self.name}", f"_shardslot_{self.name}")
+            return cell
+        return cell + (f"_shardfork_{self.name}", f"_shardslot_{self.name}")
+
+    @property
+    def cell(self) -> str | None:
+        """Integer fields that can be added to: the slot of a memoryview of the shared memory in the
+        C type's own format. It refuses a value out of the type's range (ValueError) before storing
+        anything, so an add stores its sum and checks it in one step, keeping the lock held briefly."""
+        return f"_cell_{self.name}" if self.has_add and self.item_type == "int" else None
+
+    @property
+    def add_slot(self) -> str:
+        """The slot `add_<field>` works on: the cell, or for floats the ctypes object."""
+        return self.cell or self.raw
+
+    @property
+    def scalar_item(self) -> str:
+        """What follows `add_slot` to reach a scalar's value."""
+        return "[0]" if self.cell else ".value"
 
     @property
     def unit(self) -> int | float:

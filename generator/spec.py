@@ -49,6 +49,7 @@ CLASS_SCOPE_BUILTINS = frozenset(
         "float",
         "int",
         "list",
+        "memoryview",
         "object",
         "property",
         "staticmethod",

@@ -7,11 +7,14 @@ import dataclasses
 import inspect
 import multiprocessing
 import pickle
+import re
 import threading
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
 import pytest
+from conftest import build_schema
 
 INT_RANGES = {
     "b": (-(2**7), 2**7 - 1),
@@ -63,6 +66,64 @@ def test_int_fields_hold_their_full_range_and_reject_beyond(e: Any, code: str) -
     with pytest.raises(OverflowError):
         getattr(e, f"add_{code}")(-1)
     assert getattr(e, code) == low
+
+
+@pytest.fixture(scope="module")
+def edges(tmp_path_factory: pytest.TempPathFactory) -> ModuleType:
+    """Every integer type code as an array and as a sharded counter."""
+    fields = "".join(
+        f"      {code}_items: {{type: {code}, length: 2}}\n      {code}_shards: {{type: {code}, shards: 2}}\n"
+        for code in INT_RANGES
+    )
+    return build_schema(tmp_path_factory.mktemp("edges"), f"structs:\n  Edges:\n    fields:\n{fields}")
+
+
+def _adds_stop_at_the_edges(add: Callable[[int], object], read: Callable[[], int], code: str, label: str) -> None:
+    """From each end of the range: an add to the edge lands, one past it (or far past) raises and stores nothing."""
+    low, high = INT_RANGES[code]
+    for edge, step in ((high, 1), (low, -1)):
+        add(edge - read())
+        assert read() == edge
+        for delta in (step, step * 2**70):
+            with pytest.raises(
+                OverflowError, match=re.escape(f"{label} + {delta} would leave the range [{low}, {high}]")
+            ):
+                add(delta)
+            assert read() == edge
+
+
+@pytest.mark.parametrize("code", sorted(INT_RANGES))
+def test_adds_stop_at_the_edges_of_every_int_type(e: Any, edges: ModuleType, code: str) -> None:
+    """Integer adds store through a memoryview in the C type's format, which refuses a sum out of range."""
+    _adds_stop_at_the_edges(getattr(e, f"add_{code}"), lambda: getattr(e, code), code, f"Everything.{code}")
+    shared = edges.Edges()
+    add_item = getattr(shared, f"add_{code}_items")
+    _adds_stop_at_the_edges(
+        lambda d: add_item(1, d), lambda: getattr(shared, f"{code}_items")[1], code, f"Edges.{code}_items"
+    )
+    assert getattr(shared, f"{code}_items")[0] == 0
+    add_shard = getattr(shared, f"add_{code}_shards")
+    _adds_stop_at_the_edges(add_shard, lambda: getattr(shared, f"{code}_shards"), code, f"Edges.{code}_shards")
+
+
+def _adds_to_the_last_shard_stop_at_the_edges(shared: Any, code: str) -> None:
+    _adds_stop_at_the_edges(
+        getattr(shared, f"add_{code}_shards"), lambda: getattr(shared, f"{code}_shards"), code, f"Edges.{code}_shards"
+    )
+
+
+@pytest.mark.parametrize("code", sorted(INT_RANGES))
+def test_adds_to_the_shared_last_shard_stop_at_the_edges(edges: ModuleType, code: str) -> None:
+    """A process that finds every other shard taken adds to the last one under its lock, with the same checks."""
+    shared = edges.Edges()
+    getattr(shared, f"add_{code}_shards")(0)  # this process takes the first shard; a child gets the last
+    child = multiprocessing.get_context("fork").Process(
+        target=_adds_to_the_last_shard_stop_at_the_edges, args=(shared, code)
+    )
+    child.start()
+    child.join()
+    assert child.exitcode == 0
+    assert getattr(shared, f"{code}_shards") == INT_RANGES[code][0]  # where the child's walk ended
 
 
 @pytest.mark.parametrize("code", sorted(INT_RANGES))

@@ -1397,6 +1397,17 @@ class Everything:
         "_raw_title",
         "_raw_stop",
         "_raw_note",
+        "_cell_b",
+        "_cell_B",
+        "_cell_h",
+        "_cell_H",
+        "_cell_i",
+        "_cell_I",
+        "_cell_l",
+        "_cell_L",
+        "_cell_q",
+        "_cell_Q",
+        "_cell_ints",
     )
 
     #: The schema of this struct, for tools: each field's type code, length, lock group, shards.
@@ -1437,19 +1448,30 @@ class Everything:
     _raw_c: _ctypes.c_char
     _raw_u: _ctypes.c_wchar
     _raw_b: _ctypes.c_byte
+    _cell_b: memoryview
     _raw_B: _ctypes.c_ubyte
+    _cell_B: memoryview
     _raw_h: _ctypes.c_short
+    _cell_h: memoryview
     _raw_H: _ctypes.c_ushort
+    _cell_H: memoryview
     _raw_i: _ctypes.c_int
+    _cell_i: memoryview
     _raw_I: _ctypes.c_uint
+    _cell_I: memoryview
     _raw_l: _ctypes.c_long
+    _cell_l: memoryview
     _raw_L: _ctypes.c_ulong
+    _cell_L: memoryview
     _raw_q: _ctypes.c_longlong
+    _cell_q: memoryview
     _raw_Q: _ctypes.c_ulonglong
+    _cell_Q: memoryview
     _raw_f: _ctypes.c_float
     _raw_d: _ctypes.c_double
     _raw_flag: _ctypes.c_bool
     _raw_ints: _ctypes.Array[_ctypes.c_int]
+    _cell_ints: memoryview
     _raw_reals: _ctypes.Array[_ctypes.c_double]
     _raw_flags: _ctypes.Array[_ctypes.c_bool]
     _raw_label: _ctypes.Array[_ctypes.c_char]
@@ -1492,35 +1514,45 @@ class Everything:
         self._raw_b = ctx.RawValue(
             _ctypes.c_byte, _int(b, _C_BYTE_MIN, _C_BYTE_MAX, "Everything.b")
         )
+        self._cell_b = memoryview(self._raw_b).cast("B").cast("b")
         self._raw_B = ctx.RawValue(
             _ctypes.c_ubyte, _int(B, _C_UBYTE_MIN, _C_UBYTE_MAX, "Everything.B")
         )
+        self._cell_B = memoryview(self._raw_B).cast("B").cast("B")
         self._raw_h = ctx.RawValue(
             _ctypes.c_short, _int(h, _C_SHORT_MIN, _C_SHORT_MAX, "Everything.h")
         )
+        self._cell_h = memoryview(self._raw_h).cast("B").cast("h")
         self._raw_H = ctx.RawValue(
             _ctypes.c_ushort, _int(H, _C_USHORT_MIN, _C_USHORT_MAX, "Everything.H")
         )
+        self._cell_H = memoryview(self._raw_H).cast("B").cast("H")
         self._raw_i = ctx.RawValue(
             _ctypes.c_int, _int(i, _C_INT_MIN, _C_INT_MAX, "Everything.i")
         )
+        self._cell_i = memoryview(self._raw_i).cast("B").cast("i")
         self._raw_I = ctx.RawValue(
             _ctypes.c_uint, _int(I, _C_UINT_MIN, _C_UINT_MAX, "Everything.I")
         )
+        self._cell_I = memoryview(self._raw_I).cast("B").cast("I")
         self._raw_l = ctx.RawValue(
             _ctypes.c_long, _int(l, _C_LONG_MIN, _C_LONG_MAX, "Everything.l")
         )
+        self._cell_l = memoryview(self._raw_l).cast("B").cast("l")
         self._raw_L = ctx.RawValue(
             _ctypes.c_ulong, _int(L, _C_ULONG_MIN, _C_ULONG_MAX, "Everything.L")
         )
+        self._cell_L = memoryview(self._raw_L).cast("B").cast("L")
         self._raw_q = ctx.RawValue(
             _ctypes.c_longlong,
             _int(q, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Everything.q"),
         )
+        self._cell_q = memoryview(self._raw_q).cast("B").cast("q")
         self._raw_Q = ctx.RawValue(
             _ctypes.c_ulonglong,
             _int(Q, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX, "Everything.Q"),
         )
+        self._cell_Q = memoryview(self._raw_Q).cast("B").cast("Q")
         self._raw_f = ctx.RawValue(
             _ctypes.c_float, _float(f, _FLOAT32_MAX, "Everything.f")
         )
@@ -1532,6 +1564,7 @@ class Everything:
             _ctypes.c_int,
             _int_items(ints, 3, _C_INT_MIN, _C_INT_MAX, "Everything.ints"),
         )
+        self._cell_ints = memoryview(self._raw_ints).cast("B").cast("i")
         self._raw_reals = ctx.RawArray(
             _ctypes.c_double, _float_items(reals, 2, _FLOAT64_MAX, "Everything.reals")
         )
@@ -1620,6 +1653,17 @@ class Everything:
             self._raw_note,
         ) = state
         self._bind(locks)
+        self._cell_b = memoryview(self._raw_b).cast("B").cast("b")
+        self._cell_B = memoryview(self._raw_B).cast("B").cast("B")
+        self._cell_h = memoryview(self._raw_h).cast("B").cast("h")
+        self._cell_H = memoryview(self._raw_H).cast("B").cast("H")
+        self._cell_i = memoryview(self._raw_i).cast("B").cast("i")
+        self._cell_I = memoryview(self._raw_I).cast("B").cast("I")
+        self._cell_l = memoryview(self._raw_l).cast("B").cast("l")
+        self._cell_L = memoryview(self._raw_L).cast("B").cast("L")
+        self._cell_q = memoryview(self._raw_q).cast("B").cast("q")
+        self._cell_Q = memoryview(self._raw_Q).cast("B").cast("Q")
+        self._cell_ints = memoryview(self._raw_ints).cast("B").cast("i")
 
     @property
     def c(self) -> bytes:
@@ -1726,13 +1770,13 @@ class Everything:
         """Atomically add delta to b; return the new value."""
         if delta.__class__ is not int:
             delta = _as_int(delta, "Everything.b")
-        raw = self._raw_b
+        shared = self._cell_b
         self._acquire_default()
         try:
-            total = raw.value + delta
-            if _C_BYTE_MIN <= total <= _C_BYTE_MAX:
-                raw.value = total
-                return total
+            shared[0] = total = shared[0] + delta
+            return total
+        except ValueError:  # out of the C type's range: the cell stored nothing
+            pass
         finally:
             self._release_default()
         raise _add_overflow("Everything.b", delta, _C_BYTE_MIN, _C_BYTE_MAX)
@@ -1785,13 +1829,13 @@ class Everything:
         """Atomically add delta to B; return the new value."""
         if delta.__class__ is not int:
             delta = _as_int(delta, "Everything.B")
-        raw = self._raw_B
+        shared = self._cell_B
         self._acquire_default()
         try:
-            total = raw.value + delta
-            if _C_UBYTE_MIN <= total <= _C_UBYTE_MAX:
-                raw.value = total
-                return total
+            shared[0] = total = shared[0] + delta
+            return total
+        except ValueError:  # out of the C type's range: the cell stored nothing
+            pass
         finally:
             self._release_default()
         raise _add_overflow("Everything.B", delta, _C_UBYTE_MIN, _C_UBYTE_MAX)
@@ -1844,13 +1888,13 @@ class Everything:
         """Atomically add delta to h; return the new value."""
         if delta.__class__ is not int:
             delta = _as_int(delta, "Everything.h")
-        raw = self._raw_h
+        shared = self._cell_h
         self._acquire_default()
         try:
-            total = raw.value + delta
-            if _C_SHORT_MIN <= total <= _C_SHORT_MAX:
-                raw.value = total
-                return total
+            shared[0] = total = shared[0] + delta
+            return total
+        except ValueError:  # out of the C type's range: the cell stored nothing
+            pass
         finally:
             self._release_default()
         raise _add_overflow("Everything.h", delta, _C_SHORT_MIN, _C_SHORT_MAX)
@@ -1903,13 +1947,13 @@ class Everything:
         """Atomically add delta to H; return the new value."""
         if delta.__class__ is not int:
             delta = _as_int(delta, "Everything.H")
-        raw = self._raw_H
+        shared = self._cell_H
         self._acquire_default()
         try:
-            total = raw.value + delta
-            if _C_USHORT_MIN <= total <= _C_USHORT_MAX:
-                raw.value = total
-                return total
+            shared[0] = total = shared[0] + delta
+            return total
+        except ValueError:  # out of the C type's range: the cell stored nothing
+            pass
         finally:
             self._release_default()
         raise _add_overflow("Everything.H", delta, _C_USHORT_MIN, _C_USHORT_MAX)
@@ -1962,13 +2006,13 @@ class Everything:
         """Atomically add delta to i; return the new value."""
         if delta.__class__ is not int:
             delta = _as_int(delta, "Everything.i")
-        raw = self._raw_i
+        shared = self._cell_i
         self._acquire_default()
         try:
-            total = raw.value + delta
-            if _C_INT_MIN <= total <= _C_INT_MAX:
-                raw.value = total
-                return total
+            shared[0] = total = shared[0] + delta
+            return total
+        except ValueError:  # out of the C type's range: the cell stored nothing
+            pass
         finally:
             self._release_default()
         raise _add_overflow("Everything.i", delta, _C_INT_MIN, _C_INT_MAX)
@@ -2021,13 +2065,13 @@ class Everything:
         """Atomically add delta to I; return the new value."""
         if delta.__class__ is not int:
             delta = _as_int(delta, "Everything.I")
-        raw = self._raw_I
+        shared = self._cell_I
         self._acquire_default()
         try:
-            total = raw.value + delta
-            if _C_UINT_MIN <= total <= _C_UINT_MAX:
-                raw.value = total
-                return total
+            shared[0] = total = shared[0] + delta
+            return total
+        except ValueError:  # out of the C type's range: the cell stored nothing
+            pass
         finally:
             self._release_default()
         raise _add_overflow("Everything.I", delta, _C_UINT_MIN, _C_UINT_MAX)
@@ -2080,13 +2124,13 @@ class Everything:
         """Atomically add delta to l; return the new value."""
         if delta.__class__ is not int:
             delta = _as_int(delta, "Everything.l")
-        raw = self._raw_l
+        shared = self._cell_l
         self._acquire_default()
         try:
-            total = raw.value + delta
-            if _C_LONG_MIN <= total <= _C_LONG_MAX:
-                raw.value = total
-                return total
+            shared[0] = total = shared[0] + delta
+            return total
+        except ValueError:  # out of the C type's range: the cell stored nothing
+            pass
         finally:
             self._release_default()
         raise _add_overflow("Everything.l", delta, _C_LONG_MIN, _C_LONG_MAX)
@@ -2139,13 +2183,13 @@ class Everything:
         """Atomically add delta to L; return the new value."""
         if delta.__class__ is not int:
             delta = _as_int(delta, "Everything.L")
-        raw = self._raw_L
+        shared = self._cell_L
         self._acquire_default()
         try:
-            total = raw.value + delta
-            if _C_ULONG_MIN <= total <= _C_ULONG_MAX:
-                raw.value = total
-                return total
+            shared[0] = total = shared[0] + delta
+            return total
+        except ValueError:  # out of the C type's range: the cell stored nothing
+            pass
         finally:
             self._release_default()
         raise _add_overflow("Everything.L", delta, _C_ULONG_MIN, _C_ULONG_MAX)
@@ -2201,13 +2245,13 @@ class Everything:
         """Atomically add delta to q; return the new value."""
         if delta.__class__ is not int:
             delta = _as_int(delta, "Everything.q")
-        raw = self._raw_q
+        shared = self._cell_q
         self._acquire_default()
         try:
-            total = raw.value + delta
-            if _C_LONGLONG_MIN <= total <= _C_LONGLONG_MAX:
-                raw.value = total
-                return total
+            shared[0] = total = shared[0] + delta
+            return total
+        except ValueError:  # out of the C type's range: the cell stored nothing
+            pass
         finally:
             self._release_default()
         raise _add_overflow("Everything.q", delta, _C_LONGLONG_MIN, _C_LONGLONG_MAX)
@@ -2269,13 +2313,13 @@ class Everything:
         """Atomically add delta to Q; return the new value."""
         if delta.__class__ is not int:
             delta = _as_int(delta, "Everything.Q")
-        raw = self._raw_Q
+        shared = self._cell_Q
         self._acquire_default()
         try:
-            total = raw.value + delta
-            if _C_ULONGLONG_MIN <= total <= _C_ULONGLONG_MAX:
-                raw.value = total
-                return total
+            shared[0] = total = shared[0] + delta
+            return total
+        except ValueError:  # out of the C type's range: the cell stored nothing
+            pass
         finally:
             self._release_default()
         raise _add_overflow("Everything.Q", delta, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX)
@@ -2334,15 +2378,15 @@ class Everything:
         """Atomically add delta to f; return the new value."""
         if delta.__class__ is not float:
             delta = _float(delta, _FLOAT32_MAX, "Everything.f")
-        raw = self._raw_f
+        shared = self._raw_f
         self._acquire_default()
         try:
-            total = raw.value + delta
+            total = shared.value + delta
             if -_FLOAT32_MAX <= total <= _FLOAT32_MAX or not _float_overflows(
-                raw.value, delta
+                shared.value, delta
             ):
-                raw.value = total
-                return raw.value
+                shared.value = total
+                return shared.value
         finally:
             self._release_default()
         raise _add_overflow("Everything.f", delta, -_FLOAT32_MAX, _FLOAT32_MAX)
@@ -2395,14 +2439,14 @@ class Everything:
         """Atomically add delta to d; return the new value."""
         if delta.__class__ is not float:
             delta = _float(delta, _FLOAT64_MAX, "Everything.d")
-        raw = self._raw_d
+        shared = self._raw_d
         self._acquire_default()
         try:
-            total = raw.value + delta
+            total = shared.value + delta
             if -_FLOAT64_MAX <= total <= _FLOAT64_MAX or not _float_overflows(
-                raw.value, delta
+                shared.value, delta
             ):
-                raw.value = total
+                shared.value = total
                 return total
         finally:
             self._release_default()
@@ -2498,13 +2542,13 @@ class Everything:
             index = _index(index, 3, "Everything.ints")
         if delta.__class__ is not int:
             delta = _as_int(delta, "Everything.ints")
-        raw = self._raw_ints
+        shared = self._cell_ints
         self._acquire_arrays()
         try:
-            total = raw[index] + delta
-            if _C_INT_MIN <= total <= _C_INT_MAX:
-                raw[index] = total
-                return total
+            shared[index] = total = shared[index] + delta
+            return total
+        except ValueError:  # out of the C type's range: the cell stored nothing
+            pass
         finally:
             self._release_arrays()
         raise _add_overflow("Everything.ints", delta, _C_INT_MIN, _C_INT_MAX)
@@ -2533,14 +2577,14 @@ class Everything:
             index = _index(index, 2, "Everything.reals")
         if delta.__class__ is not float:
             delta = _float(delta, _FLOAT64_MAX, "Everything.reals")
-        raw = self._raw_reals
+        shared = self._raw_reals
         self._acquire_arrays()
         try:
-            total = raw[index] + delta
+            total = shared[index] + delta
             if -_FLOAT64_MAX <= total <= _FLOAT64_MAX or not _float_overflows(
-                raw[index], delta
+                shared[index], delta
             ):
-                raw[index] = total
+                shared[index] = total
                 return total
         finally:
             self._release_arrays()
@@ -4147,6 +4191,9 @@ class Guarded:
         "_raw_a",
         "_raw_b",
         "_raw_total",
+        "_cell_a",
+        "_cell_b",
+        "_cell_total",
     )
 
     #: The schema of this struct, for tools: each field's type code, length, lock group, shards.
@@ -4164,8 +4211,11 @@ class Guarded:
     _acquire_right: _Callable[[], bool]
     _release_right: _Callable[[], None]
     _raw_a: _ctypes.c_longlong
+    _cell_a: memoryview
     _raw_b: _ctypes.c_longlong
+    _cell_b: memoryview
     _raw_total: _ctypes.c_longlong
+    _cell_total: memoryview
 
     def __init__(
         self,
@@ -4181,13 +4231,16 @@ class Guarded:
         self._raw_a = ctx.RawValue(
             _ctypes.c_longlong, _int(a, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.a")
         )
+        self._cell_a = memoryview(self._raw_a).cast("B").cast("q")
         self._raw_b = ctx.RawValue(
             _ctypes.c_longlong, _int(b, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.b")
         )
+        self._cell_b = memoryview(self._raw_b).cast("B").cast("q")
         self._raw_total = ctx.RawValue(
             _ctypes.c_longlong,
             _int(total, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.total"),
         )
+        self._cell_total = memoryview(self._raw_total).cast("B").cast("q")
         self._start_method = ctx.get_start_method()
         self._bind(_make_locks("Guarded", ("left", "right"), locks, ctx.RLock))
 
@@ -4221,6 +4274,9 @@ class Guarded:
             self._raw_total,
         ) = state
         self._bind(locks)
+        self._cell_a = memoryview(self._raw_a).cast("B").cast("q")
+        self._cell_b = memoryview(self._raw_b).cast("B").cast("q")
+        self._cell_total = memoryview(self._raw_total).cast("B").cast("q")
 
     @property
     def a(self) -> int:
@@ -4250,14 +4306,14 @@ class Guarded:
         """Atomically add delta to a; return the new value."""
         if delta.__class__ is not int:
             delta = _as_int(delta, "Guarded.a")
-        raw = self._raw_a
+        shared = self._cell_a
         if not self._acquire_left():
             raise _timeout("Guarded", "left", 0.5)
         try:
-            total = raw.value + delta
-            if _C_LONGLONG_MIN <= total <= _C_LONGLONG_MAX:
-                raw.value = total
-                return total
+            shared[0] = total = shared[0] + delta
+            return total
+        except ValueError:  # out of the C type's range: the cell stored nothing
+            pass
         finally:
             self._release_left()
         raise _add_overflow("Guarded.a", delta, _C_LONGLONG_MIN, _C_LONGLONG_MAX)
@@ -4323,14 +4379,14 @@ class Guarded:
         """Atomically add delta to b; return the new value."""
         if delta.__class__ is not int:
             delta = _as_int(delta, "Guarded.b")
-        raw = self._raw_b
+        shared = self._cell_b
         if not self._acquire_right():
             raise _timeout("Guarded", "right", 0.5)
         try:
-            total = raw.value + delta
-            if _C_LONGLONG_MIN <= total <= _C_LONGLONG_MAX:
-                raw.value = total
-                return total
+            shared[0] = total = shared[0] + delta
+            return total
+        except ValueError:  # out of the C type's range: the cell stored nothing
+            pass
         finally:
             self._release_right()
         raise _add_overflow("Guarded.b", delta, _C_LONGLONG_MIN, _C_LONGLONG_MAX)
@@ -4396,14 +4452,14 @@ class Guarded:
         """Atomically add delta to total; return the new value."""
         if delta.__class__ is not int:
             delta = _as_int(delta, "Guarded.total")
-        raw = self._raw_total
+        shared = self._cell_total
         if not self._acquire_left():
             raise _timeout("Guarded", "left", 0.5)
         try:
-            total = raw.value + delta
-            if _C_LONGLONG_MIN <= total <= _C_LONGLONG_MAX:
-                raw.value = total
-                return total
+            shared[0] = total = shared[0] + delta
+            return total
+        except ValueError:  # out of the C type's range: the cell stored nothing
+            pass
         finally:
             self._release_left()
         raise _add_overflow("Guarded.total", delta, _C_LONGLONG_MIN, _C_LONGLONG_MAX)
@@ -4918,6 +4974,9 @@ class Pair:
         "_raw_a",
         "_raw_b",
         "_raw_moves",
+        "_cell_a",
+        "_cell_b",
+        "_cell_moves",
     )
 
     #: The schema of this struct, for tools: each field's type code, length, lock group, shards.
@@ -4935,8 +4994,11 @@ class Pair:
     _acquire_other: _Callable[[], bool]
     _release_other: _Callable[[], None]
     _raw_a: _ctypes.c_longlong
+    _cell_a: memoryview
     _raw_b: _ctypes.c_longlong
+    _cell_b: memoryview
     _raw_moves: _ctypes.c_int
+    _cell_moves: memoryview
 
     def __init__(
         self,
@@ -4952,12 +5014,15 @@ class Pair:
         self._raw_a = ctx.RawValue(
             _ctypes.c_longlong, _int(a, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.a")
         )
+        self._cell_a = memoryview(self._raw_a).cast("B").cast("q")
         self._raw_b = ctx.RawValue(
             _ctypes.c_longlong, _int(b, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.b")
         )
+        self._cell_b = memoryview(self._raw_b).cast("B").cast("q")
         self._raw_moves = ctx.RawValue(
             _ctypes.c_int, _int(moves, _C_INT_MIN, _C_INT_MAX, "Pair.moves")
         )
+        self._cell_moves = memoryview(self._raw_moves).cast("B").cast("i")
         self._start_method = ctx.get_start_method()
         self._bind(_make_locks("Pair", ("pair", "other"), locks, ctx.RLock))
 
@@ -4991,6 +5056,9 @@ class Pair:
             self._raw_moves,
         ) = state
         self._bind(locks)
+        self._cell_a = memoryview(self._raw_a).cast("B").cast("q")
+        self._cell_b = memoryview(self._raw_b).cast("B").cast("q")
+        self._cell_moves = memoryview(self._raw_moves).cast("B").cast("i")
 
     @property
     def a(self) -> int:
@@ -5018,13 +5086,13 @@ class Pair:
         """Atomically add delta to a; return the new value."""
         if delta.__class__ is not int:
             delta = _as_int(delta, "Pair.a")
-        raw = self._raw_a
+        shared = self._cell_a
         self._acquire_pair()
         try:
-            total = raw.value + delta
-            if _C_LONGLONG_MIN <= total <= _C_LONGLONG_MAX:
-                raw.value = total
-                return total
+            shared[0] = total = shared[0] + delta
+            return total
+        except ValueError:  # out of the C type's range: the cell stored nothing
+            pass
         finally:
             self._release_pair()
         raise _add_overflow("Pair.a", delta, _C_LONGLONG_MIN, _C_LONGLONG_MAX)
@@ -5086,13 +5154,13 @@ class Pair:
         """Atomically add delta to b; return the new value."""
         if delta.__class__ is not int:
             delta = _as_int(delta, "Pair.b")
-        raw = self._raw_b
+        shared = self._cell_b
         self._acquire_pair()
         try:
-            total = raw.value + delta
-            if _C_LONGLONG_MIN <= total <= _C_LONGLONG_MAX:
-                raw.value = total
-                return total
+            shared[0] = total = shared[0] + delta
+            return total
+        except ValueError:  # out of the C type's range: the cell stored nothing
+            pass
         finally:
             self._release_pair()
         raise _add_overflow("Pair.b", delta, _C_LONGLONG_MIN, _C_LONGLONG_MAX)
@@ -5151,13 +5219,13 @@ class Pair:
         """Atomically add delta to moves; return the new value."""
         if delta.__class__ is not int:
             delta = _as_int(delta, "Pair.moves")
-        raw = self._raw_moves
+        shared = self._cell_moves
         self._acquire_other()
         try:
-            total = raw.value + delta
-            if _C_INT_MIN <= total <= _C_INT_MAX:
-                raw.value = total
-                return total
+            shared[0] = total = shared[0] + delta
+            return total
+        except ValueError:  # out of the C type's range: the cell stored nothing
+            pass
         finally:
             self._release_other()
         raise _add_overflow("Pair.moves", delta, _C_INT_MIN, _C_INT_MAX)
@@ -5587,10 +5655,12 @@ class Hits:
         "_shardlock_small",
         "_shardclaims_small",
         "_raw_label",
+        "_cell_count",
         "_shardfork_count",
         "_shardslot_count",
         "_shardfork_seconds",
         "_shardslot_seconds",
+        "_cell_small",
         "_shardfork_small",
         "_shardslot_small",
     )
@@ -5608,6 +5678,7 @@ class Hits:
     _acquire_default: _Callable[[], bool]
     _release_default: _Callable[[], None]
     _raw_count: _ctypes.Array[_ctypes.c_longlong]
+    _cell_count: memoryview
     _shardlock_count: _Lock
     _shardclaims_count: _ctypes.c_int
     _shardfork_count: int
@@ -5618,6 +5689,7 @@ class Hits:
     _shardfork_seconds: int
     _shardslot_seconds: int
     _raw_small: _ctypes.Array[_ctypes.c_byte]
+    _cell_small: memoryview
     _shardlock_small: _Lock
     _shardclaims_small: _ctypes.c_int
     _shardfork_small: int
@@ -5640,23 +5712,22 @@ class Hits:
         self._raw_count[0] = _int(count, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Hits.count")
         self._shardlock_count = ctx.RLock()
         self._shardclaims_count = ctx.RawValue(_ctypes.c_int, 0)
-        self._shardfork_count = (
-            -1
-        )  # no claim yet: a slot of this process's own on the first add
+        # No claim yet: the first add takes a shard of this process's own.
+        self._shardfork_count = -1
+        self._cell_count = memoryview(self._raw_count).cast("B").cast("q")
         self._raw_seconds = ctx.RawArray(_ctypes.c_double, 24)
         self._raw_seconds[0] = _float(seconds, _FLOAT64_MAX, "Hits.seconds")
         self._shardlock_seconds = ctx.RLock()
         self._shardclaims_seconds = ctx.RawValue(_ctypes.c_int, 0)
-        self._shardfork_seconds = (
-            -1
-        )  # no claim yet: a slot of this process's own on the first add
+        # No claim yet: the first add takes a shard of this process's own.
+        self._shardfork_seconds = -1
         self._raw_small = ctx.RawArray(_ctypes.c_byte, 128)
         self._raw_small[0] = _int(small, _C_BYTE_MIN, _C_BYTE_MAX, "Hits.small")
         self._shardlock_small = ctx.RLock()
         self._shardclaims_small = ctx.RawValue(_ctypes.c_int, 0)
-        self._shardfork_small = (
-            -1
-        )  # no claim yet: a slot of this process's own on the first add
+        # No claim yet: the first add takes a shard of this process's own.
+        self._shardfork_small = -1
+        self._cell_small = memoryview(self._raw_small).cast("B").cast("b")
         self._raw_label = ctx.RawArray(_ctypes.c_char, 8)
         self._raw_label.value = _bytes(label, 8, "Hits.label")
         self._start_method = ctx.get_start_method()
@@ -5700,8 +5771,10 @@ class Hits:
             self._raw_label,
         ) = state
         self._bind(locks)
+        self._cell_count = memoryview(self._raw_count).cast("B").cast("q")
         self._shardfork_count = -1  # claims stay with the process that made them
         self._shardfork_seconds = -1  # claims stay with the process that made them
+        self._cell_small = memoryview(self._raw_small).cast("B").cast("b")
         self._shardfork_small = -1  # claims stay with the process that made them
 
     @property
@@ -5731,21 +5804,22 @@ class Hits:
             self._shardfork_count, self._shardslot_count = _claim_shard(
                 self._shardclaims_count, self._shardlock_count, 2, 8
             )
-        raw = self._raw_count
+        shared = self._cell_count
         slot = self._shardslot_count
         if slot < 8:  # this process's own shard: no other process writes it
-            total = raw[slot] + delta
-            if _C_LONGLONG_MIN <= total <= _C_LONGLONG_MAX:
-                raw[slot] = total
+            try:
+                shared[slot] += delta
                 return
+            except ValueError:  # out of the C type's range: the cell stored nothing
+                pass
         else:
             lock = self._shardlock_count
             lock.acquire()
             try:
-                total = raw[slot] + delta
-                if _C_LONGLONG_MIN <= total <= _C_LONGLONG_MAX:
-                    raw[slot] = total
-                    return
+                shared[slot] += delta
+                return
+            except ValueError:  # out of the C type's range: the cell stored nothing
+                pass
             finally:
                 lock.release()
         raise _add_overflow("Hits.count", delta, _C_LONGLONG_MIN, _C_LONGLONG_MAX)
@@ -5779,24 +5853,24 @@ class Hits:
             self._shardfork_seconds, self._shardslot_seconds = _claim_shard(
                 self._shardclaims_seconds, self._shardlock_seconds, 3, 8
             )
-        raw = self._raw_seconds
+        shared = self._raw_seconds
         slot = self._shardslot_seconds
         if slot < 16:  # this process's own shard: no other process writes it
-            total = raw[slot] + delta
+            total = shared[slot] + delta
             if -_FLOAT64_MAX <= total <= _FLOAT64_MAX or not _float_overflows(
-                raw[slot], delta
+                shared[slot], delta
             ):
-                raw[slot] = total
+                shared[slot] = total
                 return
         else:
             lock = self._shardlock_seconds
             lock.acquire()
             try:
-                total = raw[slot] + delta
+                total = shared[slot] + delta
                 if -_FLOAT64_MAX <= total <= _FLOAT64_MAX or not _float_overflows(
-                    raw[slot], delta
+                    shared[slot], delta
                 ):
-                    raw[slot] = total
+                    shared[slot] = total
                     return
             finally:
                 lock.release()
@@ -5829,21 +5903,22 @@ class Hits:
             self._shardfork_small, self._shardslot_small = _claim_shard(
                 self._shardclaims_small, self._shardlock_small, 2, 64
             )
-        raw = self._raw_small
+        shared = self._cell_small
         slot = self._shardslot_small
         if slot < 64:  # this process's own shard: no other process writes it
-            total = raw[slot] + delta
-            if _C_BYTE_MIN <= total <= _C_BYTE_MAX:
-                raw[slot] = total
+            try:
+                shared[slot] += delta
                 return
+            except ValueError:  # out of the C type's range: the cell stored nothing
+                pass
         else:
             lock = self._shardlock_small
             lock.acquire()
             try:
-                total = raw[slot] + delta
-                if _C_BYTE_MIN <= total <= _C_BYTE_MAX:
-                    raw[slot] = total
-                    return
+                shared[slot] += delta
+                return
+            except ValueError:  # out of the C type's range: the cell stored nothing
+                pass
             finally:
                 lock.release()
         raise _add_overflow("Hits.small", delta, _C_BYTE_MIN, _C_BYTE_MAX)
@@ -6216,6 +6291,10 @@ class Ledger:
         "_raw_note",
         "_raw_moves",
         "_journal_pair",
+        "_cell_a",
+        "_cell_b",
+        "_cell_last",
+        "_cell_moves",
     )
 
     #: The schema of this struct, for tools: each field's type code, length, lock group, shards.
@@ -6236,10 +6315,14 @@ class Ledger:
     _release_other: _Callable[[], None]
     _journal_pair: _Journal
     _raw_a: _ctypes.c_longlong
+    _cell_a: memoryview
     _raw_b: _ctypes.c_longlong
+    _cell_b: memoryview
     _raw_last: _ctypes.Array[_ctypes.c_longlong]
+    _cell_last: memoryview
     _raw_note: _ctypes.Array[_ctypes.c_char]
     _raw_moves: _ctypes.c_int
+    _cell_moves: memoryview
 
     def __init__(
         self,
@@ -6257,18 +6340,22 @@ class Ledger:
         self._raw_a = ctx.RawValue(
             _ctypes.c_longlong, _int(a, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Ledger.a")
         )
+        self._cell_a = memoryview(self._raw_a).cast("B").cast("q")
         self._raw_b = ctx.RawValue(
             _ctypes.c_longlong, _int(b, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Ledger.b")
         )
+        self._cell_b = memoryview(self._raw_b).cast("B").cast("q")
         self._raw_last = ctx.RawArray(
             _ctypes.c_longlong,
             _int_items(last, 2, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Ledger.last"),
         )
+        self._cell_last = memoryview(self._raw_last).cast("B").cast("q")
         self._raw_note = ctx.RawArray(_ctypes.c_char, 8)
         self._raw_note.value = _bytes(note, 8, "Ledger.note")
         self._raw_moves = ctx.RawValue(
             _ctypes.c_int, _int(moves, _C_INT_MIN, _C_INT_MAX, "Ledger.moves")
         )
+        self._cell_moves = memoryview(self._raw_moves).cast("B").cast("i")
         self._start_method = ctx.get_start_method()
         self._journal_pair = _Journal(
             ctx, (self._raw_a, self._raw_b, self._raw_last, self._raw_note)
@@ -6319,6 +6406,10 @@ class Ledger:
             self._journal_pair,
         ) = state
         self._bind(locks)
+        self._cell_a = memoryview(self._raw_a).cast("B").cast("q")
+        self._cell_b = memoryview(self._raw_b).cast("B").cast("q")
+        self._cell_last = memoryview(self._raw_last).cast("B").cast("q")
+        self._cell_moves = memoryview(self._raw_moves).cast("B").cast("i")
 
     @property
     def a(self) -> int:
@@ -6348,14 +6439,14 @@ class Ledger:
         """Atomically add delta to a; return the new value."""
         if delta.__class__ is not int:
             delta = _as_int(delta, "Ledger.a")
-        raw = self._raw_a
+        shared = self._cell_a
         if not self._acquire_pair():
             raise _timeout("Ledger", "pair", 5.0)
         try:
-            total = raw.value + delta
-            if _C_LONGLONG_MIN <= total <= _C_LONGLONG_MAX:
-                raw.value = total
-                return total
+            shared[0] = total = shared[0] + delta
+            return total
+        except ValueError:  # out of the C type's range: the cell stored nothing
+            pass
         finally:
             self._release_pair()
         raise _add_overflow("Ledger.a", delta, _C_LONGLONG_MIN, _C_LONGLONG_MAX)
@@ -6421,14 +6512,14 @@ class Ledger:
         """Atomically add delta to b; return the new value."""
         if delta.__class__ is not int:
             delta = _as_int(delta, "Ledger.b")
-        raw = self._raw_b
+        shared = self._cell_b
         if not self._acquire_pair():
             raise _timeout("Ledger", "pair", 5.0)
         try:
-            total = raw.value + delta
-            if _C_LONGLONG_MIN <= total <= _C_LONGLONG_MAX:
-                raw.value = total
-                return total
+            shared[0] = total = shared[0] + delta
+            return total
+        except ValueError:  # out of the C type's range: the cell stored nothing
+            pass
         finally:
             self._release_pair()
         raise _add_overflow("Ledger.b", delta, _C_LONGLONG_MIN, _C_LONGLONG_MAX)
@@ -6492,14 +6583,14 @@ class Ledger:
             index = _index(index, 2, "Ledger.last")
         if delta.__class__ is not int:
             delta = _as_int(delta, "Ledger.last")
-        raw = self._raw_last
+        shared = self._cell_last
         if not self._acquire_pair():
             raise _timeout("Ledger", "pair", 5.0)
         try:
-            total = raw[index] + delta
-            if _C_LONGLONG_MIN <= total <= _C_LONGLONG_MAX:
-                raw[index] = total
-                return total
+            shared[index] = total = shared[index] + delta
+            return total
+        except ValueError:  # out of the C type's range: the cell stored nothing
+            pass
         finally:
             self._release_pair()
         raise _add_overflow("Ledger.last", delta, _C_LONGLONG_MIN, _C_LONGLONG_MAX)
@@ -6575,14 +6666,14 @@ class Ledger:
         """Atomically add delta to moves; return the new value."""
         if delta.__class__ is not int:
             delta = _as_int(delta, "Ledger.moves")
-        raw = self._raw_moves
+        shared = self._cell_moves
         if not self._acquire_other():
             raise _timeout("Ledger", "other", 5.0)
         try:
-            total = raw.value + delta
-            if _C_INT_MIN <= total <= _C_INT_MAX:
-                raw.value = total
-                return total
+            shared[0] = total = shared[0] + delta
+            return total
+        except ValueError:  # out of the C type's range: the cell stored nothing
+            pass
         finally:
             self._release_other()
         raise _add_overflow("Ledger.moves", delta, _C_INT_MIN, _C_INT_MAX)
