@@ -3,6 +3,7 @@
 
 import ctypes as _ctypes
 import dataclasses as _dataclasses
+import functools as _functools
 import importlib as _importlib
 import math as _math
 import multiprocessing as _mp
@@ -83,6 +84,27 @@ def _check_inheritance(owner: str, start_method: str) -> None:
             f"{owner} was created for the 'fork' start method but is passed to a "
             f"{child_method!r} child: create it with ctx=multiprocessing.get_context({child_method!r})"
         )
+
+
+def _timeout(owner: str, group: str, seconds: float) -> TimeoutError:
+    return TimeoutError(
+        f"{owner}: lock group {group!r} not acquired within {seconds} s "
+        "(a process may have died holding it)"
+    )
+
+
+# Tries of a busy lock before sleeping on it. Critical sections here last a few hundred
+# nanoseconds, and each release of a lock another process sleeps on costs a system call.
+_SPINS = 30
+
+
+def _wait_for_lock(lock: _Lock, timeout: float | None, owner: str, group: str) -> None:
+    """Take a lock that was busy at the first try: try a few more times, then sleep on it."""
+    for _ in range(_SPINS):
+        if lock.acquire(False):
+            return
+    if not lock.acquire(True, timeout):
+        raise _timeout(owner, group, timeout or 0.0)
 
 
 def _int_range(size: int, signed: bool) -> tuple[int, int]:
@@ -831,6 +853,7 @@ class Histogram:
         "_start_method",
         "_locks",
         "_acquire_default",
+        "_wait_default",
         "_release_default",
         "_raw_buckets",
         "_raw_weights",
@@ -848,7 +871,8 @@ class Histogram:
 
     _start_method: str
     _locks: dict[str, _Lock]
-    _acquire_default: _Callable[[], bool]
+    _acquire_default: _Callable[[bool], bool]
+    _wait_default: _Callable[[], None]
     _release_default: _Callable[[], None]
     _raw_buckets: _ctypes.Array[_ctypes.c_ulonglong]
     _cell_buckets: memoryview
@@ -888,8 +912,11 @@ class Histogram:
 
     def _bind(self, locks: dict[str, _Lock]) -> None:
         self._locks = locks
-        self._acquire_default = locks["default"].acquire
-        self._release_default = locks["default"].release
+        lock = locks["default"]
+        self._acquire_default, self._release_default = lock.acquire, lock.release
+        self._wait_default = _functools.partial(
+            _wait_for_lock, lock, None, "Histogram", "default"
+        )
 
     def __getstate__(self) -> tuple[object, ...]:
         _check_inheritance("Histogram", self._start_method)
@@ -916,7 +943,8 @@ class Histogram:
     @property
     def buckets(self) -> list[int]:
         """Field 'buckets': C unsigned long long[10]."""
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             return self._raw_buckets[:]
         finally:
@@ -927,7 +955,8 @@ class Histogram:
         value = _int_items(
             value, 10, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX, "Histogram.buckets"
         )
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             self._raw_buckets[:] = value
         finally:
@@ -940,7 +969,8 @@ class Histogram:
         if delta.__class__ is not int:
             delta = _as_int(delta, "Histogram.buckets")
         shared = self._cell_buckets
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             shared[index] = total = shared[index] + delta
             return total
@@ -955,7 +985,8 @@ class Histogram:
     @property
     def weights(self) -> list[float]:
         """Field 'weights': C double[4]."""
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             return self._raw_weights[:]
         finally:
@@ -964,7 +995,8 @@ class Histogram:
     @weights.setter
     def weights(self, value: _Sequence[float]) -> None:
         value = _float_items(value, 4, _FLOAT64_MAX, "Histogram.weights")
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             self._raw_weights[:] = value
         finally:
@@ -977,7 +1009,8 @@ class Histogram:
         if delta.__class__ is not float:
             delta = _float(delta, _FLOAT64_MAX, "Histogram.weights")
         shared = self._raw_weights
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             total = shared[index] + delta
             if -_FLOAT64_MAX <= total <= _FLOAT64_MAX or not _float_overflows(
@@ -992,7 +1025,8 @@ class Histogram:
     @property
     def total(self) -> int:
         """Field 'total': C unsigned long long."""
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             return self._raw_total.value
         finally:
@@ -1005,7 +1039,8 @@ class Histogram:
             or not _C_ULONGLONG_MIN <= value <= _C_ULONGLONG_MAX
         ):
             value = _int(value, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX, "Histogram.total")
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             self._raw_total.value = value
         finally:
@@ -1016,7 +1051,8 @@ class Histogram:
         if delta.__class__ is not int:
             delta = _as_int(delta, "Histogram.total")
         shared = self._cell_total
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             shared[0] = total = shared[0] + delta
             return total
@@ -1035,7 +1071,8 @@ class Histogram:
             or not _C_ULONGLONG_MIN <= value <= _C_ULONGLONG_MAX
         ):
             value = _int(value, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX, "Histogram.total")
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             old: int = self._raw_total.value
             self._raw_total.value = value
@@ -1050,7 +1087,8 @@ class Histogram:
             or not _C_ULONGLONG_MIN <= value <= _C_ULONGLONG_MAX
         ):
             value = _int(value, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX, "Histogram.total")
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             if self._raw_total.value != expected:
                 return False
@@ -1084,7 +1122,8 @@ class Histogram:
             if total is None
             else _int(total, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX, "Histogram.total")
         )
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             if _new_buckets is not None:
                 self._raw_buckets[:] = _new_buckets
@@ -1101,7 +1140,8 @@ class Histogram:
 
         The copy is written back, checked, when the block ends; if it raises, nothing is.
         """
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             copy = _Histogram_default()
             copy.buckets = self._raw_buckets[:]
@@ -1121,7 +1161,8 @@ class Histogram:
         _pending_total: int,
     ) -> None:
         """Add batched deltas to group default in one critical section, all or none."""
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             _total_buckets = {
                 position: self._raw_buckets[position] + delta
@@ -1184,7 +1225,8 @@ class Histogram:
 
     def snapshot(self) -> HistogramSnapshot:
         """A consistent copy of every field, all groups' locks held together."""
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             return HistogramSnapshot(
                 tuple(self._raw_buckets),

@@ -3,6 +3,7 @@
 
 import ctypes as _ctypes
 import dataclasses as _dataclasses
+import functools as _functools
 import importlib as _importlib
 import multiprocessing as _mp
 import operator as _operator
@@ -78,6 +79,27 @@ def _check_inheritance(owner: str, start_method: str) -> None:
             f"{owner} was created for the 'fork' start method but is passed to a "
             f"{child_method!r} child: create it with ctx=multiprocessing.get_context({child_method!r})"
         )
+
+
+def _timeout(owner: str, group: str, seconds: float) -> TimeoutError:
+    return TimeoutError(
+        f"{owner}: lock group {group!r} not acquired within {seconds} s "
+        "(a process may have died holding it)"
+    )
+
+
+# Tries of a busy lock before sleeping on it. Critical sections here last a few hundred
+# nanoseconds, and each release of a lock another process sleeps on costs a system call.
+_SPINS = 30
+
+
+def _wait_for_lock(lock: _Lock, timeout: float | None, owner: str, group: str) -> None:
+    """Take a lock that was busy at the first try: try a few more times, then sleep on it."""
+    for _ in range(_SPINS):
+        if lock.acquire(False):
+            return
+    if not lock.acquire(True, timeout):
+        raise _timeout(owner, group, timeout or 0.0)
 
 
 def _int_range(size: int, signed: bool) -> tuple[int, int]:
@@ -743,6 +765,7 @@ class Counter:
         "_start_method",
         "_locks",
         "_acquire_default",
+        "_wait_default",
         "_release_default",
         "_raw_value",
         "_cell_value",
@@ -755,7 +778,8 @@ class Counter:
 
     _start_method: str
     _locks: dict[str, _Lock]
-    _acquire_default: _Callable[[], bool]
+    _acquire_default: _Callable[[bool], bool]
+    _wait_default: _Callable[[], None]
     _release_default: _Callable[[], None]
     _raw_value: _ctypes.c_int
     _cell_value: memoryview
@@ -778,8 +802,11 @@ class Counter:
 
     def _bind(self, locks: dict[str, _Lock]) -> None:
         self._locks = locks
-        self._acquire_default = locks["default"].acquire
-        self._release_default = locks["default"].release
+        lock = locks["default"]
+        self._acquire_default, self._release_default = lock.acquire, lock.release
+        self._wait_default = _functools.partial(
+            _wait_for_lock, lock, None, "Counter", "default"
+        )
 
     def __getstate__(self) -> tuple[object, ...]:
         _check_inheritance("Counter", self._start_method)
@@ -801,7 +828,8 @@ class Counter:
     @property
     def value(self) -> int:
         """The count."""
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             return self._raw_value.value
         finally:
@@ -811,7 +839,8 @@ class Counter:
     def value(self, value: int) -> None:
         if value.__class__ is not int or not _C_INT_MIN <= value <= _C_INT_MAX:
             value = _int(value, _C_INT_MIN, _C_INT_MAX, "Counter.value")
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             self._raw_value.value = value
         finally:
@@ -822,7 +851,8 @@ class Counter:
         if delta.__class__ is not int:
             delta = _as_int(delta, "Counter.value")
         shared = self._cell_value
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             shared[0] = total = shared[0] + delta
             return total
@@ -836,7 +866,8 @@ class Counter:
         """Atomically set value to value; return the old value."""
         if value.__class__ is not int or not _C_INT_MIN <= value <= _C_INT_MAX:
             value = _int(value, _C_INT_MIN, _C_INT_MAX, "Counter.value")
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             old: int = self._raw_value.value
             self._raw_value.value = value
@@ -848,7 +879,8 @@ class Counter:
         """Atomically set value to value if it equals expected; return whether it did."""
         if value.__class__ is not int or not _C_INT_MIN <= value <= _C_INT_MAX:
             value = _int(value, _C_INT_MIN, _C_INT_MAX, "Counter.value")
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             if self._raw_value.value != expected:
                 return False
@@ -868,7 +900,8 @@ class Counter:
             if value is None
             else _int(value, _C_INT_MIN, _C_INT_MAX, "Counter.value")
         )
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             if _new_value is not None:
                 self._raw_value.value = _new_value
@@ -881,7 +914,8 @@ class Counter:
 
         The copy is written back, checked, when the block ends; if it raises, nothing is.
         """
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             copy = _Counter_default()
             copy.value = self._raw_value.value
@@ -892,7 +926,8 @@ class Counter:
 
     def _apply_default(self, _pending_value: int) -> None:
         """Add batched deltas to group default in one critical section, all or none."""
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             _total_value = self._raw_value.value + _pending_value
             if not (_C_INT_MIN <= _total_value <= _C_INT_MAX):
@@ -917,7 +952,8 @@ class Counter:
 
     def snapshot(self) -> CounterSnapshot:
         """A consistent copy of every field, all groups' locks held together."""
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             return CounterSnapshot(
                 self._raw_value.value,

@@ -3,6 +3,7 @@
 
 import ctypes as _ctypes
 import dataclasses as _dataclasses
+import functools as _functools
 import importlib as _importlib
 import multiprocessing as _mp
 import operator as _operator
@@ -78,6 +79,27 @@ def _check_inheritance(owner: str, start_method: str) -> None:
             f"{owner} was created for the 'fork' start method but is passed to a "
             f"{child_method!r} child: create it with ctx=multiprocessing.get_context({child_method!r})"
         )
+
+
+def _timeout(owner: str, group: str, seconds: float) -> TimeoutError:
+    return TimeoutError(
+        f"{owner}: lock group {group!r} not acquired within {seconds} s "
+        "(a process may have died holding it)"
+    )
+
+
+# Tries of a busy lock before sleeping on it. Critical sections here last a few hundred
+# nanoseconds, and each release of a lock another process sleeps on costs a system call.
+_SPINS = 30
+
+
+def _wait_for_lock(lock: _Lock, timeout: float | None, owner: str, group: str) -> None:
+    """Take a lock that was busy at the first try: try a few more times, then sleep on it."""
+    for _ in range(_SPINS):
+        if lock.acquire(False):
+            return
+    if not lock.acquire(True, timeout):
+        raise _timeout(owner, group, timeout or 0.0)
 
 
 def _int_range(size: int, signed: bool) -> tuple[int, int]:
@@ -787,6 +809,7 @@ class JobInfo:
         "_start_method",
         "_locks",
         "_acquire_default",
+        "_wait_default",
         "_release_default",
         "_raw_label",
         "_raw_owner",
@@ -805,7 +828,8 @@ class JobInfo:
 
     _start_method: str
     _locks: dict[str, _Lock]
-    _acquire_default: _Callable[[], bool]
+    _acquire_default: _Callable[[bool], bool]
+    _wait_default: _Callable[[], None]
     _release_default: _Callable[[], None]
     _raw_label: _ctypes.Array[_ctypes.c_char]
     _raw_owner: _ctypes.Array[_ctypes.c_wchar]
@@ -840,8 +864,11 @@ class JobInfo:
 
     def _bind(self, locks: dict[str, _Lock]) -> None:
         self._locks = locks
-        self._acquire_default = locks["default"].acquire
-        self._release_default = locks["default"].release
+        lock = locks["default"]
+        self._acquire_default, self._release_default = lock.acquire, lock.release
+        self._wait_default = _functools.partial(
+            _wait_for_lock, lock, None, "JobInfo", "default"
+        )
 
     def __getstate__(self) -> tuple[object, ...]:
         _check_inheritance("JobInfo", self._start_method)
@@ -869,7 +896,8 @@ class JobInfo:
     @property
     def label(self) -> bytes:
         """Field 'label': C char[32]."""
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             current: bytes = self._raw_label.value
             return current
@@ -879,7 +907,8 @@ class JobInfo:
     @label.setter
     def label(self, value: bytes) -> None:
         value = _bytes(value, 32, "JobInfo.label")
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             self._raw_label.value = value
         finally:
@@ -888,7 +917,8 @@ class JobInfo:
     def exchange_label(self, value: bytes) -> bytes:
         """Atomically set label to value; return the old value."""
         value = _bytes(value, 32, "JobInfo.label")
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             old: bytes = self._raw_label.value
             self._raw_label.value = value
@@ -899,7 +929,8 @@ class JobInfo:
     def compare_and_set_label(self, expected: bytes, value: bytes) -> bool:
         """Atomically set label to value if it equals expected; return whether it did."""
         value = _bytes(value, 32, "JobInfo.label")
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             if self._raw_label.value != expected:
                 return False
@@ -911,7 +942,8 @@ class JobInfo:
     @property
     def owner(self) -> str:
         """Field 'owner': C wchar_t[16]."""
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             current: str = self._raw_owner.value
             return current
@@ -921,7 +953,8 @@ class JobInfo:
     @owner.setter
     def owner(self, value: str) -> None:
         value = _text(value, 16, "JobInfo.owner")
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             self._raw_owner.value = value
         finally:
@@ -930,7 +963,8 @@ class JobInfo:
     def exchange_owner(self, value: str) -> str:
         """Atomically set owner to value; return the old value."""
         value = _text(value, 16, "JobInfo.owner")
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             old: str = self._raw_owner.value
             self._raw_owner.value = value
@@ -941,7 +975,8 @@ class JobInfo:
     def compare_and_set_owner(self, expected: str, value: str) -> bool:
         """Atomically set owner to value if it equals expected; return whether it did."""
         value = _text(value, 16, "JobInfo.owner")
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             if self._raw_owner.value != expected:
                 return False
@@ -953,7 +988,8 @@ class JobInfo:
     @property
     def grade(self) -> str:
         """Field 'grade': C wchar_t."""
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             return self._raw_grade.value
         finally:
@@ -962,7 +998,8 @@ class JobInfo:
     @grade.setter
     def grade(self, value: str) -> None:
         value = _wchar(value, "JobInfo.grade")
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             self._raw_grade.value = value
         finally:
@@ -971,7 +1008,8 @@ class JobInfo:
     def exchange_grade(self, value: str) -> str:
         """Atomically set grade to value; return the old value."""
         value = _wchar(value, "JobInfo.grade")
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             old: str = self._raw_grade.value
             self._raw_grade.value = value
@@ -982,7 +1020,8 @@ class JobInfo:
     def compare_and_set_grade(self, expected: str, value: str) -> bool:
         """Atomically set grade to value if it equals expected; return whether it did."""
         value = _wchar(value, "JobInfo.grade")
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             if self._raw_grade.value != expected:
                 return False
@@ -994,7 +1033,8 @@ class JobInfo:
     @property
     def priority(self) -> int:
         """Field 'priority': C short."""
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             return self._raw_priority.value
         finally:
@@ -1004,7 +1044,8 @@ class JobInfo:
     def priority(self, value: int) -> None:
         if value.__class__ is not int or not _C_SHORT_MIN <= value <= _C_SHORT_MAX:
             value = _int(value, _C_SHORT_MIN, _C_SHORT_MAX, "JobInfo.priority")
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             self._raw_priority.value = value
         finally:
@@ -1015,7 +1056,8 @@ class JobInfo:
         if delta.__class__ is not int:
             delta = _as_int(delta, "JobInfo.priority")
         shared = self._cell_priority
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             shared[0] = total = shared[0] + delta
             return total
@@ -1029,7 +1071,8 @@ class JobInfo:
         """Atomically set priority to value; return the old value."""
         if value.__class__ is not int or not _C_SHORT_MIN <= value <= _C_SHORT_MAX:
             value = _int(value, _C_SHORT_MIN, _C_SHORT_MAX, "JobInfo.priority")
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             old: int = self._raw_priority.value
             self._raw_priority.value = value
@@ -1041,7 +1084,8 @@ class JobInfo:
         """Atomically set priority to value if it equals expected; return whether it did."""
         if value.__class__ is not int or not _C_SHORT_MIN <= value <= _C_SHORT_MAX:
             value = _int(value, _C_SHORT_MIN, _C_SHORT_MAX, "JobInfo.priority")
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             if self._raw_priority.value != expected:
                 return False
@@ -1067,7 +1111,8 @@ class JobInfo:
             if priority is None
             else _int(priority, _C_SHORT_MIN, _C_SHORT_MAX, "JobInfo.priority")
         )
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             if _new_label is not None:
                 self._raw_label.value = _new_label
@@ -1086,7 +1131,8 @@ class JobInfo:
 
         The copy is written back, checked, when the block ends; if it raises, nothing is.
         """
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             copy = _JobInfo_default()
             copy.label = self._raw_label.value
@@ -1105,7 +1151,8 @@ class JobInfo:
 
     def _apply_default(self, _pending_priority: int) -> None:
         """Add batched deltas to group default in one critical section, all or none."""
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             _total_priority = self._raw_priority.value + _pending_priority
             if not (_C_SHORT_MIN <= _total_priority <= _C_SHORT_MAX):
@@ -1130,7 +1177,8 @@ class JobInfo:
 
     def snapshot(self) -> JobInfoSnapshot:
         """A consistent copy of every field, all groups' locks held together."""
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             return JobInfoSnapshot(
                 self._raw_label.value,

@@ -91,6 +91,20 @@ def _timeout(owner: str, group: str, seconds: float) -> TimeoutError:
     )
 
 
+# Tries of a busy lock before sleeping on it. Critical sections here last a few hundred
+# nanoseconds, and each release of a lock another process sleeps on costs a system call.
+_SPINS = 30
+
+
+def _wait_for_lock(lock: _Lock, timeout: float | None, owner: str, group: str) -> None:
+    """Take a lock that was busy at the first try: try a few more times, then sleep on it."""
+    for _ in range(_SPINS):
+        if lock.acquire(False):
+            return
+    if not lock.acquire(True, timeout):
+        raise _timeout(owner, group, timeout or 0.0)
+
+
 def _acquire_in_order(
     owner: str, locks: tuple[tuple[str, _Lock], ...], timeout: float | None
 ) -> None:
@@ -865,10 +879,13 @@ class WorkerStats:
         "_locks",
         "_lock_order",
         "_acquire_progress",
+        "_wait_progress",
         "_release_progress",
         "_acquire_timing",
+        "_wait_timing",
         "_release_timing",
         "_acquire_default",
+        "_wait_default",
         "_release_default",
         "_raw_processed",
         "_raw_failed",
@@ -891,11 +908,14 @@ class WorkerStats:
     _start_method: str
     _locks: dict[str, _Lock]
     _lock_order: tuple[tuple[str, _Lock], ...]
-    _acquire_progress: _Callable[[], bool]
+    _acquire_progress: _Callable[[bool], bool]
+    _wait_progress: _Callable[[], None]
     _release_progress: _Callable[[], None]
-    _acquire_timing: _Callable[[], bool]
+    _acquire_timing: _Callable[[bool], bool]
+    _wait_timing: _Callable[[], None]
     _release_timing: _Callable[[], None]
-    _acquire_default: _Callable[[], bool]
+    _acquire_default: _Callable[[bool], bool]
+    _wait_default: _Callable[[], None]
     _release_default: _Callable[[], None]
     _raw_processed: _ctypes.c_int
     _cell_processed: memoryview
@@ -947,14 +967,21 @@ class WorkerStats:
         self._lock_order = tuple(
             dict((id(lock), (group, lock)) for group, lock in locks.items()).values()
         )
-        self._acquire_progress = _functools.partial(
-            locks["progress"].acquire, True, 5.0
+        lock = locks["progress"]
+        self._acquire_progress, self._release_progress = lock.acquire, lock.release
+        self._wait_progress = _functools.partial(
+            _wait_for_lock, lock, 5.0, "WorkerStats", "progress"
         )
-        self._release_progress = locks["progress"].release
-        self._acquire_timing = _functools.partial(locks["timing"].acquire, True, 5.0)
-        self._release_timing = locks["timing"].release
-        self._acquire_default = _functools.partial(locks["default"].acquire, True, 5.0)
-        self._release_default = locks["default"].release
+        lock = locks["timing"]
+        self._acquire_timing, self._release_timing = lock.acquire, lock.release
+        self._wait_timing = _functools.partial(
+            _wait_for_lock, lock, 5.0, "WorkerStats", "timing"
+        )
+        lock = locks["default"]
+        self._acquire_default, self._release_default = lock.acquire, lock.release
+        self._wait_default = _functools.partial(
+            _wait_for_lock, lock, 5.0, "WorkerStats", "default"
+        )
 
     def __getstate__(self) -> tuple[object, ...]:
         _check_inheritance("WorkerStats", self._start_method)
@@ -985,8 +1012,8 @@ class WorkerStats:
     @property
     def processed(self) -> int:
         """Field 'processed': C int."""
-        if not self._acquire_progress():
-            raise _timeout("WorkerStats", "progress", 5.0)
+        if not self._acquire_progress(False):
+            self._wait_progress()
         try:
             return self._raw_processed.value
         finally:
@@ -996,8 +1023,8 @@ class WorkerStats:
     def processed(self, value: int) -> None:
         if value.__class__ is not int or not _C_INT_MIN <= value <= _C_INT_MAX:
             value = _int(value, _C_INT_MIN, _C_INT_MAX, "WorkerStats.processed")
-        if not self._acquire_progress():
-            raise _timeout("WorkerStats", "progress", 5.0)
+        if not self._acquire_progress(False):
+            self._wait_progress()
         try:
             self._raw_processed.value = value
         finally:
@@ -1008,8 +1035,8 @@ class WorkerStats:
         if delta.__class__ is not int:
             delta = _as_int(delta, "WorkerStats.processed")
         shared = self._cell_processed
-        if not self._acquire_progress():
-            raise _timeout("WorkerStats", "progress", 5.0)
+        if not self._acquire_progress(False):
+            self._wait_progress()
         try:
             shared[0] = total = shared[0] + delta
             return total
@@ -1023,8 +1050,8 @@ class WorkerStats:
         """Atomically set processed to value; return the old value."""
         if value.__class__ is not int or not _C_INT_MIN <= value <= _C_INT_MAX:
             value = _int(value, _C_INT_MIN, _C_INT_MAX, "WorkerStats.processed")
-        if not self._acquire_progress():
-            raise _timeout("WorkerStats", "progress", 5.0)
+        if not self._acquire_progress(False):
+            self._wait_progress()
         try:
             old: int = self._raw_processed.value
             self._raw_processed.value = value
@@ -1036,8 +1063,8 @@ class WorkerStats:
         """Atomically set processed to value if it equals expected; return whether it did."""
         if value.__class__ is not int or not _C_INT_MIN <= value <= _C_INT_MAX:
             value = _int(value, _C_INT_MIN, _C_INT_MAX, "WorkerStats.processed")
-        if not self._acquire_progress():
-            raise _timeout("WorkerStats", "progress", 5.0)
+        if not self._acquire_progress(False):
+            self._wait_progress()
         try:
             if self._raw_processed.value != expected:
                 return False
@@ -1049,8 +1076,8 @@ class WorkerStats:
     @property
     def failed(self) -> int:
         """Field 'failed': C int."""
-        if not self._acquire_progress():
-            raise _timeout("WorkerStats", "progress", 5.0)
+        if not self._acquire_progress(False):
+            self._wait_progress()
         try:
             return self._raw_failed.value
         finally:
@@ -1060,8 +1087,8 @@ class WorkerStats:
     def failed(self, value: int) -> None:
         if value.__class__ is not int or not _C_INT_MIN <= value <= _C_INT_MAX:
             value = _int(value, _C_INT_MIN, _C_INT_MAX, "WorkerStats.failed")
-        if not self._acquire_progress():
-            raise _timeout("WorkerStats", "progress", 5.0)
+        if not self._acquire_progress(False):
+            self._wait_progress()
         try:
             self._raw_failed.value = value
         finally:
@@ -1072,8 +1099,8 @@ class WorkerStats:
         if delta.__class__ is not int:
             delta = _as_int(delta, "WorkerStats.failed")
         shared = self._cell_failed
-        if not self._acquire_progress():
-            raise _timeout("WorkerStats", "progress", 5.0)
+        if not self._acquire_progress(False):
+            self._wait_progress()
         try:
             shared[0] = total = shared[0] + delta
             return total
@@ -1087,8 +1114,8 @@ class WorkerStats:
         """Atomically set failed to value; return the old value."""
         if value.__class__ is not int or not _C_INT_MIN <= value <= _C_INT_MAX:
             value = _int(value, _C_INT_MIN, _C_INT_MAX, "WorkerStats.failed")
-        if not self._acquire_progress():
-            raise _timeout("WorkerStats", "progress", 5.0)
+        if not self._acquire_progress(False):
+            self._wait_progress()
         try:
             old: int = self._raw_failed.value
             self._raw_failed.value = value
@@ -1100,8 +1127,8 @@ class WorkerStats:
         """Atomically set failed to value if it equals expected; return whether it did."""
         if value.__class__ is not int or not _C_INT_MIN <= value <= _C_INT_MAX:
             value = _int(value, _C_INT_MIN, _C_INT_MAX, "WorkerStats.failed")
-        if not self._acquire_progress():
-            raise _timeout("WorkerStats", "progress", 5.0)
+        if not self._acquire_progress(False):
+            self._wait_progress()
         try:
             if self._raw_failed.value != expected:
                 return False
@@ -1113,8 +1140,8 @@ class WorkerStats:
     @property
     def elapsed(self) -> float:
         """Field 'elapsed': C double."""
-        if not self._acquire_timing():
-            raise _timeout("WorkerStats", "timing", 5.0)
+        if not self._acquire_timing(False):
+            self._wait_timing()
         try:
             return self._raw_elapsed.value
         finally:
@@ -1124,8 +1151,8 @@ class WorkerStats:
     def elapsed(self, value: float) -> None:
         if value.__class__ is not float or not -_FLOAT64_MAX <= value <= _FLOAT64_MAX:
             value = _float(value, _FLOAT64_MAX, "WorkerStats.elapsed")
-        if not self._acquire_timing():
-            raise _timeout("WorkerStats", "timing", 5.0)
+        if not self._acquire_timing(False):
+            self._wait_timing()
         try:
             self._raw_elapsed.value = value
         finally:
@@ -1136,8 +1163,8 @@ class WorkerStats:
         if delta.__class__ is not float:
             delta = _float(delta, _FLOAT64_MAX, "WorkerStats.elapsed")
         shared = self._raw_elapsed
-        if not self._acquire_timing():
-            raise _timeout("WorkerStats", "timing", 5.0)
+        if not self._acquire_timing(False):
+            self._wait_timing()
         try:
             total = shared.value + delta
             if -_FLOAT64_MAX <= total <= _FLOAT64_MAX or not _float_overflows(
@@ -1153,8 +1180,8 @@ class WorkerStats:
         """Atomically set elapsed to value; return the old value."""
         if value.__class__ is not float or not -_FLOAT64_MAX <= value <= _FLOAT64_MAX:
             value = _float(value, _FLOAT64_MAX, "WorkerStats.elapsed")
-        if not self._acquire_timing():
-            raise _timeout("WorkerStats", "timing", 5.0)
+        if not self._acquire_timing(False):
+            self._wait_timing()
         try:
             old: float = self._raw_elapsed.value
             self._raw_elapsed.value = value
@@ -1166,8 +1193,8 @@ class WorkerStats:
         """Atomically set elapsed to value if it equals expected; return whether it did."""
         if value.__class__ is not float or not -_FLOAT64_MAX <= value <= _FLOAT64_MAX:
             value = _float(value, _FLOAT64_MAX, "WorkerStats.elapsed")
-        if not self._acquire_timing():
-            raise _timeout("WorkerStats", "timing", 5.0)
+        if not self._acquire_timing(False):
+            self._wait_timing()
         try:
             if self._raw_elapsed.value != expected:
                 return False
@@ -1179,8 +1206,8 @@ class WorkerStats:
     @property
     def state(self) -> bytes:
         """I idle, R running, D done."""
-        if not self._acquire_default():
-            raise _timeout("WorkerStats", "default", 5.0)
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             return self._raw_state.value
         finally:
@@ -1189,8 +1216,8 @@ class WorkerStats:
     @state.setter
     def state(self, value: bytes) -> None:
         value = _char(value, "WorkerStats.state")
-        if not self._acquire_default():
-            raise _timeout("WorkerStats", "default", 5.0)
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             self._raw_state.value = value
         finally:
@@ -1199,8 +1226,8 @@ class WorkerStats:
     def exchange_state(self, value: bytes) -> bytes:
         """Atomically set state to value; return the old value."""
         value = _char(value, "WorkerStats.state")
-        if not self._acquire_default():
-            raise _timeout("WorkerStats", "default", 5.0)
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             old: bytes = self._raw_state.value
             self._raw_state.value = value
@@ -1211,8 +1238,8 @@ class WorkerStats:
     def compare_and_set_state(self, expected: bytes, value: bytes) -> bool:
         """Atomically set state to value if it equals expected; return whether it did."""
         value = _char(value, "WorkerStats.state")
-        if not self._acquire_default():
-            raise _timeout("WorkerStats", "default", 5.0)
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             if self._raw_state.value != expected:
                 return False
@@ -1248,8 +1275,8 @@ class WorkerStats:
             if failed is None
             else _int(failed, _C_INT_MIN, _C_INT_MAX, "WorkerStats.failed")
         )
-        if not self._acquire_progress():
-            raise _timeout("WorkerStats", "progress", 5.0)
+        if not self._acquire_progress(False):
+            self._wait_progress()
         try:
             if _new_processed is not None:
                 self._raw_processed.value = _new_processed
@@ -1264,8 +1291,8 @@ class WorkerStats:
 
         The copy is written back, checked, when the block ends; if it raises, nothing is.
         """
-        if not self._acquire_progress():
-            raise _timeout("WorkerStats", "progress", 5.0)
+        if not self._acquire_progress(False):
+            self._wait_progress()
         try:
             copy = _WorkerStats_progress()
             copy.processed = self._raw_processed.value
@@ -1286,8 +1313,8 @@ class WorkerStats:
             if elapsed is None
             else _float(elapsed, _FLOAT64_MAX, "WorkerStats.elapsed")
         )
-        if not self._acquire_timing():
-            raise _timeout("WorkerStats", "timing", 5.0)
+        if not self._acquire_timing(False):
+            self._wait_timing()
         try:
             if _new_elapsed is not None:
                 self._raw_elapsed.value = _new_elapsed
@@ -1300,8 +1327,8 @@ class WorkerStats:
 
         The copy is written back, checked, when the block ends; if it raises, nothing is.
         """
-        if not self._acquire_timing():
-            raise _timeout("WorkerStats", "timing", 5.0)
+        if not self._acquire_timing(False):
+            self._wait_timing()
         try:
             copy = _WorkerStats_timing()
             copy.elapsed = self._raw_elapsed.value
@@ -1317,8 +1344,8 @@ class WorkerStats:
     ) -> None:
         """Set fields of group default in one critical section; all checked first."""
         _new_state = None if state is None else _char(state, "WorkerStats.state")
-        if not self._acquire_default():
-            raise _timeout("WorkerStats", "default", 5.0)
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             if _new_state is not None:
                 self._raw_state.value = _new_state
@@ -1331,8 +1358,8 @@ class WorkerStats:
 
         The copy is written back, checked, when the block ends; if it raises, nothing is.
         """
-        if not self._acquire_default():
-            raise _timeout("WorkerStats", "default", 5.0)
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             copy = _WorkerStats_default()
             copy.state = self._raw_state.value
@@ -1343,8 +1370,8 @@ class WorkerStats:
 
     def _apply_progress(self, _pending_processed: int, _pending_failed: int) -> None:
         """Add batched deltas to group progress in one critical section, all or none."""
-        if not self._acquire_progress():
-            raise _timeout("WorkerStats", "progress", 5.0)
+        if not self._acquire_progress(False):
+            self._wait_progress()
         try:
             _total_processed = self._raw_processed.value + _pending_processed
             if not (_C_INT_MIN <= _total_processed <= _C_INT_MAX):
@@ -1363,8 +1390,8 @@ class WorkerStats:
 
     def _apply_timing(self, _pending_elapsed: float) -> None:
         """Add batched deltas to group timing in one critical section, all or none."""
-        if not self._acquire_timing():
-            raise _timeout("WorkerStats", "timing", 5.0)
+        if not self._acquire_timing(False):
+            self._wait_timing()
         try:
             _total_elapsed = self._raw_elapsed.value + _pending_elapsed
             if not (

@@ -286,6 +286,11 @@ class LockGroup:
         return f"_acquire_{self.name}"
 
     @property
+    def wait(self) -> str:
+        """The slot holding what waits for this group's lock when a first try found it busy."""
+        return f"_wait_{self.name}"
+
+    @property
     def journal(self) -> str:
         return f"_journal_{self.name}"
 
@@ -378,7 +383,7 @@ class StructModel:
         lock_slots: tuple[str, ...] = ("_start_method",) if self.uses_locks else ()
         lock_slots += ("_locks",) if self.groups else ()
         lock_slots += ("_lock_order",) if len(self.groups) > 1 else ()
-        group_slots = tuple(name for group in self.groups for name in (group.acquire, group.release))
+        group_slots = tuple(name for group in self.groups for name in (group.acquire, group.wait, group.release))
         process_slots = tuple(slot for f in self.fields for slot in f.process_slots)
         return lock_slots + group_slots + self.state_slots + process_slots
 
@@ -396,14 +401,12 @@ class ModuleModel:
     @property
     def imports(self) -> tuple[str, ...]:
         """Standard-library imports, each under a private alias so that no field can shadow it."""
-        helpers, recovery = self.helpers, self.uses_recovery
-        groups = any(s.groups for s in self.structs)
+        helpers, recovery, groups = self.helpers, self.uses_recovery, self.uses_groups
         needed = {
             "import ctypes as _ctypes": True,
             "import dataclasses as _dataclasses": True,
             "import errno as _errno": recovery,
-            "import functools as _functools": recovery
-            or any(s.lock_timeout is not None and s.uses_locks for s in self.structs),
+            "import functools as _functools": groups or recovery,
             "import importlib as _importlib": True,  # the Redis twins import redis-py when they travel
             "import math as _math": "_float" in helpers,
             "import multiprocessing as _mp": True,
@@ -440,17 +443,17 @@ class ModuleModel:
         return any(s.uses_locks for s in self.structs)
 
     @property
+    def uses_groups(self) -> bool:
+        return any(s.groups for s in self.structs)
+
+    @property
     def uses_shards(self) -> bool:
         return any(s.sharded_fields for s in self.structs)
 
     @property
     def uses_timeouts(self) -> bool:
-        """Whether `_timeout` is needed: a struct with a timeout, or the multi-lock helper."""
-        return (
-            self.uses_lock_order
-            or self.uses_shards
-            or any(s.lock_timeout is not None and s.groups for s in self.structs)
-        )
+        """Whether `_timeout` is needed: lock groups (their waits may time out), or shards."""
+        return self.uses_shards or self.uses_groups
 
     @property
     def uses_recovery(self) -> bool:

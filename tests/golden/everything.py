@@ -300,6 +300,20 @@ def _timeout(owner: str, group: str, seconds: float) -> TimeoutError:
     )
 
 
+# Tries of a busy lock before sleeping on it. Critical sections here last a few hundred
+# nanoseconds, and each release of a lock another process sleeps on costs a system call.
+_SPINS = 30
+
+
+def _wait_for_lock(lock: _Lock, timeout: float | None, owner: str, group: str) -> None:
+    """Take a lock that was busy at the first try: try a few more times, then sleep on it."""
+    for _ in range(_SPINS):
+        if lock.acquire(False):
+            return
+    if not lock.acquire(True, timeout):
+        raise _timeout(owner, group, timeout or 0.0)
+
+
 # Forks into this process so far. A fork child counts one more than its parent ever did, so a
 # sharded field inherited by fork sees that its claim is not this process's (os.getpid() would
 # tell too, but it is a system call on every add).
@@ -1370,10 +1384,13 @@ class Everything:
         "_locks",
         "_lock_order",
         "_acquire_default",
+        "_wait_default",
         "_release_default",
         "_acquire_arrays",
+        "_wait_arrays",
         "_release_arrays",
         "_acquire_text",
+        "_wait_text",
         "_release_text",
         "_raw_c",
         "_raw_u",
@@ -1439,11 +1456,14 @@ class Everything:
     _start_method: str
     _locks: dict[str, _Lock]
     _lock_order: tuple[tuple[str, _Lock], ...]
-    _acquire_default: _Callable[[], bool]
+    _acquire_default: _Callable[[bool], bool]
+    _wait_default: _Callable[[], None]
     _release_default: _Callable[[], None]
-    _acquire_arrays: _Callable[[], bool]
+    _acquire_arrays: _Callable[[bool], bool]
+    _wait_arrays: _Callable[[], None]
     _release_arrays: _Callable[[], None]
-    _acquire_text: _Callable[[], bool]
+    _acquire_text: _Callable[[bool], bool]
+    _wait_text: _Callable[[], None]
     _release_text: _Callable[[], None]
     _raw_c: _ctypes.c_char
     _raw_u: _ctypes.c_wchar
@@ -1589,12 +1609,21 @@ class Everything:
         self._lock_order = tuple(
             dict((id(lock), (group, lock)) for group, lock in locks.items()).values()
         )
-        self._acquire_default = locks["default"].acquire
-        self._release_default = locks["default"].release
-        self._acquire_arrays = locks["arrays"].acquire
-        self._release_arrays = locks["arrays"].release
-        self._acquire_text = locks["text"].acquire
-        self._release_text = locks["text"].release
+        lock = locks["default"]
+        self._acquire_default, self._release_default = lock.acquire, lock.release
+        self._wait_default = _functools.partial(
+            _wait_for_lock, lock, None, "Everything", "default"
+        )
+        lock = locks["arrays"]
+        self._acquire_arrays, self._release_arrays = lock.acquire, lock.release
+        self._wait_arrays = _functools.partial(
+            _wait_for_lock, lock, None, "Everything", "arrays"
+        )
+        lock = locks["text"]
+        self._acquire_text, self._release_text = lock.acquire, lock.release
+        self._wait_text = _functools.partial(
+            _wait_for_lock, lock, None, "Everything", "text"
+        )
 
     def __getstate__(self) -> tuple[object, ...]:
         _check_inheritance("Everything", self._start_method)
@@ -1668,7 +1697,8 @@ class Everything:
     @property
     def c(self) -> bytes:
         """Field 'c': C char."""
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             return self._raw_c.value
         finally:
@@ -1677,7 +1707,8 @@ class Everything:
     @c.setter
     def c(self, value: bytes) -> None:
         value = _char(value, "Everything.c")
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             self._raw_c.value = value
         finally:
@@ -1686,7 +1717,8 @@ class Everything:
     def exchange_c(self, value: bytes) -> bytes:
         """Atomically set c to value; return the old value."""
         value = _char(value, "Everything.c")
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             old: bytes = self._raw_c.value
             self._raw_c.value = value
@@ -1697,7 +1729,8 @@ class Everything:
     def compare_and_set_c(self, expected: bytes, value: bytes) -> bool:
         """Atomically set c to value if it equals expected; return whether it did."""
         value = _char(value, "Everything.c")
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             if self._raw_c.value != expected:
                 return False
@@ -1709,7 +1742,8 @@ class Everything:
     @property
     def u(self) -> str:
         """Field 'u': C wchar_t."""
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             return self._raw_u.value
         finally:
@@ -1718,7 +1752,8 @@ class Everything:
     @u.setter
     def u(self, value: str) -> None:
         value = _wchar(value, "Everything.u")
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             self._raw_u.value = value
         finally:
@@ -1727,7 +1762,8 @@ class Everything:
     def exchange_u(self, value: str) -> str:
         """Atomically set u to value; return the old value."""
         value = _wchar(value, "Everything.u")
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             old: str = self._raw_u.value
             self._raw_u.value = value
@@ -1738,7 +1774,8 @@ class Everything:
     def compare_and_set_u(self, expected: str, value: str) -> bool:
         """Atomically set u to value if it equals expected; return whether it did."""
         value = _wchar(value, "Everything.u")
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             if self._raw_u.value != expected:
                 return False
@@ -1750,7 +1787,8 @@ class Everything:
     @property
     def b(self) -> int:
         """Field 'b': C signed char."""
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             return self._raw_b.value
         finally:
@@ -1760,7 +1798,8 @@ class Everything:
     def b(self, value: int) -> None:
         if value.__class__ is not int or not _C_BYTE_MIN <= value <= _C_BYTE_MAX:
             value = _int(value, _C_BYTE_MIN, _C_BYTE_MAX, "Everything.b")
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             self._raw_b.value = value
         finally:
@@ -1771,7 +1810,8 @@ class Everything:
         if delta.__class__ is not int:
             delta = _as_int(delta, "Everything.b")
         shared = self._cell_b
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             shared[0] = total = shared[0] + delta
             return total
@@ -1785,7 +1825,8 @@ class Everything:
         """Atomically set b to value; return the old value."""
         if value.__class__ is not int or not _C_BYTE_MIN <= value <= _C_BYTE_MAX:
             value = _int(value, _C_BYTE_MIN, _C_BYTE_MAX, "Everything.b")
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             old: int = self._raw_b.value
             self._raw_b.value = value
@@ -1797,7 +1838,8 @@ class Everything:
         """Atomically set b to value if it equals expected; return whether it did."""
         if value.__class__ is not int or not _C_BYTE_MIN <= value <= _C_BYTE_MAX:
             value = _int(value, _C_BYTE_MIN, _C_BYTE_MAX, "Everything.b")
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             if self._raw_b.value != expected:
                 return False
@@ -1809,7 +1851,8 @@ class Everything:
     @property
     def B(self) -> int:
         """Field 'B': C unsigned char."""
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             return self._raw_B.value
         finally:
@@ -1819,7 +1862,8 @@ class Everything:
     def B(self, value: int) -> None:
         if value.__class__ is not int or not _C_UBYTE_MIN <= value <= _C_UBYTE_MAX:
             value = _int(value, _C_UBYTE_MIN, _C_UBYTE_MAX, "Everything.B")
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             self._raw_B.value = value
         finally:
@@ -1830,7 +1874,8 @@ class Everything:
         if delta.__class__ is not int:
             delta = _as_int(delta, "Everything.B")
         shared = self._cell_B
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             shared[0] = total = shared[0] + delta
             return total
@@ -1844,7 +1889,8 @@ class Everything:
         """Atomically set B to value; return the old value."""
         if value.__class__ is not int or not _C_UBYTE_MIN <= value <= _C_UBYTE_MAX:
             value = _int(value, _C_UBYTE_MIN, _C_UBYTE_MAX, "Everything.B")
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             old: int = self._raw_B.value
             self._raw_B.value = value
@@ -1856,7 +1902,8 @@ class Everything:
         """Atomically set B to value if it equals expected; return whether it did."""
         if value.__class__ is not int or not _C_UBYTE_MIN <= value <= _C_UBYTE_MAX:
             value = _int(value, _C_UBYTE_MIN, _C_UBYTE_MAX, "Everything.B")
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             if self._raw_B.value != expected:
                 return False
@@ -1868,7 +1915,8 @@ class Everything:
     @property
     def h(self) -> int:
         """Field 'h': C short."""
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             return self._raw_h.value
         finally:
@@ -1878,7 +1926,8 @@ class Everything:
     def h(self, value: int) -> None:
         if value.__class__ is not int or not _C_SHORT_MIN <= value <= _C_SHORT_MAX:
             value = _int(value, _C_SHORT_MIN, _C_SHORT_MAX, "Everything.h")
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             self._raw_h.value = value
         finally:
@@ -1889,7 +1938,8 @@ class Everything:
         if delta.__class__ is not int:
             delta = _as_int(delta, "Everything.h")
         shared = self._cell_h
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             shared[0] = total = shared[0] + delta
             return total
@@ -1903,7 +1953,8 @@ class Everything:
         """Atomically set h to value; return the old value."""
         if value.__class__ is not int or not _C_SHORT_MIN <= value <= _C_SHORT_MAX:
             value = _int(value, _C_SHORT_MIN, _C_SHORT_MAX, "Everything.h")
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             old: int = self._raw_h.value
             self._raw_h.value = value
@@ -1915,7 +1966,8 @@ class Everything:
         """Atomically set h to value if it equals expected; return whether it did."""
         if value.__class__ is not int or not _C_SHORT_MIN <= value <= _C_SHORT_MAX:
             value = _int(value, _C_SHORT_MIN, _C_SHORT_MAX, "Everything.h")
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             if self._raw_h.value != expected:
                 return False
@@ -1927,7 +1979,8 @@ class Everything:
     @property
     def H(self) -> int:
         """Field 'H': C unsigned short."""
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             return self._raw_H.value
         finally:
@@ -1937,7 +1990,8 @@ class Everything:
     def H(self, value: int) -> None:
         if value.__class__ is not int or not _C_USHORT_MIN <= value <= _C_USHORT_MAX:
             value = _int(value, _C_USHORT_MIN, _C_USHORT_MAX, "Everything.H")
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             self._raw_H.value = value
         finally:
@@ -1948,7 +2002,8 @@ class Everything:
         if delta.__class__ is not int:
             delta = _as_int(delta, "Everything.H")
         shared = self._cell_H
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             shared[0] = total = shared[0] + delta
             return total
@@ -1962,7 +2017,8 @@ class Everything:
         """Atomically set H to value; return the old value."""
         if value.__class__ is not int or not _C_USHORT_MIN <= value <= _C_USHORT_MAX:
             value = _int(value, _C_USHORT_MIN, _C_USHORT_MAX, "Everything.H")
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             old: int = self._raw_H.value
             self._raw_H.value = value
@@ -1974,7 +2030,8 @@ class Everything:
         """Atomically set H to value if it equals expected; return whether it did."""
         if value.__class__ is not int or not _C_USHORT_MIN <= value <= _C_USHORT_MAX:
             value = _int(value, _C_USHORT_MIN, _C_USHORT_MAX, "Everything.H")
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             if self._raw_H.value != expected:
                 return False
@@ -1986,7 +2043,8 @@ class Everything:
     @property
     def i(self) -> int:
         """Field 'i': C int."""
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             return self._raw_i.value
         finally:
@@ -1996,7 +2054,8 @@ class Everything:
     def i(self, value: int) -> None:
         if value.__class__ is not int or not _C_INT_MIN <= value <= _C_INT_MAX:
             value = _int(value, _C_INT_MIN, _C_INT_MAX, "Everything.i")
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             self._raw_i.value = value
         finally:
@@ -2007,7 +2066,8 @@ class Everything:
         if delta.__class__ is not int:
             delta = _as_int(delta, "Everything.i")
         shared = self._cell_i
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             shared[0] = total = shared[0] + delta
             return total
@@ -2021,7 +2081,8 @@ class Everything:
         """Atomically set i to value; return the old value."""
         if value.__class__ is not int or not _C_INT_MIN <= value <= _C_INT_MAX:
             value = _int(value, _C_INT_MIN, _C_INT_MAX, "Everything.i")
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             old: int = self._raw_i.value
             self._raw_i.value = value
@@ -2033,7 +2094,8 @@ class Everything:
         """Atomically set i to value if it equals expected; return whether it did."""
         if value.__class__ is not int or not _C_INT_MIN <= value <= _C_INT_MAX:
             value = _int(value, _C_INT_MIN, _C_INT_MAX, "Everything.i")
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             if self._raw_i.value != expected:
                 return False
@@ -2045,7 +2107,8 @@ class Everything:
     @property
     def I(self) -> int:
         """Field 'I': C unsigned int."""
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             return self._raw_I.value
         finally:
@@ -2055,7 +2118,8 @@ class Everything:
     def I(self, value: int) -> None:
         if value.__class__ is not int or not _C_UINT_MIN <= value <= _C_UINT_MAX:
             value = _int(value, _C_UINT_MIN, _C_UINT_MAX, "Everything.I")
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             self._raw_I.value = value
         finally:
@@ -2066,7 +2130,8 @@ class Everything:
         if delta.__class__ is not int:
             delta = _as_int(delta, "Everything.I")
         shared = self._cell_I
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             shared[0] = total = shared[0] + delta
             return total
@@ -2080,7 +2145,8 @@ class Everything:
         """Atomically set I to value; return the old value."""
         if value.__class__ is not int or not _C_UINT_MIN <= value <= _C_UINT_MAX:
             value = _int(value, _C_UINT_MIN, _C_UINT_MAX, "Everything.I")
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             old: int = self._raw_I.value
             self._raw_I.value = value
@@ -2092,7 +2158,8 @@ class Everything:
         """Atomically set I to value if it equals expected; return whether it did."""
         if value.__class__ is not int or not _C_UINT_MIN <= value <= _C_UINT_MAX:
             value = _int(value, _C_UINT_MIN, _C_UINT_MAX, "Everything.I")
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             if self._raw_I.value != expected:
                 return False
@@ -2104,7 +2171,8 @@ class Everything:
     @property
     def l(self) -> int:
         """Field 'l': C long."""
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             return self._raw_l.value
         finally:
@@ -2114,7 +2182,8 @@ class Everything:
     def l(self, value: int) -> None:
         if value.__class__ is not int or not _C_LONG_MIN <= value <= _C_LONG_MAX:
             value = _int(value, _C_LONG_MIN, _C_LONG_MAX, "Everything.l")
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             self._raw_l.value = value
         finally:
@@ -2125,7 +2194,8 @@ class Everything:
         if delta.__class__ is not int:
             delta = _as_int(delta, "Everything.l")
         shared = self._cell_l
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             shared[0] = total = shared[0] + delta
             return total
@@ -2139,7 +2209,8 @@ class Everything:
         """Atomically set l to value; return the old value."""
         if value.__class__ is not int or not _C_LONG_MIN <= value <= _C_LONG_MAX:
             value = _int(value, _C_LONG_MIN, _C_LONG_MAX, "Everything.l")
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             old: int = self._raw_l.value
             self._raw_l.value = value
@@ -2151,7 +2222,8 @@ class Everything:
         """Atomically set l to value if it equals expected; return whether it did."""
         if value.__class__ is not int or not _C_LONG_MIN <= value <= _C_LONG_MAX:
             value = _int(value, _C_LONG_MIN, _C_LONG_MAX, "Everything.l")
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             if self._raw_l.value != expected:
                 return False
@@ -2163,7 +2235,8 @@ class Everything:
     @property
     def L(self) -> int:
         """Field 'L': C unsigned long."""
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             return self._raw_L.value
         finally:
@@ -2173,7 +2246,8 @@ class Everything:
     def L(self, value: int) -> None:
         if value.__class__ is not int or not _C_ULONG_MIN <= value <= _C_ULONG_MAX:
             value = _int(value, _C_ULONG_MIN, _C_ULONG_MAX, "Everything.L")
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             self._raw_L.value = value
         finally:
@@ -2184,7 +2258,8 @@ class Everything:
         if delta.__class__ is not int:
             delta = _as_int(delta, "Everything.L")
         shared = self._cell_L
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             shared[0] = total = shared[0] + delta
             return total
@@ -2198,7 +2273,8 @@ class Everything:
         """Atomically set L to value; return the old value."""
         if value.__class__ is not int or not _C_ULONG_MIN <= value <= _C_ULONG_MAX:
             value = _int(value, _C_ULONG_MIN, _C_ULONG_MAX, "Everything.L")
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             old: int = self._raw_L.value
             self._raw_L.value = value
@@ -2210,7 +2286,8 @@ class Everything:
         """Atomically set L to value if it equals expected; return whether it did."""
         if value.__class__ is not int or not _C_ULONG_MIN <= value <= _C_ULONG_MAX:
             value = _int(value, _C_ULONG_MIN, _C_ULONG_MAX, "Everything.L")
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             if self._raw_L.value != expected:
                 return False
@@ -2222,7 +2299,8 @@ class Everything:
     @property
     def q(self) -> int:
         """Field 'q': C long long."""
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             return self._raw_q.value
         finally:
@@ -2235,7 +2313,8 @@ class Everything:
             or not _C_LONGLONG_MIN <= value <= _C_LONGLONG_MAX
         ):
             value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Everything.q")
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             self._raw_q.value = value
         finally:
@@ -2246,7 +2325,8 @@ class Everything:
         if delta.__class__ is not int:
             delta = _as_int(delta, "Everything.q")
         shared = self._cell_q
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             shared[0] = total = shared[0] + delta
             return total
@@ -2263,7 +2343,8 @@ class Everything:
             or not _C_LONGLONG_MIN <= value <= _C_LONGLONG_MAX
         ):
             value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Everything.q")
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             old: int = self._raw_q.value
             self._raw_q.value = value
@@ -2278,7 +2359,8 @@ class Everything:
             or not _C_LONGLONG_MIN <= value <= _C_LONGLONG_MAX
         ):
             value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Everything.q")
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             if self._raw_q.value != expected:
                 return False
@@ -2290,7 +2372,8 @@ class Everything:
     @property
     def Q(self) -> int:
         """Field 'Q': C unsigned long long."""
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             return self._raw_Q.value
         finally:
@@ -2303,7 +2386,8 @@ class Everything:
             or not _C_ULONGLONG_MIN <= value <= _C_ULONGLONG_MAX
         ):
             value = _int(value, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX, "Everything.Q")
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             self._raw_Q.value = value
         finally:
@@ -2314,7 +2398,8 @@ class Everything:
         if delta.__class__ is not int:
             delta = _as_int(delta, "Everything.Q")
         shared = self._cell_Q
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             shared[0] = total = shared[0] + delta
             return total
@@ -2331,7 +2416,8 @@ class Everything:
             or not _C_ULONGLONG_MIN <= value <= _C_ULONGLONG_MAX
         ):
             value = _int(value, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX, "Everything.Q")
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             old: int = self._raw_Q.value
             self._raw_Q.value = value
@@ -2346,7 +2432,8 @@ class Everything:
             or not _C_ULONGLONG_MIN <= value <= _C_ULONGLONG_MAX
         ):
             value = _int(value, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX, "Everything.Q")
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             if self._raw_Q.value != expected:
                 return False
@@ -2358,7 +2445,8 @@ class Everything:
     @property
     def f(self) -> float:
         """Field 'f': C float."""
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             return self._raw_f.value
         finally:
@@ -2368,7 +2456,8 @@ class Everything:
     def f(self, value: float) -> None:
         if value.__class__ is not float or not -_FLOAT32_MAX <= value <= _FLOAT32_MAX:
             value = _float(value, _FLOAT32_MAX, "Everything.f")
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             self._raw_f.value = value
         finally:
@@ -2379,7 +2468,8 @@ class Everything:
         if delta.__class__ is not float:
             delta = _float(delta, _FLOAT32_MAX, "Everything.f")
         shared = self._raw_f
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             total = shared.value + delta
             if -_FLOAT32_MAX <= total <= _FLOAT32_MAX or not _float_overflows(
@@ -2395,7 +2485,8 @@ class Everything:
         """Atomically set f to value; return the old value."""
         if value.__class__ is not float or not -_FLOAT32_MAX <= value <= _FLOAT32_MAX:
             value = _float(value, _FLOAT32_MAX, "Everything.f")
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             old: float = self._raw_f.value
             self._raw_f.value = value
@@ -2407,7 +2498,8 @@ class Everything:
         """Atomically set f to value if it equals expected; return whether it did."""
         if value.__class__ is not float or not -_FLOAT32_MAX <= value <= _FLOAT32_MAX:
             value = _float(value, _FLOAT32_MAX, "Everything.f")
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             if self._raw_f.value != expected:
                 return False
@@ -2419,7 +2511,8 @@ class Everything:
     @property
     def d(self) -> float:
         """Field 'd': C double."""
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             return self._raw_d.value
         finally:
@@ -2429,7 +2522,8 @@ class Everything:
     def d(self, value: float) -> None:
         if value.__class__ is not float or not -_FLOAT64_MAX <= value <= _FLOAT64_MAX:
             value = _float(value, _FLOAT64_MAX, "Everything.d")
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             self._raw_d.value = value
         finally:
@@ -2440,7 +2534,8 @@ class Everything:
         if delta.__class__ is not float:
             delta = _float(delta, _FLOAT64_MAX, "Everything.d")
         shared = self._raw_d
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             total = shared.value + delta
             if -_FLOAT64_MAX <= total <= _FLOAT64_MAX or not _float_overflows(
@@ -2456,7 +2551,8 @@ class Everything:
         """Atomically set d to value; return the old value."""
         if value.__class__ is not float or not -_FLOAT64_MAX <= value <= _FLOAT64_MAX:
             value = _float(value, _FLOAT64_MAX, "Everything.d")
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             old: float = self._raw_d.value
             self._raw_d.value = value
@@ -2468,7 +2564,8 @@ class Everything:
         """Atomically set d to value if it equals expected; return whether it did."""
         if value.__class__ is not float or not -_FLOAT64_MAX <= value <= _FLOAT64_MAX:
             value = _float(value, _FLOAT64_MAX, "Everything.d")
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             if self._raw_d.value != expected:
                 return False
@@ -2480,7 +2577,8 @@ class Everything:
     @property
     def flag(self) -> bool:
         """Field 'flag': C bool."""
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             return self._raw_flag.value
         finally:
@@ -2489,7 +2587,8 @@ class Everything:
     @flag.setter
     def flag(self, value: bool) -> None:
         value = _bool(value, "Everything.flag")
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             self._raw_flag.value = value
         finally:
@@ -2498,7 +2597,8 @@ class Everything:
     def exchange_flag(self, value: bool) -> bool:
         """Atomically set flag to value; return the old value."""
         value = _bool(value, "Everything.flag")
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             old: bool = self._raw_flag.value
             self._raw_flag.value = value
@@ -2509,7 +2609,8 @@ class Everything:
     def compare_and_set_flag(self, expected: bool, value: bool) -> bool:
         """Atomically set flag to value if it equals expected; return whether it did."""
         value = _bool(value, "Everything.flag")
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             if self._raw_flag.value != expected:
                 return False
@@ -2521,7 +2622,8 @@ class Everything:
     @property
     def ints(self) -> list[int]:
         """Field 'ints': C int[3]."""
-        self._acquire_arrays()
+        if not self._acquire_arrays(False):
+            self._wait_arrays()
         try:
             return self._raw_ints[:]
         finally:
@@ -2530,7 +2632,8 @@ class Everything:
     @ints.setter
     def ints(self, value: _Sequence[int]) -> None:
         value = _int_items(value, 3, _C_INT_MIN, _C_INT_MAX, "Everything.ints")
-        self._acquire_arrays()
+        if not self._acquire_arrays(False):
+            self._wait_arrays()
         try:
             self._raw_ints[:] = value
         finally:
@@ -2543,7 +2646,8 @@ class Everything:
         if delta.__class__ is not int:
             delta = _as_int(delta, "Everything.ints")
         shared = self._cell_ints
-        self._acquire_arrays()
+        if not self._acquire_arrays(False):
+            self._wait_arrays()
         try:
             shared[index] = total = shared[index] + delta
             return total
@@ -2556,7 +2660,8 @@ class Everything:
     @property
     def reals(self) -> list[float]:
         """Field 'reals': C double[2]."""
-        self._acquire_arrays()
+        if not self._acquire_arrays(False):
+            self._wait_arrays()
         try:
             return self._raw_reals[:]
         finally:
@@ -2565,7 +2670,8 @@ class Everything:
     @reals.setter
     def reals(self, value: _Sequence[float]) -> None:
         value = _float_items(value, 2, _FLOAT64_MAX, "Everything.reals")
-        self._acquire_arrays()
+        if not self._acquire_arrays(False):
+            self._wait_arrays()
         try:
             self._raw_reals[:] = value
         finally:
@@ -2578,7 +2684,8 @@ class Everything:
         if delta.__class__ is not float:
             delta = _float(delta, _FLOAT64_MAX, "Everything.reals")
         shared = self._raw_reals
-        self._acquire_arrays()
+        if not self._acquire_arrays(False):
+            self._wait_arrays()
         try:
             total = shared[index] + delta
             if -_FLOAT64_MAX <= total <= _FLOAT64_MAX or not _float_overflows(
@@ -2593,7 +2700,8 @@ class Everything:
     @property
     def flags(self) -> list[bool]:
         """Field 'flags': C bool[2]."""
-        self._acquire_arrays()
+        if not self._acquire_arrays(False):
+            self._wait_arrays()
         try:
             return self._raw_flags[:]
         finally:
@@ -2602,7 +2710,8 @@ class Everything:
     @flags.setter
     def flags(self, value: _Sequence[bool]) -> None:
         value = _bool_items(value, 2, "Everything.flags")
-        self._acquire_arrays()
+        if not self._acquire_arrays(False):
+            self._wait_arrays()
         try:
             self._raw_flags[:] = value
         finally:
@@ -2611,7 +2720,8 @@ class Everything:
     @property
     def label(self) -> bytes:
         """Field 'label': C char[8]."""
-        self._acquire_text()
+        if not self._acquire_text(False):
+            self._wait_text()
         try:
             current: bytes = self._raw_label.value
             return current
@@ -2621,7 +2731,8 @@ class Everything:
     @label.setter
     def label(self, value: bytes) -> None:
         value = _bytes(value, 8, "Everything.label")
-        self._acquire_text()
+        if not self._acquire_text(False):
+            self._wait_text()
         try:
             self._raw_label.value = value
         finally:
@@ -2630,7 +2741,8 @@ class Everything:
     def exchange_label(self, value: bytes) -> bytes:
         """Atomically set label to value; return the old value."""
         value = _bytes(value, 8, "Everything.label")
-        self._acquire_text()
+        if not self._acquire_text(False):
+            self._wait_text()
         try:
             old: bytes = self._raw_label.value
             self._raw_label.value = value
@@ -2641,7 +2753,8 @@ class Everything:
     def compare_and_set_label(self, expected: bytes, value: bytes) -> bool:
         """Atomically set label to value if it equals expected; return whether it did."""
         value = _bytes(value, 8, "Everything.label")
-        self._acquire_text()
+        if not self._acquire_text(False):
+            self._wait_text()
         try:
             if self._raw_label.value != expected:
                 return False
@@ -2653,7 +2766,8 @@ class Everything:
     @property
     def title(self) -> str:
         """Field 'title': C wchar_t[8]."""
-        self._acquire_text()
+        if not self._acquire_text(False):
+            self._wait_text()
         try:
             current: str = self._raw_title.value
             return current
@@ -2663,7 +2777,8 @@ class Everything:
     @title.setter
     def title(self, value: str) -> None:
         value = _text(value, 8, "Everything.title")
-        self._acquire_text()
+        if not self._acquire_text(False):
+            self._wait_text()
         try:
             self._raw_title.value = value
         finally:
@@ -2672,7 +2787,8 @@ class Everything:
     def exchange_title(self, value: str) -> str:
         """Atomically set title to value; return the old value."""
         value = _text(value, 8, "Everything.title")
-        self._acquire_text()
+        if not self._acquire_text(False):
+            self._wait_text()
         try:
             old: str = self._raw_title.value
             self._raw_title.value = value
@@ -2683,7 +2799,8 @@ class Everything:
     def compare_and_set_title(self, expected: str, value: str) -> bool:
         """Atomically set title to value if it equals expected; return whether it did."""
         value = _text(value, 8, "Everything.title")
-        self._acquire_text()
+        if not self._acquire_text(False):
+            self._wait_text()
         try:
             if self._raw_title.value != expected:
                 return False
@@ -2770,7 +2887,8 @@ class Everything:
         _new_f = None if f is None else _float(f, _FLOAT32_MAX, "Everything.f")
         _new_d = None if d is None else _float(d, _FLOAT64_MAX, "Everything.d")
         _new_flag = None if flag is None else _bool(flag, "Everything.flag")
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             if _new_c is not None:
                 self._raw_c.value = _new_c
@@ -2811,7 +2929,8 @@ class Everything:
 
         The copy is written back, checked, when the block ends; if it raises, nothing is.
         """
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             copy = _Everything_default()
             copy.c = self._raw_c.value
@@ -2871,7 +2990,8 @@ class Everything:
         _new_flags = (
             None if flags is None else _bool_items(flags, 2, "Everything.flags")
         )
-        self._acquire_arrays()
+        if not self._acquire_arrays(False):
+            self._wait_arrays()
         try:
             if _new_ints is not None:
                 self._raw_ints[:] = _new_ints
@@ -2888,7 +3008,8 @@ class Everything:
 
         The copy is written back, checked, when the block ends; if it raises, nothing is.
         """
-        self._acquire_arrays()
+        if not self._acquire_arrays(False):
+            self._wait_arrays()
         try:
             copy = _Everything_arrays()
             copy.ints = self._raw_ints[:]
@@ -2908,7 +3029,8 @@ class Everything:
         """Set fields of group text in one critical section; all checked first."""
         _new_label = None if label is None else _bytes(label, 8, "Everything.label")
         _new_title = None if title is None else _text(title, 8, "Everything.title")
-        self._acquire_text()
+        if not self._acquire_text(False):
+            self._wait_text()
         try:
             if _new_label is not None:
                 self._raw_label.value = _new_label
@@ -2923,7 +3045,8 @@ class Everything:
 
         The copy is written back, checked, when the block ends; if it raises, nothing is.
         """
-        self._acquire_text()
+        if not self._acquire_text(False):
+            self._wait_text()
         try:
             copy = _Everything_text()
             copy.label = self._raw_label.value
@@ -2949,7 +3072,8 @@ class Everything:
         _pending_d: float,
     ) -> None:
         """Add batched deltas to group default in one critical section, all or none."""
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             _total_b = self._raw_b.value + _pending_b
             if not (_C_BYTE_MIN <= _total_b <= _C_BYTE_MAX):
@@ -3034,7 +3158,8 @@ class Everything:
         self, _pending_ints: dict[int, int], _pending_reals: dict[int, float]
     ) -> None:
         """Add batched deltas to group arrays in one critical section, all or none."""
-        self._acquire_arrays()
+        if not self._acquire_arrays(False):
+            self._wait_arrays()
         try:
             _total_ints = {
                 position: self._raw_ints[position] + delta
@@ -4185,8 +4310,10 @@ class Guarded:
         "_locks",
         "_lock_order",
         "_acquire_left",
+        "_wait_left",
         "_release_left",
         "_acquire_right",
+        "_wait_right",
         "_release_right",
         "_raw_a",
         "_raw_b",
@@ -4206,9 +4333,11 @@ class Guarded:
     _start_method: str
     _locks: dict[str, _Lock]
     _lock_order: tuple[tuple[str, _Lock], ...]
-    _acquire_left: _Callable[[], bool]
+    _acquire_left: _Callable[[bool], bool]
+    _wait_left: _Callable[[], None]
     _release_left: _Callable[[], None]
-    _acquire_right: _Callable[[], bool]
+    _acquire_right: _Callable[[bool], bool]
+    _wait_right: _Callable[[], None]
     _release_right: _Callable[[], None]
     _raw_a: _ctypes.c_longlong
     _cell_a: memoryview
@@ -4250,10 +4379,16 @@ class Guarded:
         self._lock_order = tuple(
             dict((id(lock), (group, lock)) for group, lock in locks.items()).values()
         )
-        self._acquire_left = _functools.partial(locks["left"].acquire, True, 0.5)
-        self._release_left = locks["left"].release
-        self._acquire_right = _functools.partial(locks["right"].acquire, True, 0.5)
-        self._release_right = locks["right"].release
+        lock = locks["left"]
+        self._acquire_left, self._release_left = lock.acquire, lock.release
+        self._wait_left = _functools.partial(
+            _wait_for_lock, lock, 0.5, "Guarded", "left"
+        )
+        lock = locks["right"]
+        self._acquire_right, self._release_right = lock.acquire, lock.release
+        self._wait_right = _functools.partial(
+            _wait_for_lock, lock, 0.5, "Guarded", "right"
+        )
 
     def __getstate__(self) -> tuple[object, ...]:
         _check_inheritance("Guarded", self._start_method)
@@ -4281,8 +4416,8 @@ class Guarded:
     @property
     def a(self) -> int:
         """Field 'a': C long long."""
-        if not self._acquire_left():
-            raise _timeout("Guarded", "left", 0.5)
+        if not self._acquire_left(False):
+            self._wait_left()
         try:
             return self._raw_a.value
         finally:
@@ -4295,8 +4430,8 @@ class Guarded:
             or not _C_LONGLONG_MIN <= value <= _C_LONGLONG_MAX
         ):
             value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.a")
-        if not self._acquire_left():
-            raise _timeout("Guarded", "left", 0.5)
+        if not self._acquire_left(False):
+            self._wait_left()
         try:
             self._raw_a.value = value
         finally:
@@ -4307,8 +4442,8 @@ class Guarded:
         if delta.__class__ is not int:
             delta = _as_int(delta, "Guarded.a")
         shared = self._cell_a
-        if not self._acquire_left():
-            raise _timeout("Guarded", "left", 0.5)
+        if not self._acquire_left(False):
+            self._wait_left()
         try:
             shared[0] = total = shared[0] + delta
             return total
@@ -4325,8 +4460,8 @@ class Guarded:
             or not _C_LONGLONG_MIN <= value <= _C_LONGLONG_MAX
         ):
             value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.a")
-        if not self._acquire_left():
-            raise _timeout("Guarded", "left", 0.5)
+        if not self._acquire_left(False):
+            self._wait_left()
         try:
             old: int = self._raw_a.value
             self._raw_a.value = value
@@ -4341,8 +4476,8 @@ class Guarded:
             or not _C_LONGLONG_MIN <= value <= _C_LONGLONG_MAX
         ):
             value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.a")
-        if not self._acquire_left():
-            raise _timeout("Guarded", "left", 0.5)
+        if not self._acquire_left(False):
+            self._wait_left()
         try:
             if self._raw_a.value != expected:
                 return False
@@ -4354,8 +4489,8 @@ class Guarded:
     @property
     def b(self) -> int:
         """Field 'b': C long long."""
-        if not self._acquire_right():
-            raise _timeout("Guarded", "right", 0.5)
+        if not self._acquire_right(False):
+            self._wait_right()
         try:
             return self._raw_b.value
         finally:
@@ -4368,8 +4503,8 @@ class Guarded:
             or not _C_LONGLONG_MIN <= value <= _C_LONGLONG_MAX
         ):
             value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.b")
-        if not self._acquire_right():
-            raise _timeout("Guarded", "right", 0.5)
+        if not self._acquire_right(False):
+            self._wait_right()
         try:
             self._raw_b.value = value
         finally:
@@ -4380,8 +4515,8 @@ class Guarded:
         if delta.__class__ is not int:
             delta = _as_int(delta, "Guarded.b")
         shared = self._cell_b
-        if not self._acquire_right():
-            raise _timeout("Guarded", "right", 0.5)
+        if not self._acquire_right(False):
+            self._wait_right()
         try:
             shared[0] = total = shared[0] + delta
             return total
@@ -4398,8 +4533,8 @@ class Guarded:
             or not _C_LONGLONG_MIN <= value <= _C_LONGLONG_MAX
         ):
             value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.b")
-        if not self._acquire_right():
-            raise _timeout("Guarded", "right", 0.5)
+        if not self._acquire_right(False):
+            self._wait_right()
         try:
             old: int = self._raw_b.value
             self._raw_b.value = value
@@ -4414,8 +4549,8 @@ class Guarded:
             or not _C_LONGLONG_MIN <= value <= _C_LONGLONG_MAX
         ):
             value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.b")
-        if not self._acquire_right():
-            raise _timeout("Guarded", "right", 0.5)
+        if not self._acquire_right(False):
+            self._wait_right()
         try:
             if self._raw_b.value != expected:
                 return False
@@ -4427,8 +4562,8 @@ class Guarded:
     @property
     def total(self) -> int:
         """Field 'total': C long long."""
-        if not self._acquire_left():
-            raise _timeout("Guarded", "left", 0.5)
+        if not self._acquire_left(False):
+            self._wait_left()
         try:
             return self._raw_total.value
         finally:
@@ -4441,8 +4576,8 @@ class Guarded:
             or not _C_LONGLONG_MIN <= value <= _C_LONGLONG_MAX
         ):
             value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.total")
-        if not self._acquire_left():
-            raise _timeout("Guarded", "left", 0.5)
+        if not self._acquire_left(False):
+            self._wait_left()
         try:
             self._raw_total.value = value
         finally:
@@ -4453,8 +4588,8 @@ class Guarded:
         if delta.__class__ is not int:
             delta = _as_int(delta, "Guarded.total")
         shared = self._cell_total
-        if not self._acquire_left():
-            raise _timeout("Guarded", "left", 0.5)
+        if not self._acquire_left(False):
+            self._wait_left()
         try:
             shared[0] = total = shared[0] + delta
             return total
@@ -4471,8 +4606,8 @@ class Guarded:
             or not _C_LONGLONG_MIN <= value <= _C_LONGLONG_MAX
         ):
             value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.total")
-        if not self._acquire_left():
-            raise _timeout("Guarded", "left", 0.5)
+        if not self._acquire_left(False):
+            self._wait_left()
         try:
             old: int = self._raw_total.value
             self._raw_total.value = value
@@ -4487,8 +4622,8 @@ class Guarded:
             or not _C_LONGLONG_MIN <= value <= _C_LONGLONG_MAX
         ):
             value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.total")
-        if not self._acquire_left():
-            raise _timeout("Guarded", "left", 0.5)
+        if not self._acquire_left(False):
+            self._wait_left()
         try:
             if self._raw_total.value != expected:
                 return False
@@ -4514,8 +4649,8 @@ class Guarded:
             if total is None
             else _int(total, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.total")
         )
-        if not self._acquire_left():
-            raise _timeout("Guarded", "left", 0.5)
+        if not self._acquire_left(False):
+            self._wait_left()
         try:
             if _new_a is not None:
                 self._raw_a.value = _new_a
@@ -4530,8 +4665,8 @@ class Guarded:
 
         The copy is written back, checked, when the block ends; if it raises, nothing is.
         """
-        if not self._acquire_left():
-            raise _timeout("Guarded", "left", 0.5)
+        if not self._acquire_left(False):
+            self._wait_left()
         try:
             copy = _Guarded_left()
             copy.a = self._raw_a.value
@@ -4552,8 +4687,8 @@ class Guarded:
             if b is None
             else _int(b, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.b")
         )
-        if not self._acquire_right():
-            raise _timeout("Guarded", "right", 0.5)
+        if not self._acquire_right(False):
+            self._wait_right()
         try:
             if _new_b is not None:
                 self._raw_b.value = _new_b
@@ -4566,8 +4701,8 @@ class Guarded:
 
         The copy is written back, checked, when the block ends; if it raises, nothing is.
         """
-        if not self._acquire_right():
-            raise _timeout("Guarded", "right", 0.5)
+        if not self._acquire_right(False):
+            self._wait_right()
         try:
             copy = _Guarded_right()
             copy.b = self._raw_b.value
@@ -4578,8 +4713,8 @@ class Guarded:
 
     def _apply_left(self, _pending_a: int, _pending_total: int) -> None:
         """Add batched deltas to group left in one critical section, all or none."""
-        if not self._acquire_left():
-            raise _timeout("Guarded", "left", 0.5)
+        if not self._acquire_left(False):
+            self._wait_left()
         try:
             _total_a = self._raw_a.value + _pending_a
             if not (_C_LONGLONG_MIN <= _total_a <= _C_LONGLONG_MAX):
@@ -4598,8 +4733,8 @@ class Guarded:
 
     def _apply_right(self, _pending_b: int) -> None:
         """Add batched deltas to group right in one critical section, all or none."""
-        if not self._acquire_right():
-            raise _timeout("Guarded", "right", 0.5)
+        if not self._acquire_right(False):
+            self._wait_right()
         try:
             _total_b = self._raw_b.value + _pending_b
             if not (_C_LONGLONG_MIN <= _total_b <= _C_LONGLONG_MAX):
@@ -4968,8 +5103,10 @@ class Pair:
         "_locks",
         "_lock_order",
         "_acquire_pair",
+        "_wait_pair",
         "_release_pair",
         "_acquire_other",
+        "_wait_other",
         "_release_other",
         "_raw_a",
         "_raw_b",
@@ -4989,9 +5126,11 @@ class Pair:
     _start_method: str
     _locks: dict[str, _Lock]
     _lock_order: tuple[tuple[str, _Lock], ...]
-    _acquire_pair: _Callable[[], bool]
+    _acquire_pair: _Callable[[bool], bool]
+    _wait_pair: _Callable[[], None]
     _release_pair: _Callable[[], None]
-    _acquire_other: _Callable[[], bool]
+    _acquire_other: _Callable[[bool], bool]
+    _wait_other: _Callable[[], None]
     _release_other: _Callable[[], None]
     _raw_a: _ctypes.c_longlong
     _cell_a: memoryview
@@ -5032,10 +5171,14 @@ class Pair:
         self._lock_order = tuple(
             dict((id(lock), (group, lock)) for group, lock in locks.items()).values()
         )
-        self._acquire_pair = locks["pair"].acquire
-        self._release_pair = locks["pair"].release
-        self._acquire_other = locks["other"].acquire
-        self._release_other = locks["other"].release
+        lock = locks["pair"]
+        self._acquire_pair, self._release_pair = lock.acquire, lock.release
+        self._wait_pair = _functools.partial(_wait_for_lock, lock, None, "Pair", "pair")
+        lock = locks["other"]
+        self._acquire_other, self._release_other = lock.acquire, lock.release
+        self._wait_other = _functools.partial(
+            _wait_for_lock, lock, None, "Pair", "other"
+        )
 
     def __getstate__(self) -> tuple[object, ...]:
         _check_inheritance("Pair", self._start_method)
@@ -5063,7 +5206,8 @@ class Pair:
     @property
     def a(self) -> int:
         """Field 'a': C long long."""
-        self._acquire_pair()
+        if not self._acquire_pair(False):
+            self._wait_pair()
         try:
             return self._raw_a.value
         finally:
@@ -5076,7 +5220,8 @@ class Pair:
             or not _C_LONGLONG_MIN <= value <= _C_LONGLONG_MAX
         ):
             value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.a")
-        self._acquire_pair()
+        if not self._acquire_pair(False):
+            self._wait_pair()
         try:
             self._raw_a.value = value
         finally:
@@ -5087,7 +5232,8 @@ class Pair:
         if delta.__class__ is not int:
             delta = _as_int(delta, "Pair.a")
         shared = self._cell_a
-        self._acquire_pair()
+        if not self._acquire_pair(False):
+            self._wait_pair()
         try:
             shared[0] = total = shared[0] + delta
             return total
@@ -5104,7 +5250,8 @@ class Pair:
             or not _C_LONGLONG_MIN <= value <= _C_LONGLONG_MAX
         ):
             value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.a")
-        self._acquire_pair()
+        if not self._acquire_pair(False):
+            self._wait_pair()
         try:
             old: int = self._raw_a.value
             self._raw_a.value = value
@@ -5119,7 +5266,8 @@ class Pair:
             or not _C_LONGLONG_MIN <= value <= _C_LONGLONG_MAX
         ):
             value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.a")
-        self._acquire_pair()
+        if not self._acquire_pair(False):
+            self._wait_pair()
         try:
             if self._raw_a.value != expected:
                 return False
@@ -5131,7 +5279,8 @@ class Pair:
     @property
     def b(self) -> int:
         """Field 'b': C long long."""
-        self._acquire_pair()
+        if not self._acquire_pair(False):
+            self._wait_pair()
         try:
             return self._raw_b.value
         finally:
@@ -5144,7 +5293,8 @@ class Pair:
             or not _C_LONGLONG_MIN <= value <= _C_LONGLONG_MAX
         ):
             value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.b")
-        self._acquire_pair()
+        if not self._acquire_pair(False):
+            self._wait_pair()
         try:
             self._raw_b.value = value
         finally:
@@ -5155,7 +5305,8 @@ class Pair:
         if delta.__class__ is not int:
             delta = _as_int(delta, "Pair.b")
         shared = self._cell_b
-        self._acquire_pair()
+        if not self._acquire_pair(False):
+            self._wait_pair()
         try:
             shared[0] = total = shared[0] + delta
             return total
@@ -5172,7 +5323,8 @@ class Pair:
             or not _C_LONGLONG_MIN <= value <= _C_LONGLONG_MAX
         ):
             value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.b")
-        self._acquire_pair()
+        if not self._acquire_pair(False):
+            self._wait_pair()
         try:
             old: int = self._raw_b.value
             self._raw_b.value = value
@@ -5187,7 +5339,8 @@ class Pair:
             or not _C_LONGLONG_MIN <= value <= _C_LONGLONG_MAX
         ):
             value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.b")
-        self._acquire_pair()
+        if not self._acquire_pair(False):
+            self._wait_pair()
         try:
             if self._raw_b.value != expected:
                 return False
@@ -5199,7 +5352,8 @@ class Pair:
     @property
     def moves(self) -> int:
         """Field 'moves': C int."""
-        self._acquire_other()
+        if not self._acquire_other(False):
+            self._wait_other()
         try:
             return self._raw_moves.value
         finally:
@@ -5209,7 +5363,8 @@ class Pair:
     def moves(self, value: int) -> None:
         if value.__class__ is not int or not _C_INT_MIN <= value <= _C_INT_MAX:
             value = _int(value, _C_INT_MIN, _C_INT_MAX, "Pair.moves")
-        self._acquire_other()
+        if not self._acquire_other(False):
+            self._wait_other()
         try:
             self._raw_moves.value = value
         finally:
@@ -5220,7 +5375,8 @@ class Pair:
         if delta.__class__ is not int:
             delta = _as_int(delta, "Pair.moves")
         shared = self._cell_moves
-        self._acquire_other()
+        if not self._acquire_other(False):
+            self._wait_other()
         try:
             shared[0] = total = shared[0] + delta
             return total
@@ -5234,7 +5390,8 @@ class Pair:
         """Atomically set moves to value; return the old value."""
         if value.__class__ is not int or not _C_INT_MIN <= value <= _C_INT_MAX:
             value = _int(value, _C_INT_MIN, _C_INT_MAX, "Pair.moves")
-        self._acquire_other()
+        if not self._acquire_other(False):
+            self._wait_other()
         try:
             old: int = self._raw_moves.value
             self._raw_moves.value = value
@@ -5246,7 +5403,8 @@ class Pair:
         """Atomically set moves to value if it equals expected; return whether it did."""
         if value.__class__ is not int or not _C_INT_MIN <= value <= _C_INT_MAX:
             value = _int(value, _C_INT_MIN, _C_INT_MAX, "Pair.moves")
-        self._acquire_other()
+        if not self._acquire_other(False):
+            self._wait_other()
         try:
             if self._raw_moves.value != expected:
                 return False
@@ -5268,7 +5426,8 @@ class Pair:
         _new_b = (
             None if b is None else _int(b, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.b")
         )
-        self._acquire_pair()
+        if not self._acquire_pair(False):
+            self._wait_pair()
         try:
             if _new_a is not None:
                 self._raw_a.value = _new_a
@@ -5283,7 +5442,8 @@ class Pair:
 
         The copy is written back, checked, when the block ends; if it raises, nothing is.
         """
-        self._acquire_pair()
+        if not self._acquire_pair(False):
+            self._wait_pair()
         try:
             copy = _Pair_pair()
             copy.a = self._raw_a.value
@@ -5302,7 +5462,8 @@ class Pair:
         _new_moves = (
             None if moves is None else _int(moves, _C_INT_MIN, _C_INT_MAX, "Pair.moves")
         )
-        self._acquire_other()
+        if not self._acquire_other(False):
+            self._wait_other()
         try:
             if _new_moves is not None:
                 self._raw_moves.value = _new_moves
@@ -5315,7 +5476,8 @@ class Pair:
 
         The copy is written back, checked, when the block ends; if it raises, nothing is.
         """
-        self._acquire_other()
+        if not self._acquire_other(False):
+            self._wait_other()
         try:
             copy = _Pair_other()
             copy.moves = self._raw_moves.value
@@ -5326,7 +5488,8 @@ class Pair:
 
     def _apply_pair(self, _pending_a: int, _pending_b: int) -> None:
         """Add batched deltas to group pair in one critical section, all or none."""
-        self._acquire_pair()
+        if not self._acquire_pair(False):
+            self._wait_pair()
         try:
             _total_a = self._raw_a.value + _pending_a
             if not (_C_LONGLONG_MIN <= _total_a <= _C_LONGLONG_MAX):
@@ -5345,7 +5508,8 @@ class Pair:
 
     def _apply_other(self, _pending_moves: int) -> None:
         """Add batched deltas to group other in one critical section, all or none."""
-        self._acquire_other()
+        if not self._acquire_other(False):
+            self._wait_other()
         try:
             _total_moves = self._raw_moves.value + _pending_moves
             if not (_C_INT_MIN <= _total_moves <= _C_INT_MAX):
@@ -5644,6 +5808,7 @@ class Hits:
         "_start_method",
         "_locks",
         "_acquire_default",
+        "_wait_default",
         "_release_default",
         "_raw_count",
         "_shardlock_count",
@@ -5675,7 +5840,8 @@ class Hits:
 
     _start_method: str
     _locks: dict[str, _Lock]
-    _acquire_default: _Callable[[], bool]
+    _acquire_default: _Callable[[bool], bool]
+    _wait_default: _Callable[[], None]
     _release_default: _Callable[[], None]
     _raw_count: _ctypes.Array[_ctypes.c_longlong]
     _cell_count: memoryview
@@ -5735,8 +5901,11 @@ class Hits:
 
     def _bind(self, locks: dict[str, _Lock]) -> None:
         self._locks = locks
-        self._acquire_default = locks["default"].acquire
-        self._release_default = locks["default"].release
+        lock = locks["default"]
+        self._acquire_default, self._release_default = lock.acquire, lock.release
+        self._wait_default = _functools.partial(
+            _wait_for_lock, lock, None, "Hits", "default"
+        )
 
     def __getstate__(self) -> tuple[object, ...]:
         _check_inheritance("Hits", self._start_method)
@@ -5926,7 +6095,8 @@ class Hits:
     @property
     def label(self) -> bytes:
         """Field 'label': C char[8]."""
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             current: bytes = self._raw_label.value
             return current
@@ -5936,7 +6106,8 @@ class Hits:
     @label.setter
     def label(self, value: bytes) -> None:
         value = _bytes(value, 8, "Hits.label")
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             self._raw_label.value = value
         finally:
@@ -5945,7 +6116,8 @@ class Hits:
     def exchange_label(self, value: bytes) -> bytes:
         """Atomically set label to value; return the old value."""
         value = _bytes(value, 8, "Hits.label")
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             old: bytes = self._raw_label.value
             self._raw_label.value = value
@@ -5956,7 +6128,8 @@ class Hits:
     def compare_and_set_label(self, expected: bytes, value: bytes) -> bool:
         """Atomically set label to value if it equals expected; return whether it did."""
         value = _bytes(value, 8, "Hits.label")
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             if self._raw_label.value != expected:
                 return False
@@ -5972,7 +6145,8 @@ class Hits:
     ) -> None:
         """Set fields of group default in one critical section; all checked first."""
         _new_label = None if label is None else _bytes(label, 8, "Hits.label")
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             if _new_label is not None:
                 self._raw_label.value = _new_label
@@ -5985,7 +6159,8 @@ class Hits:
 
         The copy is written back, checked, when the block ends; if it raises, nothing is.
         """
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             copy = _Hits_default()
             copy.label = self._raw_label.value
@@ -5996,7 +6171,8 @@ class Hits:
 
     def snapshot(self) -> HitsSnapshot:
         """A consistent copy of every field, all groups' locks held together."""
-        self._acquire_default()
+        if not self._acquire_default(False):
+            self._wait_default()
         try:
             return HitsSnapshot(
                 _sum_shards(
@@ -6282,8 +6458,10 @@ class Ledger:
         "_locks",
         "_lock_order",
         "_acquire_pair",
+        "_wait_pair",
         "_release_pair",
         "_acquire_other",
+        "_wait_other",
         "_release_other",
         "_raw_a",
         "_raw_b",
@@ -6309,9 +6487,11 @@ class Ledger:
     _start_method: str
     _locks: dict[str, _Lock]
     _lock_order: tuple[tuple[str, _Lock], ...]
-    _acquire_pair: _Callable[[], bool]
+    _acquire_pair: _Callable[[bool], bool]
+    _wait_pair: _Callable[[], None]
     _release_pair: _Callable[[], None]
-    _acquire_other: _Callable[[], bool]
+    _acquire_other: _Callable[[bool], bool]
+    _wait_other: _Callable[[], None]
     _release_other: _Callable[[], None]
     _journal_pair: _Journal
     _raw_a: _ctypes.c_longlong
@@ -6375,11 +6555,17 @@ class Ledger:
         self._lock_order = tuple(
             dict((id(lock), (group, lock)) for group, lock in locks.items()).values()
         )
-        self._acquire_pair = _functools.partial(locks["pair"].acquire, True, 5.0)
-        self._release_pair = locks["pair"].release
-        _enlist(locks["pair"], self._journal_pair)
-        self._acquire_other = _functools.partial(locks["other"].acquire, True, 5.0)
-        self._release_other = locks["other"].release
+        lock = locks["pair"]
+        self._acquire_pair, self._release_pair = lock.acquire, lock.release
+        self._wait_pair = _functools.partial(
+            _wait_for_lock, lock, 5.0, "Ledger", "pair"
+        )
+        _enlist(lock, self._journal_pair)
+        lock = locks["other"]
+        self._acquire_other, self._release_other = lock.acquire, lock.release
+        self._wait_other = _functools.partial(
+            _wait_for_lock, lock, 5.0, "Ledger", "other"
+        )
 
     def __getstate__(self) -> tuple[object, ...]:
         _check_inheritance("Ledger", self._start_method)
@@ -6414,8 +6600,8 @@ class Ledger:
     @property
     def a(self) -> int:
         """Field 'a': C long long."""
-        if not self._acquire_pair():
-            raise _timeout("Ledger", "pair", 5.0)
+        if not self._acquire_pair(False):
+            self._wait_pair()
         try:
             return self._raw_a.value
         finally:
@@ -6428,8 +6614,8 @@ class Ledger:
             or not _C_LONGLONG_MIN <= value <= _C_LONGLONG_MAX
         ):
             value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Ledger.a")
-        if not self._acquire_pair():
-            raise _timeout("Ledger", "pair", 5.0)
+        if not self._acquire_pair(False):
+            self._wait_pair()
         try:
             self._raw_a.value = value
         finally:
@@ -6440,8 +6626,8 @@ class Ledger:
         if delta.__class__ is not int:
             delta = _as_int(delta, "Ledger.a")
         shared = self._cell_a
-        if not self._acquire_pair():
-            raise _timeout("Ledger", "pair", 5.0)
+        if not self._acquire_pair(False):
+            self._wait_pair()
         try:
             shared[0] = total = shared[0] + delta
             return total
@@ -6458,8 +6644,8 @@ class Ledger:
             or not _C_LONGLONG_MIN <= value <= _C_LONGLONG_MAX
         ):
             value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Ledger.a")
-        if not self._acquire_pair():
-            raise _timeout("Ledger", "pair", 5.0)
+        if not self._acquire_pair(False):
+            self._wait_pair()
         try:
             old: int = self._raw_a.value
             self._raw_a.value = value
@@ -6474,8 +6660,8 @@ class Ledger:
             or not _C_LONGLONG_MIN <= value <= _C_LONGLONG_MAX
         ):
             value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Ledger.a")
-        if not self._acquire_pair():
-            raise _timeout("Ledger", "pair", 5.0)
+        if not self._acquire_pair(False):
+            self._wait_pair()
         try:
             if self._raw_a.value != expected:
                 return False
@@ -6487,8 +6673,8 @@ class Ledger:
     @property
     def b(self) -> int:
         """Field 'b': C long long."""
-        if not self._acquire_pair():
-            raise _timeout("Ledger", "pair", 5.0)
+        if not self._acquire_pair(False):
+            self._wait_pair()
         try:
             return self._raw_b.value
         finally:
@@ -6501,8 +6687,8 @@ class Ledger:
             or not _C_LONGLONG_MIN <= value <= _C_LONGLONG_MAX
         ):
             value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Ledger.b")
-        if not self._acquire_pair():
-            raise _timeout("Ledger", "pair", 5.0)
+        if not self._acquire_pair(False):
+            self._wait_pair()
         try:
             self._raw_b.value = value
         finally:
@@ -6513,8 +6699,8 @@ class Ledger:
         if delta.__class__ is not int:
             delta = _as_int(delta, "Ledger.b")
         shared = self._cell_b
-        if not self._acquire_pair():
-            raise _timeout("Ledger", "pair", 5.0)
+        if not self._acquire_pair(False):
+            self._wait_pair()
         try:
             shared[0] = total = shared[0] + delta
             return total
@@ -6531,8 +6717,8 @@ class Ledger:
             or not _C_LONGLONG_MIN <= value <= _C_LONGLONG_MAX
         ):
             value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Ledger.b")
-        if not self._acquire_pair():
-            raise _timeout("Ledger", "pair", 5.0)
+        if not self._acquire_pair(False):
+            self._wait_pair()
         try:
             old: int = self._raw_b.value
             self._raw_b.value = value
@@ -6547,8 +6733,8 @@ class Ledger:
             or not _C_LONGLONG_MIN <= value <= _C_LONGLONG_MAX
         ):
             value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Ledger.b")
-        if not self._acquire_pair():
-            raise _timeout("Ledger", "pair", 5.0)
+        if not self._acquire_pair(False):
+            self._wait_pair()
         try:
             if self._raw_b.value != expected:
                 return False
@@ -6560,8 +6746,8 @@ class Ledger:
     @property
     def last(self) -> list[int]:
         """Field 'last': C long long[2]."""
-        if not self._acquire_pair():
-            raise _timeout("Ledger", "pair", 5.0)
+        if not self._acquire_pair(False):
+            self._wait_pair()
         try:
             return self._raw_last[:]
         finally:
@@ -6570,8 +6756,8 @@ class Ledger:
     @last.setter
     def last(self, value: _Sequence[int]) -> None:
         value = _int_items(value, 2, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Ledger.last")
-        if not self._acquire_pair():
-            raise _timeout("Ledger", "pair", 5.0)
+        if not self._acquire_pair(False):
+            self._wait_pair()
         try:
             self.update_pair(last=value)
         finally:
@@ -6584,8 +6770,8 @@ class Ledger:
         if delta.__class__ is not int:
             delta = _as_int(delta, "Ledger.last")
         shared = self._cell_last
-        if not self._acquire_pair():
-            raise _timeout("Ledger", "pair", 5.0)
+        if not self._acquire_pair(False):
+            self._wait_pair()
         try:
             shared[index] = total = shared[index] + delta
             return total
@@ -6598,8 +6784,8 @@ class Ledger:
     @property
     def note(self) -> bytes:
         """Field 'note': C char[8]."""
-        if not self._acquire_pair():
-            raise _timeout("Ledger", "pair", 5.0)
+        if not self._acquire_pair(False):
+            self._wait_pair()
         try:
             current: bytes = self._raw_note.value
             return current
@@ -6609,8 +6795,8 @@ class Ledger:
     @note.setter
     def note(self, value: bytes) -> None:
         value = _bytes(value, 8, "Ledger.note")
-        if not self._acquire_pair():
-            raise _timeout("Ledger", "pair", 5.0)
+        if not self._acquire_pair(False):
+            self._wait_pair()
         try:
             self.update_pair(note=value)
         finally:
@@ -6619,8 +6805,8 @@ class Ledger:
     def exchange_note(self, value: bytes) -> bytes:
         """Atomically set note to value; return the old value."""
         value = _bytes(value, 8, "Ledger.note")
-        if not self._acquire_pair():
-            raise _timeout("Ledger", "pair", 5.0)
+        if not self._acquire_pair(False):
+            self._wait_pair()
         try:
             old: bytes = self._raw_note.value
             self.update_pair(note=value)
@@ -6631,8 +6817,8 @@ class Ledger:
     def compare_and_set_note(self, expected: bytes, value: bytes) -> bool:
         """Atomically set note to value if it equals expected; return whether it did."""
         value = _bytes(value, 8, "Ledger.note")
-        if not self._acquire_pair():
-            raise _timeout("Ledger", "pair", 5.0)
+        if not self._acquire_pair(False):
+            self._wait_pair()
         try:
             if self._raw_note.value != expected:
                 return False
@@ -6644,8 +6830,8 @@ class Ledger:
     @property
     def moves(self) -> int:
         """Field 'moves': C int."""
-        if not self._acquire_other():
-            raise _timeout("Ledger", "other", 5.0)
+        if not self._acquire_other(False):
+            self._wait_other()
         try:
             return self._raw_moves.value
         finally:
@@ -6655,8 +6841,8 @@ class Ledger:
     def moves(self, value: int) -> None:
         if value.__class__ is not int or not _C_INT_MIN <= value <= _C_INT_MAX:
             value = _int(value, _C_INT_MIN, _C_INT_MAX, "Ledger.moves")
-        if not self._acquire_other():
-            raise _timeout("Ledger", "other", 5.0)
+        if not self._acquire_other(False):
+            self._wait_other()
         try:
             self._raw_moves.value = value
         finally:
@@ -6667,8 +6853,8 @@ class Ledger:
         if delta.__class__ is not int:
             delta = _as_int(delta, "Ledger.moves")
         shared = self._cell_moves
-        if not self._acquire_other():
-            raise _timeout("Ledger", "other", 5.0)
+        if not self._acquire_other(False):
+            self._wait_other()
         try:
             shared[0] = total = shared[0] + delta
             return total
@@ -6682,8 +6868,8 @@ class Ledger:
         """Atomically set moves to value; return the old value."""
         if value.__class__ is not int or not _C_INT_MIN <= value <= _C_INT_MAX:
             value = _int(value, _C_INT_MIN, _C_INT_MAX, "Ledger.moves")
-        if not self._acquire_other():
-            raise _timeout("Ledger", "other", 5.0)
+        if not self._acquire_other(False):
+            self._wait_other()
         try:
             old: int = self._raw_moves.value
             self._raw_moves.value = value
@@ -6695,8 +6881,8 @@ class Ledger:
         """Atomically set moves to value if it equals expected; return whether it did."""
         if value.__class__ is not int or not _C_INT_MIN <= value <= _C_INT_MAX:
             value = _int(value, _C_INT_MIN, _C_INT_MAX, "Ledger.moves")
-        if not self._acquire_other():
-            raise _timeout("Ledger", "other", 5.0)
+        if not self._acquire_other(False):
+            self._wait_other()
         try:
             if self._raw_moves.value != expected:
                 return False
@@ -6726,8 +6912,8 @@ class Ledger:
             else _int_items(last, 2, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Ledger.last")
         )
         _new_note = None if note is None else _bytes(note, 8, "Ledger.note")
-        if not self._acquire_pair():
-            raise _timeout("Ledger", "pair", 5.0)
+        if not self._acquire_pair(False):
+            self._wait_pair()
         try:
             _staged_a = type(self._raw_a).from_buffer_copy(self._raw_a)
             _staged_b = type(self._raw_b).from_buffer_copy(self._raw_b)
@@ -6753,8 +6939,8 @@ class Ledger:
 
         The copy is written back, checked, when the block ends; if it raises, nothing is.
         """
-        if not self._acquire_pair():
-            raise _timeout("Ledger", "pair", 5.0)
+        if not self._acquire_pair(False):
+            self._wait_pair()
         try:
             copy = _Ledger_pair()
             copy.a = self._raw_a.value
@@ -6777,8 +6963,8 @@ class Ledger:
             if moves is None
             else _int(moves, _C_INT_MIN, _C_INT_MAX, "Ledger.moves")
         )
-        if not self._acquire_other():
-            raise _timeout("Ledger", "other", 5.0)
+        if not self._acquire_other(False):
+            self._wait_other()
         try:
             if _new_moves is not None:
                 self._raw_moves.value = _new_moves
@@ -6791,8 +6977,8 @@ class Ledger:
 
         The copy is written back, checked, when the block ends; if it raises, nothing is.
         """
-        if not self._acquire_other():
-            raise _timeout("Ledger", "other", 5.0)
+        if not self._acquire_other(False):
+            self._wait_other()
         try:
             copy = _Ledger_other()
             copy.moves = self._raw_moves.value
@@ -6805,8 +6991,8 @@ class Ledger:
         self, _pending_a: int, _pending_b: int, _pending_last: dict[int, int]
     ) -> None:
         """Add batched deltas to group pair in one critical section, all or none."""
-        if not self._acquire_pair():
-            raise _timeout("Ledger", "pair", 5.0)
+        if not self._acquire_pair(False):
+            self._wait_pair()
         try:
             _total_a = self._raw_a.value + _pending_a
             if not (_C_LONGLONG_MIN <= _total_a <= _C_LONGLONG_MAX):
@@ -6846,8 +7032,8 @@ class Ledger:
 
     def _apply_other(self, _pending_moves: int) -> None:
         """Add batched deltas to group other in one critical section, all or none."""
-        if not self._acquire_other():
-            raise _timeout("Ledger", "other", 5.0)
+        if not self._acquire_other(False):
+            self._wait_other()
         try:
             _total_moves = self._raw_moves.value + _pending_moves
             if not (_C_INT_MIN <= _total_moves <= _C_INT_MAX):
