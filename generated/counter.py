@@ -7,7 +7,7 @@ import functools as _functools
 import importlib as _importlib
 import multiprocessing as _mp
 import operator as _operator
-import secrets as _secrets
+import os as _os
 import struct as _struct
 import threading as _threading
 import time as _time
@@ -423,7 +423,7 @@ class _RedisLease:
         if self._thread == _threading.get_ident():
             self._depth += 1
             return list(self._client.hmget(self._hash, names)) if names else []
-        token = _secrets.token_hex(16)
+        token = _os.urandom(16).hex()
         waiter = None
         while True:
             reply = self._scripts[0](

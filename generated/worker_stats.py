@@ -9,7 +9,7 @@ import math as _math
 import multiprocessing as _mp
 import numbers as _numbers
 import operator as _operator
-import secrets as _secrets
+import os as _os
 import struct as _struct
 import sys as _sys
 import threading as _threading
@@ -487,7 +487,7 @@ class _RedisLease:
         if self._thread == _threading.get_ident():
             self._depth += 1
             return list(self._client.hmget(self._hash, names)) if names else []
-        token = _secrets.token_hex(16)
+        token = _os.urandom(16).hex()
         waiter = None
         while True:
             reply = self._scripts[0](

@@ -412,8 +412,7 @@ class ModuleModel:
             "import multiprocessing as _mp": True,
             "import numbers as _numbers": "_float" in helpers,
             "import operator as _operator": "_as_int" in helpers,
-            "import os as _os": self.uses_shards or recovery,
-            "import secrets as _secrets": True,
+            "import os as _os": True,  # the Redis twins' lease tokens
             "import struct as _struct": True,
             "import sys as _sys": "_float" in helpers or recovery,
             "import threading as _threading": True,
