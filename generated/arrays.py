@@ -834,16 +834,23 @@ class _Histogram_batch:
         self._pending_total += delta
 
     def flush(self) -> None:
-        """Apply the adds collected so far; each group's adds land together or (on overflow) not at all."""
+        """Apply the adds collected so far. Adds that would overflow raise OverflowError, change
+        nothing and stay pending: in shared memory those of their group (each group lands alone),
+        on Redis all of them (every group lands in one call).
+        """
         if self._pending_buckets or self._pending_weights or self._pending_total:
             self._apply_default(
                 self._pending_buckets, self._pending_weights, self._pending_total
             )
+            if self._send is None:
+                self._pending_buckets = {}
+                self._pending_weights = {}
+                self._pending_total = 0
+        if self._send is not None:
+            self._send()
             self._pending_buckets = {}
             self._pending_weights = {}
             self._pending_total = 0
-        if self._send is not None:
-            self._send()
 
 
 class Histogram:

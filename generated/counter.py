@@ -750,12 +750,17 @@ class _Counter_batch:
         self._pending_value += delta
 
     def flush(self) -> None:
-        """Apply the adds collected so far; each group's adds land together or (on overflow) not at all."""
+        """Apply the adds collected so far. Adds that would overflow raise OverflowError, change
+        nothing and stay pending: in shared memory those of their group (each group lands alone),
+        on Redis all of them (every group lands in one call).
+        """
         if self._pending_value:
             self._apply_default(self._pending_value)
-            self._pending_value = 0
+            if self._send is None:
+                self._pending_value = 0
         if self._send is not None:
             self._send()
+            self._pending_value = 0
 
 
 class Counter:

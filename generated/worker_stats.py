@@ -856,16 +856,24 @@ class _WorkerStats_batch:
         self._pending_elapsed += delta
 
     def flush(self) -> None:
-        """Apply the adds collected so far; each group's adds land together or (on overflow) not at all."""
+        """Apply the adds collected so far. Adds that would overflow raise OverflowError, change
+        nothing and stay pending: in shared memory those of their group (each group lands alone),
+        on Redis all of them (every group lands in one call).
+        """
         if self._pending_processed or self._pending_failed:
             self._apply_progress(self._pending_processed, self._pending_failed)
-            self._pending_processed = 0
-            self._pending_failed = 0
+            if self._send is None:
+                self._pending_processed = 0
+                self._pending_failed = 0
         if self._pending_elapsed:
             self._apply_timing(self._pending_elapsed)
-            self._pending_elapsed = 0.0
+            if self._send is None:
+                self._pending_elapsed = 0.0
         if self._send is not None:
             self._send()
+            self._pending_processed = 0
+            self._pending_failed = 0
+            self._pending_elapsed = 0.0
 
 
 class WorkerStats:

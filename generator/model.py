@@ -345,13 +345,17 @@ class StructModel:
         return tuple(group for group in self.groups if group.addable_fields)
 
     @property
+    def batch_fields(self) -> tuple[FieldModel, ...]:
+        return tuple(f for group in self.batch_groups for f in group.addable_fields)
+
+    @property
     def batch_class(self) -> str:
         return f"_{self.name}_batch"
 
     @property
     def batch_slots(self) -> tuple[str, ...]:
         appliers = tuple(g.apply for g in self.batch_groups) + ("_send",)
-        return appliers + tuple(f.pending for g in self.batch_groups for f in g.addable_fields)
+        return appliers + tuple(f.pending for f in self.batch_fields)
 
     @property
     def group_names(self) -> tuple[str, ...]:

@@ -427,6 +427,34 @@ def test_sharded_counters(everything: ModuleType) -> None:
     assert hits.small == 0 and hits.count == 7
 
 
+def test_a_batch_applies_on_flush_and_at_the_end_even_after_an_exception(everything: ModuleType) -> None:
+    pair = everything.Pair()
+    with pytest.raises(RuntimeError, match="stop"):
+        with pair.batch() as batch:
+            batch.add_a(5)
+            batch.add_moves(2)
+            batch.flush()
+            assert (pair.a, pair.moves) == (505, 2)
+            batch.add_b(-5)
+            assert pair.b == 500  # collected, not yet applied
+            raise RuntimeError("stop")
+    assert (pair.a, pair.b, pair.moves) == (505, 495, 2)  # adds made before the exception are applied
+
+
+def test_a_batch_group_that_would_overflow_changes_nothing_and_keeps_its_adds(everything: ModuleType) -> None:
+    pair = everything.Pair()
+    with pair.batch() as batch:
+        batch.add_a(1)
+        batch.add_moves(2**31)
+        with pytest.raises(OverflowError, match="Pair.moves"):
+            batch.flush()
+        assert (pair.a, pair.moves) == (501, 0)  # each group lands alone: pair did, other did not
+        pair.moves = -10
+        batch.flush()  # the pending add now fits
+        assert pair.moves == 2**31 - 10
+    assert (pair.a, pair.moves) == (501, 2**31 - 10)  # nothing applied twice
+
+
 def test_introspection_repr_and_dict(everything: ModuleType) -> None:
     pair = everything.Pair()
     assert repr(pair) == "Pair(a=500, b=500, moves=0)"

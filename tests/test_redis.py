@@ -337,9 +337,14 @@ def test_a_batch_flushes_every_group_in_one_script_call_all_or_none(client: Any,
             batch.add_elapsed(0.5)
     assert script_calls() - before == 1
     assert (stats.processed, stats.elapsed) == (100, 50.0)
-    with pytest.raises(OverflowError, match="WorkerStats.failed"):
-        with stats.batch() as batch:
-            batch.add_processed(1)
-            batch.add_elapsed(1.0)
-            batch.add_failed(2**31)
-    assert (stats.processed, stats.failed, stats.elapsed) == (100, 0, 50.0)
+    with stats.batch() as batch:
+        batch.add_processed(1)
+        batch.add_elapsed(1.0)
+        batch.add_failed(2**31)
+        with pytest.raises(OverflowError, match="WorkerStats.failed"):
+            batch.flush()
+        assert (stats.processed, stats.failed, stats.elapsed) == (100, 0, 50.0)  # no group changed
+        stats.failed = -10
+        batch.flush()  # every add stayed pending, and now fits
+        assert (stats.processed, stats.failed, stats.elapsed) == (101, 2**31 - 10, 51.0)
+    assert (stats.processed, stats.failed, stats.elapsed) == (101, 2**31 - 10, 51.0)  # nothing applied twice

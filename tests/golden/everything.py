@@ -1326,7 +1326,10 @@ class _Everything_batch:
         self._pending_reals[index] = self._pending_reals.get(index, 0.0) + delta
 
     def flush(self) -> None:
-        """Apply the adds collected so far; each group's adds land together or (on overflow) not at all."""
+        """Apply the adds collected so far. Adds that would overflow raise OverflowError, change
+        nothing and stay pending: in shared memory those of their group (each group lands alone),
+        on Redis all of them (every group lands in one call).
+        """
         if (
             self._pending_b
             or self._pending_B
@@ -1355,6 +1358,26 @@ class _Everything_batch:
                 self._pending_f,
                 self._pending_d,
             )
+            if self._send is None:
+                self._pending_b = 0
+                self._pending_B = 0
+                self._pending_h = 0
+                self._pending_H = 0
+                self._pending_i = 0
+                self._pending_I = 0
+                self._pending_l = 0
+                self._pending_L = 0
+                self._pending_q = 0
+                self._pending_Q = 0
+                self._pending_f = 0.0
+                self._pending_d = 0.0
+        if self._pending_ints or self._pending_reals:
+            self._apply_arrays(self._pending_ints, self._pending_reals)
+            if self._send is None:
+                self._pending_ints = {}
+                self._pending_reals = {}
+        if self._send is not None:
+            self._send()
             self._pending_b = 0
             self._pending_B = 0
             self._pending_h = 0
@@ -1367,12 +1390,8 @@ class _Everything_batch:
             self._pending_Q = 0
             self._pending_f = 0.0
             self._pending_d = 0.0
-        if self._pending_ints or self._pending_reals:
-            self._apply_arrays(self._pending_ints, self._pending_reals)
             self._pending_ints = {}
             self._pending_reals = {}
-        if self._send is not None:
-            self._send()
 
 
 class Everything:
@@ -4289,16 +4308,24 @@ class _Guarded_batch:
         self._pending_b += delta
 
     def flush(self) -> None:
-        """Apply the adds collected so far; each group's adds land together or (on overflow) not at all."""
+        """Apply the adds collected so far. Adds that would overflow raise OverflowError, change
+        nothing and stay pending: in shared memory those of their group (each group lands alone),
+        on Redis all of them (every group lands in one call).
+        """
         if self._pending_a or self._pending_total:
             self._apply_left(self._pending_a, self._pending_total)
-            self._pending_a = 0
-            self._pending_total = 0
+            if self._send is None:
+                self._pending_a = 0
+                self._pending_total = 0
         if self._pending_b:
             self._apply_right(self._pending_b)
-            self._pending_b = 0
+            if self._send is None:
+                self._pending_b = 0
         if self._send is not None:
             self._send()
+            self._pending_a = 0
+            self._pending_total = 0
+            self._pending_b = 0
 
 
 class Guarded:
@@ -5082,16 +5109,24 @@ class _Pair_batch:
         self._pending_moves += delta
 
     def flush(self) -> None:
-        """Apply the adds collected so far; each group's adds land together or (on overflow) not at all."""
+        """Apply the adds collected so far. Adds that would overflow raise OverflowError, change
+        nothing and stay pending: in shared memory those of their group (each group lands alone),
+        on Redis all of them (every group lands in one call).
+        """
         if self._pending_a or self._pending_b:
             self._apply_pair(self._pending_a, self._pending_b)
-            self._pending_a = 0
-            self._pending_b = 0
+            if self._send is None:
+                self._pending_a = 0
+                self._pending_b = 0
         if self._pending_moves:
             self._apply_other(self._pending_moves)
-            self._pending_moves = 0
+            if self._send is None:
+                self._pending_moves = 0
         if self._send is not None:
             self._send()
+            self._pending_a = 0
+            self._pending_b = 0
+            self._pending_moves = 0
 
 
 class Pair:
@@ -6436,17 +6471,26 @@ class _Ledger_batch:
         self._pending_moves += delta
 
     def flush(self) -> None:
-        """Apply the adds collected so far; each group's adds land together or (on overflow) not at all."""
+        """Apply the adds collected so far. Adds that would overflow raise OverflowError, change
+        nothing and stay pending: in shared memory those of their group (each group lands alone),
+        on Redis all of them (every group lands in one call).
+        """
         if self._pending_a or self._pending_b or self._pending_last:
             self._apply_pair(self._pending_a, self._pending_b, self._pending_last)
+            if self._send is None:
+                self._pending_a = 0
+                self._pending_b = 0
+                self._pending_last = {}
+        if self._pending_moves:
+            self._apply_other(self._pending_moves)
+            if self._send is None:
+                self._pending_moves = 0
+        if self._send is not None:
+            self._send()
             self._pending_a = 0
             self._pending_b = 0
             self._pending_last = {}
-        if self._pending_moves:
-            self._apply_other(self._pending_moves)
             self._pending_moves = 0
-        if self._send is not None:
-            self._send()
 
 
 class Ledger:
