@@ -334,6 +334,11 @@ class StructModel:
         return "_functools.partial(_new_recoverable_lock, ctx)" if self.recover_locks else "ctx.RLock"
 
     @property
+    def new_shard_lock(self) -> str:
+        """What makes the lock of a sharded field's shards (held only briefly, but a holder may die)."""
+        return "_new_recoverable_lock(ctx)" if self.recover_locks else "ctx.RLock()"
+
+    @property
     def members(self) -> tuple[tuple[FieldModel, LockGroup | None], ...]:
         """Each field with the group whose lock guards it (None: no lock)."""
         by_name = {group.name: group for group in self.groups}
@@ -594,7 +599,7 @@ def build_struct(name: str, spec: StructSpec) -> StructModel:
         fields=fields,
         groups=groups,
         lock_timeout=None if spec.lock_timeout is None else float(spec.lock_timeout),
-        recover_locks=spec.recover_locks and bool(groups),
+        recover_locks=spec.recover_locks and any(f.group or f.is_sharded for f in fields),
         has_default_group=DEFAULT_GROUP in spec.groups,
     )
 

@@ -42,6 +42,19 @@ def test_a_waiter_takes_over_the_lock_of_a_holder_that_died(ctx: Any, everything
     assert (ledger.a, ledger.b) == (501, 500)
 
 
+def test_the_shard_lock_of_a_holder_that_died_is_taken_over(ctx: Any, everything: ModuleType) -> None:
+    ledger = everything.Ledger(ctx=ctx)
+    ledger.add_hits(2)
+    ready = ctx.Event()  # kept referenced, as above
+    victim = ctx.Process(target=workers.die_holding_shard_lock, args=(ledger, "hits", ready))
+    victim.start()
+    victim.join(timeout=60)
+    assert victim.exitcode == -signal.SIGKILL
+    assert ledger.hits == 2  # summing takes the shard lock: taken over, not a TimeoutError after lock_timeout
+    ledger.hits = 5
+    assert ledger.snapshot().hits == 5
+
+
 def test_a_group_write_cut_short_by_death_is_finished_by_the_next_holder(ctx: Any, everything: ModuleType) -> None:
     ledger = everything.Ledger(ctx=ctx, last=[3, -3], note=b"3")
     victim = ctx.Process(target=workers.die_mid_commit, args=(ledger, "group"))

@@ -108,6 +108,15 @@ def die_holding_lock(shared: Any, group: str, ready: Any) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
+def die_holding_shard_lock(shared: Any, field: str, ready: Any) -> None:
+    """Get SIGKILLed holding the lock of a sharded field's shards (held briefly by sums and claims)."""
+    import signal
+
+    getattr(shared, f"_shardlock_{field}").acquire()
+    ready.set()
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
 class SoakShared:
     """Everything the soak workers share, passed as one Process argument."""
 
