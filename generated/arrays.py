@@ -1124,11 +1124,15 @@ class Histogram:
             if weights is None
             else _float_items(weights, 4, _FLOAT64_MAX, "Histogram.weights")
         )
-        _new_total = (
-            None
-            if total is None
-            else _int(total, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX, "Histogram.total")
-        )
+        _new_total = total
+        if total is not None:
+            if (
+                total.__class__ is not int
+                or not _C_ULONGLONG_MIN <= total <= _C_ULONGLONG_MAX
+            ):
+                _new_total = _int(
+                    total, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX, "Histogram.total"
+                )
         if not self._acquire_default(False):
             self._wait_default()
         try:

@@ -900,11 +900,10 @@ class Counter:
         value: int | None = None,
     ) -> None:
         """Set fields of group default in one critical section; all checked first."""
-        _new_value = (
-            None
-            if value is None
-            else _int(value, _C_INT_MIN, _C_INT_MAX, "Counter.value")
-        )
+        _new_value = value
+        if value is not None:
+            if value.__class__ is not int or not _C_INT_MIN <= value <= _C_INT_MAX:
+                _new_value = _int(value, _C_INT_MIN, _C_INT_MAX, "Counter.value")
         if not self._acquire_default(False):
             self._wait_default()
         try:

@@ -1111,11 +1111,15 @@ class JobInfo:
         _new_label = None if label is None else _bytes(label, 32, "JobInfo.label")
         _new_owner = None if owner is None else _text(owner, 16, "JobInfo.owner")
         _new_grade = None if grade is None else _wchar(grade, "JobInfo.grade")
-        _new_priority = (
-            None
-            if priority is None
-            else _int(priority, _C_SHORT_MIN, _C_SHORT_MAX, "JobInfo.priority")
-        )
+        _new_priority = priority
+        if priority is not None:
+            if (
+                priority.__class__ is not int
+                or not _C_SHORT_MIN <= priority <= _C_SHORT_MAX
+            ):
+                _new_priority = _int(
+                    priority, _C_SHORT_MIN, _C_SHORT_MAX, "JobInfo.priority"
+                )
         if not self._acquire_default(False):
             self._wait_default()
         try:

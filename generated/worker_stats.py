@@ -1273,16 +1273,19 @@ class WorkerStats:
         failed: int | None = None,
     ) -> None:
         """Set fields of group progress in one critical section; all checked first."""
-        _new_processed = (
-            None
-            if processed is None
-            else _int(processed, _C_INT_MIN, _C_INT_MAX, "WorkerStats.processed")
-        )
-        _new_failed = (
-            None
-            if failed is None
-            else _int(failed, _C_INT_MIN, _C_INT_MAX, "WorkerStats.failed")
-        )
+        _new_processed = processed
+        if processed is not None:
+            if (
+                processed.__class__ is not int
+                or not _C_INT_MIN <= processed <= _C_INT_MAX
+            ):
+                _new_processed = _int(
+                    processed, _C_INT_MIN, _C_INT_MAX, "WorkerStats.processed"
+                )
+        _new_failed = failed
+        if failed is not None:
+            if failed.__class__ is not int or not _C_INT_MIN <= failed <= _C_INT_MAX:
+                _new_failed = _int(failed, _C_INT_MIN, _C_INT_MAX, "WorkerStats.failed")
         if not self._acquire_progress(False):
             self._wait_progress()
         try:
@@ -1316,11 +1319,13 @@ class WorkerStats:
         elapsed: float | None = None,
     ) -> None:
         """Set fields of group timing in one critical section; all checked first."""
-        _new_elapsed = (
-            None
-            if elapsed is None
-            else _float(elapsed, _FLOAT64_MAX, "WorkerStats.elapsed")
-        )
+        _new_elapsed = elapsed
+        if elapsed is not None:
+            if (
+                elapsed.__class__ is not float
+                or not -_FLOAT64_MAX <= elapsed <= _FLOAT64_MAX
+            ):
+                _new_elapsed = _float(elapsed, _FLOAT64_MAX, "WorkerStats.elapsed")
         if not self._acquire_timing(False):
             self._wait_timing()
         try:

@@ -283,6 +283,14 @@ def test_update_sets_all_or_nothing(e: Any) -> None:
     assert (e.ints, e.reals) == ([4, 5, 6], [1.0, 2.0])  # the valid ints were not written either
     e.update_text(title="x")
     assert (e.title, e.label) == ("x", b"abc")
+    before = e.snapshot()
+    with pytest.raises(OverflowError, match="Everything.b"):
+        e.update_default(i=5, b=128)
+    with pytest.raises(TypeError, match="Everything.q must be an int"):
+        e.update_default(i=5, q=1.5)
+    assert e.snapshot() == before  # i was valid, and not written either
+    e.update_default(i=5, d=1, b=True)  # an int into a float field, a bool into an int one
+    assert (e.i, e.d, e.b) == (5, 1.0, 1) and type(e.d) is float and type(e.b) is int
 
 
 def test_locked_group_is_one_critical_section_and_reentrant(e: Any) -> None:

@@ -2870,40 +2870,54 @@ class Everything:
         """Set fields of group default in one critical section; all checked first."""
         _new_c = None if c is None else _char(c, "Everything.c")
         _new_u = None if u is None else _wchar(u, "Everything.u")
-        _new_b = (
-            None if b is None else _int(b, _C_BYTE_MIN, _C_BYTE_MAX, "Everything.b")
-        )
-        _new_B = (
-            None if B is None else _int(B, _C_UBYTE_MIN, _C_UBYTE_MAX, "Everything.B")
-        )
-        _new_h = (
-            None if h is None else _int(h, _C_SHORT_MIN, _C_SHORT_MAX, "Everything.h")
-        )
-        _new_H = (
-            None if H is None else _int(H, _C_USHORT_MIN, _C_USHORT_MAX, "Everything.H")
-        )
-        _new_i = None if i is None else _int(i, _C_INT_MIN, _C_INT_MAX, "Everything.i")
-        _new_I = (
-            None if I is None else _int(I, _C_UINT_MIN, _C_UINT_MAX, "Everything.I")
-        )
-        _new_l = (
-            None if l is None else _int(l, _C_LONG_MIN, _C_LONG_MAX, "Everything.l")
-        )
-        _new_L = (
-            None if L is None else _int(L, _C_ULONG_MIN, _C_ULONG_MAX, "Everything.L")
-        )
-        _new_q = (
-            None
-            if q is None
-            else _int(q, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Everything.q")
-        )
-        _new_Q = (
-            None
-            if Q is None
-            else _int(Q, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX, "Everything.Q")
-        )
-        _new_f = None if f is None else _float(f, _FLOAT32_MAX, "Everything.f")
-        _new_d = None if d is None else _float(d, _FLOAT64_MAX, "Everything.d")
+        _new_b = b
+        if b is not None:
+            if b.__class__ is not int or not _C_BYTE_MIN <= b <= _C_BYTE_MAX:
+                _new_b = _int(b, _C_BYTE_MIN, _C_BYTE_MAX, "Everything.b")
+        _new_B = B
+        if B is not None:
+            if B.__class__ is not int or not _C_UBYTE_MIN <= B <= _C_UBYTE_MAX:
+                _new_B = _int(B, _C_UBYTE_MIN, _C_UBYTE_MAX, "Everything.B")
+        _new_h = h
+        if h is not None:
+            if h.__class__ is not int or not _C_SHORT_MIN <= h <= _C_SHORT_MAX:
+                _new_h = _int(h, _C_SHORT_MIN, _C_SHORT_MAX, "Everything.h")
+        _new_H = H
+        if H is not None:
+            if H.__class__ is not int or not _C_USHORT_MIN <= H <= _C_USHORT_MAX:
+                _new_H = _int(H, _C_USHORT_MIN, _C_USHORT_MAX, "Everything.H")
+        _new_i = i
+        if i is not None:
+            if i.__class__ is not int or not _C_INT_MIN <= i <= _C_INT_MAX:
+                _new_i = _int(i, _C_INT_MIN, _C_INT_MAX, "Everything.i")
+        _new_I = I
+        if I is not None:
+            if I.__class__ is not int or not _C_UINT_MIN <= I <= _C_UINT_MAX:
+                _new_I = _int(I, _C_UINT_MIN, _C_UINT_MAX, "Everything.I")
+        _new_l = l
+        if l is not None:
+            if l.__class__ is not int or not _C_LONG_MIN <= l <= _C_LONG_MAX:
+                _new_l = _int(l, _C_LONG_MIN, _C_LONG_MAX, "Everything.l")
+        _new_L = L
+        if L is not None:
+            if L.__class__ is not int or not _C_ULONG_MIN <= L <= _C_ULONG_MAX:
+                _new_L = _int(L, _C_ULONG_MIN, _C_ULONG_MAX, "Everything.L")
+        _new_q = q
+        if q is not None:
+            if q.__class__ is not int or not _C_LONGLONG_MIN <= q <= _C_LONGLONG_MAX:
+                _new_q = _int(q, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Everything.q")
+        _new_Q = Q
+        if Q is not None:
+            if Q.__class__ is not int or not _C_ULONGLONG_MIN <= Q <= _C_ULONGLONG_MAX:
+                _new_Q = _int(Q, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX, "Everything.Q")
+        _new_f = f
+        if f is not None:
+            if f.__class__ is not float or not -_FLOAT32_MAX <= f <= _FLOAT32_MAX:
+                _new_f = _float(f, _FLOAT32_MAX, "Everything.f")
+        _new_d = d
+        if d is not None:
+            if d.__class__ is not float or not -_FLOAT64_MAX <= d <= _FLOAT64_MAX:
+                _new_d = _float(d, _FLOAT64_MAX, "Everything.d")
         _new_flag = None if flag is None else _bool(flag, "Everything.flag")
         if not self._acquire_default(False):
             self._wait_default()
@@ -4665,16 +4679,19 @@ class Guarded:
         total: int | None = None,
     ) -> None:
         """Set fields of group left in one critical section; all checked first."""
-        _new_a = (
-            None
-            if a is None
-            else _int(a, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.a")
-        )
-        _new_total = (
-            None
-            if total is None
-            else _int(total, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.total")
-        )
+        _new_a = a
+        if a is not None:
+            if a.__class__ is not int or not _C_LONGLONG_MIN <= a <= _C_LONGLONG_MAX:
+                _new_a = _int(a, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.a")
+        _new_total = total
+        if total is not None:
+            if (
+                total.__class__ is not int
+                or not _C_LONGLONG_MIN <= total <= _C_LONGLONG_MAX
+            ):
+                _new_total = _int(
+                    total, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.total"
+                )
         if not self._acquire_left(False):
             self._wait_left()
         try:
@@ -4708,11 +4725,10 @@ class Guarded:
         b: int | None = None,
     ) -> None:
         """Set fields of group right in one critical section; all checked first."""
-        _new_b = (
-            None
-            if b is None
-            else _int(b, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.b")
-        )
+        _new_b = b
+        if b is not None:
+            if b.__class__ is not int or not _C_LONGLONG_MIN <= b <= _C_LONGLONG_MAX:
+                _new_b = _int(b, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.b")
         if not self._acquire_right(False):
             self._wait_right()
         try:
@@ -5454,12 +5470,14 @@ class Pair:
         b: int | None = None,
     ) -> None:
         """Set fields of group pair in one critical section; all checked first."""
-        _new_a = (
-            None if a is None else _int(a, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.a")
-        )
-        _new_b = (
-            None if b is None else _int(b, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.b")
-        )
+        _new_a = a
+        if a is not None:
+            if a.__class__ is not int or not _C_LONGLONG_MIN <= a <= _C_LONGLONG_MAX:
+                _new_a = _int(a, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.a")
+        _new_b = b
+        if b is not None:
+            if b.__class__ is not int or not _C_LONGLONG_MIN <= b <= _C_LONGLONG_MAX:
+                _new_b = _int(b, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.b")
         if not self._acquire_pair(False):
             self._wait_pair()
         try:
@@ -5493,9 +5511,10 @@ class Pair:
         moves: int | None = None,
     ) -> None:
         """Set fields of group other in one critical section; all checked first."""
-        _new_moves = (
-            None if moves is None else _int(moves, _C_INT_MIN, _C_INT_MAX, "Pair.moves")
-        )
+        _new_moves = moves
+        if moves is not None:
+            if moves.__class__ is not int or not _C_INT_MIN <= moves <= _C_INT_MAX:
+                _new_moves = _int(moves, _C_INT_MIN, _C_INT_MAX, "Pair.moves")
         if not self._acquire_other(False):
             self._wait_other()
         try:
@@ -7021,12 +7040,14 @@ class Ledger:
         note: bytes | None = None,
     ) -> None:
         """Set fields of group pair in one critical section; all checked first."""
-        _new_a = (
-            None if a is None else _int(a, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Ledger.a")
-        )
-        _new_b = (
-            None if b is None else _int(b, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Ledger.b")
-        )
+        _new_a = a
+        if a is not None:
+            if a.__class__ is not int or not _C_LONGLONG_MIN <= a <= _C_LONGLONG_MAX:
+                _new_a = _int(a, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Ledger.a")
+        _new_b = b
+        if b is not None:
+            if b.__class__ is not int or not _C_LONGLONG_MIN <= b <= _C_LONGLONG_MAX:
+                _new_b = _int(b, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Ledger.b")
         _new_last = (
             None
             if last is None
@@ -7079,11 +7100,10 @@ class Ledger:
         moves: int | None = None,
     ) -> None:
         """Set fields of group other in one critical section; all checked first."""
-        _new_moves = (
-            None
-            if moves is None
-            else _int(moves, _C_INT_MIN, _C_INT_MAX, "Ledger.moves")
-        )
+        _new_moves = moves
+        if moves is not None:
+            if moves.__class__ is not int or not _C_INT_MIN <= moves <= _C_INT_MAX:
+                _new_moves = _int(moves, _C_INT_MIN, _C_INT_MAX, "Ledger.moves")
         if not self._acquire_other(False):
             self._wait_other()
         try:
