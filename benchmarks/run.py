@@ -167,7 +167,7 @@ WAYS = [
     Way("generated sharded add_value() (shards: 8)", lambda: bench.BenchSharded(ctx=CTX), generated_add, 100_000),
     Way("generated batch(): 1000 adds per flush", counter_make, generated_batched_add, 200_000),
 ]
-BASELINE = WAYS[0]
+BASELINE, HAND = WAYS[0], WAYS[1]
 
 
 def _per_add(way: Way, n: int) -> int:
@@ -175,12 +175,27 @@ def _per_add(way: Way, n: int) -> int:
     return max(1, n // 1000) * 1000 if way.run is generated_batched_add else n
 
 
-def single(way: Way, n: int) -> float:
-    """Nanoseconds per operation in this process."""
-    shared = way.make()
-    start = time.perf_counter()
-    way.run(shared, n)
-    return (time.perf_counter() - start) * 1e9 / _per_add(way, n)
+CHUNKS = 10  # single-process ways are measured in this many chunks, alternating with their baseline
+
+
+def paired(first: Way, second: Way, scale: float) -> tuple[float, float]:
+    """Nanoseconds per operation of two ways in this process, measured in alternating chunks.
+
+    The machine's slow moments then fall on both alike, which a ratio of two runs made seconds
+    apart does not ensure; which of the two goes first alternates too. Each chunk starts from a fresh
+    shared object, made outside the timing.
+    """
+    spent, done = [0.0, 0.0], [0, 0]
+    for chunk in range(CHUNKS):
+        for index in (0, 1) if chunk % 2 == 0 else (1, 0):
+            way = (first, second)[index]
+            n = max(100, int(way.ops * scale) // CHUNKS)
+            shared = way.make()
+            start = time.perf_counter()
+            way.run(shared, n)
+            spent[index] += time.perf_counter() - start
+            done[index] += _per_add(way, n)
+    return spent[0] * 1e9 / done[0], spent[1] * 1e9 / done[1]
 
 
 def _contender(way: Way, shared: Any, n: int, go: Any, elapsed: Any, slot: int) -> None:
@@ -211,46 +226,74 @@ def ratios(baseline: list[float], measured: list[float]) -> tuple[float, float, 
     return statistics.median(values), min(values), max(values)
 
 
-def measure(rounds: int, scale: float, process_counts: list[int]) -> dict[tuple[str, int], list[float]]:
-    results: dict[tuple[str, int], list[float]] = {}
+@dataclass
+class Results:
+    ns: dict[tuple[str, int], list[float]]  # ns/op per (way, processes), one per round
+    paired: dict[tuple[str, str], list[tuple[float, float]]]  # ns/op of two ways measured alternately, per round
+
+    def ratios(self, baseline: str, measured: str) -> tuple[float, float, float]:
+        """How many times faster ``measured`` ran than ``baseline`` in one process: median, min, max."""
+        values = [b / m for b, m in self.paired[(baseline, measured)]]
+        return statistics.median(values), min(values), max(values)
+
+
+# Ways compared with each other besides the baseline: (the baseline of the comparison, the other).
+COMPARED = [("synchronized Value: read v.value", "generated read .value"), (HAND.name, "generated add_value()")]
+
+
+def measure(rounds: int, scale: float, process_counts: list[int]) -> Results:
+    results = Results({}, {})
+    by_name = {way.name: way for way in WAYS}
     for round_index in range(rounds):
         order = WAYS[round_index % len(WAYS) :] + WAYS[: round_index % len(WAYS)]  # interleave
+        pairs = [(BASELINE, way) for way in order] + [(by_name[a], by_name[b]) for a, b in COMPARED]
+        for first, second in pairs:
+            pair = paired(first, second, scale)
+            results.paired.setdefault((first.name, second.name), []).append(pair)
+            if first is BASELINE:
+                results.ns.setdefault((second.name, 1), []).append(pair[1])
         for way in order:
-            n = max(100, int(way.ops * scale))
-            results.setdefault((way.name, 1), []).append(single(way, n))
             for count in process_counts:
                 if way.contended:
-                    results.setdefault((way.name, count), []).append(contended(way, max(100, n // count), count))
+                    n = max(100, int(way.ops * scale) // count)
+                    results.ns.setdefault((way.name, count), []).append(contended(way, n, count))
         print(f"  round {round_index + 1}/{rounds} done", file=sys.stderr)
     return results
 
 
-def report(results: dict[tuple[str, int], list[float]], process_counts: list[int]) -> str:
+def report(results: Results, process_counts: list[int]) -> str:
     counts = [1, *process_counts]
     header = "| way | ns/op, 1 process | " + " | ".join(f"x seed, {c} proc." for c in counts) + " |"
     lines = [header, "|" + "---|" * (len(counts) + 2)]
+
+    def cell(ratio: tuple[float, float, float]) -> str:
+        return f"{ratio[0]:.2f} ({ratio[1]:.2f}-{ratio[2]:.2f})"
+
     for way in WAYS:
-        cells = [way.name, f"{statistics.median(results[(way.name, 1)]):,.0f}"]
-        for count in counts:
-            if (way.name, count) not in results:
-                cells.append("-")
-                continue
-            median, low, high = ratios(results[(BASELINE.name, count)], results[(way.name, count)])
-            cells.append(f"{median:.2f} ({low:.2f}-{high:.2f})")
+        cells = [
+            way.name,
+            f"{statistics.median(results.ns[(way.name, 1)]):,.0f}",
+            cell(results.ratios(BASELINE.name, way.name)),
+        ]
+        for count in process_counts:
+            measured = results.ns.get((way.name, count))
+            cells.append(cell(ratios(results.ns[(BASELINE.name, count)], measured)) if measured else "-")
         lines.append("| " + " | ".join(cells) + " |")
-    sync, read = results[(WAYS[3].name, 1)], results[("generated read .value", 1)]
-    median, low, high = ratios(sync, read)
     lines.append("")
-    lines.append(f"generated read against a synchronized Value's .value: {median:.2f}x ({low:.2f}-{high:.2f})")
-    hand, add = results[(WAYS[1].name, 1)], results[("generated add_value()", 1)]
-    median, low, high = ratios(add, hand)
+    lines.append(f"generated read against a synchronized Value's .value: {cell(results.ratios(*COMPARED[0]))}")
+    faster = [(b, a) for a, b in results.paired[COMPARED[1]]]  # the add's time over the hand-tuned loop's
     lines.append(
-        f"hand-tuned RawValue + Lock against generated add: {median:.2f}x ({low:.2f}-{high:.2f}) (1.0 = as fast)"
+        "hand-tuned RawValue + Lock against generated add: "
+        f"{statistics.median(x / y for x, y in faster):.2f}x (1.0 = as fast)"
+    )
+    lines.append(
+        f"\nOne process: each way alternates with its baseline in {CHUNKS} chunks per round. Several processes: each "
+        "way's processes run on their own, and the ratio is to the seed idiom's run of the same round."
     )
     return "\n".join(lines)
 
 
-def plot(results: dict[tuple[str, int], list[float]], process_counts: list[int], path: Path) -> None:
+def plot(results: Results, process_counts: list[int], path: Path) -> None:
     try:
         import matplotlib
 
@@ -264,7 +307,7 @@ def plot(results: dict[tuple[str, int], list[float]], process_counts: list[int],
     for way in WAYS:
         if not way.contended:
             continue
-        throughput = [1e3 / statistics.median(results[(way.name, c)]) for c in counts]
+        throughput = [1e3 / statistics.median(results.ns[(way.name, c)]) for c in counts]
         axes.plot(counts, throughput, marker="o", label=way.name)
     axes.set_xlabel("processes contending on one shared object")
     axes.set_ylabel("million operations per second (whole system)")
