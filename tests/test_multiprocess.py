@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import threading
 from types import ModuleType
 from typing import Any
 
@@ -85,6 +86,29 @@ def test_lock_timeout_across_processes(ctx: Any, everything: ModuleType) -> None
     finally:
         holder.join(timeout=60)
     assert guarded.add_total() == 1
+
+
+def test_an_add_waits_for_a_lock_another_process_holds_then_lands(ctx: Any, everything: ModuleType) -> None:
+    """Past its few quick retries, an add sleeps on the busy lock and goes on when it is released."""
+    pair = everything.Pair(ctx=ctx)
+    held, done = ctx.Event(), ctx.Event()
+    holder = ctx.Process(target=workers.hold_pair, args=(pair, held, done))
+    holder.start()
+    try:
+        assert held.wait(60)
+        results: list[int] = []
+        adder = threading.Thread(target=lambda: results.append(pair.add_a(1)))
+        adder.start()
+        adder.join(0.3)
+        assert adder.is_alive() and pair.get_lock("other").acquire(False)  # waiting on 'pair' only
+        pair.get_lock("other").release()
+        done.set()
+        adder.join(60)
+        assert results == [501]
+    finally:
+        done.set()
+        holder.join(timeout=60)
+    assert holder.exitcode == 0
 
 
 def test_batched_adds_from_several_processes_are_exact(ctx: Any) -> None:
