@@ -94,7 +94,7 @@ _SPINS = 30
 
 
 def _wait_for_lock(lock: _Lock, timeout: float | None, owner: str, group: str) -> None:
-    """Take a lock that was busy at the first try: try a few more times, then sleep on it."""
+    """Take a lock (usually one that was busy at a first try): try a few times, then sleep on it."""
     for _ in range(_SPINS):
         if lock.acquire(False):
             return

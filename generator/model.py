@@ -459,11 +459,6 @@ class ModuleModel:
         return any(s.sharded_fields for s in self.structs)
 
     @property
-    def uses_timeouts(self) -> bool:
-        """Whether `_timeout` is needed: lock groups (their waits may time out), or shards."""
-        return self.uses_shards or self.uses_groups
-
-    @property
     def uses_recovery(self) -> bool:
         """Whether `_RecoverableLock` and `_Journal` are needed."""
         return any(s.recover_locks for s in self.structs)

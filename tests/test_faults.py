@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import sharedgen.write
 import workers
+from conftest import build_schema
 from sharedgen.cli import main
 
 SCHEMA = "structs:\n  Counter:\n    fields:\n      value: {type: i}\n"
@@ -83,3 +84,19 @@ def test_a_worker_killed_inside_a_lock_times_the_others_out(ctx: Any, everything
     assert guarded.add_b(3) == 3  # the other group keeps working
     with pytest.raises(TimeoutError):
         _ = guarded.a  # reading takes the group's lock too
+
+
+def test_a_worker_killed_holding_the_shard_lock_times_the_others_out(ctx: Any, tmp_path: Path) -> None:
+    """Claiming a shard, summing and setting all take the shards' lock, each within lock_timeout."""
+    timed = build_schema(
+        tmp_path, "structs:\n  Timed:\n    lock_timeout: 0.2\n    fields:\n      hits: {type: q, shards: 2}\n"
+    )
+    hits = timed.Timed(ctx=ctx)
+    ready = ctx.Event()  # kept referenced: start() drops the arguments before a spawned child reads them
+    victim = ctx.Process(target=workers.die_holding_shard_lock, args=(hits, "hits", ready))
+    victim.start()
+    victim.join(timeout=60)
+    assert victim.exitcode == -signal.SIGKILL
+    for touch in (lambda: hits.add_hits(1), lambda: hits.hits, lambda: setattr(hits, "hits", 3)):
+        with pytest.raises(TimeoutError, match="Timed.hits: lock group 'shards' not acquired within 0.2 s"):
+            touch()

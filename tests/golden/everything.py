@@ -305,7 +305,7 @@ _SPINS = 30
 
 
 def _wait_for_lock(lock: _Lock, timeout: float | None, owner: str, group: str) -> None:
-    """Take a lock that was busy at the first try: try a few more times, then sleep on it."""
+    """Take a lock (usually one that was busy at a first try): try a few times, then sleep on it."""
     for _ in range(_SPINS):
         if lock.acquire(False):
             return
@@ -328,14 +328,23 @@ if hasattr(_os, "register_at_fork"):
     _os.register_at_fork(after_in_child=_count_fork)
 
 
+# The shards' own lock is taken like a group's, and named "shards" in timeouts.
 def _claim_shard(
-    claims: _ctypes.c_int, lock: _Lock, shards: int, stride: int
+    claims: _ctypes.c_int,
+    lock: _Lock,
+    shards: int,
+    stride: int,
+    timeout: float | None,
+    name: str,
 ) -> tuple[int, int]:
     """This process's fork count and the index of its shard: one of its own while any is left, else the last."""
-    with lock:
+    _wait_for_lock(lock, timeout, name, "shards")
+    try:
         slot = claims.value
         if slot < shards - 1:
             claims.value = slot + 1
+    finally:
+        lock.release()
     return _forks, min(slot, shards - 1) * stride
 
 
@@ -343,8 +352,7 @@ def _sum_shards(
     shards: _Any, stride: int, lock: _Lock, timeout: float | None, name: str
 ) -> _Any:
     """The sum of all shards (owners add without a lock; each shard is read in one load)."""
-    if not lock.acquire(True, timeout):
-        raise _timeout(name, "shards", timeout or 0.0)
+    _wait_for_lock(lock, timeout, name, "shards")
     try:
         return sum(shards[::stride])
     finally:
@@ -355,8 +363,7 @@ def _set_shards(
     shards: _Any, lock: _Lock, value: float, timeout: float | None, name: str
 ) -> None:
     """Make the total ``value``; not atomic against owners adding at the same moment."""
-    if not lock.acquire(True, timeout):
-        raise _timeout(name, "shards", timeout or 0.0)
+    _wait_for_lock(lock, timeout, name, "shards")
     try:
         shards[:] = [value] + [0] * (len(shards) - 1)
     finally:
@@ -6024,7 +6031,7 @@ class Hits:
             delta = _as_int(delta, "Hits.count")
         if self._shardfork_count != _forks:
             self._shardfork_count, self._shardslot_count = _claim_shard(
-                self._shardclaims_count, self._shardlock_count, 2, 8
+                self._shardclaims_count, self._shardlock_count, 2, 8, None, "Hits.count"
             )
         shared = self._cell_count
         slot = self._shardslot_count
@@ -6036,7 +6043,8 @@ class Hits:
                 pass
         else:
             lock = self._shardlock_count
-            lock.acquire()
+            if not lock.acquire(False):
+                _wait_for_lock(lock, None, "Hits.count", "shards")
             try:
                 shared[slot] += delta
                 return
@@ -6073,7 +6081,12 @@ class Hits:
             delta = _float(delta, _FLOAT64_MAX, "Hits.seconds")
         if self._shardfork_seconds != _forks:
             self._shardfork_seconds, self._shardslot_seconds = _claim_shard(
-                self._shardclaims_seconds, self._shardlock_seconds, 3, 8
+                self._shardclaims_seconds,
+                self._shardlock_seconds,
+                3,
+                8,
+                None,
+                "Hits.seconds",
             )
         shared = self._raw_seconds
         slot = self._shardslot_seconds
@@ -6086,7 +6099,8 @@ class Hits:
                 return
         else:
             lock = self._shardlock_seconds
-            lock.acquire()
+            if not lock.acquire(False):
+                _wait_for_lock(lock, None, "Hits.seconds", "shards")
             try:
                 total = shared[slot] + delta
                 if -_FLOAT64_MAX <= total <= _FLOAT64_MAX or not _float_overflows(
@@ -6123,7 +6137,12 @@ class Hits:
             delta = _as_int(delta, "Hits.small")
         if self._shardfork_small != _forks:
             self._shardfork_small, self._shardslot_small = _claim_shard(
-                self._shardclaims_small, self._shardlock_small, 2, 64
+                self._shardclaims_small,
+                self._shardlock_small,
+                2,
+                64,
+                None,
+                "Hits.small",
             )
         shared = self._cell_small
         slot = self._shardslot_small
@@ -6135,7 +6154,8 @@ class Hits:
                 pass
         else:
             lock = self._shardlock_small
-            lock.acquire()
+            if not lock.acquire(False):
+                _wait_for_lock(lock, None, "Hits.small", "shards")
             try:
                 shared[slot] += delta
                 return
@@ -7008,7 +7028,7 @@ class Ledger:
             delta = _as_int(delta, "Ledger.hits")
         if self._shardfork_hits != _forks:
             self._shardfork_hits, self._shardslot_hits = _claim_shard(
-                self._shardclaims_hits, self._shardlock_hits, 2, 8
+                self._shardclaims_hits, self._shardlock_hits, 2, 8, 5.0, "Ledger.hits"
             )
         shared = self._cell_hits
         slot = self._shardslot_hits
@@ -7020,8 +7040,8 @@ class Ledger:
                 pass
         else:
             lock = self._shardlock_hits
-            if not lock.acquire(True, 5.0):
-                raise _timeout("Ledger", "shards of hits", 5.0)
+            if not lock.acquire(False):
+                _wait_for_lock(lock, 5.0, "Ledger.hits", "shards")
             try:
                 shared[slot] += delta
                 return
