@@ -493,8 +493,11 @@ HELPER_NEEDS = {
 
 
 def clean_doc(text: str | None, fallback: str) -> str:
-    """Docstring text: dedented, no trailing spaces, never empty."""
-    lines = (line.rstrip() for line in inspect.cleandoc(text or "").split("\n"))  # only \n: \r stays, escaped
+    """Docstring text: dedented as Python reads a docstring back, no trailing spaces, never empty."""
+    # cleandoc dedents by the lines after the first; when the text starts with blank lines, the
+    # first line it keeps was counted among them, and a second pass reaches the fixed point.
+    cleaned = inspect.cleandoc(inspect.cleandoc(text or ""))
+    lines = (line.rstrip() for line in cleaned.split("\n"))  # only \n: \r stays, escaped
     return "\n".join(lines).strip("\n") or fallback
 
 

@@ -86,6 +86,8 @@ def test_groups_in_order_of_first_use_and_unlocked_fields_outside() -> None:
         'ends with "',
         "ends with \\",
         "   leading spaces, trailing spaces   ",
+        "\na\n\ta",  # a blank first line, then lines indented more than the first kept one
+        "\n  first\n      second\n    third",
     ],
 )
 def test_docstrings_hold_any_text_exactly(text: str) -> None:
