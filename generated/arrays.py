@@ -14,6 +14,7 @@ import struct as _struct
 import sys as _sys
 import threading as _threading
 import time as _time
+import weakref as _weakref
 from collections.abc import Callable as _Callable
 from collections.abc import Iterator as _Iterator
 from collections.abc import Mapping as _Mapping
@@ -27,6 +28,7 @@ from typing import ClassVar as _ClassVar
 from typing import cast as _cast
 from typing import Literal as _Literal
 from typing import Protocol as _Protocol
+from typing import TYPE_CHECKING as _TYPE_CHECKING
 
 __all__ = ["Histogram", "HistogramSnapshot", "HistogramOnRedis"]
 
@@ -54,20 +56,14 @@ def _repr(name: str, snapshot: _Any) -> str:
     return f"{name}({values})"
 
 
-def _make_locks(
-    owner: str,
-    groups: tuple[str, ...],
-    given: _Mapping[str, _Lock] | None,
-    new_lock: _Callable[[], _Lock],
-) -> dict[str, _Lock]:
-    """One lock per group: the one given for it, else a new re-entrant one."""
-    given = dict(given or {})
-    unknown = sorted(set(given) - set(groups))
-    if unknown:
-        raise ValueError(
-            f"{owner} has no lock group {unknown[0]!r} (groups: {', '.join(groups)})"
-        )
-    return {group: given[group] if group in given else new_lock() for group in groups}
+def _type_name(value: object) -> str:
+    """A type's name as users know it: `int`, but `numpy.int64`."""
+    kind = type(value)
+    return (
+        kind.__qualname__
+        if kind.__module__ == "builtins"
+        else f"{kind.__module__}.{kind.__qualname__}"
+    )
 
 
 def _check_inheritance(owner: str, start_method: str) -> None:
@@ -83,6 +79,129 @@ def _check_inheritance(owner: str, start_method: str) -> None:
         raise RuntimeError(
             f"{owner} was created for the 'fork' start method but is passed to a "
             f"{child_method!r} child: create it with ctx=multiprocessing.get_context({child_method!r})"
+        )
+
+
+def _make_locks(
+    owner: str,
+    groups: tuple[str, ...],
+    given: _Mapping[str, _Lock] | None,
+    new_lock: _Callable[[], _Lock],
+) -> dict[str, _Lock]:
+    """One lock per group: the one given for it (made re-entrant), else a new re-entrant one."""
+    given = dict(given or {})
+    unknown = sorted(set(given) - set(groups))
+    if unknown:
+        raise ValueError(
+            f"{owner} has no lock group {unknown[0]!r} (groups: {', '.join(groups)})"
+        )
+    return {
+        group: _reentrant(given[group]) if group in given else new_lock()
+        for group in groups
+    }
+
+
+class _ReentrantLock:
+    """A lock given as not re-entrant (a multiprocessing Lock), made re-entrant in this process.
+
+    Methods called inside a locked block take their group's lock again; with a plain Lock they
+    would wait for themselves. The lock itself is shared; who holds it, and how often, is not.
+    """
+
+    __slots__ = ("lock", "_owner", "_depth", "__weakref__")
+
+    def __init__(self, lock: _Lock) -> None:
+        self.lock = lock
+        self._owner: int | None = None
+        self._depth = 0
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return _reentrant, (self.lock,)
+
+    def acquire(self, block: bool = True, timeout: float | None = None) -> bool:
+        me = _threading.get_ident()
+        if self._owner != me:
+            if not self.lock.acquire(block, timeout):
+                return False
+            self._owner = me
+        self._depth += 1
+        return True
+
+    def release(self) -> None:
+        if self._owner != _threading.get_ident():
+            raise RuntimeError("cannot release a lock this thread does not hold")
+        self._depth -= 1
+        if not self._depth:
+            self._owner = None
+            self.lock.release()
+
+    def forget(self) -> None:
+        """In a fork child: the parent's threads hold nothing here."""
+        self._owner, self._depth = None, 0
+
+    def __enter__(self) -> bool:
+        return self.acquire()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.release()
+
+
+# One wrapper per lock in each process, so that structs sharing a lock share who holds it.
+_reentrant_locks: _weakref.WeakKeyDictionary[_Any, _ReentrantLock] = (
+    _weakref.WeakKeyDictionary()
+)
+
+
+def _reentrant(lock: _Lock) -> _Lock:
+    """The lock itself when it is re-entrant, else this process's re-entrant wrapper of it."""
+    synchronize = _sys.modules.get("multiprocessing.synchronize")
+    if isinstance(lock, _ReentrantLock) or (
+        synchronize is not None and isinstance(lock, synchronize.RLock)
+    ):
+        return lock
+    wrapper = _reentrant_locks.get(lock)
+    if wrapper is None:
+        wrapper = _reentrant_locks[lock] = _ReentrantLock(lock)
+    return wrapper
+
+
+def _forget_holders() -> None:
+    for wrapper in _reentrant_locks.values():
+        wrapper.forget()
+
+
+if hasattr(_os, "register_at_fork"):
+    _os.register_at_fork(after_in_child=_forget_holders)
+
+
+class _View:
+    """A locked block's working copy of its group. It tells which fields the block changed
+    (assigned, or for arrays also changed in place): only those are written back."""
+
+    __slots__ = ("assigned", "_arrays_read")
+    assigned: set[str]
+    _arrays_read: dict[str, list[object]]
+
+    def __init__(self, *values: object) -> None:
+        object.__setattr__(self, "assigned", set())
+        object.__setattr__(self, "_arrays_read", {})
+        for name, value in zip(self.__slots__, values):
+            object.__setattr__(self, name, value)
+            if type(value) is list:
+                self._arrays_read[name] = value[:]
+
+    if (
+        not _TYPE_CHECKING
+    ):  # type checkers keep checking each assignment against the fields
+
+        def __setattr__(self, name: str, value: object) -> None:
+            object.__setattr__(self, name, value)
+            self.assigned.add(name)
+
+    def changed(self) -> set[str]:
+        read = self._arrays_read
+        return self.assigned.union(
+            name for name in read if getattr(self, name) != read[name]
         )
 
 
@@ -120,7 +239,7 @@ def _as_int(value: object, name: str) -> int:
     try:
         return _operator.index(value)  # type: ignore[arg-type]
     except TypeError:
-        raise TypeError(f"{name} must be an int, not {type(value).__name__}") from None
+        raise TypeError(f"{name} must be an int, not {_type_name(value)}") from None
 
 
 def _int(value: object, low: int, high: int, name: str) -> int:
@@ -138,7 +257,7 @@ def _float(value: object, limit: float, name: str) -> float:
     elif isinstance(value, (int, _numbers.Real)):
         number = float(value)
     else:
-        raise TypeError(f"{name} must be a float, not {type(value).__name__}")
+        raise TypeError(f"{name} must be a float, not {_type_name(value)}")
     if abs(number) > limit and _math.isfinite(number):
         raise OverflowError(f"{name} = {number} is out of range for a C float")
     return number
@@ -148,15 +267,38 @@ def _add_overflow(name: str, delta: float, low: float, high: float) -> OverflowE
     return OverflowError(f"{name} + {delta} would leave the range [{low}, {high}]")
 
 
+def _batch_refused(
+    owner: str, refused: list[tuple[str, OverflowError]]
+) -> OverflowError:
+    groups = ", ".join(repr(group) for group, _ in refused)
+    reasons = "; ".join(str(error) for _, error in refused)
+    return OverflowError(
+        f"{owner}: the batched adds of group {groups} did not land and stay pending: {reasons}"
+    )
+
+
 def _float_overflows(current: float, delta: float) -> bool:
     """Whether a sum out of range came from finite numbers (inf + 1 is no overflow)."""
     return _math.isfinite(current) and _math.isfinite(delta)
 
 
 def _items(values: object, length: int, name: str) -> list[object]:
-    if isinstance(values, (str, bytes)) or not isinstance(values, _Sequence):
-        raise TypeError(f"{name} must be a sequence, not {type(values).__name__}")
-    items = list(_cast("_Sequence[object]", values))
+    """The items of anything that behaves as a sequence (a list, a tuple, array.array, a numpy
+    array, ...): sized and indexable, but not text, bytes or a mapping."""
+    kind = type(values)
+    if (
+        isinstance(values, (str, bytes, bytearray))
+        or hasattr(kind, "keys")  # a mapping
+        or not hasattr(kind, "__len__")
+        or not hasattr(kind, "__getitem__")
+    ):
+        raise TypeError(f"{name} must be a sequence, not {_type_name(values)}")
+    try:
+        items = list(_cast("_Sequence[object]", values))
+    except TypeError:  # sized and indexable but not iterable, such as a 0-d numpy array
+        raise TypeError(
+            f"{name} must be a sequence, not {_type_name(values)}"
+        ) from None
     if len(items) != length:
         raise ValueError(f"{name} has {length} items; got {len(items)}")
     return items
@@ -213,13 +355,14 @@ if ARGV[2] == '1' then redis.call('DEL', KEYS[2]) end
 return 0
 """
 # One lease at most. ARGV[2] hash field, ARGV[3] new value, ARGV[4] how to compare with ARGV[5]:
-# 'any' (exchange), 'same' (the same bytes) or 'number' (numerically equal, as floats compare).
+# 'any' (exchange), 'same' (the same bytes) or 'number' (numerically equal, as floats compare);
+# ARGV[6] what the field holds when the hash lacks it.
 # Answers '1' or '0' (whether it set the field) followed by the old value.
 _LUA_SWAP = _LUA_PRELUDE + """
-local old = redis.call('HGET', KEYS[1], ARGV[2]) or ''
+local old = redis.call('HGET', KEYS[1], ARGV[2]) or ARGV[6]
 local mode, expected = ARGV[4], ARGV[5]
 if mode == 'any' or (mode == 'same' and old == expected)
-    or (mode == 'number' and (tonumber(old) or 0) == tonumber(expected)) then
+    or (mode == 'number' and tonumber(old) == tonumber(expected)) then
   redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
   return '1' .. old
 end
@@ -329,6 +472,7 @@ class _RedisField:
         "bounds",
         "length",
         "groups",
+        "missing",
         "_names",
     )
 
@@ -341,10 +485,18 @@ class _RedisField:
         high: float = 0,
         *,
         length: int | None = None,
+        missing: bytes | None = None,
         group: str | None = None,
     ) -> None:
         self.label = label
         self.kind = kind  # 'int', 'f', 'd', 'bool', 'bytes' or 'str'
+        # The stored form of what the field reads as when the hash lacks it (the key was deleted):
+        # what zeroed shared memory reads as, so that it compares and writes back alike.
+        self.missing = (
+            missing
+            if missing is not None
+            else b"" if kind in ("bytes", "str") else b"0"
+        )
         self.low, self.high = low, high
         self.bounds = (kind, repr(low), repr(high))  # as the add script takes them
         self.name, self.length = name, length
@@ -398,14 +550,15 @@ class _RedisField:
                 return None
             return self.encode(value)
         if self.kind in ("f", "d"):
+            if not isinstance(value, (int, float)):
+                return None
             try:
-                return (
-                    repr(float(value)).encode()
-                    if isinstance(value, (int, float))
-                    else None
-                )
+                as_float = float(value)
             except OverflowError:  # an int beyond every float equals no stored value
                 return None
+            # As Python compares: an int with a float exactly (2**53 + 1 equals no float, though it
+            # rounds to one), and NaN equal to nothing.
+            return repr(as_float).encode() if as_float == value else None
         if self.kind == "bytes":
             return value if isinstance(value, bytes) else None
         return self.encode(value) if isinstance(value, str) else None
@@ -718,7 +871,7 @@ class _RedisStruct:
         reply: bytes = self._call(
             self._swap_script,
             field.groups,
-            [field.name, field.encode(value), "any", ""],
+            [field.name, field.encode(value), "any", "", field.missing],
         )
         return reply[1:]
 
@@ -732,7 +885,7 @@ class _RedisStruct:
         reply: bytes = self._call(
             self._swap_script,
             field.groups,
-            [field.name, field.encode(value), mode, stored],
+            [field.name, field.encode(value), mode, stored, field.missing],
         )
         return reply[:1] == b"1"
 
@@ -779,7 +932,7 @@ class HistogramSnapshot:
         return _dataclasses.asdict(self)
 
 
-class _Histogram_default:
+class _Histogram_Locked_default(_View):
     """Working copy of lock group default of Histogram, yielded by locked_default()."""
 
     __slots__ = ("buckets", "weights", "total")
@@ -789,7 +942,7 @@ class _Histogram_default:
     total: int
 
 
-class _Histogram_batch:
+class _Histogram_Batch:
     """Adds to Histogram collected in this process; flush() applies them.
 
     In shared memory, one critical section per lock group; on Redis, one script call for all groups.
@@ -835,22 +988,29 @@ class _Histogram_batch:
 
     def flush(self) -> None:
         """Apply the adds collected so far. Adds that would overflow raise OverflowError, change
-        nothing and stay pending: in shared memory those of their group (each group lands alone),
-        on Redis all of them (every group lands in one call).
+        nothing and stay pending: in shared memory those of their group (every other group
+        lands), on Redis all of them (every group lands in one call).
         """
+        refused: list[tuple[str, OverflowError]] = []
         if self._pending_buckets or self._pending_weights or self._pending_total:
-            self._apply_default(
-                self._pending_buckets, self._pending_weights, self._pending_total
-            )
-            if self._send is None:
-                self._pending_buckets = {}
-                self._pending_weights = {}
-                self._pending_total = 0
+            try:
+                self._apply_default(
+                    self._pending_buckets, self._pending_weights, self._pending_total
+                )
+            except OverflowError as error:
+                refused.append(("default", error))
+            else:
+                if self._send is None:
+                    self._pending_buckets = {}
+                    self._pending_weights = {}
+                    self._pending_total = 0
         if self._send is not None:
             self._send()
             self._pending_buckets = {}
             self._pending_weights = {}
             self._pending_total = 0
+        if refused:
+            raise _batch_refused("Histogram", refused)
 
 
 class Histogram:
@@ -1136,32 +1296,67 @@ class Histogram:
         if not self._acquire_default(False):
             self._wait_default()
         try:
-            if _new_buckets is not None:
-                self._raw_buckets[:] = _new_buckets
-            if _new_weights is not None:
-                self._raw_weights[:] = _new_weights
-            if _new_total is not None:
-                self._raw_total.value = _new_total
+            self._put_default(_new_buckets, _new_weights, _new_total)
         finally:
             self._release_default()
 
+    def _put_default(
+        self,
+        buckets: list[_Any] | None = None,
+        weights: list[_Any] | None = None,
+        total: int | None = None,
+    ) -> None:
+        """Store the checked values given (None keeps a field); the caller holds the lock."""
+        if buckets is not None:
+            self._raw_buckets[:] = buckets
+        if weights is not None:
+            self._raw_weights[:] = weights
+        if total is not None:
+            self._raw_total.value = total
+
     @_contextmanager
-    def locked_default(self) -> _Iterator[_Histogram_default]:
+    def locked_default(self) -> _Iterator[_Histogram_Locked_default]:
         """Hold group default's lock around a working copy of its fields.
 
-        The copy is written back, checked, when the block ends; if it raises, nothing is.
+        The fields assigned through the copy are checked and written back when the block
+        ends; if it raises, nothing is.
         """
         if not self._acquire_default(False):
             self._wait_default()
         try:
-            copy = _Histogram_default()
-            copy.buckets = self._raw_buckets[:]
-            copy.weights = self._raw_weights[:]
-            copy.total = self._raw_total.value
-            yield copy
-            self.update_default(
-                buckets=copy.buckets, weights=copy.weights, total=copy.total
+            copy = _Histogram_Locked_default(
+                self._raw_buckets[:], self._raw_weights[:], self._raw_total.value
             )
+            yield copy
+            if changed := copy.changed():
+                self._put_default(
+                    (
+                        _int_items(
+                            copy.buckets,
+                            10,
+                            _C_ULONGLONG_MIN,
+                            _C_ULONGLONG_MAX,
+                            "Histogram.buckets",
+                        )
+                        if "buckets" in changed
+                        else None
+                    ),
+                    (
+                        _float_items(copy.weights, 4, _FLOAT64_MAX, "Histogram.weights")
+                        if "weights" in changed
+                        else None
+                    ),
+                    (
+                        _int(
+                            copy.total,
+                            _C_ULONGLONG_MIN,
+                            _C_ULONGLONG_MAX,
+                            "Histogram.total",
+                        )
+                        if "total" in changed
+                        else None
+                    ),
+                )
         finally:
             self._release_default()
 
@@ -1223,29 +1418,33 @@ class Histogram:
             self._release_default()
 
     @_contextmanager
-    def batch(self) -> _Iterator[_Histogram_batch]:
+    def batch(self) -> _Iterator[_Histogram_Batch]:
         """Collect adds locally and apply them when the block ends (and on flush()).
 
         What was added before an exception in the block is still applied.
         """
-        collected = _Histogram_batch(self._apply_default)
+        collected = _Histogram_Batch(self._apply_default)
         try:
             yield collected
         finally:
             collected.flush()
 
     def snapshot(self) -> HistogramSnapshot:
-        """A consistent copy of every field, all groups' locks held together."""
+        """A consistent copy of every field, taken while no group can change."""
         if not self._acquire_default(False):
             self._wait_default()
         try:
-            return HistogramSnapshot(
-                tuple(self._raw_buckets),
-                tuple(self._raw_weights),
-                self._raw_total.value,
-            )
+            return self._read_all()
         finally:
             self._release_default()
+
+    def _read_all(self) -> HistogramSnapshot:
+        """Every field as it is now (the caller keeps them from changing)."""
+        return HistogramSnapshot(
+            tuple(self._raw_buckets),
+            tuple(self._raw_weights),
+            self._raw_total.value,
+        )
 
     def __repr__(self) -> str:
         return _repr(type(self).__name__, self.snapshot())
@@ -1415,7 +1614,7 @@ class HistogramOnRedis(_RedisStruct):
         return changes
 
     @_contextmanager
-    def locked_default(self) -> _Iterator[_Histogram_default]:
+    def locked_default(self) -> _Iterator[_Histogram_Locked_default]:
         """Hold group default's lease around a working copy of its fields.
 
         The copy is written back, checked, when the block ends; if it raises, nothing is.
@@ -1423,7 +1622,7 @@ class HistogramOnRedis(_RedisStruct):
         with self._holding(
             "default", self._field_buckets, self._field_weights, self._field_total
         ) as values:
-            copy = _Histogram_default()
+            copy = _Histogram_Locked_default()
             copy.buckets = list(_from_int(next(values)) for _ in range(10))
             copy.weights = list(_from_float(next(values)) for _ in range(4))
             copy.total = _from_int(next(values))
@@ -1453,12 +1652,12 @@ class HistogramOnRedis(_RedisStruct):
         )
 
     @_contextmanager
-    def batch(self) -> _Iterator[_Histogram_batch]:
+    def batch(self) -> _Iterator[_Histogram_Batch]:
         """Collect adds locally and apply them when the block ends (and on flush()).
 
         What was added before an exception in the block is still applied.
         """
-        collected = _Histogram_batch(self._apply_default, send=self._send_batch)
+        collected = _Histogram_Batch(self._apply_default, send=self._send_batch)
         try:
             yield collected
         finally:

@@ -9,8 +9,10 @@ import multiprocessing as _mp
 import operator as _operator
 import os as _os
 import struct as _struct
+import sys as _sys
 import threading as _threading
 import time as _time
+import weakref as _weakref
 from collections.abc import Callable as _Callable
 from collections.abc import Iterator as _Iterator
 from collections.abc import Mapping as _Mapping
@@ -22,6 +24,7 @@ from typing import Any as _Any
 from typing import ClassVar as _ClassVar
 from typing import Literal as _Literal
 from typing import Protocol as _Protocol
+from typing import TYPE_CHECKING as _TYPE_CHECKING
 
 __all__ = ["Counter", "CounterSnapshot", "CounterOnRedis"]
 
@@ -49,20 +52,14 @@ def _repr(name: str, snapshot: _Any) -> str:
     return f"{name}({values})"
 
 
-def _make_locks(
-    owner: str,
-    groups: tuple[str, ...],
-    given: _Mapping[str, _Lock] | None,
-    new_lock: _Callable[[], _Lock],
-) -> dict[str, _Lock]:
-    """One lock per group: the one given for it, else a new re-entrant one."""
-    given = dict(given or {})
-    unknown = sorted(set(given) - set(groups))
-    if unknown:
-        raise ValueError(
-            f"{owner} has no lock group {unknown[0]!r} (groups: {', '.join(groups)})"
-        )
-    return {group: given[group] if group in given else new_lock() for group in groups}
+def _type_name(value: object) -> str:
+    """A type's name as users know it: `int`, but `numpy.int64`."""
+    kind = type(value)
+    return (
+        kind.__qualname__
+        if kind.__module__ == "builtins"
+        else f"{kind.__module__}.{kind.__qualname__}"
+    )
 
 
 def _check_inheritance(owner: str, start_method: str) -> None:
@@ -78,6 +75,129 @@ def _check_inheritance(owner: str, start_method: str) -> None:
         raise RuntimeError(
             f"{owner} was created for the 'fork' start method but is passed to a "
             f"{child_method!r} child: create it with ctx=multiprocessing.get_context({child_method!r})"
+        )
+
+
+def _make_locks(
+    owner: str,
+    groups: tuple[str, ...],
+    given: _Mapping[str, _Lock] | None,
+    new_lock: _Callable[[], _Lock],
+) -> dict[str, _Lock]:
+    """One lock per group: the one given for it (made re-entrant), else a new re-entrant one."""
+    given = dict(given or {})
+    unknown = sorted(set(given) - set(groups))
+    if unknown:
+        raise ValueError(
+            f"{owner} has no lock group {unknown[0]!r} (groups: {', '.join(groups)})"
+        )
+    return {
+        group: _reentrant(given[group]) if group in given else new_lock()
+        for group in groups
+    }
+
+
+class _ReentrantLock:
+    """A lock given as not re-entrant (a multiprocessing Lock), made re-entrant in this process.
+
+    Methods called inside a locked block take their group's lock again; with a plain Lock they
+    would wait for themselves. The lock itself is shared; who holds it, and how often, is not.
+    """
+
+    __slots__ = ("lock", "_owner", "_depth", "__weakref__")
+
+    def __init__(self, lock: _Lock) -> None:
+        self.lock = lock
+        self._owner: int | None = None
+        self._depth = 0
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return _reentrant, (self.lock,)
+
+    def acquire(self, block: bool = True, timeout: float | None = None) -> bool:
+        me = _threading.get_ident()
+        if self._owner != me:
+            if not self.lock.acquire(block, timeout):
+                return False
+            self._owner = me
+        self._depth += 1
+        return True
+
+    def release(self) -> None:
+        if self._owner != _threading.get_ident():
+            raise RuntimeError("cannot release a lock this thread does not hold")
+        self._depth -= 1
+        if not self._depth:
+            self._owner = None
+            self.lock.release()
+
+    def forget(self) -> None:
+        """In a fork child: the parent's threads hold nothing here."""
+        self._owner, self._depth = None, 0
+
+    def __enter__(self) -> bool:
+        return self.acquire()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.release()
+
+
+# One wrapper per lock in each process, so that structs sharing a lock share who holds it.
+_reentrant_locks: _weakref.WeakKeyDictionary[_Any, _ReentrantLock] = (
+    _weakref.WeakKeyDictionary()
+)
+
+
+def _reentrant(lock: _Lock) -> _Lock:
+    """The lock itself when it is re-entrant, else this process's re-entrant wrapper of it."""
+    synchronize = _sys.modules.get("multiprocessing.synchronize")
+    if isinstance(lock, _ReentrantLock) or (
+        synchronize is not None and isinstance(lock, synchronize.RLock)
+    ):
+        return lock
+    wrapper = _reentrant_locks.get(lock)
+    if wrapper is None:
+        wrapper = _reentrant_locks[lock] = _ReentrantLock(lock)
+    return wrapper
+
+
+def _forget_holders() -> None:
+    for wrapper in _reentrant_locks.values():
+        wrapper.forget()
+
+
+if hasattr(_os, "register_at_fork"):
+    _os.register_at_fork(after_in_child=_forget_holders)
+
+
+class _View:
+    """A locked block's working copy of its group. It tells which fields the block changed
+    (assigned, or for arrays also changed in place): only those are written back."""
+
+    __slots__ = ("assigned", "_arrays_read")
+    assigned: set[str]
+    _arrays_read: dict[str, list[object]]
+
+    def __init__(self, *values: object) -> None:
+        object.__setattr__(self, "assigned", set())
+        object.__setattr__(self, "_arrays_read", {})
+        for name, value in zip(self.__slots__, values):
+            object.__setattr__(self, name, value)
+            if type(value) is list:
+                self._arrays_read[name] = value[:]
+
+    if (
+        not _TYPE_CHECKING
+    ):  # type checkers keep checking each assignment against the fields
+
+        def __setattr__(self, name: str, value: object) -> None:
+            object.__setattr__(self, name, value)
+            self.assigned.add(name)
+
+    def changed(self) -> set[str]:
+        read = self._arrays_read
+        return self.assigned.union(
+            name for name in read if getattr(self, name) != read[name]
         )
 
 
@@ -115,7 +235,7 @@ def _as_int(value: object, name: str) -> int:
     try:
         return _operator.index(value)  # type: ignore[arg-type]
     except TypeError:
-        raise TypeError(f"{name} must be an int, not {type(value).__name__}") from None
+        raise TypeError(f"{name} must be an int, not {_type_name(value)}") from None
 
 
 def _int(value: object, low: int, high: int, name: str) -> int:
@@ -128,6 +248,16 @@ def _int(value: object, low: int, high: int, name: str) -> int:
 
 def _add_overflow(name: str, delta: float, low: float, high: float) -> OverflowError:
     return OverflowError(f"{name} + {delta} would leave the range [{low}, {high}]")
+
+
+def _batch_refused(
+    owner: str, refused: list[tuple[str, OverflowError]]
+) -> OverflowError:
+    groups = ", ".join(repr(group) for group, _ in refused)
+    reasons = "; ".join(str(error) for _, error in refused)
+    return OverflowError(
+        f"{owner}: the batched adds of group {groups} did not land and stay pending: {reasons}"
+    )
 
 
 _C_INT_MIN, _C_INT_MAX = _int_range(_ctypes.sizeof(_ctypes.c_int), signed=True)
@@ -159,13 +289,14 @@ if ARGV[2] == '1' then redis.call('DEL', KEYS[2]) end
 return 0
 """
 # One lease at most. ARGV[2] hash field, ARGV[3] new value, ARGV[4] how to compare with ARGV[5]:
-# 'any' (exchange), 'same' (the same bytes) or 'number' (numerically equal, as floats compare).
+# 'any' (exchange), 'same' (the same bytes) or 'number' (numerically equal, as floats compare);
+# ARGV[6] what the field holds when the hash lacks it.
 # Answers '1' or '0' (whether it set the field) followed by the old value.
 _LUA_SWAP = _LUA_PRELUDE + """
-local old = redis.call('HGET', KEYS[1], ARGV[2]) or ''
+local old = redis.call('HGET', KEYS[1], ARGV[2]) or ARGV[6]
 local mode, expected = ARGV[4], ARGV[5]
 if mode == 'any' or (mode == 'same' and old == expected)
-    or (mode == 'number' and (tonumber(old) or 0) == tonumber(expected)) then
+    or (mode == 'number' and tonumber(old) == tonumber(expected)) then
   redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
   return '1' .. old
 end
@@ -275,6 +406,7 @@ class _RedisField:
         "bounds",
         "length",
         "groups",
+        "missing",
         "_names",
     )
 
@@ -287,10 +419,18 @@ class _RedisField:
         high: float = 0,
         *,
         length: int | None = None,
+        missing: bytes | None = None,
         group: str | None = None,
     ) -> None:
         self.label = label
         self.kind = kind  # 'int', 'f', 'd', 'bool', 'bytes' or 'str'
+        # The stored form of what the field reads as when the hash lacks it (the key was deleted):
+        # what zeroed shared memory reads as, so that it compares and writes back alike.
+        self.missing = (
+            missing
+            if missing is not None
+            else b"" if kind in ("bytes", "str") else b"0"
+        )
         self.low, self.high = low, high
         self.bounds = (kind, repr(low), repr(high))  # as the add script takes them
         self.name, self.length = name, length
@@ -344,14 +484,15 @@ class _RedisField:
                 return None
             return self.encode(value)
         if self.kind in ("f", "d"):
+            if not isinstance(value, (int, float)):
+                return None
             try:
-                return (
-                    repr(float(value)).encode()
-                    if isinstance(value, (int, float))
-                    else None
-                )
+                as_float = float(value)
             except OverflowError:  # an int beyond every float equals no stored value
                 return None
+            # As Python compares: an int with a float exactly (2**53 + 1 equals no float, though it
+            # rounds to one), and NaN equal to nothing.
+            return repr(as_float).encode() if as_float == value else None
         if self.kind == "bytes":
             return value if isinstance(value, bytes) else None
         return self.encode(value) if isinstance(value, str) else None
@@ -660,7 +801,7 @@ class _RedisStruct:
         reply: bytes = self._call(
             self._swap_script,
             field.groups,
-            [field.name, field.encode(value), "any", ""],
+            [field.name, field.encode(value), "any", "", field.missing],
         )
         return reply[1:]
 
@@ -674,7 +815,7 @@ class _RedisStruct:
         reply: bytes = self._call(
             self._swap_script,
             field.groups,
-            [field.name, field.encode(value), mode, stored],
+            [field.name, field.encode(value), mode, stored, field.missing],
         )
         return reply[:1] == b"1"
 
@@ -719,7 +860,7 @@ class CounterSnapshot:
         return _dataclasses.asdict(self)
 
 
-class _Counter_default:
+class _Counter_Locked_default(_View):
     """Working copy of lock group default of Counter, yielded by locked_default()."""
 
     __slots__ = ("value",)
@@ -727,7 +868,7 @@ class _Counter_default:
     value: int
 
 
-class _Counter_batch:
+class _Counter_Batch:
     """Adds to Counter collected in this process; flush() applies them.
 
     In shared memory, one critical section per lock group; on Redis, one script call for all groups.
@@ -751,16 +892,23 @@ class _Counter_batch:
 
     def flush(self) -> None:
         """Apply the adds collected so far. Adds that would overflow raise OverflowError, change
-        nothing and stay pending: in shared memory those of their group (each group lands alone),
-        on Redis all of them (every group lands in one call).
+        nothing and stay pending: in shared memory those of their group (every other group
+        lands), on Redis all of them (every group lands in one call).
         """
+        refused: list[tuple[str, OverflowError]] = []
         if self._pending_value:
-            self._apply_default(self._pending_value)
-            if self._send is None:
-                self._pending_value = 0
+            try:
+                self._apply_default(self._pending_value)
+            except OverflowError as error:
+                refused.append(("default", error))
+            else:
+                if self._send is None:
+                    self._pending_value = 0
         if self._send is not None:
             self._send()
             self._pending_value = 0
+        if refused:
+            raise _batch_refused("Counter", refused)
 
 
 class Counter:
@@ -907,24 +1055,35 @@ class Counter:
         if not self._acquire_default(False):
             self._wait_default()
         try:
-            if _new_value is not None:
-                self._raw_value.value = _new_value
+            self._put_default(_new_value)
         finally:
             self._release_default()
 
+    def _put_default(self, value: int | None = None) -> None:
+        """Store the checked values given (None keeps a field); the caller holds the lock."""
+        if value is not None:
+            self._raw_value.value = value
+
     @_contextmanager
-    def locked_default(self) -> _Iterator[_Counter_default]:
+    def locked_default(self) -> _Iterator[_Counter_Locked_default]:
         """Hold group default's lock around a working copy of its fields.
 
-        The copy is written back, checked, when the block ends; if it raises, nothing is.
+        The fields assigned through the copy are checked and written back when the block
+        ends; if it raises, nothing is.
         """
         if not self._acquire_default(False):
             self._wait_default()
         try:
-            copy = _Counter_default()
-            copy.value = self._raw_value.value
+            copy = _Counter_Locked_default(self._raw_value.value)
             yield copy
-            self.update_default(value=copy.value)
+            if changed := copy.changed():
+                self._put_default(
+                    (
+                        _int(copy.value, _C_INT_MIN, _C_INT_MAX, "Counter.value")
+                        if "value" in changed
+                        else None
+                    ),
+                )
         finally:
             self._release_default()
 
@@ -943,27 +1102,31 @@ class Counter:
             self._release_default()
 
     @_contextmanager
-    def batch(self) -> _Iterator[_Counter_batch]:
+    def batch(self) -> _Iterator[_Counter_Batch]:
         """Collect adds locally and apply them when the block ends (and on flush()).
 
         What was added before an exception in the block is still applied.
         """
-        collected = _Counter_batch(self._apply_default)
+        collected = _Counter_Batch(self._apply_default)
         try:
             yield collected
         finally:
             collected.flush()
 
     def snapshot(self) -> CounterSnapshot:
-        """A consistent copy of every field, all groups' locks held together."""
+        """A consistent copy of every field, taken while no group can change."""
         if not self._acquire_default(False):
             self._wait_default()
         try:
-            return CounterSnapshot(
-                self._raw_value.value,
-            )
+            return self._read_all()
         finally:
             self._release_default()
+
+    def _read_all(self) -> CounterSnapshot:
+        """Every field as it is now (the caller keeps them from changing)."""
+        return CounterSnapshot(
+            self._raw_value.value,
+        )
 
     def __repr__(self) -> str:
         return _repr(type(self).__name__, self.snapshot())
@@ -1050,13 +1213,13 @@ class CounterOnRedis(_RedisStruct):
         return changes
 
     @_contextmanager
-    def locked_default(self) -> _Iterator[_Counter_default]:
+    def locked_default(self) -> _Iterator[_Counter_Locked_default]:
         """Hold group default's lease around a working copy of its fields.
 
         The copy is written back, checked, when the block ends; if it raises, nothing is.
         """
         with self._holding("default", self._field_value) as values:
-            copy = _Counter_default()
+            copy = _Counter_Locked_default()
             copy.value = _from_int(next(values))
             yield copy
             self._write(self._checked_default(copy.value), ending=True)
@@ -1068,12 +1231,12 @@ class CounterOnRedis(_RedisStruct):
         )
 
     @_contextmanager
-    def batch(self) -> _Iterator[_Counter_batch]:
+    def batch(self) -> _Iterator[_Counter_Batch]:
         """Collect adds locally and apply them when the block ends (and on flush()).
 
         What was added before an exception in the block is still applied.
         """
-        collected = _Counter_batch(self._apply_default, send=self._send_batch)
+        collected = _Counter_Batch(self._apply_default, send=self._send_batch)
         try:
             yield collected
         finally:

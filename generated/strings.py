@@ -9,8 +9,10 @@ import multiprocessing as _mp
 import operator as _operator
 import os as _os
 import struct as _struct
+import sys as _sys
 import threading as _threading
 import time as _time
+import weakref as _weakref
 from collections.abc import Callable as _Callable
 from collections.abc import Iterator as _Iterator
 from collections.abc import Mapping as _Mapping
@@ -22,6 +24,7 @@ from typing import Any as _Any
 from typing import ClassVar as _ClassVar
 from typing import Literal as _Literal
 from typing import Protocol as _Protocol
+from typing import TYPE_CHECKING as _TYPE_CHECKING
 
 __all__ = ["JobInfo", "JobInfoSnapshot", "JobInfoOnRedis"]
 
@@ -49,20 +52,14 @@ def _repr(name: str, snapshot: _Any) -> str:
     return f"{name}({values})"
 
 
-def _make_locks(
-    owner: str,
-    groups: tuple[str, ...],
-    given: _Mapping[str, _Lock] | None,
-    new_lock: _Callable[[], _Lock],
-) -> dict[str, _Lock]:
-    """One lock per group: the one given for it, else a new re-entrant one."""
-    given = dict(given or {})
-    unknown = sorted(set(given) - set(groups))
-    if unknown:
-        raise ValueError(
-            f"{owner} has no lock group {unknown[0]!r} (groups: {', '.join(groups)})"
-        )
-    return {group: given[group] if group in given else new_lock() for group in groups}
+def _type_name(value: object) -> str:
+    """A type's name as users know it: `int`, but `numpy.int64`."""
+    kind = type(value)
+    return (
+        kind.__qualname__
+        if kind.__module__ == "builtins"
+        else f"{kind.__module__}.{kind.__qualname__}"
+    )
 
 
 def _check_inheritance(owner: str, start_method: str) -> None:
@@ -78,6 +75,129 @@ def _check_inheritance(owner: str, start_method: str) -> None:
         raise RuntimeError(
             f"{owner} was created for the 'fork' start method but is passed to a "
             f"{child_method!r} child: create it with ctx=multiprocessing.get_context({child_method!r})"
+        )
+
+
+def _make_locks(
+    owner: str,
+    groups: tuple[str, ...],
+    given: _Mapping[str, _Lock] | None,
+    new_lock: _Callable[[], _Lock],
+) -> dict[str, _Lock]:
+    """One lock per group: the one given for it (made re-entrant), else a new re-entrant one."""
+    given = dict(given or {})
+    unknown = sorted(set(given) - set(groups))
+    if unknown:
+        raise ValueError(
+            f"{owner} has no lock group {unknown[0]!r} (groups: {', '.join(groups)})"
+        )
+    return {
+        group: _reentrant(given[group]) if group in given else new_lock()
+        for group in groups
+    }
+
+
+class _ReentrantLock:
+    """A lock given as not re-entrant (a multiprocessing Lock), made re-entrant in this process.
+
+    Methods called inside a locked block take their group's lock again; with a plain Lock they
+    would wait for themselves. The lock itself is shared; who holds it, and how often, is not.
+    """
+
+    __slots__ = ("lock", "_owner", "_depth", "__weakref__")
+
+    def __init__(self, lock: _Lock) -> None:
+        self.lock = lock
+        self._owner: int | None = None
+        self._depth = 0
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return _reentrant, (self.lock,)
+
+    def acquire(self, block: bool = True, timeout: float | None = None) -> bool:
+        me = _threading.get_ident()
+        if self._owner != me:
+            if not self.lock.acquire(block, timeout):
+                return False
+            self._owner = me
+        self._depth += 1
+        return True
+
+    def release(self) -> None:
+        if self._owner != _threading.get_ident():
+            raise RuntimeError("cannot release a lock this thread does not hold")
+        self._depth -= 1
+        if not self._depth:
+            self._owner = None
+            self.lock.release()
+
+    def forget(self) -> None:
+        """In a fork child: the parent's threads hold nothing here."""
+        self._owner, self._depth = None, 0
+
+    def __enter__(self) -> bool:
+        return self.acquire()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.release()
+
+
+# One wrapper per lock in each process, so that structs sharing a lock share who holds it.
+_reentrant_locks: _weakref.WeakKeyDictionary[_Any, _ReentrantLock] = (
+    _weakref.WeakKeyDictionary()
+)
+
+
+def _reentrant(lock: _Lock) -> _Lock:
+    """The lock itself when it is re-entrant, else this process's re-entrant wrapper of it."""
+    synchronize = _sys.modules.get("multiprocessing.synchronize")
+    if isinstance(lock, _ReentrantLock) or (
+        synchronize is not None and isinstance(lock, synchronize.RLock)
+    ):
+        return lock
+    wrapper = _reentrant_locks.get(lock)
+    if wrapper is None:
+        wrapper = _reentrant_locks[lock] = _ReentrantLock(lock)
+    return wrapper
+
+
+def _forget_holders() -> None:
+    for wrapper in _reentrant_locks.values():
+        wrapper.forget()
+
+
+if hasattr(_os, "register_at_fork"):
+    _os.register_at_fork(after_in_child=_forget_holders)
+
+
+class _View:
+    """A locked block's working copy of its group. It tells which fields the block changed
+    (assigned, or for arrays also changed in place): only those are written back."""
+
+    __slots__ = ("assigned", "_arrays_read")
+    assigned: set[str]
+    _arrays_read: dict[str, list[object]]
+
+    def __init__(self, *values: object) -> None:
+        object.__setattr__(self, "assigned", set())
+        object.__setattr__(self, "_arrays_read", {})
+        for name, value in zip(self.__slots__, values):
+            object.__setattr__(self, name, value)
+            if type(value) is list:
+                self._arrays_read[name] = value[:]
+
+    if (
+        not _TYPE_CHECKING
+    ):  # type checkers keep checking each assignment against the fields
+
+        def __setattr__(self, name: str, value: object) -> None:
+            object.__setattr__(self, name, value)
+            self.assigned.add(name)
+
+    def changed(self) -> set[str]:
+        read = self._arrays_read
+        return self.assigned.union(
+            name for name in read if getattr(self, name) != read[name]
         )
 
 
@@ -115,7 +235,7 @@ def _as_int(value: object, name: str) -> int:
     try:
         return _operator.index(value)  # type: ignore[arg-type]
     except TypeError:
-        raise TypeError(f"{name} must be an int, not {type(value).__name__}") from None
+        raise TypeError(f"{name} must be an int, not {_type_name(value)}") from None
 
 
 def _int(value: object, low: int, high: int, name: str) -> int:
@@ -130,9 +250,19 @@ def _add_overflow(name: str, delta: float, low: float, high: float) -> OverflowE
     return OverflowError(f"{name} + {delta} would leave the range [{low}, {high}]")
 
 
+def _batch_refused(
+    owner: str, refused: list[tuple[str, OverflowError]]
+) -> OverflowError:
+    groups = ", ".join(repr(group) for group, _ in refused)
+    reasons = "; ".join(str(error) for _, error in refused)
+    return OverflowError(
+        f"{owner}: the batched adds of group {groups} did not land and stay pending: {reasons}"
+    )
+
+
 def _wchar(value: object, name: str) -> str:
     if not isinstance(value, str):
-        raise TypeError(f"{name} must be a str, not {type(value).__name__}")
+        raise TypeError(f"{name} must be a str, not {_type_name(value)}")
     if len(value) != 1:
         raise ValueError(f"{name} must be exactly one character, not {len(value)}")
     return value
@@ -140,7 +270,7 @@ def _wchar(value: object, name: str) -> str:
 
 def _bytes(value: object, capacity: int, name: str) -> bytes:
     if not isinstance(value, bytes):
-        raise TypeError(f"{name} must be bytes, not {type(value).__name__}")
+        raise TypeError(f"{name} must be bytes, not {_type_name(value)}")
     if len(value) > capacity:
         raise ValueError(f"{name} holds at most {capacity} bytes, not {len(value)}")
     if b"\0" in value:
@@ -150,7 +280,7 @@ def _bytes(value: object, capacity: int, name: str) -> bytes:
 
 def _text(value: object, capacity: int, name: str) -> str:
     if not isinstance(value, str):
-        raise TypeError(f"{name} must be a str, not {type(value).__name__}")
+        raise TypeError(f"{name} must be a str, not {_type_name(value)}")
     if len(value) > capacity:
         raise ValueError(
             f"{name} holds at most {capacity} characters, not {len(value)}"
@@ -189,13 +319,14 @@ if ARGV[2] == '1' then redis.call('DEL', KEYS[2]) end
 return 0
 """
 # One lease at most. ARGV[2] hash field, ARGV[3] new value, ARGV[4] how to compare with ARGV[5]:
-# 'any' (exchange), 'same' (the same bytes) or 'number' (numerically equal, as floats compare).
+# 'any' (exchange), 'same' (the same bytes) or 'number' (numerically equal, as floats compare);
+# ARGV[6] what the field holds when the hash lacks it.
 # Answers '1' or '0' (whether it set the field) followed by the old value.
 _LUA_SWAP = _LUA_PRELUDE + """
-local old = redis.call('HGET', KEYS[1], ARGV[2]) or ''
+local old = redis.call('HGET', KEYS[1], ARGV[2]) or ARGV[6]
 local mode, expected = ARGV[4], ARGV[5]
 if mode == 'any' or (mode == 'same' and old == expected)
-    or (mode == 'number' and (tonumber(old) or 0) == tonumber(expected)) then
+    or (mode == 'number' and tonumber(old) == tonumber(expected)) then
   redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
   return '1' .. old
 end
@@ -305,6 +436,7 @@ class _RedisField:
         "bounds",
         "length",
         "groups",
+        "missing",
         "_names",
     )
 
@@ -317,10 +449,18 @@ class _RedisField:
         high: float = 0,
         *,
         length: int | None = None,
+        missing: bytes | None = None,
         group: str | None = None,
     ) -> None:
         self.label = label
         self.kind = kind  # 'int', 'f', 'd', 'bool', 'bytes' or 'str'
+        # The stored form of what the field reads as when the hash lacks it (the key was deleted):
+        # what zeroed shared memory reads as, so that it compares and writes back alike.
+        self.missing = (
+            missing
+            if missing is not None
+            else b"" if kind in ("bytes", "str") else b"0"
+        )
         self.low, self.high = low, high
         self.bounds = (kind, repr(low), repr(high))  # as the add script takes them
         self.name, self.length = name, length
@@ -374,14 +514,15 @@ class _RedisField:
                 return None
             return self.encode(value)
         if self.kind in ("f", "d"):
+            if not isinstance(value, (int, float)):
+                return None
             try:
-                return (
-                    repr(float(value)).encode()
-                    if isinstance(value, (int, float))
-                    else None
-                )
+                as_float = float(value)
             except OverflowError:  # an int beyond every float equals no stored value
                 return None
+            # As Python compares: an int with a float exactly (2**53 + 1 equals no float, though it
+            # rounds to one), and NaN equal to nothing.
+            return repr(as_float).encode() if as_float == value else None
         if self.kind == "bytes":
             return value if isinstance(value, bytes) else None
         return self.encode(value) if isinstance(value, str) else None
@@ -389,6 +530,10 @@ class _RedisField:
 
 def _from_int(stored: bytes | None) -> int:
     return int(stored) if stored else 0
+
+
+def _from_one_char(stored: bytes | None) -> str:
+    return stored.decode("utf-8", "surrogatepass") if stored else "\0"
 
 
 def _from_bytes(stored: bytes | None) -> bytes:
@@ -698,7 +843,7 @@ class _RedisStruct:
         reply: bytes = self._call(
             self._swap_script,
             field.groups,
-            [field.name, field.encode(value), "any", ""],
+            [field.name, field.encode(value), "any", "", field.missing],
         )
         return reply[1:]
 
@@ -712,7 +857,7 @@ class _RedisStruct:
         reply: bytes = self._call(
             self._swap_script,
             field.groups,
-            [field.name, field.encode(value), mode, stored],
+            [field.name, field.encode(value), mode, stored, field.missing],
         )
         return reply[:1] == b"1"
 
@@ -760,7 +905,7 @@ class JobInfoSnapshot:
         return _dataclasses.asdict(self)
 
 
-class _JobInfo_default:
+class _JobInfo_Locked_default(_View):
     """Working copy of lock group default of JobInfo, yielded by locked_default()."""
 
     __slots__ = ("label", "owner", "grade", "priority")
@@ -771,7 +916,7 @@ class _JobInfo_default:
     priority: int
 
 
-class _JobInfo_batch:
+class _JobInfo_Batch:
     """Adds to JobInfo collected in this process; flush() applies them.
 
     In shared memory, one critical section per lock group; on Redis, one script call for all groups.
@@ -795,16 +940,23 @@ class _JobInfo_batch:
 
     def flush(self) -> None:
         """Apply the adds collected so far. Adds that would overflow raise OverflowError, change
-        nothing and stay pending: in shared memory those of their group (each group lands alone),
-        on Redis all of them (every group lands in one call).
+        nothing and stay pending: in shared memory those of their group (every other group
+        lands), on Redis all of them (every group lands in one call).
         """
+        refused: list[tuple[str, OverflowError]] = []
         if self._pending_priority:
-            self._apply_default(self._pending_priority)
-            if self._send is None:
-                self._pending_priority = 0
+            try:
+                self._apply_default(self._pending_priority)
+            except OverflowError as error:
+                refused.append(("default", error))
+            else:
+                if self._send is None:
+                    self._pending_priority = 0
         if self._send is not None:
             self._send()
             self._pending_priority = 0
+        if refused:
+            raise _batch_refused("JobInfo", refused)
 
 
 class JobInfo:
@@ -1123,38 +1275,68 @@ class JobInfo:
         if not self._acquire_default(False):
             self._wait_default()
         try:
-            if _new_label is not None:
-                self._raw_label.value = _new_label
-            if _new_owner is not None:
-                self._raw_owner.value = _new_owner
-            if _new_grade is not None:
-                self._raw_grade.value = _new_grade
-            if _new_priority is not None:
-                self._raw_priority.value = _new_priority
+            self._put_default(_new_label, _new_owner, _new_grade, _new_priority)
         finally:
             self._release_default()
 
+    def _put_default(
+        self,
+        label: bytes | None = None,
+        owner: str | None = None,
+        grade: str | None = None,
+        priority: int | None = None,
+    ) -> None:
+        """Store the checked values given (None keeps a field); the caller holds the lock."""
+        if label is not None:
+            self._raw_label.value = label
+        if owner is not None:
+            self._raw_owner.value = owner
+        if grade is not None:
+            self._raw_grade.value = grade
+        if priority is not None:
+            self._raw_priority.value = priority
+
     @_contextmanager
-    def locked_default(self) -> _Iterator[_JobInfo_default]:
+    def locked_default(self) -> _Iterator[_JobInfo_Locked_default]:
         """Hold group default's lock around a working copy of its fields.
 
-        The copy is written back, checked, when the block ends; if it raises, nothing is.
+        The fields assigned through the copy are checked and written back when the block
+        ends; if it raises, nothing is.
         """
         if not self._acquire_default(False):
             self._wait_default()
         try:
-            copy = _JobInfo_default()
-            copy.label = self._raw_label.value
-            copy.owner = self._raw_owner.value
-            copy.grade = self._raw_grade.value
-            copy.priority = self._raw_priority.value
-            yield copy
-            self.update_default(
-                label=copy.label,
-                owner=copy.owner,
-                grade=copy.grade,
-                priority=copy.priority,
+            copy = _JobInfo_Locked_default(
+                self._raw_label.value,
+                self._raw_owner.value,
+                self._raw_grade.value,
+                self._raw_priority.value,
             )
+            yield copy
+            if changed := copy.changed():
+                self._put_default(
+                    (
+                        _bytes(copy.label, 32, "JobInfo.label")
+                        if "label" in changed
+                        else None
+                    ),
+                    (
+                        _text(copy.owner, 16, "JobInfo.owner")
+                        if "owner" in changed
+                        else None
+                    ),
+                    _wchar(copy.grade, "JobInfo.grade") if "grade" in changed else None,
+                    (
+                        _int(
+                            copy.priority,
+                            _C_SHORT_MIN,
+                            _C_SHORT_MAX,
+                            "JobInfo.priority",
+                        )
+                        if "priority" in changed
+                        else None
+                    ),
+                )
         finally:
             self._release_default()
 
@@ -1173,30 +1355,34 @@ class JobInfo:
             self._release_default()
 
     @_contextmanager
-    def batch(self) -> _Iterator[_JobInfo_batch]:
+    def batch(self) -> _Iterator[_JobInfo_Batch]:
         """Collect adds locally and apply them when the block ends (and on flush()).
 
         What was added before an exception in the block is still applied.
         """
-        collected = _JobInfo_batch(self._apply_default)
+        collected = _JobInfo_Batch(self._apply_default)
         try:
             yield collected
         finally:
             collected.flush()
 
     def snapshot(self) -> JobInfoSnapshot:
-        """A consistent copy of every field, all groups' locks held together."""
+        """A consistent copy of every field, taken while no group can change."""
         if not self._acquire_default(False):
             self._wait_default()
         try:
-            return JobInfoSnapshot(
-                self._raw_label.value,
-                self._raw_owner.value,
-                self._raw_grade.value,
-                self._raw_priority.value,
-            )
+            return self._read_all()
         finally:
             self._release_default()
+
+    def _read_all(self) -> JobInfoSnapshot:
+        """Every field as it is now (the caller keeps them from changing)."""
+        return JobInfoSnapshot(
+            self._raw_label.value,
+            self._raw_owner.value,
+            self._raw_grade.value,
+            self._raw_priority.value,
+        )
 
     def __repr__(self) -> str:
         return _repr(type(self).__name__, self.snapshot())
@@ -1232,7 +1418,9 @@ class JobInfoOnRedis(_RedisStruct):
     _lock_timeout = None
     _field_label = _RedisField("label", "JobInfo.label", "bytes", group="default")
     _field_owner = _RedisField("owner", "JobInfo.owner", "str", group="default")
-    _field_grade = _RedisField("grade", "JobInfo.grade", "str", group="default")
+    _field_grade = _RedisField(
+        "grade", "JobInfo.grade", "str", missing=b"\x00", group="default"
+    )
     _field_priority = _RedisField(
         "priority",
         "JobInfo.priority",
@@ -1287,7 +1475,7 @@ class JobInfoOnRedis(_RedisStruct):
     @property
     def grade(self) -> str:
         """Field 'grade': C wchar_t."""
-        return _from_str(self._get(self._field_grade))
+        return _from_one_char(self._get(self._field_grade))
 
     @grade.setter
     def grade(self, value: str) -> None:
@@ -1297,7 +1485,7 @@ class JobInfoOnRedis(_RedisStruct):
     def exchange_grade(self, value: str) -> str:
         """Atomically set grade to value; return the old value."""
         value = _wchar(value, "JobInfo.grade")
-        return _from_str(self._exchange(self._field_grade, value))
+        return _from_one_char(self._exchange(self._field_grade, value))
 
     def compare_and_set_grade(self, expected: str, value: str) -> bool:
         """Atomically set grade to value if it equals expected; return whether it did."""
@@ -1362,7 +1550,7 @@ class JobInfoOnRedis(_RedisStruct):
         return changes
 
     @_contextmanager
-    def locked_default(self) -> _Iterator[_JobInfo_default]:
+    def locked_default(self) -> _Iterator[_JobInfo_Locked_default]:
         """Hold group default's lease around a working copy of its fields.
 
         The copy is written back, checked, when the block ends; if it raises, nothing is.
@@ -1374,10 +1562,10 @@ class JobInfoOnRedis(_RedisStruct):
             self._field_grade,
             self._field_priority,
         ) as values:
-            copy = _JobInfo_default()
+            copy = _JobInfo_Locked_default()
             copy.label = _from_bytes(next(values))
             copy.owner = _from_str(next(values))
-            copy.grade = _from_str(next(values))
+            copy.grade = _from_one_char(next(values))
             copy.priority = _from_int(next(values))
             yield copy
             self._write(
@@ -1394,12 +1582,12 @@ class JobInfoOnRedis(_RedisStruct):
         )
 
     @_contextmanager
-    def batch(self) -> _Iterator[_JobInfo_batch]:
+    def batch(self) -> _Iterator[_JobInfo_Batch]:
         """Collect adds locally and apply them when the block ends (and on flush()).
 
         What was added before an exception in the block is still applied.
         """
-        collected = _JobInfo_batch(self._apply_default, send=self._send_batch)
+        collected = _JobInfo_Batch(self._apply_default, send=self._send_batch)
         try:
             yield collected
         finally:
@@ -1411,7 +1599,7 @@ class JobInfoOnRedis(_RedisStruct):
         return JobInfoSnapshot(
             _from_bytes(next(values)),
             _from_str(next(values)),
-            _from_str(next(values)),
+            _from_one_char(next(values)),
             _from_int(next(values)),
         )
 

@@ -14,6 +14,7 @@ import struct as _struct
 import sys as _sys
 import threading as _threading
 import time as _time
+import weakref as _weakref
 from collections.abc import Callable as _Callable
 from collections.abc import Iterator as _Iterator
 from collections.abc import Mapping as _Mapping
@@ -25,6 +26,8 @@ from typing import Any as _Any
 from typing import ClassVar as _ClassVar
 from typing import Literal as _Literal
 from typing import Protocol as _Protocol
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+from typing import TypeVar as _TypeVar
 
 __all__ = ["WorkerStats", "WorkerStatsSnapshot", "WorkerStatsOnRedis"]
 
@@ -52,20 +55,14 @@ def _repr(name: str, snapshot: _Any) -> str:
     return f"{name}({values})"
 
 
-def _make_locks(
-    owner: str,
-    groups: tuple[str, ...],
-    given: _Mapping[str, _Lock] | None,
-    new_lock: _Callable[[], _Lock],
-) -> dict[str, _Lock]:
-    """One lock per group: the one given for it, else a new re-entrant one."""
-    given = dict(given or {})
-    unknown = sorted(set(given) - set(groups))
-    if unknown:
-        raise ValueError(
-            f"{owner} has no lock group {unknown[0]!r} (groups: {', '.join(groups)})"
-        )
-    return {group: given[group] if group in given else new_lock() for group in groups}
+def _type_name(value: object) -> str:
+    """A type's name as users know it: `int`, but `numpy.int64`."""
+    kind = type(value)
+    return (
+        kind.__qualname__
+        if kind.__module__ == "builtins"
+        else f"{kind.__module__}.{kind.__qualname__}"
+    )
 
 
 def _check_inheritance(owner: str, start_method: str) -> None:
@@ -81,6 +78,129 @@ def _check_inheritance(owner: str, start_method: str) -> None:
         raise RuntimeError(
             f"{owner} was created for the 'fork' start method but is passed to a "
             f"{child_method!r} child: create it with ctx=multiprocessing.get_context({child_method!r})"
+        )
+
+
+def _make_locks(
+    owner: str,
+    groups: tuple[str, ...],
+    given: _Mapping[str, _Lock] | None,
+    new_lock: _Callable[[], _Lock],
+) -> dict[str, _Lock]:
+    """One lock per group: the one given for it (made re-entrant), else a new re-entrant one."""
+    given = dict(given or {})
+    unknown = sorted(set(given) - set(groups))
+    if unknown:
+        raise ValueError(
+            f"{owner} has no lock group {unknown[0]!r} (groups: {', '.join(groups)})"
+        )
+    return {
+        group: _reentrant(given[group]) if group in given else new_lock()
+        for group in groups
+    }
+
+
+class _ReentrantLock:
+    """A lock given as not re-entrant (a multiprocessing Lock), made re-entrant in this process.
+
+    Methods called inside a locked block take their group's lock again; with a plain Lock they
+    would wait for themselves. The lock itself is shared; who holds it, and how often, is not.
+    """
+
+    __slots__ = ("lock", "_owner", "_depth", "__weakref__")
+
+    def __init__(self, lock: _Lock) -> None:
+        self.lock = lock
+        self._owner: int | None = None
+        self._depth = 0
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return _reentrant, (self.lock,)
+
+    def acquire(self, block: bool = True, timeout: float | None = None) -> bool:
+        me = _threading.get_ident()
+        if self._owner != me:
+            if not self.lock.acquire(block, timeout):
+                return False
+            self._owner = me
+        self._depth += 1
+        return True
+
+    def release(self) -> None:
+        if self._owner != _threading.get_ident():
+            raise RuntimeError("cannot release a lock this thread does not hold")
+        self._depth -= 1
+        if not self._depth:
+            self._owner = None
+            self.lock.release()
+
+    def forget(self) -> None:
+        """In a fork child: the parent's threads hold nothing here."""
+        self._owner, self._depth = None, 0
+
+    def __enter__(self) -> bool:
+        return self.acquire()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.release()
+
+
+# One wrapper per lock in each process, so that structs sharing a lock share who holds it.
+_reentrant_locks: _weakref.WeakKeyDictionary[_Any, _ReentrantLock] = (
+    _weakref.WeakKeyDictionary()
+)
+
+
+def _reentrant(lock: _Lock) -> _Lock:
+    """The lock itself when it is re-entrant, else this process's re-entrant wrapper of it."""
+    synchronize = _sys.modules.get("multiprocessing.synchronize")
+    if isinstance(lock, _ReentrantLock) or (
+        synchronize is not None and isinstance(lock, synchronize.RLock)
+    ):
+        return lock
+    wrapper = _reentrant_locks.get(lock)
+    if wrapper is None:
+        wrapper = _reentrant_locks[lock] = _ReentrantLock(lock)
+    return wrapper
+
+
+def _forget_holders() -> None:
+    for wrapper in _reentrant_locks.values():
+        wrapper.forget()
+
+
+if hasattr(_os, "register_at_fork"):
+    _os.register_at_fork(after_in_child=_forget_holders)
+
+
+class _View:
+    """A locked block's working copy of its group. It tells which fields the block changed
+    (assigned, or for arrays also changed in place): only those are written back."""
+
+    __slots__ = ("assigned", "_arrays_read")
+    assigned: set[str]
+    _arrays_read: dict[str, list[object]]
+
+    def __init__(self, *values: object) -> None:
+        object.__setattr__(self, "assigned", set())
+        object.__setattr__(self, "_arrays_read", {})
+        for name, value in zip(self.__slots__, values):
+            object.__setattr__(self, name, value)
+            if type(value) is list:
+                self._arrays_read[name] = value[:]
+
+    if (
+        not _TYPE_CHECKING
+    ):  # type checkers keep checking each assignment against the fields
+
+        def __setattr__(self, name: str, value: object) -> None:
+            object.__setattr__(self, name, value)
+            self.assigned.add(name)
+
+    def changed(self) -> set[str]:
+        read = self._arrays_read
+        return self.assigned.union(
+            name for name in read if getattr(self, name) != read[name]
         )
 
 
@@ -105,18 +225,110 @@ def _wait_for_lock(lock: _Lock, timeout: float | None, owner: str, group: str) -
         raise _timeout(owner, group, timeout or 0.0)
 
 
-def _acquire_in_order(
-    owner: str, locks: tuple[tuple[str, _Lock], ...], timeout: float | None
-) -> None:
-    """Take several groups' locks in the struct's one lock order, all or none."""
-    for taken, (group, lock) in enumerate(locks):
-        if not lock.acquire(True, timeout):
-            _release_in_reverse(locks[:taken])
+_T = _TypeVar("_T")
+
+
+def _read_consistently(
+    owner: str,
+    order: tuple[tuple[str, _Lock], ...],
+    parked: _Any,
+    blocks: list[tuple[_Lock, int]],
+    timeout: float | None,
+    read: _Callable[[], _T],
+) -> _T:
+    """Call read() while no group of ``order`` can change: each lock taken, or its holder parked.
+
+    It never waits while holding a lock it took: finding one busy, it lets go of all it took and
+    waits for that one (C++'s std::lock), so a locked block of one group that reads another
+    cannot deadlock with it. The locks this thread holds through locked ``blocks`` cannot be let
+    go: while waiting it marks them parked (an odd count), promising not to change their groups,
+    and another snapshot waiting inside a block of its own reads those groups as they are.
+    """
+    me = _threading.get_ident()
+    held = frozenset(
+        index
+        for index, (_, lock) in enumerate(order)
+        if any(lock is taken and thread == me for taken, thread in blocks)
+    )
+    deadline = None if timeout is None else _time.monotonic() + timeout
+    for index in held:
+        parked[index] += 1
+    try:
+        waited: int | None = None  # a lock already taken by waiting for it
+        while True:
+            taken = [] if waited is None else [order[waited][1]]
+            still: list[tuple[int, int]] = (
+                []
+            )  # parked groups read as they are, with their mark
+            busy = None
+            for index, (_, lock) in enumerate(order):
+                if index in held or index == waited:
+                    continue
+                if lock.acquire(False):
+                    taken.append(lock)
+                    continue
+                mark = parked[index]
+                if not mark % 2:
+                    busy = index
+                    break
+                still.append((index, mark))
+            if busy is None:
+                try:
+                    result = read()
+                finally:
+                    _release_all(taken)
+                if all(parked[index] == mark for index, mark in still):
+                    return result
+                waited = None  # a parked holder went on while we read: read again
+                continue
+            _release_all(taken)
+            waited = (
+                busy
+                if _wait_or_park(
+                    order[busy], parked, busy, bool(held), deadline, owner, timeout
+                )
+                else None
+            )
+    finally:
+        for index in held:
+            parked[index] += 1
+
+
+def _wait_or_park(
+    entry: tuple[str, _Lock],
+    parked: _Any,
+    index: int,
+    holding: bool,
+    deadline: float | None,
+    owner: str,
+    timeout: float | None,
+) -> bool:
+    """Wait until a busy lock is taken (True) or its holder parks (False)."""
+    group, lock = entry
+    if (
+        not holding
+    ):  # nothing this thread holds can hold the lock's holder up: sleep on the lock
+        for _ in range(_SPINS):
+            if lock.acquire(False):
+                return True
+        if lock.acquire(
+            True, None if deadline is None else max(0.0, deadline - _time.monotonic())
+        ):
+            return True
+        raise _timeout(owner, group, timeout or 0.0)
+    pause = _FIRST_PAUSE  # pausing as the Redis twins wait for a lease
+    while not lock.acquire(False):
+        if parked[index] % 2:
+            return False
+        if deadline is not None and _time.monotonic() >= deadline:
             raise _timeout(owner, group, timeout or 0.0)
+        _time.sleep(pause)
+        pause = min(2 * pause, _LONGEST_PAUSE)
+    return True
 
 
-def _release_in_reverse(locks: tuple[tuple[str, _Lock], ...]) -> None:
-    for _, lock in reversed(locks):
+def _release_all(locks: list[_Lock]) -> None:
+    for lock in reversed(locks):
         lock.release()
 
 
@@ -133,7 +345,7 @@ def _as_int(value: object, name: str) -> int:
     try:
         return _operator.index(value)  # type: ignore[arg-type]
     except TypeError:
-        raise TypeError(f"{name} must be an int, not {type(value).__name__}") from None
+        raise TypeError(f"{name} must be an int, not {_type_name(value)}") from None
 
 
 def _int(value: object, low: int, high: int, name: str) -> int:
@@ -151,7 +363,7 @@ def _float(value: object, limit: float, name: str) -> float:
     elif isinstance(value, (int, _numbers.Real)):
         number = float(value)
     else:
-        raise TypeError(f"{name} must be a float, not {type(value).__name__}")
+        raise TypeError(f"{name} must be a float, not {_type_name(value)}")
     if abs(number) > limit and _math.isfinite(number):
         raise OverflowError(f"{name} = {number} is out of range for a C float")
     return number
@@ -159,6 +371,16 @@ def _float(value: object, limit: float, name: str) -> float:
 
 def _add_overflow(name: str, delta: float, low: float, high: float) -> OverflowError:
     return OverflowError(f"{name} + {delta} would leave the range [{low}, {high}]")
+
+
+def _batch_refused(
+    owner: str, refused: list[tuple[str, OverflowError]]
+) -> OverflowError:
+    groups = ", ".join(repr(group) for group, _ in refused)
+    reasons = "; ".join(str(error) for _, error in refused)
+    return OverflowError(
+        f"{owner}: the batched adds of group {groups} did not land and stay pending: {reasons}"
+    )
 
 
 def _float_overflows(current: float, delta: float) -> bool:
@@ -169,18 +391,22 @@ def _float_overflows(current: float, delta: float) -> bool:
 def _bool(value: object, name: str) -> bool:
     if value is True or value is False:
         return value
-    raise TypeError(f"{name} must be a bool, not {type(value).__name__}")
+    if _type_name(value) in _NUMPY_BOOLS:
+        return bool(value)
+    raise TypeError(f"{name} must be a bool, not {_type_name(value)}")
 
 
 def _char(value: object, name: str) -> bytes:
     if not isinstance(value, bytes):
-        raise TypeError(f"{name} must be bytes, not {type(value).__name__}")
+        raise TypeError(f"{name} must be bytes, not {_type_name(value)}")
     if len(value) != 1:
         raise ValueError(f"{name} must be exactly one byte, not {len(value)}")
     return value
 
 
 _C_INT_MIN, _C_INT_MAX = _int_range(_ctypes.sizeof(_ctypes.c_int), signed=True)
+# numpy's bool, named bool_ before numpy 2; recognised by name, so that numpy is never imported.
+_NUMPY_BOOLS = ("numpy.bool", "numpy.bool_")
 _FLOAT32_MAX = 3.4028234663852886e38
 _FLOAT64_MAX = _sys.float_info.max
 
@@ -211,13 +437,14 @@ if ARGV[2] == '1' then redis.call('DEL', KEYS[2]) end
 return 0
 """
 # One lease at most. ARGV[2] hash field, ARGV[3] new value, ARGV[4] how to compare with ARGV[5]:
-# 'any' (exchange), 'same' (the same bytes) or 'number' (numerically equal, as floats compare).
+# 'any' (exchange), 'same' (the same bytes) or 'number' (numerically equal, as floats compare);
+# ARGV[6] what the field holds when the hash lacks it.
 # Answers '1' or '0' (whether it set the field) followed by the old value.
 _LUA_SWAP = _LUA_PRELUDE + """
-local old = redis.call('HGET', KEYS[1], ARGV[2]) or ''
+local old = redis.call('HGET', KEYS[1], ARGV[2]) or ARGV[6]
 local mode, expected = ARGV[4], ARGV[5]
 if mode == 'any' or (mode == 'same' and old == expected)
-    or (mode == 'number' and (tonumber(old) or 0) == tonumber(expected)) then
+    or (mode == 'number' and tonumber(old) == tonumber(expected)) then
   redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
   return '1' .. old
 end
@@ -327,6 +554,7 @@ class _RedisField:
         "bounds",
         "length",
         "groups",
+        "missing",
         "_names",
     )
 
@@ -339,10 +567,18 @@ class _RedisField:
         high: float = 0,
         *,
         length: int | None = None,
+        missing: bytes | None = None,
         group: str | None = None,
     ) -> None:
         self.label = label
         self.kind = kind  # 'int', 'f', 'd', 'bool', 'bytes' or 'str'
+        # The stored form of what the field reads as when the hash lacks it (the key was deleted):
+        # what zeroed shared memory reads as, so that it compares and writes back alike.
+        self.missing = (
+            missing
+            if missing is not None
+            else b"" if kind in ("bytes", "str") else b"0"
+        )
         self.low, self.high = low, high
         self.bounds = (kind, repr(low), repr(high))  # as the add script takes them
         self.name, self.length = name, length
@@ -396,14 +632,15 @@ class _RedisField:
                 return None
             return self.encode(value)
         if self.kind in ("f", "d"):
+            if not isinstance(value, (int, float)):
+                return None
             try:
-                return (
-                    repr(float(value)).encode()
-                    if isinstance(value, (int, float))
-                    else None
-                )
+                as_float = float(value)
             except OverflowError:  # an int beyond every float equals no stored value
                 return None
+            # As Python compares: an int with a float exactly (2**53 + 1 equals no float, though it
+            # rounds to one), and NaN equal to nothing.
+            return repr(as_float).encode() if as_float == value else None
         if self.kind == "bytes":
             return value if isinstance(value, bytes) else None
         return self.encode(value) if isinstance(value, str) else None
@@ -421,8 +658,8 @@ def _from_bool(stored: bytes | None) -> bool:
     return stored == b"1"
 
 
-def _from_bytes(stored: bytes | None) -> bytes:
-    return stored or b""
+def _from_one_byte(stored: bytes | None) -> bytes:
+    return stored or b"\0"
 
 
 def _lease_timeout(owner: str, group: str, seconds: float) -> TimeoutError:
@@ -724,7 +961,7 @@ class _RedisStruct:
         reply: bytes = self._call(
             self._swap_script,
             field.groups,
-            [field.name, field.encode(value), "any", ""],
+            [field.name, field.encode(value), "any", "", field.missing],
         )
         return reply[1:]
 
@@ -738,7 +975,7 @@ class _RedisStruct:
         reply: bytes = self._call(
             self._swap_script,
             field.groups,
-            [field.name, field.encode(value), mode, stored],
+            [field.name, field.encode(value), mode, stored, field.missing],
         )
         return reply[:1] == b"1"
 
@@ -787,7 +1024,7 @@ class WorkerStatsSnapshot:
         return _dataclasses.asdict(self)
 
 
-class _WorkerStats_progress:
+class _WorkerStats_Locked_progress(_View):
     """Working copy of lock group progress of WorkerStats, yielded by locked_progress()."""
 
     __slots__ = ("processed", "failed")
@@ -796,7 +1033,7 @@ class _WorkerStats_progress:
     failed: int
 
 
-class _WorkerStats_timing:
+class _WorkerStats_Locked_timing(_View):
     """Working copy of lock group timing of WorkerStats, yielded by locked_timing()."""
 
     __slots__ = ("elapsed",)
@@ -804,7 +1041,7 @@ class _WorkerStats_timing:
     elapsed: float
 
 
-class _WorkerStats_default:
+class _WorkerStats_Locked_default(_View):
     """Working copy of lock group default of WorkerStats, yielded by locked_default()."""
 
     __slots__ = ("state",)
@@ -812,7 +1049,7 @@ class _WorkerStats_default:
     state: bytes
 
 
-class _WorkerStats_batch:
+class _WorkerStats_Batch:
     """Adds to WorkerStats collected in this process; flush() applies them.
 
     In shared memory, one critical section per lock group; on Redis, one script call for all groups.
@@ -857,23 +1094,34 @@ class _WorkerStats_batch:
 
     def flush(self) -> None:
         """Apply the adds collected so far. Adds that would overflow raise OverflowError, change
-        nothing and stay pending: in shared memory those of their group (each group lands alone),
-        on Redis all of them (every group lands in one call).
+        nothing and stay pending: in shared memory those of their group (every other group
+        lands), on Redis all of them (every group lands in one call).
         """
+        refused: list[tuple[str, OverflowError]] = []
         if self._pending_processed or self._pending_failed:
-            self._apply_progress(self._pending_processed, self._pending_failed)
-            if self._send is None:
-                self._pending_processed = 0
-                self._pending_failed = 0
+            try:
+                self._apply_progress(self._pending_processed, self._pending_failed)
+            except OverflowError as error:
+                refused.append(("progress", error))
+            else:
+                if self._send is None:
+                    self._pending_processed = 0
+                    self._pending_failed = 0
         if self._pending_elapsed:
-            self._apply_timing(self._pending_elapsed)
-            if self._send is None:
-                self._pending_elapsed = 0.0
+            try:
+                self._apply_timing(self._pending_elapsed)
+            except OverflowError as error:
+                refused.append(("timing", error))
+            else:
+                if self._send is None:
+                    self._pending_elapsed = 0.0
         if self._send is not None:
             self._send()
             self._pending_processed = 0
             self._pending_failed = 0
             self._pending_elapsed = 0.0
+        if refused:
+            raise _batch_refused("WorkerStats", refused)
 
 
 class WorkerStats:
@@ -886,6 +1134,7 @@ class WorkerStats:
         "_start_method",
         "_locks",
         "_lock_order",
+        "_blocks",
         "_acquire_progress",
         "_wait_progress",
         "_release_progress",
@@ -900,6 +1149,7 @@ class WorkerStats:
         "_raw_elapsed",
         "_raw_state",
         "_raw_stop",
+        "_parked",
         "_cell_processed",
         "_cell_failed",
     )
@@ -916,6 +1166,8 @@ class WorkerStats:
     _start_method: str
     _locks: dict[str, _Lock]
     _lock_order: tuple[tuple[str, _Lock], ...]
+    _parked: _ctypes.Array[_ctypes.c_uint64]
+    _blocks: list[tuple[_Lock, int]]
     _acquire_progress: _Callable[[bool], bool]
     _wait_progress: _Callable[[], None]
     _release_progress: _Callable[[], None]
@@ -963,6 +1215,7 @@ class WorkerStats:
         )
         self._raw_stop = ctx.RawValue(_ctypes.c_bool, _bool(stop, "WorkerStats.stop"))
         self._start_method = ctx.get_start_method()
+        self._parked = ctx.RawArray(_ctypes.c_uint64, 3)
         self._bind(
             _make_locks(
                 "WorkerStats", ("progress", "timing", "default"), locks, ctx.RLock
@@ -975,6 +1228,7 @@ class WorkerStats:
         self._lock_order = tuple(
             dict((id(lock), (group, lock)) for group, lock in locks.items()).values()
         )
+        self._blocks = []  # (lock, thread) of each locked block open in this process
         lock = locks["progress"]
         self._acquire_progress, self._release_progress = lock.acquire, lock.release
         self._wait_progress = _functools.partial(
@@ -1001,6 +1255,7 @@ class WorkerStats:
             self._raw_elapsed,
             self._raw_state,
             self._raw_stop,
+            self._parked,
         )
 
     def __setstate__(self, state: tuple[_Any, ...]) -> None:
@@ -1012,6 +1267,7 @@ class WorkerStats:
             self._raw_elapsed,
             self._raw_state,
             self._raw_stop,
+            self._parked,
         ) = state
         self._bind(locks)
         self._cell_processed = memoryview(self._raw_processed).cast("B").cast("i")
@@ -1289,27 +1545,57 @@ class WorkerStats:
         if not self._acquire_progress(False):
             self._wait_progress()
         try:
-            if _new_processed is not None:
-                self._raw_processed.value = _new_processed
-            if _new_failed is not None:
-                self._raw_failed.value = _new_failed
+            self._put_progress(_new_processed, _new_failed)
         finally:
             self._release_progress()
 
+    def _put_progress(
+        self, processed: int | None = None, failed: int | None = None
+    ) -> None:
+        """Store the checked values given (None keeps a field); the caller holds the lock."""
+        if processed is not None:
+            self._raw_processed.value = processed
+        if failed is not None:
+            self._raw_failed.value = failed
+
     @_contextmanager
-    def locked_progress(self) -> _Iterator[_WorkerStats_progress]:
+    def locked_progress(self) -> _Iterator[_WorkerStats_Locked_progress]:
         """Hold group progress's lock around a working copy of its fields.
 
-        The copy is written back, checked, when the block ends; if it raises, nothing is.
+        The fields assigned through the copy are checked and written back when the block
+        ends; if it raises, nothing is.
         """
         if not self._acquire_progress(False):
             self._wait_progress()
         try:
-            copy = _WorkerStats_progress()
-            copy.processed = self._raw_processed.value
-            copy.failed = self._raw_failed.value
-            yield copy
-            self.update_progress(processed=copy.processed, failed=copy.failed)
+            self._blocks.append(
+                block := (self._locks["progress"], _threading.get_ident())
+            )
+            copy = _WorkerStats_Locked_progress(
+                self._raw_processed.value, self._raw_failed.value
+            )
+            try:
+                yield copy
+            finally:
+                self._blocks.remove(block)
+            if changed := copy.changed():
+                self._put_progress(
+                    (
+                        _int(
+                            copy.processed,
+                            _C_INT_MIN,
+                            _C_INT_MAX,
+                            "WorkerStats.processed",
+                        )
+                        if "processed" in changed
+                        else None
+                    ),
+                    (
+                        _int(copy.failed, _C_INT_MIN, _C_INT_MAX, "WorkerStats.failed")
+                        if "failed" in changed
+                        else None
+                    ),
+                )
         finally:
             self._release_progress()
 
@@ -1329,24 +1615,41 @@ class WorkerStats:
         if not self._acquire_timing(False):
             self._wait_timing()
         try:
-            if _new_elapsed is not None:
-                self._raw_elapsed.value = _new_elapsed
+            self._put_timing(_new_elapsed)
         finally:
             self._release_timing()
 
+    def _put_timing(self, elapsed: float | None = None) -> None:
+        """Store the checked values given (None keeps a field); the caller holds the lock."""
+        if elapsed is not None:
+            self._raw_elapsed.value = elapsed
+
     @_contextmanager
-    def locked_timing(self) -> _Iterator[_WorkerStats_timing]:
+    def locked_timing(self) -> _Iterator[_WorkerStats_Locked_timing]:
         """Hold group timing's lock around a working copy of its fields.
 
-        The copy is written back, checked, when the block ends; if it raises, nothing is.
+        The fields assigned through the copy are checked and written back when the block
+        ends; if it raises, nothing is.
         """
         if not self._acquire_timing(False):
             self._wait_timing()
         try:
-            copy = _WorkerStats_timing()
-            copy.elapsed = self._raw_elapsed.value
-            yield copy
-            self.update_timing(elapsed=copy.elapsed)
+            self._blocks.append(
+                block := (self._locks["timing"], _threading.get_ident())
+            )
+            copy = _WorkerStats_Locked_timing(self._raw_elapsed.value)
+            try:
+                yield copy
+            finally:
+                self._blocks.remove(block)
+            if changed := copy.changed():
+                self._put_timing(
+                    (
+                        _float(copy.elapsed, _FLOAT64_MAX, "WorkerStats.elapsed")
+                        if "elapsed" in changed
+                        else None
+                    ),
+                )
         finally:
             self._release_timing()
 
@@ -1360,24 +1663,41 @@ class WorkerStats:
         if not self._acquire_default(False):
             self._wait_default()
         try:
-            if _new_state is not None:
-                self._raw_state.value = _new_state
+            self._put_default(_new_state)
         finally:
             self._release_default()
 
+    def _put_default(self, state: bytes | None = None) -> None:
+        """Store the checked values given (None keeps a field); the caller holds the lock."""
+        if state is not None:
+            self._raw_state.value = state
+
     @_contextmanager
-    def locked_default(self) -> _Iterator[_WorkerStats_default]:
+    def locked_default(self) -> _Iterator[_WorkerStats_Locked_default]:
         """Hold group default's lock around a working copy of its fields.
 
-        The copy is written back, checked, when the block ends; if it raises, nothing is.
+        The fields assigned through the copy are checked and written back when the block
+        ends; if it raises, nothing is.
         """
         if not self._acquire_default(False):
             self._wait_default()
         try:
-            copy = _WorkerStats_default()
-            copy.state = self._raw_state.value
-            yield copy
-            self.update_default(state=copy.state)
+            self._blocks.append(
+                block := (self._locks["default"], _threading.get_ident())
+            )
+            copy = _WorkerStats_Locked_default(self._raw_state.value)
+            try:
+                yield copy
+            finally:
+                self._blocks.remove(block)
+            if changed := copy.changed():
+                self._put_default(
+                    (
+                        _char(copy.state, "WorkerStats.state")
+                        if "state" in changed
+                        else None
+                    ),
+                )
         finally:
             self._release_default()
 
@@ -1419,30 +1739,37 @@ class WorkerStats:
             self._release_timing()
 
     @_contextmanager
-    def batch(self) -> _Iterator[_WorkerStats_batch]:
+    def batch(self) -> _Iterator[_WorkerStats_Batch]:
         """Collect adds locally and apply them when the block ends (and on flush()).
 
         What was added before an exception in the block is still applied.
         """
-        collected = _WorkerStats_batch(self._apply_progress, self._apply_timing)
+        collected = _WorkerStats_Batch(self._apply_progress, self._apply_timing)
         try:
             yield collected
         finally:
             collected.flush()
 
     def snapshot(self) -> WorkerStatsSnapshot:
-        """A consistent copy of every field, all groups' locks held together."""
-        _acquire_in_order("WorkerStats", self._lock_order, 5.0)
-        try:
-            return WorkerStatsSnapshot(
-                self._raw_processed.value,
-                self._raw_failed.value,
-                self._raw_elapsed.value,
-                self._raw_state.value,
-                self._raw_stop.value,
-            )
-        finally:
-            _release_in_reverse(self._lock_order)
+        """A consistent copy of every field, taken while no group can change."""
+        return _read_consistently(
+            "WorkerStats",
+            self._lock_order,
+            self._parked,
+            self._blocks,
+            5.0,
+            self._read_all,
+        )
+
+    def _read_all(self) -> WorkerStatsSnapshot:
+        """Every field as it is now (the caller keeps them from changing)."""
+        return WorkerStatsSnapshot(
+            self._raw_processed.value,
+            self._raw_failed.value,
+            self._raw_elapsed.value,
+            self._raw_state.value,
+            self._raw_stop.value,
+        )
 
     def __repr__(self) -> str:
         return _repr(type(self).__name__, self.snapshot())
@@ -1497,7 +1824,9 @@ class WorkerStatsOnRedis(_RedisStruct):
         _FLOAT64_MAX,
         group="timing",
     )
-    _field_state = _RedisField("state", "WorkerStats.state", "bytes", group="default")
+    _field_state = _RedisField(
+        "state", "WorkerStats.state", "bytes", missing=b"\x00", group="default"
+    )
     _field_stop = _RedisField("stop", "WorkerStats.stop", "bool")
     _fields = (
         _field_processed,
@@ -1589,7 +1918,7 @@ class WorkerStatsOnRedis(_RedisStruct):
     @property
     def state(self) -> bytes:
         """I idle, R running, D done."""
-        return _from_bytes(self._get(self._field_state))
+        return _from_one_byte(self._get(self._field_state))
 
     @state.setter
     def state(self, value: bytes) -> None:
@@ -1599,7 +1928,7 @@ class WorkerStatsOnRedis(_RedisStruct):
     def exchange_state(self, value: bytes) -> bytes:
         """Atomically set state to value; return the old value."""
         value = _char(value, "WorkerStats.state")
-        return _from_bytes(self._exchange(self._field_state, value))
+        return _from_one_byte(self._exchange(self._field_state, value))
 
     def compare_and_set_state(self, expected: bytes, value: bytes) -> bool:
         """Atomically set state to value if it equals expected; return whether it did."""
@@ -1647,7 +1976,7 @@ class WorkerStatsOnRedis(_RedisStruct):
         return changes
 
     @_contextmanager
-    def locked_progress(self) -> _Iterator[_WorkerStats_progress]:
+    def locked_progress(self) -> _Iterator[_WorkerStats_Locked_progress]:
         """Hold group progress's lease around a working copy of its fields.
 
         The copy is written back, checked, when the block ends; if it raises, nothing is.
@@ -1655,7 +1984,7 @@ class WorkerStatsOnRedis(_RedisStruct):
         with self._holding(
             "progress", self._field_processed, self._field_failed
         ) as values:
-            copy = _WorkerStats_progress()
+            copy = _WorkerStats_Locked_progress()
             copy.processed = _from_int(next(values))
             copy.failed = _from_int(next(values))
             yield copy
@@ -1684,13 +2013,13 @@ class WorkerStatsOnRedis(_RedisStruct):
         return changes
 
     @_contextmanager
-    def locked_timing(self) -> _Iterator[_WorkerStats_timing]:
+    def locked_timing(self) -> _Iterator[_WorkerStats_Locked_timing]:
         """Hold group timing's lease around a working copy of its fields.
 
         The copy is written back, checked, when the block ends; if it raises, nothing is.
         """
         with self._holding("timing", self._field_elapsed) as values:
-            copy = _WorkerStats_timing()
+            copy = _WorkerStats_Locked_timing()
             copy.elapsed = _from_float(next(values))
             yield copy
             self._write(self._checked_timing(copy.elapsed), ending=True)
@@ -1711,14 +2040,14 @@ class WorkerStatsOnRedis(_RedisStruct):
         return changes
 
     @_contextmanager
-    def locked_default(self) -> _Iterator[_WorkerStats_default]:
+    def locked_default(self) -> _Iterator[_WorkerStats_Locked_default]:
         """Hold group default's lease around a working copy of its fields.
 
         The copy is written back, checked, when the block ends; if it raises, nothing is.
         """
         with self._holding("default", self._field_state) as values:
-            copy = _WorkerStats_default()
-            copy.state = _from_bytes(next(values))
+            copy = _WorkerStats_Locked_default()
+            copy.state = _from_one_byte(next(values))
             yield copy
             self._write(self._checked_default(copy.state), ending=True)
 
@@ -1736,12 +2065,12 @@ class WorkerStatsOnRedis(_RedisStruct):
         )
 
     @_contextmanager
-    def batch(self) -> _Iterator[_WorkerStats_batch]:
+    def batch(self) -> _Iterator[_WorkerStats_Batch]:
         """Collect adds locally and apply them when the block ends (and on flush()).
 
         What was added before an exception in the block is still applied.
         """
-        collected = _WorkerStats_batch(
+        collected = _WorkerStats_Batch(
             self._apply_progress, self._apply_timing, send=self._send_batch
         )
         try:
@@ -1756,7 +2085,7 @@ class WorkerStatsOnRedis(_RedisStruct):
             _from_int(next(values)),
             _from_int(next(values)),
             _from_float(next(values)),
-            _from_bytes(next(values)),
+            _from_one_byte(next(values)),
             _from_bool(next(values)),
         )
 

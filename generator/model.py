@@ -244,6 +244,13 @@ class FieldModel:
         return f"_raw_{self.name}"
 
     @property
+    def metadata_lock(self) -> str | bool:
+        """`lock` in `__sharedgen_fields__`: the group, "shards" for the shards' own lock, or False."""
+        if self.storage is Storage.SHARDED:
+            return "shards"
+        return self.group or False
+
+    @property
     def redis_field(self) -> str:
         """Redis twin: the class attribute describing how this field is stored."""
         return f"_field_{self.name}"
@@ -355,7 +362,7 @@ class StructModel:
 
     @property
     def batch_class(self) -> str:
-        return f"_{self.name}_batch"
+        return private_class(self.name, "Batch")
 
     @property
     def batch_slots(self) -> tuple[str, ...]:
@@ -369,7 +376,7 @@ class StructModel:
     @property
     def schema_metadata(self) -> dict[str, dict[str, object]]:
         return {
-            f.name: {"type": f.code, "length": f.length, "lock": f.group if f.group else False, "shards": f.shards}
+            f.name: {"type": f.code, "length": f.length, "lock": f.metadata_lock, "shards": f.shards}
             for f in self.fields
         }
 
@@ -492,6 +499,17 @@ HELPER_NEEDS = {
 }
 
 
+def private_class(struct: str, kind: str, group: str = "") -> str:
+    """The name of a module-level class serving one struct: `_<Struct>_<Kind>[_<group>]`.
+
+    Names may hold `_` anywhere but first, so the struct's underscores are doubled: the first single
+    `_` then ends the struct name, and no two structs meet (`A` with group `b_c` is `_A_Locked_b_c`,
+    `A_b` with group `c` is `_A__b_Locked_c`). The capitalized kind (`Locked`, `Batch`) keeps these
+    apart from the module's helpers: functions are snake_case, constants UPPER_CASE, classes CapWords.
+    """
+    return "_".join(("", struct.replace("_", "__"), kind) + ((group,) if group else ()))
+
+
 def clean_doc(text: str | None, fallback: str) -> str:
     """Docstring text: dedented as Python reads a docstring back, no trailing spaces, never empty."""
     # cleandoc dedents by the lines after the first; when the text starts with blank lines, the
@@ -581,7 +599,7 @@ def build_struct(name: str, spec: StructSpec) -> StructModel:
         LockGroup(
             name=group,
             fields=grouped,
-            view_class=f"_{name}_{group}",
+            view_class=private_class(name, "Locked", group),
             journaled=spec.recover_locks and _writes_in_several_steps(grouped),
         )
         for group, grouped in members.items()

@@ -10,6 +10,7 @@ import builtins
 import difflib
 import keyword
 import math
+import unicodedata
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -76,31 +77,43 @@ def _fail(message: str, at: Loc = ()) -> PydanticCustomError:
     return PydanticCustomError("sharedgen", "{message}", {"message": message, "at": at})
 
 
-def _check_name(name: str, what: str) -> None:
+def _check_name(name: str, what: str) -> tuple[str, str]:
+    """The name as Python reads it (NFKC-normalized), checked, and how messages call it."""
     if not name.isidentifier():
         raise _fail(f"{what} {name!r} is not a Python identifier")
-    if keyword.iskeyword(name):
-        raise _fail(f"{what} {name!r} is a Python keyword")
-    if name in SOFT_KEYWORDS:
-        raise _fail(f"{what} {name!r} is a Python soft keyword")
-    if name.startswith("_"):
-        raise _fail(f"{what} {name!r} starts with '_' (reserved for generated helpers)")
+    normal = unicodedata.normalize("NFKC", name)
+    shown = f"{what} {name!r}" + (f" (read by Python as {normal!r})" if normal != name else "")
+    if keyword.iskeyword(normal):
+        raise _fail(f"{shown} is a Python keyword")
+    if normal in SOFT_KEYWORDS:
+        raise _fail(f"{shown} is a Python soft keyword")
+    if normal.startswith("_"):
+        raise _fail(f"{shown} starts with '_' (reserved for generated helpers)")
+    return normal, shown
+
+
+def _as_python_reads_it(name: str, normal: str, what: str) -> str:
+    # Python reads identifiers in code in NFKC form (full-width letters and ligatures become plain
+    # ones) but not the strings of __slots__ or getattr: only a name already in that form means one thing.
+    if normal != name:
+        raise _fail(f"{what} {name!r} is read by Python as {normal!r} (NFKC); write {normal!r}")
+    return name
 
 
 def _field_name(name: str) -> str:
-    _check_name(name, "field name")
-    if name in RESERVED_FIELD_NAMES:
-        raise _fail(f"field name {name!r} is taken by a generated member")
-    if name in CLASS_SCOPE_BUILTINS:
-        raise _fail(f"field name {name!r} would shadow the builtin {name!r} in the generated class")
-    return name
+    normal, shown = _check_name(name, "field name")
+    if normal in RESERVED_FIELD_NAMES:
+        raise _fail(f"{shown} is taken by a generated member")
+    if normal in CLASS_SCOPE_BUILTINS:
+        raise _fail(f"{shown} would shadow the builtin {normal!r} in the generated class")
+    return _as_python_reads_it(name, normal, "field name")
 
 
 def _struct_name(name: str) -> str:
-    _check_name(name, "struct name")
-    if hasattr(builtins, name):
-        raise _fail(f"struct name {name!r} would shadow the builtin {name!r}")
-    return name
+    normal, shown = _check_name(name, "struct name")
+    if hasattr(builtins, normal):
+        raise _fail(f"{shown} would shadow the builtin {normal!r}")
+    return _as_python_reads_it(name, normal, "struct name")
 
 
 FieldName = Annotated[str, AfterValidator(_field_name)]
@@ -209,7 +222,7 @@ class FieldSpec(BaseModel):
         if lock is True:
             return DEFAULT_GROUP
         if isinstance(lock, str):
-            _check_name(lock, "lock group")
+            _as_python_reads_it(lock, _check_name(lock, "lock group")[0], "lock group")
         elif lock is not False:
             raise _fail(f"{lock!r} is neither a lock group name nor false")
         return lock

@@ -11,12 +11,14 @@ import keyword
 import multiprocessing
 import re
 import shutil
+import subprocess
 import sys
 import types
 from pathlib import Path
 from typing import Any
 
 import black
+import pytest
 import yaml
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
@@ -149,3 +151,150 @@ def test_any_schema_gives_clean_errors_or_a_valid_module(tmp_path: Path, documen
     finally:
         del sys.modules[module.__name__]
     shutil.rmtree(run)
+
+
+# Pieces of names that generated private names are made of, or helpers are named after: names
+# joined from them meet wherever a naming scheme concatenates (`A` + `b_c` and `A_b` + `c`).
+NAME_PIECES = ["A", "b", "c", "C", "INT", "MIN", "batch", "Batch", "Locked", "lease", "timeout", "wait", "for_lock"]
+joined_names = st.lists(st.sampled_from(NAME_PIECES), min_size=1, max_size=3).flatmap(
+    lambda pieces: st.tuples(st.sampled_from(["_", "__"]), st.sampled_from(["", "_"])).map(
+        lambda joints: joints[0].join(pieces) + joints[1]
+    )
+)
+adversarial_fields = st.dictionaries(
+    st.sampled_from(["x", "y", "b_c", "c", "lease", "wait", "Batch", "Locked", "INT_MIN"]),
+    st.one_of(joined_names, st.sampled_from([False, "shards"])),  # a group, no lock, or a sharded counter
+    min_size=1,
+    max_size=4,
+)
+adversarial_documents = st.dictionaries(joined_names, adversarial_fields, min_size=1, max_size=3)
+
+
+def top_level_definitions(tree: ast.Module) -> dict[str, set[str]]:
+    """Each name the module binds at its top level (in `if` blocks too), with the statements binding it."""
+    definitions: dict[str, set[str]] = {}
+    statements = list(tree.body)
+    while statements:
+        node = statements.pop()
+        names: list[str] = []
+        if isinstance(node, ast.If):
+            statements += node.body + node.orelse
+        elif isinstance(node, (ast.ClassDef, ast.FunctionDef)):
+            names = [node.name]
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names = [alias.asname or alias.name for alias in node.names]
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names = [n.id for target in targets for n in ast.walk(target) if isinstance(n, ast.Name)]
+        for name in names:
+            definitions.setdefault(name, set()).add(ast.dump(node))
+    return definitions
+
+
+def colliding_names(path: Path) -> list[str]:
+    """Names the module defines in two different ways (the same statement twice is no collision)."""
+    definitions = top_level_definitions(ast.parse(path.read_text(encoding="utf-8")))
+    return sorted(name for name, statements in definitions.items() if len(statements) > 1)
+
+
+def exercise_every_group(module: types.ModuleType, schema: dict[str, dict[str, Any]]) -> None:
+    """Each struct's locked_ blocks, update_ methods, batch and metadata work on their own fields."""
+    for cls in vars(module).values():  # Python takes a slot named twice without a word
+        slots = getattr(cls, "__slots__", ()) if isinstance(cls, type) else ()
+        assert len(slots) == len(set(slots)), cls
+    for struct_name, fields in schema.items():
+        struct = getattr(module, struct_name)(ctx=multiprocessing.get_context("fork"))
+        groups: dict[str, list[str]] = {}
+        for field, lock in fields.items():
+            assert struct.__sharedgen_fields__[field]["lock"] == lock
+            if lock == "shards":
+                getattr(struct, f"add_{field}")(3)
+            elif lock is not False:
+                groups.setdefault(lock, []).append(field)
+        for group, members in groups.items():
+            with getattr(struct, f"locked_{group}")() as copy:
+                for field in members:
+                    setattr(copy, field, getattr(copy, field) + 1)
+            getattr(struct, f"update_{group}")(**{field: getattr(struct, field) + 1 for field in members})
+        if groups:
+            with struct.batch() as batch:
+                for field in (field for members in groups.values() for field in members):
+                    getattr(batch, f"add_{field}")(1)
+        assert struct.snapshot().as_dict() == {field: 0 if lock is False else 3 for field, lock in fields.items()}
+
+
+def build_adversarial(folder: Path, schema: dict[str, dict[str, Any]]) -> Path:
+    """Build structs of int fields, each in a lock group, without a lock (False) or sharded."""
+    document = {
+        "structs": {
+            name: {
+                "fields": {
+                    field: {"type": "i", "shards": 2} if lock == "shards" else {"type": "i", "lock": lock}
+                    for field, lock in fields.items()
+                }
+            }
+            for name, fields in schema.items()
+        }
+    }
+    schema_path = folder / "adversarial.yaml"
+    schema_path.write_text(yaml.safe_dump(document), encoding="utf-8")
+    stderr = io.StringIO()
+    with contextlib.redirect_stderr(stderr), contextlib.redirect_stdout(io.StringIO()):
+        assert main(["build", str(schema_path), "-o", str(folder / "out")]) == 0, stderr.getvalue()
+    return folder / "out" / "adversarial.py"
+
+
+def import_source(path: Path) -> types.ModuleType:
+    module = types.ModuleType(f"adversarial_{next(_runs)}")
+    sys.modules[module.__name__] = module  # dataclasses look their module up
+    exec(compile(path.read_text(encoding="utf-8"), str(path), "exec"), module.__dict__)
+    return module
+
+
+@settings(max_examples=40, deadline=None, derandomize=True, database=None)
+@given(schema=adversarial_documents)
+def test_generated_names_never_collide(tmp_path_factory: pytest.TempPathFactory, schema: dict[str, Any]) -> None:
+    path = build_adversarial(tmp_path_factory.mktemp("adversarial"), schema)
+    assert colliding_names(path) == []
+    module = import_source(path)
+    try:
+        exercise_every_group(module, schema)
+    finally:
+        del sys.modules[module.__name__]
+
+
+# The collisions first found: a group named like the batch class, a struct name ending where
+# another struct's group begins, and private classes named like the module's helpers.
+COLLIDING = {
+    "A": {"x": "batch", "y": "b_c", "c": "shards"},
+    "A_b": {"x": "c", "y": False},
+    "lease": {"x": "timeout"},
+    "C": {"x": "INT_MIN"},
+    "wait": {"x": "for_lock"},
+    "A__": {"x": "Batch", "y": "Locked_b"},
+}
+
+
+def test_a_module_of_colliding_names_works_and_type_checks(tmp_path: Path) -> None:
+    path = build_adversarial(tmp_path, COLLIDING)
+    assert colliding_names(path) == []
+    module = import_source(path)
+    try:
+        exercise_every_group(module, COLLIDING)
+    finally:
+        del sys.modules[module.__name__]
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "--python-version", "3.10", str(path)],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout
+
+
+def test_helpers_are_never_named_like_a_struct_s_private_classes() -> None:
+    """Private classes of structs are `_<Struct>_Locked_<group>` and `_<Struct>_Batch`: no helper may be."""
+    golden = Path(__file__).parent / "golden" / "everything.py"
+    helpers = [name for name in top_level_definitions(ast.parse(golden.read_text(encoding="utf-8"))) if name[0] == "_"]
+    assert [name for name in helpers if re.search(r"_Locked_|_Batch$", name)] == [
+        name for name in helpers if re.fullmatch(r"_(Everything|Guarded|Pair|Hits|Ledger)_(Locked_\w+|Batch)", name)
+    ]

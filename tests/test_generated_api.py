@@ -470,4 +470,4 @@ def test_introspection_repr_and_dict(everything: ModuleType) -> None:
     fields = everything.Everything.__sharedgen_fields__
     assert fields["ints"] == {"type": "i", "length": 3, "lock": "arrays", "shards": None}
     assert fields["stop"]["lock"] is False
-    assert everything.Hits.__sharedgen_fields__["count"]["shards"] == 2
+    assert everything.Hits.__sharedgen_fields__["count"] == {"type": "q", "length": None, "lock": "shards", "shards": 2}

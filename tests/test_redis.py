@@ -80,7 +80,7 @@ def random_operation(rng: random.Random, struct: Any, fields: dict[str, dict[str
     value = rng.choice(pool(meta["type"]))
     choices = ["get", "set"]
     choices += [m for m in ("add", "exchange", "compare_and_set") if hasattr(struct, f"{m}_{name}")]
-    choices += ["update", "locked", "locked_raises"] if meta["lock"] else []
+    choices += ["update", "locked", "locked_raises"] if meta["lock"] and not meta["shards"] else []
     choices += ["batch"] if hasattr(struct, "batch") and hasattr(struct, f"add_{name}") else []
     choice = rng.choice(choices)
     if choice == "get":

@@ -116,6 +116,41 @@ FIELD_CASES = [
     ),
     ("bad lock value", "      x: {type: i, lock: 3}\n", "4:26", "3 is neither a lock group name nor false"),
     ("keyword group", "      x: {type: i, lock: for}\n", "4:26", "lock group 'for' is a Python keyword"),
+    # Python reads names in code in NFKC form, but not the strings of __slots__ and getattr.
+    (
+        "full-width name",
+        "      \uff43\uff4f\uff55\uff4e\uff54: {type: i}\n",
+        "4:7",
+        "field '\uff43\uff4f\uff55\uff4e\uff54': field name '\uff43\uff4f\uff55\uff4e\uff54' is read by Python"
+        " as 'count' (NFKC); write 'count'",
+    ),
+    ("ligature name", "      \ufb01eld: {type: i}\n", "4:7", "is read by Python as 'field' (NFKC); write 'field'"),
+    (
+        "two spellings of one name",
+        "      count: {type: i}\n      \uff43ount: {type: i}\n",
+        "5:7",
+        "field name '\uff43ount' is read by Python as 'count'",
+    ),
+    (
+        "normalizes to a generated member",
+        "      \uff53elf: {type: i}\n",
+        "4:7",
+        "field name '\uff53elf' (read by Python as 'self') is taken by a generated member",
+    ),
+    (
+        "normalizes to a keyword",
+        "      \uff43lass: {type: i}\n",
+        "4:7",
+        "(read by Python as 'class') is a Python keyword",
+    ),
+    ("normalizes to a builtin", "      \uff49nt: {type: i}\n", "4:7", "would shadow the builtin 'int'"),
+    (
+        "group normalizes",
+        "      x: {type: i, lock: \uff47}\n",
+        "4:26",
+        "lock group '\uff47' is read by Python as 'g' (NFKC); write 'g'",
+    ),
+    ("group normalizes to a keyword", "      x: {type: i, lock: \uff46or}\n", "4:26", "(read by Python as 'for') is a"),
     (
         "shards on text",
         "      x: {type: c, length: 4, shards: 2}\n",
@@ -171,6 +206,18 @@ STRUCT_CASES = [
     ),
     ("struct builtin", "structs:\n  list:\n    fields: {x: {type: i}}\n", "2:3", "would shadow the builtin 'list'"),
     ("struct underscore", "structs:\n  _S:\n    fields: {x: {type: i}}\n", "2:3", "starts with '_'"),
+    (
+        "struct name normalizes",
+        "structs:\n  \uff33tats:\n    fields: {x: {type: i}}\n",
+        "2:3",
+        "struct name '\uff33tats' is read by Python as 'Stats' (NFKC); write 'Stats'",
+    ),
+    (
+        "struct name normalizes to a builtin",
+        "structs:\n  \uff4cist:\n    fields: {x: {type: i}}\n",
+        "2:3",
+        "(read by Python as 'list') would shadow the builtin 'list'",
+    ),
     (
         "snapshot collision",
         "structs:\n  S:\n    fields: {x: {type: i}}\n  SSnapshot:\n    fields: {x: {type: i}}\n",

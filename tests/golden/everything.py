@@ -15,6 +15,7 @@ import struct as _struct
 import sys as _sys
 import threading as _threading
 import time as _time
+import weakref as _weakref
 from collections.abc import Callable as _Callable
 from collections.abc import Iterator as _Iterator
 from collections.abc import Mapping as _Mapping
@@ -28,6 +29,8 @@ from typing import ClassVar as _ClassVar
 from typing import cast as _cast
 from typing import Literal as _Literal
 from typing import Protocol as _Protocol
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+from typing import TypeVar as _TypeVar
 
 __all__ = [
     "Everything",
@@ -71,20 +74,14 @@ def _repr(name: str, snapshot: _Any) -> str:
     return f"{name}({values})"
 
 
-def _make_locks(
-    owner: str,
-    groups: tuple[str, ...],
-    given: _Mapping[str, _Lock] | None,
-    new_lock: _Callable[[], _Lock],
-) -> dict[str, _Lock]:
-    """One lock per group: the one given for it, else a new re-entrant one."""
-    given = dict(given or {})
-    unknown = sorted(set(given) - set(groups))
-    if unknown:
-        raise ValueError(
-            f"{owner} has no lock group {unknown[0]!r} (groups: {', '.join(groups)})"
-        )
-    return {group: given[group] if group in given else new_lock() for group in groups}
+def _type_name(value: object) -> str:
+    """A type's name as users know it: `int`, but `numpy.int64`."""
+    kind = type(value)
+    return (
+        kind.__qualname__
+        if kind.__module__ == "builtins"
+        else f"{kind.__module__}.{kind.__qualname__}"
+    )
 
 
 def _check_inheritance(owner: str, start_method: str) -> None:
@@ -100,6 +97,129 @@ def _check_inheritance(owner: str, start_method: str) -> None:
         raise RuntimeError(
             f"{owner} was created for the 'fork' start method but is passed to a "
             f"{child_method!r} child: create it with ctx=multiprocessing.get_context({child_method!r})"
+        )
+
+
+def _make_locks(
+    owner: str,
+    groups: tuple[str, ...],
+    given: _Mapping[str, _Lock] | None,
+    new_lock: _Callable[[], _Lock],
+) -> dict[str, _Lock]:
+    """One lock per group: the one given for it (made re-entrant), else a new re-entrant one."""
+    given = dict(given or {})
+    unknown = sorted(set(given) - set(groups))
+    if unknown:
+        raise ValueError(
+            f"{owner} has no lock group {unknown[0]!r} (groups: {', '.join(groups)})"
+        )
+    return {
+        group: _reentrant(given[group]) if group in given else new_lock()
+        for group in groups
+    }
+
+
+class _ReentrantLock:
+    """A lock given as not re-entrant (a multiprocessing Lock), made re-entrant in this process.
+
+    Methods called inside a locked block take their group's lock again; with a plain Lock they
+    would wait for themselves. The lock itself is shared; who holds it, and how often, is not.
+    """
+
+    __slots__ = ("lock", "_owner", "_depth", "__weakref__")
+
+    def __init__(self, lock: _Lock) -> None:
+        self.lock = lock
+        self._owner: int | None = None
+        self._depth = 0
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return _reentrant, (self.lock,)
+
+    def acquire(self, block: bool = True, timeout: float | None = None) -> bool:
+        me = _threading.get_ident()
+        if self._owner != me:
+            if not self.lock.acquire(block, timeout):
+                return False
+            self._owner = me
+        self._depth += 1
+        return True
+
+    def release(self) -> None:
+        if self._owner != _threading.get_ident():
+            raise RuntimeError("cannot release a lock this thread does not hold")
+        self._depth -= 1
+        if not self._depth:
+            self._owner = None
+            self.lock.release()
+
+    def forget(self) -> None:
+        """In a fork child: the parent's threads hold nothing here."""
+        self._owner, self._depth = None, 0
+
+    def __enter__(self) -> bool:
+        return self.acquire()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.release()
+
+
+# One wrapper per lock in each process, so that structs sharing a lock share who holds it.
+_reentrant_locks: _weakref.WeakKeyDictionary[_Any, _ReentrantLock] = (
+    _weakref.WeakKeyDictionary()
+)
+
+
+def _reentrant(lock: _Lock) -> _Lock:
+    """The lock itself when it is re-entrant, else this process's re-entrant wrapper of it."""
+    synchronize = _sys.modules.get("multiprocessing.synchronize")
+    if isinstance(lock, _ReentrantLock | _RecoverableLock) or (
+        synchronize is not None and isinstance(lock, synchronize.RLock)
+    ):
+        return lock
+    wrapper = _reentrant_locks.get(lock)
+    if wrapper is None:
+        wrapper = _reentrant_locks[lock] = _ReentrantLock(lock)
+    return wrapper
+
+
+def _forget_holders() -> None:
+    for wrapper in _reentrant_locks.values():
+        wrapper.forget()
+
+
+if hasattr(_os, "register_at_fork"):
+    _os.register_at_fork(after_in_child=_forget_holders)
+
+
+class _View:
+    """A locked block's working copy of its group. It tells which fields the block changed
+    (assigned, or for arrays also changed in place): only those are written back."""
+
+    __slots__ = ("assigned", "_arrays_read")
+    assigned: set[str]
+    _arrays_read: dict[str, list[object]]
+
+    def __init__(self, *values: object) -> None:
+        object.__setattr__(self, "assigned", set())
+        object.__setattr__(self, "_arrays_read", {})
+        for name, value in zip(self.__slots__, values):
+            object.__setattr__(self, name, value)
+            if type(value) is list:
+                self._arrays_read[name] = value[:]
+
+    if (
+        not _TYPE_CHECKING
+    ):  # type checkers keep checking each assignment against the fields
+
+        def __setattr__(self, name: str, value: object) -> None:
+            object.__setattr__(self, name, value)
+            self.assigned.add(name)
+
+    def changed(self) -> set[str]:
+        read = self._arrays_read
+        return self.assigned.union(
+            name for name in read if getattr(self, name) != read[name]
         )
 
 
@@ -149,8 +269,8 @@ def _check_pthread(result: int) -> None:
 class _Journal:
     """Makes one group's write all or nothing even if the writing process dies part-way.
 
-    The new bytes of every field are saved before any field changes; whoever takes over
-    the lock of a writer that died finishes the write.
+    The new bytes of every field are saved before any field changes; a writer that died
+    leaves the write pending, for the next process taking the lock with this journal to finish.
     """
 
     __slots__ = ("_fields", "_saved", "_pending", "_saved_bytes", "_copies")
@@ -190,7 +310,7 @@ class _Journal:
         self._pending.value = False
 
     def finish(self) -> None:
-        """Complete a commit whose writer died (called by the process taking over its lock)."""
+        """Complete a commit whose writer died (called holding the lock, after a takeover)."""
         if self._pending.value:
             self._copy_saved()
             self._pending.value = False
@@ -200,21 +320,27 @@ class _Journal:
             target[:] = source
 
 
+# A recoverable lock's shared words: room for a pthread_mutex_t anywhere, then how many times
+# a process took the lock over from a holder that died.
+_MUTEX_WORDS = 8
+
+
 class _RecoverableLock:
     """A re-entrant lock that survives its holder: a robust, process-shared pthread mutex.
 
-    When the holder dies, the kernel hands the lock to the next waiter, which first
-    finishes the group write the holder was in the middle of.
+    When the holder dies, the kernel hands the lock to the next waiter, which finishes the
+    group write the holder was in the middle of. Structs sharing the lock may keep that write
+    in a journal the waiter's process does not have, so the waiter also counts the takeover
+    in the shared words, and each process, on taking the lock after a takeover it has not
+    seen, finishes any write pending in its own journals.
     """
 
-    __slots__ = ("_pthread", "_mutex", "journals")
+    __slots__ = ("_pthread", "_mutex", "_takeovers", "_journals", "_takeovers_seen")
 
     def __init__(self, ctx: _BaseContext) -> None:
         assert _pthread is not None, "made only where the platform has robust mutexes"
         self._pthread = pthread = _pthread
-        self._mutex = ctx.RawArray(
-            _ctypes.c_uint64, 8
-        )  # room for a pthread_mutex_t anywhere
+        self._mutex = ctx.RawArray(_ctypes.c_uint64, _MUTEX_WORDS + 1)
         attributes = (_ctypes.c_uint64 * 2)()
         _check_pthread(pthread.attr_init(attributes))
         try:
@@ -224,9 +350,15 @@ class _RecoverableLock:
             _check_pthread(pthread.init(self._mutex, attributes))
         finally:
             pthread.attr_destroy(attributes)
-        self.journals: list[_Journal] = (
+        self._open()
+
+    def _open(self) -> None:
+        """This process's view of the shared takeover count (views do not travel); no journals yet."""
+        self._takeovers = memoryview(self._mutex).cast("B").cast("Q")[_MUTEX_WORDS:]
+        self._journals: list[_Journal] = (
             []
         )  # of the groups this lock guards, in this process
+        self._takeovers_seen = 0
 
     def __getstate__(self) -> object:
         return self._mutex
@@ -235,22 +367,33 @@ class _RecoverableLock:
         assert _pthread is not None, "unpickled on the machine that made it"
         self._mutex = state
         self._pthread = _pthread
-        self.journals = []
+        self._open()
+
+    def guard(self, journal: _Journal) -> None:
+        """Have this process finish the journal's write, should its writer die, when it next takes the lock."""
+        self._journals.append(journal)
+        self._takeovers_seen = (
+            -1
+        )  # it may hold a write a takeover elsewhere could not reach
 
     def acquire(self, block: bool = True, timeout: float | None = None) -> bool:
         result = self._pthread.trylock(self._mutex)
-        if not result:  # free, or already this thread's: the common case, kept short
-            return True
-        if result == _errno.EBUSY and block:
-            result = self._wait(timeout)
-        if result == _errno.EOWNERDEAD:
-            # The holder died: the lock is ours, and the group it guards may be half-written.
-            for journal in self.journals:
+        if (
+            result
+        ):  # busy, or its holder died; the common case, 0 (free or already ours), skips this
+            if result == _errno.EBUSY and block:
+                result = self._wait(timeout)
+            if result == _errno.EOWNERDEAD:
+                # The holder died: the lock is ours, and a group it guards may be half-written.
+                self._takeovers[0] += 1
+                result = self._pthread.consistent(self._mutex)
+            if result in (_errno.EBUSY, _errno.ETIMEDOUT):
+                return False
+            _check_pthread(result)
+        if self._takeovers[0] != self._takeovers_seen:
+            self._takeovers_seen = self._takeovers[0]
+            for journal in self._journals:
                 journal.finish()
-            result = self._pthread.consistent(self._mutex)
-        if result in (_errno.EBUSY, _errno.ETIMEDOUT):
-            return False
-        _check_pthread(result)
         return True
 
     def _wait(self, timeout: float | None) -> int:
@@ -289,7 +432,7 @@ def _new_recoverable_lock(ctx: _BaseContext) -> _Lock:
 def _enlist(lock: _Lock, journal: _Journal) -> None:
     """Let a recoverable lock finish this journal's write if its writer dies (others cannot)."""
     if isinstance(lock, _RecoverableLock):
-        lock.journals.append(journal)
+        lock.guard(journal)
 
 
 def _timeout(owner: str, group: str, seconds: float) -> TimeoutError:
@@ -370,18 +513,110 @@ def _set_shards(
         lock.release()
 
 
-def _acquire_in_order(
-    owner: str, locks: tuple[tuple[str, _Lock], ...], timeout: float | None
-) -> None:
-    """Take several groups' locks in the struct's one lock order, all or none."""
-    for taken, (group, lock) in enumerate(locks):
-        if not lock.acquire(True, timeout):
-            _release_in_reverse(locks[:taken])
+_T = _TypeVar("_T")
+
+
+def _read_consistently(
+    owner: str,
+    order: tuple[tuple[str, _Lock], ...],
+    parked: _Any,
+    blocks: list[tuple[_Lock, int]],
+    timeout: float | None,
+    read: _Callable[[], _T],
+) -> _T:
+    """Call read() while no group of ``order`` can change: each lock taken, or its holder parked.
+
+    It never waits while holding a lock it took: finding one busy, it lets go of all it took and
+    waits for that one (C++'s std::lock), so a locked block of one group that reads another
+    cannot deadlock with it. The locks this thread holds through locked ``blocks`` cannot be let
+    go: while waiting it marks them parked (an odd count), promising not to change their groups,
+    and another snapshot waiting inside a block of its own reads those groups as they are.
+    """
+    me = _threading.get_ident()
+    held = frozenset(
+        index
+        for index, (_, lock) in enumerate(order)
+        if any(lock is taken and thread == me for taken, thread in blocks)
+    )
+    deadline = None if timeout is None else _time.monotonic() + timeout
+    for index in held:
+        parked[index] += 1
+    try:
+        waited: int | None = None  # a lock already taken by waiting for it
+        while True:
+            taken = [] if waited is None else [order[waited][1]]
+            still: list[tuple[int, int]] = (
+                []
+            )  # parked groups read as they are, with their mark
+            busy = None
+            for index, (_, lock) in enumerate(order):
+                if index in held or index == waited:
+                    continue
+                if lock.acquire(False):
+                    taken.append(lock)
+                    continue
+                mark = parked[index]
+                if not mark % 2:
+                    busy = index
+                    break
+                still.append((index, mark))
+            if busy is None:
+                try:
+                    result = read()
+                finally:
+                    _release_all(taken)
+                if all(parked[index] == mark for index, mark in still):
+                    return result
+                waited = None  # a parked holder went on while we read: read again
+                continue
+            _release_all(taken)
+            waited = (
+                busy
+                if _wait_or_park(
+                    order[busy], parked, busy, bool(held), deadline, owner, timeout
+                )
+                else None
+            )
+    finally:
+        for index in held:
+            parked[index] += 1
+
+
+def _wait_or_park(
+    entry: tuple[str, _Lock],
+    parked: _Any,
+    index: int,
+    holding: bool,
+    deadline: float | None,
+    owner: str,
+    timeout: float | None,
+) -> bool:
+    """Wait until a busy lock is taken (True) or its holder parks (False)."""
+    group, lock = entry
+    if (
+        not holding
+    ):  # nothing this thread holds can hold the lock's holder up: sleep on the lock
+        for _ in range(_SPINS):
+            if lock.acquire(False):
+                return True
+        if lock.acquire(
+            True, None if deadline is None else max(0.0, deadline - _time.monotonic())
+        ):
+            return True
+        raise _timeout(owner, group, timeout or 0.0)
+    pause = _FIRST_PAUSE  # pausing as the Redis twins wait for a lease
+    while not lock.acquire(False):
+        if parked[index] % 2:
+            return False
+        if deadline is not None and _time.monotonic() >= deadline:
             raise _timeout(owner, group, timeout or 0.0)
+        _time.sleep(pause)
+        pause = min(2 * pause, _LONGEST_PAUSE)
+    return True
 
 
-def _release_in_reverse(locks: tuple[tuple[str, _Lock], ...]) -> None:
-    for _, lock in reversed(locks):
+def _release_all(locks: list[_Lock]) -> None:
+    for lock in reversed(locks):
         lock.release()
 
 
@@ -398,7 +633,7 @@ def _as_int(value: object, name: str) -> int:
     try:
         return _operator.index(value)  # type: ignore[arg-type]
     except TypeError:
-        raise TypeError(f"{name} must be an int, not {type(value).__name__}") from None
+        raise TypeError(f"{name} must be an int, not {_type_name(value)}") from None
 
 
 def _int(value: object, low: int, high: int, name: str) -> int:
@@ -416,7 +651,7 @@ def _float(value: object, limit: float, name: str) -> float:
     elif isinstance(value, (int, _numbers.Real)):
         number = float(value)
     else:
-        raise TypeError(f"{name} must be a float, not {type(value).__name__}")
+        raise TypeError(f"{name} must be a float, not {_type_name(value)}")
     if abs(number) > limit and _math.isfinite(number):
         raise OverflowError(f"{name} = {number} is out of range for a C float")
     return number
@@ -424,6 +659,16 @@ def _float(value: object, limit: float, name: str) -> float:
 
 def _add_overflow(name: str, delta: float, low: float, high: float) -> OverflowError:
     return OverflowError(f"{name} + {delta} would leave the range [{low}, {high}]")
+
+
+def _batch_refused(
+    owner: str, refused: list[tuple[str, OverflowError]]
+) -> OverflowError:
+    groups = ", ".join(repr(group) for group, _ in refused)
+    reasons = "; ".join(str(error) for _, error in refused)
+    return OverflowError(
+        f"{owner}: the batched adds of group {groups} did not land and stay pending: {reasons}"
+    )
 
 
 def _float_overflows(current: float, delta: float) -> bool:
@@ -434,12 +679,14 @@ def _float_overflows(current: float, delta: float) -> bool:
 def _bool(value: object, name: str) -> bool:
     if value is True or value is False:
         return value
-    raise TypeError(f"{name} must be a bool, not {type(value).__name__}")
+    if _type_name(value) in _NUMPY_BOOLS:
+        return bool(value)
+    raise TypeError(f"{name} must be a bool, not {_type_name(value)}")
 
 
 def _char(value: object, name: str) -> bytes:
     if not isinstance(value, bytes):
-        raise TypeError(f"{name} must be bytes, not {type(value).__name__}")
+        raise TypeError(f"{name} must be bytes, not {_type_name(value)}")
     if len(value) != 1:
         raise ValueError(f"{name} must be exactly one byte, not {len(value)}")
     return value
@@ -447,7 +694,7 @@ def _char(value: object, name: str) -> bytes:
 
 def _wchar(value: object, name: str) -> str:
     if not isinstance(value, str):
-        raise TypeError(f"{name} must be a str, not {type(value).__name__}")
+        raise TypeError(f"{name} must be a str, not {_type_name(value)}")
     if len(value) != 1:
         raise ValueError(f"{name} must be exactly one character, not {len(value)}")
     return value
@@ -455,7 +702,7 @@ def _wchar(value: object, name: str) -> str:
 
 def _bytes(value: object, capacity: int, name: str) -> bytes:
     if not isinstance(value, bytes):
-        raise TypeError(f"{name} must be bytes, not {type(value).__name__}")
+        raise TypeError(f"{name} must be bytes, not {_type_name(value)}")
     if len(value) > capacity:
         raise ValueError(f"{name} holds at most {capacity} bytes, not {len(value)}")
     if b"\0" in value:
@@ -465,7 +712,7 @@ def _bytes(value: object, capacity: int, name: str) -> bytes:
 
 def _text(value: object, capacity: int, name: str) -> str:
     if not isinstance(value, str):
-        raise TypeError(f"{name} must be a str, not {type(value).__name__}")
+        raise TypeError(f"{name} must be a str, not {_type_name(value)}")
     if len(value) > capacity:
         raise ValueError(
             f"{name} holds at most {capacity} characters, not {len(value)}"
@@ -476,9 +723,22 @@ def _text(value: object, capacity: int, name: str) -> str:
 
 
 def _items(values: object, length: int, name: str) -> list[object]:
-    if isinstance(values, (str, bytes)) or not isinstance(values, _Sequence):
-        raise TypeError(f"{name} must be a sequence, not {type(values).__name__}")
-    items = list(_cast("_Sequence[object]", values))
+    """The items of anything that behaves as a sequence (a list, a tuple, array.array, a numpy
+    array, ...): sized and indexable, but not text, bytes or a mapping."""
+    kind = type(values)
+    if (
+        isinstance(values, (str, bytes, bytearray))
+        or hasattr(kind, "keys")  # a mapping
+        or not hasattr(kind, "__len__")
+        or not hasattr(kind, "__getitem__")
+    ):
+        raise TypeError(f"{name} must be a sequence, not {_type_name(values)}")
+    try:
+        items = list(_cast("_Sequence[object]", values))
+    except TypeError:  # sized and indexable but not iterable, such as a 0-d numpy array
+        raise TypeError(
+            f"{name} must be a sequence, not {_type_name(values)}"
+        ) from None
     if len(items) != length:
         raise ValueError(f"{name} has {length} items; got {len(items)}")
     return items
@@ -522,6 +782,8 @@ _C_ULONGLONG_MIN, _C_ULONGLONG_MAX = _int_range(
 _C_USHORT_MIN, _C_USHORT_MAX = _int_range(
     _ctypes.sizeof(_ctypes.c_ushort), signed=False
 )
+# numpy's bool, named bool_ before numpy 2; recognised by name, so that numpy is never imported.
+_NUMPY_BOOLS = ("numpy.bool", "numpy.bool_")
 _FLOAT32_MAX = 3.4028234663852886e38
 _FLOAT64_MAX = _sys.float_info.max
 
@@ -552,13 +814,14 @@ if ARGV[2] == '1' then redis.call('DEL', KEYS[2]) end
 return 0
 """
 # One lease at most. ARGV[2] hash field, ARGV[3] new value, ARGV[4] how to compare with ARGV[5]:
-# 'any' (exchange), 'same' (the same bytes) or 'number' (numerically equal, as floats compare).
+# 'any' (exchange), 'same' (the same bytes) or 'number' (numerically equal, as floats compare);
+# ARGV[6] what the field holds when the hash lacks it.
 # Answers '1' or '0' (whether it set the field) followed by the old value.
 _LUA_SWAP = _LUA_PRELUDE + """
-local old = redis.call('HGET', KEYS[1], ARGV[2]) or ''
+local old = redis.call('HGET', KEYS[1], ARGV[2]) or ARGV[6]
 local mode, expected = ARGV[4], ARGV[5]
 if mode == 'any' or (mode == 'same' and old == expected)
-    or (mode == 'number' and (tonumber(old) or 0) == tonumber(expected)) then
+    or (mode == 'number' and tonumber(old) == tonumber(expected)) then
   redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
   return '1' .. old
 end
@@ -668,6 +931,7 @@ class _RedisField:
         "bounds",
         "length",
         "groups",
+        "missing",
         "_names",
     )
 
@@ -680,10 +944,18 @@ class _RedisField:
         high: float = 0,
         *,
         length: int | None = None,
+        missing: bytes | None = None,
         group: str | None = None,
     ) -> None:
         self.label = label
         self.kind = kind  # 'int', 'f', 'd', 'bool', 'bytes' or 'str'
+        # The stored form of what the field reads as when the hash lacks it (the key was deleted):
+        # what zeroed shared memory reads as, so that it compares and writes back alike.
+        self.missing = (
+            missing
+            if missing is not None
+            else b"" if kind in ("bytes", "str") else b"0"
+        )
         self.low, self.high = low, high
         self.bounds = (kind, repr(low), repr(high))  # as the add script takes them
         self.name, self.length = name, length
@@ -737,14 +1009,15 @@ class _RedisField:
                 return None
             return self.encode(value)
         if self.kind in ("f", "d"):
+            if not isinstance(value, (int, float)):
+                return None
             try:
-                return (
-                    repr(float(value)).encode()
-                    if isinstance(value, (int, float))
-                    else None
-                )
+                as_float = float(value)
             except OverflowError:  # an int beyond every float equals no stored value
                 return None
+            # As Python compares: an int with a float exactly (2**53 + 1 equals no float, though it
+            # rounds to one), and NaN equal to nothing.
+            return repr(as_float).encode() if as_float == value else None
         if self.kind == "bytes":
             return value if isinstance(value, bytes) else None
         return self.encode(value) if isinstance(value, str) else None
@@ -760,6 +1033,14 @@ def _from_float(stored: bytes | None) -> float:
 
 def _from_bool(stored: bytes | None) -> bool:
     return stored == b"1"
+
+
+def _from_one_byte(stored: bytes | None) -> bytes:
+    return stored or b"\0"
+
+
+def _from_one_char(stored: bytes | None) -> str:
+    return stored.decode("utf-8", "surrogatepass") if stored else "\0"
 
 
 def _from_bytes(stored: bytes | None) -> bytes:
@@ -1069,7 +1350,7 @@ class _RedisStruct:
         reply: bytes = self._call(
             self._swap_script,
             field.groups,
-            [field.name, field.encode(value), "any", ""],
+            [field.name, field.encode(value), "any", "", field.missing],
         )
         return reply[1:]
 
@@ -1083,7 +1364,7 @@ class _RedisStruct:
         reply: bytes = self._call(
             self._swap_script,
             field.groups,
-            [field.name, field.encode(value), mode, stored],
+            [field.name, field.encode(value), mode, stored, field.missing],
         )
         return reply[:1] == b"1"
 
@@ -1149,7 +1430,7 @@ class EverythingSnapshot:
         return _dataclasses.asdict(self)
 
 
-class _Everything_default:
+class _Everything_Locked_default(_View):
     """Working copy of lock group default of Everything, yielded by locked_default()."""
 
     __slots__ = (
@@ -1187,7 +1468,7 @@ class _Everything_default:
     flag: bool
 
 
-class _Everything_arrays:
+class _Everything_Locked_arrays(_View):
     """Working copy of lock group arrays of Everything, yielded by locked_arrays()."""
 
     __slots__ = ("ints", "reals", "flags")
@@ -1197,7 +1478,7 @@ class _Everything_arrays:
     flags: list[bool]
 
 
-class _Everything_text:
+class _Everything_Locked_text(_View):
     """Working copy of lock group text of Everything, yielded by locked_text()."""
 
     __slots__ = ("label", "title")
@@ -1206,7 +1487,7 @@ class _Everything_text:
     title: str
 
 
-class _Everything_batch:
+class _Everything_Batch:
     """Adds to Everything collected in this process; flush() applies them.
 
     In shared memory, one critical section per lock group; on Redis, one script call for all groups.
@@ -1334,9 +1615,10 @@ class _Everything_batch:
 
     def flush(self) -> None:
         """Apply the adds collected so far. Adds that would overflow raise OverflowError, change
-        nothing and stay pending: in shared memory those of their group (each group lands alone),
-        on Redis all of them (every group lands in one call).
+        nothing and stay pending: in shared memory those of their group (every other group
+        lands), on Redis all of them (every group lands in one call).
         """
+        refused: list[tuple[str, OverflowError]] = []
         if (
             self._pending_b
             or self._pending_B
@@ -1351,38 +1633,46 @@ class _Everything_batch:
             or self._pending_f
             or self._pending_d
         ):
-            self._apply_default(
-                self._pending_b,
-                self._pending_B,
-                self._pending_h,
-                self._pending_H,
-                self._pending_i,
-                self._pending_I,
-                self._pending_l,
-                self._pending_L,
-                self._pending_q,
-                self._pending_Q,
-                self._pending_f,
-                self._pending_d,
-            )
-            if self._send is None:
-                self._pending_b = 0
-                self._pending_B = 0
-                self._pending_h = 0
-                self._pending_H = 0
-                self._pending_i = 0
-                self._pending_I = 0
-                self._pending_l = 0
-                self._pending_L = 0
-                self._pending_q = 0
-                self._pending_Q = 0
-                self._pending_f = 0.0
-                self._pending_d = 0.0
+            try:
+                self._apply_default(
+                    self._pending_b,
+                    self._pending_B,
+                    self._pending_h,
+                    self._pending_H,
+                    self._pending_i,
+                    self._pending_I,
+                    self._pending_l,
+                    self._pending_L,
+                    self._pending_q,
+                    self._pending_Q,
+                    self._pending_f,
+                    self._pending_d,
+                )
+            except OverflowError as error:
+                refused.append(("default", error))
+            else:
+                if self._send is None:
+                    self._pending_b = 0
+                    self._pending_B = 0
+                    self._pending_h = 0
+                    self._pending_H = 0
+                    self._pending_i = 0
+                    self._pending_I = 0
+                    self._pending_l = 0
+                    self._pending_L = 0
+                    self._pending_q = 0
+                    self._pending_Q = 0
+                    self._pending_f = 0.0
+                    self._pending_d = 0.0
         if self._pending_ints or self._pending_reals:
-            self._apply_arrays(self._pending_ints, self._pending_reals)
-            if self._send is None:
-                self._pending_ints = {}
-                self._pending_reals = {}
+            try:
+                self._apply_arrays(self._pending_ints, self._pending_reals)
+            except OverflowError as error:
+                refused.append(("arrays", error))
+            else:
+                if self._send is None:
+                    self._pending_ints = {}
+                    self._pending_reals = {}
         if self._send is not None:
             self._send()
             self._pending_b = 0
@@ -1399,6 +1689,8 @@ class _Everything_batch:
             self._pending_d = 0.0
             self._pending_ints = {}
             self._pending_reals = {}
+        if refused:
+            raise _batch_refused("Everything", refused)
 
 
 class Everything:
@@ -1408,6 +1700,7 @@ class Everything:
         "_start_method",
         "_locks",
         "_lock_order",
+        "_blocks",
         "_acquire_default",
         "_wait_default",
         "_release_default",
@@ -1439,6 +1732,7 @@ class Everything:
         "_raw_title",
         "_raw_stop",
         "_raw_note",
+        "_parked",
         "_cell_b",
         "_cell_B",
         "_cell_h",
@@ -1481,6 +1775,8 @@ class Everything:
     _start_method: str
     _locks: dict[str, _Lock]
     _lock_order: tuple[tuple[str, _Lock], ...]
+    _parked: _ctypes.Array[_ctypes.c_uint64]
+    _blocks: list[tuple[_Lock, int]]
     _acquire_default: _Callable[[bool], bool]
     _wait_default: _Callable[[], None]
     _release_default: _Callable[[], None]
@@ -1624,6 +1920,7 @@ class Everything:
         self._raw_note = ctx.RawArray(_ctypes.c_wchar, 4)
         self._raw_note.value = _text(note, 4, "Everything.note")
         self._start_method = ctx.get_start_method()
+        self._parked = ctx.RawArray(_ctypes.c_uint64, 3)
         self._bind(
             _make_locks("Everything", ("default", "arrays", "text"), locks, ctx.RLock)
         )
@@ -1634,6 +1931,7 @@ class Everything:
         self._lock_order = tuple(
             dict((id(lock), (group, lock)) for group, lock in locks.items()).values()
         )
+        self._blocks = []  # (lock, thread) of each locked block open in this process
         lock = locks["default"]
         self._acquire_default, self._release_default = lock.acquire, lock.release
         self._wait_default = _functools.partial(
@@ -1677,6 +1975,7 @@ class Everything:
             self._raw_title,
             self._raw_stop,
             self._raw_note,
+            self._parked,
         )
 
     def __setstate__(self, state: tuple[_Any, ...]) -> None:
@@ -1705,6 +2004,7 @@ class Everything:
             self._raw_title,
             self._raw_stop,
             self._raw_note,
+            self._parked,
         ) = state
         self._bind(locks)
         self._cell_b = memoryview(self._raw_b).cast("B").cast("b")
@@ -2929,82 +3229,176 @@ class Everything:
         if not self._acquire_default(False):
             self._wait_default()
         try:
-            if _new_c is not None:
-                self._raw_c.value = _new_c
-            if _new_u is not None:
-                self._raw_u.value = _new_u
-            if _new_b is not None:
-                self._raw_b.value = _new_b
-            if _new_B is not None:
-                self._raw_B.value = _new_B
-            if _new_h is not None:
-                self._raw_h.value = _new_h
-            if _new_H is not None:
-                self._raw_H.value = _new_H
-            if _new_i is not None:
-                self._raw_i.value = _new_i
-            if _new_I is not None:
-                self._raw_I.value = _new_I
-            if _new_l is not None:
-                self._raw_l.value = _new_l
-            if _new_L is not None:
-                self._raw_L.value = _new_L
-            if _new_q is not None:
-                self._raw_q.value = _new_q
-            if _new_Q is not None:
-                self._raw_Q.value = _new_Q
-            if _new_f is not None:
-                self._raw_f.value = _new_f
-            if _new_d is not None:
-                self._raw_d.value = _new_d
-            if _new_flag is not None:
-                self._raw_flag.value = _new_flag
+            self._put_default(
+                _new_c,
+                _new_u,
+                _new_b,
+                _new_B,
+                _new_h,
+                _new_H,
+                _new_i,
+                _new_I,
+                _new_l,
+                _new_L,
+                _new_q,
+                _new_Q,
+                _new_f,
+                _new_d,
+                _new_flag,
+            )
         finally:
             self._release_default()
 
+    def _put_default(
+        self,
+        c: bytes | None = None,
+        u: str | None = None,
+        b: int | None = None,
+        B: int | None = None,
+        h: int | None = None,
+        H: int | None = None,
+        i: int | None = None,
+        I: int | None = None,
+        l: int | None = None,
+        L: int | None = None,
+        q: int | None = None,
+        Q: int | None = None,
+        f: float | None = None,
+        d: float | None = None,
+        flag: bool | None = None,
+    ) -> None:
+        """Store the checked values given (None keeps a field); the caller holds the lock."""
+        if c is not None:
+            self._raw_c.value = c
+        if u is not None:
+            self._raw_u.value = u
+        if b is not None:
+            self._raw_b.value = b
+        if B is not None:
+            self._raw_B.value = B
+        if h is not None:
+            self._raw_h.value = h
+        if H is not None:
+            self._raw_H.value = H
+        if i is not None:
+            self._raw_i.value = i
+        if I is not None:
+            self._raw_I.value = I
+        if l is not None:
+            self._raw_l.value = l
+        if L is not None:
+            self._raw_L.value = L
+        if q is not None:
+            self._raw_q.value = q
+        if Q is not None:
+            self._raw_Q.value = Q
+        if f is not None:
+            self._raw_f.value = f
+        if d is not None:
+            self._raw_d.value = d
+        if flag is not None:
+            self._raw_flag.value = flag
+
     @_contextmanager
-    def locked_default(self) -> _Iterator[_Everything_default]:
+    def locked_default(self) -> _Iterator[_Everything_Locked_default]:
         """Hold group default's lock around a working copy of its fields.
 
-        The copy is written back, checked, when the block ends; if it raises, nothing is.
+        The fields assigned through the copy are checked and written back when the block
+        ends; if it raises, nothing is.
         """
         if not self._acquire_default(False):
             self._wait_default()
         try:
-            copy = _Everything_default()
-            copy.c = self._raw_c.value
-            copy.u = self._raw_u.value
-            copy.b = self._raw_b.value
-            copy.B = self._raw_B.value
-            copy.h = self._raw_h.value
-            copy.H = self._raw_H.value
-            copy.i = self._raw_i.value
-            copy.I = self._raw_I.value
-            copy.l = self._raw_l.value
-            copy.L = self._raw_L.value
-            copy.q = self._raw_q.value
-            copy.Q = self._raw_Q.value
-            copy.f = self._raw_f.value
-            copy.d = self._raw_d.value
-            copy.flag = self._raw_flag.value
-            yield copy
-            self.update_default(
-                c=copy.c,
-                u=copy.u,
-                b=copy.b,
-                B=copy.B,
-                h=copy.h,
-                H=copy.H,
-                i=copy.i,
-                I=copy.I,
-                l=copy.l,
-                L=copy.L,
-                q=copy.q,
-                Q=copy.Q,
-                f=copy.f,
-                d=copy.d,
-                flag=copy.flag,
+            self._blocks.append(
+                block := (self._locks["default"], _threading.get_ident())
             )
+            copy = _Everything_Locked_default(
+                self._raw_c.value,
+                self._raw_u.value,
+                self._raw_b.value,
+                self._raw_B.value,
+                self._raw_h.value,
+                self._raw_H.value,
+                self._raw_i.value,
+                self._raw_I.value,
+                self._raw_l.value,
+                self._raw_L.value,
+                self._raw_q.value,
+                self._raw_Q.value,
+                self._raw_f.value,
+                self._raw_d.value,
+                self._raw_flag.value,
+            )
+            try:
+                yield copy
+            finally:
+                self._blocks.remove(block)
+            if changed := copy.changed():
+                self._put_default(
+                    _char(copy.c, "Everything.c") if "c" in changed else None,
+                    _wchar(copy.u, "Everything.u") if "u" in changed else None,
+                    (
+                        _int(copy.b, _C_BYTE_MIN, _C_BYTE_MAX, "Everything.b")
+                        if "b" in changed
+                        else None
+                    ),
+                    (
+                        _int(copy.B, _C_UBYTE_MIN, _C_UBYTE_MAX, "Everything.B")
+                        if "B" in changed
+                        else None
+                    ),
+                    (
+                        _int(copy.h, _C_SHORT_MIN, _C_SHORT_MAX, "Everything.h")
+                        if "h" in changed
+                        else None
+                    ),
+                    (
+                        _int(copy.H, _C_USHORT_MIN, _C_USHORT_MAX, "Everything.H")
+                        if "H" in changed
+                        else None
+                    ),
+                    (
+                        _int(copy.i, _C_INT_MIN, _C_INT_MAX, "Everything.i")
+                        if "i" in changed
+                        else None
+                    ),
+                    (
+                        _int(copy.I, _C_UINT_MIN, _C_UINT_MAX, "Everything.I")
+                        if "I" in changed
+                        else None
+                    ),
+                    (
+                        _int(copy.l, _C_LONG_MIN, _C_LONG_MAX, "Everything.l")
+                        if "l" in changed
+                        else None
+                    ),
+                    (
+                        _int(copy.L, _C_ULONG_MIN, _C_ULONG_MAX, "Everything.L")
+                        if "L" in changed
+                        else None
+                    ),
+                    (
+                        _int(copy.q, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Everything.q")
+                        if "q" in changed
+                        else None
+                    ),
+                    (
+                        _int(copy.Q, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX, "Everything.Q")
+                        if "Q" in changed
+                        else None
+                    ),
+                    (
+                        _float(copy.f, _FLOAT32_MAX, "Everything.f")
+                        if "f" in changed
+                        else None
+                    ),
+                    (
+                        _float(copy.d, _FLOAT64_MAX, "Everything.d")
+                        if "d" in changed
+                        else None
+                    ),
+                    _bool(copy.flag, "Everything.flag") if "flag" in changed else None,
+                )
         finally:
             self._release_default()
 
@@ -3032,30 +3426,64 @@ class Everything:
         if not self._acquire_arrays(False):
             self._wait_arrays()
         try:
-            if _new_ints is not None:
-                self._raw_ints[:] = _new_ints
-            if _new_reals is not None:
-                self._raw_reals[:] = _new_reals
-            if _new_flags is not None:
-                self._raw_flags[:] = _new_flags
+            self._put_arrays(_new_ints, _new_reals, _new_flags)
         finally:
             self._release_arrays()
 
+    def _put_arrays(
+        self,
+        ints: list[_Any] | None = None,
+        reals: list[_Any] | None = None,
+        flags: list[_Any] | None = None,
+    ) -> None:
+        """Store the checked values given (None keeps a field); the caller holds the lock."""
+        if ints is not None:
+            self._raw_ints[:] = ints
+        if reals is not None:
+            self._raw_reals[:] = reals
+        if flags is not None:
+            self._raw_flags[:] = flags
+
     @_contextmanager
-    def locked_arrays(self) -> _Iterator[_Everything_arrays]:
+    def locked_arrays(self) -> _Iterator[_Everything_Locked_arrays]:
         """Hold group arrays's lock around a working copy of its fields.
 
-        The copy is written back, checked, when the block ends; if it raises, nothing is.
+        The fields assigned through the copy are checked and written back when the block
+        ends; if it raises, nothing is.
         """
         if not self._acquire_arrays(False):
             self._wait_arrays()
         try:
-            copy = _Everything_arrays()
-            copy.ints = self._raw_ints[:]
-            copy.reals = self._raw_reals[:]
-            copy.flags = self._raw_flags[:]
-            yield copy
-            self.update_arrays(ints=copy.ints, reals=copy.reals, flags=copy.flags)
+            self._blocks.append(
+                block := (self._locks["arrays"], _threading.get_ident())
+            )
+            copy = _Everything_Locked_arrays(
+                self._raw_ints[:], self._raw_reals[:], self._raw_flags[:]
+            )
+            try:
+                yield copy
+            finally:
+                self._blocks.remove(block)
+            if changed := copy.changed():
+                self._put_arrays(
+                    (
+                        _int_items(
+                            copy.ints, 3, _C_INT_MIN, _C_INT_MAX, "Everything.ints"
+                        )
+                        if "ints" in changed
+                        else None
+                    ),
+                    (
+                        _float_items(copy.reals, 2, _FLOAT64_MAX, "Everything.reals")
+                        if "reals" in changed
+                        else None
+                    ),
+                    (
+                        _bool_items(copy.flags, 2, "Everything.flags")
+                        if "flags" in changed
+                        else None
+                    ),
+                )
         finally:
             self._release_arrays()
 
@@ -3071,27 +3499,46 @@ class Everything:
         if not self._acquire_text(False):
             self._wait_text()
         try:
-            if _new_label is not None:
-                self._raw_label.value = _new_label
-            if _new_title is not None:
-                self._raw_title.value = _new_title
+            self._put_text(_new_label, _new_title)
         finally:
             self._release_text()
 
+    def _put_text(self, label: bytes | None = None, title: str | None = None) -> None:
+        """Store the checked values given (None keeps a field); the caller holds the lock."""
+        if label is not None:
+            self._raw_label.value = label
+        if title is not None:
+            self._raw_title.value = title
+
     @_contextmanager
-    def locked_text(self) -> _Iterator[_Everything_text]:
+    def locked_text(self) -> _Iterator[_Everything_Locked_text]:
         """Hold group text's lock around a working copy of its fields.
 
-        The copy is written back, checked, when the block ends; if it raises, nothing is.
+        The fields assigned through the copy are checked and written back when the block
+        ends; if it raises, nothing is.
         """
         if not self._acquire_text(False):
             self._wait_text()
         try:
-            copy = _Everything_text()
-            copy.label = self._raw_label.value
-            copy.title = self._raw_title.value
-            yield copy
-            self.update_text(label=copy.label, title=copy.title)
+            self._blocks.append(block := (self._locks["text"], _threading.get_ident()))
+            copy = _Everything_Locked_text(self._raw_label.value, self._raw_title.value)
+            try:
+                yield copy
+            finally:
+                self._blocks.remove(block)
+            if changed := copy.changed():
+                self._put_text(
+                    (
+                        _bytes(copy.label, 8, "Everything.label")
+                        if "label" in changed
+                        else None
+                    ),
+                    (
+                        _text(copy.title, 8, "Everything.title")
+                        if "title" in changed
+                        else None
+                    ),
+                )
         finally:
             self._release_text()
 
@@ -3237,47 +3684,54 @@ class Everything:
             self._release_arrays()
 
     @_contextmanager
-    def batch(self) -> _Iterator[_Everything_batch]:
+    def batch(self) -> _Iterator[_Everything_Batch]:
         """Collect adds locally and apply them when the block ends (and on flush()).
 
         What was added before an exception in the block is still applied.
         """
-        collected = _Everything_batch(self._apply_default, self._apply_arrays)
+        collected = _Everything_Batch(self._apply_default, self._apply_arrays)
         try:
             yield collected
         finally:
             collected.flush()
 
     def snapshot(self) -> EverythingSnapshot:
-        """A consistent copy of every field, all groups' locks held together."""
-        _acquire_in_order("Everything", self._lock_order, None)
-        try:
-            return EverythingSnapshot(
-                self._raw_c.value,
-                self._raw_u.value,
-                self._raw_b.value,
-                self._raw_B.value,
-                self._raw_h.value,
-                self._raw_H.value,
-                self._raw_i.value,
-                self._raw_I.value,
-                self._raw_l.value,
-                self._raw_L.value,
-                self._raw_q.value,
-                self._raw_Q.value,
-                self._raw_f.value,
-                self._raw_d.value,
-                self._raw_flag.value,
-                tuple(self._raw_ints),
-                tuple(self._raw_reals),
-                tuple(self._raw_flags),
-                self._raw_label.value,
-                self._raw_title.value,
-                self._raw_stop.value,
-                self._raw_note.value,
-            )
-        finally:
-            _release_in_reverse(self._lock_order)
+        """A consistent copy of every field, taken while no group can change."""
+        return _read_consistently(
+            "Everything",
+            self._lock_order,
+            self._parked,
+            self._blocks,
+            None,
+            self._read_all,
+        )
+
+    def _read_all(self) -> EverythingSnapshot:
+        """Every field as it is now (the caller keeps them from changing)."""
+        return EverythingSnapshot(
+            self._raw_c.value,
+            self._raw_u.value,
+            self._raw_b.value,
+            self._raw_B.value,
+            self._raw_h.value,
+            self._raw_H.value,
+            self._raw_i.value,
+            self._raw_I.value,
+            self._raw_l.value,
+            self._raw_L.value,
+            self._raw_q.value,
+            self._raw_Q.value,
+            self._raw_f.value,
+            self._raw_d.value,
+            self._raw_flag.value,
+            tuple(self._raw_ints),
+            tuple(self._raw_reals),
+            tuple(self._raw_flags),
+            self._raw_label.value,
+            self._raw_title.value,
+            self._raw_stop.value,
+            self._raw_note.value,
+        )
 
     def __repr__(self) -> str:
         return _repr(type(self).__name__, self.snapshot())
@@ -3313,8 +3767,10 @@ class EverythingOnRedis(_RedisStruct):
     _struct_name = "Everything"
     _groups = ("default", "arrays", "text")
     _lock_timeout = None
-    _field_c = _RedisField("c", "Everything.c", "bytes", group="default")
-    _field_u = _RedisField("u", "Everything.u", "str", group="default")
+    _field_c = _RedisField(
+        "c", "Everything.c", "bytes", missing=b"\x00", group="default"
+    )
+    _field_u = _RedisField("u", "Everything.u", "str", missing=b"\x00", group="default")
     _field_b = _RedisField(
         "b", "Everything.b", "int", _C_BYTE_MIN, _C_BYTE_MAX, group="default"
     )
@@ -3429,7 +3885,7 @@ class EverythingOnRedis(_RedisStruct):
     @property
     def c(self) -> bytes:
         """Field 'c': C char."""
-        return _from_bytes(self._get(self._field_c))
+        return _from_one_byte(self._get(self._field_c))
 
     @c.setter
     def c(self, value: bytes) -> None:
@@ -3439,7 +3895,7 @@ class EverythingOnRedis(_RedisStruct):
     def exchange_c(self, value: bytes) -> bytes:
         """Atomically set c to value; return the old value."""
         value = _char(value, "Everything.c")
-        return _from_bytes(self._exchange(self._field_c, value))
+        return _from_one_byte(self._exchange(self._field_c, value))
 
     def compare_and_set_c(self, expected: bytes, value: bytes) -> bool:
         """Atomically set c to value if it equals expected; return whether it did."""
@@ -3449,7 +3905,7 @@ class EverythingOnRedis(_RedisStruct):
     @property
     def u(self) -> str:
         """Field 'u': C wchar_t."""
-        return _from_str(self._get(self._field_u))
+        return _from_one_char(self._get(self._field_u))
 
     @u.setter
     def u(self, value: str) -> None:
@@ -3459,7 +3915,7 @@ class EverythingOnRedis(_RedisStruct):
     def exchange_u(self, value: str) -> str:
         """Atomically set u to value; return the old value."""
         value = _wchar(value, "Everything.u")
-        return _from_str(self._exchange(self._field_u, value))
+        return _from_one_char(self._exchange(self._field_u, value))
 
     def compare_and_set_u(self, expected: str, value: str) -> bool:
         """Atomically set u to value if it equals expected; return whether it did."""
@@ -4005,7 +4461,7 @@ class EverythingOnRedis(_RedisStruct):
         return changes
 
     @_contextmanager
-    def locked_default(self) -> _Iterator[_Everything_default]:
+    def locked_default(self) -> _Iterator[_Everything_Locked_default]:
         """Hold group default's lease around a working copy of its fields.
 
         The copy is written back, checked, when the block ends; if it raises, nothing is.
@@ -4028,9 +4484,9 @@ class EverythingOnRedis(_RedisStruct):
             self._field_d,
             self._field_flag,
         ) as values:
-            copy = _Everything_default()
-            copy.c = _from_bytes(next(values))
-            copy.u = _from_str(next(values))
+            copy = _Everything_Locked_default()
+            copy.c = _from_one_byte(next(values))
+            copy.u = _from_one_char(next(values))
             copy.b = _from_int(next(values))
             copy.B = _from_int(next(values))
             copy.h = _from_int(next(values))
@@ -4102,7 +4558,7 @@ class EverythingOnRedis(_RedisStruct):
         return changes
 
     @_contextmanager
-    def locked_arrays(self) -> _Iterator[_Everything_arrays]:
+    def locked_arrays(self) -> _Iterator[_Everything_Locked_arrays]:
         """Hold group arrays's lease around a working copy of its fields.
 
         The copy is written back, checked, when the block ends; if it raises, nothing is.
@@ -4110,7 +4566,7 @@ class EverythingOnRedis(_RedisStruct):
         with self._holding(
             "arrays", self._field_ints, self._field_reals, self._field_flags
         ) as values:
-            copy = _Everything_arrays()
+            copy = _Everything_Locked_arrays()
             copy.ints = list(_from_int(next(values)) for _ in range(3))
             copy.reals = list(_from_float(next(values)) for _ in range(2))
             copy.flags = list(_from_bool(next(values)) for _ in range(2))
@@ -4140,13 +4596,13 @@ class EverythingOnRedis(_RedisStruct):
         return changes
 
     @_contextmanager
-    def locked_text(self) -> _Iterator[_Everything_text]:
+    def locked_text(self) -> _Iterator[_Everything_Locked_text]:
         """Hold group text's lease around a working copy of its fields.
 
         The copy is written back, checked, when the block ends; if it raises, nothing is.
         """
         with self._holding("text", self._field_label, self._field_title) as values:
-            copy = _Everything_text()
+            copy = _Everything_Locked_text()
             copy.label = _from_bytes(next(values))
             copy.title = _from_str(next(values))
             yield copy
@@ -4199,12 +4655,12 @@ class EverythingOnRedis(_RedisStruct):
         )
 
     @_contextmanager
-    def batch(self) -> _Iterator[_Everything_batch]:
+    def batch(self) -> _Iterator[_Everything_Batch]:
         """Collect adds locally and apply them when the block ends (and on flush()).
 
         What was added before an exception in the block is still applied.
         """
-        collected = _Everything_batch(
+        collected = _Everything_Batch(
             self._apply_default, self._apply_arrays, send=self._send_batch
         )
         try:
@@ -4216,8 +4672,8 @@ class EverythingOnRedis(_RedisStruct):
         """A consistent copy of every field, read in one command."""
         values = self._read(*self._fields)
         return EverythingSnapshot(
-            _from_bytes(next(values)),
-            _from_str(next(values)),
+            _from_one_byte(next(values)),
+            _from_one_char(next(values)),
             _from_int(next(values)),
             _from_int(next(values)),
             _from_int(next(values)),
@@ -4268,7 +4724,7 @@ class GuardedSnapshot:
         return _dataclasses.asdict(self)
 
 
-class _Guarded_left:
+class _Guarded_Locked_left(_View):
     """Working copy of lock group left of Guarded, yielded by locked_left()."""
 
     __slots__ = ("a", "total")
@@ -4277,7 +4733,7 @@ class _Guarded_left:
     total: int
 
 
-class _Guarded_right:
+class _Guarded_Locked_right(_View):
     """Working copy of lock group right of Guarded, yielded by locked_right()."""
 
     __slots__ = ("b",)
@@ -4285,7 +4741,7 @@ class _Guarded_right:
     b: int
 
 
-class _Guarded_batch:
+class _Guarded_Batch:
     """Adds to Guarded collected in this process; flush() applies them.
 
     In shared memory, one critical section per lock group; on Redis, one script call for all groups.
@@ -4330,23 +4786,34 @@ class _Guarded_batch:
 
     def flush(self) -> None:
         """Apply the adds collected so far. Adds that would overflow raise OverflowError, change
-        nothing and stay pending: in shared memory those of their group (each group lands alone),
-        on Redis all of them (every group lands in one call).
+        nothing and stay pending: in shared memory those of their group (every other group
+        lands), on Redis all of them (every group lands in one call).
         """
+        refused: list[tuple[str, OverflowError]] = []
         if self._pending_a or self._pending_total:
-            self._apply_left(self._pending_a, self._pending_total)
-            if self._send is None:
-                self._pending_a = 0
-                self._pending_total = 0
+            try:
+                self._apply_left(self._pending_a, self._pending_total)
+            except OverflowError as error:
+                refused.append(("left", error))
+            else:
+                if self._send is None:
+                    self._pending_a = 0
+                    self._pending_total = 0
         if self._pending_b:
-            self._apply_right(self._pending_b)
-            if self._send is None:
-                self._pending_b = 0
+            try:
+                self._apply_right(self._pending_b)
+            except OverflowError as error:
+                refused.append(("right", error))
+            else:
+                if self._send is None:
+                    self._pending_b = 0
         if self._send is not None:
             self._send()
             self._pending_a = 0
             self._pending_total = 0
             self._pending_b = 0
+        if refused:
+            raise _batch_refused("Guarded", refused)
 
 
 class Guarded:
@@ -4356,6 +4823,7 @@ class Guarded:
         "_start_method",
         "_locks",
         "_lock_order",
+        "_blocks",
         "_acquire_left",
         "_wait_left",
         "_release_left",
@@ -4365,6 +4833,7 @@ class Guarded:
         "_raw_a",
         "_raw_b",
         "_raw_total",
+        "_parked",
         "_cell_a",
         "_cell_b",
         "_cell_total",
@@ -4380,6 +4849,8 @@ class Guarded:
     _start_method: str
     _locks: dict[str, _Lock]
     _lock_order: tuple[tuple[str, _Lock], ...]
+    _parked: _ctypes.Array[_ctypes.c_uint64]
+    _blocks: list[tuple[_Lock, int]]
     _acquire_left: _Callable[[bool], bool]
     _wait_left: _Callable[[], None]
     _release_left: _Callable[[], None]
@@ -4418,6 +4889,7 @@ class Guarded:
         )
         self._cell_total = memoryview(self._raw_total).cast("B").cast("q")
         self._start_method = ctx.get_start_method()
+        self._parked = ctx.RawArray(_ctypes.c_uint64, 2)
         self._bind(_make_locks("Guarded", ("left", "right"), locks, ctx.RLock))
 
     def _bind(self, locks: dict[str, _Lock]) -> None:
@@ -4426,6 +4898,7 @@ class Guarded:
         self._lock_order = tuple(
             dict((id(lock), (group, lock)) for group, lock in locks.items()).values()
         )
+        self._blocks = []  # (lock, thread) of each locked block open in this process
         lock = locks["left"]
         self._acquire_left, self._release_left = lock.acquire, lock.release
         self._wait_left = _functools.partial(
@@ -4445,6 +4918,7 @@ class Guarded:
             self._raw_a,
             self._raw_b,
             self._raw_total,
+            self._parked,
         )
 
     def __setstate__(self, state: tuple[_Any, ...]) -> None:
@@ -4454,6 +4928,7 @@ class Guarded:
             self._raw_a,
             self._raw_b,
             self._raw_total,
+            self._parked,
         ) = state
         self._bind(locks)
         self._cell_a = memoryview(self._raw_a).cast("B").cast("q")
@@ -4702,27 +5177,51 @@ class Guarded:
         if not self._acquire_left(False):
             self._wait_left()
         try:
-            if _new_a is not None:
-                self._raw_a.value = _new_a
-            if _new_total is not None:
-                self._raw_total.value = _new_total
+            self._put_left(_new_a, _new_total)
         finally:
             self._release_left()
 
+    def _put_left(self, a: int | None = None, total: int | None = None) -> None:
+        """Store the checked values given (None keeps a field); the caller holds the lock."""
+        if a is not None:
+            self._raw_a.value = a
+        if total is not None:
+            self._raw_total.value = total
+
     @_contextmanager
-    def locked_left(self) -> _Iterator[_Guarded_left]:
+    def locked_left(self) -> _Iterator[_Guarded_Locked_left]:
         """Hold group left's lock around a working copy of its fields.
 
-        The copy is written back, checked, when the block ends; if it raises, nothing is.
+        The fields assigned through the copy are checked and written back when the block
+        ends; if it raises, nothing is.
         """
         if not self._acquire_left(False):
             self._wait_left()
         try:
-            copy = _Guarded_left()
-            copy.a = self._raw_a.value
-            copy.total = self._raw_total.value
-            yield copy
-            self.update_left(a=copy.a, total=copy.total)
+            self._blocks.append(block := (self._locks["left"], _threading.get_ident()))
+            copy = _Guarded_Locked_left(self._raw_a.value, self._raw_total.value)
+            try:
+                yield copy
+            finally:
+                self._blocks.remove(block)
+            if changed := copy.changed():
+                self._put_left(
+                    (
+                        _int(copy.a, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.a")
+                        if "a" in changed
+                        else None
+                    ),
+                    (
+                        _int(
+                            copy.total,
+                            _C_LONGLONG_MIN,
+                            _C_LONGLONG_MAX,
+                            "Guarded.total",
+                        )
+                        if "total" in changed
+                        else None
+                    ),
+                )
         finally:
             self._release_left()
 
@@ -4739,24 +5238,39 @@ class Guarded:
         if not self._acquire_right(False):
             self._wait_right()
         try:
-            if _new_b is not None:
-                self._raw_b.value = _new_b
+            self._put_right(_new_b)
         finally:
             self._release_right()
 
+    def _put_right(self, b: int | None = None) -> None:
+        """Store the checked values given (None keeps a field); the caller holds the lock."""
+        if b is not None:
+            self._raw_b.value = b
+
     @_contextmanager
-    def locked_right(self) -> _Iterator[_Guarded_right]:
+    def locked_right(self) -> _Iterator[_Guarded_Locked_right]:
         """Hold group right's lock around a working copy of its fields.
 
-        The copy is written back, checked, when the block ends; if it raises, nothing is.
+        The fields assigned through the copy are checked and written back when the block
+        ends; if it raises, nothing is.
         """
         if not self._acquire_right(False):
             self._wait_right()
         try:
-            copy = _Guarded_right()
-            copy.b = self._raw_b.value
-            yield copy
-            self.update_right(b=copy.b)
+            self._blocks.append(block := (self._locks["right"], _threading.get_ident()))
+            copy = _Guarded_Locked_right(self._raw_b.value)
+            try:
+                yield copy
+            finally:
+                self._blocks.remove(block)
+            if changed := copy.changed():
+                self._put_right(
+                    (
+                        _int(copy.b, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.b")
+                        if "b" in changed
+                        else None
+                    ),
+                )
         finally:
             self._release_right()
 
@@ -4795,28 +5309,30 @@ class Guarded:
             self._release_right()
 
     @_contextmanager
-    def batch(self) -> _Iterator[_Guarded_batch]:
+    def batch(self) -> _Iterator[_Guarded_Batch]:
         """Collect adds locally and apply them when the block ends (and on flush()).
 
         What was added before an exception in the block is still applied.
         """
-        collected = _Guarded_batch(self._apply_left, self._apply_right)
+        collected = _Guarded_Batch(self._apply_left, self._apply_right)
         try:
             yield collected
         finally:
             collected.flush()
 
     def snapshot(self) -> GuardedSnapshot:
-        """A consistent copy of every field, all groups' locks held together."""
-        _acquire_in_order("Guarded", self._lock_order, 0.5)
-        try:
-            return GuardedSnapshot(
-                self._raw_a.value,
-                self._raw_b.value,
-                self._raw_total.value,
-            )
-        finally:
-            _release_in_reverse(self._lock_order)
+        """A consistent copy of every field, taken while no group can change."""
+        return _read_consistently(
+            "Guarded", self._lock_order, self._parked, self._blocks, 0.5, self._read_all
+        )
+
+    def _read_all(self) -> GuardedSnapshot:
+        """Every field as it is now (the caller keeps them from changing)."""
+        return GuardedSnapshot(
+            self._raw_a.value,
+            self._raw_b.value,
+            self._raw_total.value,
+        )
 
     def __repr__(self) -> str:
         return _repr(type(self).__name__, self.snapshot())
@@ -4968,13 +5484,13 @@ class GuardedOnRedis(_RedisStruct):
         return changes
 
     @_contextmanager
-    def locked_left(self) -> _Iterator[_Guarded_left]:
+    def locked_left(self) -> _Iterator[_Guarded_Locked_left]:
         """Hold group left's lease around a working copy of its fields.
 
         The copy is written back, checked, when the block ends; if it raises, nothing is.
         """
         with self._holding("left", self._field_a, self._field_total) as values:
-            copy = _Guarded_left()
+            copy = _Guarded_Locked_left()
             copy.a = _from_int(next(values))
             copy.total = _from_int(next(values))
             yield copy
@@ -4998,13 +5514,13 @@ class GuardedOnRedis(_RedisStruct):
         return changes
 
     @_contextmanager
-    def locked_right(self) -> _Iterator[_Guarded_right]:
+    def locked_right(self) -> _Iterator[_Guarded_Locked_right]:
         """Hold group right's lease around a working copy of its fields.
 
         The copy is written back, checked, when the block ends; if it raises, nothing is.
         """
         with self._holding("right", self._field_b) as values:
-            copy = _Guarded_right()
+            copy = _Guarded_Locked_right()
             copy.b = _from_int(next(values))
             yield copy
             self._write(self._checked_right(copy.b), ending=True)
@@ -5023,12 +5539,12 @@ class GuardedOnRedis(_RedisStruct):
         )
 
     @_contextmanager
-    def batch(self) -> _Iterator[_Guarded_batch]:
+    def batch(self) -> _Iterator[_Guarded_Batch]:
         """Collect adds locally and apply them when the block ends (and on flush()).
 
         What was added before an exception in the block is still applied.
         """
-        collected = _Guarded_batch(
+        collected = _Guarded_Batch(
             self._apply_left, self._apply_right, send=self._send_batch
         )
         try:
@@ -5071,7 +5587,7 @@ class PairSnapshot:
         return _dataclasses.asdict(self)
 
 
-class _Pair_pair:
+class _Pair_Locked_pair(_View):
     """Working copy of lock group pair of Pair, yielded by locked_pair()."""
 
     __slots__ = ("a", "b")
@@ -5080,7 +5596,7 @@ class _Pair_pair:
     b: int
 
 
-class _Pair_other:
+class _Pair_Locked_other(_View):
     """Working copy of lock group other of Pair, yielded by locked_other()."""
 
     __slots__ = ("moves",)
@@ -5088,7 +5604,7 @@ class _Pair_other:
     moves: int
 
 
-class _Pair_batch:
+class _Pair_Batch:
     """Adds to Pair collected in this process; flush() applies them.
 
     In shared memory, one critical section per lock group; on Redis, one script call for all groups.
@@ -5133,23 +5649,34 @@ class _Pair_batch:
 
     def flush(self) -> None:
         """Apply the adds collected so far. Adds that would overflow raise OverflowError, change
-        nothing and stay pending: in shared memory those of their group (each group lands alone),
-        on Redis all of them (every group lands in one call).
+        nothing and stay pending: in shared memory those of their group (every other group
+        lands), on Redis all of them (every group lands in one call).
         """
+        refused: list[tuple[str, OverflowError]] = []
         if self._pending_a or self._pending_b:
-            self._apply_pair(self._pending_a, self._pending_b)
-            if self._send is None:
-                self._pending_a = 0
-                self._pending_b = 0
+            try:
+                self._apply_pair(self._pending_a, self._pending_b)
+            except OverflowError as error:
+                refused.append(("pair", error))
+            else:
+                if self._send is None:
+                    self._pending_a = 0
+                    self._pending_b = 0
         if self._pending_moves:
-            self._apply_other(self._pending_moves)
-            if self._send is None:
-                self._pending_moves = 0
+            try:
+                self._apply_other(self._pending_moves)
+            except OverflowError as error:
+                refused.append(("other", error))
+            else:
+                if self._send is None:
+                    self._pending_moves = 0
         if self._send is not None:
             self._send()
             self._pending_a = 0
             self._pending_b = 0
             self._pending_moves = 0
+        if refused:
+            raise _batch_refused("Pair", refused)
 
 
 class Pair:
@@ -5159,6 +5686,7 @@ class Pair:
         "_start_method",
         "_locks",
         "_lock_order",
+        "_blocks",
         "_acquire_pair",
         "_wait_pair",
         "_release_pair",
@@ -5168,6 +5696,7 @@ class Pair:
         "_raw_a",
         "_raw_b",
         "_raw_moves",
+        "_parked",
         "_cell_a",
         "_cell_b",
         "_cell_moves",
@@ -5183,6 +5712,8 @@ class Pair:
     _start_method: str
     _locks: dict[str, _Lock]
     _lock_order: tuple[tuple[str, _Lock], ...]
+    _parked: _ctypes.Array[_ctypes.c_uint64]
+    _blocks: list[tuple[_Lock, int]]
     _acquire_pair: _Callable[[bool], bool]
     _wait_pair: _Callable[[], None]
     _release_pair: _Callable[[], None]
@@ -5220,6 +5751,7 @@ class Pair:
         )
         self._cell_moves = memoryview(self._raw_moves).cast("B").cast("i")
         self._start_method = ctx.get_start_method()
+        self._parked = ctx.RawArray(_ctypes.c_uint64, 2)
         self._bind(_make_locks("Pair", ("pair", "other"), locks, ctx.RLock))
 
     def _bind(self, locks: dict[str, _Lock]) -> None:
@@ -5228,6 +5760,7 @@ class Pair:
         self._lock_order = tuple(
             dict((id(lock), (group, lock)) for group, lock in locks.items()).values()
         )
+        self._blocks = []  # (lock, thread) of each locked block open in this process
         lock = locks["pair"]
         self._acquire_pair, self._release_pair = lock.acquire, lock.release
         self._wait_pair = _functools.partial(_wait_for_lock, lock, None, "Pair", "pair")
@@ -5245,6 +5778,7 @@ class Pair:
             self._raw_a,
             self._raw_b,
             self._raw_moves,
+            self._parked,
         )
 
     def __setstate__(self, state: tuple[_Any, ...]) -> None:
@@ -5254,6 +5788,7 @@ class Pair:
             self._raw_a,
             self._raw_b,
             self._raw_moves,
+            self._parked,
         ) = state
         self._bind(locks)
         self._cell_a = memoryview(self._raw_a).cast("B").cast("q")
@@ -5488,27 +6023,46 @@ class Pair:
         if not self._acquire_pair(False):
             self._wait_pair()
         try:
-            if _new_a is not None:
-                self._raw_a.value = _new_a
-            if _new_b is not None:
-                self._raw_b.value = _new_b
+            self._put_pair(_new_a, _new_b)
         finally:
             self._release_pair()
 
+    def _put_pair(self, a: int | None = None, b: int | None = None) -> None:
+        """Store the checked values given (None keeps a field); the caller holds the lock."""
+        if a is not None:
+            self._raw_a.value = a
+        if b is not None:
+            self._raw_b.value = b
+
     @_contextmanager
-    def locked_pair(self) -> _Iterator[_Pair_pair]:
+    def locked_pair(self) -> _Iterator[_Pair_Locked_pair]:
         """Hold group pair's lock around a working copy of its fields.
 
-        The copy is written back, checked, when the block ends; if it raises, nothing is.
+        The fields assigned through the copy are checked and written back when the block
+        ends; if it raises, nothing is.
         """
         if not self._acquire_pair(False):
             self._wait_pair()
         try:
-            copy = _Pair_pair()
-            copy.a = self._raw_a.value
-            copy.b = self._raw_b.value
-            yield copy
-            self.update_pair(a=copy.a, b=copy.b)
+            self._blocks.append(block := (self._locks["pair"], _threading.get_ident()))
+            copy = _Pair_Locked_pair(self._raw_a.value, self._raw_b.value)
+            try:
+                yield copy
+            finally:
+                self._blocks.remove(block)
+            if changed := copy.changed():
+                self._put_pair(
+                    (
+                        _int(copy.a, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.a")
+                        if "a" in changed
+                        else None
+                    ),
+                    (
+                        _int(copy.b, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.b")
+                        if "b" in changed
+                        else None
+                    ),
+                )
         finally:
             self._release_pair()
 
@@ -5525,24 +6079,39 @@ class Pair:
         if not self._acquire_other(False):
             self._wait_other()
         try:
-            if _new_moves is not None:
-                self._raw_moves.value = _new_moves
+            self._put_other(_new_moves)
         finally:
             self._release_other()
 
+    def _put_other(self, moves: int | None = None) -> None:
+        """Store the checked values given (None keeps a field); the caller holds the lock."""
+        if moves is not None:
+            self._raw_moves.value = moves
+
     @_contextmanager
-    def locked_other(self) -> _Iterator[_Pair_other]:
+    def locked_other(self) -> _Iterator[_Pair_Locked_other]:
         """Hold group other's lock around a working copy of its fields.
 
-        The copy is written back, checked, when the block ends; if it raises, nothing is.
+        The fields assigned through the copy are checked and written back when the block
+        ends; if it raises, nothing is.
         """
         if not self._acquire_other(False):
             self._wait_other()
         try:
-            copy = _Pair_other()
-            copy.moves = self._raw_moves.value
-            yield copy
-            self.update_other(moves=copy.moves)
+            self._blocks.append(block := (self._locks["other"], _threading.get_ident()))
+            copy = _Pair_Locked_other(self._raw_moves.value)
+            try:
+                yield copy
+            finally:
+                self._blocks.remove(block)
+            if changed := copy.changed():
+                self._put_other(
+                    (
+                        _int(copy.moves, _C_INT_MIN, _C_INT_MAX, "Pair.moves")
+                        if "moves" in changed
+                        else None
+                    ),
+                )
         finally:
             self._release_other()
 
@@ -5581,28 +6150,30 @@ class Pair:
             self._release_other()
 
     @_contextmanager
-    def batch(self) -> _Iterator[_Pair_batch]:
+    def batch(self) -> _Iterator[_Pair_Batch]:
         """Collect adds locally and apply them when the block ends (and on flush()).
 
         What was added before an exception in the block is still applied.
         """
-        collected = _Pair_batch(self._apply_pair, self._apply_other)
+        collected = _Pair_Batch(self._apply_pair, self._apply_other)
         try:
             yield collected
         finally:
             collected.flush()
 
     def snapshot(self) -> PairSnapshot:
-        """A consistent copy of every field, all groups' locks held together."""
-        _acquire_in_order("Pair", self._lock_order, None)
-        try:
-            return PairSnapshot(
-                self._raw_a.value,
-                self._raw_b.value,
-                self._raw_moves.value,
-            )
-        finally:
-            _release_in_reverse(self._lock_order)
+        """A consistent copy of every field, taken while no group can change."""
+        return _read_consistently(
+            "Pair", self._lock_order, self._parked, self._blocks, None, self._read_all
+        )
+
+    def _read_all(self) -> PairSnapshot:
+        """Every field as it is now (the caller keeps them from changing)."""
+        return PairSnapshot(
+            self._raw_a.value,
+            self._raw_b.value,
+            self._raw_moves.value,
+        )
 
     def __repr__(self) -> str:
         return _repr(type(self).__name__, self.snapshot())
@@ -5749,13 +6320,13 @@ class PairOnRedis(_RedisStruct):
         return changes
 
     @_contextmanager
-    def locked_pair(self) -> _Iterator[_Pair_pair]:
+    def locked_pair(self) -> _Iterator[_Pair_Locked_pair]:
         """Hold group pair's lease around a working copy of its fields.
 
         The copy is written back, checked, when the block ends; if it raises, nothing is.
         """
         with self._holding("pair", self._field_a, self._field_b) as values:
-            copy = _Pair_pair()
+            copy = _Pair_Locked_pair()
             copy.a = _from_int(next(values))
             copy.b = _from_int(next(values))
             yield copy
@@ -5779,13 +6350,13 @@ class PairOnRedis(_RedisStruct):
         return changes
 
     @_contextmanager
-    def locked_other(self) -> _Iterator[_Pair_other]:
+    def locked_other(self) -> _Iterator[_Pair_Locked_other]:
         """Hold group other's lease around a working copy of its fields.
 
         The copy is written back, checked, when the block ends; if it raises, nothing is.
         """
         with self._holding("other", self._field_moves) as values:
-            copy = _Pair_other()
+            copy = _Pair_Locked_other()
             copy.moves = _from_int(next(values))
             yield copy
             self._write(self._checked_other(copy.moves), ending=True)
@@ -5804,12 +6375,12 @@ class PairOnRedis(_RedisStruct):
         )
 
     @_contextmanager
-    def batch(self) -> _Iterator[_Pair_batch]:
+    def batch(self) -> _Iterator[_Pair_Batch]:
         """Collect adds locally and apply them when the block ends (and on flush()).
 
         What was added before an exception in the block is still applied.
         """
-        collected = _Pair_batch(
+        collected = _Pair_Batch(
             self._apply_pair, self._apply_other, send=self._send_batch
         )
         try:
@@ -5853,7 +6424,7 @@ class HitsSnapshot:
         return _dataclasses.asdict(self)
 
 
-class _Hits_default:
+class _Hits_Locked_default(_View):
     """Working copy of lock group default of Hits, yielded by locked_default()."""
 
     __slots__ = ("label",)
@@ -5892,9 +6463,9 @@ class Hits:
 
     #: The schema of this struct, for tools: each field's type code, length, lock group, shards.
     __sharedgen_fields__: _ClassVar[dict[str, dict[str, _Any]]] = {
-        "count": {"type": "q", "length": None, "lock": False, "shards": 2},
-        "seconds": {"type": "d", "length": None, "lock": False, "shards": 3},
-        "small": {"type": "b", "length": None, "lock": False, "shards": 2},
+        "count": {"type": "q", "length": None, "lock": "shards", "shards": 2},
+        "seconds": {"type": "d", "length": None, "lock": "shards", "shards": 3},
+        "small": {"type": "b", "length": None, "lock": "shards", "shards": 2},
         "label": {"type": "c", "length": 8, "lock": "default", "shards": None},
     }
 
@@ -6221,46 +6792,53 @@ class Hits:
         if not self._acquire_default(False):
             self._wait_default()
         try:
-            if _new_label is not None:
-                self._raw_label.value = _new_label
+            self._put_default(_new_label)
         finally:
             self._release_default()
 
+    def _put_default(self, label: bytes | None = None) -> None:
+        """Store the checked values given (None keeps a field); the caller holds the lock."""
+        if label is not None:
+            self._raw_label.value = label
+
     @_contextmanager
-    def locked_default(self) -> _Iterator[_Hits_default]:
+    def locked_default(self) -> _Iterator[_Hits_Locked_default]:
         """Hold group default's lock around a working copy of its fields.
 
-        The copy is written back, checked, when the block ends; if it raises, nothing is.
+        The fields assigned through the copy are checked and written back when the block
+        ends; if it raises, nothing is.
         """
         if not self._acquire_default(False):
             self._wait_default()
         try:
-            copy = _Hits_default()
-            copy.label = self._raw_label.value
+            copy = _Hits_Locked_default(self._raw_label.value)
             yield copy
-            self.update_default(label=copy.label)
+            if changed := copy.changed():
+                self._put_default(
+                    _bytes(copy.label, 8, "Hits.label") if "label" in changed else None,
+                )
         finally:
             self._release_default()
 
     def snapshot(self) -> HitsSnapshot:
-        """A consistent copy of every field, all groups' locks held together."""
+        """A consistent copy of every field, taken while no group can change."""
         if not self._acquire_default(False):
             self._wait_default()
         try:
-            return HitsSnapshot(
-                _sum_shards(
-                    self._raw_count, 8, self._shardlock_count, None, "Hits.count"
-                ),
-                _sum_shards(
-                    self._raw_seconds, 8, self._shardlock_seconds, None, "Hits.seconds"
-                ),
-                _sum_shards(
-                    self._raw_small, 64, self._shardlock_small, None, "Hits.small"
-                ),
-                self._raw_label.value,
-            )
+            return self._read_all()
         finally:
             self._release_default()
+
+    def _read_all(self) -> HitsSnapshot:
+        """Every field as it is now (the caller keeps them from changing)."""
+        return HitsSnapshot(
+            _sum_shards(self._raw_count, 8, self._shardlock_count, None, "Hits.count"),
+            _sum_shards(
+                self._raw_seconds, 8, self._shardlock_seconds, None, "Hits.seconds"
+            ),
+            _sum_shards(self._raw_small, 64, self._shardlock_small, None, "Hits.small"),
+            self._raw_label.value,
+        )
 
     def __repr__(self) -> str:
         return _repr(type(self).__name__, self.snapshot())
@@ -6389,13 +6967,13 @@ class HitsOnRedis(_RedisStruct):
         return changes
 
     @_contextmanager
-    def locked_default(self) -> _Iterator[_Hits_default]:
+    def locked_default(self) -> _Iterator[_Hits_Locked_default]:
         """Hold group default's lease around a working copy of its fields.
 
         The copy is written back, checked, when the block ends; if it raises, nothing is.
         """
         with self._holding("default", self._field_label) as values:
-            copy = _Hits_default()
+            copy = _Hits_Locked_default()
             copy.label = _from_bytes(next(values))
             yield copy
             self._write(self._checked_default(copy.label), ending=True)
@@ -6439,7 +7017,7 @@ class LedgerSnapshot:
         return _dataclasses.asdict(self)
 
 
-class _Ledger_pair:
+class _Ledger_Locked_pair(_View):
     """Working copy of lock group pair of Ledger, yielded by locked_pair()."""
 
     __slots__ = ("a", "b", "last", "note")
@@ -6450,7 +7028,7 @@ class _Ledger_pair:
     note: bytes
 
 
-class _Ledger_other:
+class _Ledger_Locked_other(_View):
     """Working copy of lock group other of Ledger, yielded by locked_other()."""
 
     __slots__ = ("moves",)
@@ -6458,7 +7036,7 @@ class _Ledger_other:
     moves: int
 
 
-class _Ledger_batch:
+class _Ledger_Batch:
     """Adds to Ledger collected in this process; flush() applies them.
 
     In shared memory, one critical section per lock group; on Redis, one script call for all groups.
@@ -6512,25 +7090,36 @@ class _Ledger_batch:
 
     def flush(self) -> None:
         """Apply the adds collected so far. Adds that would overflow raise OverflowError, change
-        nothing and stay pending: in shared memory those of their group (each group lands alone),
-        on Redis all of them (every group lands in one call).
+        nothing and stay pending: in shared memory those of their group (every other group
+        lands), on Redis all of them (every group lands in one call).
         """
+        refused: list[tuple[str, OverflowError]] = []
         if self._pending_a or self._pending_b or self._pending_last:
-            self._apply_pair(self._pending_a, self._pending_b, self._pending_last)
-            if self._send is None:
-                self._pending_a = 0
-                self._pending_b = 0
-                self._pending_last = {}
+            try:
+                self._apply_pair(self._pending_a, self._pending_b, self._pending_last)
+            except OverflowError as error:
+                refused.append(("pair", error))
+            else:
+                if self._send is None:
+                    self._pending_a = 0
+                    self._pending_b = 0
+                    self._pending_last = {}
         if self._pending_moves:
-            self._apply_other(self._pending_moves)
-            if self._send is None:
-                self._pending_moves = 0
+            try:
+                self._apply_other(self._pending_moves)
+            except OverflowError as error:
+                refused.append(("other", error))
+            else:
+                if self._send is None:
+                    self._pending_moves = 0
         if self._send is not None:
             self._send()
             self._pending_a = 0
             self._pending_b = 0
             self._pending_last = {}
             self._pending_moves = 0
+        if refused:
+            raise _batch_refused("Ledger", refused)
 
 
 class Ledger:
@@ -6540,6 +7129,7 @@ class Ledger:
         "_start_method",
         "_locks",
         "_lock_order",
+        "_blocks",
         "_acquire_pair",
         "_wait_pair",
         "_release_pair",
@@ -6555,6 +7145,7 @@ class Ledger:
         "_shardlock_hits",
         "_shardclaims_hits",
         "_journal_pair",
+        "_parked",
         "_cell_a",
         "_cell_b",
         "_cell_last",
@@ -6571,12 +7162,14 @@ class Ledger:
         "last": {"type": "q", "length": 2, "lock": "pair", "shards": None},
         "note": {"type": "c", "length": 8, "lock": "pair", "shards": None},
         "moves": {"type": "i", "length": None, "lock": "other", "shards": None},
-        "hits": {"type": "q", "length": None, "lock": False, "shards": 2},
+        "hits": {"type": "q", "length": None, "lock": "shards", "shards": 2},
     }
 
     _start_method: str
     _locks: dict[str, _Lock]
     _lock_order: tuple[tuple[str, _Lock], ...]
+    _parked: _ctypes.Array[_ctypes.c_uint64]
+    _blocks: list[tuple[_Lock, int]]
     _acquire_pair: _Callable[[bool], bool]
     _wait_pair: _Callable[[], None]
     _release_pair: _Callable[[], None]
@@ -6641,6 +7234,7 @@ class Ledger:
         self._shardfork_hits = -1
         self._cell_hits = memoryview(self._raw_hits).cast("B").cast("q")
         self._start_method = ctx.get_start_method()
+        self._parked = ctx.RawArray(_ctypes.c_uint64, 2)
         self._journal_pair = _Journal(
             ctx, (self._raw_a, self._raw_b, self._raw_last, self._raw_note)
         )
@@ -6659,6 +7253,7 @@ class Ledger:
         self._lock_order = tuple(
             dict((id(lock), (group, lock)) for group, lock in locks.items()).values()
         )
+        self._blocks = []  # (lock, thread) of each locked block open in this process
         lock = locks["pair"]
         self._acquire_pair, self._release_pair = lock.acquire, lock.release
         self._wait_pair = _functools.partial(
@@ -6685,6 +7280,7 @@ class Ledger:
             self._shardlock_hits,
             self._shardclaims_hits,
             self._journal_pair,
+            self._parked,
         )
 
     def __setstate__(self, state: tuple[_Any, ...]) -> None:
@@ -6700,6 +7296,7 @@ class Ledger:
             self._shardlock_hits,
             self._shardclaims_hits,
             self._journal_pair,
+            self._parked,
         ) = state
         self._bind(locks)
         self._cell_a = memoryview(self._raw_a).cast("B").cast("q")
@@ -6871,7 +7468,7 @@ class Ledger:
         if not self._acquire_pair(False):
             self._wait_pair()
         try:
-            self.update_pair(last=value)
+            self._put_pair(last=value)
         finally:
             self._release_pair()
 
@@ -6910,7 +7507,7 @@ class Ledger:
         if not self._acquire_pair(False):
             self._wait_pair()
         try:
-            self.update_pair(note=value)
+            self._put_pair(note=value)
         finally:
             self._release_pair()
 
@@ -6921,7 +7518,7 @@ class Ledger:
             self._wait_pair()
         try:
             old: bytes = self._raw_note.value
-            self.update_pair(note=value)
+            self._put_pair(note=value)
             return old
         finally:
             self._release_pair()
@@ -6934,7 +7531,7 @@ class Ledger:
         try:
             if self._raw_note.value != expected:
                 return False
-            self.update_pair(note=value)
+            self._put_pair(note=value)
             return True
         finally:
             self._release_pair()
@@ -7077,40 +7674,78 @@ class Ledger:
         if not self._acquire_pair(False):
             self._wait_pair()
         try:
-            _staged_a = type(self._raw_a).from_buffer_copy(self._raw_a)
-            _staged_b = type(self._raw_b).from_buffer_copy(self._raw_b)
-            _staged_last = type(self._raw_last).from_buffer_copy(self._raw_last)
-            _staged_note = type(self._raw_note).from_buffer_copy(self._raw_note)
-            if _new_a is not None:
-                _staged_a.value = _new_a
-            if _new_b is not None:
-                _staged_b.value = _new_b
-            if _new_last is not None:
-                _staged_last[:] = _new_last
-            if _new_note is not None:
-                _staged_note.value = _new_note
-            self._journal_pair.commit(
-                (_staged_a, _staged_b, _staged_last, _staged_note)
-            )
+            self._put_pair(_new_a, _new_b, _new_last, _new_note)
         finally:
             self._release_pair()
 
+    def _put_pair(
+        self,
+        a: int | None = None,
+        b: int | None = None,
+        last: list[_Any] | None = None,
+        note: bytes | None = None,
+    ) -> None:
+        """Store the checked values given (None keeps a field); the caller holds the lock."""
+        _staged_a = type(self._raw_a).from_buffer_copy(self._raw_a)
+        _staged_b = type(self._raw_b).from_buffer_copy(self._raw_b)
+        _staged_last = type(self._raw_last).from_buffer_copy(self._raw_last)
+        _staged_note = type(self._raw_note).from_buffer_copy(self._raw_note)
+        if a is not None:
+            _staged_a.value = a
+        if b is not None:
+            _staged_b.value = b
+        if last is not None:
+            _staged_last[:] = last
+        if note is not None:
+            _staged_note.value = note
+        self._journal_pair.commit((_staged_a, _staged_b, _staged_last, _staged_note))
+
     @_contextmanager
-    def locked_pair(self) -> _Iterator[_Ledger_pair]:
+    def locked_pair(self) -> _Iterator[_Ledger_Locked_pair]:
         """Hold group pair's lock around a working copy of its fields.
 
-        The copy is written back, checked, when the block ends; if it raises, nothing is.
+        The fields assigned through the copy are checked and written back when the block
+        ends; if it raises, nothing is.
         """
         if not self._acquire_pair(False):
             self._wait_pair()
         try:
-            copy = _Ledger_pair()
-            copy.a = self._raw_a.value
-            copy.b = self._raw_b.value
-            copy.last = self._raw_last[:]
-            copy.note = self._raw_note.value
-            yield copy
-            self.update_pair(a=copy.a, b=copy.b, last=copy.last, note=copy.note)
+            self._blocks.append(block := (self._locks["pair"], _threading.get_ident()))
+            copy = _Ledger_Locked_pair(
+                self._raw_a.value,
+                self._raw_b.value,
+                self._raw_last[:],
+                self._raw_note.value,
+            )
+            try:
+                yield copy
+            finally:
+                self._blocks.remove(block)
+            if changed := copy.changed():
+                self._put_pair(
+                    (
+                        _int(copy.a, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Ledger.a")
+                        if "a" in changed
+                        else None
+                    ),
+                    (
+                        _int(copy.b, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Ledger.b")
+                        if "b" in changed
+                        else None
+                    ),
+                    (
+                        _int_items(
+                            copy.last,
+                            2,
+                            _C_LONGLONG_MIN,
+                            _C_LONGLONG_MAX,
+                            "Ledger.last",
+                        )
+                        if "last" in changed
+                        else None
+                    ),
+                    _bytes(copy.note, 8, "Ledger.note") if "note" in changed else None,
+                )
         finally:
             self._release_pair()
 
@@ -7127,24 +7762,39 @@ class Ledger:
         if not self._acquire_other(False):
             self._wait_other()
         try:
-            if _new_moves is not None:
-                self._raw_moves.value = _new_moves
+            self._put_other(_new_moves)
         finally:
             self._release_other()
 
+    def _put_other(self, moves: int | None = None) -> None:
+        """Store the checked values given (None keeps a field); the caller holds the lock."""
+        if moves is not None:
+            self._raw_moves.value = moves
+
     @_contextmanager
-    def locked_other(self) -> _Iterator[_Ledger_other]:
+    def locked_other(self) -> _Iterator[_Ledger_Locked_other]:
         """Hold group other's lock around a working copy of its fields.
 
-        The copy is written back, checked, when the block ends; if it raises, nothing is.
+        The fields assigned through the copy are checked and written back when the block
+        ends; if it raises, nothing is.
         """
         if not self._acquire_other(False):
             self._wait_other()
         try:
-            copy = _Ledger_other()
-            copy.moves = self._raw_moves.value
-            yield copy
-            self.update_other(moves=copy.moves)
+            self._blocks.append(block := (self._locks["other"], _threading.get_ident()))
+            copy = _Ledger_Locked_other(self._raw_moves.value)
+            try:
+                yield copy
+            finally:
+                self._blocks.remove(block)
+            if changed := copy.changed():
+                self._put_other(
+                    (
+                        _int(copy.moves, _C_INT_MIN, _C_INT_MAX, "Ledger.moves")
+                        if "moves" in changed
+                        else None
+                    ),
+                )
         finally:
             self._release_other()
 
@@ -7206,33 +7856,33 @@ class Ledger:
             self._release_other()
 
     @_contextmanager
-    def batch(self) -> _Iterator[_Ledger_batch]:
+    def batch(self) -> _Iterator[_Ledger_Batch]:
         """Collect adds locally and apply them when the block ends (and on flush()).
 
         What was added before an exception in the block is still applied.
         """
-        collected = _Ledger_batch(self._apply_pair, self._apply_other)
+        collected = _Ledger_Batch(self._apply_pair, self._apply_other)
         try:
             yield collected
         finally:
             collected.flush()
 
     def snapshot(self) -> LedgerSnapshot:
-        """A consistent copy of every field, all groups' locks held together."""
-        _acquire_in_order("Ledger", self._lock_order, 5.0)
-        try:
-            return LedgerSnapshot(
-                self._raw_a.value,
-                self._raw_b.value,
-                tuple(self._raw_last),
-                self._raw_note.value,
-                self._raw_moves.value,
-                _sum_shards(
-                    self._raw_hits, 8, self._shardlock_hits, 5.0, "Ledger.hits"
-                ),
-            )
-        finally:
-            _release_in_reverse(self._lock_order)
+        """A consistent copy of every field, taken while no group can change."""
+        return _read_consistently(
+            "Ledger", self._lock_order, self._parked, self._blocks, 5.0, self._read_all
+        )
+
+    def _read_all(self) -> LedgerSnapshot:
+        """Every field as it is now (the caller keeps them from changing)."""
+        return LedgerSnapshot(
+            self._raw_a.value,
+            self._raw_b.value,
+            tuple(self._raw_last),
+            self._raw_note.value,
+            self._raw_moves.value,
+            _sum_shards(self._raw_hits, 8, self._shardlock_hits, 5.0, "Ledger.hits"),
+        )
 
     def __repr__(self) -> str:
         return _repr(type(self).__name__, self.snapshot())
@@ -7460,7 +8110,7 @@ class LedgerOnRedis(_RedisStruct):
         return changes
 
     @_contextmanager
-    def locked_pair(self) -> _Iterator[_Ledger_pair]:
+    def locked_pair(self) -> _Iterator[_Ledger_Locked_pair]:
         """Hold group pair's lease around a working copy of its fields.
 
         The copy is written back, checked, when the block ends; if it raises, nothing is.
@@ -7468,7 +8118,7 @@ class LedgerOnRedis(_RedisStruct):
         with self._holding(
             "pair", self._field_a, self._field_b, self._field_last, self._field_note
         ) as values:
-            copy = _Ledger_pair()
+            copy = _Ledger_Locked_pair()
             copy.a = _from_int(next(values))
             copy.b = _from_int(next(values))
             copy.last = list(_from_int(next(values)) for _ in range(2))
@@ -7496,13 +8146,13 @@ class LedgerOnRedis(_RedisStruct):
         return changes
 
     @_contextmanager
-    def locked_other(self) -> _Iterator[_Ledger_other]:
+    def locked_other(self) -> _Iterator[_Ledger_Locked_other]:
         """Hold group other's lease around a working copy of its fields.
 
         The copy is written back, checked, when the block ends; if it raises, nothing is.
         """
         with self._holding("other", self._field_moves) as values:
-            copy = _Ledger_other()
+            copy = _Ledger_Locked_other()
             copy.moves = _from_int(next(values))
             yield copy
             self._write(self._checked_other(copy.moves), ending=True)
@@ -7527,12 +8177,12 @@ class LedgerOnRedis(_RedisStruct):
         )
 
     @_contextmanager
-    def batch(self) -> _Iterator[_Ledger_batch]:
+    def batch(self) -> _Iterator[_Ledger_Batch]:
         """Collect adds locally and apply them when the block ends (and on flush()).
 
         What was added before an exception in the block is still applied.
         """
-        collected = _Ledger_batch(
+        collected = _Ledger_Batch(
             self._apply_pair, self._apply_other, send=self._send_batch
         )
         try:
