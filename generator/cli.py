@@ -8,6 +8,7 @@ arguments on the command line win over both.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import sys
@@ -18,8 +19,8 @@ from typing import TextIO
 
 from sharedgen import __version__
 from sharedgen.cache import OutputCache
-from sharedgen.errors import InternalError, SchemaErrors
-from sharedgen.load import tomllib
+from sharedgen.errors import InternalError, SchemaError, SchemaErrors
+from sharedgen.load import toml_key_position, tomllib
 from sharedgen.pipeline import generate
 from sharedgen.spec import json_schema
 from sharedgen.write import Status, apply_plan, plan_outputs
@@ -36,27 +37,42 @@ class Config:
 def load_config(start: Path) -> Config:
     """``[tool.sharedgen]`` of the nearest pyproject.toml at or above ``start``."""
     for folder in (start, *start.parents):
-        pyproject = folder / "pyproject.toml"
-        if not pyproject.is_file():
-            continue
-        try:
-            document = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise SchemaErrors.single(str(pyproject), f"invalid TOML: {exc}") from None
-        table = document.get("tool", {}).get("sharedgen", {})
-        unknown = sorted(set(table) - {"schemas", "output"})
-        if unknown:
-            raise SchemaErrors.single(
-                str(pyproject), f"[tool.sharedgen] has unknown key {unknown[0]!r} (known: schemas, output)"
-            )
-        relative = os.path.relpath(folder, start)
-        schemas = table.get("schemas", list(Config.schemas))
-        schemas = [schemas] if isinstance(schemas, str) else schemas
-        return Config(
-            schemas=tuple(os.path.normpath(os.path.join(relative, s)) for s in schemas),
-            output=os.path.normpath(os.path.join(relative, table.get("output", Config.output))),
-        )
+        if (folder / "pyproject.toml").is_file():
+            return _read_config(folder / "pyproject.toml", start)
     return Config()
+
+
+def _read_config(pyproject: Path, start: Path) -> Config:
+    shown = os.path.relpath(pyproject, start)
+    text = pyproject.read_text(encoding="utf-8")
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SchemaErrors.single(shown, f"invalid TOML: {exc}") from None
+
+    def config_error(message: str, *key: str) -> SchemaErrors:
+        line, column = toml_key_position(text, ("tool", "sharedgen", *key))
+        return SchemaErrors([SchemaError(shown, line, column, f"[tool.sharedgen] {message}")])
+
+    tool = document.get("tool", {})
+    table = tool.get("sharedgen", {}) if isinstance(tool, dict) else {}
+    if not isinstance(table, dict):
+        raise config_error("must be a table (schemas = [...], output = '...')")
+    unknown = sorted(set(table) - {"schemas", "output"})
+    if unknown:
+        raise config_error(f"has unknown key {unknown[0]!r} (known: schemas, output)", unknown[0])
+    schemas = table.get("schemas", list(Config.schemas))
+    schemas = [schemas] if isinstance(schemas, str) else schemas
+    if not isinstance(schemas, list) or not all(isinstance(item, str) for item in schemas):
+        raise config_error("schemas must be a path or a list of paths (strings)", "schemas")
+    output = table.get("output", Config.output)
+    if not isinstance(output, str):
+        raise config_error("output must be a path (a string)", "output")
+    relative = os.path.relpath(pyproject.parent, start)
+    return Config(
+        schemas=tuple(os.path.normpath(os.path.join(relative, s)) for s in schemas),
+        output=os.path.normpath(os.path.join(relative, output)),
+    )
 
 
 class Console:
@@ -119,6 +135,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):  # a path the terminal cannot show is escaped, not a crash
+            stream.reconfigure(errors="backslashreplace")
     args = _parser().parse_args(argv)
     console = Console(getattr(args, "verbosity", 0))
     try:
@@ -128,7 +147,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = load_config(Path.cwd())
         out_dir = Path(args.output or config.output)
         cache = OutputCache()
-        modules = generate(args.paths or list(config.schemas), out_dir=out_dir, cache=cache)
+        paths = args.paths or list(config.schemas)
+        modules = generate(paths, out_dir=out_dir, cache=cache)
         plan = plan_outputs(modules, out_dir)
         if args.command == "build":
             changed = apply_plan(plan)
@@ -147,6 +167,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # a bug: one line to report, never a traceback
         return _internal_error(f"{type(exc).__name__}: {exc}")
 
+    if not modules:
+        console.info(f"sharedgen: no schema files found in {', '.join(paths)}")
     if args.command == "build":
         for item in changed:
             console.info(f"{'removed' if item.status is Status.ORPHANED else 'wrote'} {item.path.as_posix()}")

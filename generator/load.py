@@ -26,14 +26,25 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = ["tomllib", "SchemaSource", "load_all", "load_file", "discover", "project_root", "module_name_for"]
+__all__ = [
+    "tomllib",
+    "SchemaSource",
+    "load_all",
+    "load_file",
+    "discover",
+    "header_path",
+    "schema_exists",
+    "module_name_for",
+    "toml_key_position",
+]
 
 SCHEMA_SUFFIXES = (".yaml", ".yml", ".toml", ".json")
-PROJECT_MARKERS = (".git", ".hg", "pyproject.toml")
-# Bounds on what one schema file may cost to load: its size, and its values once YAML
-# aliases are expanded (a few nested aliases can otherwise stand for billions of values).
+# Bounds on what one schema file may cost to load: its size, its values once YAML aliases are
+# expanded (a few nested aliases can otherwise stand for billions of values), and its nesting
+# (a schema needs six levels; thousands would exhaust the parsers' and the validators' stacks).
 MAX_FILE_BYTES = 4 << 20
 MAX_VALUES = 500_000
+MAX_NESTING = 64
 
 Loc = tuple[str | int, ...]
 Position = tuple[int, int]
@@ -90,7 +101,7 @@ class SchemaSource:
     """One schema file, read and parsed, with everything later stages need to know of it."""
 
     display_path: str  # as the user spelled it: used in error messages
-    source_path: str  # relative to the project root, posix: used in the generated header
+    source_path: str  # the header's name for the file: see header_path
     module_name: str
     source_hash: str  # sha256 of the normalized text
     data: Any
@@ -114,7 +125,7 @@ def discover(paths: Iterable[str]) -> tuple[list[Discovered], list[SchemaError]]
     for spelled in paths:
         root = Path(spelled)
         if root.is_dir():
-            candidates = sorted(p for p in root.rglob("*") if p.suffix in SCHEMA_SUFFIXES and p.is_file())
+            candidates = _schema_files_under(root)
         elif root.is_file():
             candidates = [root]
         else:
@@ -127,12 +138,44 @@ def discover(paths: Iterable[str]) -> tuple[list[Discovered], list[SchemaError]]
     return sorted(found.values(), key=lambda d: d.path), errors
 
 
-def project_root(path: Path) -> Path:
-    """The nearest folder above ``path`` holding a project marker, else the file's folder."""
-    for folder in path.parents:
-        if any((folder / marker).exists() for marker in PROJECT_MARKERS):
-            return folder
-    return path.parent
+def _schema_files_under(folder: Path) -> list[Path]:
+    """The schema files in a folder tree, leaving out what only shares their suffixes: hidden
+    files and folders (.git, .pre-commit-config.yaml), virtual environments, pyproject.toml, and
+    JSON Schema documents named *.schema.json (as README suggests saving `sharedgen schema`)."""
+    found: list[Path] = []
+    for top, folders, files in os.walk(folder):
+        folders[:] = [name for name in folders if not name.startswith(".") and not _is_venv(Path(top, name))]
+        found.extend(
+            Path(top, name)
+            for name in files
+            if name.endswith(SCHEMA_SUFFIXES)
+            and not name.startswith(".")
+            and name != "pyproject.toml"
+            and not name.endswith(".schema.json")
+            and Path(top, name).is_file()
+        )
+    return sorted(found)
+
+
+def _is_venv(folder: Path) -> bool:
+    return (folder / "pyvenv.cfg").is_file()
+
+
+def header_path(schema: Path, out_dir: Path) -> str:
+    """How the header of a module written to ``out_dir`` names its schema: relative to the deepest
+    folder holding both (for schemas/ and generated/ side by side, `schemas/x.yaml`). It depends
+    only on where the two are relative to each other: not on the current folder, the spelling of
+    the paths, or project markers appearing (a `git init`)."""
+    schema, out = Path(os.path.abspath(schema)), Path(os.path.abspath(out_dir))
+    common = Path(os.path.commonpath([schema.parent, out]))
+    return schema.relative_to(common).as_posix()
+
+
+def schema_exists(recorded: str, out_dir: Path) -> bool:
+    """Whether the schema a header in ``out_dir`` names (see header_path) is still there: the
+    recorded path under the output folder or any folder above it."""
+    out = Path(os.path.abspath(out_dir))
+    return any((folder / recorded).is_file() for folder in (out, *out.parents))
 
 
 def module_name_for(path: Path) -> str | None:
@@ -143,8 +186,9 @@ def module_name_for(path: Path) -> str | None:
     return name
 
 
-def load_file(found: Discovered) -> tuple[SchemaSource | None, list[SchemaError]]:
-    """Read, decode and parse one file; a file that cannot be parsed yields errors only."""
+def load_file(found: Discovered, out_dir: Path) -> tuple[SchemaSource | None, list[SchemaError]]:
+    """Read, decode and parse one file for a module written to ``out_dir``; a file that cannot be
+    parsed yields errors only."""
     path, shown = found.path, found.display_path
     size = path.stat().st_size
     if size > MAX_FILE_BYTES:
@@ -171,7 +215,7 @@ def load_file(found: Discovered) -> tuple[SchemaSource | None, list[SchemaError]
         return None, errors
     source = SchemaSource(
         display_path=shown,
-        source_path=path.relative_to(project_root(path)).as_posix(),
+        source_path=header_path(path, out_dir),
         module_name=module_name,
         source_hash=hashlib.sha256(text.encode("utf-8")).hexdigest(),
         data=data,
@@ -182,23 +226,67 @@ def load_file(found: Discovered) -> tuple[SchemaSource | None, list[SchemaError]
 
 ParseResult = tuple[Any, SourceMap, list[SchemaError]]
 
+_INT = "tag:yaml.org,2002:int"
+_YAML11_ONLY = "tag:sharedgen,2025:yaml11-only"  # a spelling YAML 1.1 reads unlike YAML 1.2
+
 
 class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
-    """PyYAML's safe loader (libyaml's parser when present, ten times faster), reading floats
-    as YAML 1.2 does (`1e10` is a float, not a string)."""
+    """PyYAML's safe loader (libyaml's parser when present, ten times faster) reading plain
+    scalars as YAML 1.2's core schema does, and marking the spellings YAML 1.1 reads otherwise
+    (`017`, `1:20`, `yes`, `1_000`) for the walker to reject. ruamel.yaml reads YAML 1.2 itself,
+    but keeps positions only in its pure-Python mode, about four times slower than this."""
 
 
-_Loader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:float"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(
-        r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+_Loader.yaml_implicit_resolvers = {}
+for _tag, _pattern, _first in (  # tried in this order: `017` is YAML 1.1-only before it is a float
+    ("tag:yaml.org,2002:null", r"~|null|Null|NULL|", ["~", "n", "N", ""]),
+    ("tag:yaml.org,2002:bool", r"true|True|TRUE|false|False|FALSE", list("tTfF")),
+    (_INT, r"[-+]?(?:0|[1-9][0-9]*)|0o[0-7]+|0x[0-9a-fA-F]+", list("-+0123456789")),
+    (
+        _YAML11_ONLY,
+        r"""[yYnN]|yes|Yes|YES|no|No|NO|on|On|ON|off|Off|OFF
+        | [-+]?0[0-9_]+
+        | [-+]?0b[01_]+ | [-+]0x[0-9a-fA-F_]+ | 0x[0-9a-fA-F]*_[0-9a-fA-F_]*
+        | [-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?
+        | [-+]?(?=[0-9.]*_)(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]*[0-9][0-9_]*)(?:[eE][-+][0-9]+)?""",
+        list("yYnNoO-+0123456789."),
     ),
-    list("-+0123456789."),
-)
+    (
+        "tag:yaml.org,2002:float",
+        r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)",
+        list("-+0123456789."),
+    ),
+):
+    _Loader.add_implicit_resolver(_tag, re.compile(f"^(?:{_pattern})$", re.VERBOSE), _first)
+
+
+def _construct_int(loader: _Loader, node: yaml.ScalarNode) -> int:
+    try:
+        return int(node.value, 0)  # YAML 1.2's spellings: 17, 0o21, 0x11
+    except ValueError:
+        raise yaml.constructor.ConstructorError(
+            None, None, f"{node.value!r} is not a YAML 1.2 integer", node.start_mark
+        ) from None
+
+
+_Loader.add_constructor(_INT, _construct_int)
+_YAML11_BOOLS = {"y": True, "yes": True, "on": True, "n": False, "no": False, "off": False}
+
+
+def _yaml11_reading(text: str) -> tuple[Any, Any]:
+    """What YAML 1.1 and YAML 1.2 read a plain scalar marked _YAML11_ONLY as."""
+    as_yaml11 = _YAML11_BOOLS.get(text.lower())
+    if as_yaml11 is None:
+        as_yaml11 = yaml.load(text, Loader=yaml.SafeLoader)  # PyYAML itself follows YAML 1.1
+    as_yaml12 = int(text) if text.lstrip("+-").isdigit() else text
+    return as_yaml11, as_yaml12
+
+
+def _spelled(value: Any) -> str:
+    """``value`` as YAML 1.1 and 1.2 both read it."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return f"'{value}'" if isinstance(value, str) else repr(value)
 
 
 def _parse_yaml(text: str, shown: str) -> ParseResult:
@@ -211,39 +299,46 @@ def _parse_yaml(text: str, shown: str) -> ParseResult:
             data = walker.walk(root, ()) if root is not None else None
         finally:
             loader.dispose()
-    except _TooManyValues as exc:
+    except _Unreadable as exc:
         mark = exc.node.start_mark
-        message = f"the document expands to more than {MAX_VALUES} values (through YAML aliases?)"
-        return None, positions, [SchemaError(shown, mark.line + 1, mark.column + 1, message)]
+        return None, positions, [SchemaError(shown, mark.line + 1, mark.column + 1, exc.message)]
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         return None, positions, [SchemaError(shown, line, column, f"invalid YAML: {exc.problem or exc.context}")]
     except yaml.YAMLError as exc:
         return None, positions, [SchemaError(shown, 1, 1, f"invalid YAML: {exc}")]
+    if walker.ambiguous:
+        return None, positions, walker.errors
     return data, positions, walker.errors
 
 
-class _TooManyValues(Exception):
-    def __init__(self, node: yaml.Node) -> None:
+class _Unreadable(Exception):
+    """Stops the walk: the document is too big or too deep to read."""
+
+    def __init__(self, node: yaml.Node, message: str) -> None:
         self.node = node
+        self.message = message
 
 
 class _YamlWalker:
-    """Builds plain data from YAML nodes, recording positions and duplicate keys."""
+    """Builds plain data from YAML nodes, recording positions, duplicate keys and ambiguous scalars."""
 
     def __init__(self, loader: _Loader, positions: NodeMap, shown: str) -> None:
         self.loader = loader
         self.positions = positions
         self.shown = shown
         self.errors: list[SchemaError] = []
+        self.ambiguous = False  # a value YAML 1.1 reads otherwise: the file is not validated further
         self.active: set[int] = set()
         self.values = 0
 
     def walk(self, node: yaml.Node, loc: Loc) -> Any:
         self.values += 1
         if self.values > MAX_VALUES:
-            raise _TooManyValues(node)
+            raise _Unreadable(node, f"the document expands to more than {MAX_VALUES} values (through YAML aliases?)")
+        if len(loc) > MAX_NESTING:
+            raise _Unreadable(node, f"the document is nested more than {MAX_NESTING} levels deep")
         self.positions.values.setdefault(loc, (node.start_mark.line + 1, node.start_mark.column + 1))
         if id(node) in self.active:  # an alias that contains itself
             self._error(node, "recursive YAML alias")
@@ -270,7 +365,26 @@ class _YamlWalker:
             items = [self.walk(item, loc + (index,)) for index, item in enumerate(node.value)]
             self.active.discard(id(node))
             return items
+        if node.tag == _YAML11_ONLY:
+            return self._unambiguous(node, loc)
         return self.loader.construct_object(node, deep=True)
+
+    def _unambiguous(self, node: yaml.Node, loc: Loc) -> Any:
+        """The value of a scalar YAML 1.1 may read otherwise; an error when it does."""
+        text = node.value
+        as_yaml11, as_yaml12 = _yaml11_reading(text)
+        if type(as_yaml11) is type(as_yaml12) and as_yaml11 == as_yaml12:
+            return as_yaml12
+        written_yaml11 = _spelled(as_yaml11)
+        if isinstance(as_yaml11, int) and as_yaml11 > 0 and text.startswith("0") and text.replace("_", "").isdigit():
+            written_yaml11 = f"0o{as_yaml11:o}"  # the octal YAML 1.1 meant, as YAML 1.2 spells it
+        self._error(
+            node,
+            f"{describe(loc)}{text!r} is ambiguous: YAML 1.1 reads it as {_spelled(as_yaml11)}, YAML 1.2 as "
+            f"{_spelled(as_yaml12)}; write {written_yaml11} or {_spelled(as_yaml12)}",
+        )
+        self.ambiguous = True
+        return None
 
     def _error(self, node: yaml.Node, message: str) -> None:
         mark = node.start_mark
@@ -279,6 +393,29 @@ class _YamlWalker:
 
 _JSON_KEY = r"({quoted})\s*:"
 _TOML_KEY = r"(?:^|[\s.{{,\[])((?<![\w-]){key}(?![\w-])|{quoted})"
+# Brackets outside strings and comments: what nests in JSON and TOML.
+_JSON_BRACKETS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+_TOML_BRACKETS = re.compile(
+    r'"""(?:[^\\]|\\.)*?"""|\'\'\'.*?\'\'\'|"(?:[^"\\\n]|\\.)*"|\'[^\'\n]*\'|#[^\n]*|[\[\]{}]', re.DOTALL
+)
+
+
+def _too_deep(text: str, brackets: re.Pattern[str], shown: str) -> list[SchemaError]:
+    """An error at the first bracket nested past MAX_NESTING, found before the parser recurses that deep."""
+    depth = 0
+    for token in brackets.finditer(text):
+        if token[0] in "[{":
+            depth += 1
+            if depth > MAX_NESTING:
+                line, column = _position_at(text, token.start())
+                return [SchemaError(shown, line, column, f"the document is nested more than {MAX_NESTING} levels deep")]
+        elif token[0] in "]}":
+            depth -= 1
+    return []
+
+
+def _position_at(text: str, offset: int) -> Position:
+    return text.count("\n", 0, offset) + 1, offset - (text.rfind("\n", 0, offset) + 1) + 1
 
 
 def _parse_json(text: str, shown: str) -> ParseResult:
@@ -293,6 +430,9 @@ def _parse_json(text: str, shown: str) -> ParseResult:
             mapping[key] = value
         return mapping
 
+    too_deep = _too_deep(text, _JSON_BRACKETS, shown)
+    if too_deep:
+        return None, positions, too_deep
     try:
         data = json.loads(text, object_pairs_hook=no_duplicates)
     except json.JSONDecodeError as exc:
@@ -306,15 +446,22 @@ def _parse_json(text: str, shown: str) -> ParseResult:
 
 def _last_key_position(text: str, pattern: str) -> Position:
     matches = list(re.finditer(pattern, text))
-    offset = matches[-1].start(1) if matches else 0
-    return text.count("\n", 0, offset) + 1, offset - (text.rfind("\n", 0, offset) + 1) + 1
+    return _position_at(text, matches[-1].start(1) if matches else 0)
 
 
 _TOML_POSITION = re.compile(r"\(at line (\d+), column (\d+)\)")
 
 
+def toml_key_position(text: str, loc: Loc) -> Position:
+    """Where the key at ``loc`` is written in a TOML document (for pyproject.toml's settings)."""
+    return TextSearchMap(text, _TOML_KEY).position(loc, of_value=False)
+
+
 def _parse_toml(text: str, shown: str) -> ParseResult:
     positions = TextSearchMap(text, _TOML_KEY)
+    too_deep = _too_deep(text, _TOML_BRACKETS, shown)
+    if too_deep:
+        return None, positions, too_deep
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -329,12 +476,12 @@ def _parse_toml(text: str, shown: str) -> ParseResult:
     return data, positions, []
 
 
-def load_all(paths: Iterable[str]) -> tuple[list[SchemaSource], list[SchemaError]]:
-    """Discover and parse every schema file, collecting every error."""
+def load_all(paths: Iterable[str], out_dir: Path) -> tuple[list[SchemaSource], list[SchemaError]]:
+    """Discover and parse every schema file for modules written to ``out_dir``, collecting every error."""
     found, errors = discover(paths)
     sources = []
     for item in found:
-        source, file_errors = load_file(item)
+        source, file_errors = load_file(item, out_dir)
         errors.extend(file_errors)
         if source is not None:
             sources.append(source)

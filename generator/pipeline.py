@@ -26,14 +26,15 @@ class GeneratedModule:
 
 
 def generate(
-    paths: Iterable[str], *, out_dir: Path | None = None, cache: OutputCache | None = None
+    paths: Iterable[str], *, out_dir: Path = Path("generated"), cache: OutputCache | None = None
 ) -> list[GeneratedModule]:
     """Validate every schema first; render only when all are valid, else raise SchemaErrors.
 
-    With ``out_dir`` and ``cache``, a module whose file there is known to be this version's
-    output for the same schema is taken as it is instead of being rendered again.
+    The modules are for ``out_dir``: their headers name each schema as seen from there. With
+    ``cache``, a module whose file there is known to be this version's output for the same
+    schema is taken as it is instead of being rendered again.
     """
-    sources, errors = load_all(paths)
+    sources, errors = load_all(paths, out_dir)
     models: list[tuple[str, str, ModuleModel]] = []
     owners: dict[str, str] = {}
     for source in sources:
@@ -50,7 +51,7 @@ def generate(
         raise SchemaErrors(errors)
 
     texts: dict[str, str] = {}
-    if out_dir is not None and cache is not None:
+    if cache is not None:
         for name, _, model in models:
             reused = cache.reuse(out_dir / f"{name}.py", header_line(model))
             if reused is not None:

@@ -246,3 +246,138 @@ def test_every_command_has_help_with_an_example() -> None:
     for command in ("build", "check", "schema"):
         result = sharedgen_cli(command, "--help", cwd=REPO)
         assert result.returncode == 0 and "example: sharedgen" in result.stdout
+
+
+def write_schema(path: Path, struct: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(SCHEMA.replace("Counter", struct))
+
+
+@pytest.mark.parametrize(
+    ("markers", "output"),
+    [((), "generated"), ((".git", "pkg/pyproject.toml"), "pkg/gen")],
+    ids=["no project markers", "nested project"],
+)
+def test_building_or_checking_some_schemas_leaves_the_other_modules_alone(
+    tmp_path: Path, markers: tuple[str, ...], output: str
+) -> None:
+    for marker in markers:
+        (tmp_path / marker).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / marker).mkdir() if marker == ".git" else (tmp_path / marker).write_text("")
+    write_schema(tmp_path / "schemas" / "a.yaml", "A")
+    write_schema(tmp_path / "schemas" / "b.yaml", "B")
+    assert sharedgen_cli("build", "schemas", "-o", output, cwd=tmp_path).returncode == 0
+    only_b = sharedgen_cli("build", "schemas/b.yaml", "-o", output, cwd=tmp_path)
+    assert (only_b.returncode, only_b.stdout) == (0, "")
+    assert sorted(p.name for p in (tmp_path / output).iterdir()) == ["a.py", "b.py"]
+    only_a = sharedgen_cli("check", "schemas/a.yaml", "-o", output, cwd=tmp_path)
+    assert (only_a.returncode, only_a.stderr) == (0, "")
+
+    (tmp_path / "schemas" / "a.yaml").unlink()  # now a.py is an orphan, whatever was named
+    orphan = sharedgen_cli("check", "schemas/b.yaml", "-o", output, cwd=tmp_path)
+    assert orphan.returncode == 1
+    assert orphan.stderr.startswith(f"{output}/a.py: orphaned (its schema schemas/a.yaml is gone)\n")
+
+
+def test_the_header_does_not_change_when_the_folder_becomes_a_repository(tmp_path: Path) -> None:
+    (tmp_path / "schemas").mkdir()
+    (tmp_path / "schemas" / "small.toml").write_text('[structs.Small.fields]\nx = {type = "i"}\n')
+    assert sharedgen_cli("build", cwd=tmp_path).returncode == 0
+    header = (tmp_path / "generated" / "small.py").read_text().splitlines()[0]
+    assert " from schemas/small.toml (" in header
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    (tmp_path / "schemas" / "pyproject.toml").write_text("")  # a marker that moved the old root, too
+    for cwd, args in ((tmp_path, ()), (tmp_path / "schemas", (".", "-o", "../generated"))):
+        fresh = sharedgen_cli("check", *args, cwd=cwd)
+        assert (fresh.returncode, fresh.stderr) == (0, ""), fresh.stdout
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("schemas = [1]", "[tool.sharedgen] schemas must be a path or a list of paths (strings)"),
+        ('output = ["x"]', "[tool.sharedgen] output must be a path (a string)"),
+        ("schemas = {a = 1}", "[tool.sharedgen] schemas must be a path or a list of paths (strings)"),
+    ],
+)
+def test_wrong_types_in_the_configuration_are_errors(project: Path, setting: str, message: str) -> None:
+    (project / "pyproject.toml").write_text(f"[project]\nname = 'demo'\n\n[tool.sharedgen]\n{setting}\n")
+    result = sharedgen_cli("build", cwd=project)
+    assert (result.returncode, result.stderr.splitlines()[0]) == (2, f"pyproject.toml:5:1: error: {message}")
+    assert not (project / "generated").exists()
+
+
+def test_a_configuration_that_is_not_a_table_is_an_error(project: Path) -> None:
+    (project / "pyproject.toml").write_text("[tool]\nsharedgen = 3\n")
+    result = sharedgen_cli("build", cwd=project)
+    assert result.returncode == 2
+    assert result.stderr.startswith("pyproject.toml:2:1: error: [tool.sharedgen] must be a table")
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "where"),
+    [
+        ("deep.json", '{"structs": {"S": {"fields": {"x": {"type": "i", "default": ' + "[" * 5000, "1:120"),
+        ("deep.toml", '[structs.S.fields]\nx = {type = "i", default = ' + "[" * 5000, "2:91"),
+        ("deep.yaml", "structs:\n  S:\n    fields:\n      x: {type: i, default: " + "[" * 900, "4:89"),
+    ],
+)
+def test_a_deeply_nested_schema_is_an_error_not_a_crash(project: Path, name: str, text: str, where: str) -> None:
+    closing = "]" * text.count("[") + ("}" * text.count("{") if name != "deep.yaml" else "}")
+    (project / "schemas" / name).write_text(text + closing + "\n")
+    result = sharedgen_cli("build", cwd=project)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith(f"schemas/{name}:{where}: error: the document is nested more than 64 levels deep")
+    assert not (project / "generated").exists()
+
+
+def test_a_name_the_terminal_cannot_show_is_escaped(tmp_path: Path) -> None:
+    write_schema(tmp_path / "schemas" / "größe.yaml", "Size")
+    ascii_only = {"PYTHONIOENCODING": "ascii"}
+    built = sharedgen_cli("build", cwd=tmp_path, env=ascii_only)
+    assert (built.returncode, built.stdout, built.stderr) == (0, "wrote generated/gr\\xf6\\xdfe.py\n", "")
+    (tmp_path / "schemas" / "größe.yaml").write_text("structs:\n  S: {fields: {x: {type: z}}}\n")
+    invalid = sharedgen_cli("check", cwd=tmp_path, env=ascii_only)
+    assert invalid.returncode == 2
+    assert invalid.stderr.startswith("schemas/gr\\xf6\\xdfe.yaml:2:26: error: struct 'S', field 'x', type:")
+
+
+def test_a_project_folder_is_scanned_for_schemas_only(project: Path) -> None:
+    """Hidden folders and files, virtual environments, pyproject.toml and the JSON Schema for
+    editors that README suggests saving beside the schemas are not schema files."""
+    editor_schema = sharedgen_cli("schema", cwd=project).stdout
+    (project / "schemas" / "sharedgen.schema.json").write_text(editor_schema)
+    (project / "schemas" / "counter.yaml").write_text(
+        "# yaml-language-server: $schema=sharedgen.schema.json\n" + SCHEMA
+    )
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(project / "venv")], check=True)
+    (project / "venv" / "lib" / "settings.yaml").write_text("not: [a schema\n")
+    (project / ".git").mkdir()
+    (project / ".git" / "config.json").write_text("{")
+    (project / ".pre-commit-config.yaml").write_text("repos: []\n")
+    for args in (["build"], ["build", ".", "-o", "everything"]):
+        result = sharedgen_cli(*args, cwd=project)
+        assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in (project / "everything").iterdir()) == ["counter.py", "flags.py"]
+
+
+def test_a_build_that_finds_no_schema_says_so(tmp_path: Path) -> None:
+    (tmp_path / "schemas").mkdir()
+    result = sharedgen_cli("build", cwd=tmp_path)
+    assert (result.returncode, result.stdout) == (0, "sharedgen: no schema files found in schemas\n")
+    assert sharedgen_cli("build", "-q", cwd=tmp_path).stdout == ""
+
+
+def test_yaml_1_1_spellings_are_errors_naming_both_readings(project: Path) -> None:
+    (project / "schemas" / "counter.yaml").write_text(
+        "structs:\n  Counter:\n    fields:\n      value: {type: i, default: 017}\n      on: {type: '?', default: yes}\n"
+    )
+    result = sharedgen_cli("build", cwd=project)
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[:2] == [
+        "schemas/counter.yaml:4:33: error: struct 'Counter', field 'value', default: '017' is ambiguous:"
+        " YAML 1.1 reads it as 15, YAML 1.2 as 17; write 0o17 or 17",
+        "schemas/counter.yaml:5:32: error: struct 'Counter', field 'on', default: 'yes' is ambiguous:"
+        " YAML 1.1 reads it as true, YAML 1.2 as 'yes'; write true or 'yes'",
+    ]
+    assert not (project / "generated").exists()
