@@ -67,6 +67,32 @@ def test_a_group_write_cut_short_by_death_is_finished_by_the_next_holder(ctx: An
     assert ledger.update_pair(a=2) is None and ledger.snapshot().b == 999
 
 
+def test_structs_sharing_a_lock_are_all_finished_though_the_taker_knows_only_one(
+    ctx: Any, everything: ModuleType
+) -> None:
+    first = everything.Ledger(ctx=ctx)
+    go = ctx.Event()
+    # Started before `second` exists, so that (under fork too) it knows only `first`'s journal.
+    taker = ctx.Process(target=workers.take_pair_when_set, args=(first, go))
+    taker.start()
+    second = everything.Ledger(ctx=ctx, last=[3, -3], note=b"3", locks={"pair": first.get_lock("pair")})
+    assert first.add_a(0) == 500  # this process has held the lock before the death
+    victim = ctx.Process(target=workers.die_mid_commit, args=(second, "group"))
+    victim.start()
+    victim.join(timeout=60)
+    assert victim.exitcode == -signal.SIGKILL
+    assert (second._raw_a.value, second._raw_b.value) == (1, 500)  # the victim died between two fields
+    go.set()
+    taker.join(timeout=60)
+    assert taker.exitcode == 0  # it took the lock over and could not reach `second`'s write
+    snap = second.snapshot()
+    assert (snap.a, snap.b, snap.last, snap.note) == (1, 999, (7, -7), b"7")
+    checker = ctx.Process(target=workers.check_pair_whole, args=(second,))  # a process that knows only `second`
+    checker.start()
+    checker.join(timeout=60)
+    assert checker.exitcode == 0
+
+
 def test_an_array_assignment_cut_short_by_death_is_finished_too(ctx: Any, everything: ModuleType) -> None:
     ledger = everything.Ledger(ctx=ctx, last=[3, -3], note=b"3")
     victim = ctx.Process(target=workers.die_mid_commit, args=(ledger, "array"))

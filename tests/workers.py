@@ -181,6 +181,17 @@ def die_mid_commit(shared: Any, write: str) -> None:
         shared.last = [7, -7]
 
 
+def take_pair_when_set(shared: Any, go: Any) -> None:
+    """Once go is set, take group pair's lock (taking it over if its holder died)."""
+    assert go.wait(60)
+    shared.add_a(0)
+
+
+def check_pair_whole(shared: Any) -> None:
+    snap = shared.snapshot()
+    assert snap.a + snap.b == 1000, snap
+
+
 def hold_pair(shared: Any, held: Any, done: Any) -> None:
     with shared.locked_pair():
         held.set()
