@@ -263,7 +263,15 @@ class FieldModel:
     @property
     def redis_decode(self) -> str:
         """Redis twin: the helper turning one stored value (of one item, for arrays) into Python."""
+        if self.redis_missing is not None:
+            return "_from_one_byte" if self.code == "c" else "_from_one_char"
         return f"_from_{self.item_type}"
+
+    @property
+    def redis_missing(self) -> bytes | None:
+        """Redis twin: a one-character field missing from the hash reads as zeroed shared memory
+        does, a NUL, where a string reads empty; None for the fields whose kind decides (zero or empty)."""
+        return b"\0" if self.storage is Storage.SCALAR and self.code in ("c", "u") else None
 
     @property
     def redis_bounds(self) -> tuple[str, ...]:

@@ -175,8 +175,72 @@ def test_attaching_keeps_existing_values_and_fills_in_missing_fields(client: Any
     stats = WorkerStats.on_redis(client, key)
     assert (stats.processed, stats.state, stats.elapsed) == (41, b"I", 0.0)
     client.hdel(key, "failed", "state")
-    assert (stats.failed, stats.state) == (0, b"")  # a field gone from the hash reads as zero or empty
+    assert (stats.failed, stats.state) == (0, b"\0")  # a field gone from the hash reads as zeroed memory
     assert WorkerStats.on_redis(client, key).state == b"I"  # attaching fills it in again
+
+
+def zeroed(fields: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Every field's value in zeroed shared memory: a one-character field holds NUL, a string is empty."""
+    values: dict[str, Any] = {}
+    for name, meta in fields.items():
+        code, length = meta["type"], meta["length"]
+        if code in ("c", "u"):
+            values[name] = (b"" if code == "c" else "") if length else (b"\0" if code == "c" else "\0")
+        else:
+            zero = {"?": False, "f": 0.0, "d": 0.0}.get(code, 0)
+            values[name] = [zero] * length if length else zero
+    return values
+
+
+def test_a_deleted_key_reads_and_writes_back_as_zeroed_shared_memory(
+    everything: ModuleType, client: Any, key: str
+) -> None:
+    cls = everything.Everything
+    fields = cls.__sharedgen_fields__
+    shared, twin = cls(**zeroed(fields)), cls.on_redis(client, key)
+    groups = dict.fromkeys(meta["lock"] for meta in fields.values() if meta["lock"])
+    client.delete(key)
+    assert same(twin.snapshot().as_dict(), shared.snapshot().as_dict())
+    for name in fields:
+        assert same(getattr(twin, name), getattr(shared, name)), name
+    for group in groups:  # the block writes its copy back: every zero must pass the checks
+        for struct in (shared, twin):
+            with getattr(struct, f"locked_{group}")():
+                pass
+    assert same(twin.snapshot().as_dict(), shared.snapshot().as_dict())
+    client.delete(key)
+    for name, zero in zeroed(fields).items():  # a missing field compares equal to its zero
+        if hasattr(shared, f"compare_and_set_{name}"):
+            for struct in (shared, twin):
+                assert getattr(struct, f"compare_and_set_{name}")(zero, zero) is True, name
+    client.delete(key)
+    for name, zero in zeroed(fields).items():
+        if hasattr(shared, f"exchange_{name}"):
+            assert same(getattr(twin, f"exchange_{name}")(zero), getattr(shared, f"exchange_{name}")(zero)), name
+
+
+# Values a float field is set to, and compared with: ints beyond 2**53 and beyond every float among them.
+FLOAT_COMPARISONS = [0.0, -0.0, 0, 1.5, 2**53, 2**53 + 1, 2**53 + 2, 2.0**53, 2**64 + 1, 10**30, 1e30, 10**400]
+FLOAT_COMPARISONS += [2**24 + 1, 16777216.0, 0.1, 3.4028234663852886e38, float("inf"), float("-inf"), float("nan")]
+
+
+@pytest.mark.parametrize("field", ["f", "d"])
+def test_float_compare_and_set_follows_python_equality(
+    everything: ModuleType, client: Any, key: str, field: str
+) -> None:
+    shared, twin = everything.Everything(), everything.Everything.on_redis(client, key)
+    compare_and_set = f"compare_and_set_{field}"
+    for stored in FLOAT_COMPARISONS:
+        for expected in FLOAT_COMPARISONS:
+            results = []
+            for struct in (shared, twin):
+                try:
+                    setattr(struct, field, stored)
+                except OverflowError:  # beyond the C type: nothing to compare with
+                    break
+                results.append((getattr(struct, field) == expected, getattr(struct, compare_and_set)(expected, 2.0)))
+            if results:  # Python's == between the stored float and expected decides, on both
+                assert results == [(results[0][0], results[0][0])] * 2, (stored, expected, results)
 
 
 def test_generated_modules_import_no_redis() -> None:
