@@ -12,8 +12,10 @@ import struct as _struct
 import sys as _sys
 import threading as _threading
 import time as _time
+import typing as _typing
 import weakref as _weakref
 from collections.abc import Callable as _Callable
+from collections.abc import Iterable as _Iterable
 from collections.abc import Iterator as _Iterator
 from collections.abc import Mapping as _Mapping
 from contextlib import contextmanager as _contextmanager
@@ -24,7 +26,6 @@ from typing import Any as _Any
 from typing import ClassVar as _ClassVar
 from typing import Literal as _Literal
 from typing import Protocol as _Protocol
-from typing import TYPE_CHECKING as _TYPE_CHECKING
 
 __all__ = ["Counter", "CounterSnapshot", "CounterOnRedis"]
 
@@ -175,7 +176,7 @@ class _View:
     (assigned, or for arrays also changed in place): only those are written back."""
 
     __slots__ = ("assigned", "_arrays_read")
-    assigned: set[str]
+    assigned: "set[str]"  # quoted: class bodies evaluate no builtin a field may shadow
     _arrays_read: dict[str, list[object]]
 
     def __init__(self, *values: object) -> None:
@@ -187,14 +188,14 @@ class _View:
                 self._arrays_read[name] = value[:]
 
     if (
-        not _TYPE_CHECKING
+        not _typing.TYPE_CHECKING
     ):  # type checkers keep checking each assignment against the fields
 
         def __setattr__(self, name: str, value: object) -> None:
             object.__setattr__(self, name, value)
             self.assigned.add(name)
 
-    def changed(self) -> set[str]:
+    def changed(self) -> "set[str]":
         read = self._arrays_read
         return self.assigned.union(
             name for name in read if getattr(self, name) != read[name]
@@ -251,12 +252,12 @@ def _add_overflow(name: str, delta: float, low: float, high: float) -> OverflowE
 
 
 def _batch_refused(
-    owner: str, refused: list[tuple[str, OverflowError]]
+    owner: str, groups: _Iterable[str], errors: _Iterable[OverflowError]
 ) -> OverflowError:
-    groups = ", ".join(repr(group) for group, _ in refused)
-    reasons = "; ".join(str(error) for _, error in refused)
+    names = ", ".join(map(repr, groups))
+    reasons = "; ".join(dict.fromkeys(map(str, errors)))
     return OverflowError(
-        f"{owner}: the batched adds of group {groups} did not land and stay pending: {reasons}"
+        f"{owner}: the batched adds of group {names} did not land and stay pending: {reasons}"
     )
 
 
@@ -780,7 +781,13 @@ class _RedisStruct:
         """Apply a flush's adds to every group in one script call: all of them, or (on overflow) none."""
         deltas = self._batched.pop(_threading.get_ident(), None)
         if deltas:
-            self._add_to(*deltas)
+            try:
+                self._add_to(*deltas)
+            except OverflowError as error:  # no group landed
+                groups = dict.fromkeys(
+                    group for field, _, _ in deltas for group in field.groups
+                )
+                raise _batch_refused(self._struct_name, groups, [error]) from None
 
     @_contextmanager
     def _holding(
@@ -908,7 +915,7 @@ class _Counter_Batch:
             self._send()
             self._pending_value = 0
         if refused:
-            raise _batch_refused("Counter", refused)
+            raise _batch_refused("Counter", *zip(*refused))
 
 
 class Counter:
@@ -1216,13 +1223,22 @@ class CounterOnRedis(_RedisStruct):
     def locked_default(self) -> _Iterator[_Counter_Locked_default]:
         """Hold group default's lease around a working copy of its fields.
 
-        The copy is written back, checked, when the block ends; if it raises, nothing is.
+        The fields assigned through the copy are checked and written back when the block
+        ends; if it raises, nothing is.
         """
         with self._holding("default", self._field_value) as values:
-            copy = _Counter_Locked_default()
-            copy.value = _from_int(next(values))
+            copy = _Counter_Locked_default(_from_int(next(values)))
             yield copy
-            self._write(self._checked_default(copy.value), ending=True)
+            changed = copy.changed()
+            changes: list[tuple[_RedisField, object]] = []
+            if "value" in changed:
+                changes.append(
+                    (
+                        self._field_value,
+                        _int(copy.value, _C_INT_MIN, _C_INT_MAX, "Counter.value"),
+                    )
+                )
+            self._write(changes, ending=True)
 
     def _apply_default(self, _pending_value: int) -> None:
         """Queue batched deltas of the group; the flush sends every group's at once."""

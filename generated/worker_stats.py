@@ -14,8 +14,10 @@ import struct as _struct
 import sys as _sys
 import threading as _threading
 import time as _time
+import typing as _typing
 import weakref as _weakref
 from collections.abc import Callable as _Callable
+from collections.abc import Iterable as _Iterable
 from collections.abc import Iterator as _Iterator
 from collections.abc import Mapping as _Mapping
 from contextlib import contextmanager as _contextmanager
@@ -26,7 +28,6 @@ from typing import Any as _Any
 from typing import ClassVar as _ClassVar
 from typing import Literal as _Literal
 from typing import Protocol as _Protocol
-from typing import TYPE_CHECKING as _TYPE_CHECKING
 from typing import TypeVar as _TypeVar
 
 __all__ = ["WorkerStats", "WorkerStatsSnapshot", "WorkerStatsOnRedis"]
@@ -178,7 +179,7 @@ class _View:
     (assigned, or for arrays also changed in place): only those are written back."""
 
     __slots__ = ("assigned", "_arrays_read")
-    assigned: set[str]
+    assigned: "set[str]"  # quoted: class bodies evaluate no builtin a field may shadow
     _arrays_read: dict[str, list[object]]
 
     def __init__(self, *values: object) -> None:
@@ -190,14 +191,14 @@ class _View:
                 self._arrays_read[name] = value[:]
 
     if (
-        not _TYPE_CHECKING
+        not _typing.TYPE_CHECKING
     ):  # type checkers keep checking each assignment against the fields
 
         def __setattr__(self, name: str, value: object) -> None:
             object.__setattr__(self, name, value)
             self.assigned.add(name)
 
-    def changed(self) -> set[str]:
+    def changed(self) -> "set[str]":
         read = self._arrays_read
         return self.assigned.union(
             name for name in read if getattr(self, name) != read[name]
@@ -374,12 +375,12 @@ def _add_overflow(name: str, delta: float, low: float, high: float) -> OverflowE
 
 
 def _batch_refused(
-    owner: str, refused: list[tuple[str, OverflowError]]
+    owner: str, groups: _Iterable[str], errors: _Iterable[OverflowError]
 ) -> OverflowError:
-    groups = ", ".join(repr(group) for group, _ in refused)
-    reasons = "; ".join(str(error) for _, error in refused)
+    names = ", ".join(map(repr, groups))
+    reasons = "; ".join(dict.fromkeys(map(str, errors)))
     return OverflowError(
-        f"{owner}: the batched adds of group {groups} did not land and stay pending: {reasons}"
+        f"{owner}: the batched adds of group {names} did not land and stay pending: {reasons}"
     )
 
 
@@ -940,7 +941,13 @@ class _RedisStruct:
         """Apply a flush's adds to every group in one script call: all of them, or (on overflow) none."""
         deltas = self._batched.pop(_threading.get_ident(), None)
         if deltas:
-            self._add_to(*deltas)
+            try:
+                self._add_to(*deltas)
+            except OverflowError as error:  # no group landed
+                groups = dict.fromkeys(
+                    group for field, _, _ in deltas for group in field.groups
+                )
+                raise _batch_refused(self._struct_name, groups, [error]) from None
 
     @_contextmanager
     def _holding(
@@ -1121,7 +1128,7 @@ class _WorkerStats_Batch:
             self._pending_failed = 0
             self._pending_elapsed = 0.0
         if refused:
-            raise _batch_refused("WorkerStats", refused)
+            raise _batch_refused("WorkerStats", *zip(*refused))
 
 
 class WorkerStats:
@@ -1979,18 +1986,38 @@ class WorkerStatsOnRedis(_RedisStruct):
     def locked_progress(self) -> _Iterator[_WorkerStats_Locked_progress]:
         """Hold group progress's lease around a working copy of its fields.
 
-        The copy is written back, checked, when the block ends; if it raises, nothing is.
+        The fields assigned through the copy are checked and written back when the block
+        ends; if it raises, nothing is.
         """
         with self._holding(
             "progress", self._field_processed, self._field_failed
         ) as values:
-            copy = _WorkerStats_Locked_progress()
-            copy.processed = _from_int(next(values))
-            copy.failed = _from_int(next(values))
-            yield copy
-            self._write(
-                self._checked_progress(copy.processed, copy.failed), ending=True
+            copy = _WorkerStats_Locked_progress(
+                _from_int(next(values)), _from_int(next(values))
             )
+            yield copy
+            changed = copy.changed()
+            changes: list[tuple[_RedisField, object]] = []
+            if "processed" in changed:
+                changes.append(
+                    (
+                        self._field_processed,
+                        _int(
+                            copy.processed,
+                            _C_INT_MIN,
+                            _C_INT_MAX,
+                            "WorkerStats.processed",
+                        ),
+                    )
+                )
+            if "failed" in changed:
+                changes.append(
+                    (
+                        self._field_failed,
+                        _int(copy.failed, _C_INT_MIN, _C_INT_MAX, "WorkerStats.failed"),
+                    )
+                )
+            self._write(changes, ending=True)
 
     def update_timing(
         self,
@@ -2016,13 +2043,22 @@ class WorkerStatsOnRedis(_RedisStruct):
     def locked_timing(self) -> _Iterator[_WorkerStats_Locked_timing]:
         """Hold group timing's lease around a working copy of its fields.
 
-        The copy is written back, checked, when the block ends; if it raises, nothing is.
+        The fields assigned through the copy are checked and written back when the block
+        ends; if it raises, nothing is.
         """
         with self._holding("timing", self._field_elapsed) as values:
-            copy = _WorkerStats_Locked_timing()
-            copy.elapsed = _from_float(next(values))
+            copy = _WorkerStats_Locked_timing(_from_float(next(values)))
             yield copy
-            self._write(self._checked_timing(copy.elapsed), ending=True)
+            changed = copy.changed()
+            changes: list[tuple[_RedisField, object]] = []
+            if "elapsed" in changed:
+                changes.append(
+                    (
+                        self._field_elapsed,
+                        _float(copy.elapsed, _FLOAT64_MAX, "WorkerStats.elapsed"),
+                    )
+                )
+            self._write(changes, ending=True)
 
     def update_default(
         self,
@@ -2043,13 +2079,19 @@ class WorkerStatsOnRedis(_RedisStruct):
     def locked_default(self) -> _Iterator[_WorkerStats_Locked_default]:
         """Hold group default's lease around a working copy of its fields.
 
-        The copy is written back, checked, when the block ends; if it raises, nothing is.
+        The fields assigned through the copy are checked and written back when the block
+        ends; if it raises, nothing is.
         """
         with self._holding("default", self._field_state) as values:
-            copy = _WorkerStats_Locked_default()
-            copy.state = _from_one_byte(next(values))
+            copy = _WorkerStats_Locked_default(_from_one_byte(next(values)))
             yield copy
-            self._write(self._checked_default(copy.state), ending=True)
+            changed = copy.changed()
+            changes: list[tuple[_RedisField, object]] = []
+            if "state" in changed:
+                changes.append(
+                    (self._field_state, _char(copy.state, "WorkerStats.state"))
+                )
+            self._write(changes, ending=True)
 
     def _apply_progress(self, _pending_processed: int, _pending_failed: int) -> None:
         """Queue batched deltas of the group; the flush sends every group's at once."""

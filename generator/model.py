@@ -173,6 +173,11 @@ class FieldModel:
         return f"_pending_{self.name}"
 
     @property
+    def store_type(self) -> str:
+        """Annotation of a checked value ready to store (array checks return list[Any])."""
+        return "list[_Any]" if self.storage is Storage.ARRAY else self.value_type
+
+    @property
     def checked(self) -> str:
         """update_<group>: the local holding this field's checked new value, or None to keep it."""
         return f"_new_{self.name}"
@@ -315,6 +320,11 @@ class LockGroup:
         return self.journaled and f.storage is not Storage.SCALAR
 
     @property
+    def put(self) -> str:
+        """The struct method storing checked values of this group while its lock is held."""
+        return f"_put_{self.name}"
+
+    @property
     def apply(self) -> str:
         """The struct method adding a batch's deltas to this group (the batch holds it bound)."""
         return f"_apply_{self.name}"
@@ -400,13 +410,14 @@ class StructModel:
     def state_slots(self) -> tuple[str, ...]:
         """What pickling for a child process carries, after the start method and group locks."""
         journals = tuple(group.journal for group in self.groups if group.journaled)
-        return tuple(slot for f in self.fields for slot in f.state_slots) + journals
+        parked = ("_parked",) if len(self.groups) > 1 else ()
+        return tuple(slot for f in self.fields for slot in f.state_slots) + journals + parked
 
     @property
     def slots(self) -> tuple[str, ...]:
-        lock_slots: tuple[str, ...] = ("_start_method",) if self.uses_locks else ()
+        lock_slots: tuple[str, ...] = ("_start_method",)
         lock_slots += ("_locks",) if self.groups else ()
-        lock_slots += ("_lock_order",) if len(self.groups) > 1 else ()
+        lock_slots += ("_lock_order", "_blocks") if len(self.groups) > 1 else ()
         group_slots = tuple(name for group in self.groups for name in (group.acquire, group.wait, group.release))
         process_slots = tuple(slot for f in self.fields for slot in f.process_slots)
         return lock_slots + group_slots + self.state_slots + process_slots
@@ -438,22 +449,26 @@ class ModuleModel:
             "import operator as _operator": "_as_int" in helpers,
             "import os as _os": True,  # the Redis twins' lease tokens
             "import struct as _struct": True,
-            "import sys as _sys": "_float" in helpers or recovery,
+            "import sys as _sys": "_float" in helpers or recovery or groups,
             "import threading as _threading": True,
             "import time as _time": True,
+            "import typing as _typing": groups,  # _typing.TYPE_CHECKING, which type checkers recognise by name
+            "import weakref as _weakref": groups,
             "from collections.abc import Callable as _Callable": self.uses_locks,
+            "from collections.abc import Iterable as _Iterable": True,
             "from collections.abc import Iterator as _Iterator": True,
             "from collections.abc import Mapping as _Mapping": True,
             "from collections.abc import Sequence as _Sequence": "_items" in helpers,
             "from contextlib import contextmanager as _contextmanager": True,
             "from multiprocessing.context import BaseContext as _BaseContext": True,
-            "from multiprocessing.context import get_spawning_popen as _get_spawning_popen": self.uses_locks,
+            "from multiprocessing.context import get_spawning_popen as _get_spawning_popen": True,
             "from types import TracebackType as _TracebackType": True,
             "from typing import Any as _Any": True,
             "from typing import ClassVar as _ClassVar": True,
             "from typing import cast as _cast": "_items" in helpers,
             "from typing import Literal as _Literal": groups,
             "from typing import Protocol as _Protocol": True,
+            "from typing import TypeVar as _TypeVar": self.uses_lock_order,
         }
         return tuple(line for line, wanted in needed.items() if wanted)
 
@@ -480,7 +495,7 @@ class ModuleModel:
 
     @property
     def uses_lock_order(self) -> bool:
-        """Whether `_acquire_in_order` is needed: a struct with several groups."""
+        """Whether `_read_consistently` is needed: a struct with several groups."""
         return any(len(s.groups) > 1 for s in self.structs)
 
 
@@ -638,7 +653,7 @@ def build_module(schema: SchemaFile, *, source_path: str, source_hash: str) -> M
         if s.code.kind is Kind.INT
     }
     helpers = {f.check for f in fields} | {f.redis_decode for f in fields}
-    helpers |= {"_add_overflow"}  # the Redis twins' base class raises it
+    helpers |= {"_add_overflow", "_batch_refused"}  # the Redis twins' base class raises them
     helpers |= {name for f in fields if f.has_add for name in ("_add_overflow", f.delta_check)}
     helpers |= {"_float_overflows" for f in fields if f.has_add and f.floating}
     helpers |= {"_index" for f in fields if f.has_add and f.storage is Storage.ARRAY}

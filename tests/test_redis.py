@@ -260,10 +260,10 @@ def test_locks_are_reentrant_and_group_methods_work_inside_them(client: Any, key
         stats.add_processed(2)
         with stats.locked_progress() as group:
             group.failed += 1
-            stats.update_progress(processed=10)  # inside the block: the copy's write wins
+            stats.update_progress(processed=10)  # lands: the block writes back only what it assigned
         assert client.exists(f"{key}:lease:progress")
     assert not client.exists(f"{key}:lease:progress")
-    assert (stats.processed, stats.failed) == (2, 1)
+    assert (stats.processed, stats.failed) == (10, 1)
 
 
 def test_a_holder_whose_lease_ran_out_writes_nothing(everything: ModuleType, client: Any, key: str) -> None:
@@ -412,3 +412,17 @@ def test_a_batch_flushes_every_group_in_one_script_call_all_or_none(client: Any,
         batch.flush()  # every add stayed pending, and now fits
         assert (stats.processed, stats.failed, stats.elapsed) == (101, 2**31 - 10, 51.0)
     assert (stats.processed, stats.failed, stats.elapsed) == (101, 2**31 - 10, 51.0)  # nothing applied twice
+
+
+def test_a_locked_block_writes_back_only_what_it_assigned(client: Any, key: str) -> None:
+    stats = WorkerStats.on_redis(client, key)
+    with stats.locked_progress() as group:
+        group.failed = 4
+        stats.add_processed(3)  # the same client holds the lease: this lands, and is not overwritten
+    assert (stats.processed, stats.failed) == (3, 4)
+    with pytest.raises(TypeError, match="WorkerStats.processed must be an int, not NoneType"):
+        with stats.locked_progress() as group:
+            group.failed = 5
+            group.processed = None  # type: ignore[assignment]
+    assert (stats.processed, stats.failed) == (3, 4)
+    assert not client.exists(f"{key}:lease:progress")

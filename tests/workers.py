@@ -229,3 +229,54 @@ def add_and_read(task: tuple[Any, int]) -> int:
     for _ in range(times):
         shared.add_value()
     return int(shared.value)
+
+
+def copy_a_into_b(shared: Any, times: int, go: Any) -> None:
+    """A block of group gb that reads a field of group ga: takes the locks against the fixed order."""
+    go.wait()
+    for _ in range(times):
+        with shared.locked_gb() as group:
+            group.b = shared.a
+
+
+def add_to_a(shared: Any, times: int, go: Any) -> None:
+    go.wait()
+    for _ in range(times):
+        shared.add_a()
+
+
+def check_b_never_ahead(shared: Any, times: int, bad: Any, go: Any) -> None:
+    """b only ever copies a, and a only grows: a consistent snapshot never shows b > a."""
+    go.wait()
+    for _ in range(times):
+        snap = shared.snapshot()
+        if snap.b > snap.a:
+            bad.add_value()
+
+
+def snapshot_inside_block(shared: Any, group: str, times: int, bad: Any, go: Any) -> None:
+    """Add one to the block's field through the copy, with snapshot() and repr() taken inside."""
+    field = group[1:]
+    go.wait()
+    for _ in range(times):
+        with getattr(shared, f"locked_{group}")() as copy:
+            before = getattr(copy, field)
+            setattr(copy, field, before + 1)
+            if getattr(shared.snapshot(), field) != before or f"{field}={before}," not in repr(shared)[:-1] + ",":
+                bad.add_value()  # the group this block holds must read as it was before the block
+
+
+def add_in_blocks_calling_methods(shared: Any, times: int, go: Any) -> None:
+    """Locked blocks (over an injected plain Lock) that call the struct's own methods inside."""
+    go.wait()
+    for _ in range(times):
+        with shared.locked_ga() as group:
+            group.m += 1
+            shared.add_n()
+            shared.snapshot()
+
+
+def set_stop(shared: Any, go: Any) -> None:
+    go.wait()
+    assert shared.ratio == 0.5
+    shared.stop = True

@@ -15,8 +15,10 @@ import struct as _struct
 import sys as _sys
 import threading as _threading
 import time as _time
+import typing as _typing
 import weakref as _weakref
 from collections.abc import Callable as _Callable
+from collections.abc import Iterable as _Iterable
 from collections.abc import Iterator as _Iterator
 from collections.abc import Mapping as _Mapping
 from collections.abc import Sequence as _Sequence
@@ -29,7 +31,6 @@ from typing import ClassVar as _ClassVar
 from typing import cast as _cast
 from typing import Literal as _Literal
 from typing import Protocol as _Protocol
-from typing import TYPE_CHECKING as _TYPE_CHECKING
 from typing import TypeVar as _TypeVar
 
 __all__ = [
@@ -197,7 +198,7 @@ class _View:
     (assigned, or for arrays also changed in place): only those are written back."""
 
     __slots__ = ("assigned", "_arrays_read")
-    assigned: set[str]
+    assigned: "set[str]"  # quoted: class bodies evaluate no builtin a field may shadow
     _arrays_read: dict[str, list[object]]
 
     def __init__(self, *values: object) -> None:
@@ -209,14 +210,14 @@ class _View:
                 self._arrays_read[name] = value[:]
 
     if (
-        not _TYPE_CHECKING
+        not _typing.TYPE_CHECKING
     ):  # type checkers keep checking each assignment against the fields
 
         def __setattr__(self, name: str, value: object) -> None:
             object.__setattr__(self, name, value)
             self.assigned.add(name)
 
-    def changed(self) -> set[str]:
+    def changed(self) -> "set[str]":
         read = self._arrays_read
         return self.assigned.union(
             name for name in read if getattr(self, name) != read[name]
@@ -662,12 +663,12 @@ def _add_overflow(name: str, delta: float, low: float, high: float) -> OverflowE
 
 
 def _batch_refused(
-    owner: str, refused: list[tuple[str, OverflowError]]
+    owner: str, groups: _Iterable[str], errors: _Iterable[OverflowError]
 ) -> OverflowError:
-    groups = ", ".join(repr(group) for group, _ in refused)
-    reasons = "; ".join(str(error) for _, error in refused)
+    names = ", ".join(map(repr, groups))
+    reasons = "; ".join(dict.fromkeys(map(str, errors)))
     return OverflowError(
-        f"{owner}: the batched adds of group {groups} did not land and stay pending: {reasons}"
+        f"{owner}: the batched adds of group {names} did not land and stay pending: {reasons}"
     )
 
 
@@ -1329,7 +1330,13 @@ class _RedisStruct:
         """Apply a flush's adds to every group in one script call: all of them, or (on overflow) none."""
         deltas = self._batched.pop(_threading.get_ident(), None)
         if deltas:
-            self._add_to(*deltas)
+            try:
+                self._add_to(*deltas)
+            except OverflowError as error:  # no group landed
+                groups = dict.fromkeys(
+                    group for field, _, _ in deltas for group in field.groups
+                )
+                raise _batch_refused(self._struct_name, groups, [error]) from None
 
     @_contextmanager
     def _holding(
@@ -1690,7 +1697,7 @@ class _Everything_Batch:
             self._pending_ints = {}
             self._pending_reals = {}
         if refused:
-            raise _batch_refused("Everything", refused)
+            raise _batch_refused("Everything", *zip(*refused))
 
 
 class Everything:
@@ -4464,7 +4471,8 @@ class EverythingOnRedis(_RedisStruct):
     def locked_default(self) -> _Iterator[_Everything_Locked_default]:
         """Hold group default's lease around a working copy of its fields.
 
-        The copy is written back, checked, when the block ends; if it raises, nothing is.
+        The fields assigned through the copy are checked and written back when the block
+        ends; if it raises, nothing is.
         """
         with self._holding(
             "default",
@@ -4484,43 +4492,113 @@ class EverythingOnRedis(_RedisStruct):
             self._field_d,
             self._field_flag,
         ) as values:
-            copy = _Everything_Locked_default()
-            copy.c = _from_one_byte(next(values))
-            copy.u = _from_one_char(next(values))
-            copy.b = _from_int(next(values))
-            copy.B = _from_int(next(values))
-            copy.h = _from_int(next(values))
-            copy.H = _from_int(next(values))
-            copy.i = _from_int(next(values))
-            copy.I = _from_int(next(values))
-            copy.l = _from_int(next(values))
-            copy.L = _from_int(next(values))
-            copy.q = _from_int(next(values))
-            copy.Q = _from_int(next(values))
-            copy.f = _from_float(next(values))
-            copy.d = _from_float(next(values))
-            copy.flag = _from_bool(next(values))
-            yield copy
-            self._write(
-                self._checked_default(
-                    copy.c,
-                    copy.u,
-                    copy.b,
-                    copy.B,
-                    copy.h,
-                    copy.H,
-                    copy.i,
-                    copy.I,
-                    copy.l,
-                    copy.L,
-                    copy.q,
-                    copy.Q,
-                    copy.f,
-                    copy.d,
-                    copy.flag,
-                ),
-                ending=True,
+            copy = _Everything_Locked_default(
+                _from_one_byte(next(values)),
+                _from_one_char(next(values)),
+                _from_int(next(values)),
+                _from_int(next(values)),
+                _from_int(next(values)),
+                _from_int(next(values)),
+                _from_int(next(values)),
+                _from_int(next(values)),
+                _from_int(next(values)),
+                _from_int(next(values)),
+                _from_int(next(values)),
+                _from_int(next(values)),
+                _from_float(next(values)),
+                _from_float(next(values)),
+                _from_bool(next(values)),
             )
+            yield copy
+            changed = copy.changed()
+            changes: list[tuple[_RedisField, object]] = []
+            if "c" in changed:
+                changes.append((self._field_c, _char(copy.c, "Everything.c")))
+            if "u" in changed:
+                changes.append((self._field_u, _wchar(copy.u, "Everything.u")))
+            if "b" in changed:
+                changes.append(
+                    (
+                        self._field_b,
+                        _int(copy.b, _C_BYTE_MIN, _C_BYTE_MAX, "Everything.b"),
+                    )
+                )
+            if "B" in changed:
+                changes.append(
+                    (
+                        self._field_B,
+                        _int(copy.B, _C_UBYTE_MIN, _C_UBYTE_MAX, "Everything.B"),
+                    )
+                )
+            if "h" in changed:
+                changes.append(
+                    (
+                        self._field_h,
+                        _int(copy.h, _C_SHORT_MIN, _C_SHORT_MAX, "Everything.h"),
+                    )
+                )
+            if "H" in changed:
+                changes.append(
+                    (
+                        self._field_H,
+                        _int(copy.H, _C_USHORT_MIN, _C_USHORT_MAX, "Everything.H"),
+                    )
+                )
+            if "i" in changed:
+                changes.append(
+                    (
+                        self._field_i,
+                        _int(copy.i, _C_INT_MIN, _C_INT_MAX, "Everything.i"),
+                    )
+                )
+            if "I" in changed:
+                changes.append(
+                    (
+                        self._field_I,
+                        _int(copy.I, _C_UINT_MIN, _C_UINT_MAX, "Everything.I"),
+                    )
+                )
+            if "l" in changed:
+                changes.append(
+                    (
+                        self._field_l,
+                        _int(copy.l, _C_LONG_MIN, _C_LONG_MAX, "Everything.l"),
+                    )
+                )
+            if "L" in changed:
+                changes.append(
+                    (
+                        self._field_L,
+                        _int(copy.L, _C_ULONG_MIN, _C_ULONG_MAX, "Everything.L"),
+                    )
+                )
+            if "q" in changed:
+                changes.append(
+                    (
+                        self._field_q,
+                        _int(copy.q, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Everything.q"),
+                    )
+                )
+            if "Q" in changed:
+                changes.append(
+                    (
+                        self._field_Q,
+                        _int(
+                            copy.Q, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX, "Everything.Q"
+                        ),
+                    )
+                )
+            if "f" in changed:
+                changes.append(
+                    (self._field_f, _float(copy.f, _FLOAT32_MAX, "Everything.f"))
+                )
+            if "d" in changed:
+                changes.append(
+                    (self._field_d, _float(copy.d, _FLOAT64_MAX, "Everything.d"))
+                )
+            if "flag" in changed:
+                changes.append((self._field_flag, _bool(copy.flag, "Everything.flag")))
+            self._write(changes, ending=True)
 
     def update_arrays(
         self,
@@ -4561,19 +4639,41 @@ class EverythingOnRedis(_RedisStruct):
     def locked_arrays(self) -> _Iterator[_Everything_Locked_arrays]:
         """Hold group arrays's lease around a working copy of its fields.
 
-        The copy is written back, checked, when the block ends; if it raises, nothing is.
+        The fields assigned through the copy are checked and written back when the block
+        ends; if it raises, nothing is.
         """
         with self._holding(
             "arrays", self._field_ints, self._field_reals, self._field_flags
         ) as values:
-            copy = _Everything_Locked_arrays()
-            copy.ints = list(_from_int(next(values)) for _ in range(3))
-            copy.reals = list(_from_float(next(values)) for _ in range(2))
-            copy.flags = list(_from_bool(next(values)) for _ in range(2))
-            yield copy
-            self._write(
-                self._checked_arrays(copy.ints, copy.reals, copy.flags), ending=True
+            copy = _Everything_Locked_arrays(
+                list(_from_int(next(values)) for _ in range(3)),
+                list(_from_float(next(values)) for _ in range(2)),
+                list(_from_bool(next(values)) for _ in range(2)),
             )
+            yield copy
+            changed = copy.changed()
+            changes: list[tuple[_RedisField, object]] = []
+            if "ints" in changed:
+                changes.append(
+                    (
+                        self._field_ints,
+                        _int_items(
+                            copy.ints, 3, _C_INT_MIN, _C_INT_MAX, "Everything.ints"
+                        ),
+                    )
+                )
+            if "reals" in changed:
+                changes.append(
+                    (
+                        self._field_reals,
+                        _float_items(copy.reals, 2, _FLOAT64_MAX, "Everything.reals"),
+                    )
+                )
+            if "flags" in changed:
+                changes.append(
+                    (self._field_flags, _bool_items(copy.flags, 2, "Everything.flags"))
+                )
+            self._write(changes, ending=True)
 
     def update_text(
         self,
@@ -4599,14 +4699,25 @@ class EverythingOnRedis(_RedisStruct):
     def locked_text(self) -> _Iterator[_Everything_Locked_text]:
         """Hold group text's lease around a working copy of its fields.
 
-        The copy is written back, checked, when the block ends; if it raises, nothing is.
+        The fields assigned through the copy are checked and written back when the block
+        ends; if it raises, nothing is.
         """
         with self._holding("text", self._field_label, self._field_title) as values:
-            copy = _Everything_Locked_text()
-            copy.label = _from_bytes(next(values))
-            copy.title = _from_str(next(values))
+            copy = _Everything_Locked_text(
+                _from_bytes(next(values)), _from_str(next(values))
+            )
             yield copy
-            self._write(self._checked_text(copy.label, copy.title), ending=True)
+            changed = copy.changed()
+            changes: list[tuple[_RedisField, object]] = []
+            if "label" in changed:
+                changes.append(
+                    (self._field_label, _bytes(copy.label, 8, "Everything.label"))
+                )
+            if "title" in changed:
+                changes.append(
+                    (self._field_title, _text(copy.title, 8, "Everything.title"))
+                )
+            self._write(changes, ending=True)
 
     def _apply_default(
         self,
@@ -4813,7 +4924,7 @@ class _Guarded_Batch:
             self._pending_total = 0
             self._pending_b = 0
         if refused:
-            raise _batch_refused("Guarded", refused)
+            raise _batch_refused("Guarded", *zip(*refused))
 
 
 class Guarded:
@@ -5487,14 +5598,36 @@ class GuardedOnRedis(_RedisStruct):
     def locked_left(self) -> _Iterator[_Guarded_Locked_left]:
         """Hold group left's lease around a working copy of its fields.
 
-        The copy is written back, checked, when the block ends; if it raises, nothing is.
+        The fields assigned through the copy are checked and written back when the block
+        ends; if it raises, nothing is.
         """
         with self._holding("left", self._field_a, self._field_total) as values:
-            copy = _Guarded_Locked_left()
-            copy.a = _from_int(next(values))
-            copy.total = _from_int(next(values))
+            copy = _Guarded_Locked_left(
+                _from_int(next(values)), _from_int(next(values))
+            )
             yield copy
-            self._write(self._checked_left(copy.a, copy.total), ending=True)
+            changed = copy.changed()
+            changes: list[tuple[_RedisField, object]] = []
+            if "a" in changed:
+                changes.append(
+                    (
+                        self._field_a,
+                        _int(copy.a, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.a"),
+                    )
+                )
+            if "total" in changed:
+                changes.append(
+                    (
+                        self._field_total,
+                        _int(
+                            copy.total,
+                            _C_LONGLONG_MIN,
+                            _C_LONGLONG_MAX,
+                            "Guarded.total",
+                        ),
+                    )
+                )
+            self._write(changes, ending=True)
 
     def update_right(
         self,
@@ -5517,13 +5650,22 @@ class GuardedOnRedis(_RedisStruct):
     def locked_right(self) -> _Iterator[_Guarded_Locked_right]:
         """Hold group right's lease around a working copy of its fields.
 
-        The copy is written back, checked, when the block ends; if it raises, nothing is.
+        The fields assigned through the copy are checked and written back when the block
+        ends; if it raises, nothing is.
         """
         with self._holding("right", self._field_b) as values:
-            copy = _Guarded_Locked_right()
-            copy.b = _from_int(next(values))
+            copy = _Guarded_Locked_right(_from_int(next(values)))
             yield copy
-            self._write(self._checked_right(copy.b), ending=True)
+            changed = copy.changed()
+            changes: list[tuple[_RedisField, object]] = []
+            if "b" in changed:
+                changes.append(
+                    (
+                        self._field_b,
+                        _int(copy.b, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.b"),
+                    )
+                )
+            self._write(changes, ending=True)
 
     def _apply_left(self, _pending_a: int, _pending_total: int) -> None:
         """Queue batched deltas of the group; the flush sends every group's at once."""
@@ -5676,7 +5818,7 @@ class _Pair_Batch:
             self._pending_b = 0
             self._pending_moves = 0
         if refused:
-            raise _batch_refused("Pair", refused)
+            raise _batch_refused("Pair", *zip(*refused))
 
 
 class Pair:
@@ -6323,14 +6465,29 @@ class PairOnRedis(_RedisStruct):
     def locked_pair(self) -> _Iterator[_Pair_Locked_pair]:
         """Hold group pair's lease around a working copy of its fields.
 
-        The copy is written back, checked, when the block ends; if it raises, nothing is.
+        The fields assigned through the copy are checked and written back when the block
+        ends; if it raises, nothing is.
         """
         with self._holding("pair", self._field_a, self._field_b) as values:
-            copy = _Pair_Locked_pair()
-            copy.a = _from_int(next(values))
-            copy.b = _from_int(next(values))
+            copy = _Pair_Locked_pair(_from_int(next(values)), _from_int(next(values)))
             yield copy
-            self._write(self._checked_pair(copy.a, copy.b), ending=True)
+            changed = copy.changed()
+            changes: list[tuple[_RedisField, object]] = []
+            if "a" in changed:
+                changes.append(
+                    (
+                        self._field_a,
+                        _int(copy.a, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.a"),
+                    )
+                )
+            if "b" in changed:
+                changes.append(
+                    (
+                        self._field_b,
+                        _int(copy.b, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.b"),
+                    )
+                )
+            self._write(changes, ending=True)
 
     def update_other(
         self,
@@ -6353,13 +6510,22 @@ class PairOnRedis(_RedisStruct):
     def locked_other(self) -> _Iterator[_Pair_Locked_other]:
         """Hold group other's lease around a working copy of its fields.
 
-        The copy is written back, checked, when the block ends; if it raises, nothing is.
+        The fields assigned through the copy are checked and written back when the block
+        ends; if it raises, nothing is.
         """
         with self._holding("other", self._field_moves) as values:
-            copy = _Pair_Locked_other()
-            copy.moves = _from_int(next(values))
+            copy = _Pair_Locked_other(_from_int(next(values)))
             yield copy
-            self._write(self._checked_other(copy.moves), ending=True)
+            changed = copy.changed()
+            changes: list[tuple[_RedisField, object]] = []
+            if "moves" in changed:
+                changes.append(
+                    (
+                        self._field_moves,
+                        _int(copy.moves, _C_INT_MIN, _C_INT_MAX, "Pair.moves"),
+                    )
+                )
+            self._write(changes, ending=True)
 
     def _apply_pair(self, _pending_a: int, _pending_b: int) -> None:
         """Queue batched deltas of the group; the flush sends every group's at once."""
@@ -6970,13 +7136,17 @@ class HitsOnRedis(_RedisStruct):
     def locked_default(self) -> _Iterator[_Hits_Locked_default]:
         """Hold group default's lease around a working copy of its fields.
 
-        The copy is written back, checked, when the block ends; if it raises, nothing is.
+        The fields assigned through the copy are checked and written back when the block
+        ends; if it raises, nothing is.
         """
         with self._holding("default", self._field_label) as values:
-            copy = _Hits_Locked_default()
-            copy.label = _from_bytes(next(values))
+            copy = _Hits_Locked_default(_from_bytes(next(values)))
             yield copy
-            self._write(self._checked_default(copy.label), ending=True)
+            changed = copy.changed()
+            changes: list[tuple[_RedisField, object]] = []
+            if "label" in changed:
+                changes.append((self._field_label, _bytes(copy.label, 8, "Hits.label")))
+            self._write(changes, ending=True)
 
     def snapshot(self) -> HitsSnapshot:
         """A consistent copy of every field, read in one command."""
@@ -7119,7 +7289,7 @@ class _Ledger_Batch:
             self._pending_last = {}
             self._pending_moves = 0
         if refused:
-            raise _batch_refused("Ledger", refused)
+            raise _batch_refused("Ledger", *zip(*refused))
 
 
 class Ledger:
@@ -8113,20 +8283,51 @@ class LedgerOnRedis(_RedisStruct):
     def locked_pair(self) -> _Iterator[_Ledger_Locked_pair]:
         """Hold group pair's lease around a working copy of its fields.
 
-        The copy is written back, checked, when the block ends; if it raises, nothing is.
+        The fields assigned through the copy are checked and written back when the block
+        ends; if it raises, nothing is.
         """
         with self._holding(
             "pair", self._field_a, self._field_b, self._field_last, self._field_note
         ) as values:
-            copy = _Ledger_Locked_pair()
-            copy.a = _from_int(next(values))
-            copy.b = _from_int(next(values))
-            copy.last = list(_from_int(next(values)) for _ in range(2))
-            copy.note = _from_bytes(next(values))
-            yield copy
-            self._write(
-                self._checked_pair(copy.a, copy.b, copy.last, copy.note), ending=True
+            copy = _Ledger_Locked_pair(
+                _from_int(next(values)),
+                _from_int(next(values)),
+                list(_from_int(next(values)) for _ in range(2)),
+                _from_bytes(next(values)),
             )
+            yield copy
+            changed = copy.changed()
+            changes: list[tuple[_RedisField, object]] = []
+            if "a" in changed:
+                changes.append(
+                    (
+                        self._field_a,
+                        _int(copy.a, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Ledger.a"),
+                    )
+                )
+            if "b" in changed:
+                changes.append(
+                    (
+                        self._field_b,
+                        _int(copy.b, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Ledger.b"),
+                    )
+                )
+            if "last" in changed:
+                changes.append(
+                    (
+                        self._field_last,
+                        _int_items(
+                            copy.last,
+                            2,
+                            _C_LONGLONG_MIN,
+                            _C_LONGLONG_MAX,
+                            "Ledger.last",
+                        ),
+                    )
+                )
+            if "note" in changed:
+                changes.append((self._field_note, _bytes(copy.note, 8, "Ledger.note")))
+            self._write(changes, ending=True)
 
     def update_other(
         self,
@@ -8149,13 +8350,22 @@ class LedgerOnRedis(_RedisStruct):
     def locked_other(self) -> _Iterator[_Ledger_Locked_other]:
         """Hold group other's lease around a working copy of its fields.
 
-        The copy is written back, checked, when the block ends; if it raises, nothing is.
+        The fields assigned through the copy are checked and written back when the block
+        ends; if it raises, nothing is.
         """
         with self._holding("other", self._field_moves) as values:
-            copy = _Ledger_Locked_other()
-            copy.moves = _from_int(next(values))
+            copy = _Ledger_Locked_other(_from_int(next(values)))
             yield copy
-            self._write(self._checked_other(copy.moves), ending=True)
+            changed = copy.changed()
+            changes: list[tuple[_RedisField, object]] = []
+            if "moves" in changed:
+                changes.append(
+                    (
+                        self._field_moves,
+                        _int(copy.moves, _C_INT_MIN, _C_INT_MAX, "Ledger.moves"),
+                    )
+                )
+            self._write(changes, ending=True)
 
     def _apply_pair(
         self, _pending_a: int, _pending_b: int, _pending_last: dict[int, int]
