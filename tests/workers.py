@@ -280,3 +280,8 @@ def set_stop(shared: Any, go: Any) -> None:
     go.wait()
     assert shared.ratio == 0.5
     shared.stop = True
+
+
+def snapshot_in_block_of_ga(shared: Any) -> None:
+    with shared.locked_ga():
+        shared.snapshot()

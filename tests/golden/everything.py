@@ -321,6 +321,20 @@ class _Journal:
             target[:] = source
 
 
+class _ParkedMark:
+    """A group's parked mark (see _read_consistently): a holder that died parked leaves it odd,
+    and whoever takes its lock over makes it even again before changing the group."""
+
+    __slots__ = ("_marks", "_index")
+
+    def __init__(self, marks: _Any, index: int) -> None:
+        self._marks, self._index = marks, index
+
+    def finish(self) -> None:
+        if self._marks[self._index] % 2:
+            self._marks[self._index] += 1
+
+
 # A recoverable lock's shared words: room for a pthread_mutex_t anywhere, then how many times
 # a process took the lock over from a holder that died.
 _MUTEX_WORDS = 8
@@ -356,7 +370,7 @@ class _RecoverableLock:
     def _open(self) -> None:
         """This process's view of the shared takeover count (views do not travel); no journals yet."""
         self._takeovers = memoryview(self._mutex).cast("B").cast("Q")[_MUTEX_WORDS:]
-        self._journals: list[_Journal] = (
+        self._journals: list[_Journal | _ParkedMark] = (
             []
         )  # of the groups this lock guards, in this process
         self._takeovers_seen = 0
@@ -370,7 +384,7 @@ class _RecoverableLock:
         self._pthread = _pthread
         self._open()
 
-    def guard(self, journal: _Journal) -> None:
+    def guard(self, journal: _Journal | _ParkedMark) -> None:
         """Have this process finish the journal's write, should its writer die, when it next takes the lock."""
         self._journals.append(journal)
         self._takeovers_seen = (
@@ -430,8 +444,8 @@ def _new_recoverable_lock(ctx: _BaseContext) -> _Lock:
     return _RecoverableLock(ctx) if _pthread is not None else ctx.RLock()
 
 
-def _enlist(lock: _Lock, journal: _Journal) -> None:
-    """Let a recoverable lock finish this journal's write if its writer dies (others cannot)."""
+def _enlist(lock: _Lock, journal: _Journal | _ParkedMark) -> None:
+    """Let a recoverable lock finish this journal's write (or end this parked mark) if its holder dies."""
     if isinstance(lock, _RecoverableLock):
         lock.guard(journal)
 
@@ -7424,6 +7438,8 @@ class Ledger:
             dict((id(lock), (group, lock)) for group, lock in locks.items()).values()
         )
         self._blocks = []  # (lock, thread) of each locked block open in this process
+        for index, (_, lock) in enumerate(self._lock_order):
+            _enlist(lock, _ParkedMark(self._parked, index))
         lock = locks["pair"]
         self._acquire_pair, self._release_pair = lock.acquire, lock.release
         self._wait_pair = _functools.partial(
