@@ -4,7 +4,8 @@
 
 ``counter.add_value()`` is one atomic increment: one lock acquisition, no lost updates.
 With ``--redis redis://host:6379/0`` the same program keeps the counter in a Redis hash instead
-(one line differs; needs redis-py: pip install 'sharedgen[redis]').
+(one line differs; schemas/counter.yaml asks for the twin with ``redis: true``; needs redis-py:
+pip install 'sharedgen[redis]').
 """
 
 from __future__ import annotations

@@ -2,8 +2,9 @@
 
 A generated file is reused as it is when its header names the same generator version,
 schema path and schema hash as a new render would, and its content is byte for byte a
-file this cache recorded as written by this exact generator (code, templates and black). An edited
-file is therefore never mistaken for a fresh one. Delete the folder to start over.
+file this cache recorded as written by this exact generator (code, templates and black) with the
+same settings (``[tool.sharedgen] redis``). An edited file is therefore never mistaken for a fresh
+one. Delete the folder to start over.
 """
 
 from __future__ import annotations
@@ -36,8 +37,9 @@ def cache_file() -> Path:
     return root / f"outputs-{__version__}-{generator_fingerprint()}.json"
 
 
-def _digest(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+def _digest(text: str, settings: str) -> str:
+    """Identifies a file's text as written under ``settings`` (the project's settings the text depends on)."""
+    return hashlib.sha256((f"{settings}\0{text}" if settings else text).encode("utf-8")).hexdigest()
 
 
 class OutputCache:
@@ -51,18 +53,18 @@ class OutputCache:
             self.known = {}
         self.changed = False
 
-    def reuse(self, existing: Path, header: str) -> str | None:
-        """The existing file's text if it is what a new render would produce, else None."""
+    def reuse(self, existing: Path, header: str, settings: str = "") -> str | None:
+        """The existing file's text if it is what a new render with ``settings`` would produce, else None."""
         try:
             text = existing.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
             return None
-        if text.split("\n", 1)[0] != header or _digest(text) not in self.known:
+        if text.split("\n", 1)[0] != header or _digest(text, settings) not in self.known:
             return None
         return text
 
-    def remember(self, text: str) -> None:
-        digest = _digest(text)
+    def remember(self, text: str, settings: str = "") -> None:
+        digest = _digest(text, settings)
         if digest not in self.known:
             self.known[digest] = len(self.known)
             self.changed = True

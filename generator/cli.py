@@ -2,7 +2,8 @@
 
 Defaults come from ``[tool.sharedgen]`` of the nearest ``pyproject.toml`` (``schemas`` and
 ``output``, relative to that file), then from the built-in ``schemas`` and ``generated``;
-arguments on the command line win over both.
+arguments on the command line win over both. ``redis = true`` there gives every struct its
+Redis twin.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ EXIT_OK, EXIT_STALE, EXIT_INVALID, EXIT_INTERNAL = 0, 1, 2, 3
 class Config:
     schemas: tuple[str, ...] = ("schemas",)
     output: str = "generated"
+    redis: bool = False  # every struct gets its Redis twin
 
 
 def load_config(start: Path) -> Config:
@@ -58,9 +60,9 @@ def _read_config(pyproject: Path, start: Path) -> Config:
     table = tool.get("sharedgen", {}) if isinstance(tool, dict) else {}
     if not isinstance(table, dict):
         raise config_error("must be a table (schemas = [...], output = '...')")
-    unknown = sorted(set(table) - {"schemas", "output"})
+    unknown = sorted(set(table) - {"schemas", "output", "redis"})
     if unknown:
-        raise config_error(f"has unknown key {unknown[0]!r} (known: schemas, output)", unknown[0])
+        raise config_error(f"has unknown key {unknown[0]!r} (known: schemas, output, redis)", unknown[0])
     schemas = table.get("schemas", list(Config.schemas))
     schemas = [schemas] if isinstance(schemas, str) else schemas
     if not isinstance(schemas, list) or not all(isinstance(item, str) for item in schemas):
@@ -68,10 +70,14 @@ def _read_config(pyproject: Path, start: Path) -> Config:
     output = table.get("output", Config.output)
     if not isinstance(output, str):
         raise config_error("output must be a path (a string)", "output")
+    redis = table.get("redis", Config.redis)
+    if not isinstance(redis, bool):
+        raise config_error("redis must be true or false", "redis")
     relative = os.path.relpath(pyproject.parent, start)
     return Config(
         schemas=tuple(os.path.normpath(os.path.join(relative, s)) for s in schemas),
         output=os.path.normpath(os.path.join(relative, output)),
+        redis=redis,
     )
 
 
@@ -97,7 +103,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sharedgen",
         description="Generate typed multiprocessing shared-memory structs from schema files.",
-        epilog="Defaults can be set in [tool.sharedgen] of pyproject.toml: schemas = [...], output = '...'.",
+        epilog="Defaults can be set in [tool.sharedgen] of pyproject.toml: schemas = [...], output = '...',"
+        " redis = true (a Redis twin for every struct).",
     )
     parser.add_argument("--version", action="version", version=f"sharedgen {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -148,7 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         out_dir = Path(args.output or config.output)
         cache = OutputCache()
         paths = args.paths or list(config.schemas)
-        modules = generate(paths, out_dir=out_dir, cache=cache)
+        modules = generate(paths, out_dir=out_dir, cache=cache, redis=config.redis)
         plan = plan_outputs(modules, out_dir)
         if args.command == "build":
             changed = apply_plan(plan)

@@ -348,6 +348,7 @@ class StructModel:
     lock_timeout: float | None
     recover_locks: bool
     has_default_group: bool
+    redis: bool  # the struct has a Redis twin (and an `on_redis` method)
 
     @property
     def redis_class(self) -> str:
@@ -474,7 +475,15 @@ class ModuleModel:
 
     @property
     def exports(self) -> tuple[str, ...]:
-        return tuple(name for s in self.structs for name in (s.name, s.snapshot_class, s.redis_class))
+        names: list[str] = []
+        for s in self.structs:
+            names += [s.name, s.snapshot_class] + ([s.redis_class] if s.redis else [])
+        return tuple(names)
+
+    @property
+    def uses_redis(self) -> bool:
+        """Whether a struct has a Redis twin: only then does the module hold the twins' helpers."""
+        return any(s.redis for s in self.structs)
 
     @property
     def uses_locks(self) -> bool:
@@ -615,7 +624,8 @@ def _writes_in_several_steps(fields: tuple[FieldModel, ...]) -> bool:
     return len(fields) > 1 or fields[0].storage is not Storage.SCALAR
 
 
-def build_struct(name: str, spec: StructSpec) -> StructModel:
+def build_struct(name: str, spec: StructSpec, *, redis: bool = False) -> StructModel:
+    """``redis``: every struct of the project gets its Redis twin, whatever its own ``redis`` key says."""
     fields = tuple(build_field(name, field_name, field) for field_name, field in spec.fields.items())
     members = {group: tuple(f for f in fields if f.group == group) for group in spec.groups}
     groups = tuple(
@@ -640,11 +650,12 @@ def build_struct(name: str, spec: StructSpec) -> StructModel:
         lock_timeout=None if spec.lock_timeout is None else float(spec.lock_timeout),
         recover_locks=spec.recover_locks and any(f.group or f.is_sharded for f in fields),
         has_default_group=DEFAULT_GROUP in spec.groups,
+        redis=spec.redis or redis,
     )
 
 
-def build_module(schema: SchemaFile, *, source_path: str, source_hash: str) -> ModuleModel:
-    structs = tuple(build_struct(name, spec) for name, spec in schema.structs.items())
+def build_module(schema: SchemaFile, *, source_path: str, source_hash: str, redis: bool = False) -> ModuleModel:
+    structs = tuple(build_struct(name, spec, redis=redis) for name, spec in schema.structs.items())
     fields = [f for s in structs for f in s.fields]
     ranges = {
         IntRange(s.code.ctype, s.code.signed)

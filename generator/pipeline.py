@@ -26,14 +26,20 @@ class GeneratedModule:
 
 
 def generate(
-    paths: Iterable[str], *, out_dir: Path = Path("generated"), cache: OutputCache | None = None
+    paths: Iterable[str],
+    *,
+    out_dir: Path = Path("generated"),
+    cache: OutputCache | None = None,
+    redis: bool = False,
 ) -> list[GeneratedModule]:
     """Validate every schema first; render only when all are valid, else raise SchemaErrors.
 
     The modules are for ``out_dir``: their headers name each schema as seen from there. With
     ``cache``, a module whose file there is known to be this version's output for the same
-    schema is taken as it is instead of being rendered again.
+    schema and settings is taken as it is instead of being rendered again. ``redis``: every
+    struct gets its Redis twin (``[tool.sharedgen] redis = true``), not only those asking for it.
     """
+    settings = "redis" if redis else ""  # what the output depends on beside the schema
     sources, errors = load_all(paths, out_dir)
     models: list[tuple[str, str, ModuleModel]] = []
     owners: dict[str, str] = {}
@@ -45,7 +51,7 @@ def generate(
             errors.append(SchemaError(source.display_path, 1, 1, message))
         owners.setdefault(source.module_name, source.display_path)
         if spec is not None:
-            model = build_module(spec, source_path=source.source_path, source_hash=source.source_hash)
+            model = build_module(spec, source_path=source.source_path, source_hash=source.source_hash, redis=redis)
             models.append((source.module_name, source.display_path, model))
     if errors:
         raise SchemaErrors(errors)
@@ -53,7 +59,7 @@ def generate(
     texts: dict[str, str] = {}
     if cache is not None:
         for name, _, model in models:
-            reused = cache.reuse(out_dir / f"{name}.py", header_line(model))
+            reused = cache.reuse(out_dir / f"{name}.py", header_line(model), settings)
             if reused is not None:
                 texts[name] = reused
     pending = [(model, name) for name, _, model in models if name not in texts]
@@ -68,6 +74,6 @@ def generate(
         texts[name] = text
     if cache is not None:
         for text in texts.values():
-            cache.remember(text)
+            cache.remember(text, settings)
     rendered_names = {name for _, name in pending}
     return [GeneratedModule(name, shown, texts[name], name not in rendered_names) for name, shown, _ in models]

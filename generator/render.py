@@ -106,7 +106,8 @@ def header_line(module: ModuleModel) -> str:
 
 
 def render_parts(module: ModuleModel) -> list[str]:
-    """The unformatted module as its top-level parts: the preamble, the helpers, then each struct and its twin."""
+    """The unformatted module as its top-level parts: the preamble, the helpers, then each struct and its twin
+    (the twins' helpers and a struct's twin only when the struct asks for one)."""
     env = environment()
 
     def macro(template: str, name: str) -> Any:
@@ -115,10 +116,13 @@ def render_parts(module: ModuleModel) -> list[str]:
     parts = [
         env.get_template("module.py.jinja").render(module=module, header=header_line(module)),
         macro("helpers.py.jinja", "helpers")(module),
-        macro("redis_helpers.py.jinja", "redis_helpers")(module),
     ]
+    if module.uses_redis:
+        parts.append(macro("redis_helpers.py.jinja", "redis_helpers")(module))
     for struct in module.structs:
-        parts += (macro("struct.py.jinja", "struct_classes")(struct), macro("redis.py.jinja", "redis_twin")(struct))
+        parts.append(macro("struct.py.jinja", "struct_classes")(struct))
+        if struct.redis:
+            parts.append(macro("redis.py.jinja", "redis_twin")(struct))
     return [str(part) for part in parts]
 
 

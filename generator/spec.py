@@ -288,6 +288,11 @@ class StructSpec(BaseModel):
     max_shared_bytes: Annotated[StrictInt, Field(ge=1)] = Field(
         DEFAULT_MAX_SHARED_BYTES, description="Cap on the shared memory of one instance, in bytes."
     )
+    redis: StrictBool = Field(
+        False,
+        description="Also generate the struct's Redis twin (on_redis); [tool.sharedgen] redis = true"
+        " turns it on for every struct of the project.",
+    )
     fields: dict[FieldName, FieldSpec] = Field(min_length=1, description="Fields in declaration order.")
 
     @model_validator(mode="after")

@@ -218,6 +218,25 @@ def test_configuration_in_pyproject(tmp_path: Path) -> None:
     assert bad.returncode == 2 and "[tool.sharedgen] has unknown key 'schema'" in bad.stderr
 
 
+def test_redis_in_pyproject_gives_every_struct_its_twin(project: Path) -> None:
+    def has_twin() -> bool:
+        text = (project / "generated" / "counter.py").read_text()
+        return "class CounterOnRedis(" in text and "def on_redis(" in text
+
+    assert sharedgen_cli("build", cwd=project).returncode == 0
+    assert not has_twin()
+    (project / "pyproject.toml").write_text("[project]\nname = 'demo'\n\n[tool.sharedgen]\nredis = true\n")
+    stale = sharedgen_cli("check", cwd=project)  # the built files are not taken as they are
+    assert stale.returncode == 1 and "generated/counter.py: " in stale.stderr
+    assert sharedgen_cli("build", cwd=project).returncode == 0
+    assert has_twin() and "class FlagsOnRedis(" in (project / "generated" / "flags.py").read_text()
+    assert sharedgen_cli("check", cwd=project).returncode == 0
+    (project / "pyproject.toml").write_text("[tool.sharedgen]\nredis = false\n")
+    assert sharedgen_cli("check", cwd=project).returncode == 1
+    assert sharedgen_cli("build", cwd=project).returncode == 0
+    assert not has_twin()
+
+
 def test_quiet_and_verbose(project: Path) -> None:
     assert sharedgen_cli("build", "-q", cwd=project).stdout == ""
     verbose = sharedgen_cli("build", "-v", cwd=project)
@@ -298,6 +317,8 @@ def test_the_header_does_not_change_when_the_folder_becomes_a_repository(tmp_pat
         ("schemas = [1]", "[tool.sharedgen] schemas must be a path or a list of paths (strings)"),
         ('output = ["x"]', "[tool.sharedgen] output must be a path (a string)"),
         ("schemas = {a = 1}", "[tool.sharedgen] schemas must be a path or a list of paths (strings)"),
+        ('redis = "yes"', "[tool.sharedgen] redis must be true or false"),
+        ("redis = 1", "[tool.sharedgen] redis must be true or false"),
     ],
 )
 def test_wrong_types_in_the_configuration_are_errors(project: Path, setting: str, message: str) -> None:

@@ -363,6 +363,7 @@ def test_a_group_larger_than_one_script_call_of_lua_is_written_and_read_whole(
         """
         structs:
           Wide:
+            redis: true
             fields:
               cells: {type: H, length: 5000, lock: grid}
               count: {type: i, lock: grid}

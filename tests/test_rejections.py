@@ -244,6 +244,12 @@ STRUCT_CASES = [
         "3:5",
         "unknown key 'lock_timout' (did you mean 'lock_timeout'?)",
     ),
+    (
+        "redis not a bool",
+        "structs:\n  S:\n    redis: 'yes'\n    fields: {x: {type: i}}\n",
+        "3:12",
+        "struct 'S', redis: input should be a valid boolean",
+    ),
     ("bad timeout", "structs:\n  S:\n    lock_timeout: -1\n    fields: {x: {type: i}}\n", "3:19", "greater than 0"),
     (
         "cap counts shards",
@@ -365,7 +371,7 @@ def test_a_file_over_the_size_bound_is_refused_before_parsing(tmp_path: Path) ->
 def test_a_large_schema_within_the_bounds_builds(tmp_path: Path) -> None:
     """Three hundred fields in a dozen groups: loads, validates and renders like a small one."""
     fields = "".join(f"      f{i}: {{type: {'iqdB'[i % 4]}, lock: g{i % 12}}}\n" for i in range(300))
-    text = "structs:\n  Big:\n    fields:\n" + fields
+    text = "structs:\n  Big:\n    redis: true\n    fields:\n" + fields
     code, lines, out = run_build(tmp_path, text, name="big.yaml")
     assert code == 0, lines
     module = (out / "big.py").read_text()

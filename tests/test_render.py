@@ -151,7 +151,7 @@ def test_user_text_reaches_code_only_as_string_literals(tmp_path: Path) -> None:
     evil = 'x"""; import os; os.system("boom") #\n\'\'\' \\'
     path = tmp_path / "evil.yaml"
     path.write_text(
-        f"structs:\n  S:\n    doc: {json.dumps(evil)}\n    fields:\n      x: {{type: u, length: 40, doc: {json.dumps(evil)}}}\n"
+        f"structs:\n  S:\n    redis: true\n    doc: {json.dumps(evil)}\n    fields:\n      x: {{type: u, length: 40, doc: {json.dumps(evil)}}}\n"
     )
     (module,) = generate([str(path)])
     tree = ast.parse(module.source)
@@ -183,3 +183,34 @@ def test_field_names_cannot_shadow_a_builtin_the_class_bodies_use() -> None:
     used = set().union(*(_class_scope_names(c) for c in tree.body if isinstance(c, ast.ClassDef)))
     builtin_names = used & set(dir(builtins))
     assert builtin_names and builtin_names <= CLASS_SCOPE_BUILTINS, builtin_names - CLASS_SCOPE_BUILTINS
+
+
+def test_a_struct_gets_its_redis_twin_only_when_it_asks(tmp_path: Path) -> None:
+    path = tmp_path / "mixed.yaml"
+    path.write_text(
+        "structs:\n  Local:\n    fields: {x: {type: i}}\n  Shared:\n    redis: true\n    fields: {x: {type: i}}\n"
+    )
+    (mixed,) = generate([str(path)])
+    tree = ast.parse(mixed.source)
+    classes = {node.name: node for node in tree.body if isinstance(node, ast.ClassDef)}
+    methods = {name: {m.name for m in node.body if isinstance(m, ast.FunctionDef)} for name, node in classes.items()}
+    assert "SharedOnRedis" in classes and "on_redis" in methods["Shared"]
+    assert "LocalOnRedis" not in classes and "on_redis" not in methods["Local"]
+    (exports,) = [
+        node.value
+        for node in tree.body
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "__all__"
+    ]
+    assert ast.literal_eval(exports) == ["Local", "LocalSnapshot", "Shared", "SharedSnapshot", "SharedOnRedis"]
+
+    path.write_text("structs:\n  Local:\n    redis: false\n    fields: {x: {type: i}}\n")
+    (alone,) = generate([str(path)])
+    for twin_code in ("OnRedis", "on_redis", "_RedisStruct", "_RedisField", "_LUA_", "_from_int"):
+        assert twin_code not in alone.source, twin_code
+
+
+def test_the_golden_module_has_twins_only_for_the_structs_that_ask() -> None:
+    source = (GOLDEN / "everything.py").read_text()
+    for name in ("Everything", "Guarded", "Pair", "Hits"):
+        assert f"class {name}OnRedis(" in source, name
+    assert "LedgerOnRedis" not in source

@@ -20,6 +20,7 @@ snapshot.processed = 2  # error
 label: str = JobInfo().label  # error
 JobInfo().owner = b"bytes"  # error
 Histogram().add_buckets("0")  # error
+Histogram.on_redis(object(), "key")  # error
 with stats.locked_progress() as group:
     group.elapsed = 1.0  # error
 twin = WorkerStats.on_redis(object(), "key")
