@@ -223,6 +223,11 @@ def _wait_for_lock(lock: _Lock, timeout: float | None, owner: str, group: str) -
         raise _timeout(owner, group, timeout or 0.0)
 
 
+# Waiting by polling (for a busy lock among several, for another client's lease): the first
+# pause, doubling up to the longest.
+_FIRST_PAUSE, _LONGEST_PAUSE = 0.0001, 0.002
+
+
 def _int_range(size: int, signed: bool) -> tuple[int, int]:
     """The range of a C integer of ``size`` bytes: sizes differ between platforms."""
     bits = 8 * size
@@ -391,8 +396,6 @@ _CLIENT_SETTINGS = {
 } | {"path": "unix_socket_path"}
 # How long a lease lasts when the struct has no lock_timeout (seconds).
 _DEFAULT_LEASE = 30.0
-# Waiting for another client's lease: the first pause, doubling up to the longest.
-_FIRST_PAUSE, _LONGEST_PAUSE = 0.0001, 0.002
 
 
 class _RedisField:

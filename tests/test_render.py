@@ -203,10 +203,32 @@ def test_a_struct_gets_its_redis_twin_only_when_it_asks(tmp_path: Path) -> None:
     ]
     assert ast.literal_eval(exports) == ["Local", "LocalSnapshot", "Shared", "SharedSnapshot", "SharedOnRedis"]
 
-    path.write_text("structs:\n  Local:\n    redis: false\n    fields: {x: {type: i}}\n")
+    # Two lock groups: the module's helpers wait for a busy lock among several, as the twins wait for a lease.
+    path.write_text(
+        "structs:\n  Local:\n    redis: false\n    fields: {x: {type: i, lock: a}, y: {type: i, lock: b}}\n"
+    )
     (alone,) = generate([str(path)])
     for twin_code in ("OnRedis", "on_redis", "_RedisStruct", "_RedisField", "_LUA_", "_from_int"):
         assert twin_code not in alone.source, twin_code
+    assert not _undefined_names(alone.source)
+
+
+def _undefined_names(source: str) -> set[str]:
+    """Names the code reads that nothing in it binds and that are not builtins."""
+    bound = set(dir(builtins))
+    read = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Name):
+            (read if isinstance(node.ctx, ast.Load) else bound).add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+        elif isinstance(node, ast.alias):
+            bound.add(node.asname or node.name.split(".")[0])
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            bound.add(node.name)
+    return read - bound
 
 
 def test_the_golden_module_has_twins_only_for_the_structs_that_ask() -> None:

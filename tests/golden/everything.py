@@ -527,6 +527,11 @@ def _set_shards(
         lock.release()
 
 
+# Waiting by polling (for a busy lock among several, for another client's lease): the first
+# pause, doubling up to the longest.
+_FIRST_PAUSE, _LONGEST_PAUSE = 0.0001, 0.002
+
+
 _T = _TypeVar("_T")
 
 
@@ -929,8 +934,6 @@ _CLIENT_SETTINGS = {
 } | {"path": "unix_socket_path"}
 # How long a lease lasts when the struct has no lock_timeout (seconds).
 _DEFAULT_LEASE = 30.0
-# Waiting for another client's lease: the first pause, doubling up to the longest.
-_FIRST_PAUSE, _LONGEST_PAUSE = 0.0001, 0.002
 
 
 class _RedisField:
