@@ -4,330 +4,51 @@
 import ctypes as _ctypes
 import dataclasses as _dataclasses
 import functools as _functools
-import importlib as _importlib
-import math as _math
 import multiprocessing as _mp
-import numbers as _numbers
-import operator as _operator
-import os as _os
-import struct as _struct
-import sys as _sys
-import threading as _threading
-import time as _time
-import typing as _typing
-import weakref as _weakref
 from collections.abc import Callable as _Callable
-from collections.abc import Iterable as _Iterable
 from collections.abc import Iterator as _Iterator
 from collections.abc import Mapping as _Mapping
 from collections.abc import Sequence as _Sequence
 from contextlib import contextmanager as _contextmanager
 from multiprocessing.context import BaseContext as _BaseContext
-from multiprocessing.context import get_spawning_popen as _get_spawning_popen
-from types import TracebackType as _TracebackType
 from typing import Any as _Any
 from typing import ClassVar as _ClassVar
-from typing import cast as _cast
 from typing import Literal as _Literal
-from typing import Protocol as _Protocol
 
-__all__ = ["Histogram", "HistogramSnapshot"]
-
-
-class _Lock(_Protocol):
-    """What a struct needs of a lock: a multiprocessing RLock (the default) or Lock."""
-
-    def acquire(self, block: bool = True, timeout: float | None = None) -> bool: ...
-
-    def release(self) -> None: ...
-
-    def __enter__(self) -> bool: ...
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: _TracebackType | None,
-        /,
-    ) -> None: ...
-
-
-def _repr(name: str, snapshot: _Any) -> str:
-    values = ", ".join(f"{key}={value!r}" for key, value in snapshot.as_dict().items())
-    return f"{name}({values})"
-
-
-def _type_name(value: object) -> str:
-    """A type's name as users know it: `int`, but `numpy.int64`."""
-    kind = type(value)
-    return (
-        kind.__qualname__
-        if kind.__module__ == "builtins"
-        else f"{kind.__module__}.{kind.__qualname__}"
+if not __package__:
+    raise ImportError(
+        "arrays is one of the generated modules of a folder, imported as a package (import generated.arrays): put the folder's parent on sys.path, not the folder"
     )
 
+from . import sharedgen_runtime as _runtime
 
-def _check_inheritance(owner: str, start_method: str) -> None:
-    """Allow pickling only while a child process is being started, as multiprocessing does."""
-    popen = _get_spawning_popen()
-    if popen is None:
-        raise RuntimeError(
-            f"{owner} objects should only be shared between processes through inheritance: "
-            "pass them in Process(args=...) or Pool(initializer=..., initargs=...)"
-        )
-    child_method = getattr(popen, "method", start_method)
-    if start_method == "fork" and child_method != "fork":
-        raise RuntimeError(
-            f"{owner} was created for the 'fork' start method but is passed to a "
-            f"{child_method!r} child: create it with ctx=multiprocessing.get_context({child_method!r})"
-        )
+_runtime.require("0.1.0", __name__)
 
-
-def _make_locks(
-    owner: str,
-    groups: tuple[str, ...],
-    given: _Mapping[str, _Lock] | None,
-    new_lock: _Callable[[], _Lock],
-) -> dict[str, _Lock]:
-    """One lock per group: the one given for it (made re-entrant), else a new re-entrant one."""
-    given = dict(given or {})
-    unknown = sorted(set(given) - set(groups))
-    if unknown:
-        raise ValueError(
-            f"{owner} has no lock group {unknown[0]!r} (groups: {', '.join(groups)})"
-        )
-    return {
-        group: _reentrant(given[group]) if group in given else new_lock()
-        for group in groups
-    }
-
-
-class _ReentrantLock:
-    """A lock given as not re-entrant (a multiprocessing Lock), made re-entrant in this process.
-
-    Methods called inside a locked block take their group's lock again; with a plain Lock they
-    would wait for themselves. The lock itself is shared; who holds it, and how often, is not.
-    """
-
-    __slots__ = ("lock", "_owner", "_depth", "__weakref__")
-
-    def __init__(self, lock: _Lock) -> None:
-        self.lock = lock
-        self._owner: int | None = None
-        self._depth = 0
-
-    def __reduce__(self) -> tuple[object, ...]:
-        return _reentrant, (self.lock,)
-
-    def acquire(self, block: bool = True, timeout: float | None = None) -> bool:
-        me = _threading.get_ident()
-        if self._owner != me:
-            if not self.lock.acquire(block, timeout):
-                return False
-            self._owner = me
-        self._depth += 1
-        return True
-
-    def release(self) -> None:
-        if self._owner != _threading.get_ident():
-            raise RuntimeError("cannot release a lock this thread does not hold")
-        self._depth -= 1
-        if not self._depth:
-            self._owner = None
-            self.lock.release()
-
-    def forget(self) -> None:
-        """In a fork child: the parent's threads hold nothing here."""
-        self._owner, self._depth = None, 0
-
-    def __enter__(self) -> bool:
-        return self.acquire()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.release()
-
-
-# One wrapper per lock in each process, so that structs sharing a lock share who holds it.
-_reentrant_locks: _weakref.WeakKeyDictionary[_Any, _ReentrantLock] = (
-    _weakref.WeakKeyDictionary()
+from .sharedgen_runtime import (
+    Lock as _Lock,
+    struct_repr as _struct_repr,
+    check_inheritance as _check_inheritance,
+    make_locks as _make_locks,
+    View as _View,
+    changes as _changes,
+    wait_for_lock as _wait_for_lock,
+    int_range as _int_range,
+    as_int as _as_int,
+    check_int as _check_int,
+    check_float as _check_float,
+    add_overflow as _add_overflow,
+    batch_refused as _batch_refused,
+    float_overflows as _float_overflows,
+    check_index as _check_index,
+    check_int_items as _check_int_items,
+    check_float_items as _check_float_items,
+    FLOAT64_MAX as _FLOAT64_MAX,
 )
 
-
-def _reentrant(lock: _Lock) -> _Lock:
-    """The lock itself when it is re-entrant, else this process's re-entrant wrapper of it."""
-    synchronize = _sys.modules.get("multiprocessing.synchronize")
-    if isinstance(lock, _ReentrantLock) or (
-        synchronize is not None and isinstance(lock, synchronize.RLock)
-    ):
-        return lock
-    wrapper = _reentrant_locks.get(lock)
-    if wrapper is None:
-        wrapper = _reentrant_locks[lock] = _ReentrantLock(lock)
-    return wrapper
-
-
-def _forget_holders() -> None:
-    for wrapper in _reentrant_locks.values():
-        wrapper.forget()
-
-
-if hasattr(_os, "register_at_fork"):
-    _os.register_at_fork(after_in_child=_forget_holders)
-
-
-class _View:
-    """A locked block's working copy of its group. It tells which fields the block changed
-    (assigned, or for arrays also changed in place): only those are written back."""
-
-    __slots__ = ("assigned", "_arrays_read")
-    assigned: "set[str]"  # quoted: class bodies evaluate no builtin a field may shadow
-    _arrays_read: dict[str, list[object]]
-
-    def __init__(self, *values: object) -> None:
-        object.__setattr__(self, "assigned", set())
-        object.__setattr__(self, "_arrays_read", {})
-        for name, value in zip(self.__slots__, values):
-            object.__setattr__(self, name, value)
-            if type(value) is list:
-                self._arrays_read[name] = value[:]
-
-    if (
-        not _typing.TYPE_CHECKING
-    ):  # type checkers keep checking each assignment against the fields
-
-        def __setattr__(self, name: str, value: object) -> None:
-            object.__setattr__(self, name, value)
-            self.assigned.add(name)
-
-    def changed(self) -> "set[str]":
-        read = self._arrays_read
-        return self.assigned.union(
-            name for name in read if getattr(self, name) != read[name]
-        )
-
-
-def _timeout(owner: str, group: str, seconds: float) -> TimeoutError:
-    return TimeoutError(
-        f"{owner}: lock group {group!r} not acquired within {seconds} s "
-        "(a process may have died holding it)"
-    )
-
-
-# Tries of a busy lock before sleeping on it. Critical sections here last a few hundred
-# nanoseconds, and each release of a lock another process sleeps on costs a system call.
-_SPINS = 30
-
-
-def _wait_for_lock(lock: _Lock, timeout: float | None, owner: str, group: str) -> None:
-    """Take a lock (usually one that was busy at a first try): try a few times, then sleep on it."""
-    for _ in range(_SPINS):
-        if lock.acquire(False):
-            return
-    if not lock.acquire(True, timeout):
-        raise _timeout(owner, group, timeout or 0.0)
-
-
-def _int_range(size: int, signed: bool) -> tuple[int, int]:
-    """The range of a C integer of ``size`` bytes: sizes differ between platforms."""
-    bits = 8 * size
-    if signed:
-        return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
-    return 0, (1 << bits) - 1
-
-
-def _as_int(value: object, name: str) -> int:
-    """An exact integer (int, bool or any type with __index__); never a float."""
-    try:
-        return _operator.index(value)  # type: ignore[arg-type]
-    except TypeError:
-        raise TypeError(f"{name} must be an int, not {_type_name(value)}") from None
-
-
-def _int(value: object, low: int, high: int, name: str) -> int:
-    if not isinstance(value, int):
-        value = _as_int(value, name)
-    if not low <= value <= high:
-        raise OverflowError(f"{name} = {value} is out of range [{low}, {high}]")
-    return value
-
-
-def _float(value: object, limit: float, name: str) -> float:
-    """A real number as float; finite values beyond the C type's range raise."""
-    if isinstance(value, float):
-        number = value
-    elif isinstance(value, (int, _numbers.Real)):
-        number = float(value)
-    else:
-        raise TypeError(f"{name} must be a float, not {_type_name(value)}")
-    if abs(number) > limit and _math.isfinite(number):
-        raise OverflowError(f"{name} = {number} is out of range for a C float")
-    return number
-
-
-def _add_overflow(name: str, delta: float, low: float, high: float) -> OverflowError:
-    return OverflowError(f"{name} + {delta} would leave the range [{low}, {high}]")
-
-
-def _batch_refused(
-    owner: str, groups: _Iterable[str], errors: _Iterable[OverflowError]
-) -> OverflowError:
-    names = ", ".join(map(repr, groups))
-    reasons = "; ".join(dict.fromkeys(map(str, errors)))
-    return OverflowError(
-        f"{owner}: the batched adds of group {names} did not land and stay pending: {reasons}"
-    )
-
-
-def _float_overflows(current: float, delta: float) -> bool:
-    """Whether a sum out of range came from finite numbers (inf + 1 is no overflow)."""
-    return _math.isfinite(current) and _math.isfinite(delta)
-
-
-def _items(values: object, length: int, name: str) -> list[object]:
-    """The items of anything that behaves as a sequence (a list, a tuple, array.array, a numpy
-    array, ...): sized and indexable, but not text, bytes or a mapping."""
-    kind = type(values)
-    if (
-        isinstance(values, (str, bytes, bytearray))
-        or hasattr(kind, "keys")  # a mapping
-        or not hasattr(kind, "__len__")
-        or not hasattr(kind, "__getitem__")
-    ):
-        raise TypeError(f"{name} must be a sequence, not {_type_name(values)}")
-    try:
-        items = list(_cast("_Sequence[object]", values))
-    except TypeError:  # sized and indexable but not iterable, such as a 0-d numpy array
-        raise TypeError(
-            f"{name} must be a sequence, not {_type_name(values)}"
-        ) from None
-    if len(items) != length:
-        raise ValueError(f"{name} has {length} items; got {len(items)}")
-    return items
-
-
-def _index(index: object, length: int, name: str) -> int:
-    """A list-style index (negative counts from the end) into an array of ``length``."""
-    position = _as_int(index, f"{name} index")
-    if not -length <= position < length:
-        raise IndexError(f"{name} index {position} out of range for {length} items")
-    return position % length
-
-
-def _int_items(
-    values: object, length: int, low: int, high: int, name: str
-) -> list[_Any]:
-    return [_int(item, low, high, name) for item in _items(values, length, name)]
-
-
-def _float_items(values: object, length: int, limit: float, name: str) -> list[_Any]:
-    return [_float(item, limit, name) for item in _items(values, length, name)]
-
-
+__all__ = ["Histogram", "HistogramSnapshot"]
 _C_ULONGLONG_MIN, _C_ULONGLONG_MAX = _int_range(
     _ctypes.sizeof(_ctypes.c_ulonglong), signed=False
 )
-_FLOAT32_MAX = 3.4028234663852886e38
-_FLOAT64_MAX = _sys.float_info.max
 
 
 @_dataclasses.dataclass(frozen=True, slots=True)
@@ -380,16 +101,16 @@ class _Histogram_Batch:
 
     def add_buckets(self, index: int, delta: int = 1) -> None:
         if index.__class__ is not int or not 0 <= index < 10:
-            index = _index(index, 10, "Histogram.buckets")
+            index = _check_index(index, 10, "Histogram.buckets")
         if delta.__class__ is not int:
             delta = _as_int(delta, "Histogram.buckets")
         self._pending_buckets[index] = self._pending_buckets.get(index, 0) + delta
 
     def add_weights(self, index: int, delta: float = 1.0) -> None:
         if index.__class__ is not int or not 0 <= index < 4:
-            index = _index(index, 4, "Histogram.weights")
+            index = _check_index(index, 4, "Histogram.weights")
         if delta.__class__ is not float:
-            delta = _float(delta, _FLOAT64_MAX, "Histogram.weights")
+            delta = _check_float(delta, _FLOAT64_MAX, "Histogram.weights")
         self._pending_weights[index] = self._pending_weights.get(index, 0.0) + delta
 
     def add_total(self, delta: int = 1) -> None:
@@ -471,18 +192,18 @@ class Histogram:
             ctx = _mp.get_context()
         self._raw_buckets = ctx.RawArray(
             _ctypes.c_ulonglong,
-            _int_items(
+            _check_int_items(
                 buckets, 10, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX, "Histogram.buckets"
             ),
         )
         self._cell_buckets = memoryview(self._raw_buckets).cast("B").cast("Q")
         self._raw_weights = ctx.RawArray(
             _ctypes.c_double,
-            _float_items(weights, 4, _FLOAT64_MAX, "Histogram.weights"),
+            _check_float_items(weights, 4, _FLOAT64_MAX, "Histogram.weights"),
         )
         self._raw_total = ctx.RawValue(
             _ctypes.c_ulonglong,
-            _int(total, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX, "Histogram.total"),
+            _check_int(total, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX, "Histogram.total"),
         )
         self._cell_total = memoryview(self._raw_total).cast("B").cast("Q")
         self._start_method = ctx.get_start_method()
@@ -530,7 +251,7 @@ class Histogram:
 
     @buckets.setter
     def buckets(self, value: _Sequence[int]) -> None:
-        value = _int_items(
+        value = _check_int_items(
             value, 10, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX, "Histogram.buckets"
         )
         if not self._acquire_default(False):
@@ -543,7 +264,7 @@ class Histogram:
     def add_buckets(self, index: int, delta: int = 1) -> int:
         """Atomically add delta to buckets[index]; return the new value."""
         if index.__class__ is not int or not 0 <= index < 10:
-            index = _index(index, 10, "Histogram.buckets")
+            index = _check_index(index, 10, "Histogram.buckets")
         if delta.__class__ is not int:
             delta = _as_int(delta, "Histogram.buckets")
         shared = self._cell_buckets
@@ -572,7 +293,7 @@ class Histogram:
 
     @weights.setter
     def weights(self, value: _Sequence[float]) -> None:
-        value = _float_items(value, 4, _FLOAT64_MAX, "Histogram.weights")
+        value = _check_float_items(value, 4, _FLOAT64_MAX, "Histogram.weights")
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -583,9 +304,9 @@ class Histogram:
     def add_weights(self, index: int, delta: float = 1.0) -> float:
         """Atomically add delta to weights[index]; return the new value."""
         if index.__class__ is not int or not 0 <= index < 4:
-            index = _index(index, 4, "Histogram.weights")
+            index = _check_index(index, 4, "Histogram.weights")
         if delta.__class__ is not float:
-            delta = _float(delta, _FLOAT64_MAX, "Histogram.weights")
+            delta = _check_float(delta, _FLOAT64_MAX, "Histogram.weights")
         shared = self._raw_weights
         if not self._acquire_default(False):
             self._wait_default()
@@ -616,7 +337,9 @@ class Histogram:
             value.__class__ is not int
             or not _C_ULONGLONG_MIN <= value <= _C_ULONGLONG_MAX
         ):
-            value = _int(value, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX, "Histogram.total")
+            value = _check_int(
+                value, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX, "Histogram.total"
+            )
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -648,7 +371,9 @@ class Histogram:
             value.__class__ is not int
             or not _C_ULONGLONG_MIN <= value <= _C_ULONGLONG_MAX
         ):
-            value = _int(value, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX, "Histogram.total")
+            value = _check_int(
+                value, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX, "Histogram.total"
+            )
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -664,7 +389,9 @@ class Histogram:
             value.__class__ is not int
             or not _C_ULONGLONG_MIN <= value <= _C_ULONGLONG_MAX
         ):
-            value = _int(value, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX, "Histogram.total")
+            value = _check_int(
+                value, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX, "Histogram.total"
+            )
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -686,14 +413,14 @@ class Histogram:
         _new_buckets = (
             None
             if buckets is None
-            else _int_items(
+            else _check_int_items(
                 buckets, 10, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX, "Histogram.buckets"
             )
         )
         _new_weights = (
             None
             if weights is None
-            else _float_items(weights, 4, _FLOAT64_MAX, "Histogram.weights")
+            else _check_float_items(weights, 4, _FLOAT64_MAX, "Histogram.weights")
         )
         _new_total = total
         if total is not None:
@@ -701,7 +428,7 @@ class Histogram:
                 total.__class__ is not int
                 or not _C_ULONGLONG_MIN <= total <= _C_ULONGLONG_MAX
             ):
-                _new_total = _int(
+                _new_total = _check_int(
                     total, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX, "Histogram.total"
                 )
         if not self._acquire_default(False):
@@ -739,10 +466,10 @@ class Histogram:
                 self._raw_buckets[:], self._raw_weights[:], self._raw_total.value
             )
             yield copy
-            if changed := copy.changed():
+            if changed := _changes(copy):
                 self._put_default(
                     (
-                        _int_items(
+                        _check_int_items(
                             copy.buckets,
                             10,
                             _C_ULONGLONG_MIN,
@@ -753,12 +480,14 @@ class Histogram:
                         else None
                     ),
                     (
-                        _float_items(copy.weights, 4, _FLOAT64_MAX, "Histogram.weights")
+                        _check_float_items(
+                            copy.weights, 4, _FLOAT64_MAX, "Histogram.weights"
+                        )
                         if "weights" in changed
                         else None
                     ),
                     (
-                        _int(
+                        _check_int(
                             copy.total,
                             _C_ULONGLONG_MIN,
                             _C_ULONGLONG_MAX,
@@ -858,7 +587,7 @@ class Histogram:
         )
 
     def __repr__(self) -> str:
-        return _repr(type(self).__name__, self.snapshot())
+        return _struct_repr(type(self).__name__, self.snapshot())
 
     def get_lock(self, group: _Literal["default"] = "default") -> _Lock:
         """The lock of one group, for code in the style of multiprocessing's get_lock()."""

@@ -4,293 +4,44 @@
 import ctypes as _ctypes
 import dataclasses as _dataclasses
 import functools as _functools
-import importlib as _importlib
 import multiprocessing as _mp
-import operator as _operator
-import os as _os
-import struct as _struct
-import sys as _sys
-import threading as _threading
-import time as _time
-import typing as _typing
-import weakref as _weakref
 from collections.abc import Callable as _Callable
-from collections.abc import Iterable as _Iterable
 from collections.abc import Iterator as _Iterator
 from collections.abc import Mapping as _Mapping
 from contextlib import contextmanager as _contextmanager
 from multiprocessing.context import BaseContext as _BaseContext
-from multiprocessing.context import get_spawning_popen as _get_spawning_popen
-from types import TracebackType as _TracebackType
 from typing import Any as _Any
 from typing import ClassVar as _ClassVar
 from typing import Literal as _Literal
-from typing import Protocol as _Protocol
 
-__all__ = ["JobInfo", "JobInfoSnapshot"]
-
-
-class _Lock(_Protocol):
-    """What a struct needs of a lock: a multiprocessing RLock (the default) or Lock."""
-
-    def acquire(self, block: bool = True, timeout: float | None = None) -> bool: ...
-
-    def release(self) -> None: ...
-
-    def __enter__(self) -> bool: ...
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: _TracebackType | None,
-        /,
-    ) -> None: ...
-
-
-def _repr(name: str, snapshot: _Any) -> str:
-    values = ", ".join(f"{key}={value!r}" for key, value in snapshot.as_dict().items())
-    return f"{name}({values})"
-
-
-def _type_name(value: object) -> str:
-    """A type's name as users know it: `int`, but `numpy.int64`."""
-    kind = type(value)
-    return (
-        kind.__qualname__
-        if kind.__module__ == "builtins"
-        else f"{kind.__module__}.{kind.__qualname__}"
+if not __package__:
+    raise ImportError(
+        "strings is one of the generated modules of a folder, imported as a package (import generated.strings): put the folder's parent on sys.path, not the folder"
     )
 
+from . import sharedgen_runtime as _runtime
 
-def _check_inheritance(owner: str, start_method: str) -> None:
-    """Allow pickling only while a child process is being started, as multiprocessing does."""
-    popen = _get_spawning_popen()
-    if popen is None:
-        raise RuntimeError(
-            f"{owner} objects should only be shared between processes through inheritance: "
-            "pass them in Process(args=...) or Pool(initializer=..., initargs=...)"
-        )
-    child_method = getattr(popen, "method", start_method)
-    if start_method == "fork" and child_method != "fork":
-        raise RuntimeError(
-            f"{owner} was created for the 'fork' start method but is passed to a "
-            f"{child_method!r} child: create it with ctx=multiprocessing.get_context({child_method!r})"
-        )
+_runtime.require("0.1.0", __name__)
 
-
-def _make_locks(
-    owner: str,
-    groups: tuple[str, ...],
-    given: _Mapping[str, _Lock] | None,
-    new_lock: _Callable[[], _Lock],
-) -> dict[str, _Lock]:
-    """One lock per group: the one given for it (made re-entrant), else a new re-entrant one."""
-    given = dict(given or {})
-    unknown = sorted(set(given) - set(groups))
-    if unknown:
-        raise ValueError(
-            f"{owner} has no lock group {unknown[0]!r} (groups: {', '.join(groups)})"
-        )
-    return {
-        group: _reentrant(given[group]) if group in given else new_lock()
-        for group in groups
-    }
-
-
-class _ReentrantLock:
-    """A lock given as not re-entrant (a multiprocessing Lock), made re-entrant in this process.
-
-    Methods called inside a locked block take their group's lock again; with a plain Lock they
-    would wait for themselves. The lock itself is shared; who holds it, and how often, is not.
-    """
-
-    __slots__ = ("lock", "_owner", "_depth", "__weakref__")
-
-    def __init__(self, lock: _Lock) -> None:
-        self.lock = lock
-        self._owner: int | None = None
-        self._depth = 0
-
-    def __reduce__(self) -> tuple[object, ...]:
-        return _reentrant, (self.lock,)
-
-    def acquire(self, block: bool = True, timeout: float | None = None) -> bool:
-        me = _threading.get_ident()
-        if self._owner != me:
-            if not self.lock.acquire(block, timeout):
-                return False
-            self._owner = me
-        self._depth += 1
-        return True
-
-    def release(self) -> None:
-        if self._owner != _threading.get_ident():
-            raise RuntimeError("cannot release a lock this thread does not hold")
-        self._depth -= 1
-        if not self._depth:
-            self._owner = None
-            self.lock.release()
-
-    def forget(self) -> None:
-        """In a fork child: the parent's threads hold nothing here."""
-        self._owner, self._depth = None, 0
-
-    def __enter__(self) -> bool:
-        return self.acquire()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.release()
-
-
-# One wrapper per lock in each process, so that structs sharing a lock share who holds it.
-_reentrant_locks: _weakref.WeakKeyDictionary[_Any, _ReentrantLock] = (
-    _weakref.WeakKeyDictionary()
+from .sharedgen_runtime import (
+    Lock as _Lock,
+    struct_repr as _struct_repr,
+    check_inheritance as _check_inheritance,
+    make_locks as _make_locks,
+    View as _View,
+    changes as _changes,
+    wait_for_lock as _wait_for_lock,
+    int_range as _int_range,
+    as_int as _as_int,
+    check_int as _check_int,
+    add_overflow as _add_overflow,
+    batch_refused as _batch_refused,
+    check_wchar as _check_wchar,
+    check_bytes as _check_bytes,
+    check_text as _check_text,
 )
 
-
-def _reentrant(lock: _Lock) -> _Lock:
-    """The lock itself when it is re-entrant, else this process's re-entrant wrapper of it."""
-    synchronize = _sys.modules.get("multiprocessing.synchronize")
-    if isinstance(lock, _ReentrantLock) or (
-        synchronize is not None and isinstance(lock, synchronize.RLock)
-    ):
-        return lock
-    wrapper = _reentrant_locks.get(lock)
-    if wrapper is None:
-        wrapper = _reentrant_locks[lock] = _ReentrantLock(lock)
-    return wrapper
-
-
-def _forget_holders() -> None:
-    for wrapper in _reentrant_locks.values():
-        wrapper.forget()
-
-
-if hasattr(_os, "register_at_fork"):
-    _os.register_at_fork(after_in_child=_forget_holders)
-
-
-class _View:
-    """A locked block's working copy of its group. It tells which fields the block changed
-    (assigned, or for arrays also changed in place): only those are written back."""
-
-    __slots__ = ("assigned", "_arrays_read")
-    assigned: "set[str]"  # quoted: class bodies evaluate no builtin a field may shadow
-    _arrays_read: dict[str, list[object]]
-
-    def __init__(self, *values: object) -> None:
-        object.__setattr__(self, "assigned", set())
-        object.__setattr__(self, "_arrays_read", {})
-        for name, value in zip(self.__slots__, values):
-            object.__setattr__(self, name, value)
-            if type(value) is list:
-                self._arrays_read[name] = value[:]
-
-    if (
-        not _typing.TYPE_CHECKING
-    ):  # type checkers keep checking each assignment against the fields
-
-        def __setattr__(self, name: str, value: object) -> None:
-            object.__setattr__(self, name, value)
-            self.assigned.add(name)
-
-    def changed(self) -> "set[str]":
-        read = self._arrays_read
-        return self.assigned.union(
-            name for name in read if getattr(self, name) != read[name]
-        )
-
-
-def _timeout(owner: str, group: str, seconds: float) -> TimeoutError:
-    return TimeoutError(
-        f"{owner}: lock group {group!r} not acquired within {seconds} s "
-        "(a process may have died holding it)"
-    )
-
-
-# Tries of a busy lock before sleeping on it. Critical sections here last a few hundred
-# nanoseconds, and each release of a lock another process sleeps on costs a system call.
-_SPINS = 30
-
-
-def _wait_for_lock(lock: _Lock, timeout: float | None, owner: str, group: str) -> None:
-    """Take a lock (usually one that was busy at a first try): try a few times, then sleep on it."""
-    for _ in range(_SPINS):
-        if lock.acquire(False):
-            return
-    if not lock.acquire(True, timeout):
-        raise _timeout(owner, group, timeout or 0.0)
-
-
-def _int_range(size: int, signed: bool) -> tuple[int, int]:
-    """The range of a C integer of ``size`` bytes: sizes differ between platforms."""
-    bits = 8 * size
-    if signed:
-        return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
-    return 0, (1 << bits) - 1
-
-
-def _as_int(value: object, name: str) -> int:
-    """An exact integer (int, bool or any type with __index__); never a float."""
-    try:
-        return _operator.index(value)  # type: ignore[arg-type]
-    except TypeError:
-        raise TypeError(f"{name} must be an int, not {_type_name(value)}") from None
-
-
-def _int(value: object, low: int, high: int, name: str) -> int:
-    if not isinstance(value, int):
-        value = _as_int(value, name)
-    if not low <= value <= high:
-        raise OverflowError(f"{name} = {value} is out of range [{low}, {high}]")
-    return value
-
-
-def _add_overflow(name: str, delta: float, low: float, high: float) -> OverflowError:
-    return OverflowError(f"{name} + {delta} would leave the range [{low}, {high}]")
-
-
-def _batch_refused(
-    owner: str, groups: _Iterable[str], errors: _Iterable[OverflowError]
-) -> OverflowError:
-    names = ", ".join(map(repr, groups))
-    reasons = "; ".join(dict.fromkeys(map(str, errors)))
-    return OverflowError(
-        f"{owner}: the batched adds of group {names} did not land and stay pending: {reasons}"
-    )
-
-
-def _wchar(value: object, name: str) -> str:
-    if not isinstance(value, str):
-        raise TypeError(f"{name} must be a str, not {_type_name(value)}")
-    if len(value) != 1:
-        raise ValueError(f"{name} must be exactly one character, not {len(value)}")
-    return value
-
-
-def _bytes(value: object, capacity: int, name: str) -> bytes:
-    if not isinstance(value, bytes):
-        raise TypeError(f"{name} must be bytes, not {_type_name(value)}")
-    if len(value) > capacity:
-        raise ValueError(f"{name} holds at most {capacity} bytes, not {len(value)}")
-    if b"\0" in value:
-        raise ValueError(f"{name} cannot hold a NUL byte (it ends the C string)")
-    return value
-
-
-def _text(value: object, capacity: int, name: str) -> str:
-    if not isinstance(value, str):
-        raise TypeError(f"{name} must be a str, not {_type_name(value)}")
-    if len(value) > capacity:
-        raise ValueError(
-            f"{name} holds at most {capacity} characters, not {len(value)}"
-        )
-    if "\0" in value:
-        raise ValueError(f"{name} cannot hold a NUL character (it ends the C string)")
-    return value
-
-
+__all__ = ["JobInfo", "JobInfoSnapshot"]
 _C_SHORT_MIN, _C_SHORT_MAX = _int_range(_ctypes.sizeof(_ctypes.c_short), signed=True)
 
 
@@ -410,13 +161,15 @@ class JobInfo:
         if ctx is None:
             ctx = _mp.get_context()
         self._raw_label = ctx.RawArray(_ctypes.c_char, 32)
-        self._raw_label.value = _bytes(label, 32, "JobInfo.label")
+        self._raw_label.value = _check_bytes(label, 32, "JobInfo.label")
         self._raw_owner = ctx.RawArray(_ctypes.c_wchar, 16)
-        self._raw_owner.value = _text(owner, 16, "JobInfo.owner")
-        self._raw_grade = ctx.RawValue(_ctypes.c_wchar, _wchar(grade, "JobInfo.grade"))
+        self._raw_owner.value = _check_text(owner, 16, "JobInfo.owner")
+        self._raw_grade = ctx.RawValue(
+            _ctypes.c_wchar, _check_wchar(grade, "JobInfo.grade")
+        )
         self._raw_priority = ctx.RawValue(
             _ctypes.c_short,
-            _int(priority, _C_SHORT_MIN, _C_SHORT_MAX, "JobInfo.priority"),
+            _check_int(priority, _C_SHORT_MIN, _C_SHORT_MAX, "JobInfo.priority"),
         )
         self._cell_priority = memoryview(self._raw_priority).cast("B").cast("h")
         self._start_method = ctx.get_start_method()
@@ -466,7 +219,7 @@ class JobInfo:
 
     @label.setter
     def label(self, value: bytes) -> None:
-        value = _bytes(value, 32, "JobInfo.label")
+        value = _check_bytes(value, 32, "JobInfo.label")
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -476,7 +229,7 @@ class JobInfo:
 
     def exchange_label(self, value: bytes) -> bytes:
         """Atomically set label to value; return the old value."""
-        value = _bytes(value, 32, "JobInfo.label")
+        value = _check_bytes(value, 32, "JobInfo.label")
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -488,7 +241,7 @@ class JobInfo:
 
     def compare_and_set_label(self, expected: bytes, value: bytes) -> bool:
         """Atomically set label to value if it equals expected; return whether it did."""
-        value = _bytes(value, 32, "JobInfo.label")
+        value = _check_bytes(value, 32, "JobInfo.label")
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -512,7 +265,7 @@ class JobInfo:
 
     @owner.setter
     def owner(self, value: str) -> None:
-        value = _text(value, 16, "JobInfo.owner")
+        value = _check_text(value, 16, "JobInfo.owner")
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -522,7 +275,7 @@ class JobInfo:
 
     def exchange_owner(self, value: str) -> str:
         """Atomically set owner to value; return the old value."""
-        value = _text(value, 16, "JobInfo.owner")
+        value = _check_text(value, 16, "JobInfo.owner")
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -534,7 +287,7 @@ class JobInfo:
 
     def compare_and_set_owner(self, expected: str, value: str) -> bool:
         """Atomically set owner to value if it equals expected; return whether it did."""
-        value = _text(value, 16, "JobInfo.owner")
+        value = _check_text(value, 16, "JobInfo.owner")
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -557,7 +310,7 @@ class JobInfo:
 
     @grade.setter
     def grade(self, value: str) -> None:
-        value = _wchar(value, "JobInfo.grade")
+        value = _check_wchar(value, "JobInfo.grade")
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -567,7 +320,7 @@ class JobInfo:
 
     def exchange_grade(self, value: str) -> str:
         """Atomically set grade to value; return the old value."""
-        value = _wchar(value, "JobInfo.grade")
+        value = _check_wchar(value, "JobInfo.grade")
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -579,7 +332,7 @@ class JobInfo:
 
     def compare_and_set_grade(self, expected: str, value: str) -> bool:
         """Atomically set grade to value if it equals expected; return whether it did."""
-        value = _wchar(value, "JobInfo.grade")
+        value = _check_wchar(value, "JobInfo.grade")
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -603,7 +356,7 @@ class JobInfo:
     @priority.setter
     def priority(self, value: int) -> None:
         if value.__class__ is not int or not _C_SHORT_MIN <= value <= _C_SHORT_MAX:
-            value = _int(value, _C_SHORT_MIN, _C_SHORT_MAX, "JobInfo.priority")
+            value = _check_int(value, _C_SHORT_MIN, _C_SHORT_MAX, "JobInfo.priority")
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -630,7 +383,7 @@ class JobInfo:
     def exchange_priority(self, value: int) -> int:
         """Atomically set priority to value; return the old value."""
         if value.__class__ is not int or not _C_SHORT_MIN <= value <= _C_SHORT_MAX:
-            value = _int(value, _C_SHORT_MIN, _C_SHORT_MAX, "JobInfo.priority")
+            value = _check_int(value, _C_SHORT_MIN, _C_SHORT_MAX, "JobInfo.priority")
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -643,7 +396,7 @@ class JobInfo:
     def compare_and_set_priority(self, expected: int, value: int) -> bool:
         """Atomically set priority to value if it equals expected; return whether it did."""
         if value.__class__ is not int or not _C_SHORT_MIN <= value <= _C_SHORT_MAX:
-            value = _int(value, _C_SHORT_MIN, _C_SHORT_MAX, "JobInfo.priority")
+            value = _check_int(value, _C_SHORT_MIN, _C_SHORT_MAX, "JobInfo.priority")
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -663,16 +416,16 @@ class JobInfo:
         priority: int | None = None,
     ) -> None:
         """Set fields of group default in one critical section; all checked first."""
-        _new_label = None if label is None else _bytes(label, 32, "JobInfo.label")
-        _new_owner = None if owner is None else _text(owner, 16, "JobInfo.owner")
-        _new_grade = None if grade is None else _wchar(grade, "JobInfo.grade")
+        _new_label = None if label is None else _check_bytes(label, 32, "JobInfo.label")
+        _new_owner = None if owner is None else _check_text(owner, 16, "JobInfo.owner")
+        _new_grade = None if grade is None else _check_wchar(grade, "JobInfo.grade")
         _new_priority = priority
         if priority is not None:
             if (
                 priority.__class__ is not int
                 or not _C_SHORT_MIN <= priority <= _C_SHORT_MAX
             ):
-                _new_priority = _int(
+                _new_priority = _check_int(
                     priority, _C_SHORT_MIN, _C_SHORT_MAX, "JobInfo.priority"
                 )
         if not self._acquire_default(False):
@@ -716,21 +469,25 @@ class JobInfo:
                 self._raw_priority.value,
             )
             yield copy
-            if changed := copy.changed():
+            if changed := _changes(copy):
                 self._put_default(
                     (
-                        _bytes(copy.label, 32, "JobInfo.label")
+                        _check_bytes(copy.label, 32, "JobInfo.label")
                         if "label" in changed
                         else None
                     ),
                     (
-                        _text(copy.owner, 16, "JobInfo.owner")
+                        _check_text(copy.owner, 16, "JobInfo.owner")
                         if "owner" in changed
                         else None
                     ),
-                    _wchar(copy.grade, "JobInfo.grade") if "grade" in changed else None,
                     (
-                        _int(
+                        _check_wchar(copy.grade, "JobInfo.grade")
+                        if "grade" in changed
+                        else None
+                    ),
+                    (
+                        _check_int(
                             copy.priority,
                             _C_SHORT_MIN,
                             _C_SHORT_MAX,
@@ -788,7 +545,7 @@ class JobInfo:
         )
 
     def __repr__(self) -> str:
-        return _repr(type(self).__name__, self.snapshot())
+        return _struct_repr(type(self).__name__, self.snapshot())
 
     def get_lock(self, group: _Literal["default"] = "default") -> _Lock:
         """The lock of one group, for code in the style of multiprocessing's get_lock()."""

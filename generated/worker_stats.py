@@ -4,1019 +4,55 @@
 import ctypes as _ctypes
 import dataclasses as _dataclasses
 import functools as _functools
-import importlib as _importlib
-import math as _math
 import multiprocessing as _mp
-import numbers as _numbers
-import operator as _operator
-import os as _os
-import struct as _struct
-import sys as _sys
-import threading as _threading
-import time as _time
-import typing as _typing
-import weakref as _weakref
 from collections.abc import Callable as _Callable
-from collections.abc import Iterable as _Iterable
 from collections.abc import Iterator as _Iterator
 from collections.abc import Mapping as _Mapping
 from contextlib import contextmanager as _contextmanager
 from multiprocessing.context import BaseContext as _BaseContext
-from multiprocessing.context import get_spawning_popen as _get_spawning_popen
-from types import TracebackType as _TracebackType
 from typing import Any as _Any
 from typing import ClassVar as _ClassVar
 from typing import Literal as _Literal
-from typing import Protocol as _Protocol
-from typing import TypeVar as _TypeVar
 
-__all__ = ["WorkerStats", "WorkerStatsSnapshot", "WorkerStatsOnRedis"]
-
-
-class _Lock(_Protocol):
-    """What a struct needs of a lock: a multiprocessing RLock (the default) or Lock."""
-
-    def acquire(self, block: bool = True, timeout: float | None = None) -> bool: ...
-
-    def release(self) -> None: ...
-
-    def __enter__(self) -> bool: ...
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: _TracebackType | None,
-        /,
-    ) -> None: ...
-
-
-def _repr(name: str, snapshot: _Any) -> str:
-    values = ", ".join(f"{key}={value!r}" for key, value in snapshot.as_dict().items())
-    return f"{name}({values})"
-
-
-def _type_name(value: object) -> str:
-    """A type's name as users know it: `int`, but `numpy.int64`."""
-    kind = type(value)
-    return (
-        kind.__qualname__
-        if kind.__module__ == "builtins"
-        else f"{kind.__module__}.{kind.__qualname__}"
+if not __package__:
+    raise ImportError(
+        "worker_stats is one of the generated modules of a folder, imported as a package (import generated.worker_stats): put the folder's parent on sys.path, not the folder"
     )
 
+from . import sharedgen_runtime as _runtime
 
-def _check_inheritance(owner: str, start_method: str) -> None:
-    """Allow pickling only while a child process is being started, as multiprocessing does."""
-    popen = _get_spawning_popen()
-    if popen is None:
-        raise RuntimeError(
-            f"{owner} objects should only be shared between processes through inheritance: "
-            "pass them in Process(args=...) or Pool(initializer=..., initargs=...)"
-        )
-    child_method = getattr(popen, "method", start_method)
-    if start_method == "fork" and child_method != "fork":
-        raise RuntimeError(
-            f"{owner} was created for the 'fork' start method but is passed to a "
-            f"{child_method!r} child: create it with ctx=multiprocessing.get_context({child_method!r})"
-        )
+_runtime.require("0.1.0", __name__)
 
-
-def _make_locks(
-    owner: str,
-    groups: tuple[str, ...],
-    given: _Mapping[str, _Lock] | None,
-    new_lock: _Callable[[], _Lock],
-) -> dict[str, _Lock]:
-    """One lock per group: the one given for it (made re-entrant), else a new re-entrant one."""
-    given = dict(given or {})
-    unknown = sorted(set(given) - set(groups))
-    if unknown:
-        raise ValueError(
-            f"{owner} has no lock group {unknown[0]!r} (groups: {', '.join(groups)})"
-        )
-    return {
-        group: _reentrant(given[group]) if group in given else new_lock()
-        for group in groups
-    }
-
-
-class _ReentrantLock:
-    """A lock given as not re-entrant (a multiprocessing Lock), made re-entrant in this process.
-
-    Methods called inside a locked block take their group's lock again; with a plain Lock they
-    would wait for themselves. The lock itself is shared; who holds it, and how often, is not.
-    """
-
-    __slots__ = ("lock", "_owner", "_depth", "__weakref__")
-
-    def __init__(self, lock: _Lock) -> None:
-        self.lock = lock
-        self._owner: int | None = None
-        self._depth = 0
-
-    def __reduce__(self) -> tuple[object, ...]:
-        return _reentrant, (self.lock,)
-
-    def acquire(self, block: bool = True, timeout: float | None = None) -> bool:
-        me = _threading.get_ident()
-        if self._owner != me:
-            if not self.lock.acquire(block, timeout):
-                return False
-            self._owner = me
-        self._depth += 1
-        return True
-
-    def release(self) -> None:
-        if self._owner != _threading.get_ident():
-            raise RuntimeError("cannot release a lock this thread does not hold")
-        self._depth -= 1
-        if not self._depth:
-            self._owner = None
-            self.lock.release()
-
-    def forget(self) -> None:
-        """In a fork child: the parent's threads hold nothing here."""
-        self._owner, self._depth = None, 0
-
-    def __enter__(self) -> bool:
-        return self.acquire()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.release()
-
-
-# One wrapper per lock in each process, so that structs sharing a lock share who holds it.
-_reentrant_locks: _weakref.WeakKeyDictionary[_Any, _ReentrantLock] = (
-    _weakref.WeakKeyDictionary()
+from .sharedgen_runtime import (
+    Lock as _Lock,
+    struct_repr as _struct_repr,
+    check_inheritance as _check_inheritance,
+    make_locks as _make_locks,
+    View as _View,
+    changes as _changes,
+    holder as _holder,
+    wait_for_lock as _wait_for_lock,
+    read_consistently as _read_consistently,
+    int_range as _int_range,
+    as_int as _as_int,
+    check_int as _check_int,
+    check_float as _check_float,
+    add_overflow as _add_overflow,
+    batch_refused as _batch_refused,
+    float_overflows as _float_overflows,
+    check_bool as _check_bool,
+    check_char as _check_char,
+    FLOAT64_MAX as _FLOAT64_MAX,
+    RedisField as _RedisField,
+    from_int as _from_int,
+    from_float as _from_float,
+    from_bool as _from_bool,
+    from_one_byte as _from_one_byte,
+    RedisStruct as _RedisStruct,
 )
 
-
-def _reentrant(lock: _Lock) -> _Lock:
-    """The lock itself when it is re-entrant, else this process's re-entrant wrapper of it."""
-    synchronize = _sys.modules.get("multiprocessing.synchronize")
-    if isinstance(lock, _ReentrantLock) or (
-        synchronize is not None and isinstance(lock, synchronize.RLock)
-    ):
-        return lock
-    wrapper = _reentrant_locks.get(lock)
-    if wrapper is None:
-        wrapper = _reentrant_locks[lock] = _ReentrantLock(lock)
-    return wrapper
-
-
-def _forget_holders() -> None:
-    for wrapper in _reentrant_locks.values():
-        wrapper.forget()
-
-
-if hasattr(_os, "register_at_fork"):
-    _os.register_at_fork(after_in_child=_forget_holders)
-
-
-class _View:
-    """A locked block's working copy of its group. It tells which fields the block changed
-    (assigned, or for arrays also changed in place): only those are written back."""
-
-    __slots__ = ("assigned", "_arrays_read")
-    assigned: "set[str]"  # quoted: class bodies evaluate no builtin a field may shadow
-    _arrays_read: dict[str, list[object]]
-
-    def __init__(self, *values: object) -> None:
-        object.__setattr__(self, "assigned", set())
-        object.__setattr__(self, "_arrays_read", {})
-        for name, value in zip(self.__slots__, values):
-            object.__setattr__(self, name, value)
-            if type(value) is list:
-                self._arrays_read[name] = value[:]
-
-    if (
-        not _typing.TYPE_CHECKING
-    ):  # type checkers keep checking each assignment against the fields
-
-        def __setattr__(self, name: str, value: object) -> None:
-            object.__setattr__(self, name, value)
-            self.assigned.add(name)
-
-    def changed(self) -> "set[str]":
-        read = self._arrays_read
-        return self.assigned.union(
-            name for name in read if getattr(self, name) != read[name]
-        )
-
-
-def _timeout(owner: str, group: str, seconds: float) -> TimeoutError:
-    return TimeoutError(
-        f"{owner}: lock group {group!r} not acquired within {seconds} s "
-        "(a process may have died holding it)"
-    )
-
-
-# Tries of a busy lock before sleeping on it. Critical sections here last a few hundred
-# nanoseconds, and each release of a lock another process sleeps on costs a system call.
-_SPINS = 30
-
-
-def _wait_for_lock(lock: _Lock, timeout: float | None, owner: str, group: str) -> None:
-    """Take a lock (usually one that was busy at a first try): try a few times, then sleep on it."""
-    for _ in range(_SPINS):
-        if lock.acquire(False):
-            return
-    if not lock.acquire(True, timeout):
-        raise _timeout(owner, group, timeout or 0.0)
-
-
-# Waiting by polling (for a busy lock among several, for another client's lease): the first
-# pause, doubling up to the longest.
-_FIRST_PAUSE, _LONGEST_PAUSE = 0.0001, 0.002
-
-
-_T = _TypeVar("_T")
-
-
-def _read_consistently(
-    owner: str,
-    order: tuple[tuple[str, _Lock], ...],
-    parked: _Any,
-    blocks: list[tuple[_Lock, int]],
-    timeout: float | None,
-    read: _Callable[[], _T],
-) -> _T:
-    """Call read() while no group of ``order`` can change: each lock taken, or its holder parked.
-
-    It never waits while holding a lock it took: finding one busy, it lets go of all it took and
-    waits for that one (C++'s std::lock), so a locked block of one group that reads another
-    cannot deadlock with it. The locks this thread holds through locked ``blocks`` cannot be let
-    go: while waiting it marks them parked (an odd count), promising not to change their groups,
-    and another snapshot waiting inside a block of its own reads those groups as they are.
-    """
-    me = _threading.get_ident()
-    held = frozenset(
-        index
-        for index, (_, lock) in enumerate(order)
-        if any(lock is taken and thread == me for taken, thread in blocks)
-    )
-    deadline = None if timeout is None else _time.monotonic() + timeout
-    for index in held:
-        parked[index] += 1
-    try:
-        waited: int | None = None  # a lock already taken by waiting for it
-        while True:
-            taken = [] if waited is None else [order[waited][1]]
-            still: list[tuple[int, int]] = (
-                []
-            )  # parked groups read as they are, with their mark
-            busy = None
-            for index, (_, lock) in enumerate(order):
-                if index in held or index == waited:
-                    continue
-                if lock.acquire(False):
-                    taken.append(lock)
-                    continue
-                mark = parked[index]
-                if not mark % 2:
-                    busy = index
-                    break
-                still.append((index, mark))
-            if busy is None:
-                try:
-                    result = read()
-                finally:
-                    _release_all(taken)
-                if all(parked[index] == mark for index, mark in still):
-                    return result
-                waited = None  # a parked holder went on while we read: read again
-                continue
-            _release_all(taken)
-            waited = (
-                busy
-                if _wait_or_park(
-                    order[busy], parked, busy, bool(held), deadline, owner, timeout
-                )
-                else None
-            )
-    finally:
-        for index in held:
-            parked[index] += 1
-
-
-def _wait_or_park(
-    entry: tuple[str, _Lock],
-    parked: _Any,
-    index: int,
-    holding: bool,
-    deadline: float | None,
-    owner: str,
-    timeout: float | None,
-) -> bool:
-    """Wait until a busy lock is taken (True) or its holder parks (False)."""
-    group, lock = entry
-    if (
-        not holding
-    ):  # nothing this thread holds can hold the lock's holder up: sleep on the lock
-        for _ in range(_SPINS):
-            if lock.acquire(False):
-                return True
-        if lock.acquire(
-            True, None if deadline is None else max(0.0, deadline - _time.monotonic())
-        ):
-            return True
-        raise _timeout(owner, group, timeout or 0.0)
-    pause = _FIRST_PAUSE  # pausing as the Redis twins wait for a lease
-    while not lock.acquire(False):
-        if parked[index] % 2:
-            return False
-        if deadline is not None and _time.monotonic() >= deadline:
-            raise _timeout(owner, group, timeout or 0.0)
-        _time.sleep(pause)
-        pause = min(2 * pause, _LONGEST_PAUSE)
-    return True
-
-
-def _release_all(locks: list[_Lock]) -> None:
-    for lock in reversed(locks):
-        lock.release()
-
-
-def _int_range(size: int, signed: bool) -> tuple[int, int]:
-    """The range of a C integer of ``size`` bytes: sizes differ between platforms."""
-    bits = 8 * size
-    if signed:
-        return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
-    return 0, (1 << bits) - 1
-
-
-def _as_int(value: object, name: str) -> int:
-    """An exact integer (int, bool or any type with __index__); never a float."""
-    try:
-        return _operator.index(value)  # type: ignore[arg-type]
-    except TypeError:
-        raise TypeError(f"{name} must be an int, not {_type_name(value)}") from None
-
-
-def _int(value: object, low: int, high: int, name: str) -> int:
-    if not isinstance(value, int):
-        value = _as_int(value, name)
-    if not low <= value <= high:
-        raise OverflowError(f"{name} = {value} is out of range [{low}, {high}]")
-    return value
-
-
-def _float(value: object, limit: float, name: str) -> float:
-    """A real number as float; finite values beyond the C type's range raise."""
-    if isinstance(value, float):
-        number = value
-    elif isinstance(value, (int, _numbers.Real)):
-        number = float(value)
-    else:
-        raise TypeError(f"{name} must be a float, not {_type_name(value)}")
-    if abs(number) > limit and _math.isfinite(number):
-        raise OverflowError(f"{name} = {number} is out of range for a C float")
-    return number
-
-
-def _add_overflow(name: str, delta: float, low: float, high: float) -> OverflowError:
-    return OverflowError(f"{name} + {delta} would leave the range [{low}, {high}]")
-
-
-def _batch_refused(
-    owner: str, groups: _Iterable[str], errors: _Iterable[OverflowError]
-) -> OverflowError:
-    names = ", ".join(map(repr, groups))
-    reasons = "; ".join(dict.fromkeys(map(str, errors)))
-    return OverflowError(
-        f"{owner}: the batched adds of group {names} did not land and stay pending: {reasons}"
-    )
-
-
-def _float_overflows(current: float, delta: float) -> bool:
-    """Whether a sum out of range came from finite numbers (inf + 1 is no overflow)."""
-    return _math.isfinite(current) and _math.isfinite(delta)
-
-
-def _bool(value: object, name: str) -> bool:
-    if value is True or value is False:
-        return value
-    if _type_name(value) in _NUMPY_BOOLS:
-        return bool(value)
-    raise TypeError(f"{name} must be a bool, not {_type_name(value)}")
-
-
-def _char(value: object, name: str) -> bytes:
-    if not isinstance(value, bytes):
-        raise TypeError(f"{name} must be bytes, not {_type_name(value)}")
-    if len(value) != 1:
-        raise ValueError(f"{name} must be exactly one byte, not {len(value)}")
-    return value
-
-
+__all__ = ["WorkerStats", "WorkerStatsSnapshot", "WorkerStatsOnRedis"]
 _C_INT_MIN, _C_INT_MAX = _int_range(_ctypes.sizeof(_ctypes.c_int), signed=True)
-# numpy's bool, named bool_ before numpy 2; recognised by name, so that numpy is never imported.
-_NUMPY_BOOLS = ("numpy.bool", "numpy.bool_")
-_FLOAT32_MAX = 3.4028234663852886e38
-_FLOAT64_MAX = _sys.float_info.max
-
-
-# Every script first checks the leases of the groups it writes (KEYS[2], ...; none for fields
-# without a lock) against the caller's tokens (ARGV[1], ...; '' where it holds no lease, and one
-# '' when there is no lease). A script that did nothing answers a table: {1, j} another client
-# holds the j-th lease, {2, j} the caller's j-th lease ran out, {3, k} the k-th add would
-# overflow; one that did its work answers a plain value. Its own arguments start at ARGV[first].
-_LUA_PRELUDE = """
-local function hset(list, first)
-  for i = first, #list, 1000 do
-    redis.call('HSET', KEYS[1], unpack(list, i, math.min(i + 999, #list)))
-  end
-end
-for j = 2, #KEYS do
-  local holder, token = redis.call('GET', KEYS[j]), ARGV[j - 1]
-  if holder and holder ~= token then return {1, j - 1} end
-  if not holder and token ~= '' then return {2, j - 1} end
-end
-local first = math.max(#KEYS, 2)
-"""
-# One lease at most. ARGV[2] '1' to end the lease with this write (a locked block's last), else '';
-# ARGV[3], ARGV[4], ...: hash field, value, hash field, value, ...
-_LUA_WRITE = _LUA_PRELUDE + """
-hset(ARGV, 3)
-if ARGV[2] == '1' then redis.call('DEL', KEYS[2]) end
-return 0
-"""
-# One lease at most. ARGV[2] hash field, ARGV[3] new value, ARGV[4] how to compare with ARGV[5]:
-# 'any' (exchange), 'same' (the same bytes) or 'number' (numerically equal, as floats compare);
-# ARGV[6] what the field holds when the hash lacks it.
-# Answers '1' or '0' (whether it set the field) followed by the old value.
-_LUA_SWAP = _LUA_PRELUDE + """
-local old = redis.call('HGET', KEYS[1], ARGV[2]) or ARGV[6]
-local mode, expected = ARGV[4], ARGV[5]
-if mode == 'any' or (mode == 'same' and old == expected)
-    or (mode == 'number' and tonumber(old) == tonumber(expected)) then
-  redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
-  return '1' .. old
-end
-return '0' .. old
-"""
-# From ARGV[first], five per add: hash field, delta, type ('int', 'f' or 'd'), lowest, highest.
-# All sums are checked before any is written; answers the last new value.
-# Integers are added exactly as decimal strings split into two doubles (Lua has no 64-bit ints).
-_LUA_ADD = _LUA_PRELUDE + """
-local B = 1e9
-local function split(s)
-  local negative = s:sub(1, 1) == '-'
-  if negative then s = s:sub(2) end
-  local hi, lo = 0, tonumber(s)
-  if #s > 9 then hi, lo = tonumber(s:sub(1, #s - 9)), tonumber(s:sub(#s - 8)) end
-  if not negative then return hi, lo end
-  if lo > 0 then return -hi - 1, B - lo end
-  return -hi, 0
-end
-local function less(ah, al, bh, bl) return ah < bh or (ah == bh and al < bl) end
-local function join(hi, lo)
-  local sign = ''
-  if hi < 0 then
-    sign = '-'
-    if lo > 0 then hi, lo = -hi - 1, B - lo else hi = -hi end
-  end
-  if hi == 0 then return sign .. string.format('%d', lo) end
-  return sign .. string.format('%d%09d', hi, lo)
-end
-local function finite(x) return x == x and x ~= math.huge and x ~= -math.huge end
-local sums, sum = {}, nil
-for i = first, #ARGV, 5 do
-  local field, delta, kind = ARGV[i], ARGV[i + 1], ARGV[i + 2]
-  local current = redis.call('HGET', KEYS[1], field) or '0'
-  if kind == 'int' then
-    local ch, cl = split(current)
-    local dh, dl = split(delta)
-    local h, l = ch + dh, cl + dl
-    if l >= B then h, l = h + 1, l - B end
-    local lowh, lowl = split(ARGV[i + 3])
-    local highh, highl = split(ARGV[i + 4])
-    if less(h, l, lowh, lowl) or less(highh, highl, h, l) then return {3, (i - first) / 5 + 1} end
-    sum = join(h, l)
-  else
-    local c, d = tonumber(current), tonumber(delta)
-    local total, limit = c + d, tonumber(ARGV[i + 4])
-    if not (total >= -limit and total <= limit) and finite(c) and finite(d) then return {3, (i - first) / 5 + 1} end
-    if kind == 'f' then total = (struct.unpack('f', struct.pack('f', total))) end
-    sum = string.format('%.17g', total)
-  end
-  sums[#sums + 1] = field
-  sums[#sums + 1] = sum
-end
-hset(sums, 1)
-return sum
-"""
-# Takes the lease KEYS[2] for ARGV[2] ms with token ARGV[1] unless another client holds it ({1}),
-# and reads hash fields ARGV[3], ... of KEYS[1] in the same step: {0, value, ...}.
-_LUA_TAKE = """
-if not redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {1} end
-local reply = {0}
-for i = 3, #ARGV, 1000 do
-  local values = redis.call('HMGET', KEYS[1], unpack(ARGV, i, math.min(i + 999, #ARGV)))
-  for k = 1, #values do reply[#reply + 1] = values[k] end
-end
-return reply
-"""
-# KEYS[1] a lease; ARGV[1] the token that took it.
-_LUA_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
-return 0
-"""
-# ARGV: hash field, value, ...: fills in fields the hash does not have yet.
-_LUA_DEFAULTS = """
-for i = 1, #ARGV, 2 do redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[i + 1]) end
-return 0
-"""
-# Connection settings a twin carries to another process, and redis.Redis()'s names for them.
-_CLIENT_SETTINGS = {
-    name: name
-    for name in (
-        "host",
-        "port",
-        "db",
-        "username",
-        "password",
-        "socket_timeout",
-        "socket_connect_timeout",
-        "client_name",
-    )
-} | {"path": "unix_socket_path"}
-# How long a lease lasts when the struct has no lock_timeout (seconds).
-_DEFAULT_LEASE = 30.0
-
-
-class _RedisField:
-    """One field as the twin stores it: hash fields, encoding, and the lease guarding it."""
-
-    __slots__ = (
-        "name",
-        "label",
-        "kind",
-        "low",
-        "high",
-        "bounds",
-        "length",
-        "groups",
-        "missing",
-        "_names",
-    )
-
-    def __init__(
-        self,
-        name: str,
-        label: str,
-        kind: str,
-        low: float = 0,
-        high: float = 0,
-        *,
-        length: int | None = None,
-        missing: bytes | None = None,
-        group: str | None = None,
-    ) -> None:
-        self.label = label
-        self.kind = kind  # 'int', 'f', 'd', 'bool', 'bytes' or 'str'
-        # The stored form of what the field reads as when the hash lacks it (the key was deleted):
-        # what zeroed shared memory reads as, so that it compares and writes back alike.
-        self.missing = (
-            missing
-            if missing is not None
-            else b"" if kind in ("bytes", "str") else b"0"
-        )
-        self.low, self.high = low, high
-        self.bounds = (kind, repr(low), repr(high))  # as the add script takes them
-        self.name, self.length = name, length
-        self.groups = () if group is None else (group,)
-        self._names: tuple[str, ...] | None = None
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        """The hash fields: the field's name, or one per array item (made on first use, not at import)."""
-        if self._names is None:
-            length = self.length
-            self._names = (
-                (self.name,)
-                if length is None
-                else tuple(f"{self.name}[{i}]" for i in range(length))
-            )
-        return self._names
-
-    def encode(self, value: _Any) -> bytes:
-        """The stored form of one checked value (of one item, for arrays)."""
-        kind = self.kind
-        if kind == "int":
-            return b"%d" % value
-        if kind == "f":
-            return repr(_struct.unpack("f", _struct.pack("f", value))[0]).encode()
-        if kind == "d":
-            return repr(value).encode()
-        if kind == "bool":
-            return b"1" if value else b"0"
-        if kind == "str":
-            return bytes(value.encode("utf-8", "surrogatepass"))
-        return bytes(value)
-
-    def pairs(self, value: _Any) -> list[bytes | str]:
-        """Hash field, stored value, ... for a whole checked value."""
-        values: tuple[_Any, ...] = (value,) if self.length is None else tuple(value)
-        return [
-            item
-            for name, one in zip(self.names, values)
-            for item in (name, self.encode(one))
-        ]
-
-    def expected(self, value: object) -> bytes | None:
-        """How compare_and_set finds ``value`` stored, or None when no stored value equals it."""
-        if self.kind in ("int", "bool"):
-            if isinstance(value, float) and value.is_integer():
-                value = int(value)
-            if not isinstance(value, int) or (
-                self.kind == "bool" and value not in (0, 1)
-            ):
-                return None
-            return self.encode(value)
-        if self.kind in ("f", "d"):
-            if not isinstance(value, (int, float)):
-                return None
-            try:
-                as_float = float(value)
-            except OverflowError:  # an int beyond every float equals no stored value
-                return None
-            # As Python compares: an int with a float exactly (2**53 + 1 equals no float, though it
-            # rounds to one), and NaN equal to nothing.
-            return repr(as_float).encode() if as_float == value else None
-        if self.kind == "bytes":
-            return value if isinstance(value, bytes) else None
-        return self.encode(value) if isinstance(value, str) else None
-
-
-def _from_int(stored: bytes | None) -> int:
-    return int(stored) if stored else 0
-
-
-def _from_float(stored: bytes | None) -> float:
-    return float(stored) if stored else 0.0
-
-
-def _from_bool(stored: bytes | None) -> bool:
-    return stored == b"1"
-
-
-def _from_one_byte(stored: bytes | None) -> bytes:
-    return stored or b"\0"
-
-
-def _lease_timeout(owner: str, group: str, seconds: float) -> TimeoutError:
-    return TimeoutError(
-        f"{owner}: lock group {group!r} not acquired within {seconds} s "
-        "(another client holds its lease on Redis)"
-    )
-
-
-class _RedisLease:
-    """A lock group's lock on Redis: a key holding the holder's token, expiring after the lease.
-
-    Re-entrant within a thread, like the shared-memory struct's locks.
-    """
-
-    __slots__ = (
-        "_owner",
-        "_group",
-        "_client",
-        "_scripts",
-        "_hash",
-        "key",
-        "_lease_ms",
-        "_wait",
-        "_token",
-        "_thread",
-        "_depth",
-    )
-
-    def __init__(
-        self,
-        owner: str,
-        group: str,
-        client: _Any,
-        scripts: tuple[_Any, _Any],
-        hash_key: str,
-        lease: float,
-        wait: float | None,
-    ) -> None:
-        self._owner, self._group, self._client = owner, group, client
-        self._scripts = scripts  # take, release
-        self._hash = hash_key
-        self.key = f"{hash_key}:lease:{group}"
-        self._lease_ms = max(1, round(lease * 1000))
-        self._wait = wait
-        self._token = ""
-        self._thread: int | None = None
-        self._depth = 0
-
-    def token(self) -> str:
-        """The token this thread holds the lease with, or ''."""
-        return self._token if self._thread == _threading.get_ident() else ""
-
-    def outermost(self) -> bool:
-        """Whether releasing once would end this thread's hold."""
-        return self._depth == 1 and self._thread == _threading.get_ident()
-
-    def take(
-        self, names: list[str], block: bool = True, timeout: float | None = None
-    ) -> list[bytes | None] | None:
-        """Acquire (or re-enter) and read hash fields ``names`` in the same round trip; None if not acquired."""
-        if self._thread == _threading.get_ident():
-            self._depth += 1
-            return list(self._client.hmget(self._hash, names)) if names else []
-        token = _os.urandom(16).hex()
-        waiter = None
-        while True:
-            reply = self._scripts[0](
-                keys=[self._hash, self.key], args=[token, self._lease_ms, *names]
-            )
-            if reply[0] == 0:
-                break
-            waiter = waiter or _Waiter(
-                self._owner, self._group, self._wait if timeout is None else timeout
-            )
-            if not block or not waiter.pause():
-                return None
-        self._token, self._thread, self._depth = token, _threading.get_ident(), 1
-        return list(reply[1:])
-
-    def ended(self) -> None:
-        """The holder's last write deleted the lease in the same script."""
-        self._token, self._thread, self._depth = "", None, 0
-
-    def acquire(self, block: bool = True, timeout: float | None = None) -> bool:
-        return self.take([], block, timeout) is not None
-
-    def release(self) -> None:
-        if self._thread != _threading.get_ident():
-            raise RuntimeError("cannot release un-acquired lock")
-        self._depth -= 1
-        if self._depth == 0:
-            token, self._token, self._thread = self._token, "", None
-            self._scripts[1](keys=[self.key], args=[token])
-
-    def __enter__(self) -> bool:
-        if not self.acquire():
-            raise _lease_timeout(self._owner, self._group, self._wait or 0.0)
-        return True
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: _TracebackType | None,
-        /,
-    ) -> None:
-        self.release()
-
-
-class _Waiter:
-    """Pauses between attempts while another client holds a lease, up to a deadline."""
-
-    __slots__ = ("_owner", "_group", "_seconds", "_deadline", "_pause")
-
-    def __init__(self, owner: str, group: str, seconds: float | None) -> None:
-        self._owner, self._group, self._seconds = owner, group, seconds
-        self._deadline = None if seconds is None else _time.monotonic() + seconds
-        self._pause = _FIRST_PAUSE
-
-    def pause(self) -> bool:
-        """Wait a little; False once the deadline has passed (one last attempt is made at it)."""
-        if self._deadline is None:
-            _time.sleep(self._pause)
-        else:
-            left = self._deadline - _time.monotonic()
-            if left <= 0:
-                return False
-            _time.sleep(min(self._pause, left))
-        self._pause = min(self._pause * 2, _LONGEST_PAUSE)
-        return True
-
-    def timeout(self) -> TimeoutError:
-        return _lease_timeout(self._owner, self._group, self._seconds or 0.0)
-
-
-class _RedisStruct:
-    """What every struct's Redis twin shares: one hash, a lease per lock group, and the scripts."""
-
-    __slots__ = (
-        "_client",
-        "_key",
-        "_lease",
-        "_leases",
-        "_write_script",
-        "_swap_script",
-        "_add_script",
-        "_batched",
-    )
-
-    _struct_name: _ClassVar[str]
-    _groups: _ClassVar[tuple[str, ...]]
-    _fields: _ClassVar[tuple[_RedisField, ...]]
-    _lock_timeout: _ClassVar[float | None]
-    _defaults: _ClassVar[tuple[object, ...]]
-
-    def __init__(self, client: _Any, key: str, *, lease: float | None = None) -> None:
-        settings = getattr(
-            getattr(client, "connection_pool", None), "connection_kwargs", {}
-        )
-        if settings.get("decode_responses"):
-            raise ValueError(
-                f"{self._struct_name} on Redis needs a client made with decode_responses=False (the default)"
-            )
-        self._client, self._key = client, key
-        self._lease = lease
-        leases = self._lock_timeout if lease is None else lease
-        scripts = (
-            client.register_script(_LUA_TAKE),
-            client.register_script(_LUA_RELEASE),
-        )
-        self._leases = {
-            group: _RedisLease(
-                self._struct_name,
-                group,
-                client,
-                scripts,
-                key,
-                leases or _DEFAULT_LEASE,
-                self._lock_timeout,
-            )
-            for group in self._groups
-        }
-        self._write_script = client.register_script(_LUA_WRITE)
-        self._swap_script = client.register_script(_LUA_SWAP)
-        self._add_script = client.register_script(_LUA_ADD)
-        self._batched: dict[int, list[tuple[_RedisField, int, float]]] = (
-            {}
-        )  # a flush's adds, by thread
-        defaults = [
-            item
-            for field, value in zip(self._fields, self._defaults)
-            for item in field.pairs(value)
-        ]
-        client.register_script(_LUA_DEFAULTS)(keys=[key], args=defaults)
-
-    def __reduce__(self) -> tuple[object, ...]:
-        """Travels as its key and connection settings: the receiving process connects anew."""
-        given = self._client.connection_pool.connection_kwargs
-        settings = {
-            _CLIENT_SETTINGS[name]: value
-            for name, value in given.items()
-            if name in _CLIENT_SETTINGS
-        }
-        return _attach, (type(self), settings, self._key, self._lease)
-
-    def _call(self, script: _Any, groups: tuple[str, ...], args: list[_Any]) -> _Any:
-        """Run a script on the hash and the groups' leases, waiting while another client holds one."""
-        leases = [self._leases[group] for group in groups]
-        keys = [self._key, *(lease.key for lease in leases)]
-        waiter = None
-        while True:
-            tokens = [lease.token() for lease in leases] or [""]
-            reply = script(keys=keys, args=[*tokens, *args])
-            if reply.__class__ is not list or reply[0] != 1:
-                break
-            busy: int = reply[1]
-            waiter = waiter or _Waiter(
-                self._struct_name, groups[busy - 1], self._lock_timeout
-            )
-            if not waiter.pause():
-                raise waiter.timeout()
-        if reply.__class__ is list and reply[0] == 2:
-            lost: int = reply[1]
-            raise TimeoutError(
-                f"{self._struct_name}: the lease on lock group {groups[lost - 1]!r} ran out before the block ended; "
-                "nothing was written"
-            )
-        return reply
-
-    def _get(self, field: _RedisField) -> bytes | None:
-        stored: bytes | None = self._client.hget(self._key, field.name)
-        return stored
-
-    def _get_items(self, field: _RedisField) -> list[bytes | None]:
-        return list(self._client.hmget(self._key, field.names))
-
-    def _read(self, *fields: _RedisField) -> _Iterator[bytes | None]:
-        """The stored values of fields in order (array items one by one), read in one command."""
-        return iter(
-            self._client.hmget(
-                self._key, [name for field in fields for name in field.names]
-            )
-        )
-
-    def _set(self, field: _RedisField, value: object) -> None:
-        """Write one field's checked value."""
-        self._call(self._write_script, field.groups, ["", *field.pairs(value)])
-
-    def _write(
-        self, changes: list[tuple[_RedisField, object]], ending: bool = False
-    ) -> None:
-        """Write checked values of fields of one lock group in one command.
-
-        ending: the write ends a locked block; the outermost one's lease ends with it.
-        """
-        if not changes:
-            return
-        field = changes[0][0]
-        lease = self._leases[field.groups[0]] if field.groups else None
-        ends = ending and lease is not None and lease.outermost()
-        self._call(
-            self._write_script,
-            field.groups,
-            [
-                "1" if ends else "",
-                *(item for field, value in changes for item in field.pairs(value)),
-            ],
-        )
-        if ends and lease is not None:
-            lease.ended()
-
-    def _queue(self, *deltas: tuple[_RedisField, int, float]) -> None:
-        """A batch flush's adds to one group, sent with the other groups' by _send_batch()."""
-        self._batched.setdefault(_threading.get_ident(), []).extend(deltas)
-
-    def _send_batch(self) -> None:
-        """Apply a flush's adds to every group in one script call: all of them, or (on overflow) none."""
-        deltas = self._batched.pop(_threading.get_ident(), None)
-        if deltas:
-            try:
-                self._add_to(*deltas)
-            except OverflowError as error:  # no group landed
-                groups = dict.fromkeys(
-                    group for field, _, _ in deltas for group in field.groups
-                )
-                raise _batch_refused(self._struct_name, groups, [error]) from None
-
-    @_contextmanager
-    def _holding(
-        self, group: str, *fields: _RedisField
-    ) -> _Iterator[_Iterator[bytes | None]]:
-        """Hold a group's lease around a block; the stored values of ``fields`` are read as it is taken."""
-        lease = self._leases[group]
-        values = lease.take([name for field in fields for name in field.names])
-        if values is None:
-            raise _lease_timeout(self._struct_name, group, self._lock_timeout or 0.0)
-        try:
-            yield iter(values)
-        finally:
-            if lease.token():  # not already ended by the block's last write
-                lease.release()
-
-    def _exchange(self, field: _RedisField, value: object) -> bytes:
-        reply: bytes = self._call(
-            self._swap_script,
-            field.groups,
-            [field.name, field.encode(value), "any", "", field.missing],
-        )
-        return reply[1:]
-
-    def _compare_and_set(
-        self, field: _RedisField, expected: object, value: object
-    ) -> bool:
-        stored = field.expected(expected)
-        if stored is None:
-            return False
-        mode = "number" if field.kind in ("f", "d") else "same"
-        reply: bytes = self._call(
-            self._swap_script,
-            field.groups,
-            [field.name, field.encode(value), mode, stored, field.missing],
-        )
-        return reply[:1] == b"1"
-
-    def _add_to(self, *deltas: tuple[_RedisField, int, float]) -> bytes:
-        """Add to fields (array items by index, else 0), all or none, in one script call; the last new value."""
-        args: list[_Any] = []
-        for field, index, delta in deltas:
-            if field.kind == "int" and abs(delta) > field.high - field.low:
-                raise _add_overflow(field.label, delta, field.low, field.high)
-            args += (
-                field.names[index],
-                b"%d" % delta if field.kind == "int" else repr(float(delta)),
-                *field.bounds,
-            )
-        groups = tuple(
-            dict.fromkeys(group for field, _, _ in deltas for group in field.groups)
-        )
-        reply = self._call(self._add_script, groups, args)
-        if reply.__class__ is list:
-            overflowed: int = reply[1]
-            field, _, delta = deltas[overflowed - 1]
-            raise _add_overflow(field.label, delta, field.low, field.high)
-        new: bytes = reply
-        return new
-
-
-def _attach(
-    cls: type[_RedisStruct], settings: dict[str, _Any], key: str, lease: float | None
-) -> _RedisStruct:
-    redis = _importlib.import_module("redis")
-    return cls(redis.Redis(**settings), key, lease=lease)
 
 
 @_dataclasses.dataclass(frozen=True, slots=True)
@@ -1099,7 +135,7 @@ class _WorkerStats_Batch:
 
     def add_elapsed(self, delta: float = 1.0) -> None:
         if delta.__class__ is not float:
-            delta = _float(delta, _FLOAT64_MAX, "WorkerStats.elapsed")
+            delta = _check_float(delta, _FLOAT64_MAX, "WorkerStats.elapsed")
         self._pending_elapsed += delta
 
     def flush(self) -> None:
@@ -1177,7 +213,7 @@ class WorkerStats:
     _locks: dict[str, _Lock]
     _lock_order: tuple[tuple[str, _Lock], ...]
     _parked: _ctypes.Array[_ctypes.c_uint64]
-    _blocks: list[tuple[_Lock, int]]
+    _blocks: list[tuple[_Lock, tuple[int, int]]]
     _acquire_progress: _Callable[[bool], bool]
     _wait_progress: _Callable[[], None]
     _release_progress: _Callable[[], None]
@@ -1210,20 +246,23 @@ class WorkerStats:
             ctx = _mp.get_context()
         self._raw_processed = ctx.RawValue(
             _ctypes.c_int,
-            _int(processed, _C_INT_MIN, _C_INT_MAX, "WorkerStats.processed"),
+            _check_int(processed, _C_INT_MIN, _C_INT_MAX, "WorkerStats.processed"),
         )
         self._cell_processed = memoryview(self._raw_processed).cast("B").cast("i")
         self._raw_failed = ctx.RawValue(
-            _ctypes.c_int, _int(failed, _C_INT_MIN, _C_INT_MAX, "WorkerStats.failed")
+            _ctypes.c_int,
+            _check_int(failed, _C_INT_MIN, _C_INT_MAX, "WorkerStats.failed"),
         )
         self._cell_failed = memoryview(self._raw_failed).cast("B").cast("i")
         self._raw_elapsed = ctx.RawValue(
-            _ctypes.c_double, _float(elapsed, _FLOAT64_MAX, "WorkerStats.elapsed")
+            _ctypes.c_double, _check_float(elapsed, _FLOAT64_MAX, "WorkerStats.elapsed")
         )
         self._raw_state = ctx.RawValue(
-            _ctypes.c_char, _char(state, "WorkerStats.state")
+            _ctypes.c_char, _check_char(state, "WorkerStats.state")
         )
-        self._raw_stop = ctx.RawValue(_ctypes.c_bool, _bool(stop, "WorkerStats.stop"))
+        self._raw_stop = ctx.RawValue(
+            _ctypes.c_bool, _check_bool(stop, "WorkerStats.stop")
+        )
         self._start_method = ctx.get_start_method()
         self._parked = ctx.RawArray(_ctypes.c_uint64, 3)
         self._bind(
@@ -1296,7 +335,7 @@ class WorkerStats:
     @processed.setter
     def processed(self, value: int) -> None:
         if value.__class__ is not int or not _C_INT_MIN <= value <= _C_INT_MAX:
-            value = _int(value, _C_INT_MIN, _C_INT_MAX, "WorkerStats.processed")
+            value = _check_int(value, _C_INT_MIN, _C_INT_MAX, "WorkerStats.processed")
         if not self._acquire_progress(False):
             self._wait_progress()
         try:
@@ -1323,7 +362,7 @@ class WorkerStats:
     def exchange_processed(self, value: int) -> int:
         """Atomically set processed to value; return the old value."""
         if value.__class__ is not int or not _C_INT_MIN <= value <= _C_INT_MAX:
-            value = _int(value, _C_INT_MIN, _C_INT_MAX, "WorkerStats.processed")
+            value = _check_int(value, _C_INT_MIN, _C_INT_MAX, "WorkerStats.processed")
         if not self._acquire_progress(False):
             self._wait_progress()
         try:
@@ -1336,7 +375,7 @@ class WorkerStats:
     def compare_and_set_processed(self, expected: int, value: int) -> bool:
         """Atomically set processed to value if it equals expected; return whether it did."""
         if value.__class__ is not int or not _C_INT_MIN <= value <= _C_INT_MAX:
-            value = _int(value, _C_INT_MIN, _C_INT_MAX, "WorkerStats.processed")
+            value = _check_int(value, _C_INT_MIN, _C_INT_MAX, "WorkerStats.processed")
         if not self._acquire_progress(False):
             self._wait_progress()
         try:
@@ -1360,7 +399,7 @@ class WorkerStats:
     @failed.setter
     def failed(self, value: int) -> None:
         if value.__class__ is not int or not _C_INT_MIN <= value <= _C_INT_MAX:
-            value = _int(value, _C_INT_MIN, _C_INT_MAX, "WorkerStats.failed")
+            value = _check_int(value, _C_INT_MIN, _C_INT_MAX, "WorkerStats.failed")
         if not self._acquire_progress(False):
             self._wait_progress()
         try:
@@ -1387,7 +426,7 @@ class WorkerStats:
     def exchange_failed(self, value: int) -> int:
         """Atomically set failed to value; return the old value."""
         if value.__class__ is not int or not _C_INT_MIN <= value <= _C_INT_MAX:
-            value = _int(value, _C_INT_MIN, _C_INT_MAX, "WorkerStats.failed")
+            value = _check_int(value, _C_INT_MIN, _C_INT_MAX, "WorkerStats.failed")
         if not self._acquire_progress(False):
             self._wait_progress()
         try:
@@ -1400,7 +439,7 @@ class WorkerStats:
     def compare_and_set_failed(self, expected: int, value: int) -> bool:
         """Atomically set failed to value if it equals expected; return whether it did."""
         if value.__class__ is not int or not _C_INT_MIN <= value <= _C_INT_MAX:
-            value = _int(value, _C_INT_MIN, _C_INT_MAX, "WorkerStats.failed")
+            value = _check_int(value, _C_INT_MIN, _C_INT_MAX, "WorkerStats.failed")
         if not self._acquire_progress(False):
             self._wait_progress()
         try:
@@ -1424,7 +463,7 @@ class WorkerStats:
     @elapsed.setter
     def elapsed(self, value: float) -> None:
         if value.__class__ is not float or not -_FLOAT64_MAX <= value <= _FLOAT64_MAX:
-            value = _float(value, _FLOAT64_MAX, "WorkerStats.elapsed")
+            value = _check_float(value, _FLOAT64_MAX, "WorkerStats.elapsed")
         if not self._acquire_timing(False):
             self._wait_timing()
         try:
@@ -1435,7 +474,7 @@ class WorkerStats:
     def add_elapsed(self, delta: float = 1.0) -> float:
         """Atomically add delta to elapsed; return the new value."""
         if delta.__class__ is not float:
-            delta = _float(delta, _FLOAT64_MAX, "WorkerStats.elapsed")
+            delta = _check_float(delta, _FLOAT64_MAX, "WorkerStats.elapsed")
         shared = self._raw_elapsed
         if not self._acquire_timing(False):
             self._wait_timing()
@@ -1453,7 +492,7 @@ class WorkerStats:
     def exchange_elapsed(self, value: float) -> float:
         """Atomically set elapsed to value; return the old value."""
         if value.__class__ is not float or not -_FLOAT64_MAX <= value <= _FLOAT64_MAX:
-            value = _float(value, _FLOAT64_MAX, "WorkerStats.elapsed")
+            value = _check_float(value, _FLOAT64_MAX, "WorkerStats.elapsed")
         if not self._acquire_timing(False):
             self._wait_timing()
         try:
@@ -1466,7 +505,7 @@ class WorkerStats:
     def compare_and_set_elapsed(self, expected: float, value: float) -> bool:
         """Atomically set elapsed to value if it equals expected; return whether it did."""
         if value.__class__ is not float or not -_FLOAT64_MAX <= value <= _FLOAT64_MAX:
-            value = _float(value, _FLOAT64_MAX, "WorkerStats.elapsed")
+            value = _check_float(value, _FLOAT64_MAX, "WorkerStats.elapsed")
         if not self._acquire_timing(False):
             self._wait_timing()
         try:
@@ -1489,7 +528,7 @@ class WorkerStats:
 
     @state.setter
     def state(self, value: bytes) -> None:
-        value = _char(value, "WorkerStats.state")
+        value = _check_char(value, "WorkerStats.state")
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -1499,7 +538,7 @@ class WorkerStats:
 
     def exchange_state(self, value: bytes) -> bytes:
         """Atomically set state to value; return the old value."""
-        value = _char(value, "WorkerStats.state")
+        value = _check_char(value, "WorkerStats.state")
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -1511,7 +550,7 @@ class WorkerStats:
 
     def compare_and_set_state(self, expected: bytes, value: bytes) -> bool:
         """Atomically set state to value if it equals expected; return whether it did."""
-        value = _char(value, "WorkerStats.state")
+        value = _check_char(value, "WorkerStats.state")
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -1529,7 +568,7 @@ class WorkerStats:
 
     @stop.setter
     def stop(self, value: bool) -> None:
-        value = _bool(value, "WorkerStats.stop")
+        value = _check_bool(value, "WorkerStats.stop")
         self._raw_stop.value = value
 
     def update_progress(
@@ -1545,13 +584,15 @@ class WorkerStats:
                 processed.__class__ is not int
                 or not _C_INT_MIN <= processed <= _C_INT_MAX
             ):
-                _new_processed = _int(
+                _new_processed = _check_int(
                     processed, _C_INT_MIN, _C_INT_MAX, "WorkerStats.processed"
                 )
         _new_failed = failed
         if failed is not None:
             if failed.__class__ is not int or not _C_INT_MIN <= failed <= _C_INT_MAX:
-                _new_failed = _int(failed, _C_INT_MIN, _C_INT_MAX, "WorkerStats.failed")
+                _new_failed = _check_int(
+                    failed, _C_INT_MIN, _C_INT_MAX, "WorkerStats.failed"
+                )
         if not self._acquire_progress(False):
             self._wait_progress()
         try:
@@ -1578,9 +619,7 @@ class WorkerStats:
         if not self._acquire_progress(False):
             self._wait_progress()
         try:
-            self._blocks.append(
-                block := (self._locks["progress"], _threading.get_ident())
-            )
+            self._blocks.append(block := (self._locks["progress"], _holder()))
             copy = _WorkerStats_Locked_progress(
                 self._raw_processed.value, self._raw_failed.value
             )
@@ -1588,10 +627,10 @@ class WorkerStats:
                 yield copy
             finally:
                 self._blocks.remove(block)
-            if changed := copy.changed():
+            if changed := _changes(copy):
                 self._put_progress(
                     (
-                        _int(
+                        _check_int(
                             copy.processed,
                             _C_INT_MIN,
                             _C_INT_MAX,
@@ -1601,7 +640,9 @@ class WorkerStats:
                         else None
                     ),
                     (
-                        _int(copy.failed, _C_INT_MIN, _C_INT_MAX, "WorkerStats.failed")
+                        _check_int(
+                            copy.failed, _C_INT_MIN, _C_INT_MAX, "WorkerStats.failed"
+                        )
                         if "failed" in changed
                         else None
                     ),
@@ -1621,7 +662,9 @@ class WorkerStats:
                 elapsed.__class__ is not float
                 or not -_FLOAT64_MAX <= elapsed <= _FLOAT64_MAX
             ):
-                _new_elapsed = _float(elapsed, _FLOAT64_MAX, "WorkerStats.elapsed")
+                _new_elapsed = _check_float(
+                    elapsed, _FLOAT64_MAX, "WorkerStats.elapsed"
+                )
         if not self._acquire_timing(False):
             self._wait_timing()
         try:
@@ -1644,18 +687,16 @@ class WorkerStats:
         if not self._acquire_timing(False):
             self._wait_timing()
         try:
-            self._blocks.append(
-                block := (self._locks["timing"], _threading.get_ident())
-            )
+            self._blocks.append(block := (self._locks["timing"], _holder()))
             copy = _WorkerStats_Locked_timing(self._raw_elapsed.value)
             try:
                 yield copy
             finally:
                 self._blocks.remove(block)
-            if changed := copy.changed():
+            if changed := _changes(copy):
                 self._put_timing(
                     (
-                        _float(copy.elapsed, _FLOAT64_MAX, "WorkerStats.elapsed")
+                        _check_float(copy.elapsed, _FLOAT64_MAX, "WorkerStats.elapsed")
                         if "elapsed" in changed
                         else None
                     ),
@@ -1669,7 +710,7 @@ class WorkerStats:
         state: bytes | None = None,
     ) -> None:
         """Set fields of group default in one critical section; all checked first."""
-        _new_state = None if state is None else _char(state, "WorkerStats.state")
+        _new_state = None if state is None else _check_char(state, "WorkerStats.state")
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -1692,18 +733,16 @@ class WorkerStats:
         if not self._acquire_default(False):
             self._wait_default()
         try:
-            self._blocks.append(
-                block := (self._locks["default"], _threading.get_ident())
-            )
+            self._blocks.append(block := (self._locks["default"], _holder()))
             copy = _WorkerStats_Locked_default(self._raw_state.value)
             try:
                 yield copy
             finally:
                 self._blocks.remove(block)
-            if changed := copy.changed():
+            if changed := _changes(copy):
                 self._put_default(
                     (
-                        _char(copy.state, "WorkerStats.state")
+                        _check_char(copy.state, "WorkerStats.state")
                         if "state" in changed
                         else None
                     ),
@@ -1782,7 +821,7 @@ class WorkerStats:
         )
 
     def __repr__(self) -> str:
-        return _repr(type(self).__name__, self.snapshot())
+        return _struct_repr(type(self).__name__, self.snapshot())
 
     def get_lock(
         self, group: _Literal["progress", "timing", "default"] = "default"
@@ -1854,7 +893,7 @@ class WorkerStatsOnRedis(_RedisStruct):
 
     @processed.setter
     def processed(self, value: int) -> None:
-        value = _int(value, _C_INT_MIN, _C_INT_MAX, "WorkerStats.processed")
+        value = _check_int(value, _C_INT_MIN, _C_INT_MAX, "WorkerStats.processed")
         self._set(self._field_processed, value)
 
     def add_processed(self, delta: int = 1) -> int:
@@ -1865,12 +904,12 @@ class WorkerStatsOnRedis(_RedisStruct):
 
     def exchange_processed(self, value: int) -> int:
         """Atomically set processed to value; return the old value."""
-        value = _int(value, _C_INT_MIN, _C_INT_MAX, "WorkerStats.processed")
+        value = _check_int(value, _C_INT_MIN, _C_INT_MAX, "WorkerStats.processed")
         return _from_int(self._exchange(self._field_processed, value))
 
     def compare_and_set_processed(self, expected: int, value: int) -> bool:
         """Atomically set processed to value if it equals expected; return whether it did."""
-        value = _int(value, _C_INT_MIN, _C_INT_MAX, "WorkerStats.processed")
+        value = _check_int(value, _C_INT_MIN, _C_INT_MAX, "WorkerStats.processed")
         return self._compare_and_set(self._field_processed, expected, value)
 
     @property
@@ -1880,7 +919,7 @@ class WorkerStatsOnRedis(_RedisStruct):
 
     @failed.setter
     def failed(self, value: int) -> None:
-        value = _int(value, _C_INT_MIN, _C_INT_MAX, "WorkerStats.failed")
+        value = _check_int(value, _C_INT_MIN, _C_INT_MAX, "WorkerStats.failed")
         self._set(self._field_failed, value)
 
     def add_failed(self, delta: int = 1) -> int:
@@ -1891,12 +930,12 @@ class WorkerStatsOnRedis(_RedisStruct):
 
     def exchange_failed(self, value: int) -> int:
         """Atomically set failed to value; return the old value."""
-        value = _int(value, _C_INT_MIN, _C_INT_MAX, "WorkerStats.failed")
+        value = _check_int(value, _C_INT_MIN, _C_INT_MAX, "WorkerStats.failed")
         return _from_int(self._exchange(self._field_failed, value))
 
     def compare_and_set_failed(self, expected: int, value: int) -> bool:
         """Atomically set failed to value if it equals expected; return whether it did."""
-        value = _int(value, _C_INT_MIN, _C_INT_MAX, "WorkerStats.failed")
+        value = _check_int(value, _C_INT_MIN, _C_INT_MAX, "WorkerStats.failed")
         return self._compare_and_set(self._field_failed, expected, value)
 
     @property
@@ -1906,23 +945,23 @@ class WorkerStatsOnRedis(_RedisStruct):
 
     @elapsed.setter
     def elapsed(self, value: float) -> None:
-        value = _float(value, _FLOAT64_MAX, "WorkerStats.elapsed")
+        value = _check_float(value, _FLOAT64_MAX, "WorkerStats.elapsed")
         self._set(self._field_elapsed, value)
 
     def add_elapsed(self, delta: float = 1.0) -> float:
         """Atomically add delta to elapsed; return the new value."""
         if delta.__class__ is not float:
-            delta = _float(delta, _FLOAT64_MAX, "WorkerStats.elapsed")
+            delta = _check_float(delta, _FLOAT64_MAX, "WorkerStats.elapsed")
         return _from_float(self._add_to((self._field_elapsed, 0, delta)))
 
     def exchange_elapsed(self, value: float) -> float:
         """Atomically set elapsed to value; return the old value."""
-        value = _float(value, _FLOAT64_MAX, "WorkerStats.elapsed")
+        value = _check_float(value, _FLOAT64_MAX, "WorkerStats.elapsed")
         return _from_float(self._exchange(self._field_elapsed, value))
 
     def compare_and_set_elapsed(self, expected: float, value: float) -> bool:
         """Atomically set elapsed to value if it equals expected; return whether it did."""
-        value = _float(value, _FLOAT64_MAX, "WorkerStats.elapsed")
+        value = _check_float(value, _FLOAT64_MAX, "WorkerStats.elapsed")
         return self._compare_and_set(self._field_elapsed, expected, value)
 
     @property
@@ -1932,17 +971,17 @@ class WorkerStatsOnRedis(_RedisStruct):
 
     @state.setter
     def state(self, value: bytes) -> None:
-        value = _char(value, "WorkerStats.state")
+        value = _check_char(value, "WorkerStats.state")
         self._set(self._field_state, value)
 
     def exchange_state(self, value: bytes) -> bytes:
         """Atomically set state to value; return the old value."""
-        value = _char(value, "WorkerStats.state")
+        value = _check_char(value, "WorkerStats.state")
         return _from_one_byte(self._exchange(self._field_state, value))
 
     def compare_and_set_state(self, expected: bytes, value: bytes) -> bool:
         """Atomically set state to value if it equals expected; return whether it did."""
-        value = _char(value, "WorkerStats.state")
+        value = _check_char(value, "WorkerStats.state")
         return self._compare_and_set(self._field_state, expected, value)
 
     @property
@@ -1952,7 +991,7 @@ class WorkerStatsOnRedis(_RedisStruct):
 
     @stop.setter
     def stop(self, value: bool) -> None:
-        value = _bool(value, "WorkerStats.stop")
+        value = _check_bool(value, "WorkerStats.stop")
         self._set(self._field_stop, value)
 
     def update_progress(
@@ -1973,14 +1012,16 @@ class WorkerStatsOnRedis(_RedisStruct):
             changes.append(
                 (
                     self._field_processed,
-                    _int(processed, _C_INT_MIN, _C_INT_MAX, "WorkerStats.processed"),
+                    _check_int(
+                        processed, _C_INT_MIN, _C_INT_MAX, "WorkerStats.processed"
+                    ),
                 )
             )
         if failed is not None:
             changes.append(
                 (
                     self._field_failed,
-                    _int(failed, _C_INT_MIN, _C_INT_MAX, "WorkerStats.failed"),
+                    _check_int(failed, _C_INT_MIN, _C_INT_MAX, "WorkerStats.failed"),
                 )
             )
         return changes
@@ -1999,13 +1040,13 @@ class WorkerStatsOnRedis(_RedisStruct):
                 _from_int(next(values)), _from_int(next(values))
             )
             yield copy
-            changed = copy.changed()
+            changed = _changes(copy)
             changes: list[tuple[_RedisField, object]] = []
             if "processed" in changed:
                 changes.append(
                     (
                         self._field_processed,
-                        _int(
+                        _check_int(
                             copy.processed,
                             _C_INT_MIN,
                             _C_INT_MAX,
@@ -2017,7 +1058,9 @@ class WorkerStatsOnRedis(_RedisStruct):
                 changes.append(
                     (
                         self._field_failed,
-                        _int(copy.failed, _C_INT_MIN, _C_INT_MAX, "WorkerStats.failed"),
+                        _check_int(
+                            copy.failed, _C_INT_MIN, _C_INT_MAX, "WorkerStats.failed"
+                        ),
                     )
                 )
             self._write(changes, ending=True)
@@ -2037,7 +1080,7 @@ class WorkerStatsOnRedis(_RedisStruct):
             changes.append(
                 (
                     self._field_elapsed,
-                    _float(elapsed, _FLOAT64_MAX, "WorkerStats.elapsed"),
+                    _check_float(elapsed, _FLOAT64_MAX, "WorkerStats.elapsed"),
                 )
             )
         return changes
@@ -2052,13 +1095,13 @@ class WorkerStatsOnRedis(_RedisStruct):
         with self._holding("timing", self._field_elapsed) as values:
             copy = _WorkerStats_Locked_timing(_from_float(next(values)))
             yield copy
-            changed = copy.changed()
+            changed = _changes(copy)
             changes: list[tuple[_RedisField, object]] = []
             if "elapsed" in changed:
                 changes.append(
                     (
                         self._field_elapsed,
-                        _float(copy.elapsed, _FLOAT64_MAX, "WorkerStats.elapsed"),
+                        _check_float(copy.elapsed, _FLOAT64_MAX, "WorkerStats.elapsed"),
                     )
                 )
             self._write(changes, ending=True)
@@ -2075,7 +1118,7 @@ class WorkerStatsOnRedis(_RedisStruct):
         """The given values (None: unchanged), checked, for one write."""
         changes: list[tuple[_RedisField, object]] = []
         if state is not None:
-            changes.append((self._field_state, _char(state, "WorkerStats.state")))
+            changes.append((self._field_state, _check_char(state, "WorkerStats.state")))
         return changes
 
     @_contextmanager
@@ -2088,11 +1131,11 @@ class WorkerStatsOnRedis(_RedisStruct):
         with self._holding("default", self._field_state) as values:
             copy = _WorkerStats_Locked_default(_from_one_byte(next(values)))
             yield copy
-            changed = copy.changed()
+            changed = _changes(copy)
             changes: list[tuple[_RedisField, object]] = []
             if "state" in changed:
                 changes.append(
-                    (self._field_state, _char(copy.state, "WorkerStats.state"))
+                    (self._field_state, _check_char(copy.state, "WorkerStats.state"))
                 )
             self._write(changes, ending=True)
 
@@ -2135,7 +1178,7 @@ class WorkerStatsOnRedis(_RedisStruct):
         )
 
     def __repr__(self) -> str:
-        return _repr(type(self).__name__, self.snapshot())
+        return _struct_repr(type(self).__name__, self.snapshot())
 
     def get_lock(
         self, group: _Literal["progress", "timing", "default"] = "default"

@@ -63,7 +63,7 @@ class IntRange:
         return f"_{self.ctype.upper()}_MAX"
 
 
-# Largest finite value per float type code; the generated `_float` check uses it.
+# Largest finite value per float type code; the generated `_check_float` check uses it.
 FLOAT_LIMITS = {"f": "_FLOAT32_MAX", "d": "_FLOAT64_MAX"}
 
 
@@ -84,7 +84,7 @@ class FieldModel:
     item_type: str  # arrays: annotation of one item; else the value type
     default: object  # a Python value; templates print it with repr
     default_fill: object  # arrays whose items are all equal: that item (printed as `(item,) * length`)
-    check: str  # helper that validates a whole value: `_int`, `_float`, `_text`, ...
+    check: str  # helper that validates a whole value: `_check_int`, `_check_float`, `_check_text`, ...
     check_args: tuple[str, ...]  # our constants passed after the value
     item_check: str  # arrays: helper validating one item (used by add)
     item_check_args: tuple[str, ...]
@@ -232,7 +232,7 @@ class FieldModel:
     @property
     def delta_check(self) -> str:
         """Helper normalizing a delta of another type (numpy ints, Fractions) or raising TypeError."""
-        return "_float" if self.floating else "_as_int"
+        return "_check_float" if self.floating else "_as_int"
 
     @property
     def delta_check_args(self) -> tuple[str, ...]:
@@ -404,10 +404,6 @@ class StructModel:
         return tuple(f for f in self.fields if f.is_sharded)
 
     @property
-    def uses_locks(self) -> bool:
-        return bool(self.groups or self.sharded_fields)
-
-    @property
     def state_slots(self) -> tuple[str, ...]:
         """What pickling for a child process carries, after the start method and group locks."""
         journals = tuple(group.journal for group in self.groups if group.journaled)
@@ -432,46 +428,6 @@ class ModuleModel:
     doc: str
     structs: tuple[StructModel, ...]
     int_ranges: tuple[IntRange, ...]
-    helpers: frozenset[str]  # names of helper functions the structs call
-
-    @property
-    def imports(self) -> tuple[str, ...]:
-        """Standard-library imports, each under a private alias so that no field can shadow it."""
-        helpers, recovery, groups = self.helpers, self.uses_recovery, self.uses_groups
-        needed = {
-            "import ctypes as _ctypes": True,
-            "import dataclasses as _dataclasses": True,
-            "import errno as _errno": recovery,
-            "import functools as _functools": groups or recovery,
-            "import importlib as _importlib": True,  # the Redis twins import redis-py when they travel
-            "import math as _math": "_float" in helpers,
-            "import multiprocessing as _mp": True,
-            "import numbers as _numbers": "_float" in helpers,
-            "import operator as _operator": "_as_int" in helpers,
-            "import os as _os": True,  # the Redis twins' lease tokens
-            "import struct as _struct": True,
-            "import sys as _sys": "_float" in helpers or recovery or groups,
-            "import threading as _threading": True,
-            "import time as _time": True,
-            "import typing as _typing": groups,  # _typing.TYPE_CHECKING, which type checkers recognise by name
-            "import weakref as _weakref": groups,
-            "from collections.abc import Callable as _Callable": self.uses_locks,
-            "from collections.abc import Iterable as _Iterable": True,
-            "from collections.abc import Iterator as _Iterator": True,
-            "from collections.abc import Mapping as _Mapping": True,
-            "from collections.abc import Sequence as _Sequence": "_items" in helpers,
-            "from contextlib import contextmanager as _contextmanager": True,
-            "from multiprocessing.context import BaseContext as _BaseContext": True,
-            "from multiprocessing.context import get_spawning_popen as _get_spawning_popen": True,
-            "from types import TracebackType as _TracebackType": True,
-            "from typing import Any as _Any": True,
-            "from typing import ClassVar as _ClassVar": True,
-            "from typing import cast as _cast": "_items" in helpers,
-            "from typing import Literal as _Literal": groups,
-            "from typing import Protocol as _Protocol": True,
-            "from typing import TypeVar as _TypeVar": self.uses_lock_order,
-        }
-        return tuple(line for line, wanted in needed.items() if wanted)
 
     @property
     def exports(self) -> tuple[str, ...]:
@@ -480,32 +436,24 @@ class ModuleModel:
             names += [s.name, s.snapshot_class] + ([s.redis_class] if s.redis else [])
         return tuple(names)
 
-    @property
-    def uses_redis(self) -> bool:
-        """Whether a struct has a Redis twin: only then does the module hold the twins' helpers."""
-        return any(s.redis for s in self.structs)
 
-    @property
-    def uses_locks(self) -> bool:
-        return any(s.uses_locks for s in self.structs)
-
-    @property
-    def uses_groups(self) -> bool:
-        return any(s.groups for s in self.structs)
-
-    @property
-    def uses_shards(self) -> bool:
-        return any(s.sharded_fields for s in self.structs)
-
-    @property
-    def uses_recovery(self) -> bool:
-        """Whether `_RecoverableLock` and `_Journal` are needed."""
-        return any(s.recover_locks for s in self.structs)
-
-    @property
-    def uses_lock_order(self) -> bool:
-        """Whether `_read_consistently` is needed: a struct with several groups."""
-        return any(len(s.groups) > 1 for s in self.structs)
+# The standard library as generated code uses it, each module under a private alias.
+STDLIB_IMPORTS = {
+    "_ctypes": "import ctypes as _ctypes",
+    "_dataclasses": "import dataclasses as _dataclasses",
+    "_functools": "import functools as _functools",
+    "_mp": "import multiprocessing as _mp",
+    "_threading": "import threading as _threading",
+    "_Callable": "from collections.abc import Callable as _Callable",
+    "_Iterator": "from collections.abc import Iterator as _Iterator",
+    "_Mapping": "from collections.abc import Mapping as _Mapping",
+    "_Sequence": "from collections.abc import Sequence as _Sequence",
+    "_contextmanager": "from contextlib import contextmanager as _contextmanager",
+    "_BaseContext": "from multiprocessing.context import BaseContext as _BaseContext",
+    "_Any": "from typing import Any as _Any",
+    "_ClassVar": "from typing import ClassVar as _ClassVar",
+    "_Literal": "from typing import Literal as _Literal",
+}
 
 
 PYTHON_TYPES = {Kind.INT: "int", Kind.FLOAT: "float", Kind.BOOL: "bool", Kind.BYTES: "bytes", Kind.STR: "str"}
@@ -517,17 +465,13 @@ ZERO: dict[Kind, int | float | bool | bytes | str] = {
     Kind.STR: "\0",
 }
 EMPTY = {Kind.BYTES: b"", Kind.STR: ""}
-STRING_CHECKS = {Kind.BYTES: "_bytes", Kind.STR: "_text"}
-SCALAR_CHECKS = {Kind.INT: "_int", Kind.FLOAT: "_float", Kind.BOOL: "_bool", Kind.BYTES: "_char", Kind.STR: "_wchar"}
-
-
-# Helpers that call other helpers (one level deep is all there is).
-HELPER_NEEDS = {
-    "_int": {"_as_int"},
-    "_index": {"_as_int"},
-    "_int_items": {"_int", "_as_int", "_items"},
-    "_float_items": {"_float", "_items"},
-    "_bool_items": {"_bool", "_items"},
+STRING_CHECKS = {Kind.BYTES: "_check_bytes", Kind.STR: "_check_text"}
+SCALAR_CHECKS = {
+    Kind.INT: "_check_int",
+    Kind.FLOAT: "_check_float",
+    Kind.BOOL: "_check_bool",
+    Kind.BYTES: "_check_char",
+    Kind.STR: "_check_wchar",
 }
 
 
@@ -656,20 +600,12 @@ def build_struct(name: str, spec: StructSpec, *, redis: bool = False) -> StructM
 
 def build_module(schema: SchemaFile, *, source_path: str, source_hash: str, redis: bool = False) -> ModuleModel:
     structs = tuple(build_struct(name, spec, redis=redis) for name, spec in schema.structs.items())
-    fields = [f for s in structs for f in s.fields]
     ranges = {
         IntRange(s.code.ctype, s.code.signed)
         for struct in schema.structs.values()
         for s in struct.fields.values()
         if s.code.kind is Kind.INT
     }
-    helpers = {f.check for f in fields} | {f.redis_decode for f in fields}
-    helpers |= {"_add_overflow", "_batch_refused"}  # the Redis twins' base class raises them
-    helpers |= {name for f in fields if f.has_add for name in ("_add_overflow", f.delta_check)}
-    helpers |= {"_float_overflows" for f in fields if f.has_add and f.floating}
-    helpers |= {"_index" for f in fields if f.has_add and f.storage is Storage.ARRAY}
-    for name in sorted(helpers):
-        helpers |= HELPER_NEEDS.get(name, set())
     return ModuleModel(
         version=__version__,
         source_path=source_path,
@@ -677,5 +613,4 @@ def build_module(schema: SchemaFile, *, source_path: str, source_hash: str, redi
         doc=f"Shared structs generated by sharedgen from {source_path}.",
         structs=structs,
         int_ranges=tuple(sorted(ranges, key=lambda r: r.ctype)),
-        helpers=frozenset(helpers),
     )

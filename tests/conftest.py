@@ -18,7 +18,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from sharedgen.pipeline import generate
+from sharedgen.pipeline import generate, runtime_module
 
 REPO = Path(__file__).resolve().parent.parent
 TESTS = Path(__file__).resolve().parent
@@ -64,15 +64,29 @@ def run_together(ctx: Any, jobs: list[tuple[Any, tuple[Any, ...]]]) -> None:
 
 
 def import_generated(schema: Path, name: str, folder: Path) -> ModuleType:
-    """Generate ``schema`` into ``folder`` as module ``name`` and import it (folder joins sys.path)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    (module,) = generate([str(schema)])
-    (folder / f"{name}.py").write_text(module.source, encoding="utf-8")
+    """Generate ``schema`` as module ``name`` of a package of its own in ``folder`` (with the runtime
+    beside it, as the CLI writes an output folder) and import it; ``folder`` joins sys.path."""
+    package = folder / f"pkg_{name}"
+    package.mkdir(parents=True, exist_ok=True)
+    (generated,) = generate([str(schema)], out_dir=package)
+    (package / f"{name}.py").write_text(generated.source, encoding="utf-8")
+    runtime = runtime_module()
+    (package / f"{runtime.module_name}.py").write_text(runtime.source, encoding="utf-8")
     if str(folder) not in sys.path:
         sys.path.insert(0, str(folder))
     importlib.invalidate_caches()
-    sys.modules.pop(name, None)
-    return importlib.import_module(name)
+    for loaded in [loaded for loaded in sys.modules if loaded == package.name or loaded.startswith(f"{package.name}.")]:
+        del sys.modules[loaded]
+    return importlib.import_module(f"{package.name}.{name}")
+
+
+def import_output(folder: Path, name: str) -> ModuleType:
+    """Import module ``name`` of an output folder as ``sharedgen build`` wrote it (the runtime beside
+    it), under a package name unique in this process, whatever the folder is called."""
+    package = ModuleType(f"output_{next(_counter)}")
+    package.__path__ = [str(folder)]
+    sys.modules[package.__name__] = package
+    return importlib.import_module(f"{package.__name__}.{name}")
 
 
 def build_schema(tmp_path: Path, text: str, suffix: str = ".yaml") -> ModuleType:

@@ -20,6 +20,7 @@ from typing import Any
 import black
 import pytest
 import yaml
+from conftest import import_output
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from sharedgen.cli import main
@@ -142,10 +143,8 @@ def test_any_schema_gives_clean_errors_or_a_valid_module(tmp_path: Path, documen
             assert clean_doc(doc, "") in docstrings  # the text, dedented and right-stripped, and nothing else
     names_in_code = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
     assert not names_in_code & set(keyword.kwlist)
-    module = types.ModuleType(f"fuzzed_{run.name}")
-    sys.modules[module.__name__] = module  # dataclasses look their module up
+    module = import_output(out, "fuzzed")
     try:
-        exec(compile(tree, "fuzzed.py", "exec"), module.__dict__)
         for name in document["structs"]:
             getattr(module, name)(ctx=multiprocessing.get_context("fork")).snapshot()  # defaults fit at run time
     finally:
@@ -244,19 +243,12 @@ def build_adversarial(folder: Path, schema: dict[str, dict[str, Any]]) -> Path:
     return folder / "out" / "adversarial.py"
 
 
-def import_source(path: Path) -> types.ModuleType:
-    module = types.ModuleType(f"adversarial_{next(_runs)}")
-    sys.modules[module.__name__] = module  # dataclasses look their module up
-    exec(compile(path.read_text(encoding="utf-8"), str(path), "exec"), module.__dict__)
-    return module
-
-
 @settings(max_examples=40, deadline=None, derandomize=True, database=None)
 @given(schema=adversarial_documents)
 def test_generated_names_never_collide(tmp_path_factory: pytest.TempPathFactory, schema: dict[str, Any]) -> None:
     path = build_adversarial(tmp_path_factory.mktemp("adversarial"), schema)
     assert colliding_names(path) == []
-    module = import_source(path)
+    module = import_output(path.parent, "adversarial")
     try:
         exercise_every_group(module, schema)
     finally:
@@ -278,15 +270,26 @@ COLLIDING = {
 def test_a_module_of_colliding_names_works_and_type_checks(tmp_path: Path) -> None:
     path = build_adversarial(tmp_path, COLLIDING)
     assert colliding_names(path) == []
-    module = import_source(path)
+    module = import_output(path.parent, "adversarial")
     try:
         exercise_every_group(module, COLLIDING)
     finally:
         del sys.modules[module.__name__]
     result = subprocess.run(
-        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "--python-version", "3.10", str(path)],
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--strict",
+            "--no-incremental",
+            "--python-version",
+            "3.10",
+            "--explicit-package-bases",
+            "out",
+        ],
         capture_output=True,
         text=True,
+        cwd=tmp_path,  # out/ is a package: the module imports the runtime beside it
     )
     assert result.returncode == 0, result.stdout
 

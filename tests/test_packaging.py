@@ -32,7 +32,7 @@ def test_installed_cli_builds_schemas_outside_the_repository(installed: Path, tm
         "structs:\n  Jobs:\n    fields:\n      done: {type: q, lock: work}\n      name: {type: u, length: 8}\n"
     )
     result = run(installed / "bin" / "sharedgen", "build", cwd=tmp_path)
-    assert result.stdout == "wrote generated/jobs.py\n"
+    assert result.stdout == "wrote generated/jobs.py\nwrote generated/sharedgen_runtime.py\n"
     run(installed / "bin" / "sharedgen", "check", cwd=tmp_path)
     # The templates were installed inside the package, not read from this checkout.
     where = run(installed / "bin" / "python", "-c", "import sharedgen.templates as t; print(t.__file__)", cwd=tmp_path)
@@ -44,8 +44,8 @@ def test_generated_module_runs_where_no_third_party_package_exists(tmp_path: Pat
     venv.create(bare, with_pip=False)
     script = (
         "import multiprocessing as mp, sys\n"
-        "sys.path.insert(0, 'generated')\n"
-        "from worker_stats import WorkerStats\n"
+        "sys.path.insert(0, '.')  # -I leaves the script's folder out\n"
+        "from generated.worker_stats import WorkerStats\n"
         "def work(s):\n"
         "    for _ in range(100):\n"
         "        s.add_processed()\n"
@@ -58,6 +58,7 @@ def test_generated_module_runs_where_no_third_party_package_exists(tmp_path: Pat
     )
     (tmp_path / "use.py").write_text(script)
     (tmp_path / "generated").mkdir()
-    (tmp_path / "generated" / "worker_stats.py").write_bytes((REPO / "generated" / "worker_stats.py").read_bytes())
+    for name in ("worker_stats.py", "sharedgen_runtime.py"):  # the output folder, shipped without sharedgen
+        (tmp_path / "generated" / name).write_bytes((REPO / "generated" / name).read_bytes())
     result = run(bare / "bin" / "python", "-I", "use.py", cwd=tmp_path)
     assert result.stdout == "200 []\n"

@@ -162,7 +162,7 @@ def test_the_recoverable_lock_is_reentrant_and_owned(everything: ModuleType) -> 
 def test_without_robust_mutexes_the_lock_is_an_ordinary_one(
     everything: ModuleType, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(everything, "_pthread", None)
+    monkeypatch.setattr(everything._runtime, "_pthread", None)
     ledger = everything.Ledger()
     assert type(ledger.get_lock("pair")).__name__ == "RLock"
     assert ledger.add_a(1) == 501

@@ -285,3 +285,9 @@ def set_stop(shared: Any, go: Any) -> None:
 def snapshot_in_block_of_ga(shared: Any) -> None:
     with shared.locked_ga():
         shared.snapshot()
+
+
+def snapshot_after_parent_block(shared: Any) -> None:
+    """In a fork child of a process inside locked_ga(): the snapshot sees a and b after the block."""
+    snap = shared.snapshot()
+    assert (snap.a, snap.b) == (1, 1), snap

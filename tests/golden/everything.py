@@ -3,35 +3,72 @@
 
 import ctypes as _ctypes
 import dataclasses as _dataclasses
-import errno as _errno
 import functools as _functools
-import importlib as _importlib
-import math as _math
 import multiprocessing as _mp
-import numbers as _numbers
-import operator as _operator
-import os as _os
-import struct as _struct
-import sys as _sys
-import threading as _threading
-import time as _time
-import typing as _typing
-import weakref as _weakref
 from collections.abc import Callable as _Callable
-from collections.abc import Iterable as _Iterable
 from collections.abc import Iterator as _Iterator
 from collections.abc import Mapping as _Mapping
 from collections.abc import Sequence as _Sequence
 from contextlib import contextmanager as _contextmanager
 from multiprocessing.context import BaseContext as _BaseContext
-from multiprocessing.context import get_spawning_popen as _get_spawning_popen
-from types import TracebackType as _TracebackType
 from typing import Any as _Any
 from typing import ClassVar as _ClassVar
-from typing import cast as _cast
 from typing import Literal as _Literal
-from typing import Protocol as _Protocol
-from typing import TypeVar as _TypeVar
+
+if not __package__:
+    raise ImportError(
+        "everything is one of the generated modules of a folder, imported as a package (import generated.everything): put the folder's parent on sys.path, not the folder"
+    )
+
+from . import sharedgen_runtime as _runtime
+
+_runtime.require("0.1.0", __name__)
+
+from .sharedgen_runtime import (
+    Lock as _Lock,
+    struct_repr as _struct_repr,
+    check_inheritance as _check_inheritance,
+    make_locks as _make_locks,
+    View as _View,
+    changes as _changes,
+    holder as _holder,
+    Journal as _Journal,
+    ParkedMark as _ParkedMark,
+    new_recoverable_lock as _new_recoverable_lock,
+    enlist as _enlist,
+    wait_for_lock as _wait_for_lock,
+    claim_shard as _claim_shard,
+    sum_shards as _sum_shards,
+    set_shards as _set_shards,
+    read_consistently as _read_consistently,
+    int_range as _int_range,
+    as_int as _as_int,
+    check_int as _check_int,
+    check_float as _check_float,
+    add_overflow as _add_overflow,
+    batch_refused as _batch_refused,
+    float_overflows as _float_overflows,
+    check_bool as _check_bool,
+    check_char as _check_char,
+    check_wchar as _check_wchar,
+    check_bytes as _check_bytes,
+    check_text as _check_text,
+    check_index as _check_index,
+    check_int_items as _check_int_items,
+    check_float_items as _check_float_items,
+    check_bool_items as _check_bool_items,
+    FLOAT32_MAX as _FLOAT32_MAX,
+    FLOAT64_MAX as _FLOAT64_MAX,
+    RedisField as _RedisField,
+    from_int as _from_int,
+    from_float as _from_float,
+    from_bool as _from_bool,
+    from_one_byte as _from_one_byte,
+    from_one_char as _from_one_char,
+    from_bytes as _from_bytes,
+    from_str as _from_str,
+    RedisStruct as _RedisStruct,
+)
 
 __all__ = [
     "Everything",
@@ -49,742 +86,6 @@ __all__ = [
     "Ledger",
     "LedgerSnapshot",
 ]
-
-
-class _Lock(_Protocol):
-    """What a struct needs of a lock: a multiprocessing RLock (the default) or Lock."""
-
-    def acquire(self, block: bool = True, timeout: float | None = None) -> bool: ...
-
-    def release(self) -> None: ...
-
-    def __enter__(self) -> bool: ...
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: _TracebackType | None,
-        /,
-    ) -> None: ...
-
-
-def _repr(name: str, snapshot: _Any) -> str:
-    values = ", ".join(f"{key}={value!r}" for key, value in snapshot.as_dict().items())
-    return f"{name}({values})"
-
-
-def _type_name(value: object) -> str:
-    """A type's name as users know it: `int`, but `numpy.int64`."""
-    kind = type(value)
-    return (
-        kind.__qualname__
-        if kind.__module__ == "builtins"
-        else f"{kind.__module__}.{kind.__qualname__}"
-    )
-
-
-def _check_inheritance(owner: str, start_method: str) -> None:
-    """Allow pickling only while a child process is being started, as multiprocessing does."""
-    popen = _get_spawning_popen()
-    if popen is None:
-        raise RuntimeError(
-            f"{owner} objects should only be shared between processes through inheritance: "
-            "pass them in Process(args=...) or Pool(initializer=..., initargs=...)"
-        )
-    child_method = getattr(popen, "method", start_method)
-    if start_method == "fork" and child_method != "fork":
-        raise RuntimeError(
-            f"{owner} was created for the 'fork' start method but is passed to a "
-            f"{child_method!r} child: create it with ctx=multiprocessing.get_context({child_method!r})"
-        )
-
-
-def _make_locks(
-    owner: str,
-    groups: tuple[str, ...],
-    given: _Mapping[str, _Lock] | None,
-    new_lock: _Callable[[], _Lock],
-) -> dict[str, _Lock]:
-    """One lock per group: the one given for it (made re-entrant), else a new re-entrant one."""
-    given = dict(given or {})
-    unknown = sorted(set(given) - set(groups))
-    if unknown:
-        raise ValueError(
-            f"{owner} has no lock group {unknown[0]!r} (groups: {', '.join(groups)})"
-        )
-    return {
-        group: _reentrant(given[group]) if group in given else new_lock()
-        for group in groups
-    }
-
-
-class _ReentrantLock:
-    """A lock given as not re-entrant (a multiprocessing Lock), made re-entrant in this process.
-
-    Methods called inside a locked block take their group's lock again; with a plain Lock they
-    would wait for themselves. The lock itself is shared; who holds it, and how often, is not.
-    """
-
-    __slots__ = ("lock", "_owner", "_depth", "__weakref__")
-
-    def __init__(self, lock: _Lock) -> None:
-        self.lock = lock
-        self._owner: int | None = None
-        self._depth = 0
-
-    def __reduce__(self) -> tuple[object, ...]:
-        return _reentrant, (self.lock,)
-
-    def acquire(self, block: bool = True, timeout: float | None = None) -> bool:
-        me = _threading.get_ident()
-        if self._owner != me:
-            if not self.lock.acquire(block, timeout):
-                return False
-            self._owner = me
-        self._depth += 1
-        return True
-
-    def release(self) -> None:
-        if self._owner != _threading.get_ident():
-            raise RuntimeError("cannot release a lock this thread does not hold")
-        self._depth -= 1
-        if not self._depth:
-            self._owner = None
-            self.lock.release()
-
-    def forget(self) -> None:
-        """In a fork child: the parent's threads hold nothing here."""
-        self._owner, self._depth = None, 0
-
-    def __enter__(self) -> bool:
-        return self.acquire()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.release()
-
-
-# One wrapper per lock in each process, so that structs sharing a lock share who holds it.
-_reentrant_locks: _weakref.WeakKeyDictionary[_Any, _ReentrantLock] = (
-    _weakref.WeakKeyDictionary()
-)
-
-
-def _reentrant(lock: _Lock) -> _Lock:
-    """The lock itself when it is re-entrant, else this process's re-entrant wrapper of it."""
-    synchronize = _sys.modules.get("multiprocessing.synchronize")
-    if isinstance(lock, _ReentrantLock | _RecoverableLock) or (
-        synchronize is not None and isinstance(lock, synchronize.RLock)
-    ):
-        return lock
-    wrapper = _reentrant_locks.get(lock)
-    if wrapper is None:
-        wrapper = _reentrant_locks[lock] = _ReentrantLock(lock)
-    return wrapper
-
-
-def _forget_holders() -> None:
-    for wrapper in _reentrant_locks.values():
-        wrapper.forget()
-
-
-if hasattr(_os, "register_at_fork"):
-    _os.register_at_fork(after_in_child=_forget_holders)
-
-
-class _View:
-    """A locked block's working copy of its group. It tells which fields the block changed
-    (assigned, or for arrays also changed in place): only those are written back."""
-
-    __slots__ = ("assigned", "_arrays_read")
-    assigned: "set[str]"  # quoted: class bodies evaluate no builtin a field may shadow
-    _arrays_read: dict[str, list[object]]
-
-    def __init__(self, *values: object) -> None:
-        object.__setattr__(self, "assigned", set())
-        object.__setattr__(self, "_arrays_read", {})
-        for name, value in zip(self.__slots__, values):
-            object.__setattr__(self, name, value)
-            if type(value) is list:
-                self._arrays_read[name] = value[:]
-
-    if (
-        not _typing.TYPE_CHECKING
-    ):  # type checkers keep checking each assignment against the fields
-
-        def __setattr__(self, name: str, value: object) -> None:
-            object.__setattr__(self, name, value)
-            self.assigned.add(name)
-
-    def changed(self) -> "set[str]":
-        read = self._arrays_read
-        return self.assigned.union(
-            name for name in read if getattr(self, name) != read[name]
-        )
-
-
-class _Timespec(_ctypes.Structure):
-    _fields_ = [("tv_sec", _ctypes.c_long), ("tv_nsec", _ctypes.c_long)]
-
-
-class _Pthread:
-    """libc's robust mutex calls. Calls that cannot block keep the GIL: that makes them a third cheaper."""
-
-    def __init__(self) -> None:
-        blocking, quick = _ctypes.CDLL(None), _ctypes.PyDLL(None)
-        self.timedlock = blocking.pthread_mutex_timedlock
-        self.trylock = quick.pthread_mutex_trylock
-        self.unlock = quick.pthread_mutex_unlock
-        self.consistent = quick.pthread_mutex_consistent
-        self.init = quick.pthread_mutex_init
-        self.attr_init = quick.pthread_mutexattr_init
-        self.attr_destroy = quick.pthread_mutexattr_destroy
-        self.attr_settype = quick.pthread_mutexattr_settype
-        self.attr_setpshared = quick.pthread_mutexattr_setpshared
-        self.attr_setrobust = quick.pthread_mutexattr_setrobust
-
-
-def _load_pthread() -> _Pthread | None:
-    """Robust process-shared mutexes where the platform has them (Linux); else None."""
-    if not _sys.platform.startswith("linux"):
-        return None
-    try:
-        return _Pthread()
-    except (OSError, AttributeError):
-        return None
-
-
-_pthread = _load_pthread()
-# <pthread.h> on Linux (glibc and musl alike).
-_PTHREAD_MUTEX_RECURSIVE = _PTHREAD_PROCESS_SHARED = _PTHREAD_MUTEX_ROBUST = 1
-# Longest a wait runs in C before Python gets to handle a signal such as Ctrl-C.
-_WAIT_SLICE = 0.1
-
-
-def _check_pthread(result: int) -> None:
-    if result:
-        raise OSError(result, _os.strerror(result))
-
-
-class _Journal:
-    """Makes one group's write all or nothing even if the writing process dies part-way.
-
-    The new bytes of every field are saved before any field changes; a writer that died
-    leaves the write pending, for the next process taking the lock with this journal to finish.
-    """
-
-    __slots__ = ("_fields", "_saved", "_pending", "_saved_bytes", "_copies")
-
-    def __init__(self, ctx: _BaseContext, fields: tuple[_Any, ...]) -> None:
-        self._fields = fields
-        self._saved = ctx.RawArray(
-            _ctypes.c_char, sum(_ctypes.sizeof(field) for field in fields)
-        )
-        self._pending = ctx.RawValue(_ctypes.c_bool, False)
-        self._map()
-
-    def __getstate__(self) -> tuple[object, ...]:
-        return self._fields, self._saved, self._pending
-
-    def __setstate__(self, state: tuple[_Any, ...]) -> None:
-        self._fields, self._saved, self._pending = state
-        self._map()
-
-    def _map(self) -> None:
-        """Byte views of the saved copy and of each field (made in each process: views do not travel)."""
-        self._saved_bytes = memoryview(self._saved).cast("B")
-        self._copies: list[tuple[memoryview, memoryview]] = []
-        offset = 0
-        for field in self._fields:
-            target = memoryview(field).cast("B")
-            self._copies.append(
-                (target, self._saved_bytes[offset : offset + target.nbytes])
-            )
-            offset += target.nbytes
-
-    def commit(self, staged: tuple[_Any, ...]) -> None:
-        """Write local copies of the fields (in order) to the shared ones."""
-        self._saved_bytes[:] = b"".join(bytes(copy) for copy in staged)
-        self._pending.value = True
-        self._copy_saved()
-        self._pending.value = False
-
-    def finish(self) -> None:
-        """Complete a commit whose writer died (called holding the lock, after a takeover)."""
-        if self._pending.value:
-            self._copy_saved()
-            self._pending.value = False
-
-    def _copy_saved(self) -> None:
-        for target, source in self._copies:
-            target[:] = source
-
-
-class _ParkedMark:
-    """A group's parked mark (see _read_consistently): a holder that died parked leaves it odd,
-    and whoever takes its lock over makes it even again before changing the group."""
-
-    __slots__ = ("_marks", "_index")
-
-    def __init__(self, marks: _Any, index: int) -> None:
-        self._marks, self._index = marks, index
-
-    def finish(self) -> None:
-        if self._marks[self._index] % 2:
-            self._marks[self._index] += 1
-
-
-# A recoverable lock's shared words: room for a pthread_mutex_t anywhere, then how many times
-# a process took the lock over from a holder that died.
-_MUTEX_WORDS = 8
-
-
-class _RecoverableLock:
-    """A re-entrant lock that survives its holder: a robust, process-shared pthread mutex.
-
-    When the holder dies, the kernel hands the lock to the next waiter, which finishes the
-    group write the holder was in the middle of. Structs sharing the lock may keep that write
-    in a journal the waiter's process does not have, so the waiter also counts the takeover
-    in the shared words, and each process, on taking the lock after a takeover it has not
-    seen, finishes any write pending in its own journals.
-    """
-
-    __slots__ = ("_pthread", "_mutex", "_takeovers", "_journals", "_takeovers_seen")
-
-    def __init__(self, ctx: _BaseContext) -> None:
-        assert _pthread is not None, "made only where the platform has robust mutexes"
-        self._pthread = pthread = _pthread
-        self._mutex = ctx.RawArray(_ctypes.c_uint64, _MUTEX_WORDS + 1)
-        attributes = (_ctypes.c_uint64 * 2)()
-        _check_pthread(pthread.attr_init(attributes))
-        try:
-            _check_pthread(pthread.attr_settype(attributes, _PTHREAD_MUTEX_RECURSIVE))
-            _check_pthread(pthread.attr_setpshared(attributes, _PTHREAD_PROCESS_SHARED))
-            _check_pthread(pthread.attr_setrobust(attributes, _PTHREAD_MUTEX_ROBUST))
-            _check_pthread(pthread.init(self._mutex, attributes))
-        finally:
-            pthread.attr_destroy(attributes)
-        self._open()
-
-    def _open(self) -> None:
-        """This process's view of the shared takeover count (views do not travel); no journals yet."""
-        self._takeovers = memoryview(self._mutex).cast("B").cast("Q")[_MUTEX_WORDS:]
-        self._journals: list[_Journal | _ParkedMark] = (
-            []
-        )  # of the groups this lock guards, in this process
-        self._takeovers_seen = 0
-
-    def __getstate__(self) -> object:
-        return self._mutex
-
-    def __setstate__(self, state: _Any) -> None:
-        assert _pthread is not None, "unpickled on the machine that made it"
-        self._mutex = state
-        self._pthread = _pthread
-        self._open()
-
-    def guard(self, journal: _Journal | _ParkedMark) -> None:
-        """Have this process finish the journal's write, should its writer die, when it next takes the lock."""
-        self._journals.append(journal)
-        self._takeovers_seen = (
-            -1
-        )  # it may hold a write a takeover elsewhere could not reach
-
-    def acquire(self, block: bool = True, timeout: float | None = None) -> bool:
-        result = self._pthread.trylock(self._mutex)
-        if (
-            result
-        ):  # busy, or its holder died; the common case, 0 (free or already ours), skips this
-            if result == _errno.EBUSY and block:
-                result = self._wait(timeout)
-            if result == _errno.EOWNERDEAD:
-                # The holder died: the lock is ours, and a group it guards may be half-written.
-                self._takeovers[0] += 1
-                result = self._pthread.consistent(self._mutex)
-            if result in (_errno.EBUSY, _errno.ETIMEDOUT):
-                return False
-            _check_pthread(result)
-        if self._takeovers[0] != self._takeovers_seen:
-            self._takeovers_seen = self._takeovers[0]
-            for journal in self._journals:
-                journal.finish()
-        return True
-
-    def _wait(self, timeout: float | None) -> int:
-        """Wait in slices, so that Python handles signals such as Ctrl-C between them."""
-        deadline = None if timeout is None else _time.time() + timeout
-        while True:
-            now = _time.time()
-            if deadline is not None and now >= deadline:
-                return _errno.ETIMEDOUT
-            until = (
-                now + _WAIT_SLICE
-                if deadline is None
-                else min(deadline, now + _WAIT_SLICE)
-            )
-            moment = _Timespec(int(until), int(until % 1 * 1e9))
-            result: int = self._pthread.timedlock(self._mutex, _ctypes.byref(moment))
-            if result != _errno.ETIMEDOUT:
-                return result
-
-    def release(self) -> None:
-        if self._pthread.unlock(self._mutex):
-            raise RuntimeError("cannot release a lock this thread does not hold")
-
-    def __enter__(self) -> bool:
-        return self.acquire()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.release()
-
-
-def _new_recoverable_lock(ctx: _BaseContext) -> _Lock:
-    """A lock that recovers from a dead holder where the platform allows (Linux), else an RLock."""
-    return _RecoverableLock(ctx) if _pthread is not None else ctx.RLock()
-
-
-def _enlist(lock: _Lock, journal: _Journal | _ParkedMark) -> None:
-    """Let a recoverable lock finish this journal's write (or end this parked mark) if its holder dies."""
-    if isinstance(lock, _RecoverableLock):
-        lock.guard(journal)
-
-
-def _timeout(owner: str, group: str, seconds: float) -> TimeoutError:
-    return TimeoutError(
-        f"{owner}: lock group {group!r} not acquired within {seconds} s "
-        "(a process may have died holding it)"
-    )
-
-
-# Tries of a busy lock before sleeping on it. Critical sections here last a few hundred
-# nanoseconds, and each release of a lock another process sleeps on costs a system call.
-_SPINS = 30
-
-
-def _wait_for_lock(lock: _Lock, timeout: float | None, owner: str, group: str) -> None:
-    """Take a lock (usually one that was busy at a first try): try a few times, then sleep on it."""
-    for _ in range(_SPINS):
-        if lock.acquire(False):
-            return
-    if not lock.acquire(True, timeout):
-        raise _timeout(owner, group, timeout or 0.0)
-
-
-# Forks into this process so far. A fork child counts one more than its parent ever did, so a
-# sharded field inherited by fork sees that its claim is not this process's (os.getpid() would
-# tell too, but it is a system call on every add).
-_forks = 0
-
-
-def _count_fork() -> None:
-    global _forks
-    _forks += 1
-
-
-if hasattr(_os, "register_at_fork"):
-    _os.register_at_fork(after_in_child=_count_fork)
-
-
-# The shards' own lock is taken like a group's, and named "shards" in timeouts.
-def _claim_shard(
-    claims: _ctypes.c_int,
-    lock: _Lock,
-    shards: int,
-    stride: int,
-    timeout: float | None,
-    name: str,
-) -> tuple[int, int]:
-    """This process's fork count and the index of its shard: one of its own while any is left, else the last."""
-    _wait_for_lock(lock, timeout, name, "shards")
-    try:
-        slot = claims.value
-        if slot < shards - 1:
-            claims.value = slot + 1
-    finally:
-        lock.release()
-    return _forks, min(slot, shards - 1) * stride
-
-
-def _sum_shards(
-    shards: _Any, stride: int, lock: _Lock, timeout: float | None, name: str
-) -> _Any:
-    """The sum of all shards (owners add without a lock; each shard is read in one load)."""
-    _wait_for_lock(lock, timeout, name, "shards")
-    try:
-        return sum(shards[::stride])
-    finally:
-        lock.release()
-
-
-def _set_shards(
-    shards: _Any, lock: _Lock, value: float, timeout: float | None, name: str
-) -> None:
-    """Make the total ``value``; not atomic against owners adding at the same moment."""
-    _wait_for_lock(lock, timeout, name, "shards")
-    try:
-        shards[:] = [value] + [0] * (len(shards) - 1)
-    finally:
-        lock.release()
-
-
-# Waiting by polling (for a busy lock among several, for another client's lease): the first
-# pause, doubling up to the longest.
-_FIRST_PAUSE, _LONGEST_PAUSE = 0.0001, 0.002
-
-
-_T = _TypeVar("_T")
-
-
-def _read_consistently(
-    owner: str,
-    order: tuple[tuple[str, _Lock], ...],
-    parked: _Any,
-    blocks: list[tuple[_Lock, int]],
-    timeout: float | None,
-    read: _Callable[[], _T],
-) -> _T:
-    """Call read() while no group of ``order`` can change: each lock taken, or its holder parked.
-
-    It never waits while holding a lock it took: finding one busy, it lets go of all it took and
-    waits for that one (C++'s std::lock), so a locked block of one group that reads another
-    cannot deadlock with it. The locks this thread holds through locked ``blocks`` cannot be let
-    go: while waiting it marks them parked (an odd count), promising not to change their groups,
-    and another snapshot waiting inside a block of its own reads those groups as they are.
-    """
-    me = _threading.get_ident()
-    held = frozenset(
-        index
-        for index, (_, lock) in enumerate(order)
-        if any(lock is taken and thread == me for taken, thread in blocks)
-    )
-    deadline = None if timeout is None else _time.monotonic() + timeout
-    for index in held:
-        parked[index] += 1
-    try:
-        waited: int | None = None  # a lock already taken by waiting for it
-        while True:
-            taken = [] if waited is None else [order[waited][1]]
-            still: list[tuple[int, int]] = (
-                []
-            )  # parked groups read as they are, with their mark
-            busy = None
-            for index, (_, lock) in enumerate(order):
-                if index in held or index == waited:
-                    continue
-                if lock.acquire(False):
-                    taken.append(lock)
-                    continue
-                mark = parked[index]
-                if not mark % 2:
-                    busy = index
-                    break
-                still.append((index, mark))
-            if busy is None:
-                try:
-                    result = read()
-                finally:
-                    _release_all(taken)
-                if all(parked[index] == mark for index, mark in still):
-                    return result
-                waited = None  # a parked holder went on while we read: read again
-                continue
-            _release_all(taken)
-            waited = (
-                busy
-                if _wait_or_park(
-                    order[busy], parked, busy, bool(held), deadline, owner, timeout
-                )
-                else None
-            )
-    finally:
-        for index in held:
-            parked[index] += 1
-
-
-def _wait_or_park(
-    entry: tuple[str, _Lock],
-    parked: _Any,
-    index: int,
-    holding: bool,
-    deadline: float | None,
-    owner: str,
-    timeout: float | None,
-) -> bool:
-    """Wait until a busy lock is taken (True) or its holder parks (False)."""
-    group, lock = entry
-    if (
-        not holding
-    ):  # nothing this thread holds can hold the lock's holder up: sleep on the lock
-        for _ in range(_SPINS):
-            if lock.acquire(False):
-                return True
-        if lock.acquire(
-            True, None if deadline is None else max(0.0, deadline - _time.monotonic())
-        ):
-            return True
-        raise _timeout(owner, group, timeout or 0.0)
-    pause = _FIRST_PAUSE  # pausing as the Redis twins wait for a lease
-    while not lock.acquire(False):
-        if parked[index] % 2:
-            return False
-        if deadline is not None and _time.monotonic() >= deadline:
-            raise _timeout(owner, group, timeout or 0.0)
-        _time.sleep(pause)
-        pause = min(2 * pause, _LONGEST_PAUSE)
-    return True
-
-
-def _release_all(locks: list[_Lock]) -> None:
-    for lock in reversed(locks):
-        lock.release()
-
-
-def _int_range(size: int, signed: bool) -> tuple[int, int]:
-    """The range of a C integer of ``size`` bytes: sizes differ between platforms."""
-    bits = 8 * size
-    if signed:
-        return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
-    return 0, (1 << bits) - 1
-
-
-def _as_int(value: object, name: str) -> int:
-    """An exact integer (int, bool or any type with __index__); never a float."""
-    try:
-        return _operator.index(value)  # type: ignore[arg-type]
-    except TypeError:
-        raise TypeError(f"{name} must be an int, not {_type_name(value)}") from None
-
-
-def _int(value: object, low: int, high: int, name: str) -> int:
-    if not isinstance(value, int):
-        value = _as_int(value, name)
-    if not low <= value <= high:
-        raise OverflowError(f"{name} = {value} is out of range [{low}, {high}]")
-    return value
-
-
-def _float(value: object, limit: float, name: str) -> float:
-    """A real number as float; finite values beyond the C type's range raise."""
-    if isinstance(value, float):
-        number = value
-    elif isinstance(value, (int, _numbers.Real)):
-        number = float(value)
-    else:
-        raise TypeError(f"{name} must be a float, not {_type_name(value)}")
-    if abs(number) > limit and _math.isfinite(number):
-        raise OverflowError(f"{name} = {number} is out of range for a C float")
-    return number
-
-
-def _add_overflow(name: str, delta: float, low: float, high: float) -> OverflowError:
-    return OverflowError(f"{name} + {delta} would leave the range [{low}, {high}]")
-
-
-def _batch_refused(
-    owner: str, groups: _Iterable[str], errors: _Iterable[OverflowError]
-) -> OverflowError:
-    names = ", ".join(map(repr, groups))
-    reasons = "; ".join(dict.fromkeys(map(str, errors)))
-    return OverflowError(
-        f"{owner}: the batched adds of group {names} did not land and stay pending: {reasons}"
-    )
-
-
-def _float_overflows(current: float, delta: float) -> bool:
-    """Whether a sum out of range came from finite numbers (inf + 1 is no overflow)."""
-    return _math.isfinite(current) and _math.isfinite(delta)
-
-
-def _bool(value: object, name: str) -> bool:
-    if value is True or value is False:
-        return value
-    if _type_name(value) in _NUMPY_BOOLS:
-        return bool(value)
-    raise TypeError(f"{name} must be a bool, not {_type_name(value)}")
-
-
-def _char(value: object, name: str) -> bytes:
-    if not isinstance(value, bytes):
-        raise TypeError(f"{name} must be bytes, not {_type_name(value)}")
-    if len(value) != 1:
-        raise ValueError(f"{name} must be exactly one byte, not {len(value)}")
-    return value
-
-
-def _wchar(value: object, name: str) -> str:
-    if not isinstance(value, str):
-        raise TypeError(f"{name} must be a str, not {_type_name(value)}")
-    if len(value) != 1:
-        raise ValueError(f"{name} must be exactly one character, not {len(value)}")
-    return value
-
-
-def _bytes(value: object, capacity: int, name: str) -> bytes:
-    if not isinstance(value, bytes):
-        raise TypeError(f"{name} must be bytes, not {_type_name(value)}")
-    if len(value) > capacity:
-        raise ValueError(f"{name} holds at most {capacity} bytes, not {len(value)}")
-    if b"\0" in value:
-        raise ValueError(f"{name} cannot hold a NUL byte (it ends the C string)")
-    return value
-
-
-def _text(value: object, capacity: int, name: str) -> str:
-    if not isinstance(value, str):
-        raise TypeError(f"{name} must be a str, not {_type_name(value)}")
-    if len(value) > capacity:
-        raise ValueError(
-            f"{name} holds at most {capacity} characters, not {len(value)}"
-        )
-    if "\0" in value:
-        raise ValueError(f"{name} cannot hold a NUL character (it ends the C string)")
-    return value
-
-
-def _items(values: object, length: int, name: str) -> list[object]:
-    """The items of anything that behaves as a sequence (a list, a tuple, array.array, a numpy
-    array, ...): sized and indexable, but not text, bytes or a mapping."""
-    kind = type(values)
-    if (
-        isinstance(values, (str, bytes, bytearray))
-        or hasattr(kind, "keys")  # a mapping
-        or not hasattr(kind, "__len__")
-        or not hasattr(kind, "__getitem__")
-    ):
-        raise TypeError(f"{name} must be a sequence, not {_type_name(values)}")
-    try:
-        items = list(_cast("_Sequence[object]", values))
-    except TypeError:  # sized and indexable but not iterable, such as a 0-d numpy array
-        raise TypeError(
-            f"{name} must be a sequence, not {_type_name(values)}"
-        ) from None
-    if len(items) != length:
-        raise ValueError(f"{name} has {length} items; got {len(items)}")
-    return items
-
-
-def _index(index: object, length: int, name: str) -> int:
-    """A list-style index (negative counts from the end) into an array of ``length``."""
-    position = _as_int(index, f"{name} index")
-    if not -length <= position < length:
-        raise IndexError(f"{name} index {position} out of range for {length} items")
-    return position % length
-
-
-def _int_items(
-    values: object, length: int, low: int, high: int, name: str
-) -> list[_Any]:
-    return [_int(item, low, high, name) for item in _items(values, length, name)]
-
-
-def _float_items(values: object, length: int, limit: float, name: str) -> list[_Any]:
-    return [_float(item, limit, name) for item in _items(values, length, name)]
-
-
-def _bool_items(values: object, length: int, name: str) -> list[_Any]:
-    return [_bool(item, name) for item in _items(values, length, name)]
-
-
 _C_BYTE_MIN, _C_BYTE_MAX = _int_range(_ctypes.sizeof(_ctypes.c_byte), signed=True)
 _C_INT_MIN, _C_INT_MAX = _int_range(_ctypes.sizeof(_ctypes.c_int), signed=True)
 _C_LONG_MIN, _C_LONG_MAX = _int_range(_ctypes.sizeof(_ctypes.c_long), signed=True)
@@ -801,624 +102,6 @@ _C_ULONGLONG_MIN, _C_ULONGLONG_MAX = _int_range(
 _C_USHORT_MIN, _C_USHORT_MAX = _int_range(
     _ctypes.sizeof(_ctypes.c_ushort), signed=False
 )
-# numpy's bool, named bool_ before numpy 2; recognised by name, so that numpy is never imported.
-_NUMPY_BOOLS = ("numpy.bool", "numpy.bool_")
-_FLOAT32_MAX = 3.4028234663852886e38
-_FLOAT64_MAX = _sys.float_info.max
-
-
-# Every script first checks the leases of the groups it writes (KEYS[2], ...; none for fields
-# without a lock) against the caller's tokens (ARGV[1], ...; '' where it holds no lease, and one
-# '' when there is no lease). A script that did nothing answers a table: {1, j} another client
-# holds the j-th lease, {2, j} the caller's j-th lease ran out, {3, k} the k-th add would
-# overflow; one that did its work answers a plain value. Its own arguments start at ARGV[first].
-_LUA_PRELUDE = """
-local function hset(list, first)
-  for i = first, #list, 1000 do
-    redis.call('HSET', KEYS[1], unpack(list, i, math.min(i + 999, #list)))
-  end
-end
-for j = 2, #KEYS do
-  local holder, token = redis.call('GET', KEYS[j]), ARGV[j - 1]
-  if holder and holder ~= token then return {1, j - 1} end
-  if not holder and token ~= '' then return {2, j - 1} end
-end
-local first = math.max(#KEYS, 2)
-"""
-# One lease at most. ARGV[2] '1' to end the lease with this write (a locked block's last), else '';
-# ARGV[3], ARGV[4], ...: hash field, value, hash field, value, ...
-_LUA_WRITE = _LUA_PRELUDE + """
-hset(ARGV, 3)
-if ARGV[2] == '1' then redis.call('DEL', KEYS[2]) end
-return 0
-"""
-# One lease at most. ARGV[2] hash field, ARGV[3] new value, ARGV[4] how to compare with ARGV[5]:
-# 'any' (exchange), 'same' (the same bytes) or 'number' (numerically equal, as floats compare);
-# ARGV[6] what the field holds when the hash lacks it.
-# Answers '1' or '0' (whether it set the field) followed by the old value.
-_LUA_SWAP = _LUA_PRELUDE + """
-local old = redis.call('HGET', KEYS[1], ARGV[2]) or ARGV[6]
-local mode, expected = ARGV[4], ARGV[5]
-if mode == 'any' or (mode == 'same' and old == expected)
-    or (mode == 'number' and tonumber(old) == tonumber(expected)) then
-  redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
-  return '1' .. old
-end
-return '0' .. old
-"""
-# From ARGV[first], five per add: hash field, delta, type ('int', 'f' or 'd'), lowest, highest.
-# All sums are checked before any is written; answers the last new value.
-# Integers are added exactly as decimal strings split into two doubles (Lua has no 64-bit ints).
-_LUA_ADD = _LUA_PRELUDE + """
-local B = 1e9
-local function split(s)
-  local negative = s:sub(1, 1) == '-'
-  if negative then s = s:sub(2) end
-  local hi, lo = 0, tonumber(s)
-  if #s > 9 then hi, lo = tonumber(s:sub(1, #s - 9)), tonumber(s:sub(#s - 8)) end
-  if not negative then return hi, lo end
-  if lo > 0 then return -hi - 1, B - lo end
-  return -hi, 0
-end
-local function less(ah, al, bh, bl) return ah < bh or (ah == bh and al < bl) end
-local function join(hi, lo)
-  local sign = ''
-  if hi < 0 then
-    sign = '-'
-    if lo > 0 then hi, lo = -hi - 1, B - lo else hi = -hi end
-  end
-  if hi == 0 then return sign .. string.format('%d', lo) end
-  return sign .. string.format('%d%09d', hi, lo)
-end
-local function finite(x) return x == x and x ~= math.huge and x ~= -math.huge end
-local sums, sum = {}, nil
-for i = first, #ARGV, 5 do
-  local field, delta, kind = ARGV[i], ARGV[i + 1], ARGV[i + 2]
-  local current = redis.call('HGET', KEYS[1], field) or '0'
-  if kind == 'int' then
-    local ch, cl = split(current)
-    local dh, dl = split(delta)
-    local h, l = ch + dh, cl + dl
-    if l >= B then h, l = h + 1, l - B end
-    local lowh, lowl = split(ARGV[i + 3])
-    local highh, highl = split(ARGV[i + 4])
-    if less(h, l, lowh, lowl) or less(highh, highl, h, l) then return {3, (i - first) / 5 + 1} end
-    sum = join(h, l)
-  else
-    local c, d = tonumber(current), tonumber(delta)
-    local total, limit = c + d, tonumber(ARGV[i + 4])
-    if not (total >= -limit and total <= limit) and finite(c) and finite(d) then return {3, (i - first) / 5 + 1} end
-    if kind == 'f' then total = (struct.unpack('f', struct.pack('f', total))) end
-    sum = string.format('%.17g', total)
-  end
-  sums[#sums + 1] = field
-  sums[#sums + 1] = sum
-end
-hset(sums, 1)
-return sum
-"""
-# Takes the lease KEYS[2] for ARGV[2] ms with token ARGV[1] unless another client holds it ({1}),
-# and reads hash fields ARGV[3], ... of KEYS[1] in the same step: {0, value, ...}.
-_LUA_TAKE = """
-if not redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {1} end
-local reply = {0}
-for i = 3, #ARGV, 1000 do
-  local values = redis.call('HMGET', KEYS[1], unpack(ARGV, i, math.min(i + 999, #ARGV)))
-  for k = 1, #values do reply[#reply + 1] = values[k] end
-end
-return reply
-"""
-# KEYS[1] a lease; ARGV[1] the token that took it.
-_LUA_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
-return 0
-"""
-# ARGV: hash field, value, ...: fills in fields the hash does not have yet.
-_LUA_DEFAULTS = """
-for i = 1, #ARGV, 2 do redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[i + 1]) end
-return 0
-"""
-# Connection settings a twin carries to another process, and redis.Redis()'s names for them.
-_CLIENT_SETTINGS = {
-    name: name
-    for name in (
-        "host",
-        "port",
-        "db",
-        "username",
-        "password",
-        "socket_timeout",
-        "socket_connect_timeout",
-        "client_name",
-    )
-} | {"path": "unix_socket_path"}
-# How long a lease lasts when the struct has no lock_timeout (seconds).
-_DEFAULT_LEASE = 30.0
-
-
-class _RedisField:
-    """One field as the twin stores it: hash fields, encoding, and the lease guarding it."""
-
-    __slots__ = (
-        "name",
-        "label",
-        "kind",
-        "low",
-        "high",
-        "bounds",
-        "length",
-        "groups",
-        "missing",
-        "_names",
-    )
-
-    def __init__(
-        self,
-        name: str,
-        label: str,
-        kind: str,
-        low: float = 0,
-        high: float = 0,
-        *,
-        length: int | None = None,
-        missing: bytes | None = None,
-        group: str | None = None,
-    ) -> None:
-        self.label = label
-        self.kind = kind  # 'int', 'f', 'd', 'bool', 'bytes' or 'str'
-        # The stored form of what the field reads as when the hash lacks it (the key was deleted):
-        # what zeroed shared memory reads as, so that it compares and writes back alike.
-        self.missing = (
-            missing
-            if missing is not None
-            else b"" if kind in ("bytes", "str") else b"0"
-        )
-        self.low, self.high = low, high
-        self.bounds = (kind, repr(low), repr(high))  # as the add script takes them
-        self.name, self.length = name, length
-        self.groups = () if group is None else (group,)
-        self._names: tuple[str, ...] | None = None
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        """The hash fields: the field's name, or one per array item (made on first use, not at import)."""
-        if self._names is None:
-            length = self.length
-            self._names = (
-                (self.name,)
-                if length is None
-                else tuple(f"{self.name}[{i}]" for i in range(length))
-            )
-        return self._names
-
-    def encode(self, value: _Any) -> bytes:
-        """The stored form of one checked value (of one item, for arrays)."""
-        kind = self.kind
-        if kind == "int":
-            return b"%d" % value
-        if kind == "f":
-            return repr(_struct.unpack("f", _struct.pack("f", value))[0]).encode()
-        if kind == "d":
-            return repr(value).encode()
-        if kind == "bool":
-            return b"1" if value else b"0"
-        if kind == "str":
-            return bytes(value.encode("utf-8", "surrogatepass"))
-        return bytes(value)
-
-    def pairs(self, value: _Any) -> list[bytes | str]:
-        """Hash field, stored value, ... for a whole checked value."""
-        values: tuple[_Any, ...] = (value,) if self.length is None else tuple(value)
-        return [
-            item
-            for name, one in zip(self.names, values)
-            for item in (name, self.encode(one))
-        ]
-
-    def expected(self, value: object) -> bytes | None:
-        """How compare_and_set finds ``value`` stored, or None when no stored value equals it."""
-        if self.kind in ("int", "bool"):
-            if isinstance(value, float) and value.is_integer():
-                value = int(value)
-            if not isinstance(value, int) or (
-                self.kind == "bool" and value not in (0, 1)
-            ):
-                return None
-            return self.encode(value)
-        if self.kind in ("f", "d"):
-            if not isinstance(value, (int, float)):
-                return None
-            try:
-                as_float = float(value)
-            except OverflowError:  # an int beyond every float equals no stored value
-                return None
-            # As Python compares: an int with a float exactly (2**53 + 1 equals no float, though it
-            # rounds to one), and NaN equal to nothing.
-            return repr(as_float).encode() if as_float == value else None
-        if self.kind == "bytes":
-            return value if isinstance(value, bytes) else None
-        return self.encode(value) if isinstance(value, str) else None
-
-
-def _from_int(stored: bytes | None) -> int:
-    return int(stored) if stored else 0
-
-
-def _from_float(stored: bytes | None) -> float:
-    return float(stored) if stored else 0.0
-
-
-def _from_bool(stored: bytes | None) -> bool:
-    return stored == b"1"
-
-
-def _from_one_byte(stored: bytes | None) -> bytes:
-    return stored or b"\0"
-
-
-def _from_one_char(stored: bytes | None) -> str:
-    return stored.decode("utf-8", "surrogatepass") if stored else "\0"
-
-
-def _from_bytes(stored: bytes | None) -> bytes:
-    return stored or b""
-
-
-def _from_str(stored: bytes | None) -> str:
-    return stored.decode("utf-8", "surrogatepass") if stored else ""
-
-
-def _lease_timeout(owner: str, group: str, seconds: float) -> TimeoutError:
-    return TimeoutError(
-        f"{owner}: lock group {group!r} not acquired within {seconds} s "
-        "(another client holds its lease on Redis)"
-    )
-
-
-class _RedisLease:
-    """A lock group's lock on Redis: a key holding the holder's token, expiring after the lease.
-
-    Re-entrant within a thread, like the shared-memory struct's locks.
-    """
-
-    __slots__ = (
-        "_owner",
-        "_group",
-        "_client",
-        "_scripts",
-        "_hash",
-        "key",
-        "_lease_ms",
-        "_wait",
-        "_token",
-        "_thread",
-        "_depth",
-    )
-
-    def __init__(
-        self,
-        owner: str,
-        group: str,
-        client: _Any,
-        scripts: tuple[_Any, _Any],
-        hash_key: str,
-        lease: float,
-        wait: float | None,
-    ) -> None:
-        self._owner, self._group, self._client = owner, group, client
-        self._scripts = scripts  # take, release
-        self._hash = hash_key
-        self.key = f"{hash_key}:lease:{group}"
-        self._lease_ms = max(1, round(lease * 1000))
-        self._wait = wait
-        self._token = ""
-        self._thread: int | None = None
-        self._depth = 0
-
-    def token(self) -> str:
-        """The token this thread holds the lease with, or ''."""
-        return self._token if self._thread == _threading.get_ident() else ""
-
-    def outermost(self) -> bool:
-        """Whether releasing once would end this thread's hold."""
-        return self._depth == 1 and self._thread == _threading.get_ident()
-
-    def take(
-        self, names: list[str], block: bool = True, timeout: float | None = None
-    ) -> list[bytes | None] | None:
-        """Acquire (or re-enter) and read hash fields ``names`` in the same round trip; None if not acquired."""
-        if self._thread == _threading.get_ident():
-            self._depth += 1
-            return list(self._client.hmget(self._hash, names)) if names else []
-        token = _os.urandom(16).hex()
-        waiter = None
-        while True:
-            reply = self._scripts[0](
-                keys=[self._hash, self.key], args=[token, self._lease_ms, *names]
-            )
-            if reply[0] == 0:
-                break
-            waiter = waiter or _Waiter(
-                self._owner, self._group, self._wait if timeout is None else timeout
-            )
-            if not block or not waiter.pause():
-                return None
-        self._token, self._thread, self._depth = token, _threading.get_ident(), 1
-        return list(reply[1:])
-
-    def ended(self) -> None:
-        """The holder's last write deleted the lease in the same script."""
-        self._token, self._thread, self._depth = "", None, 0
-
-    def acquire(self, block: bool = True, timeout: float | None = None) -> bool:
-        return self.take([], block, timeout) is not None
-
-    def release(self) -> None:
-        if self._thread != _threading.get_ident():
-            raise RuntimeError("cannot release un-acquired lock")
-        self._depth -= 1
-        if self._depth == 0:
-            token, self._token, self._thread = self._token, "", None
-            self._scripts[1](keys=[self.key], args=[token])
-
-    def __enter__(self) -> bool:
-        if not self.acquire():
-            raise _lease_timeout(self._owner, self._group, self._wait or 0.0)
-        return True
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: _TracebackType | None,
-        /,
-    ) -> None:
-        self.release()
-
-
-class _Waiter:
-    """Pauses between attempts while another client holds a lease, up to a deadline."""
-
-    __slots__ = ("_owner", "_group", "_seconds", "_deadline", "_pause")
-
-    def __init__(self, owner: str, group: str, seconds: float | None) -> None:
-        self._owner, self._group, self._seconds = owner, group, seconds
-        self._deadline = None if seconds is None else _time.monotonic() + seconds
-        self._pause = _FIRST_PAUSE
-
-    def pause(self) -> bool:
-        """Wait a little; False once the deadline has passed (one last attempt is made at it)."""
-        if self._deadline is None:
-            _time.sleep(self._pause)
-        else:
-            left = self._deadline - _time.monotonic()
-            if left <= 0:
-                return False
-            _time.sleep(min(self._pause, left))
-        self._pause = min(self._pause * 2, _LONGEST_PAUSE)
-        return True
-
-    def timeout(self) -> TimeoutError:
-        return _lease_timeout(self._owner, self._group, self._seconds or 0.0)
-
-
-class _RedisStruct:
-    """What every struct's Redis twin shares: one hash, a lease per lock group, and the scripts."""
-
-    __slots__ = (
-        "_client",
-        "_key",
-        "_lease",
-        "_leases",
-        "_write_script",
-        "_swap_script",
-        "_add_script",
-        "_batched",
-    )
-
-    _struct_name: _ClassVar[str]
-    _groups: _ClassVar[tuple[str, ...]]
-    _fields: _ClassVar[tuple[_RedisField, ...]]
-    _lock_timeout: _ClassVar[float | None]
-    _defaults: _ClassVar[tuple[object, ...]]
-
-    def __init__(self, client: _Any, key: str, *, lease: float | None = None) -> None:
-        settings = getattr(
-            getattr(client, "connection_pool", None), "connection_kwargs", {}
-        )
-        if settings.get("decode_responses"):
-            raise ValueError(
-                f"{self._struct_name} on Redis needs a client made with decode_responses=False (the default)"
-            )
-        self._client, self._key = client, key
-        self._lease = lease
-        leases = self._lock_timeout if lease is None else lease
-        scripts = (
-            client.register_script(_LUA_TAKE),
-            client.register_script(_LUA_RELEASE),
-        )
-        self._leases = {
-            group: _RedisLease(
-                self._struct_name,
-                group,
-                client,
-                scripts,
-                key,
-                leases or _DEFAULT_LEASE,
-                self._lock_timeout,
-            )
-            for group in self._groups
-        }
-        self._write_script = client.register_script(_LUA_WRITE)
-        self._swap_script = client.register_script(_LUA_SWAP)
-        self._add_script = client.register_script(_LUA_ADD)
-        self._batched: dict[int, list[tuple[_RedisField, int, float]]] = (
-            {}
-        )  # a flush's adds, by thread
-        defaults = [
-            item
-            for field, value in zip(self._fields, self._defaults)
-            for item in field.pairs(value)
-        ]
-        client.register_script(_LUA_DEFAULTS)(keys=[key], args=defaults)
-
-    def __reduce__(self) -> tuple[object, ...]:
-        """Travels as its key and connection settings: the receiving process connects anew."""
-        given = self._client.connection_pool.connection_kwargs
-        settings = {
-            _CLIENT_SETTINGS[name]: value
-            for name, value in given.items()
-            if name in _CLIENT_SETTINGS
-        }
-        return _attach, (type(self), settings, self._key, self._lease)
-
-    def _call(self, script: _Any, groups: tuple[str, ...], args: list[_Any]) -> _Any:
-        """Run a script on the hash and the groups' leases, waiting while another client holds one."""
-        leases = [self._leases[group] for group in groups]
-        keys = [self._key, *(lease.key for lease in leases)]
-        waiter = None
-        while True:
-            tokens = [lease.token() for lease in leases] or [""]
-            reply = script(keys=keys, args=[*tokens, *args])
-            if reply.__class__ is not list or reply[0] != 1:
-                break
-            busy: int = reply[1]
-            waiter = waiter or _Waiter(
-                self._struct_name, groups[busy - 1], self._lock_timeout
-            )
-            if not waiter.pause():
-                raise waiter.timeout()
-        if reply.__class__ is list and reply[0] == 2:
-            lost: int = reply[1]
-            raise TimeoutError(
-                f"{self._struct_name}: the lease on lock group {groups[lost - 1]!r} ran out before the block ended; "
-                "nothing was written"
-            )
-        return reply
-
-    def _get(self, field: _RedisField) -> bytes | None:
-        stored: bytes | None = self._client.hget(self._key, field.name)
-        return stored
-
-    def _get_items(self, field: _RedisField) -> list[bytes | None]:
-        return list(self._client.hmget(self._key, field.names))
-
-    def _read(self, *fields: _RedisField) -> _Iterator[bytes | None]:
-        """The stored values of fields in order (array items one by one), read in one command."""
-        return iter(
-            self._client.hmget(
-                self._key, [name for field in fields for name in field.names]
-            )
-        )
-
-    def _set(self, field: _RedisField, value: object) -> None:
-        """Write one field's checked value."""
-        self._call(self._write_script, field.groups, ["", *field.pairs(value)])
-
-    def _write(
-        self, changes: list[tuple[_RedisField, object]], ending: bool = False
-    ) -> None:
-        """Write checked values of fields of one lock group in one command.
-
-        ending: the write ends a locked block; the outermost one's lease ends with it.
-        """
-        if not changes:
-            return
-        field = changes[0][0]
-        lease = self._leases[field.groups[0]] if field.groups else None
-        ends = ending and lease is not None and lease.outermost()
-        self._call(
-            self._write_script,
-            field.groups,
-            [
-                "1" if ends else "",
-                *(item for field, value in changes for item in field.pairs(value)),
-            ],
-        )
-        if ends and lease is not None:
-            lease.ended()
-
-    def _queue(self, *deltas: tuple[_RedisField, int, float]) -> None:
-        """A batch flush's adds to one group, sent with the other groups' by _send_batch()."""
-        self._batched.setdefault(_threading.get_ident(), []).extend(deltas)
-
-    def _send_batch(self) -> None:
-        """Apply a flush's adds to every group in one script call: all of them, or (on overflow) none."""
-        deltas = self._batched.pop(_threading.get_ident(), None)
-        if deltas:
-            try:
-                self._add_to(*deltas)
-            except OverflowError as error:  # no group landed
-                groups = dict.fromkeys(
-                    group for field, _, _ in deltas for group in field.groups
-                )
-                raise _batch_refused(self._struct_name, groups, [error]) from None
-
-    @_contextmanager
-    def _holding(
-        self, group: str, *fields: _RedisField
-    ) -> _Iterator[_Iterator[bytes | None]]:
-        """Hold a group's lease around a block; the stored values of ``fields`` are read as it is taken."""
-        lease = self._leases[group]
-        values = lease.take([name for field in fields for name in field.names])
-        if values is None:
-            raise _lease_timeout(self._struct_name, group, self._lock_timeout or 0.0)
-        try:
-            yield iter(values)
-        finally:
-            if lease.token():  # not already ended by the block's last write
-                lease.release()
-
-    def _exchange(self, field: _RedisField, value: object) -> bytes:
-        reply: bytes = self._call(
-            self._swap_script,
-            field.groups,
-            [field.name, field.encode(value), "any", "", field.missing],
-        )
-        return reply[1:]
-
-    def _compare_and_set(
-        self, field: _RedisField, expected: object, value: object
-    ) -> bool:
-        stored = field.expected(expected)
-        if stored is None:
-            return False
-        mode = "number" if field.kind in ("f", "d") else "same"
-        reply: bytes = self._call(
-            self._swap_script,
-            field.groups,
-            [field.name, field.encode(value), mode, stored, field.missing],
-        )
-        return reply[:1] == b"1"
-
-    def _add_to(self, *deltas: tuple[_RedisField, int, float]) -> bytes:
-        """Add to fields (array items by index, else 0), all or none, in one script call; the last new value."""
-        args: list[_Any] = []
-        for field, index, delta in deltas:
-            if field.kind == "int" and abs(delta) > field.high - field.low:
-                raise _add_overflow(field.label, delta, field.low, field.high)
-            args += (
-                field.names[index],
-                b"%d" % delta if field.kind == "int" else repr(float(delta)),
-                *field.bounds,
-            )
-        groups = tuple(
-            dict.fromkeys(group for field, _, _ in deltas for group in field.groups)
-        )
-        reply = self._call(self._add_script, groups, args)
-        if reply.__class__ is list:
-            overflowed: int = reply[1]
-            field, _, delta = deltas[overflowed - 1]
-            raise _add_overflow(field.label, delta, field.low, field.high)
-        new: bytes = reply
-        return new
-
-
-def _attach(
-    cls: type[_RedisStruct], settings: dict[str, _Any], key: str, lease: float | None
-) -> _RedisStruct:
-    redis = _importlib.import_module("redis")
-    return cls(redis.Redis(**settings), key, lease=lease)
 
 
 @_dataclasses.dataclass(frozen=True, slots=True)
@@ -1614,26 +297,26 @@ class _Everything_Batch:
 
     def add_f(self, delta: float = 1.0) -> None:
         if delta.__class__ is not float:
-            delta = _float(delta, _FLOAT32_MAX, "Everything.f")
+            delta = _check_float(delta, _FLOAT32_MAX, "Everything.f")
         self._pending_f += delta
 
     def add_d(self, delta: float = 1.0) -> None:
         if delta.__class__ is not float:
-            delta = _float(delta, _FLOAT64_MAX, "Everything.d")
+            delta = _check_float(delta, _FLOAT64_MAX, "Everything.d")
         self._pending_d += delta
 
     def add_ints(self, index: int, delta: int = 1) -> None:
         if index.__class__ is not int or not 0 <= index < 3:
-            index = _index(index, 3, "Everything.ints")
+            index = _check_index(index, 3, "Everything.ints")
         if delta.__class__ is not int:
             delta = _as_int(delta, "Everything.ints")
         self._pending_ints[index] = self._pending_ints.get(index, 0) + delta
 
     def add_reals(self, index: int, delta: float = 1.0) -> None:
         if index.__class__ is not int or not 0 <= index < 2:
-            index = _index(index, 2, "Everything.reals")
+            index = _check_index(index, 2, "Everything.reals")
         if delta.__class__ is not float:
-            delta = _float(delta, _FLOAT64_MAX, "Everything.reals")
+            delta = _check_float(delta, _FLOAT64_MAX, "Everything.reals")
         self._pending_reals[index] = self._pending_reals.get(index, 0.0) + delta
 
     def flush(self) -> None:
@@ -1799,7 +482,7 @@ class Everything:
     _locks: dict[str, _Lock]
     _lock_order: tuple[tuple[str, _Lock], ...]
     _parked: _ctypes.Array[_ctypes.c_uint64]
-    _blocks: list[tuple[_Lock, int]]
+    _blocks: list[tuple[_Lock, tuple[int, int]]]
     _acquire_default: _Callable[[bool], bool]
     _wait_default: _Callable[[], None]
     _release_default: _Callable[[], None]
@@ -1873,75 +556,81 @@ class Everything:
     ) -> None:
         if ctx is None:
             ctx = _mp.get_context()
-        self._raw_c = ctx.RawValue(_ctypes.c_char, _char(c, "Everything.c"))
-        self._raw_u = ctx.RawValue(_ctypes.c_wchar, _wchar(u, "Everything.u"))
+        self._raw_c = ctx.RawValue(_ctypes.c_char, _check_char(c, "Everything.c"))
+        self._raw_u = ctx.RawValue(_ctypes.c_wchar, _check_wchar(u, "Everything.u"))
         self._raw_b = ctx.RawValue(
-            _ctypes.c_byte, _int(b, _C_BYTE_MIN, _C_BYTE_MAX, "Everything.b")
+            _ctypes.c_byte, _check_int(b, _C_BYTE_MIN, _C_BYTE_MAX, "Everything.b")
         )
         self._cell_b = memoryview(self._raw_b).cast("B").cast("b")
         self._raw_B = ctx.RawValue(
-            _ctypes.c_ubyte, _int(B, _C_UBYTE_MIN, _C_UBYTE_MAX, "Everything.B")
+            _ctypes.c_ubyte, _check_int(B, _C_UBYTE_MIN, _C_UBYTE_MAX, "Everything.B")
         )
         self._cell_B = memoryview(self._raw_B).cast("B").cast("B")
         self._raw_h = ctx.RawValue(
-            _ctypes.c_short, _int(h, _C_SHORT_MIN, _C_SHORT_MAX, "Everything.h")
+            _ctypes.c_short, _check_int(h, _C_SHORT_MIN, _C_SHORT_MAX, "Everything.h")
         )
         self._cell_h = memoryview(self._raw_h).cast("B").cast("h")
         self._raw_H = ctx.RawValue(
-            _ctypes.c_ushort, _int(H, _C_USHORT_MIN, _C_USHORT_MAX, "Everything.H")
+            _ctypes.c_ushort,
+            _check_int(H, _C_USHORT_MIN, _C_USHORT_MAX, "Everything.H"),
         )
         self._cell_H = memoryview(self._raw_H).cast("B").cast("H")
         self._raw_i = ctx.RawValue(
-            _ctypes.c_int, _int(i, _C_INT_MIN, _C_INT_MAX, "Everything.i")
+            _ctypes.c_int, _check_int(i, _C_INT_MIN, _C_INT_MAX, "Everything.i")
         )
         self._cell_i = memoryview(self._raw_i).cast("B").cast("i")
         self._raw_I = ctx.RawValue(
-            _ctypes.c_uint, _int(I, _C_UINT_MIN, _C_UINT_MAX, "Everything.I")
+            _ctypes.c_uint, _check_int(I, _C_UINT_MIN, _C_UINT_MAX, "Everything.I")
         )
         self._cell_I = memoryview(self._raw_I).cast("B").cast("I")
         self._raw_l = ctx.RawValue(
-            _ctypes.c_long, _int(l, _C_LONG_MIN, _C_LONG_MAX, "Everything.l")
+            _ctypes.c_long, _check_int(l, _C_LONG_MIN, _C_LONG_MAX, "Everything.l")
         )
         self._cell_l = memoryview(self._raw_l).cast("B").cast("l")
         self._raw_L = ctx.RawValue(
-            _ctypes.c_ulong, _int(L, _C_ULONG_MIN, _C_ULONG_MAX, "Everything.L")
+            _ctypes.c_ulong, _check_int(L, _C_ULONG_MIN, _C_ULONG_MAX, "Everything.L")
         )
         self._cell_L = memoryview(self._raw_L).cast("B").cast("L")
         self._raw_q = ctx.RawValue(
             _ctypes.c_longlong,
-            _int(q, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Everything.q"),
+            _check_int(q, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Everything.q"),
         )
         self._cell_q = memoryview(self._raw_q).cast("B").cast("q")
         self._raw_Q = ctx.RawValue(
             _ctypes.c_ulonglong,
-            _int(Q, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX, "Everything.Q"),
+            _check_int(Q, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX, "Everything.Q"),
         )
         self._cell_Q = memoryview(self._raw_Q).cast("B").cast("Q")
         self._raw_f = ctx.RawValue(
-            _ctypes.c_float, _float(f, _FLOAT32_MAX, "Everything.f")
+            _ctypes.c_float, _check_float(f, _FLOAT32_MAX, "Everything.f")
         )
         self._raw_d = ctx.RawValue(
-            _ctypes.c_double, _float(d, _FLOAT64_MAX, "Everything.d")
+            _ctypes.c_double, _check_float(d, _FLOAT64_MAX, "Everything.d")
         )
-        self._raw_flag = ctx.RawValue(_ctypes.c_bool, _bool(flag, "Everything.flag"))
+        self._raw_flag = ctx.RawValue(
+            _ctypes.c_bool, _check_bool(flag, "Everything.flag")
+        )
         self._raw_ints = ctx.RawArray(
             _ctypes.c_int,
-            _int_items(ints, 3, _C_INT_MIN, _C_INT_MAX, "Everything.ints"),
+            _check_int_items(ints, 3, _C_INT_MIN, _C_INT_MAX, "Everything.ints"),
         )
         self._cell_ints = memoryview(self._raw_ints).cast("B").cast("i")
         self._raw_reals = ctx.RawArray(
-            _ctypes.c_double, _float_items(reals, 2, _FLOAT64_MAX, "Everything.reals")
+            _ctypes.c_double,
+            _check_float_items(reals, 2, _FLOAT64_MAX, "Everything.reals"),
         )
         self._raw_flags = ctx.RawArray(
-            _ctypes.c_bool, _bool_items(flags, 2, "Everything.flags")
+            _ctypes.c_bool, _check_bool_items(flags, 2, "Everything.flags")
         )
         self._raw_label = ctx.RawArray(_ctypes.c_char, 8)
-        self._raw_label.value = _bytes(label, 8, "Everything.label")
+        self._raw_label.value = _check_bytes(label, 8, "Everything.label")
         self._raw_title = ctx.RawArray(_ctypes.c_wchar, 8)
-        self._raw_title.value = _text(title, 8, "Everything.title")
-        self._raw_stop = ctx.RawValue(_ctypes.c_bool, _bool(stop, "Everything.stop"))
+        self._raw_title.value = _check_text(title, 8, "Everything.title")
+        self._raw_stop = ctx.RawValue(
+            _ctypes.c_bool, _check_bool(stop, "Everything.stop")
+        )
         self._raw_note = ctx.RawArray(_ctypes.c_wchar, 4)
-        self._raw_note.value = _text(note, 4, "Everything.note")
+        self._raw_note.value = _check_text(note, 4, "Everything.note")
         self._start_method = ctx.get_start_method()
         self._parked = ctx.RawArray(_ctypes.c_uint64, 3)
         self._bind(
@@ -2054,7 +743,7 @@ class Everything:
 
     @c.setter
     def c(self, value: bytes) -> None:
-        value = _char(value, "Everything.c")
+        value = _check_char(value, "Everything.c")
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -2064,7 +753,7 @@ class Everything:
 
     def exchange_c(self, value: bytes) -> bytes:
         """Atomically set c to value; return the old value."""
-        value = _char(value, "Everything.c")
+        value = _check_char(value, "Everything.c")
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -2076,7 +765,7 @@ class Everything:
 
     def compare_and_set_c(self, expected: bytes, value: bytes) -> bool:
         """Atomically set c to value if it equals expected; return whether it did."""
-        value = _char(value, "Everything.c")
+        value = _check_char(value, "Everything.c")
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -2099,7 +788,7 @@ class Everything:
 
     @u.setter
     def u(self, value: str) -> None:
-        value = _wchar(value, "Everything.u")
+        value = _check_wchar(value, "Everything.u")
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -2109,7 +798,7 @@ class Everything:
 
     def exchange_u(self, value: str) -> str:
         """Atomically set u to value; return the old value."""
-        value = _wchar(value, "Everything.u")
+        value = _check_wchar(value, "Everything.u")
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -2121,7 +810,7 @@ class Everything:
 
     def compare_and_set_u(self, expected: str, value: str) -> bool:
         """Atomically set u to value if it equals expected; return whether it did."""
-        value = _wchar(value, "Everything.u")
+        value = _check_wchar(value, "Everything.u")
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -2145,7 +834,7 @@ class Everything:
     @b.setter
     def b(self, value: int) -> None:
         if value.__class__ is not int or not _C_BYTE_MIN <= value <= _C_BYTE_MAX:
-            value = _int(value, _C_BYTE_MIN, _C_BYTE_MAX, "Everything.b")
+            value = _check_int(value, _C_BYTE_MIN, _C_BYTE_MAX, "Everything.b")
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -2172,7 +861,7 @@ class Everything:
     def exchange_b(self, value: int) -> int:
         """Atomically set b to value; return the old value."""
         if value.__class__ is not int or not _C_BYTE_MIN <= value <= _C_BYTE_MAX:
-            value = _int(value, _C_BYTE_MIN, _C_BYTE_MAX, "Everything.b")
+            value = _check_int(value, _C_BYTE_MIN, _C_BYTE_MAX, "Everything.b")
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -2185,7 +874,7 @@ class Everything:
     def compare_and_set_b(self, expected: int, value: int) -> bool:
         """Atomically set b to value if it equals expected; return whether it did."""
         if value.__class__ is not int or not _C_BYTE_MIN <= value <= _C_BYTE_MAX:
-            value = _int(value, _C_BYTE_MIN, _C_BYTE_MAX, "Everything.b")
+            value = _check_int(value, _C_BYTE_MIN, _C_BYTE_MAX, "Everything.b")
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -2209,7 +898,7 @@ class Everything:
     @B.setter
     def B(self, value: int) -> None:
         if value.__class__ is not int or not _C_UBYTE_MIN <= value <= _C_UBYTE_MAX:
-            value = _int(value, _C_UBYTE_MIN, _C_UBYTE_MAX, "Everything.B")
+            value = _check_int(value, _C_UBYTE_MIN, _C_UBYTE_MAX, "Everything.B")
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -2236,7 +925,7 @@ class Everything:
     def exchange_B(self, value: int) -> int:
         """Atomically set B to value; return the old value."""
         if value.__class__ is not int or not _C_UBYTE_MIN <= value <= _C_UBYTE_MAX:
-            value = _int(value, _C_UBYTE_MIN, _C_UBYTE_MAX, "Everything.B")
+            value = _check_int(value, _C_UBYTE_MIN, _C_UBYTE_MAX, "Everything.B")
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -2249,7 +938,7 @@ class Everything:
     def compare_and_set_B(self, expected: int, value: int) -> bool:
         """Atomically set B to value if it equals expected; return whether it did."""
         if value.__class__ is not int or not _C_UBYTE_MIN <= value <= _C_UBYTE_MAX:
-            value = _int(value, _C_UBYTE_MIN, _C_UBYTE_MAX, "Everything.B")
+            value = _check_int(value, _C_UBYTE_MIN, _C_UBYTE_MAX, "Everything.B")
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -2273,7 +962,7 @@ class Everything:
     @h.setter
     def h(self, value: int) -> None:
         if value.__class__ is not int or not _C_SHORT_MIN <= value <= _C_SHORT_MAX:
-            value = _int(value, _C_SHORT_MIN, _C_SHORT_MAX, "Everything.h")
+            value = _check_int(value, _C_SHORT_MIN, _C_SHORT_MAX, "Everything.h")
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -2300,7 +989,7 @@ class Everything:
     def exchange_h(self, value: int) -> int:
         """Atomically set h to value; return the old value."""
         if value.__class__ is not int or not _C_SHORT_MIN <= value <= _C_SHORT_MAX:
-            value = _int(value, _C_SHORT_MIN, _C_SHORT_MAX, "Everything.h")
+            value = _check_int(value, _C_SHORT_MIN, _C_SHORT_MAX, "Everything.h")
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -2313,7 +1002,7 @@ class Everything:
     def compare_and_set_h(self, expected: int, value: int) -> bool:
         """Atomically set h to value if it equals expected; return whether it did."""
         if value.__class__ is not int or not _C_SHORT_MIN <= value <= _C_SHORT_MAX:
-            value = _int(value, _C_SHORT_MIN, _C_SHORT_MAX, "Everything.h")
+            value = _check_int(value, _C_SHORT_MIN, _C_SHORT_MAX, "Everything.h")
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -2337,7 +1026,7 @@ class Everything:
     @H.setter
     def H(self, value: int) -> None:
         if value.__class__ is not int or not _C_USHORT_MIN <= value <= _C_USHORT_MAX:
-            value = _int(value, _C_USHORT_MIN, _C_USHORT_MAX, "Everything.H")
+            value = _check_int(value, _C_USHORT_MIN, _C_USHORT_MAX, "Everything.H")
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -2364,7 +1053,7 @@ class Everything:
     def exchange_H(self, value: int) -> int:
         """Atomically set H to value; return the old value."""
         if value.__class__ is not int or not _C_USHORT_MIN <= value <= _C_USHORT_MAX:
-            value = _int(value, _C_USHORT_MIN, _C_USHORT_MAX, "Everything.H")
+            value = _check_int(value, _C_USHORT_MIN, _C_USHORT_MAX, "Everything.H")
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -2377,7 +1066,7 @@ class Everything:
     def compare_and_set_H(self, expected: int, value: int) -> bool:
         """Atomically set H to value if it equals expected; return whether it did."""
         if value.__class__ is not int or not _C_USHORT_MIN <= value <= _C_USHORT_MAX:
-            value = _int(value, _C_USHORT_MIN, _C_USHORT_MAX, "Everything.H")
+            value = _check_int(value, _C_USHORT_MIN, _C_USHORT_MAX, "Everything.H")
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -2401,7 +1090,7 @@ class Everything:
     @i.setter
     def i(self, value: int) -> None:
         if value.__class__ is not int or not _C_INT_MIN <= value <= _C_INT_MAX:
-            value = _int(value, _C_INT_MIN, _C_INT_MAX, "Everything.i")
+            value = _check_int(value, _C_INT_MIN, _C_INT_MAX, "Everything.i")
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -2428,7 +1117,7 @@ class Everything:
     def exchange_i(self, value: int) -> int:
         """Atomically set i to value; return the old value."""
         if value.__class__ is not int or not _C_INT_MIN <= value <= _C_INT_MAX:
-            value = _int(value, _C_INT_MIN, _C_INT_MAX, "Everything.i")
+            value = _check_int(value, _C_INT_MIN, _C_INT_MAX, "Everything.i")
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -2441,7 +1130,7 @@ class Everything:
     def compare_and_set_i(self, expected: int, value: int) -> bool:
         """Atomically set i to value if it equals expected; return whether it did."""
         if value.__class__ is not int or not _C_INT_MIN <= value <= _C_INT_MAX:
-            value = _int(value, _C_INT_MIN, _C_INT_MAX, "Everything.i")
+            value = _check_int(value, _C_INT_MIN, _C_INT_MAX, "Everything.i")
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -2465,7 +1154,7 @@ class Everything:
     @I.setter
     def I(self, value: int) -> None:
         if value.__class__ is not int or not _C_UINT_MIN <= value <= _C_UINT_MAX:
-            value = _int(value, _C_UINT_MIN, _C_UINT_MAX, "Everything.I")
+            value = _check_int(value, _C_UINT_MIN, _C_UINT_MAX, "Everything.I")
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -2492,7 +1181,7 @@ class Everything:
     def exchange_I(self, value: int) -> int:
         """Atomically set I to value; return the old value."""
         if value.__class__ is not int or not _C_UINT_MIN <= value <= _C_UINT_MAX:
-            value = _int(value, _C_UINT_MIN, _C_UINT_MAX, "Everything.I")
+            value = _check_int(value, _C_UINT_MIN, _C_UINT_MAX, "Everything.I")
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -2505,7 +1194,7 @@ class Everything:
     def compare_and_set_I(self, expected: int, value: int) -> bool:
         """Atomically set I to value if it equals expected; return whether it did."""
         if value.__class__ is not int or not _C_UINT_MIN <= value <= _C_UINT_MAX:
-            value = _int(value, _C_UINT_MIN, _C_UINT_MAX, "Everything.I")
+            value = _check_int(value, _C_UINT_MIN, _C_UINT_MAX, "Everything.I")
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -2529,7 +1218,7 @@ class Everything:
     @l.setter
     def l(self, value: int) -> None:
         if value.__class__ is not int or not _C_LONG_MIN <= value <= _C_LONG_MAX:
-            value = _int(value, _C_LONG_MIN, _C_LONG_MAX, "Everything.l")
+            value = _check_int(value, _C_LONG_MIN, _C_LONG_MAX, "Everything.l")
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -2556,7 +1245,7 @@ class Everything:
     def exchange_l(self, value: int) -> int:
         """Atomically set l to value; return the old value."""
         if value.__class__ is not int or not _C_LONG_MIN <= value <= _C_LONG_MAX:
-            value = _int(value, _C_LONG_MIN, _C_LONG_MAX, "Everything.l")
+            value = _check_int(value, _C_LONG_MIN, _C_LONG_MAX, "Everything.l")
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -2569,7 +1258,7 @@ class Everything:
     def compare_and_set_l(self, expected: int, value: int) -> bool:
         """Atomically set l to value if it equals expected; return whether it did."""
         if value.__class__ is not int or not _C_LONG_MIN <= value <= _C_LONG_MAX:
-            value = _int(value, _C_LONG_MIN, _C_LONG_MAX, "Everything.l")
+            value = _check_int(value, _C_LONG_MIN, _C_LONG_MAX, "Everything.l")
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -2593,7 +1282,7 @@ class Everything:
     @L.setter
     def L(self, value: int) -> None:
         if value.__class__ is not int or not _C_ULONG_MIN <= value <= _C_ULONG_MAX:
-            value = _int(value, _C_ULONG_MIN, _C_ULONG_MAX, "Everything.L")
+            value = _check_int(value, _C_ULONG_MIN, _C_ULONG_MAX, "Everything.L")
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -2620,7 +1309,7 @@ class Everything:
     def exchange_L(self, value: int) -> int:
         """Atomically set L to value; return the old value."""
         if value.__class__ is not int or not _C_ULONG_MIN <= value <= _C_ULONG_MAX:
-            value = _int(value, _C_ULONG_MIN, _C_ULONG_MAX, "Everything.L")
+            value = _check_int(value, _C_ULONG_MIN, _C_ULONG_MAX, "Everything.L")
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -2633,7 +1322,7 @@ class Everything:
     def compare_and_set_L(self, expected: int, value: int) -> bool:
         """Atomically set L to value if it equals expected; return whether it did."""
         if value.__class__ is not int or not _C_ULONG_MIN <= value <= _C_ULONG_MAX:
-            value = _int(value, _C_ULONG_MIN, _C_ULONG_MAX, "Everything.L")
+            value = _check_int(value, _C_ULONG_MIN, _C_ULONG_MAX, "Everything.L")
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -2660,7 +1349,7 @@ class Everything:
             value.__class__ is not int
             or not _C_LONGLONG_MIN <= value <= _C_LONGLONG_MAX
         ):
-            value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Everything.q")
+            value = _check_int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Everything.q")
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -2690,7 +1379,7 @@ class Everything:
             value.__class__ is not int
             or not _C_LONGLONG_MIN <= value <= _C_LONGLONG_MAX
         ):
-            value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Everything.q")
+            value = _check_int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Everything.q")
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -2706,7 +1395,7 @@ class Everything:
             value.__class__ is not int
             or not _C_LONGLONG_MIN <= value <= _C_LONGLONG_MAX
         ):
-            value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Everything.q")
+            value = _check_int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Everything.q")
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -2733,7 +1422,9 @@ class Everything:
             value.__class__ is not int
             or not _C_ULONGLONG_MIN <= value <= _C_ULONGLONG_MAX
         ):
-            value = _int(value, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX, "Everything.Q")
+            value = _check_int(
+                value, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX, "Everything.Q"
+            )
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -2763,7 +1454,9 @@ class Everything:
             value.__class__ is not int
             or not _C_ULONGLONG_MIN <= value <= _C_ULONGLONG_MAX
         ):
-            value = _int(value, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX, "Everything.Q")
+            value = _check_int(
+                value, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX, "Everything.Q"
+            )
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -2779,7 +1472,9 @@ class Everything:
             value.__class__ is not int
             or not _C_ULONGLONG_MIN <= value <= _C_ULONGLONG_MAX
         ):
-            value = _int(value, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX, "Everything.Q")
+            value = _check_int(
+                value, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX, "Everything.Q"
+            )
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -2803,7 +1498,7 @@ class Everything:
     @f.setter
     def f(self, value: float) -> None:
         if value.__class__ is not float or not -_FLOAT32_MAX <= value <= _FLOAT32_MAX:
-            value = _float(value, _FLOAT32_MAX, "Everything.f")
+            value = _check_float(value, _FLOAT32_MAX, "Everything.f")
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -2814,7 +1509,7 @@ class Everything:
     def add_f(self, delta: float = 1.0) -> float:
         """Atomically add delta to f; return the new value."""
         if delta.__class__ is not float:
-            delta = _float(delta, _FLOAT32_MAX, "Everything.f")
+            delta = _check_float(delta, _FLOAT32_MAX, "Everything.f")
         shared = self._raw_f
         if not self._acquire_default(False):
             self._wait_default()
@@ -2832,7 +1527,7 @@ class Everything:
     def exchange_f(self, value: float) -> float:
         """Atomically set f to value; return the old value."""
         if value.__class__ is not float or not -_FLOAT32_MAX <= value <= _FLOAT32_MAX:
-            value = _float(value, _FLOAT32_MAX, "Everything.f")
+            value = _check_float(value, _FLOAT32_MAX, "Everything.f")
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -2845,7 +1540,7 @@ class Everything:
     def compare_and_set_f(self, expected: float, value: float) -> bool:
         """Atomically set f to value if it equals expected; return whether it did."""
         if value.__class__ is not float or not -_FLOAT32_MAX <= value <= _FLOAT32_MAX:
-            value = _float(value, _FLOAT32_MAX, "Everything.f")
+            value = _check_float(value, _FLOAT32_MAX, "Everything.f")
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -2869,7 +1564,7 @@ class Everything:
     @d.setter
     def d(self, value: float) -> None:
         if value.__class__ is not float or not -_FLOAT64_MAX <= value <= _FLOAT64_MAX:
-            value = _float(value, _FLOAT64_MAX, "Everything.d")
+            value = _check_float(value, _FLOAT64_MAX, "Everything.d")
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -2880,7 +1575,7 @@ class Everything:
     def add_d(self, delta: float = 1.0) -> float:
         """Atomically add delta to d; return the new value."""
         if delta.__class__ is not float:
-            delta = _float(delta, _FLOAT64_MAX, "Everything.d")
+            delta = _check_float(delta, _FLOAT64_MAX, "Everything.d")
         shared = self._raw_d
         if not self._acquire_default(False):
             self._wait_default()
@@ -2898,7 +1593,7 @@ class Everything:
     def exchange_d(self, value: float) -> float:
         """Atomically set d to value; return the old value."""
         if value.__class__ is not float or not -_FLOAT64_MAX <= value <= _FLOAT64_MAX:
-            value = _float(value, _FLOAT64_MAX, "Everything.d")
+            value = _check_float(value, _FLOAT64_MAX, "Everything.d")
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -2911,7 +1606,7 @@ class Everything:
     def compare_and_set_d(self, expected: float, value: float) -> bool:
         """Atomically set d to value if it equals expected; return whether it did."""
         if value.__class__ is not float or not -_FLOAT64_MAX <= value <= _FLOAT64_MAX:
-            value = _float(value, _FLOAT64_MAX, "Everything.d")
+            value = _check_float(value, _FLOAT64_MAX, "Everything.d")
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -2934,7 +1629,7 @@ class Everything:
 
     @flag.setter
     def flag(self, value: bool) -> None:
-        value = _bool(value, "Everything.flag")
+        value = _check_bool(value, "Everything.flag")
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -2944,7 +1639,7 @@ class Everything:
 
     def exchange_flag(self, value: bool) -> bool:
         """Atomically set flag to value; return the old value."""
-        value = _bool(value, "Everything.flag")
+        value = _check_bool(value, "Everything.flag")
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -2956,7 +1651,7 @@ class Everything:
 
     def compare_and_set_flag(self, expected: bool, value: bool) -> bool:
         """Atomically set flag to value if it equals expected; return whether it did."""
-        value = _bool(value, "Everything.flag")
+        value = _check_bool(value, "Everything.flag")
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -2979,7 +1674,7 @@ class Everything:
 
     @ints.setter
     def ints(self, value: _Sequence[int]) -> None:
-        value = _int_items(value, 3, _C_INT_MIN, _C_INT_MAX, "Everything.ints")
+        value = _check_int_items(value, 3, _C_INT_MIN, _C_INT_MAX, "Everything.ints")
         if not self._acquire_arrays(False):
             self._wait_arrays()
         try:
@@ -2990,7 +1685,7 @@ class Everything:
     def add_ints(self, index: int, delta: int = 1) -> int:
         """Atomically add delta to ints[index]; return the new value."""
         if index.__class__ is not int or not 0 <= index < 3:
-            index = _index(index, 3, "Everything.ints")
+            index = _check_index(index, 3, "Everything.ints")
         if delta.__class__ is not int:
             delta = _as_int(delta, "Everything.ints")
         shared = self._cell_ints
@@ -3017,7 +1712,7 @@ class Everything:
 
     @reals.setter
     def reals(self, value: _Sequence[float]) -> None:
-        value = _float_items(value, 2, _FLOAT64_MAX, "Everything.reals")
+        value = _check_float_items(value, 2, _FLOAT64_MAX, "Everything.reals")
         if not self._acquire_arrays(False):
             self._wait_arrays()
         try:
@@ -3028,9 +1723,9 @@ class Everything:
     def add_reals(self, index: int, delta: float = 1.0) -> float:
         """Atomically add delta to reals[index]; return the new value."""
         if index.__class__ is not int or not 0 <= index < 2:
-            index = _index(index, 2, "Everything.reals")
+            index = _check_index(index, 2, "Everything.reals")
         if delta.__class__ is not float:
-            delta = _float(delta, _FLOAT64_MAX, "Everything.reals")
+            delta = _check_float(delta, _FLOAT64_MAX, "Everything.reals")
         shared = self._raw_reals
         if not self._acquire_arrays(False):
             self._wait_arrays()
@@ -3057,7 +1752,7 @@ class Everything:
 
     @flags.setter
     def flags(self, value: _Sequence[bool]) -> None:
-        value = _bool_items(value, 2, "Everything.flags")
+        value = _check_bool_items(value, 2, "Everything.flags")
         if not self._acquire_arrays(False):
             self._wait_arrays()
         try:
@@ -3078,7 +1773,7 @@ class Everything:
 
     @label.setter
     def label(self, value: bytes) -> None:
-        value = _bytes(value, 8, "Everything.label")
+        value = _check_bytes(value, 8, "Everything.label")
         if not self._acquire_text(False):
             self._wait_text()
         try:
@@ -3088,7 +1783,7 @@ class Everything:
 
     def exchange_label(self, value: bytes) -> bytes:
         """Atomically set label to value; return the old value."""
-        value = _bytes(value, 8, "Everything.label")
+        value = _check_bytes(value, 8, "Everything.label")
         if not self._acquire_text(False):
             self._wait_text()
         try:
@@ -3100,7 +1795,7 @@ class Everything:
 
     def compare_and_set_label(self, expected: bytes, value: bytes) -> bool:
         """Atomically set label to value if it equals expected; return whether it did."""
-        value = _bytes(value, 8, "Everything.label")
+        value = _check_bytes(value, 8, "Everything.label")
         if not self._acquire_text(False):
             self._wait_text()
         try:
@@ -3124,7 +1819,7 @@ class Everything:
 
     @title.setter
     def title(self, value: str) -> None:
-        value = _text(value, 8, "Everything.title")
+        value = _check_text(value, 8, "Everything.title")
         if not self._acquire_text(False):
             self._wait_text()
         try:
@@ -3134,7 +1829,7 @@ class Everything:
 
     def exchange_title(self, value: str) -> str:
         """Atomically set title to value; return the old value."""
-        value = _text(value, 8, "Everything.title")
+        value = _check_text(value, 8, "Everything.title")
         if not self._acquire_text(False):
             self._wait_text()
         try:
@@ -3146,7 +1841,7 @@ class Everything:
 
     def compare_and_set_title(self, expected: str, value: str) -> bool:
         """Atomically set title to value if it equals expected; return whether it did."""
-        value = _text(value, 8, "Everything.title")
+        value = _check_text(value, 8, "Everything.title")
         if not self._acquire_text(False):
             self._wait_text()
         try:
@@ -3164,7 +1859,7 @@ class Everything:
 
     @stop.setter
     def stop(self, value: bool) -> None:
-        value = _bool(value, "Everything.stop")
+        value = _check_bool(value, "Everything.stop")
         self._raw_stop.value = value
 
     @property
@@ -3175,7 +1870,7 @@ class Everything:
 
     @note.setter
     def note(self, value: str) -> None:
-        value = _text(value, 4, "Everything.note")
+        value = _check_text(value, 4, "Everything.note")
         self._raw_note.value = value
 
     def update_default(
@@ -3198,57 +1893,59 @@ class Everything:
         flag: bool | None = None,
     ) -> None:
         """Set fields of group default in one critical section; all checked first."""
-        _new_c = None if c is None else _char(c, "Everything.c")
-        _new_u = None if u is None else _wchar(u, "Everything.u")
+        _new_c = None if c is None else _check_char(c, "Everything.c")
+        _new_u = None if u is None else _check_wchar(u, "Everything.u")
         _new_b = b
         if b is not None:
             if b.__class__ is not int or not _C_BYTE_MIN <= b <= _C_BYTE_MAX:
-                _new_b = _int(b, _C_BYTE_MIN, _C_BYTE_MAX, "Everything.b")
+                _new_b = _check_int(b, _C_BYTE_MIN, _C_BYTE_MAX, "Everything.b")
         _new_B = B
         if B is not None:
             if B.__class__ is not int or not _C_UBYTE_MIN <= B <= _C_UBYTE_MAX:
-                _new_B = _int(B, _C_UBYTE_MIN, _C_UBYTE_MAX, "Everything.B")
+                _new_B = _check_int(B, _C_UBYTE_MIN, _C_UBYTE_MAX, "Everything.B")
         _new_h = h
         if h is not None:
             if h.__class__ is not int or not _C_SHORT_MIN <= h <= _C_SHORT_MAX:
-                _new_h = _int(h, _C_SHORT_MIN, _C_SHORT_MAX, "Everything.h")
+                _new_h = _check_int(h, _C_SHORT_MIN, _C_SHORT_MAX, "Everything.h")
         _new_H = H
         if H is not None:
             if H.__class__ is not int or not _C_USHORT_MIN <= H <= _C_USHORT_MAX:
-                _new_H = _int(H, _C_USHORT_MIN, _C_USHORT_MAX, "Everything.H")
+                _new_H = _check_int(H, _C_USHORT_MIN, _C_USHORT_MAX, "Everything.H")
         _new_i = i
         if i is not None:
             if i.__class__ is not int or not _C_INT_MIN <= i <= _C_INT_MAX:
-                _new_i = _int(i, _C_INT_MIN, _C_INT_MAX, "Everything.i")
+                _new_i = _check_int(i, _C_INT_MIN, _C_INT_MAX, "Everything.i")
         _new_I = I
         if I is not None:
             if I.__class__ is not int or not _C_UINT_MIN <= I <= _C_UINT_MAX:
-                _new_I = _int(I, _C_UINT_MIN, _C_UINT_MAX, "Everything.I")
+                _new_I = _check_int(I, _C_UINT_MIN, _C_UINT_MAX, "Everything.I")
         _new_l = l
         if l is not None:
             if l.__class__ is not int or not _C_LONG_MIN <= l <= _C_LONG_MAX:
-                _new_l = _int(l, _C_LONG_MIN, _C_LONG_MAX, "Everything.l")
+                _new_l = _check_int(l, _C_LONG_MIN, _C_LONG_MAX, "Everything.l")
         _new_L = L
         if L is not None:
             if L.__class__ is not int or not _C_ULONG_MIN <= L <= _C_ULONG_MAX:
-                _new_L = _int(L, _C_ULONG_MIN, _C_ULONG_MAX, "Everything.L")
+                _new_L = _check_int(L, _C_ULONG_MIN, _C_ULONG_MAX, "Everything.L")
         _new_q = q
         if q is not None:
             if q.__class__ is not int or not _C_LONGLONG_MIN <= q <= _C_LONGLONG_MAX:
-                _new_q = _int(q, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Everything.q")
+                _new_q = _check_int(q, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Everything.q")
         _new_Q = Q
         if Q is not None:
             if Q.__class__ is not int or not _C_ULONGLONG_MIN <= Q <= _C_ULONGLONG_MAX:
-                _new_Q = _int(Q, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX, "Everything.Q")
+                _new_Q = _check_int(
+                    Q, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX, "Everything.Q"
+                )
         _new_f = f
         if f is not None:
             if f.__class__ is not float or not -_FLOAT32_MAX <= f <= _FLOAT32_MAX:
-                _new_f = _float(f, _FLOAT32_MAX, "Everything.f")
+                _new_f = _check_float(f, _FLOAT32_MAX, "Everything.f")
         _new_d = d
         if d is not None:
             if d.__class__ is not float or not -_FLOAT64_MAX <= d <= _FLOAT64_MAX:
-                _new_d = _float(d, _FLOAT64_MAX, "Everything.d")
-        _new_flag = None if flag is None else _bool(flag, "Everything.flag")
+                _new_d = _check_float(d, _FLOAT64_MAX, "Everything.d")
+        _new_flag = None if flag is None else _check_bool(flag, "Everything.flag")
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -3332,9 +2029,7 @@ class Everything:
         if not self._acquire_default(False):
             self._wait_default()
         try:
-            self._blocks.append(
-                block := (self._locks["default"], _threading.get_ident())
-            )
+            self._blocks.append(block := (self._locks["default"], _holder()))
             copy = _Everything_Locked_default(
                 self._raw_c.value,
                 self._raw_u.value,
@@ -3356,71 +2051,79 @@ class Everything:
                 yield copy
             finally:
                 self._blocks.remove(block)
-            if changed := copy.changed():
+            if changed := _changes(copy):
                 self._put_default(
-                    _char(copy.c, "Everything.c") if "c" in changed else None,
-                    _wchar(copy.u, "Everything.u") if "u" in changed else None,
+                    _check_char(copy.c, "Everything.c") if "c" in changed else None,
+                    _check_wchar(copy.u, "Everything.u") if "u" in changed else None,
                     (
-                        _int(copy.b, _C_BYTE_MIN, _C_BYTE_MAX, "Everything.b")
+                        _check_int(copy.b, _C_BYTE_MIN, _C_BYTE_MAX, "Everything.b")
                         if "b" in changed
                         else None
                     ),
                     (
-                        _int(copy.B, _C_UBYTE_MIN, _C_UBYTE_MAX, "Everything.B")
+                        _check_int(copy.B, _C_UBYTE_MIN, _C_UBYTE_MAX, "Everything.B")
                         if "B" in changed
                         else None
                     ),
                     (
-                        _int(copy.h, _C_SHORT_MIN, _C_SHORT_MAX, "Everything.h")
+                        _check_int(copy.h, _C_SHORT_MIN, _C_SHORT_MAX, "Everything.h")
                         if "h" in changed
                         else None
                     ),
                     (
-                        _int(copy.H, _C_USHORT_MIN, _C_USHORT_MAX, "Everything.H")
+                        _check_int(copy.H, _C_USHORT_MIN, _C_USHORT_MAX, "Everything.H")
                         if "H" in changed
                         else None
                     ),
                     (
-                        _int(copy.i, _C_INT_MIN, _C_INT_MAX, "Everything.i")
+                        _check_int(copy.i, _C_INT_MIN, _C_INT_MAX, "Everything.i")
                         if "i" in changed
                         else None
                     ),
                     (
-                        _int(copy.I, _C_UINT_MIN, _C_UINT_MAX, "Everything.I")
+                        _check_int(copy.I, _C_UINT_MIN, _C_UINT_MAX, "Everything.I")
                         if "I" in changed
                         else None
                     ),
                     (
-                        _int(copy.l, _C_LONG_MIN, _C_LONG_MAX, "Everything.l")
+                        _check_int(copy.l, _C_LONG_MIN, _C_LONG_MAX, "Everything.l")
                         if "l" in changed
                         else None
                     ),
                     (
-                        _int(copy.L, _C_ULONG_MIN, _C_ULONG_MAX, "Everything.L")
+                        _check_int(copy.L, _C_ULONG_MIN, _C_ULONG_MAX, "Everything.L")
                         if "L" in changed
                         else None
                     ),
                     (
-                        _int(copy.q, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Everything.q")
+                        _check_int(
+                            copy.q, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Everything.q"
+                        )
                         if "q" in changed
                         else None
                     ),
                     (
-                        _int(copy.Q, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX, "Everything.Q")
+                        _check_int(
+                            copy.Q, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX, "Everything.Q"
+                        )
                         if "Q" in changed
                         else None
                     ),
                     (
-                        _float(copy.f, _FLOAT32_MAX, "Everything.f")
+                        _check_float(copy.f, _FLOAT32_MAX, "Everything.f")
                         if "f" in changed
                         else None
                     ),
                     (
-                        _float(copy.d, _FLOAT64_MAX, "Everything.d")
+                        _check_float(copy.d, _FLOAT64_MAX, "Everything.d")
                         if "d" in changed
                         else None
                     ),
-                    _bool(copy.flag, "Everything.flag") if "flag" in changed else None,
+                    (
+                        _check_bool(copy.flag, "Everything.flag")
+                        if "flag" in changed
+                        else None
+                    ),
                 )
         finally:
             self._release_default()
@@ -3436,15 +2139,15 @@ class Everything:
         _new_ints = (
             None
             if ints is None
-            else _int_items(ints, 3, _C_INT_MIN, _C_INT_MAX, "Everything.ints")
+            else _check_int_items(ints, 3, _C_INT_MIN, _C_INT_MAX, "Everything.ints")
         )
         _new_reals = (
             None
             if reals is None
-            else _float_items(reals, 2, _FLOAT64_MAX, "Everything.reals")
+            else _check_float_items(reals, 2, _FLOAT64_MAX, "Everything.reals")
         )
         _new_flags = (
-            None if flags is None else _bool_items(flags, 2, "Everything.flags")
+            None if flags is None else _check_bool_items(flags, 2, "Everything.flags")
         )
         if not self._acquire_arrays(False):
             self._wait_arrays()
@@ -3477,9 +2180,7 @@ class Everything:
         if not self._acquire_arrays(False):
             self._wait_arrays()
         try:
-            self._blocks.append(
-                block := (self._locks["arrays"], _threading.get_ident())
-            )
+            self._blocks.append(block := (self._locks["arrays"], _holder()))
             copy = _Everything_Locked_arrays(
                 self._raw_ints[:], self._raw_reals[:], self._raw_flags[:]
             )
@@ -3487,22 +2188,24 @@ class Everything:
                 yield copy
             finally:
                 self._blocks.remove(block)
-            if changed := copy.changed():
+            if changed := _changes(copy):
                 self._put_arrays(
                     (
-                        _int_items(
+                        _check_int_items(
                             copy.ints, 3, _C_INT_MIN, _C_INT_MAX, "Everything.ints"
                         )
                         if "ints" in changed
                         else None
                     ),
                     (
-                        _float_items(copy.reals, 2, _FLOAT64_MAX, "Everything.reals")
+                        _check_float_items(
+                            copy.reals, 2, _FLOAT64_MAX, "Everything.reals"
+                        )
                         if "reals" in changed
                         else None
                     ),
                     (
-                        _bool_items(copy.flags, 2, "Everything.flags")
+                        _check_bool_items(copy.flags, 2, "Everything.flags")
                         if "flags" in changed
                         else None
                     ),
@@ -3517,8 +2220,12 @@ class Everything:
         title: str | None = None,
     ) -> None:
         """Set fields of group text in one critical section; all checked first."""
-        _new_label = None if label is None else _bytes(label, 8, "Everything.label")
-        _new_title = None if title is None else _text(title, 8, "Everything.title")
+        _new_label = (
+            None if label is None else _check_bytes(label, 8, "Everything.label")
+        )
+        _new_title = (
+            None if title is None else _check_text(title, 8, "Everything.title")
+        )
         if not self._acquire_text(False):
             self._wait_text()
         try:
@@ -3543,21 +2250,21 @@ class Everything:
         if not self._acquire_text(False):
             self._wait_text()
         try:
-            self._blocks.append(block := (self._locks["text"], _threading.get_ident()))
+            self._blocks.append(block := (self._locks["text"], _holder()))
             copy = _Everything_Locked_text(self._raw_label.value, self._raw_title.value)
             try:
                 yield copy
             finally:
                 self._blocks.remove(block)
-            if changed := copy.changed():
+            if changed := _changes(copy):
                 self._put_text(
                     (
-                        _bytes(copy.label, 8, "Everything.label")
+                        _check_bytes(copy.label, 8, "Everything.label")
                         if "label" in changed
                         else None
                     ),
                     (
-                        _text(copy.title, 8, "Everything.title")
+                        _check_text(copy.title, 8, "Everything.title")
                         if "title" in changed
                         else None
                     ),
@@ -3757,7 +2464,7 @@ class Everything:
         )
 
     def __repr__(self) -> str:
-        return _repr(type(self).__name__, self.snapshot())
+        return _struct_repr(type(self).__name__, self.snapshot())
 
     def get_lock(
         self, group: _Literal["default", "arrays", "text"] = "default"
@@ -3912,17 +2619,17 @@ class EverythingOnRedis(_RedisStruct):
 
     @c.setter
     def c(self, value: bytes) -> None:
-        value = _char(value, "Everything.c")
+        value = _check_char(value, "Everything.c")
         self._set(self._field_c, value)
 
     def exchange_c(self, value: bytes) -> bytes:
         """Atomically set c to value; return the old value."""
-        value = _char(value, "Everything.c")
+        value = _check_char(value, "Everything.c")
         return _from_one_byte(self._exchange(self._field_c, value))
 
     def compare_and_set_c(self, expected: bytes, value: bytes) -> bool:
         """Atomically set c to value if it equals expected; return whether it did."""
-        value = _char(value, "Everything.c")
+        value = _check_char(value, "Everything.c")
         return self._compare_and_set(self._field_c, expected, value)
 
     @property
@@ -3932,17 +2639,17 @@ class EverythingOnRedis(_RedisStruct):
 
     @u.setter
     def u(self, value: str) -> None:
-        value = _wchar(value, "Everything.u")
+        value = _check_wchar(value, "Everything.u")
         self._set(self._field_u, value)
 
     def exchange_u(self, value: str) -> str:
         """Atomically set u to value; return the old value."""
-        value = _wchar(value, "Everything.u")
+        value = _check_wchar(value, "Everything.u")
         return _from_one_char(self._exchange(self._field_u, value))
 
     def compare_and_set_u(self, expected: str, value: str) -> bool:
         """Atomically set u to value if it equals expected; return whether it did."""
-        value = _wchar(value, "Everything.u")
+        value = _check_wchar(value, "Everything.u")
         return self._compare_and_set(self._field_u, expected, value)
 
     @property
@@ -3952,7 +2659,7 @@ class EverythingOnRedis(_RedisStruct):
 
     @b.setter
     def b(self, value: int) -> None:
-        value = _int(value, _C_BYTE_MIN, _C_BYTE_MAX, "Everything.b")
+        value = _check_int(value, _C_BYTE_MIN, _C_BYTE_MAX, "Everything.b")
         self._set(self._field_b, value)
 
     def add_b(self, delta: int = 1) -> int:
@@ -3963,12 +2670,12 @@ class EverythingOnRedis(_RedisStruct):
 
     def exchange_b(self, value: int) -> int:
         """Atomically set b to value; return the old value."""
-        value = _int(value, _C_BYTE_MIN, _C_BYTE_MAX, "Everything.b")
+        value = _check_int(value, _C_BYTE_MIN, _C_BYTE_MAX, "Everything.b")
         return _from_int(self._exchange(self._field_b, value))
 
     def compare_and_set_b(self, expected: int, value: int) -> bool:
         """Atomically set b to value if it equals expected; return whether it did."""
-        value = _int(value, _C_BYTE_MIN, _C_BYTE_MAX, "Everything.b")
+        value = _check_int(value, _C_BYTE_MIN, _C_BYTE_MAX, "Everything.b")
         return self._compare_and_set(self._field_b, expected, value)
 
     @property
@@ -3978,7 +2685,7 @@ class EverythingOnRedis(_RedisStruct):
 
     @B.setter
     def B(self, value: int) -> None:
-        value = _int(value, _C_UBYTE_MIN, _C_UBYTE_MAX, "Everything.B")
+        value = _check_int(value, _C_UBYTE_MIN, _C_UBYTE_MAX, "Everything.B")
         self._set(self._field_B, value)
 
     def add_B(self, delta: int = 1) -> int:
@@ -3989,12 +2696,12 @@ class EverythingOnRedis(_RedisStruct):
 
     def exchange_B(self, value: int) -> int:
         """Atomically set B to value; return the old value."""
-        value = _int(value, _C_UBYTE_MIN, _C_UBYTE_MAX, "Everything.B")
+        value = _check_int(value, _C_UBYTE_MIN, _C_UBYTE_MAX, "Everything.B")
         return _from_int(self._exchange(self._field_B, value))
 
     def compare_and_set_B(self, expected: int, value: int) -> bool:
         """Atomically set B to value if it equals expected; return whether it did."""
-        value = _int(value, _C_UBYTE_MIN, _C_UBYTE_MAX, "Everything.B")
+        value = _check_int(value, _C_UBYTE_MIN, _C_UBYTE_MAX, "Everything.B")
         return self._compare_and_set(self._field_B, expected, value)
 
     @property
@@ -4004,7 +2711,7 @@ class EverythingOnRedis(_RedisStruct):
 
     @h.setter
     def h(self, value: int) -> None:
-        value = _int(value, _C_SHORT_MIN, _C_SHORT_MAX, "Everything.h")
+        value = _check_int(value, _C_SHORT_MIN, _C_SHORT_MAX, "Everything.h")
         self._set(self._field_h, value)
 
     def add_h(self, delta: int = 1) -> int:
@@ -4015,12 +2722,12 @@ class EverythingOnRedis(_RedisStruct):
 
     def exchange_h(self, value: int) -> int:
         """Atomically set h to value; return the old value."""
-        value = _int(value, _C_SHORT_MIN, _C_SHORT_MAX, "Everything.h")
+        value = _check_int(value, _C_SHORT_MIN, _C_SHORT_MAX, "Everything.h")
         return _from_int(self._exchange(self._field_h, value))
 
     def compare_and_set_h(self, expected: int, value: int) -> bool:
         """Atomically set h to value if it equals expected; return whether it did."""
-        value = _int(value, _C_SHORT_MIN, _C_SHORT_MAX, "Everything.h")
+        value = _check_int(value, _C_SHORT_MIN, _C_SHORT_MAX, "Everything.h")
         return self._compare_and_set(self._field_h, expected, value)
 
     @property
@@ -4030,7 +2737,7 @@ class EverythingOnRedis(_RedisStruct):
 
     @H.setter
     def H(self, value: int) -> None:
-        value = _int(value, _C_USHORT_MIN, _C_USHORT_MAX, "Everything.H")
+        value = _check_int(value, _C_USHORT_MIN, _C_USHORT_MAX, "Everything.H")
         self._set(self._field_H, value)
 
     def add_H(self, delta: int = 1) -> int:
@@ -4041,12 +2748,12 @@ class EverythingOnRedis(_RedisStruct):
 
     def exchange_H(self, value: int) -> int:
         """Atomically set H to value; return the old value."""
-        value = _int(value, _C_USHORT_MIN, _C_USHORT_MAX, "Everything.H")
+        value = _check_int(value, _C_USHORT_MIN, _C_USHORT_MAX, "Everything.H")
         return _from_int(self._exchange(self._field_H, value))
 
     def compare_and_set_H(self, expected: int, value: int) -> bool:
         """Atomically set H to value if it equals expected; return whether it did."""
-        value = _int(value, _C_USHORT_MIN, _C_USHORT_MAX, "Everything.H")
+        value = _check_int(value, _C_USHORT_MIN, _C_USHORT_MAX, "Everything.H")
         return self._compare_and_set(self._field_H, expected, value)
 
     @property
@@ -4056,7 +2763,7 @@ class EverythingOnRedis(_RedisStruct):
 
     @i.setter
     def i(self, value: int) -> None:
-        value = _int(value, _C_INT_MIN, _C_INT_MAX, "Everything.i")
+        value = _check_int(value, _C_INT_MIN, _C_INT_MAX, "Everything.i")
         self._set(self._field_i, value)
 
     def add_i(self, delta: int = 1) -> int:
@@ -4067,12 +2774,12 @@ class EverythingOnRedis(_RedisStruct):
 
     def exchange_i(self, value: int) -> int:
         """Atomically set i to value; return the old value."""
-        value = _int(value, _C_INT_MIN, _C_INT_MAX, "Everything.i")
+        value = _check_int(value, _C_INT_MIN, _C_INT_MAX, "Everything.i")
         return _from_int(self._exchange(self._field_i, value))
 
     def compare_and_set_i(self, expected: int, value: int) -> bool:
         """Atomically set i to value if it equals expected; return whether it did."""
-        value = _int(value, _C_INT_MIN, _C_INT_MAX, "Everything.i")
+        value = _check_int(value, _C_INT_MIN, _C_INT_MAX, "Everything.i")
         return self._compare_and_set(self._field_i, expected, value)
 
     @property
@@ -4082,7 +2789,7 @@ class EverythingOnRedis(_RedisStruct):
 
     @I.setter
     def I(self, value: int) -> None:
-        value = _int(value, _C_UINT_MIN, _C_UINT_MAX, "Everything.I")
+        value = _check_int(value, _C_UINT_MIN, _C_UINT_MAX, "Everything.I")
         self._set(self._field_I, value)
 
     def add_I(self, delta: int = 1) -> int:
@@ -4093,12 +2800,12 @@ class EverythingOnRedis(_RedisStruct):
 
     def exchange_I(self, value: int) -> int:
         """Atomically set I to value; return the old value."""
-        value = _int(value, _C_UINT_MIN, _C_UINT_MAX, "Everything.I")
+        value = _check_int(value, _C_UINT_MIN, _C_UINT_MAX, "Everything.I")
         return _from_int(self._exchange(self._field_I, value))
 
     def compare_and_set_I(self, expected: int, value: int) -> bool:
         """Atomically set I to value if it equals expected; return whether it did."""
-        value = _int(value, _C_UINT_MIN, _C_UINT_MAX, "Everything.I")
+        value = _check_int(value, _C_UINT_MIN, _C_UINT_MAX, "Everything.I")
         return self._compare_and_set(self._field_I, expected, value)
 
     @property
@@ -4108,7 +2815,7 @@ class EverythingOnRedis(_RedisStruct):
 
     @l.setter
     def l(self, value: int) -> None:
-        value = _int(value, _C_LONG_MIN, _C_LONG_MAX, "Everything.l")
+        value = _check_int(value, _C_LONG_MIN, _C_LONG_MAX, "Everything.l")
         self._set(self._field_l, value)
 
     def add_l(self, delta: int = 1) -> int:
@@ -4119,12 +2826,12 @@ class EverythingOnRedis(_RedisStruct):
 
     def exchange_l(self, value: int) -> int:
         """Atomically set l to value; return the old value."""
-        value = _int(value, _C_LONG_MIN, _C_LONG_MAX, "Everything.l")
+        value = _check_int(value, _C_LONG_MIN, _C_LONG_MAX, "Everything.l")
         return _from_int(self._exchange(self._field_l, value))
 
     def compare_and_set_l(self, expected: int, value: int) -> bool:
         """Atomically set l to value if it equals expected; return whether it did."""
-        value = _int(value, _C_LONG_MIN, _C_LONG_MAX, "Everything.l")
+        value = _check_int(value, _C_LONG_MIN, _C_LONG_MAX, "Everything.l")
         return self._compare_and_set(self._field_l, expected, value)
 
     @property
@@ -4134,7 +2841,7 @@ class EverythingOnRedis(_RedisStruct):
 
     @L.setter
     def L(self, value: int) -> None:
-        value = _int(value, _C_ULONG_MIN, _C_ULONG_MAX, "Everything.L")
+        value = _check_int(value, _C_ULONG_MIN, _C_ULONG_MAX, "Everything.L")
         self._set(self._field_L, value)
 
     def add_L(self, delta: int = 1) -> int:
@@ -4145,12 +2852,12 @@ class EverythingOnRedis(_RedisStruct):
 
     def exchange_L(self, value: int) -> int:
         """Atomically set L to value; return the old value."""
-        value = _int(value, _C_ULONG_MIN, _C_ULONG_MAX, "Everything.L")
+        value = _check_int(value, _C_ULONG_MIN, _C_ULONG_MAX, "Everything.L")
         return _from_int(self._exchange(self._field_L, value))
 
     def compare_and_set_L(self, expected: int, value: int) -> bool:
         """Atomically set L to value if it equals expected; return whether it did."""
-        value = _int(value, _C_ULONG_MIN, _C_ULONG_MAX, "Everything.L")
+        value = _check_int(value, _C_ULONG_MIN, _C_ULONG_MAX, "Everything.L")
         return self._compare_and_set(self._field_L, expected, value)
 
     @property
@@ -4160,7 +2867,7 @@ class EverythingOnRedis(_RedisStruct):
 
     @q.setter
     def q(self, value: int) -> None:
-        value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Everything.q")
+        value = _check_int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Everything.q")
         self._set(self._field_q, value)
 
     def add_q(self, delta: int = 1) -> int:
@@ -4171,12 +2878,12 @@ class EverythingOnRedis(_RedisStruct):
 
     def exchange_q(self, value: int) -> int:
         """Atomically set q to value; return the old value."""
-        value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Everything.q")
+        value = _check_int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Everything.q")
         return _from_int(self._exchange(self._field_q, value))
 
     def compare_and_set_q(self, expected: int, value: int) -> bool:
         """Atomically set q to value if it equals expected; return whether it did."""
-        value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Everything.q")
+        value = _check_int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Everything.q")
         return self._compare_and_set(self._field_q, expected, value)
 
     @property
@@ -4186,7 +2893,7 @@ class EverythingOnRedis(_RedisStruct):
 
     @Q.setter
     def Q(self, value: int) -> None:
-        value = _int(value, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX, "Everything.Q")
+        value = _check_int(value, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX, "Everything.Q")
         self._set(self._field_Q, value)
 
     def add_Q(self, delta: int = 1) -> int:
@@ -4197,12 +2904,12 @@ class EverythingOnRedis(_RedisStruct):
 
     def exchange_Q(self, value: int) -> int:
         """Atomically set Q to value; return the old value."""
-        value = _int(value, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX, "Everything.Q")
+        value = _check_int(value, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX, "Everything.Q")
         return _from_int(self._exchange(self._field_Q, value))
 
     def compare_and_set_Q(self, expected: int, value: int) -> bool:
         """Atomically set Q to value if it equals expected; return whether it did."""
-        value = _int(value, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX, "Everything.Q")
+        value = _check_int(value, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX, "Everything.Q")
         return self._compare_and_set(self._field_Q, expected, value)
 
     @property
@@ -4212,23 +2919,23 @@ class EverythingOnRedis(_RedisStruct):
 
     @f.setter
     def f(self, value: float) -> None:
-        value = _float(value, _FLOAT32_MAX, "Everything.f")
+        value = _check_float(value, _FLOAT32_MAX, "Everything.f")
         self._set(self._field_f, value)
 
     def add_f(self, delta: float = 1.0) -> float:
         """Atomically add delta to f; return the new value."""
         if delta.__class__ is not float:
-            delta = _float(delta, _FLOAT32_MAX, "Everything.f")
+            delta = _check_float(delta, _FLOAT32_MAX, "Everything.f")
         return _from_float(self._add_to((self._field_f, 0, delta)))
 
     def exchange_f(self, value: float) -> float:
         """Atomically set f to value; return the old value."""
-        value = _float(value, _FLOAT32_MAX, "Everything.f")
+        value = _check_float(value, _FLOAT32_MAX, "Everything.f")
         return _from_float(self._exchange(self._field_f, value))
 
     def compare_and_set_f(self, expected: float, value: float) -> bool:
         """Atomically set f to value if it equals expected; return whether it did."""
-        value = _float(value, _FLOAT32_MAX, "Everything.f")
+        value = _check_float(value, _FLOAT32_MAX, "Everything.f")
         return self._compare_and_set(self._field_f, expected, value)
 
     @property
@@ -4238,23 +2945,23 @@ class EverythingOnRedis(_RedisStruct):
 
     @d.setter
     def d(self, value: float) -> None:
-        value = _float(value, _FLOAT64_MAX, "Everything.d")
+        value = _check_float(value, _FLOAT64_MAX, "Everything.d")
         self._set(self._field_d, value)
 
     def add_d(self, delta: float = 1.0) -> float:
         """Atomically add delta to d; return the new value."""
         if delta.__class__ is not float:
-            delta = _float(delta, _FLOAT64_MAX, "Everything.d")
+            delta = _check_float(delta, _FLOAT64_MAX, "Everything.d")
         return _from_float(self._add_to((self._field_d, 0, delta)))
 
     def exchange_d(self, value: float) -> float:
         """Atomically set d to value; return the old value."""
-        value = _float(value, _FLOAT64_MAX, "Everything.d")
+        value = _check_float(value, _FLOAT64_MAX, "Everything.d")
         return _from_float(self._exchange(self._field_d, value))
 
     def compare_and_set_d(self, expected: float, value: float) -> bool:
         """Atomically set d to value if it equals expected; return whether it did."""
-        value = _float(value, _FLOAT64_MAX, "Everything.d")
+        value = _check_float(value, _FLOAT64_MAX, "Everything.d")
         return self._compare_and_set(self._field_d, expected, value)
 
     @property
@@ -4264,17 +2971,17 @@ class EverythingOnRedis(_RedisStruct):
 
     @flag.setter
     def flag(self, value: bool) -> None:
-        value = _bool(value, "Everything.flag")
+        value = _check_bool(value, "Everything.flag")
         self._set(self._field_flag, value)
 
     def exchange_flag(self, value: bool) -> bool:
         """Atomically set flag to value; return the old value."""
-        value = _bool(value, "Everything.flag")
+        value = _check_bool(value, "Everything.flag")
         return _from_bool(self._exchange(self._field_flag, value))
 
     def compare_and_set_flag(self, expected: bool, value: bool) -> bool:
         """Atomically set flag to value if it equals expected; return whether it did."""
-        value = _bool(value, "Everything.flag")
+        value = _check_bool(value, "Everything.flag")
         return self._compare_and_set(self._field_flag, expected, value)
 
     @property
@@ -4284,12 +2991,12 @@ class EverythingOnRedis(_RedisStruct):
 
     @ints.setter
     def ints(self, value: _Sequence[int]) -> None:
-        value = _int_items(value, 3, _C_INT_MIN, _C_INT_MAX, "Everything.ints")
+        value = _check_int_items(value, 3, _C_INT_MIN, _C_INT_MAX, "Everything.ints")
         self._set(self._field_ints, value)
 
     def add_ints(self, index: int, delta: int = 1) -> int:
         """Atomically add delta to ints[index]; return the new value."""
-        index = _index(index, 3, "Everything.ints")
+        index = _check_index(index, 3, "Everything.ints")
         if delta.__class__ is not int:
             delta = _as_int(delta, "Everything.ints")
         return _from_int(self._add_to((self._field_ints, index, delta)))
@@ -4301,14 +3008,14 @@ class EverythingOnRedis(_RedisStruct):
 
     @reals.setter
     def reals(self, value: _Sequence[float]) -> None:
-        value = _float_items(value, 2, _FLOAT64_MAX, "Everything.reals")
+        value = _check_float_items(value, 2, _FLOAT64_MAX, "Everything.reals")
         self._set(self._field_reals, value)
 
     def add_reals(self, index: int, delta: float = 1.0) -> float:
         """Atomically add delta to reals[index]; return the new value."""
-        index = _index(index, 2, "Everything.reals")
+        index = _check_index(index, 2, "Everything.reals")
         if delta.__class__ is not float:
-            delta = _float(delta, _FLOAT64_MAX, "Everything.reals")
+            delta = _check_float(delta, _FLOAT64_MAX, "Everything.reals")
         return _from_float(self._add_to((self._field_reals, index, delta)))
 
     @property
@@ -4318,7 +3025,7 @@ class EverythingOnRedis(_RedisStruct):
 
     @flags.setter
     def flags(self, value: _Sequence[bool]) -> None:
-        value = _bool_items(value, 2, "Everything.flags")
+        value = _check_bool_items(value, 2, "Everything.flags")
         self._set(self._field_flags, value)
 
     @property
@@ -4328,17 +3035,17 @@ class EverythingOnRedis(_RedisStruct):
 
     @label.setter
     def label(self, value: bytes) -> None:
-        value = _bytes(value, 8, "Everything.label")
+        value = _check_bytes(value, 8, "Everything.label")
         self._set(self._field_label, value)
 
     def exchange_label(self, value: bytes) -> bytes:
         """Atomically set label to value; return the old value."""
-        value = _bytes(value, 8, "Everything.label")
+        value = _check_bytes(value, 8, "Everything.label")
         return _from_bytes(self._exchange(self._field_label, value))
 
     def compare_and_set_label(self, expected: bytes, value: bytes) -> bool:
         """Atomically set label to value if it equals expected; return whether it did."""
-        value = _bytes(value, 8, "Everything.label")
+        value = _check_bytes(value, 8, "Everything.label")
         return self._compare_and_set(self._field_label, expected, value)
 
     @property
@@ -4348,17 +3055,17 @@ class EverythingOnRedis(_RedisStruct):
 
     @title.setter
     def title(self, value: str) -> None:
-        value = _text(value, 8, "Everything.title")
+        value = _check_text(value, 8, "Everything.title")
         self._set(self._field_title, value)
 
     def exchange_title(self, value: str) -> str:
         """Atomically set title to value; return the old value."""
-        value = _text(value, 8, "Everything.title")
+        value = _check_text(value, 8, "Everything.title")
         return _from_str(self._exchange(self._field_title, value))
 
     def compare_and_set_title(self, expected: str, value: str) -> bool:
         """Atomically set title to value if it equals expected; return whether it did."""
-        value = _text(value, 8, "Everything.title")
+        value = _check_text(value, 8, "Everything.title")
         return self._compare_and_set(self._field_title, expected, value)
 
     @property
@@ -4368,7 +3075,7 @@ class EverythingOnRedis(_RedisStruct):
 
     @stop.setter
     def stop(self, value: bool) -> None:
-        value = _bool(value, "Everything.stop")
+        value = _check_bool(value, "Everything.stop")
         self._set(self._field_stop, value)
 
     @property
@@ -4378,7 +3085,7 @@ class EverythingOnRedis(_RedisStruct):
 
     @note.setter
     def note(self, value: str) -> None:
-        value = _text(value, 4, "Everything.note")
+        value = _check_text(value, 4, "Everything.note")
         self._set(self._field_note, value)
 
     def update_default(
@@ -4426,61 +3133,77 @@ class EverythingOnRedis(_RedisStruct):
         """The given values (None: unchanged), checked, for one write."""
         changes: list[tuple[_RedisField, object]] = []
         if c is not None:
-            changes.append((self._field_c, _char(c, "Everything.c")))
+            changes.append((self._field_c, _check_char(c, "Everything.c")))
         if u is not None:
-            changes.append((self._field_u, _wchar(u, "Everything.u")))
+            changes.append((self._field_u, _check_wchar(u, "Everything.u")))
         if b is not None:
             changes.append(
-                (self._field_b, _int(b, _C_BYTE_MIN, _C_BYTE_MAX, "Everything.b"))
+                (self._field_b, _check_int(b, _C_BYTE_MIN, _C_BYTE_MAX, "Everything.b"))
             )
         if B is not None:
             changes.append(
-                (self._field_B, _int(B, _C_UBYTE_MIN, _C_UBYTE_MAX, "Everything.B"))
+                (
+                    self._field_B,
+                    _check_int(B, _C_UBYTE_MIN, _C_UBYTE_MAX, "Everything.B"),
+                )
             )
         if h is not None:
             changes.append(
-                (self._field_h, _int(h, _C_SHORT_MIN, _C_SHORT_MAX, "Everything.h"))
+                (
+                    self._field_h,
+                    _check_int(h, _C_SHORT_MIN, _C_SHORT_MAX, "Everything.h"),
+                )
             )
         if H is not None:
             changes.append(
-                (self._field_H, _int(H, _C_USHORT_MIN, _C_USHORT_MAX, "Everything.H"))
+                (
+                    self._field_H,
+                    _check_int(H, _C_USHORT_MIN, _C_USHORT_MAX, "Everything.H"),
+                )
             )
         if i is not None:
             changes.append(
-                (self._field_i, _int(i, _C_INT_MIN, _C_INT_MAX, "Everything.i"))
+                (self._field_i, _check_int(i, _C_INT_MIN, _C_INT_MAX, "Everything.i"))
             )
         if I is not None:
             changes.append(
-                (self._field_I, _int(I, _C_UINT_MIN, _C_UINT_MAX, "Everything.I"))
+                (self._field_I, _check_int(I, _C_UINT_MIN, _C_UINT_MAX, "Everything.I"))
             )
         if l is not None:
             changes.append(
-                (self._field_l, _int(l, _C_LONG_MIN, _C_LONG_MAX, "Everything.l"))
+                (self._field_l, _check_int(l, _C_LONG_MIN, _C_LONG_MAX, "Everything.l"))
             )
         if L is not None:
             changes.append(
-                (self._field_L, _int(L, _C_ULONG_MIN, _C_ULONG_MAX, "Everything.L"))
+                (
+                    self._field_L,
+                    _check_int(L, _C_ULONG_MIN, _C_ULONG_MAX, "Everything.L"),
+                )
             )
         if q is not None:
             changes.append(
                 (
                     self._field_q,
-                    _int(q, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Everything.q"),
+                    _check_int(q, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Everything.q"),
                 )
             )
         if Q is not None:
             changes.append(
                 (
                     self._field_Q,
-                    _int(Q, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX, "Everything.Q"),
+                    _check_int(Q, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX, "Everything.Q"),
                 )
             )
         if f is not None:
-            changes.append((self._field_f, _float(f, _FLOAT32_MAX, "Everything.f")))
+            changes.append(
+                (self._field_f, _check_float(f, _FLOAT32_MAX, "Everything.f"))
+            )
         if d is not None:
-            changes.append((self._field_d, _float(d, _FLOAT64_MAX, "Everything.d")))
+            changes.append(
+                (self._field_d, _check_float(d, _FLOAT64_MAX, "Everything.d"))
+            )
         if flag is not None:
-            changes.append((self._field_flag, _bool(flag, "Everything.flag")))
+            changes.append((self._field_flag, _check_bool(flag, "Everything.flag")))
         return changes
 
     @_contextmanager
@@ -4526,94 +3249,100 @@ class EverythingOnRedis(_RedisStruct):
                 _from_bool(next(values)),
             )
             yield copy
-            changed = copy.changed()
+            changed = _changes(copy)
             changes: list[tuple[_RedisField, object]] = []
             if "c" in changed:
-                changes.append((self._field_c, _char(copy.c, "Everything.c")))
+                changes.append((self._field_c, _check_char(copy.c, "Everything.c")))
             if "u" in changed:
-                changes.append((self._field_u, _wchar(copy.u, "Everything.u")))
+                changes.append((self._field_u, _check_wchar(copy.u, "Everything.u")))
             if "b" in changed:
                 changes.append(
                     (
                         self._field_b,
-                        _int(copy.b, _C_BYTE_MIN, _C_BYTE_MAX, "Everything.b"),
+                        _check_int(copy.b, _C_BYTE_MIN, _C_BYTE_MAX, "Everything.b"),
                     )
                 )
             if "B" in changed:
                 changes.append(
                     (
                         self._field_B,
-                        _int(copy.B, _C_UBYTE_MIN, _C_UBYTE_MAX, "Everything.B"),
+                        _check_int(copy.B, _C_UBYTE_MIN, _C_UBYTE_MAX, "Everything.B"),
                     )
                 )
             if "h" in changed:
                 changes.append(
                     (
                         self._field_h,
-                        _int(copy.h, _C_SHORT_MIN, _C_SHORT_MAX, "Everything.h"),
+                        _check_int(copy.h, _C_SHORT_MIN, _C_SHORT_MAX, "Everything.h"),
                     )
                 )
             if "H" in changed:
                 changes.append(
                     (
                         self._field_H,
-                        _int(copy.H, _C_USHORT_MIN, _C_USHORT_MAX, "Everything.H"),
+                        _check_int(
+                            copy.H, _C_USHORT_MIN, _C_USHORT_MAX, "Everything.H"
+                        ),
                     )
                 )
             if "i" in changed:
                 changes.append(
                     (
                         self._field_i,
-                        _int(copy.i, _C_INT_MIN, _C_INT_MAX, "Everything.i"),
+                        _check_int(copy.i, _C_INT_MIN, _C_INT_MAX, "Everything.i"),
                     )
                 )
             if "I" in changed:
                 changes.append(
                     (
                         self._field_I,
-                        _int(copy.I, _C_UINT_MIN, _C_UINT_MAX, "Everything.I"),
+                        _check_int(copy.I, _C_UINT_MIN, _C_UINT_MAX, "Everything.I"),
                     )
                 )
             if "l" in changed:
                 changes.append(
                     (
                         self._field_l,
-                        _int(copy.l, _C_LONG_MIN, _C_LONG_MAX, "Everything.l"),
+                        _check_int(copy.l, _C_LONG_MIN, _C_LONG_MAX, "Everything.l"),
                     )
                 )
             if "L" in changed:
                 changes.append(
                     (
                         self._field_L,
-                        _int(copy.L, _C_ULONG_MIN, _C_ULONG_MAX, "Everything.L"),
+                        _check_int(copy.L, _C_ULONG_MIN, _C_ULONG_MAX, "Everything.L"),
                     )
                 )
             if "q" in changed:
                 changes.append(
                     (
                         self._field_q,
-                        _int(copy.q, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Everything.q"),
+                        _check_int(
+                            copy.q, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Everything.q"
+                        ),
                     )
                 )
             if "Q" in changed:
                 changes.append(
                     (
                         self._field_Q,
-                        _int(
+                        _check_int(
                             copy.Q, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX, "Everything.Q"
                         ),
                     )
                 )
             if "f" in changed:
                 changes.append(
-                    (self._field_f, _float(copy.f, _FLOAT32_MAX, "Everything.f"))
+                    (self._field_f, _check_float(copy.f, _FLOAT32_MAX, "Everything.f"))
                 )
             if "d" in changed:
                 changes.append(
-                    (self._field_d, _float(copy.d, _FLOAT64_MAX, "Everything.d"))
+                    (self._field_d, _check_float(copy.d, _FLOAT64_MAX, "Everything.d"))
                 )
             if "flag" in changed:
-                changes.append((self._field_flag, _bool(copy.flag, "Everything.flag")))
+                changes.append(
+                    (self._field_flag, _check_bool(copy.flag, "Everything.flag"))
+                )
             self._write(changes, ending=True)
 
     def update_arrays(
@@ -4635,19 +3364,21 @@ class EverythingOnRedis(_RedisStruct):
             changes.append(
                 (
                     self._field_ints,
-                    _int_items(ints, 3, _C_INT_MIN, _C_INT_MAX, "Everything.ints"),
+                    _check_int_items(
+                        ints, 3, _C_INT_MIN, _C_INT_MAX, "Everything.ints"
+                    ),
                 )
             )
         if reals is not None:
             changes.append(
                 (
                     self._field_reals,
-                    _float_items(reals, 2, _FLOAT64_MAX, "Everything.reals"),
+                    _check_float_items(reals, 2, _FLOAT64_MAX, "Everything.reals"),
                 )
             )
         if flags is not None:
             changes.append(
-                (self._field_flags, _bool_items(flags, 2, "Everything.flags"))
+                (self._field_flags, _check_bool_items(flags, 2, "Everything.flags"))
             )
         return changes
 
@@ -4667,13 +3398,13 @@ class EverythingOnRedis(_RedisStruct):
                 list(_from_bool(next(values)) for _ in range(2)),
             )
             yield copy
-            changed = copy.changed()
+            changed = _changes(copy)
             changes: list[tuple[_RedisField, object]] = []
             if "ints" in changed:
                 changes.append(
                     (
                         self._field_ints,
-                        _int_items(
+                        _check_int_items(
                             copy.ints, 3, _C_INT_MIN, _C_INT_MAX, "Everything.ints"
                         ),
                     )
@@ -4682,12 +3413,17 @@ class EverythingOnRedis(_RedisStruct):
                 changes.append(
                     (
                         self._field_reals,
-                        _float_items(copy.reals, 2, _FLOAT64_MAX, "Everything.reals"),
+                        _check_float_items(
+                            copy.reals, 2, _FLOAT64_MAX, "Everything.reals"
+                        ),
                     )
                 )
             if "flags" in changed:
                 changes.append(
-                    (self._field_flags, _bool_items(copy.flags, 2, "Everything.flags"))
+                    (
+                        self._field_flags,
+                        _check_bool_items(copy.flags, 2, "Everything.flags"),
+                    )
                 )
             self._write(changes, ending=True)
 
@@ -4706,9 +3442,13 @@ class EverythingOnRedis(_RedisStruct):
         """The given values (None: unchanged), checked, for one write."""
         changes: list[tuple[_RedisField, object]] = []
         if label is not None:
-            changes.append((self._field_label, _bytes(label, 8, "Everything.label")))
+            changes.append(
+                (self._field_label, _check_bytes(label, 8, "Everything.label"))
+            )
         if title is not None:
-            changes.append((self._field_title, _text(title, 8, "Everything.title")))
+            changes.append(
+                (self._field_title, _check_text(title, 8, "Everything.title"))
+            )
         return changes
 
     @_contextmanager
@@ -4723,15 +3463,15 @@ class EverythingOnRedis(_RedisStruct):
                 _from_bytes(next(values)), _from_str(next(values))
             )
             yield copy
-            changed = copy.changed()
+            changed = _changes(copy)
             changes: list[tuple[_RedisField, object]] = []
             if "label" in changed:
                 changes.append(
-                    (self._field_label, _bytes(copy.label, 8, "Everything.label"))
+                    (self._field_label, _check_bytes(copy.label, 8, "Everything.label"))
                 )
             if "title" in changed:
                 changes.append(
-                    (self._field_title, _text(copy.title, 8, "Everything.title"))
+                    (self._field_title, _check_text(copy.title, 8, "Everything.title"))
                 )
             self._write(changes, ending=True)
 
@@ -4824,7 +3564,7 @@ class EverythingOnRedis(_RedisStruct):
         )
 
     def __repr__(self) -> str:
-        return _repr(type(self).__name__, self.snapshot())
+        return _struct_repr(type(self).__name__, self.snapshot())
 
     def get_lock(
         self, group: _Literal["default", "arrays", "text"] = "default"
@@ -4977,7 +3717,7 @@ class Guarded:
     _locks: dict[str, _Lock]
     _lock_order: tuple[tuple[str, _Lock], ...]
     _parked: _ctypes.Array[_ctypes.c_uint64]
-    _blocks: list[tuple[_Lock, int]]
+    _blocks: list[tuple[_Lock, tuple[int, int]]]
     _acquire_left: _Callable[[bool], bool]
     _wait_left: _Callable[[], None]
     _release_left: _Callable[[], None]
@@ -5003,16 +3743,18 @@ class Guarded:
         if ctx is None:
             ctx = _mp.get_context()
         self._raw_a = ctx.RawValue(
-            _ctypes.c_longlong, _int(a, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.a")
+            _ctypes.c_longlong,
+            _check_int(a, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.a"),
         )
         self._cell_a = memoryview(self._raw_a).cast("B").cast("q")
         self._raw_b = ctx.RawValue(
-            _ctypes.c_longlong, _int(b, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.b")
+            _ctypes.c_longlong,
+            _check_int(b, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.b"),
         )
         self._cell_b = memoryview(self._raw_b).cast("B").cast("q")
         self._raw_total = ctx.RawValue(
             _ctypes.c_longlong,
-            _int(total, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.total"),
+            _check_int(total, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.total"),
         )
         self._cell_total = memoryview(self._raw_total).cast("B").cast("q")
         self._start_method = ctx.get_start_method()
@@ -5078,7 +3820,7 @@ class Guarded:
             value.__class__ is not int
             or not _C_LONGLONG_MIN <= value <= _C_LONGLONG_MAX
         ):
-            value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.a")
+            value = _check_int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.a")
         if not self._acquire_left(False):
             self._wait_left()
         try:
@@ -5108,7 +3850,7 @@ class Guarded:
             value.__class__ is not int
             or not _C_LONGLONG_MIN <= value <= _C_LONGLONG_MAX
         ):
-            value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.a")
+            value = _check_int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.a")
         if not self._acquire_left(False):
             self._wait_left()
         try:
@@ -5124,7 +3866,7 @@ class Guarded:
             value.__class__ is not int
             or not _C_LONGLONG_MIN <= value <= _C_LONGLONG_MAX
         ):
-            value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.a")
+            value = _check_int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.a")
         if not self._acquire_left(False):
             self._wait_left()
         try:
@@ -5151,7 +3893,7 @@ class Guarded:
             value.__class__ is not int
             or not _C_LONGLONG_MIN <= value <= _C_LONGLONG_MAX
         ):
-            value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.b")
+            value = _check_int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.b")
         if not self._acquire_right(False):
             self._wait_right()
         try:
@@ -5181,7 +3923,7 @@ class Guarded:
             value.__class__ is not int
             or not _C_LONGLONG_MIN <= value <= _C_LONGLONG_MAX
         ):
-            value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.b")
+            value = _check_int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.b")
         if not self._acquire_right(False):
             self._wait_right()
         try:
@@ -5197,7 +3939,7 @@ class Guarded:
             value.__class__ is not int
             or not _C_LONGLONG_MIN <= value <= _C_LONGLONG_MAX
         ):
-            value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.b")
+            value = _check_int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.b")
         if not self._acquire_right(False):
             self._wait_right()
         try:
@@ -5224,7 +3966,7 @@ class Guarded:
             value.__class__ is not int
             or not _C_LONGLONG_MIN <= value <= _C_LONGLONG_MAX
         ):
-            value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.total")
+            value = _check_int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.total")
         if not self._acquire_left(False):
             self._wait_left()
         try:
@@ -5254,7 +3996,7 @@ class Guarded:
             value.__class__ is not int
             or not _C_LONGLONG_MIN <= value <= _C_LONGLONG_MAX
         ):
-            value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.total")
+            value = _check_int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.total")
         if not self._acquire_left(False):
             self._wait_left()
         try:
@@ -5270,7 +4012,7 @@ class Guarded:
             value.__class__ is not int
             or not _C_LONGLONG_MIN <= value <= _C_LONGLONG_MAX
         ):
-            value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.total")
+            value = _check_int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.total")
         if not self._acquire_left(False):
             self._wait_left()
         try:
@@ -5291,14 +4033,14 @@ class Guarded:
         _new_a = a
         if a is not None:
             if a.__class__ is not int or not _C_LONGLONG_MIN <= a <= _C_LONGLONG_MAX:
-                _new_a = _int(a, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.a")
+                _new_a = _check_int(a, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.a")
         _new_total = total
         if total is not None:
             if (
                 total.__class__ is not int
                 or not _C_LONGLONG_MIN <= total <= _C_LONGLONG_MAX
             ):
-                _new_total = _int(
+                _new_total = _check_int(
                     total, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.total"
                 )
         if not self._acquire_left(False):
@@ -5325,21 +4067,23 @@ class Guarded:
         if not self._acquire_left(False):
             self._wait_left()
         try:
-            self._blocks.append(block := (self._locks["left"], _threading.get_ident()))
+            self._blocks.append(block := (self._locks["left"], _holder()))
             copy = _Guarded_Locked_left(self._raw_a.value, self._raw_total.value)
             try:
                 yield copy
             finally:
                 self._blocks.remove(block)
-            if changed := copy.changed():
+            if changed := _changes(copy):
                 self._put_left(
                     (
-                        _int(copy.a, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.a")
+                        _check_int(
+                            copy.a, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.a"
+                        )
                         if "a" in changed
                         else None
                     ),
                     (
-                        _int(
+                        _check_int(
                             copy.total,
                             _C_LONGLONG_MIN,
                             _C_LONGLONG_MAX,
@@ -5361,7 +4105,7 @@ class Guarded:
         _new_b = b
         if b is not None:
             if b.__class__ is not int or not _C_LONGLONG_MIN <= b <= _C_LONGLONG_MAX:
-                _new_b = _int(b, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.b")
+                _new_b = _check_int(b, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.b")
         if not self._acquire_right(False):
             self._wait_right()
         try:
@@ -5384,16 +4128,18 @@ class Guarded:
         if not self._acquire_right(False):
             self._wait_right()
         try:
-            self._blocks.append(block := (self._locks["right"], _threading.get_ident()))
+            self._blocks.append(block := (self._locks["right"], _holder()))
             copy = _Guarded_Locked_right(self._raw_b.value)
             try:
                 yield copy
             finally:
                 self._blocks.remove(block)
-            if changed := copy.changed():
+            if changed := _changes(copy):
                 self._put_right(
                     (
-                        _int(copy.b, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.b")
+                        _check_int(
+                            copy.b, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.b"
+                        )
                         if "b" in changed
                         else None
                     ),
@@ -5462,7 +4208,7 @@ class Guarded:
         )
 
     def __repr__(self) -> str:
-        return _repr(type(self).__name__, self.snapshot())
+        return _struct_repr(type(self).__name__, self.snapshot())
 
     def get_lock(self, group: _Literal["left", "right"]) -> _Lock:
         """The lock of one group, for code in the style of multiprocessing's get_lock()."""
@@ -5512,7 +4258,7 @@ class GuardedOnRedis(_RedisStruct):
 
     @a.setter
     def a(self, value: int) -> None:
-        value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.a")
+        value = _check_int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.a")
         self._set(self._field_a, value)
 
     def add_a(self, delta: int = 1) -> int:
@@ -5523,12 +4269,12 @@ class GuardedOnRedis(_RedisStruct):
 
     def exchange_a(self, value: int) -> int:
         """Atomically set a to value; return the old value."""
-        value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.a")
+        value = _check_int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.a")
         return _from_int(self._exchange(self._field_a, value))
 
     def compare_and_set_a(self, expected: int, value: int) -> bool:
         """Atomically set a to value if it equals expected; return whether it did."""
-        value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.a")
+        value = _check_int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.a")
         return self._compare_and_set(self._field_a, expected, value)
 
     @property
@@ -5538,7 +4284,7 @@ class GuardedOnRedis(_RedisStruct):
 
     @b.setter
     def b(self, value: int) -> None:
-        value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.b")
+        value = _check_int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.b")
         self._set(self._field_b, value)
 
     def add_b(self, delta: int = 1) -> int:
@@ -5549,12 +4295,12 @@ class GuardedOnRedis(_RedisStruct):
 
     def exchange_b(self, value: int) -> int:
         """Atomically set b to value; return the old value."""
-        value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.b")
+        value = _check_int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.b")
         return _from_int(self._exchange(self._field_b, value))
 
     def compare_and_set_b(self, expected: int, value: int) -> bool:
         """Atomically set b to value if it equals expected; return whether it did."""
-        value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.b")
+        value = _check_int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.b")
         return self._compare_and_set(self._field_b, expected, value)
 
     @property
@@ -5564,7 +4310,7 @@ class GuardedOnRedis(_RedisStruct):
 
     @total.setter
     def total(self, value: int) -> None:
-        value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.total")
+        value = _check_int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.total")
         self._set(self._field_total, value)
 
     def add_total(self, delta: int = 1) -> int:
@@ -5575,12 +4321,12 @@ class GuardedOnRedis(_RedisStruct):
 
     def exchange_total(self, value: int) -> int:
         """Atomically set total to value; return the old value."""
-        value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.total")
+        value = _check_int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.total")
         return _from_int(self._exchange(self._field_total, value))
 
     def compare_and_set_total(self, expected: int, value: int) -> bool:
         """Atomically set total to value if it equals expected; return whether it did."""
-        value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.total")
+        value = _check_int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.total")
         return self._compare_and_set(self._field_total, expected, value)
 
     def update_left(
@@ -5599,13 +4345,18 @@ class GuardedOnRedis(_RedisStruct):
         changes: list[tuple[_RedisField, object]] = []
         if a is not None:
             changes.append(
-                (self._field_a, _int(a, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.a"))
+                (
+                    self._field_a,
+                    _check_int(a, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.a"),
+                )
             )
         if total is not None:
             changes.append(
                 (
                     self._field_total,
-                    _int(total, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.total"),
+                    _check_int(
+                        total, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.total"
+                    ),
                 )
             )
         return changes
@@ -5622,20 +4373,22 @@ class GuardedOnRedis(_RedisStruct):
                 _from_int(next(values)), _from_int(next(values))
             )
             yield copy
-            changed = copy.changed()
+            changed = _changes(copy)
             changes: list[tuple[_RedisField, object]] = []
             if "a" in changed:
                 changes.append(
                     (
                         self._field_a,
-                        _int(copy.a, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.a"),
+                        _check_int(
+                            copy.a, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.a"
+                        ),
                     )
                 )
             if "total" in changed:
                 changes.append(
                     (
                         self._field_total,
-                        _int(
+                        _check_int(
                             copy.total,
                             _C_LONGLONG_MIN,
                             _C_LONGLONG_MAX,
@@ -5658,7 +4411,10 @@ class GuardedOnRedis(_RedisStruct):
         changes: list[tuple[_RedisField, object]] = []
         if b is not None:
             changes.append(
-                (self._field_b, _int(b, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.b"))
+                (
+                    self._field_b,
+                    _check_int(b, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.b"),
+                )
             )
         return changes
 
@@ -5672,13 +4428,15 @@ class GuardedOnRedis(_RedisStruct):
         with self._holding("right", self._field_b) as values:
             copy = _Guarded_Locked_right(_from_int(next(values)))
             yield copy
-            changed = copy.changed()
+            changed = _changes(copy)
             changes: list[tuple[_RedisField, object]] = []
             if "b" in changed:
                 changes.append(
                     (
                         self._field_b,
-                        _int(copy.b, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.b"),
+                        _check_int(
+                            copy.b, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.b"
+                        ),
                     )
                 )
             self._write(changes, ending=True)
@@ -5720,7 +4478,7 @@ class GuardedOnRedis(_RedisStruct):
         )
 
     def __repr__(self) -> str:
-        return _repr(type(self).__name__, self.snapshot())
+        return _struct_repr(type(self).__name__, self.snapshot())
 
     def get_lock(self, group: _Literal["left", "right"]) -> _Lock:
         """The lease of one group, usable as a lock (acquire / release, with)."""
@@ -5871,7 +4629,7 @@ class Pair:
     _locks: dict[str, _Lock]
     _lock_order: tuple[tuple[str, _Lock], ...]
     _parked: _ctypes.Array[_ctypes.c_uint64]
-    _blocks: list[tuple[_Lock, int]]
+    _blocks: list[tuple[_Lock, tuple[int, int]]]
     _acquire_pair: _Callable[[bool], bool]
     _wait_pair: _Callable[[], None]
     _release_pair: _Callable[[], None]
@@ -5897,15 +4655,17 @@ class Pair:
         if ctx is None:
             ctx = _mp.get_context()
         self._raw_a = ctx.RawValue(
-            _ctypes.c_longlong, _int(a, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.a")
+            _ctypes.c_longlong,
+            _check_int(a, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.a"),
         )
         self._cell_a = memoryview(self._raw_a).cast("B").cast("q")
         self._raw_b = ctx.RawValue(
-            _ctypes.c_longlong, _int(b, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.b")
+            _ctypes.c_longlong,
+            _check_int(b, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.b"),
         )
         self._cell_b = memoryview(self._raw_b).cast("B").cast("q")
         self._raw_moves = ctx.RawValue(
-            _ctypes.c_int, _int(moves, _C_INT_MIN, _C_INT_MAX, "Pair.moves")
+            _ctypes.c_int, _check_int(moves, _C_INT_MIN, _C_INT_MAX, "Pair.moves")
         )
         self._cell_moves = memoryview(self._raw_moves).cast("B").cast("i")
         self._start_method = ctx.get_start_method()
@@ -5969,7 +4729,7 @@ class Pair:
             value.__class__ is not int
             or not _C_LONGLONG_MIN <= value <= _C_LONGLONG_MAX
         ):
-            value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.a")
+            value = _check_int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.a")
         if not self._acquire_pair(False):
             self._wait_pair()
         try:
@@ -5999,7 +4759,7 @@ class Pair:
             value.__class__ is not int
             or not _C_LONGLONG_MIN <= value <= _C_LONGLONG_MAX
         ):
-            value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.a")
+            value = _check_int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.a")
         if not self._acquire_pair(False):
             self._wait_pair()
         try:
@@ -6015,7 +4775,7 @@ class Pair:
             value.__class__ is not int
             or not _C_LONGLONG_MIN <= value <= _C_LONGLONG_MAX
         ):
-            value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.a")
+            value = _check_int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.a")
         if not self._acquire_pair(False):
             self._wait_pair()
         try:
@@ -6042,7 +4802,7 @@ class Pair:
             value.__class__ is not int
             or not _C_LONGLONG_MIN <= value <= _C_LONGLONG_MAX
         ):
-            value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.b")
+            value = _check_int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.b")
         if not self._acquire_pair(False):
             self._wait_pair()
         try:
@@ -6072,7 +4832,7 @@ class Pair:
             value.__class__ is not int
             or not _C_LONGLONG_MIN <= value <= _C_LONGLONG_MAX
         ):
-            value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.b")
+            value = _check_int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.b")
         if not self._acquire_pair(False):
             self._wait_pair()
         try:
@@ -6088,7 +4848,7 @@ class Pair:
             value.__class__ is not int
             or not _C_LONGLONG_MIN <= value <= _C_LONGLONG_MAX
         ):
-            value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.b")
+            value = _check_int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.b")
         if not self._acquire_pair(False):
             self._wait_pair()
         try:
@@ -6112,7 +4872,7 @@ class Pair:
     @moves.setter
     def moves(self, value: int) -> None:
         if value.__class__ is not int or not _C_INT_MIN <= value <= _C_INT_MAX:
-            value = _int(value, _C_INT_MIN, _C_INT_MAX, "Pair.moves")
+            value = _check_int(value, _C_INT_MIN, _C_INT_MAX, "Pair.moves")
         if not self._acquire_other(False):
             self._wait_other()
         try:
@@ -6139,7 +4899,7 @@ class Pair:
     def exchange_moves(self, value: int) -> int:
         """Atomically set moves to value; return the old value."""
         if value.__class__ is not int or not _C_INT_MIN <= value <= _C_INT_MAX:
-            value = _int(value, _C_INT_MIN, _C_INT_MAX, "Pair.moves")
+            value = _check_int(value, _C_INT_MIN, _C_INT_MAX, "Pair.moves")
         if not self._acquire_other(False):
             self._wait_other()
         try:
@@ -6152,7 +4912,7 @@ class Pair:
     def compare_and_set_moves(self, expected: int, value: int) -> bool:
         """Atomically set moves to value if it equals expected; return whether it did."""
         if value.__class__ is not int or not _C_INT_MIN <= value <= _C_INT_MAX:
-            value = _int(value, _C_INT_MIN, _C_INT_MAX, "Pair.moves")
+            value = _check_int(value, _C_INT_MIN, _C_INT_MAX, "Pair.moves")
         if not self._acquire_other(False):
             self._wait_other()
         try:
@@ -6173,11 +4933,11 @@ class Pair:
         _new_a = a
         if a is not None:
             if a.__class__ is not int or not _C_LONGLONG_MIN <= a <= _C_LONGLONG_MAX:
-                _new_a = _int(a, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.a")
+                _new_a = _check_int(a, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.a")
         _new_b = b
         if b is not None:
             if b.__class__ is not int or not _C_LONGLONG_MIN <= b <= _C_LONGLONG_MAX:
-                _new_b = _int(b, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.b")
+                _new_b = _check_int(b, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.b")
         if not self._acquire_pair(False):
             self._wait_pair()
         try:
@@ -6202,21 +4962,21 @@ class Pair:
         if not self._acquire_pair(False):
             self._wait_pair()
         try:
-            self._blocks.append(block := (self._locks["pair"], _threading.get_ident()))
+            self._blocks.append(block := (self._locks["pair"], _holder()))
             copy = _Pair_Locked_pair(self._raw_a.value, self._raw_b.value)
             try:
                 yield copy
             finally:
                 self._blocks.remove(block)
-            if changed := copy.changed():
+            if changed := _changes(copy):
                 self._put_pair(
                     (
-                        _int(copy.a, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.a")
+                        _check_int(copy.a, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.a")
                         if "a" in changed
                         else None
                     ),
                     (
-                        _int(copy.b, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.b")
+                        _check_int(copy.b, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.b")
                         if "b" in changed
                         else None
                     ),
@@ -6233,7 +4993,7 @@ class Pair:
         _new_moves = moves
         if moves is not None:
             if moves.__class__ is not int or not _C_INT_MIN <= moves <= _C_INT_MAX:
-                _new_moves = _int(moves, _C_INT_MIN, _C_INT_MAX, "Pair.moves")
+                _new_moves = _check_int(moves, _C_INT_MIN, _C_INT_MAX, "Pair.moves")
         if not self._acquire_other(False):
             self._wait_other()
         try:
@@ -6256,16 +5016,16 @@ class Pair:
         if not self._acquire_other(False):
             self._wait_other()
         try:
-            self._blocks.append(block := (self._locks["other"], _threading.get_ident()))
+            self._blocks.append(block := (self._locks["other"], _holder()))
             copy = _Pair_Locked_other(self._raw_moves.value)
             try:
                 yield copy
             finally:
                 self._blocks.remove(block)
-            if changed := copy.changed():
+            if changed := _changes(copy):
                 self._put_other(
                     (
-                        _int(copy.moves, _C_INT_MIN, _C_INT_MAX, "Pair.moves")
+                        _check_int(copy.moves, _C_INT_MIN, _C_INT_MAX, "Pair.moves")
                         if "moves" in changed
                         else None
                     ),
@@ -6334,7 +5094,7 @@ class Pair:
         )
 
     def __repr__(self) -> str:
-        return _repr(type(self).__name__, self.snapshot())
+        return _struct_repr(type(self).__name__, self.snapshot())
 
     def get_lock(self, group: _Literal["pair", "other"]) -> _Lock:
         """The lock of one group, for code in the style of multiprocessing's get_lock()."""
@@ -6384,7 +5144,7 @@ class PairOnRedis(_RedisStruct):
 
     @a.setter
     def a(self, value: int) -> None:
-        value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.a")
+        value = _check_int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.a")
         self._set(self._field_a, value)
 
     def add_a(self, delta: int = 1) -> int:
@@ -6395,12 +5155,12 @@ class PairOnRedis(_RedisStruct):
 
     def exchange_a(self, value: int) -> int:
         """Atomically set a to value; return the old value."""
-        value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.a")
+        value = _check_int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.a")
         return _from_int(self._exchange(self._field_a, value))
 
     def compare_and_set_a(self, expected: int, value: int) -> bool:
         """Atomically set a to value if it equals expected; return whether it did."""
-        value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.a")
+        value = _check_int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.a")
         return self._compare_and_set(self._field_a, expected, value)
 
     @property
@@ -6410,7 +5170,7 @@ class PairOnRedis(_RedisStruct):
 
     @b.setter
     def b(self, value: int) -> None:
-        value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.b")
+        value = _check_int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.b")
         self._set(self._field_b, value)
 
     def add_b(self, delta: int = 1) -> int:
@@ -6421,12 +5181,12 @@ class PairOnRedis(_RedisStruct):
 
     def exchange_b(self, value: int) -> int:
         """Atomically set b to value; return the old value."""
-        value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.b")
+        value = _check_int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.b")
         return _from_int(self._exchange(self._field_b, value))
 
     def compare_and_set_b(self, expected: int, value: int) -> bool:
         """Atomically set b to value if it equals expected; return whether it did."""
-        value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.b")
+        value = _check_int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.b")
         return self._compare_and_set(self._field_b, expected, value)
 
     @property
@@ -6436,7 +5196,7 @@ class PairOnRedis(_RedisStruct):
 
     @moves.setter
     def moves(self, value: int) -> None:
-        value = _int(value, _C_INT_MIN, _C_INT_MAX, "Pair.moves")
+        value = _check_int(value, _C_INT_MIN, _C_INT_MAX, "Pair.moves")
         self._set(self._field_moves, value)
 
     def add_moves(self, delta: int = 1) -> int:
@@ -6447,12 +5207,12 @@ class PairOnRedis(_RedisStruct):
 
     def exchange_moves(self, value: int) -> int:
         """Atomically set moves to value; return the old value."""
-        value = _int(value, _C_INT_MIN, _C_INT_MAX, "Pair.moves")
+        value = _check_int(value, _C_INT_MIN, _C_INT_MAX, "Pair.moves")
         return _from_int(self._exchange(self._field_moves, value))
 
     def compare_and_set_moves(self, expected: int, value: int) -> bool:
         """Atomically set moves to value if it equals expected; return whether it did."""
-        value = _int(value, _C_INT_MIN, _C_INT_MAX, "Pair.moves")
+        value = _check_int(value, _C_INT_MIN, _C_INT_MAX, "Pair.moves")
         return self._compare_and_set(self._field_moves, expected, value)
 
     def update_pair(
@@ -6469,11 +5229,17 @@ class PairOnRedis(_RedisStruct):
         changes: list[tuple[_RedisField, object]] = []
         if a is not None:
             changes.append(
-                (self._field_a, _int(a, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.a"))
+                (
+                    self._field_a,
+                    _check_int(a, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.a"),
+                )
             )
         if b is not None:
             changes.append(
-                (self._field_b, _int(b, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.b"))
+                (
+                    self._field_b,
+                    _check_int(b, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.b"),
+                )
             )
         return changes
 
@@ -6487,20 +5253,20 @@ class PairOnRedis(_RedisStruct):
         with self._holding("pair", self._field_a, self._field_b) as values:
             copy = _Pair_Locked_pair(_from_int(next(values)), _from_int(next(values)))
             yield copy
-            changed = copy.changed()
+            changed = _changes(copy)
             changes: list[tuple[_RedisField, object]] = []
             if "a" in changed:
                 changes.append(
                     (
                         self._field_a,
-                        _int(copy.a, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.a"),
+                        _check_int(copy.a, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.a"),
                     )
                 )
             if "b" in changed:
                 changes.append(
                     (
                         self._field_b,
-                        _int(copy.b, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.b"),
+                        _check_int(copy.b, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.b"),
                     )
                 )
             self._write(changes, ending=True)
@@ -6518,7 +5284,10 @@ class PairOnRedis(_RedisStruct):
         changes: list[tuple[_RedisField, object]] = []
         if moves is not None:
             changes.append(
-                (self._field_moves, _int(moves, _C_INT_MIN, _C_INT_MAX, "Pair.moves"))
+                (
+                    self._field_moves,
+                    _check_int(moves, _C_INT_MIN, _C_INT_MAX, "Pair.moves"),
+                )
             )
         return changes
 
@@ -6532,13 +5301,13 @@ class PairOnRedis(_RedisStruct):
         with self._holding("other", self._field_moves) as values:
             copy = _Pair_Locked_other(_from_int(next(values)))
             yield copy
-            changed = copy.changed()
+            changed = _changes(copy)
             changes: list[tuple[_RedisField, object]] = []
             if "moves" in changed:
                 changes.append(
                     (
                         self._field_moves,
-                        _int(copy.moves, _C_INT_MIN, _C_INT_MAX, "Pair.moves"),
+                        _check_int(copy.moves, _C_INT_MIN, _C_INT_MAX, "Pair.moves"),
                     )
                 )
             self._write(changes, ending=True)
@@ -6580,7 +5349,7 @@ class PairOnRedis(_RedisStruct):
         )
 
     def __repr__(self) -> str:
-        return _repr(type(self).__name__, self.snapshot())
+        return _struct_repr(type(self).__name__, self.snapshot())
 
     def get_lock(self, group: _Literal["pair", "other"]) -> _Lock:
         """The lease of one group, usable as a lock (acquire / release, with)."""
@@ -6688,27 +5457,29 @@ class Hits:
         if ctx is None:
             ctx = _mp.get_context()
         self._raw_count = ctx.RawArray(_ctypes.c_longlong, 16)
-        self._raw_count[0] = _int(count, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Hits.count")
+        self._raw_count[0] = _check_int(
+            count, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Hits.count"
+        )
         self._shardlock_count = ctx.RLock()
         self._shardclaims_count = ctx.RawValue(_ctypes.c_int, 0)
         # No claim yet: the first add takes a shard of this process's own.
         self._shardfork_count = -1
         self._cell_count = memoryview(self._raw_count).cast("B").cast("q")
         self._raw_seconds = ctx.RawArray(_ctypes.c_double, 24)
-        self._raw_seconds[0] = _float(seconds, _FLOAT64_MAX, "Hits.seconds")
+        self._raw_seconds[0] = _check_float(seconds, _FLOAT64_MAX, "Hits.seconds")
         self._shardlock_seconds = ctx.RLock()
         self._shardclaims_seconds = ctx.RawValue(_ctypes.c_int, 0)
         # No claim yet: the first add takes a shard of this process's own.
         self._shardfork_seconds = -1
         self._raw_small = ctx.RawArray(_ctypes.c_byte, 128)
-        self._raw_small[0] = _int(small, _C_BYTE_MIN, _C_BYTE_MAX, "Hits.small")
+        self._raw_small[0] = _check_int(small, _C_BYTE_MIN, _C_BYTE_MAX, "Hits.small")
         self._shardlock_small = ctx.RLock()
         self._shardclaims_small = ctx.RawValue(_ctypes.c_int, 0)
         # No claim yet: the first add takes a shard of this process's own.
         self._shardfork_small = -1
         self._cell_small = memoryview(self._raw_small).cast("B").cast("b")
         self._raw_label = ctx.RawArray(_ctypes.c_char, 8)
-        self._raw_label.value = _bytes(label, 8, "Hits.label")
+        self._raw_label.value = _check_bytes(label, 8, "Hits.label")
         self._start_method = ctx.get_start_method()
         self._bind(_make_locks("Hits", ("default",), locks, ctx.RLock))
 
@@ -6772,7 +5543,7 @@ class Hits:
 
     @count.setter
     def count(self, value: int) -> None:
-        value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Hits.count")
+        value = _check_int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Hits.count")
         _set_shards(self._raw_count, self._shardlock_count, value, None, "Hits.count")
 
     def add_count(self, delta: int = 1) -> None:
@@ -6782,7 +5553,7 @@ class Hits:
         """
         if delta.__class__ is not int:
             delta = _as_int(delta, "Hits.count")
-        if self._shardfork_count != _forks:
+        if self._shardfork_count != _runtime.forks:
             self._shardfork_count, self._shardslot_count = _claim_shard(
                 self._shardclaims_count, self._shardlock_count, 2, 8, None, "Hits.count"
             )
@@ -6820,7 +5591,7 @@ class Hits:
 
     @seconds.setter
     def seconds(self, value: float) -> None:
-        value = _float(value, _FLOAT64_MAX, "Hits.seconds")
+        value = _check_float(value, _FLOAT64_MAX, "Hits.seconds")
         _set_shards(
             self._raw_seconds, self._shardlock_seconds, value, None, "Hits.seconds"
         )
@@ -6831,8 +5602,8 @@ class Hits:
         Once every shard but the last is taken, later processes share the last one under a lock.
         """
         if delta.__class__ is not float:
-            delta = _float(delta, _FLOAT64_MAX, "Hits.seconds")
-        if self._shardfork_seconds != _forks:
+            delta = _check_float(delta, _FLOAT64_MAX, "Hits.seconds")
+        if self._shardfork_seconds != _runtime.forks:
             self._shardfork_seconds, self._shardslot_seconds = _claim_shard(
                 self._shardclaims_seconds,
                 self._shardlock_seconds,
@@ -6878,7 +5649,7 @@ class Hits:
 
     @small.setter
     def small(self, value: int) -> None:
-        value = _int(value, _C_BYTE_MIN, _C_BYTE_MAX, "Hits.small")
+        value = _check_int(value, _C_BYTE_MIN, _C_BYTE_MAX, "Hits.small")
         _set_shards(self._raw_small, self._shardlock_small, value, None, "Hits.small")
 
     def add_small(self, delta: int = 1) -> None:
@@ -6888,7 +5659,7 @@ class Hits:
         """
         if delta.__class__ is not int:
             delta = _as_int(delta, "Hits.small")
-        if self._shardfork_small != _forks:
+        if self._shardfork_small != _runtime.forks:
             self._shardfork_small, self._shardslot_small = _claim_shard(
                 self._shardclaims_small,
                 self._shardlock_small,
@@ -6931,7 +5702,7 @@ class Hits:
 
     @label.setter
     def label(self, value: bytes) -> None:
-        value = _bytes(value, 8, "Hits.label")
+        value = _check_bytes(value, 8, "Hits.label")
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -6941,7 +5712,7 @@ class Hits:
 
     def exchange_label(self, value: bytes) -> bytes:
         """Atomically set label to value; return the old value."""
-        value = _bytes(value, 8, "Hits.label")
+        value = _check_bytes(value, 8, "Hits.label")
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -6953,7 +5724,7 @@ class Hits:
 
     def compare_and_set_label(self, expected: bytes, value: bytes) -> bool:
         """Atomically set label to value if it equals expected; return whether it did."""
-        value = _bytes(value, 8, "Hits.label")
+        value = _check_bytes(value, 8, "Hits.label")
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -6970,7 +5741,7 @@ class Hits:
         label: bytes | None = None,
     ) -> None:
         """Set fields of group default in one critical section; all checked first."""
-        _new_label = None if label is None else _bytes(label, 8, "Hits.label")
+        _new_label = None if label is None else _check_bytes(label, 8, "Hits.label")
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -6995,9 +5766,13 @@ class Hits:
         try:
             copy = _Hits_Locked_default(self._raw_label.value)
             yield copy
-            if changed := copy.changed():
+            if changed := _changes(copy):
                 self._put_default(
-                    _bytes(copy.label, 8, "Hits.label") if "label" in changed else None,
+                    (
+                        _check_bytes(copy.label, 8, "Hits.label")
+                        if "label" in changed
+                        else None
+                    ),
                 )
         finally:
             self._release_default()
@@ -7023,7 +5798,7 @@ class Hits:
         )
 
     def __repr__(self) -> str:
-        return _repr(type(self).__name__, self.snapshot())
+        return _struct_repr(type(self).__name__, self.snapshot())
 
     def get_lock(self, group: _Literal["default"] = "default") -> _Lock:
         """The lock of one group, for code in the style of multiprocessing's get_lock()."""
@@ -7072,7 +5847,7 @@ class HitsOnRedis(_RedisStruct):
 
     @count.setter
     def count(self, value: int) -> None:
-        value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Hits.count")
+        value = _check_int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Hits.count")
         self._set(self._field_count, value)
 
     def add_count(self, delta: int = 1) -> None:
@@ -7088,13 +5863,13 @@ class HitsOnRedis(_RedisStruct):
 
     @seconds.setter
     def seconds(self, value: float) -> None:
-        value = _float(value, _FLOAT64_MAX, "Hits.seconds")
+        value = _check_float(value, _FLOAT64_MAX, "Hits.seconds")
         self._set(self._field_seconds, value)
 
     def add_seconds(self, delta: float = 1.0) -> None:
         """Atomically add delta to seconds."""
         if delta.__class__ is not float:
-            delta = _float(delta, _FLOAT64_MAX, "Hits.seconds")
+            delta = _check_float(delta, _FLOAT64_MAX, "Hits.seconds")
         self._add_to((self._field_seconds, 0, delta))
 
     @property
@@ -7104,7 +5879,7 @@ class HitsOnRedis(_RedisStruct):
 
     @small.setter
     def small(self, value: int) -> None:
-        value = _int(value, _C_BYTE_MIN, _C_BYTE_MAX, "Hits.small")
+        value = _check_int(value, _C_BYTE_MIN, _C_BYTE_MAX, "Hits.small")
         self._set(self._field_small, value)
 
     def add_small(self, delta: int = 1) -> None:
@@ -7120,17 +5895,17 @@ class HitsOnRedis(_RedisStruct):
 
     @label.setter
     def label(self, value: bytes) -> None:
-        value = _bytes(value, 8, "Hits.label")
+        value = _check_bytes(value, 8, "Hits.label")
         self._set(self._field_label, value)
 
     def exchange_label(self, value: bytes) -> bytes:
         """Atomically set label to value; return the old value."""
-        value = _bytes(value, 8, "Hits.label")
+        value = _check_bytes(value, 8, "Hits.label")
         return _from_bytes(self._exchange(self._field_label, value))
 
     def compare_and_set_label(self, expected: bytes, value: bytes) -> bool:
         """Atomically set label to value if it equals expected; return whether it did."""
-        value = _bytes(value, 8, "Hits.label")
+        value = _check_bytes(value, 8, "Hits.label")
         return self._compare_and_set(self._field_label, expected, value)
 
     def update_default(
@@ -7145,7 +5920,7 @@ class HitsOnRedis(_RedisStruct):
         """The given values (None: unchanged), checked, for one write."""
         changes: list[tuple[_RedisField, object]] = []
         if label is not None:
-            changes.append((self._field_label, _bytes(label, 8, "Hits.label")))
+            changes.append((self._field_label, _check_bytes(label, 8, "Hits.label")))
         return changes
 
     @_contextmanager
@@ -7158,10 +5933,12 @@ class HitsOnRedis(_RedisStruct):
         with self._holding("default", self._field_label) as values:
             copy = _Hits_Locked_default(_from_bytes(next(values)))
             yield copy
-            changed = copy.changed()
+            changed = _changes(copy)
             changes: list[tuple[_RedisField, object]] = []
             if "label" in changed:
-                changes.append((self._field_label, _bytes(copy.label, 8, "Hits.label")))
+                changes.append(
+                    (self._field_label, _check_bytes(copy.label, 8, "Hits.label"))
+                )
             self._write(changes, ending=True)
 
     def snapshot(self) -> HitsSnapshot:
@@ -7175,7 +5952,7 @@ class HitsOnRedis(_RedisStruct):
         )
 
     def __repr__(self) -> str:
-        return _repr(type(self).__name__, self.snapshot())
+        return _struct_repr(type(self).__name__, self.snapshot())
 
     def get_lock(self, group: _Literal["default"] = "default") -> _Lock:
         """The lease of one group, usable as a lock (acquire / release, with)."""
@@ -7264,7 +6041,7 @@ class _Ledger_Batch:
 
     def add_last(self, index: int, delta: int = 1) -> None:
         if index.__class__ is not int or not 0 <= index < 2:
-            index = _index(index, 2, "Ledger.last")
+            index = _check_index(index, 2, "Ledger.last")
         if delta.__class__ is not int:
             delta = _as_int(delta, "Ledger.last")
         self._pending_last[index] = self._pending_last.get(index, 0) + delta
@@ -7355,7 +6132,7 @@ class Ledger:
     _locks: dict[str, _Lock]
     _lock_order: tuple[tuple[str, _Lock], ...]
     _parked: _ctypes.Array[_ctypes.c_uint64]
-    _blocks: list[tuple[_Lock, int]]
+    _blocks: list[tuple[_Lock, tuple[int, int]]]
     _acquire_pair: _Callable[[bool], bool]
     _wait_pair: _Callable[[], None]
     _release_pair: _Callable[[], None]
@@ -7394,26 +6171,30 @@ class Ledger:
         if ctx is None:
             ctx = _mp.get_context()
         self._raw_a = ctx.RawValue(
-            _ctypes.c_longlong, _int(a, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Ledger.a")
+            _ctypes.c_longlong,
+            _check_int(a, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Ledger.a"),
         )
         self._cell_a = memoryview(self._raw_a).cast("B").cast("q")
         self._raw_b = ctx.RawValue(
-            _ctypes.c_longlong, _int(b, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Ledger.b")
+            _ctypes.c_longlong,
+            _check_int(b, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Ledger.b"),
         )
         self._cell_b = memoryview(self._raw_b).cast("B").cast("q")
         self._raw_last = ctx.RawArray(
             _ctypes.c_longlong,
-            _int_items(last, 2, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Ledger.last"),
+            _check_int_items(last, 2, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Ledger.last"),
         )
         self._cell_last = memoryview(self._raw_last).cast("B").cast("q")
         self._raw_note = ctx.RawArray(_ctypes.c_char, 8)
-        self._raw_note.value = _bytes(note, 8, "Ledger.note")
+        self._raw_note.value = _check_bytes(note, 8, "Ledger.note")
         self._raw_moves = ctx.RawValue(
-            _ctypes.c_int, _int(moves, _C_INT_MIN, _C_INT_MAX, "Ledger.moves")
+            _ctypes.c_int, _check_int(moves, _C_INT_MIN, _C_INT_MAX, "Ledger.moves")
         )
         self._cell_moves = memoryview(self._raw_moves).cast("B").cast("i")
         self._raw_hits = ctx.RawArray(_ctypes.c_longlong, 16)
-        self._raw_hits[0] = _int(hits, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Ledger.hits")
+        self._raw_hits[0] = _check_int(
+            hits, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Ledger.hits"
+        )
         self._shardlock_hits = _new_recoverable_lock(ctx)
         self._shardclaims_hits = ctx.RawValue(_ctypes.c_int, 0)
         # No claim yet: the first add takes a shard of this process's own.
@@ -7510,7 +6291,7 @@ class Ledger:
             value.__class__ is not int
             or not _C_LONGLONG_MIN <= value <= _C_LONGLONG_MAX
         ):
-            value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Ledger.a")
+            value = _check_int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Ledger.a")
         if not self._acquire_pair(False):
             self._wait_pair()
         try:
@@ -7540,7 +6321,7 @@ class Ledger:
             value.__class__ is not int
             or not _C_LONGLONG_MIN <= value <= _C_LONGLONG_MAX
         ):
-            value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Ledger.a")
+            value = _check_int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Ledger.a")
         if not self._acquire_pair(False):
             self._wait_pair()
         try:
@@ -7556,7 +6337,7 @@ class Ledger:
             value.__class__ is not int
             or not _C_LONGLONG_MIN <= value <= _C_LONGLONG_MAX
         ):
-            value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Ledger.a")
+            value = _check_int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Ledger.a")
         if not self._acquire_pair(False):
             self._wait_pair()
         try:
@@ -7583,7 +6364,7 @@ class Ledger:
             value.__class__ is not int
             or not _C_LONGLONG_MIN <= value <= _C_LONGLONG_MAX
         ):
-            value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Ledger.b")
+            value = _check_int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Ledger.b")
         if not self._acquire_pair(False):
             self._wait_pair()
         try:
@@ -7613,7 +6394,7 @@ class Ledger:
             value.__class__ is not int
             or not _C_LONGLONG_MIN <= value <= _C_LONGLONG_MAX
         ):
-            value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Ledger.b")
+            value = _check_int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Ledger.b")
         if not self._acquire_pair(False):
             self._wait_pair()
         try:
@@ -7629,7 +6410,7 @@ class Ledger:
             value.__class__ is not int
             or not _C_LONGLONG_MIN <= value <= _C_LONGLONG_MAX
         ):
-            value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Ledger.b")
+            value = _check_int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Ledger.b")
         if not self._acquire_pair(False):
             self._wait_pair()
         try:
@@ -7652,7 +6433,9 @@ class Ledger:
 
     @last.setter
     def last(self, value: _Sequence[int]) -> None:
-        value = _int_items(value, 2, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Ledger.last")
+        value = _check_int_items(
+            value, 2, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Ledger.last"
+        )
         if not self._acquire_pair(False):
             self._wait_pair()
         try:
@@ -7663,7 +6446,7 @@ class Ledger:
     def add_last(self, index: int, delta: int = 1) -> int:
         """Atomically add delta to last[index]; return the new value."""
         if index.__class__ is not int or not 0 <= index < 2:
-            index = _index(index, 2, "Ledger.last")
+            index = _check_index(index, 2, "Ledger.last")
         if delta.__class__ is not int:
             delta = _as_int(delta, "Ledger.last")
         shared = self._cell_last
@@ -7691,7 +6474,7 @@ class Ledger:
 
     @note.setter
     def note(self, value: bytes) -> None:
-        value = _bytes(value, 8, "Ledger.note")
+        value = _check_bytes(value, 8, "Ledger.note")
         if not self._acquire_pair(False):
             self._wait_pair()
         try:
@@ -7701,7 +6484,7 @@ class Ledger:
 
     def exchange_note(self, value: bytes) -> bytes:
         """Atomically set note to value; return the old value."""
-        value = _bytes(value, 8, "Ledger.note")
+        value = _check_bytes(value, 8, "Ledger.note")
         if not self._acquire_pair(False):
             self._wait_pair()
         try:
@@ -7713,7 +6496,7 @@ class Ledger:
 
     def compare_and_set_note(self, expected: bytes, value: bytes) -> bool:
         """Atomically set note to value if it equals expected; return whether it did."""
-        value = _bytes(value, 8, "Ledger.note")
+        value = _check_bytes(value, 8, "Ledger.note")
         if not self._acquire_pair(False):
             self._wait_pair()
         try:
@@ -7737,7 +6520,7 @@ class Ledger:
     @moves.setter
     def moves(self, value: int) -> None:
         if value.__class__ is not int or not _C_INT_MIN <= value <= _C_INT_MAX:
-            value = _int(value, _C_INT_MIN, _C_INT_MAX, "Ledger.moves")
+            value = _check_int(value, _C_INT_MIN, _C_INT_MAX, "Ledger.moves")
         if not self._acquire_other(False):
             self._wait_other()
         try:
@@ -7764,7 +6547,7 @@ class Ledger:
     def exchange_moves(self, value: int) -> int:
         """Atomically set moves to value; return the old value."""
         if value.__class__ is not int or not _C_INT_MIN <= value <= _C_INT_MAX:
-            value = _int(value, _C_INT_MIN, _C_INT_MAX, "Ledger.moves")
+            value = _check_int(value, _C_INT_MIN, _C_INT_MAX, "Ledger.moves")
         if not self._acquire_other(False):
             self._wait_other()
         try:
@@ -7777,7 +6560,7 @@ class Ledger:
     def compare_and_set_moves(self, expected: int, value: int) -> bool:
         """Atomically set moves to value if it equals expected; return whether it did."""
         if value.__class__ is not int or not _C_INT_MIN <= value <= _C_INT_MAX:
-            value = _int(value, _C_INT_MIN, _C_INT_MAX, "Ledger.moves")
+            value = _check_int(value, _C_INT_MIN, _C_INT_MAX, "Ledger.moves")
         if not self._acquire_other(False):
             self._wait_other()
         try:
@@ -7801,7 +6584,7 @@ class Ledger:
 
     @hits.setter
     def hits(self, value: int) -> None:
-        value = _int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Ledger.hits")
+        value = _check_int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Ledger.hits")
         _set_shards(self._raw_hits, self._shardlock_hits, value, 5.0, "Ledger.hits")
 
     def add_hits(self, delta: int = 1) -> None:
@@ -7811,7 +6594,7 @@ class Ledger:
         """
         if delta.__class__ is not int:
             delta = _as_int(delta, "Ledger.hits")
-        if self._shardfork_hits != _forks:
+        if self._shardfork_hits != _runtime.forks:
             self._shardfork_hits, self._shardslot_hits = _claim_shard(
                 self._shardclaims_hits, self._shardlock_hits, 2, 8, 5.0, "Ledger.hits"
             )
@@ -7848,17 +6631,19 @@ class Ledger:
         _new_a = a
         if a is not None:
             if a.__class__ is not int or not _C_LONGLONG_MIN <= a <= _C_LONGLONG_MAX:
-                _new_a = _int(a, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Ledger.a")
+                _new_a = _check_int(a, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Ledger.a")
         _new_b = b
         if b is not None:
             if b.__class__ is not int or not _C_LONGLONG_MIN <= b <= _C_LONGLONG_MAX:
-                _new_b = _int(b, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Ledger.b")
+                _new_b = _check_int(b, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Ledger.b")
         _new_last = (
             None
             if last is None
-            else _int_items(last, 2, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Ledger.last")
+            else _check_int_items(
+                last, 2, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Ledger.last"
+            )
         )
-        _new_note = None if note is None else _bytes(note, 8, "Ledger.note")
+        _new_note = None if note is None else _check_bytes(note, 8, "Ledger.note")
         if not self._acquire_pair(False):
             self._wait_pair()
         try:
@@ -7898,7 +6683,7 @@ class Ledger:
         if not self._acquire_pair(False):
             self._wait_pair()
         try:
-            self._blocks.append(block := (self._locks["pair"], _threading.get_ident()))
+            self._blocks.append(block := (self._locks["pair"], _holder()))
             copy = _Ledger_Locked_pair(
                 self._raw_a.value,
                 self._raw_b.value,
@@ -7909,20 +6694,20 @@ class Ledger:
                 yield copy
             finally:
                 self._blocks.remove(block)
-            if changed := copy.changed():
+            if changed := _changes(copy):
                 self._put_pair(
                     (
-                        _int(copy.a, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Ledger.a")
+                        _check_int(copy.a, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Ledger.a")
                         if "a" in changed
                         else None
                     ),
                     (
-                        _int(copy.b, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Ledger.b")
+                        _check_int(copy.b, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Ledger.b")
                         if "b" in changed
                         else None
                     ),
                     (
-                        _int_items(
+                        _check_int_items(
                             copy.last,
                             2,
                             _C_LONGLONG_MIN,
@@ -7932,7 +6717,11 @@ class Ledger:
                         if "last" in changed
                         else None
                     ),
-                    _bytes(copy.note, 8, "Ledger.note") if "note" in changed else None,
+                    (
+                        _check_bytes(copy.note, 8, "Ledger.note")
+                        if "note" in changed
+                        else None
+                    ),
                 )
         finally:
             self._release_pair()
@@ -7946,7 +6735,7 @@ class Ledger:
         _new_moves = moves
         if moves is not None:
             if moves.__class__ is not int or not _C_INT_MIN <= moves <= _C_INT_MAX:
-                _new_moves = _int(moves, _C_INT_MIN, _C_INT_MAX, "Ledger.moves")
+                _new_moves = _check_int(moves, _C_INT_MIN, _C_INT_MAX, "Ledger.moves")
         if not self._acquire_other(False):
             self._wait_other()
         try:
@@ -7969,16 +6758,16 @@ class Ledger:
         if not self._acquire_other(False):
             self._wait_other()
         try:
-            self._blocks.append(block := (self._locks["other"], _threading.get_ident()))
+            self._blocks.append(block := (self._locks["other"], _holder()))
             copy = _Ledger_Locked_other(self._raw_moves.value)
             try:
                 yield copy
             finally:
                 self._blocks.remove(block)
-            if changed := copy.changed():
+            if changed := _changes(copy):
                 self._put_other(
                     (
-                        _int(copy.moves, _C_INT_MIN, _C_INT_MAX, "Ledger.moves")
+                        _check_int(copy.moves, _C_INT_MIN, _C_INT_MAX, "Ledger.moves")
                         if "moves" in changed
                         else None
                     ),
@@ -8073,7 +6862,7 @@ class Ledger:
         )
 
     def __repr__(self) -> str:
-        return _repr(type(self).__name__, self.snapshot())
+        return _struct_repr(type(self).__name__, self.snapshot())
 
     def get_lock(self, group: _Literal["pair", "other"]) -> _Lock:
         """The lock of one group, for code in the style of multiprocessing's get_lock()."""
