@@ -607,6 +607,10 @@ def read_consistently(
             parked[index] += 1
 
 
+# How often a snapshot waiting inside a locked block looks whether the busy lock's holder parked.
+_PARK_CHECK = 0.001
+
+
 def _wait_or_park(
     entry: tuple[str, Lock],
     parked: _Any,
@@ -629,14 +633,13 @@ def _wait_or_park(
         ):
             return True
         raise _timeout(owner, group, timeout or 0.0)
-    pause = _FIRST_PAUSE  # pausing as the Redis twins wait for a lease
-    while not lock.acquire(False):
+    # Wait on the lock itself, a slice at a time (taking it the moment it is free), and look
+    # between slices whether its holder has parked.
+    while not lock.acquire(True, _PARK_CHECK):
         if parked[index] % 2:
             return False
         if deadline is not None and _time.monotonic() >= deadline:
             raise _timeout(owner, group, timeout or 0.0)
-        _time.sleep(pause)
-        pause = min(2 * pause, _LONGEST_PAUSE)
     return True
 
 
