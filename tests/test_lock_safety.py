@@ -34,6 +34,15 @@ structs:
       ratio: {type: d, lock: ga}
       flags: {type: "?", length: 2, lock: ga}
       b: {type: q, lock: gb}
+  TimedSeveral:
+    doc: Several, with a lock_timeout (group waits go through the timed path).
+    lock_timeout: 5
+    fields:
+      a: {type: q, lock: ga}
+      m: {type: q, lock: ga}
+      n: {type: q, lock: ga}
+      items: {type: q, length: 3, lock: ga}
+      b: {type: q, lock: gb}
   Journaled:
     recover_locks: true
     lock_timeout: 5
@@ -119,15 +128,15 @@ def test_a_snapshot_inside_a_block_sees_its_own_group_as_before_the_block(m: Mod
     assert repr(crossed) == "Crossed(a=10, b=2)"
 
 
-@pytest.mark.parametrize("timeout", [None, 5])
-def test_an_injected_plain_lock_is_reentrant_within_the_process(m: ModuleType, timeout: float | None) -> None:
+@pytest.mark.parametrize("name", ["Several", "TimedSeveral"])
+def test_an_injected_plain_lock_is_reentrant_within_the_process(m: ModuleType, name: str) -> None:
     lock = multiprocessing.Lock()
-    several = m.Several(locks={"ga": lock})
+    several = getattr(m, name)(locks={"ga": lock})
     with several.locked_ga() as group:
         group.a += 1
         several.add_n(2)  # a method inside the block takes the same lock again
         group.m = several.n + 1
-        assert several.snapshot().a == 0 and repr(several).startswith("Several(a=0,")
+        assert several.snapshot().a == 0 and repr(several).startswith(f"{name}(a=0,")
         several.items = [1, 2, 3]
     assert (several.a, several.m, several.n, several.items) == (1, 3, 2, [1, 2, 3])
     assert lock.acquire(False)  # released at the end, as often as taken
