@@ -277,7 +277,7 @@ class WorkerStats:
         self._lock_order = tuple(
             dict((id(lock), (group, lock)) for group, lock in locks.items()).values()
         )
-        self._blocks = []  # (lock, thread) of each locked block open in this process
+        self._blocks = []  # (lock, holder) of each locked block open in this process
         lock = locks["progress"]
         self._acquire_progress, self._release_progress = lock.acquire, lock.release
         self._wait_progress = _functools.partial(

@@ -643,7 +643,7 @@ class Everything:
         self._lock_order = tuple(
             dict((id(lock), (group, lock)) for group, lock in locks.items()).values()
         )
-        self._blocks = []  # (lock, thread) of each locked block open in this process
+        self._blocks = []  # (lock, holder) of each locked block open in this process
         lock = locks["default"]
         self._acquire_default, self._release_default = lock.acquire, lock.release
         self._wait_default = _functools.partial(
@@ -3767,7 +3767,7 @@ class Guarded:
         self._lock_order = tuple(
             dict((id(lock), (group, lock)) for group, lock in locks.items()).values()
         )
-        self._blocks = []  # (lock, thread) of each locked block open in this process
+        self._blocks = []  # (lock, holder) of each locked block open in this process
         lock = locks["left"]
         self._acquire_left, self._release_left = lock.acquire, lock.release
         self._wait_left = _functools.partial(
@@ -4678,7 +4678,7 @@ class Pair:
         self._lock_order = tuple(
             dict((id(lock), (group, lock)) for group, lock in locks.items()).values()
         )
-        self._blocks = []  # (lock, thread) of each locked block open in this process
+        self._blocks = []  # (lock, holder) of each locked block open in this process
         lock = locks["pair"]
         self._acquire_pair, self._release_pair = lock.acquire, lock.release
         self._wait_pair = _functools.partial(_wait_for_lock, lock, None, "Pair", "pair")
@@ -6220,7 +6220,7 @@ class Ledger:
         self._lock_order = tuple(
             dict((id(lock), (group, lock)) for group, lock in locks.items()).values()
         )
-        self._blocks = []  # (lock, thread) of each locked block open in this process
+        self._blocks = []  # (lock, holder) of each locked block open in this process
         for index, (_, lock) in enumerate(self._lock_order):
             _enlist(lock, _ParkedMark(self._parked, index))
         lock = locks["pair"]
