@@ -400,21 +400,23 @@ class StructModel:
         }
 
     @property
-    def sharded_fields(self) -> tuple[FieldModel, ...]:
-        return tuple(f for f in self.fields if f.is_sharded)
+    def parks(self) -> bool:
+        """Several groups: snapshot() backs off between their locks, and a locked block's group is
+        parked (in the shared `_parked` marks) while a snapshot inside the block waits."""
+        return len(self.groups) > 1
 
     @property
     def state_slots(self) -> tuple[str, ...]:
         """What pickling for a child process carries, after the start method and group locks."""
         journals = tuple(group.journal for group in self.groups if group.journaled)
-        parked = ("_parked",) if len(self.groups) > 1 else ()
+        parked = ("_parked",) if self.parks else ()
         return tuple(slot for f in self.fields for slot in f.state_slots) + journals + parked
 
     @property
     def slots(self) -> tuple[str, ...]:
         lock_slots: tuple[str, ...] = ("_start_method",)
         lock_slots += ("_locks",) if self.groups else ()
-        lock_slots += ("_lock_order", "_blocks") if len(self.groups) > 1 else ()
+        lock_slots += ("_lock_order", "_blocks") if self.parks else ()
         group_slots = tuple(name for group in self.groups for name in (group.acquire, group.wait, group.release))
         process_slots = tuple(slot for f in self.fields for slot in f.process_slots)
         return lock_slots + group_slots + self.state_slots + process_slots

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 from collections.abc import Iterable
@@ -84,6 +85,7 @@ def generate(
     return [GeneratedModule(name, shown, texts[name], name not in rendered_names) for name, shown, _ in models]
 
 
+@functools.cache
 def runtime_module() -> GeneratedModule:
     """The runtime the modules import, written beside them under a header like theirs."""
     source = RUNTIME_SOURCE.read_text(encoding="utf-8")

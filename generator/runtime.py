@@ -180,15 +180,6 @@ def _reentrant(lock: Lock) -> Lock:
     return wrapper
 
 
-def _forget_holders() -> None:
-    for wrapper in _reentrant_locks.values():
-        wrapper.forget()
-
-
-if hasattr(_os, "register_at_fork"):
-    _os.register_at_fork(after_in_child=_forget_holders)
-
-
 class View:
     """A locked block's working copy of its group's fields (its subclasses' slots).
 
@@ -487,13 +478,16 @@ def wait_for_lock(lock: Lock, timeout: float | None, owner: str, group: str) -> 
 forks: int = 0
 
 
-def _count_fork() -> None:
+def _after_fork_in_child() -> None:
+    """Count the fork, and forget who held re-entrant wrappers: the parent's threads are not here."""
     global forks
     forks += 1
+    for wrapper in _reentrant_locks.values():
+        wrapper.forget()
 
 
 if hasattr(_os, "register_at_fork"):
-    _os.register_at_fork(after_in_child=_count_fork)
+    _os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 # The shards' own lock is taken like a group's, and named "shards" in timeouts.

@@ -69,8 +69,10 @@ def plan_outputs(modules: Iterable[GeneratedModule], out_dir: Path) -> list[Plan
     them the runtime they import."""
     plan: dict[Path, PlannedFile] = {}
     errors = []
-    modules = list(modules)
-    for module in modules + [runtime_module()] if modules else []:
+    outputs = list(modules)
+    if outputs:
+        outputs.append(runtime_module())
+    for module in outputs:
         path = out_dir / f"{module.module_name}.py"
         if module.reused:  # the pipeline has just read it: same text, header included
             plan[path] = PlannedFile(path, Status.FRESH, module.source, module.source, "fresh")
