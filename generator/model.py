@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from enum import Enum
 
 from sharedgen import __version__
+from sharedgen.runtime import shard_stride
 from sharedgen.spec import (
     DEFAULT_GROUP,
     REDIS_SUFFIX,
-    SHARD_SPACING,
     SNAPSHOT_SUFFIX,
     FieldSpec,
     SchemaFile,
@@ -92,6 +92,7 @@ class FieldModel:
     has_exchange: bool
     has_compare_and_set: bool
     shard_stride: int  # sharded fields: items from one shard to the next (a cache line apart)
+    index: int  # position in the struct: how the runtime's table names the field
 
     @property
     def is_array(self) -> bool:
@@ -106,30 +107,9 @@ class FieldModel:
         return self.storage is Storage.SHARDED
 
     @property
-    def state_slots(self) -> tuple[str, ...]:
-        """Slots that travel to child processes (shard claims are per process and do not)."""
-        if self.storage is Storage.SHARDED:
-            return (self.raw, f"_shardlock_{self.name}", f"_shardclaims_{self.name}")
-        return (self.raw,)
-
-    @property
     def last_shard(self) -> int:
         """The index of the shard processes share (under a lock) once every other shard has an owner."""
         return ((self.shards or 1) - 1) * self.shard_stride
-
-    @property
-    def shard_items(self) -> int:
-        """Items of the array holding the shards (the ones between them are padding)."""
-        return (self.shards or 1) * self.shard_stride
-
-    @property
-    def process_slots(self) -> tuple[str, ...]:
-        """Slots each process fills for itself: the cell, and for sharded fields the fork count
-        of the process that claimed a shard and the shard."""
-        cell = (self.cell,) if self.cell else ()
-        if self.storage is not Storage.SHARDED:
-            return cell
-        return cell + (f"_shardfork_{self.name}", f"_shardslot_{self.name}")
 
     @property
     def cell(self) -> str | None:
@@ -166,39 +146,6 @@ class FieldModel:
         return "[:]" if self.storage is Storage.ARRAY else ".value"
 
     store = load
-
-    @property
-    def pending(self) -> str:
-        """Batch: the slot collecting this field's deltas, and the parameter passing them on."""
-        return f"_pending_{self.name}"
-
-    @property
-    def store_type(self) -> str:
-        """Annotation of a checked value ready to store (array checks return list[Any])."""
-        return "list[_Any]" if self.storage is Storage.ARRAY else self.value_type
-
-    @property
-    def checked(self) -> str:
-        """update_<group>: the local holding this field's checked new value, or None to keep it."""
-        return f"_new_{self.name}"
-
-    @property
-    def staged(self) -> str:
-        """Journaled groups: the local copy a group write fills before committing it."""
-        return f"_staged_{self.name}"
-
-    @property
-    def total(self) -> str:
-        """Batch: the local holding this field's new value (or values) while they are checked."""
-        return f"_total_{self.name}"
-
-    @property
-    def pending_type(self) -> str:
-        return f"dict[int, {self.item_type}]" if self.storage is Storage.ARRAY else self.item_type
-
-    @property
-    def zero(self) -> int | float:
-        return self.unit - self.unit
 
     @property
     def floating(self) -> bool:
@@ -248,50 +195,13 @@ class FieldModel:
         """The slot holding the RawValue / RawArray (field names never start with '_')."""
         return f"_raw_{self.name}"
 
-    @property
-    def metadata_lock(self) -> str | bool:
-        """`lock` in `__sharedgen_fields__`: the group, "shards" for the shards' own lock, or False."""
-        if self.storage is Storage.SHARDED:
-            return "shards"
-        return self.group or False
-
-    @property
-    def redis_field(self) -> str:
-        """Redis twin: the class attribute describing how this field is stored."""
-        return f"_field_{self.name}"
-
-    @property
-    def redis_kind(self) -> str:
-        """Redis twin: how values are stored and added: 'int', 'f', 'd', 'bool', 'bytes' or 'str'."""
-        return self.code if self.floating else self.item_type
-
-    @property
-    def redis_decode(self) -> str:
-        """Redis twin: the helper turning one stored value (of one item, for arrays) into Python."""
-        if self.redis_missing is not None:
-            return "_from_one_byte" if self.code == "c" else "_from_one_char"
-        return f"_from_{self.item_type}"
-
-    @property
-    def redis_missing(self) -> bytes | None:
-        """Redis twin: a one-character field missing from the hash reads as zeroed shared memory
-        does, a NUL, where a string reads empty; None for the fields whose kind decides (zero or empty)."""
-        return b"\0" if self.storage is Storage.SCALAR and self.code in ("c", "u") else None
-
-    @property
-    def redis_bounds(self) -> tuple[str, ...]:
-        """Redis twin: the range an add must stay in (none for fields that cannot be added to)."""
-        if self.floating or self.item_type == "int":
-            return self.item_low, self.item_high
-        return ()
-
 
 @dataclass(frozen=True)
 class LockGroup:
     name: str
     fields: tuple[FieldModel, ...]
     view_class: str  # the object `locked_<group>()` yields
-    journaled: bool  # group writes go through a journal, so that a dead writer's write can be finished
+    index: int  # position in lock order: how the runtime's table names the group
 
     @property
     def field_names(self) -> tuple[str, ...]:
@@ -309,29 +219,6 @@ class LockGroup:
     def wait(self) -> str:
         """The slot holding what waits for this group's lock when a first try found it busy."""
         return f"_wait_{self.name}"
-
-    @property
-    def journal(self) -> str:
-        return f"_journal_{self.name}"
-
-    def journals_alone(self, f: FieldModel) -> bool:
-        """Whether writing field ``f`` by itself goes through the journal (via update_<group>):
-        in a journaled group, an array or a string is written in several steps."""
-        return self.journaled and f.storage is not Storage.SCALAR
-
-    @property
-    def put(self) -> str:
-        """The struct method storing checked values of this group while its lock is held."""
-        return f"_put_{self.name}"
-
-    @property
-    def apply(self) -> str:
-        """The struct method adding a batch's deltas to this group (the batch holds it bound)."""
-        return f"_apply_{self.name}"
-
-    @property
-    def apply_type(self) -> str:
-        return f"_Callable[[{', '.join(f.pending_type for f in self.addable_fields)}], None]"
 
     @property
     def release(self) -> str:
@@ -355,16 +242,6 @@ class StructModel:
         return self.name + REDIS_SUFFIX
 
     @property
-    def new_lock(self) -> str:
-        """What makes a group's lock in ``__init__`` (``ctx`` is the struct's multiprocessing context)."""
-        return "_functools.partial(_new_recoverable_lock, ctx)" if self.recover_locks else "ctx.RLock"
-
-    @property
-    def new_shard_lock(self) -> str:
-        """What makes the lock of a sharded field's shards (held only briefly, but a holder may die)."""
-        return "_new_recoverable_lock(ctx)" if self.recover_locks else "ctx.RLock()"
-
-    @property
     def members(self) -> tuple[tuple[FieldModel, LockGroup | None], ...]:
         """Each field with the group whose lock guards it (None: no lock)."""
         by_name = {group.name: group for group in self.groups}
@@ -384,42 +261,25 @@ class StructModel:
         return private_class(self.name, "Batch")
 
     @property
-    def batch_slots(self) -> tuple[str, ...]:
-        appliers = tuple(g.apply for g in self.batch_groups) + ("_send",)
-        return appliers + tuple(f.pending for f in self.batch_fields)
-
-    @property
     def group_names(self) -> tuple[str, ...]:
         return tuple(group.name for group in self.groups)
 
-    @property
-    def schema_metadata(self) -> dict[str, dict[str, object]]:
-        return {
-            f.name: {"type": f.code, "length": f.length, "lock": f.metadata_lock, "shards": f.shards}
-            for f in self.fields
-        }
-
-    @property
-    def parks(self) -> bool:
-        """Several groups: snapshot() backs off between their locks, and a locked block's group is
-        parked (in the shared `_parked` marks) while a snapshot inside the block waits."""
-        return len(self.groups) > 1
-
-    @property
-    def state_slots(self) -> tuple[str, ...]:
-        """What pickling for a child process carries, after the start method and group locks."""
-        journals = tuple(group.journal for group in self.groups if group.journaled)
-        parked = ("_parked",) if self.parks else ()
-        return tuple(slot for f in self.fields for slot in f.state_slots) + journals + parked
+    def journals_alone(self, f: FieldModel) -> bool:
+        """Whether writing field ``f`` by itself goes through its group's journal: with
+        recover_locks, an array or a string is written in several steps."""
+        return self.recover_locks and f.storage is not Storage.SCALAR
 
     @property
     def slots(self) -> tuple[str, ...]:
-        lock_slots: tuple[str, ...] = ("_start_method",)
-        lock_slots += ("_locks",) if self.groups else ()
-        lock_slots += ("_lock_order", "_blocks") if self.parks else ()
+        """The struct's own slots (the runtime's base class has the rest): per group its bound lock
+        calls, per field its C object, its cell, and a sharded field's shard state."""
         group_slots = tuple(name for group in self.groups for name in (group.acquire, group.wait, group.release))
-        process_slots = tuple(slot for f in self.fields for slot in f.process_slots)
-        return lock_slots + group_slots + self.state_slots + process_slots
+        field_slots: tuple[str, ...] = ()
+        for f in self.fields:
+            field_slots += (f.raw,) + ((f.cell,) if f.cell else ())
+            if f.is_sharded:
+                field_slots += tuple(f"_shard{part}_{f.name}" for part in ("lock", "claims", "fork", "slot"))
+        return group_slots + field_slots
 
 
 @dataclass(frozen=True)
@@ -450,11 +310,12 @@ STDLIB_IMPORTS = {
     "_Iterator": "from collections.abc import Iterator as _Iterator",
     "_Mapping": "from collections.abc import Mapping as _Mapping",
     "_Sequence": "from collections.abc import Sequence as _Sequence",
-    "_contextmanager": "from contextlib import contextmanager as _contextmanager",
+    "_ContextManager": "from contextlib import AbstractContextManager as _ContextManager",
     "_BaseContext": "from multiprocessing.context import BaseContext as _BaseContext",
     "_Any": "from typing import Any as _Any",
     "_ClassVar": "from typing import ClassVar as _ClassVar",
     "_Literal": "from typing import Literal as _Literal",
+    "_NamedTuple": "from typing import NamedTuple as _NamedTuple",
 }
 
 
@@ -507,7 +368,7 @@ def _scalar_check_args(spec: FieldSpec) -> tuple[str, ...]:
     return ()
 
 
-def build_field(struct_name: str, name: str, spec: FieldSpec) -> FieldModel:
+def build_field(struct_name: str, index: int, name: str, spec: FieldSpec) -> FieldModel:
     code = spec.code
     kind = code.kind
     python_type = PYTHON_TYPES[kind]
@@ -561,27 +422,23 @@ def build_field(struct_name: str, name: str, spec: FieldSpec) -> FieldModel:
         has_add=(locked or storage is Storage.SHARDED) and numeric,
         has_exchange=exchangeable,
         has_compare_and_set=exchangeable,
-        shard_stride=max(1, SHARD_SPACING // code.largest_size),
+        shard_stride=shard_stride(code.code),
+        index=index,
     )
-
-
-def _writes_in_several_steps(fields: tuple[FieldModel, ...]) -> bool:
-    """Whether a group write can be cut short by its process dying: one scalar is stored in one step."""
-    return len(fields) > 1 or fields[0].storage is not Storage.SCALAR
 
 
 def build_struct(name: str, spec: StructSpec, *, redis: bool = False) -> StructModel:
     """``redis``: every struct of the project gets its Redis twin, whatever its own ``redis`` key says."""
-    fields = tuple(build_field(name, field_name, field) for field_name, field in spec.fields.items())
+    fields = tuple(build_field(name, i, field_name, field) for i, (field_name, field) in enumerate(spec.fields.items()))
     members = {group: tuple(f for f in fields if f.group == group) for group in spec.groups}
     groups = tuple(
         LockGroup(
             name=group,
             fields=grouped,
             view_class=private_class(name, "Locked", group),
-            journaled=spec.recover_locks and _writes_in_several_steps(grouped),
+            index=index,
         )
-        for group, grouped in members.items()
+        for index, (group, grouped) in enumerate(members.items())
     )
     summary = "; ".join(f"{g.name}: {', '.join(f.name for f in g.fields)}" for g in groups)
     unlocked = ", ".join(f.name for f in fields if f.group is None)

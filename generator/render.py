@@ -43,8 +43,25 @@ def black_mode() -> black.Mode:
     )
 
 
+def _quoted(value: str | bytes) -> str:
+    """repr() of text or bytes, in the quotes black chooses: double, unless that needs more escapes."""
+    text = repr(value)
+    prefix = "b" if isinstance(value, bytes) else ""
+    body = text[len(prefix) + 1 : -1]
+    if text[len(prefix)] == '"':
+        return text
+    # repr chose single quotes, escaping each one (a backslash before a quote always escapes it).
+    singles, doubles = body.count("\\'"), body.count('"')
+    if doubles > singles:
+        return text
+    return prefix + '"' + body.replace("\\'", "'").replace('"', '\\"') + '"'
+
+
 def literal(value: object) -> str:
-    """A Python literal for a value from a schema: the only way such values enter code."""
+    """A Python literal for a value from a schema: the only way such values enter code.
+
+    It is spelled as black spells it, so that code made only of such literals needs no black.
+    """
     if isinstance(value, list):
         return "[" + ", ".join(map(literal, value)) + "]"
     if isinstance(value, dict):
@@ -52,7 +69,7 @@ def literal(value: object) -> str:
     if isinstance(value, tuple):
         return "(" + ", ".join(map(literal, value)) + ("," if len(value) == 1 else "") + ")"
     if value is None or isinstance(value, (bool, int, float, str, bytes)):
-        text = repr(value)
+        text = _quoted(value) if isinstance(value, (str, bytes)) else repr(value)
         if ast.literal_eval(text) != value and value == value:
             raise InternalError(f"no exact literal for {value!r}")
         return text
@@ -158,11 +175,57 @@ def render_parts(module: ModuleModel, name: str) -> list[str]:
     return [preamble, *parts]
 
 
-@functools.lru_cache(maxsize=1024)
-def _format_part(source: str) -> str:
+# The width black keeps lines to.
+LINE_LENGTH = 88
+
+
+def _units(tree: ast.Module) -> list[tuple[int, int, int]]:
+    """Where black may be run alone, as (first line, end line, indent): each top-level statement,
+    but each method of a class apart from the class's head (what precedes its first method)."""
+    units = []
+    for node in tree.body:
+        start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])]) - 1
+        methods = [m for m in getattr(node, "body", []) if isinstance(m, ast.FunctionDef)]
+        if not isinstance(node, ast.ClassDef) or not methods:
+            units.append((start, node.end_lineno or node.lineno, 0))
+            continue
+        starts = [min([m.lineno] + [d.lineno for d in m.decorator_list]) - 1 for m in methods]
+        head_end = starts[0]
+        units.append((start, head_end, 0))
+        units += [(first, m.end_lineno or m.lineno, 4) for first, m in zip(starts, methods, strict=True)]
+    return units
+
+
+@functools.cache
+def _unit_mode(indent: int) -> black.Mode:
+    import dataclasses
+
+    return dataclasses.replace(black_mode(), line_length=LINE_LENGTH - indent)
+
+
+def _black(unit: list[str], indent: int) -> list[str]:
+    """black's form of a unit: at the indent it has, by formatting it dedented to a shorter line."""
     import black
 
-    return black.format_str(source, mode=black_mode()).strip("\n")
+    source = "\n".join(line[indent:] for line in unit) + "\n"
+    formatted = black.format_str(source, mode=_unit_mode(indent)).strip("\n").split("\n")
+    return [" " * indent + line if line else line for line in formatted]
+
+
+@functools.lru_cache(maxsize=1024)
+def _format_part(source: str) -> str:
+    """black's form of one top-level part. The templates emit black's layout; black runs only on
+    the units that may differ: a line too long (user names and texts make them), or one with
+    text other than ASCII (black counts wide characters twice)."""
+    source = source.strip("\n")
+    lines = source.split("\n")
+    for start, end, indent in reversed(_units(ast.parse(source))):
+        while end > start and not lines[end - 1]:
+            end -= 1
+        unit = lines[start:end]
+        if any(len(line) > LINE_LENGTH or not line.isascii() for line in unit):
+            lines[start:end] = _black(unit, indent)
+    return "\n".join(lines)
 
 
 def format_source(parts: list[str], name: str) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes as _ctypes
 import errno as _errno
+import functools as _functools
 import importlib as _importlib
 import math as _math
 import numbers as _numbers
@@ -67,7 +68,7 @@ class Lock(_Protocol):
 
 
 def struct_repr(name: str, snapshot: _Any) -> str:
-    values = ", ".join(f"{key}={value!r}" for key, value in snapshot.as_dict().items())
+    values = ", ".join(f"{key}={value!r}" for key, value in snapshot._asdict().items())
     return f"{name}({values})"
 
 
@@ -271,51 +272,34 @@ def _check_pthread(result: int) -> None:
 class Journal:
     """Makes one group's write all or nothing even if the writing process dies part-way.
 
-    The new bytes of every field are saved before any field changes; a writer that died
-    leaves the write pending, for the next process taking the lock with this journal to finish.
+    The new bytes of every field are saved in the block before any field changes; a writer
+    that died leaves the write pending, for the next process taking the lock to finish.
     """
 
-    __slots__ = ("_fields", "_saved", "_pending", "_saved_bytes", "_copies")
+    __slots__ = ("_area", "_flag", "_copies")
 
-    def __init__(self, ctx: _BaseContext, fields: tuple[_Any, ...]) -> None:
-        self._fields = fields
-        self._saved = ctx.RawArray(
-            _ctypes.c_char, sum(_ctypes.sizeof(field) for field in fields)
-        )
-        self._pending = ctx.RawValue(_ctypes.c_bool, False)
-        self._map()
-
-    def __getstate__(self) -> tuple[object, ...]:
-        return self._fields, self._saved, self._pending
-
-    def __setstate__(self, state: tuple[_Any, ...]) -> None:
-        self._fields, self._saved, self._pending = state
-        self._map()
-
-    def _map(self) -> None:
-        """Byte views of the saved copy and of each field (made in each process: views do not travel)."""
-        self._saved_bytes = memoryview(self._saved).cast("B")
+    def __init__(self, area: memoryview, fields: tuple[_Any, ...]) -> None:
+        # area: room for the fields' bytes, then the pending flag.
+        self._area, self._flag = area, len(area) - 1
         self._copies: list[tuple[memoryview, memoryview]] = []
         offset = 0
-        for field in self._fields:
+        for field in fields:
             target = memoryview(field).cast("B")
-            self._copies.append(
-                (target, self._saved_bytes[offset : offset + target.nbytes])
-            )
+            self._copies.append((target, area[offset : offset + target.nbytes]))
             offset += target.nbytes
 
-    def commit(self, staged: tuple[_Any, ...]) -> None:
+    def commit(self, staged: _Sequence[_Any]) -> None:
         """Write local copies of the fields (in order) to the shared ones."""
-        self._saved_bytes[:] = b"".join(bytes(copy) for copy in staged)
-        self._pending.value = True
+        self._area[: self._flag] = b"".join(bytes(copy) for copy in staged)
+        self._area[self._flag] = 1
         self._copy_saved()
-        self._pending.value = False
+        self._area[self._flag] = 0
 
     def finish(self) -> None:
         """Complete a commit whose writer died (called holding the lock, after a takeover)."""
-        if self._pending.value:
+        if self._area[self._flag]:
             self._copy_saved()
-            self._pending.value = False
+            self._area[self._flag] = 0
 
     def _copy_saved(self) -> None:
         for target, source in self._copies:
@@ -799,6 +783,712 @@ _NUMPY_BOOLS = ("numpy.bool", "numpy.bool_")
 FLOAT32_MAX = 3.4028234663852886e38
 FLOAT64_MAX = _sys.float_info.max
 
+# One struct's fields live in one shared block, at offsets fixed when its module is imported
+# (C sizes differ between platforms); a snapshot copies them with one precompiled unpack.
+
+_CTYPES: dict[str, _Any] = {
+    "c": _ctypes.c_char,
+    "u": _ctypes.c_wchar,
+    "b": _ctypes.c_byte,
+    "B": _ctypes.c_ubyte,
+    "h": _ctypes.c_short,
+    "H": _ctypes.c_ushort,
+    "i": _ctypes.c_int,
+    "I": _ctypes.c_uint,
+    "l": _ctypes.c_long,
+    "L": _ctypes.c_ulong,
+    "q": _ctypes.c_longlong,
+    "Q": _ctypes.c_ulonglong,
+    "f": _ctypes.c_float,
+    "d": _ctypes.c_double,
+    "?": _ctypes.c_bool,
+}
+# Bytes a C type takes where it is widest (long: 8, wchar_t: 4): shards are spaced by this, so
+# that the generated code's shard indexes hold on every platform.
+_WIDEST = {"u": 4, "l": 8, "L": 8}
+SHARD_BYTES = (
+    64  # one cache line per shard: owners adding at once do not slow each other
+)
+
+
+def shard_stride(code: str) -> int:
+    """Items from one shard to the next."""
+    return max(1, SHARD_BYTES // _WIDEST.get(code, _ctypes.sizeof(_CTYPES[code])))
+
+
+_WCHAR_CODEC = f"utf-{8 * _ctypes.sizeof(_ctypes.c_wchar)}-{_sys.byteorder[0]}e"
+
+
+class Field:
+    """One field of a struct: where it lives in the block, and how its values are checked."""
+
+    __slots__ = (
+        "name",
+        "label",
+        "code",
+        "length",
+        "group",
+        "shards",
+        "stride",
+        "storage",
+        "ctype",
+        "offset",
+        "kind",
+        "low",
+        "high",
+        "cell",
+    )
+
+    def __init__(
+        self,
+        owner: str,
+        name: str,
+        code: str,
+        length: int | None,
+        group: int | None,
+        shards: int | None,
+    ) -> None:
+        self.name, self.label, self.code = name, f"{owner}.{name}", code
+        self.length, self.group, self.shards = length, group, shards
+        item = _CTYPES[code]
+        self.kind = (
+            "bytes"
+            if code == "c"
+            else (
+                "str"
+                if code == "u"
+                else "bool" if code == "?" else "float" if code in "fd" else "int"
+            )
+        )
+        self.stride = shard_stride(code) if shards else 1
+        if shards:
+            self.storage, self.ctype = "sharded", item * (shards * self.stride)
+        elif length is None:
+            self.storage, self.ctype = "scalar", item
+        else:
+            self.storage = "string" if self.kind in ("bytes", "str") else "array"
+            self.ctype = item * length
+        self.low: float
+        self.high: float
+        if self.kind == "int":
+            self.low, self.high = int_range(_ctypes.sizeof(item), code.islower())
+        else:
+            limit = FLOAT32_MAX if code == "f" else FLOAT64_MAX
+            self.low, self.high = -limit, limit
+        # Integer fields that can be added to are added through a memoryview of the C type:
+        # it refuses an out-of-range sum before storing anything.
+        self.cell = (
+            self.kind == "int"
+            and self.storage != "string"
+            and (group is not None or shards is not None)
+        )
+        self.offset = 0
+
+    def check(self, value: object) -> _Any:
+        """The value, checked as a whole (TypeError, OverflowError, ValueError)."""
+        kind, label = self.kind, self.label
+        if self.storage == "string":
+            capacity = self.length or 0
+            if kind == "bytes":
+                return check_bytes(value, capacity, label)
+            return check_text(value, capacity, label)
+        if self.storage == "array":
+            return [
+                self.check_item(item)
+                for item in check_items(value, self.length or 0, label)
+            ]
+        return self.check_item(value)
+
+    def check_item(self, value: object) -> _Any:
+        kind, label = self.kind, self.label
+        if kind == "int":
+            return check_int(value, int(self.low), int(self.high), label)
+        if kind == "float":
+            return check_float(value, self.high, label)
+        if kind == "bool":
+            return check_bool(value, label)
+        if kind == "bytes":
+            return check_char(value, label)
+        return check_wchar(value, label)
+
+    def delta(self, value: object) -> _Any:
+        """An add's delta of another type than the field's (numpy ints, Fractions), or TypeError."""
+        if self.kind == "float":
+            return check_float(value, self.high, self.label)
+        return as_int(value, self.label)
+
+    def read(self, storage: _Any) -> _Any:
+        return storage[:] if self.storage == "array" else storage.value
+
+    def write(self, storage: _Any, value: _Any) -> None:
+        if self.storage == "array":
+            storage[:] = value
+        elif self.storage == "sharded":
+            storage[:] = [value] + [0] * (len(storage) - 1)
+        else:
+            storage.value = value
+
+    def fits(self, total: float, current: float, delta: float) -> bool:
+        """Whether a sum fits the C type (for floats, inf + 1 is inf, not an overflow)."""
+        return self.low <= total <= self.high or (
+            self.kind == "float" and not float_overflows(current, delta)
+        )
+
+    def unpack_code(self) -> str:
+        """The field in a struct module format (native sizes; padding is the layout's)."""
+        if self.storage == "sharded":
+            return f"{_ctypes.sizeof(self.ctype)}x"
+        code = self.code
+        if code == "u":
+            wide = _ctypes.sizeof(_ctypes.c_wchar)
+            return f"{wide * (self.length or 1)}s" if self.length else "IH"[wide == 2]
+        if self.storage == "string":
+            return f"{self.length}s"
+        return f"{self.length or ''}{code}"
+
+    def decode(self, values: tuple[_Any, ...], at: int) -> tuple[_Any, int]:
+        """The field's snapshot value from unpacked values starting at ``at``, and the next index."""
+        if self.storage == "array":
+            end = at + (self.length or 0)
+            return values[at:end], end
+        value = values[at]
+        if self.code == "u":
+            if self.storage == "string":
+                text: str = value.decode(_WCHAR_CODEC, "surrogatepass")
+                return text.split("\0", 1)[0], at + 1
+            return chr(value), at + 1
+        if self.storage == "string":
+            return value.split(b"\0", 1)[0], at + 1
+        return value, at + 1
+
+
+def _aligned(offset: int, alignment: int) -> int:
+    return -(-offset // alignment) * alignment
+
+
+class Group:
+    """A lock group: its fields (indexes into the struct's), and whether its writes are journaled."""
+
+    __slots__ = ("name", "fields", "journal_offset", "journal_size")
+
+    def __init__(self, name: str, fields: tuple[int, ...]) -> None:
+        self.name, self.fields = name, fields
+        self.journal_offset = self.journal_size = 0
+
+
+class Layout:
+    """A struct's fields and lock groups, where each lives in the block, and how a snapshot is read."""
+
+    __slots__ = (
+        "name",
+        "fields",
+        "groups",
+        "lock_timeout",
+        "recover_locks",
+        "snapshot",
+        "make_snapshot",
+        "views",
+        "batch",
+        "size",
+        "parked_offset",
+        "claims_offsets",
+        "unpack",
+        "plain",
+        "metadata",
+    )
+
+    def __init__(
+        self,
+        name: str,
+        fields: tuple[tuple[str, str, int | None, str | None, int | None], ...],
+        *,
+        groups: tuple[str, ...] = (),
+        lock_timeout: float | None = None,
+        recover_locks: bool = False,
+        snapshot: type[tuple[_Any, ...]],
+        views: tuple[type[View], ...] = (),
+        batch: type[Batch] | None = None,
+    ) -> None:
+        self.name, self.lock_timeout, self.recover_locks = (
+            name,
+            lock_timeout,
+            recover_locks,
+        )
+        self.snapshot, self.views, self.batch = snapshot, views, batch
+        # One C call: a snapshot's values need no checks, and tuple.__new__ makes no copy of a tuple.
+        self.make_snapshot: _Callable[[_Iterable[_Any]], tuple[_Any, ...]]
+        self.make_snapshot = _functools.partial(_cast(_Any, tuple).__new__, snapshot)
+        self.fields = tuple(
+            Field(
+                name,
+                field,
+                code,
+                length,
+                None if group is None else groups.index(group),
+                shards,
+            )
+            for field, code, length, group, shards in fields
+        )
+        self.groups = tuple(
+            Group(
+                group, tuple(i for i, f in enumerate(self.fields) if f.group == index)
+            )
+            for index, group in enumerate(groups)
+        )
+        self.metadata = {
+            field: {
+                "type": code,
+                "length": length,
+                "lock": "shards" if shards else group or False,
+                "shards": shards,
+            }
+            for field, code, length, group, shards in fields
+        }
+        offset, format = 0, ["@"]
+        for field in self.fields:
+            start = _aligned(
+                offset, 8 if field.shards else _ctypes.alignment(field.ctype)
+            )
+            field.offset = start
+            format += [f"{start - offset}x"] if start > offset else []
+            format.append(field.unpack_code())
+            offset = start + _ctypes.sizeof(field.ctype)
+        self.unpack = _struct.Struct("".join(format)).unpack_from
+        self.plain = all(f.storage == "scalar" and f.code != "u" for f in self.fields)
+        # After the fields: each sharded field's count of claimed shards, each journaled group's
+        # saved copy and pending flag, and the parked marks of a struct of several groups.
+        offset = _aligned(offset, 8)
+        self.claims_offsets: dict[int, int] = {}
+        for index, field in enumerate(self.fields):
+            if field.shards:
+                self.claims_offsets[index], offset = offset, offset + 8
+        if recover_locks:
+            for group in self.groups:
+                group.journal_offset = offset
+                group.journal_size = sum(
+                    _ctypes.sizeof(self.fields[i].ctype) for i in group.fields
+                )
+                offset = _aligned(offset + group.journal_size + 1, 8)
+        self.parked_offset = offset
+        if len(self.groups) > 1:
+            offset += 8 * len(self.groups)
+        self.size = max(offset, 1)
+
+    @property
+    def parks(self) -> bool:
+        """Several groups: snapshot() backs off between their locks (see read_consistently)."""
+        return len(self.groups) > 1
+
+
+_S = _TypeVar("_S")
+
+
+class SharedStruct(_typing.Generic[_S]):
+    """What every generated struct shares; the struct writes its per-field hot paths out itself.
+
+    Its subclass holds, per field, the C object in the block (``_raw_<field>``) and, per lock
+    group, the bound ``_acquire_<group>``, ``_wait_<group>`` and ``_release_<group>``.
+    """
+
+    __slots__ = (
+        "_start_method",
+        "_block",
+        "_storage",
+        "_locks",
+        "_group_locks",
+        "_lock_order",
+        "_blocks",
+        "_parked",
+        "_journals",
+        "_shard_locks",
+        "_read_raw",
+    )
+
+    __sharedgen_layout__: _ClassVar[Layout]
+    _start_method: str
+    _block: _Any  # a RawArray of bytes
+    _storage: tuple[_Any, ...]  # each field's C object in the block
+    _locks: dict[str, Lock]
+    _group_locks: tuple[Lock, ...]
+    _lock_order: tuple[tuple[str, Lock], ...]
+    _blocks: list[tuple[Lock, tuple[int, int]]]
+    _parked: _Any
+    _journals: tuple[Journal | None, ...]
+    _shard_locks: dict[str, Lock]
+    _read_raw: _Callable[[], tuple[_Any, ...]]
+    #: The schema of this struct, for tools: each field's type code, length, lock group, shards.
+    __sharedgen_fields__: _ClassVar[dict[str, dict[str, _Any]]]
+
+    def __init_subclass__(cls) -> None:
+        cls.__sharedgen_fields__ = cls.__sharedgen_layout__.metadata
+
+    def _create(
+        self,
+        values: tuple[object, ...],
+        ctx: _BaseContext | None,
+        locks: _Mapping[str, Lock] | None,
+    ) -> None:
+        """Check the initial values, then allocate the block and the locks."""
+        layout = self.__sharedgen_layout__
+        checked = [
+            field.check(value)
+            for field, value in zip(layout.fields, values, strict=True)
+        ]
+        context: _BaseContext = (
+            _importlib.import_module("multiprocessing").get_context()
+            if ctx is None
+            else ctx
+        )
+        self._start_method = context.get_start_method()
+        self._block = context.RawArray(_ctypes.c_ubyte, layout.size)
+        self._open()
+        for field, storage, value in zip(
+            layout.fields, self._storage, checked, strict=True
+        ):
+            field.write(storage, value)
+        recover = layout.recover_locks and _pthread is not None
+
+        def new_lock() -> Lock:
+            return new_recoverable_lock(context) if recover else context.RLock()
+
+        self._shard_locks = {f.name: new_lock() for f in layout.fields if f.shards}
+        if not layout.groups and locks:
+            raise ValueError(f"{layout.name} has no lock groups")
+        group_names = tuple(group.name for group in layout.groups)
+        self._bind(make_locks(layout.name, group_names, locks, new_lock))
+
+    def _open(self) -> None:
+        """This process's views of the block (views do not travel to other processes)."""
+        layout, block = self.__sharedgen_layout__, self._block
+        storage: list[_Any] = []
+        for index, field in enumerate(layout.fields):
+            shared = field.ctype.from_buffer(block, field.offset)
+            storage.append(shared)
+            setattr(self, f"_raw_{field.name}", shared)
+            if field.cell:
+                cell = memoryview(shared).cast("B").cast(field.code)  # type: ignore[call-overload]
+                setattr(self, f"_cell_{field.name}", cell)
+            if field.shards:
+                claims = _ctypes.c_int.from_buffer(block, layout.claims_offsets[index])
+                setattr(self, f"_shardclaims_{field.name}", claims)
+                setattr(
+                    self, f"_shardfork_{field.name}", -1
+                )  # claims stay with the process that made them
+        self._storage = tuple(storage)
+        self._read_raw = _functools.partial(layout.unpack, memoryview(block).cast("B"))
+        whole = memoryview(block).cast("B")
+        self._journals = tuple(
+            (
+                Journal(
+                    whole[
+                        group.journal_offset : group.journal_offset
+                        + group.journal_size
+                        + 1
+                    ],
+                    tuple(self._storage[i] for i in group.fields),
+                )
+                if group.journal_size
+                else None
+            )
+            for group in layout.groups
+        )
+        if layout.parks:
+            marks = _ctypes.c_uint64 * len(layout.groups)
+            self._parked = marks.from_buffer(block, layout.parked_offset)
+
+    def _bind(self, locks: dict[str, Lock]) -> None:
+        layout = self.__sharedgen_layout__
+        self._locks = locks
+        self._group_locks = tuple(locks[group.name] for group in layout.groups)
+        for field in layout.fields:
+            if field.shards:
+                setattr(self, f"_shardlock_{field.name}", self._shard_locks[field.name])
+        if layout.parks:
+            # Each distinct lock once (groups may share an injected lock), in the groups' order.
+            self._lock_order = tuple(
+                dict(
+                    (id(lock), (group, lock)) for group, lock in locks.items()
+                ).values()
+            )
+            self._blocks: list[tuple[Lock, tuple[int, int]]] = (
+                []
+            )  # (lock, holder) of each locked block open in this process
+            for index, (_, lock) in enumerate(self._lock_order):
+                enlist(lock, ParkedMark(self._parked, index))
+        for group, lock, journal in zip(
+            layout.groups,
+            self._group_locks,
+            self._journals,
+            strict=True,
+        ):
+            setattr(self, f"_acquire_{group.name}", lock.acquire)
+            setattr(self, f"_release_{group.name}", lock.release)
+            wait = _functools.partial(
+                wait_for_lock, lock, layout.lock_timeout, layout.name, group.name
+            )
+            setattr(self, f"_wait_{group.name}", wait)
+            if journal is not None:
+                enlist(lock, journal)
+
+    def __getstate__(self) -> tuple[object, ...]:
+        check_inheritance(self.__sharedgen_layout__.name, self._start_method)
+        return self._start_method, self._block, self._locks, self._shard_locks
+
+    def __setstate__(self, state: tuple[_Any, ...]) -> None:
+        self._start_method, self._block, locks, self._shard_locks = state
+        self._open()
+        self._bind(locks)
+
+    def _take(self, group: int) -> Lock:
+        """Take a group's lock (the caller releases it)."""
+        lock = self._group_locks[group]
+        if not lock.acquire(False):
+            layout = self.__sharedgen_layout__
+            wait_for_lock(
+                lock, layout.lock_timeout, layout.name, layout.groups[group].name
+            )
+        return lock
+
+    def _put(self, group: int, values: _Sequence[object]) -> None:
+        """Store checked values of a group's fields (None keeps one); the caller holds the lock."""
+        layout = self.__sharedgen_layout__
+        indexes = layout.groups[group].fields
+        journal = self._journals[group]
+        targets: list[_Any] = [self._storage[i] for i in indexes]
+        if journal is not None:  # write copies, then commit them in one step
+            targets = [
+                _cast(_Any, type(target)).from_buffer_copy(target) for target in targets
+            ]
+        for index, target, value in zip(indexes, targets, values, strict=True):
+            if value is not None:
+                layout.fields[index].write(target, value)
+        if journal is not None:
+            journal.commit(targets)
+
+    def _put_one(self, index: int, value: object) -> None:
+        """Store one checked value through its group's journal (arrays and strings take several steps)."""
+        group = self.__sharedgen_layout__.fields[index].group or 0
+        indexes = self.__sharedgen_layout__.groups[group].fields
+        self._put(group, [value if i == index else None for i in indexes])
+
+    def _exchange(self, index: int, value: _T) -> _T:
+        field = self.__sharedgen_layout__.fields[index]
+        value = field.check(value)
+        lock = self._take(field.group or 0)
+        try:
+            old: _T = field.read(self._storage[index])
+            self._put_one(index, value)
+            return old
+        finally:
+            lock.release()
+
+    def _compare_and_set(self, index: int, expected: object, value: object) -> bool:
+        field = self.__sharedgen_layout__.fields[index]
+        value = field.check(value)
+        lock = self._take(field.group or 0)
+        try:
+            if field.read(self._storage[index]) != expected:
+                return False
+            self._put_one(index, value)
+            return True
+        finally:
+            lock.release()
+
+    def _update(self, group: int, values: tuple[object, ...]) -> None:
+        fields = self.__sharedgen_layout__.fields
+        indexes = self.__sharedgen_layout__.groups[group].fields
+        checked = [
+            None if value is None else fields[i].check(value)
+            for i, value in zip(indexes, values, strict=True)
+        ]
+        lock = self._take(group)
+        try:
+            self._put(group, checked)
+        finally:
+            lock.release()
+
+    @_contextmanager
+    def _locked(self, group: int) -> _Iterator[_Any]:
+        layout = self.__sharedgen_layout__
+        indexes = layout.groups[group].fields
+        lock = self._take(group)
+        try:
+            block = (lock, holder())
+            if layout.parks:
+                self._blocks.append(block)
+            copy = layout.views[group](
+                *(layout.fields[i].read(self._storage[i]) for i in indexes)
+            )
+            if layout.parks:
+                try:
+                    yield copy
+                finally:
+                    self._blocks.remove(block)
+            else:
+                yield copy
+            if changed := changes(copy):
+                self._put(
+                    group,
+                    [
+                        (
+                            layout.fields[i].check(getattr(copy, layout.fields[i].name))
+                            if layout.fields[i].name in changed
+                            else None
+                        )
+                        for i in indexes
+                    ],
+                )
+        finally:
+            lock.release()
+
+    def _apply(self, group: int, deltas: dict[int, _Any]) -> None:
+        """Add a batch's deltas (by field; arrays: by item) to a group's fields, all or none."""
+        fields = self.__sharedgen_layout__.fields
+        totals: dict[int, _Any] = {}
+        lock = self._take(group)
+        try:
+            for index, delta in deltas.items():
+                field, current = fields[index], fields[index].read(self._storage[index])
+                if field.storage == "array":
+                    total = current[:]
+                    for item, change in delta.items():
+                        total[item] = current[item] + change
+                        if not field.fits(total[item], current[item], change):
+                            raise add_overflow(
+                                field.label, change, field.low, field.high
+                            )
+                else:
+                    total = current + delta
+                    if not field.fits(total, current, delta):
+                        raise add_overflow(field.label, delta, field.low, field.high)
+                totals[index] = total
+            self._put(
+                group,
+                [totals.get(i) for i in self.__sharedgen_layout__.groups[group].fields],
+            )
+        finally:
+            lock.release()
+
+    def _flush(self, pending: dict[int, _Any]) -> None:
+        """A batch's flush: each group in one critical section; a group that would overflow
+        changes nothing and its adds stay pending, while every other group lands."""
+        layout = self.__sharedgen_layout__
+        refused: list[tuple[str, OverflowError]] = []
+        for index, group in enumerate(layout.groups):
+            deltas = {i: pending[i] for i in group.fields if i in pending}
+            if not deltas:
+                continue
+            try:
+                self._apply(index, deltas)
+            except OverflowError as error:
+                refused.append((group.name, error))
+            else:
+                for i in deltas:
+                    del pending[i]
+        if refused:
+            raise batch_refused(layout.name, *zip(*refused, strict=True))
+
+    @_contextmanager
+    def _batch(self) -> _Iterator[_Any]:
+        collected = _cast("type[Batch]", self.__sharedgen_layout__.batch)(self)
+        try:
+            yield collected
+        finally:
+            collected.flush()
+
+    def snapshot(self) -> _S:
+        """A consistent copy of every field, taken while no group can change."""
+        layout = self.__sharedgen_layout__
+        if layout.parks:
+            raw = read_consistently(
+                layout.name,
+                self._lock_order,
+                self._parked,
+                self._blocks,
+                layout.lock_timeout,
+                self._read_raw,
+            )
+        elif layout.groups:
+            lock = self._take(0)
+            try:
+                raw = self._read_raw()
+            finally:
+                lock.release()
+        else:
+            raw = self._read_raw()
+        if layout.plain:
+            return _cast(_S, layout.make_snapshot(raw))
+        return self._decode(raw)
+
+    def _decode(self, raw: tuple[_Any, ...]) -> _S:
+        layout, at = self.__sharedgen_layout__, 0
+        values: list[_Any] = []
+        for index, field in enumerate(layout.fields):
+            if field.shards:
+                values.append(
+                    sum_shards(
+                        self._storage[index],
+                        field.stride,
+                        self._shard_locks[field.name],
+                        layout.lock_timeout,
+                        field.label,
+                    )
+                )
+                continue
+            value, at = field.decode(raw, at)
+            values.append(value)
+        return _cast(_S, layout.make_snapshot(values))
+
+    def _get_lock(self, group: str) -> Lock:
+        layout = self.__sharedgen_layout__
+        if not layout.groups:
+            raise ValueError(
+                f"{layout.name} has no lock group {group!r}: all its fields are lock: false"
+            )
+        try:
+            return self._locks[group]
+        except KeyError:
+            names = ", ".join(g.name for g in layout.groups)
+            raise ValueError(
+                f"{layout.name} has no lock group {group!r} (groups: {names})"
+            ) from None
+
+    def __repr__(self) -> str:
+        return struct_repr(type(self).__name__, self.snapshot())
+
+
+class Batch:
+    """Adds collected in this process; ``flush()`` (and the end of the ``batch()`` block) applies them."""
+
+    __slots__ = ("_owner", "_pending")
+
+    def __init__(self, owner: _Any) -> None:
+        self._owner = owner
+        self._pending: dict[int, _Any] = (
+            {}
+        )  # by field index: a delta, or {item: delta} for arrays
+
+    def _add(self, index: int, delta: object) -> None:
+        field = self._owner.__sharedgen_layout__.fields[index]
+        if delta.__class__ is not (float if field.kind == "float" else int):
+            delta = field.delta(delta)
+        self._pending[index] = self._pending.get(index, 0) + delta
+
+    def _add_item(self, index: int, item: object, delta: object) -> None:
+        field = self._owner.__sharedgen_layout__.fields[index]
+        item = check_index(item, field.length or 0, field.label)
+        if delta.__class__ is not (float if field.kind == "float" else int):
+            delta = field.delta(delta)
+        deltas = self._pending.setdefault(index, {})
+        deltas[item] = deltas.get(item, 0) + delta
+
+    def flush(self) -> None:
+        """Apply the adds collected so far. Adds that would overflow raise OverflowError, change
+        nothing and stay pending: in shared memory those of their group (every other group
+        lands), on Redis all of them (every group lands in one call).
+        """
+        self._owner._flush(self._pending)
+
 
 # Every script first checks the leases of the groups it writes (KEYS[2], ...; none for fields
 # without a lock) against the caller's tokens (ARGV[1], ...; '' where it holds no lease, and one
@@ -973,6 +1663,34 @@ class RedisField:
         self.name, self.length = name, length
         self.groups = () if group is None else (group,)
         self._names: tuple[str, ...] | None = None
+
+    @classmethod
+    def of(cls, field: Field, layout: Layout) -> RedisField:
+        """How the twin stores a field of the struct's table."""
+        numeric = field.kind in ("int", "float")
+        return cls(
+            field.name,
+            field.label,
+            field.code if field.kind == "float" else field.kind,
+            *((field.low, field.high) if numeric else ()),
+            length=field.length if field.storage == "array" else None,
+            # A one-character field the hash lacks reads as zeroed shared memory does, a NUL.
+            missing=b"\0" if field.storage == "scalar" and field.code in "cu" else None,
+            group=None if field.group is None else layout.groups[field.group].name,
+        )
+
+    def decode(self, stored: bytes | None) -> _Any:
+        """One stored value (of one item, for arrays) as Python reads the field."""
+        kind = self.kind
+        if kind == "int":
+            return from_int(stored)
+        if kind in ("f", "d"):
+            return from_float(stored)
+        if kind == "bool":
+            return from_bool(stored)
+        if kind == "bytes":
+            return from_one_byte(stored) if self.missing else from_bytes(stored)
+        return from_one_char(stored) if self.missing else from_str(stored)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -1197,8 +1915,11 @@ class _Waiter:
         return _lease_timeout(self._owner, self._group, self._seconds or 0.0)
 
 
-class RedisStruct:
-    """What every struct's Redis twin shares: one hash, a lease per lock group, and the scripts."""
+class RedisStruct(_typing.Generic[_S]):
+    """A struct's twin in one Redis hash: a lease per lock group, every operation one script call.
+
+    It reads the struct's own table (``__sharedgen_layout__``); the generated subclass adds the typed members.
+    """
 
     __slots__ = (
         "_client",
@@ -1208,48 +1929,49 @@ class RedisStruct:
         "_write_script",
         "_swap_script",
         "_add_script",
-        "_batched",
     )
 
-    _struct_name: _ClassVar[str]
-    _groups: _ClassVar[tuple[str, ...]]
-    _fields: _ClassVar[tuple[RedisField, ...]]
-    _lock_timeout: _ClassVar[float | None]
+    __sharedgen_layout__: _ClassVar[Layout]
     _defaults: _ClassVar[tuple[object, ...]]
+    _fields: _ClassVar[tuple[RedisField, ...]]
+
+    def __init_subclass__(cls) -> None:
+        cls._fields = tuple(
+            RedisField.of(field, cls.__sharedgen_layout__)
+            for field in cls.__sharedgen_layout__.fields
+        )
 
     def __init__(self, client: _Any, key: str, *, lease: float | None = None) -> None:
+        layout = self.__sharedgen_layout__
         settings = getattr(
             getattr(client, "connection_pool", None), "connection_kwargs", {}
         )
         if settings.get("decode_responses"):
             raise ValueError(
-                f"{self._struct_name} on Redis needs a client made with decode_responses=False (the default)"
+                f"{layout.name} on Redis needs a client made with decode_responses=False (the default)"
             )
         self._client, self._key = client, key
         self._lease = lease
-        leases = self._lock_timeout if lease is None else lease
+        leases = layout.lock_timeout if lease is None else lease
         scripts = (
             client.register_script(_LUA_TAKE),
             client.register_script(_LUA_RELEASE),
         )
         self._leases = {
-            group: _RedisLease(
-                self._struct_name,
-                group,
+            group.name: _RedisLease(
+                layout.name,
+                group.name,
                 client,
                 scripts,
                 key,
                 leases or _DEFAULT_LEASE,
-                self._lock_timeout,
+                layout.lock_timeout,
             )
-            for group in self._groups
+            for group in layout.groups
         }
         self._write_script = client.register_script(_LUA_WRITE)
         self._swap_script = client.register_script(_LUA_SWAP)
         self._add_script = client.register_script(_LUA_ADD)
-        self._batched: dict[int, list[tuple[RedisField, int, float]]] = (
-            {}
-        )  # a flush's adds, by thread
         defaults = [
             item
             for field, value in zip(self._fields, self._defaults, strict=True)
@@ -1269,6 +1991,7 @@ class RedisStruct:
 
     def _call(self, script: _Any, groups: tuple[str, ...], args: list[_Any]) -> _Any:
         """Run a script on the hash and the groups' leases, waiting while another client holds one."""
+        layout = self.__sharedgen_layout__
         leases = [self._leases[group] for group in groups]
         keys = [self._key, *(lease.key for lease in leases)]
         waiter = None
@@ -1279,24 +2002,17 @@ class RedisStruct:
                 break
             busy: int = reply[1]
             waiter = waiter or _Waiter(
-                self._struct_name, groups[busy - 1], self._lock_timeout
+                layout.name, groups[busy - 1], layout.lock_timeout
             )
             if not waiter.pause():
                 raise waiter.timeout()
         if reply.__class__ is list and reply[0] == 2:
             lost: int = reply[1]
             raise TimeoutError(
-                f"{self._struct_name}: the lease on lock group {groups[lost - 1]!r} ran out before the block ended; "
+                f"{layout.name}: the lease on lock group {groups[lost - 1]!r} ran out before the block ended; "
                 "nothing was written"
             )
         return reply
-
-    def _get(self, field: RedisField) -> bytes | None:
-        stored: bytes | None = self._client.hget(self._key, field.name)
-        return stored
-
-    def _get_items(self, field: RedisField) -> list[bytes | None]:
-        return list(self._client.hmget(self._key, field.names))
 
     def _read(self, *fields: RedisField) -> _Iterator[bytes | None]:
         """The stored values of fields in order (array items one by one), read in one command."""
@@ -1306,9 +2022,60 @@ class RedisStruct:
             )
         )
 
-    def _set(self, field: RedisField, value: object) -> None:
-        """Write one field's checked value."""
-        self._call(self._write_script, field.groups, ["", *field.pairs(value)])
+    def _decoded(
+        self, field: RedisField, values: _Iterator[bytes | None], array: _Any
+    ) -> _Any:
+        """One field's value from the stored values of ``values`` (arrays take their items)."""
+        if field.length is None:
+            return field.decode(next(values))
+        return array(field.decode(next(values)) for _ in range(field.length))
+
+    def _get(self, index: int) -> _Any:
+        field = self._fields[index]
+        return self._decoded(field, self._read(field), list)
+
+    def _set(self, index: int, value: object) -> None:
+        field = self._fields[index]
+        checked = self.__sharedgen_layout__.fields[index].check(value)
+        self._call(self._write_script, field.groups, ["", *field.pairs(checked)])
+
+    def _add(self, index: int, delta: object) -> _Any:
+        spec = self.__sharedgen_layout__.fields[index]
+        if delta.__class__ is not (float if spec.kind == "float" else int):
+            delta = spec.delta(delta)
+        return self._fields[index].decode(self._add_to((self._fields[index], 0, delta)))  # type: ignore[arg-type]
+
+    def _add_item(self, index: int, item: object, delta: object) -> _Any:
+        spec = self.__sharedgen_layout__.fields[index]
+        position = check_index(item, spec.length or 0, spec.label)
+        if delta.__class__ is not (float if spec.kind == "float" else int):
+            delta = spec.delta(delta)
+        return self._fields[index].decode(self._add_to((self._fields[index], position, delta)))  # type: ignore[arg-type]
+
+    def _exchange(self, index: int, value: _T) -> _T:
+        field = self._fields[index]
+        checked = self.__sharedgen_layout__.fields[index].check(value)
+        reply: bytes = self._call(
+            self._swap_script,
+            field.groups,
+            [field.name, field.encode(checked), "any", "", field.missing],
+        )
+        old: _T = field.decode(reply[1:])
+        return old
+
+    def _compare_and_set(self, index: int, expected: object, value: object) -> bool:
+        field = self._fields[index]
+        checked = self.__sharedgen_layout__.fields[index].check(value)
+        stored = field.expected(expected)
+        if stored is None:
+            return False
+        mode = "number" if field.kind in ("f", "d") else "same"
+        reply: bytes = self._call(
+            self._swap_script,
+            field.groups,
+            [field.name, field.encode(checked), mode, stored, field.missing],
+        )
+        return reply[:1] == b"1"
 
     def _write(
         self, changes: list[tuple[RedisField, object]], ending: bool = False
@@ -1333,13 +2100,68 @@ class RedisStruct:
         if ends and lease is not None:
             lease.ended()
 
-    def _queue(self, *deltas: tuple[RedisField, int, float]) -> None:
-        """A batch flush's adds to one group, sent with the other groups' by _send_batch()."""
-        self._batched.setdefault(_threading.get_ident(), []).extend(deltas)
+    def _update(self, group: int, values: tuple[object, ...]) -> None:
+        layout = self.__sharedgen_layout__
+        self._write(
+            [
+                (self._fields[i], layout.fields[i].check(value))
+                for i, value in zip(layout.groups[group].fields, values, strict=True)
+                if value is not None
+            ]
+        )
 
-    def _send_batch(self) -> None:
-        """Apply a flush's adds to every group in one script call: all of them, or (on overflow) none."""
-        deltas = self._batched.pop(_threading.get_ident(), None)
+    @_contextmanager
+    def _locked(self, group: int) -> _Iterator[_Any]:
+        layout = self.__sharedgen_layout__
+        indexes = layout.groups[group].fields
+        fields = [self._fields[i] for i in indexes]
+        name = layout.groups[group].name
+        lease = self._leases[name]
+        stored = lease.take([hashed for field in fields for hashed in field.names])
+        if stored is None:
+            raise _lease_timeout(layout.name, name, layout.lock_timeout or 0.0)
+        try:
+            values = iter(stored)
+            copy = layout.views[group](
+                *(self._decoded(field, values, list) for field in fields)
+            )
+            yield copy
+            changed = changes(copy)
+            self._write(
+                [
+                    (
+                        self._fields[i],
+                        layout.fields[i].check(getattr(copy, layout.fields[i].name)),
+                    )
+                    for i in indexes
+                    if layout.fields[i].name in changed
+                ],
+                ending=True,
+            )
+        finally:
+            if lease.token():  # not already ended by the block's last write
+                lease.release()
+
+    @_contextmanager
+    def _batch(self) -> _Iterator[_Any]:
+        collected = _cast("type[Batch]", self.__sharedgen_layout__.batch)(self)
+        try:
+            yield collected
+        finally:
+            collected.flush()
+
+    def _flush(self, pending: dict[int, _Any]) -> None:
+        """A batch's flush: every group's adds in one script call, all of them or (on overflow) none."""
+        deltas: list[tuple[RedisField, int, _Any]] = []
+        for index, delta in pending.items():
+            items: dict[int, _Any] = (
+                _cast("dict[int, _Any]", delta)
+                if isinstance(delta, dict)
+                else {0: delta}
+            )
+            deltas += [
+                (self._fields[index], item, change) for item, change in items.items()
+            ]
         if deltas:
             try:
                 self._add_to(*deltas)
@@ -1347,44 +2169,10 @@ class RedisStruct:
                 groups = dict.fromkeys(
                     group for field, _, _ in deltas for group in field.groups
                 )
-                raise batch_refused(self._struct_name, groups, [error]) from None
-
-    @_contextmanager
-    def _holding(
-        self, group: str, *fields: RedisField
-    ) -> _Iterator[_Iterator[bytes | None]]:
-        """Hold a group's lease around a block; the stored values of ``fields`` are read as it is taken."""
-        lease = self._leases[group]
-        values = lease.take([name for field in fields for name in field.names])
-        if values is None:
-            raise _lease_timeout(self._struct_name, group, self._lock_timeout or 0.0)
-        try:
-            yield iter(values)
-        finally:
-            if lease.token():  # not already ended by the block's last write
-                lease.release()
-
-    def _exchange(self, field: RedisField, value: object) -> bytes:
-        reply: bytes = self._call(
-            self._swap_script,
-            field.groups,
-            [field.name, field.encode(value), "any", "", field.missing],
-        )
-        return reply[1:]
-
-    def _compare_and_set(
-        self, field: RedisField, expected: object, value: object
-    ) -> bool:
-        stored = field.expected(expected)
-        if stored is None:
-            return False
-        mode = "number" if field.kind in ("f", "d") else "same"
-        reply: bytes = self._call(
-            self._swap_script,
-            field.groups,
-            [field.name, field.encode(value), mode, stored, field.missing],
-        )
-        return reply[:1] == b"1"
+                raise batch_refused(
+                    self.__sharedgen_layout__.name, groups, [error]
+                ) from None
+        pending.clear()
 
     def _add_to(self, *deltas: tuple[RedisField, int, float]) -> bytes:
         """Add to fields (array items by index, else 0), all or none, in one script call; the last new value."""
@@ -1408,9 +2196,35 @@ class RedisStruct:
         new: bytes = reply
         return new
 
+    def snapshot(self) -> _S:
+        """A consistent copy of every field, read in one command."""
+        values = self._read(*self._fields)
+        decoded = [self._decoded(field, values, tuple) for field in self._fields]
+        return _cast(_S, self.__sharedgen_layout__.make_snapshot(decoded))
+
+    def _get_lock(self, group: str) -> Lock:
+        layout = self.__sharedgen_layout__
+        if not layout.groups:
+            raise ValueError(
+                f"{layout.name} has no lock group {group!r}: all its fields are lock: false"
+            )
+        try:
+            return _cast(Lock, self._leases[group])
+        except KeyError:
+            names = ", ".join(g.name for g in layout.groups)
+            raise ValueError(
+                f"{layout.name} has no lock group {group!r} (groups: {names})"
+            ) from None
+
+    def __repr__(self) -> str:
+        return struct_repr(type(self).__name__, self.snapshot())
+
 
 def _attach(
-    cls: type[RedisStruct], settings: dict[str, _Any], key: str, lease: float | None
-) -> RedisStruct:
+    cls: type[RedisStruct[_Any]],
+    settings: dict[str, _Any],
+    key: str,
+    lease: float | None,
+) -> RedisStruct[_Any]:
     redis = _importlib.import_module("redis")
     return cls(redis.Redis(**settings), key, lease=lease)

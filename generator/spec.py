@@ -61,7 +61,10 @@ CLASS_SCOPE_BUILTINS = frozenset(
 )
 DEFAULT_GROUP = "default"
 # Constructor parameters beside the fields, and members every struct has.
-RESERVED_FIELD_NAMES = frozenset({"self", "ctx", "locks", "snapshot", "get_lock", "batch", "as_dict", "on_redis"})
+# count and index: the snapshot is a tuple, whose methods they are.
+RESERVED_FIELD_NAMES = frozenset(
+    {"self", "ctx", "locks", "snapshot", "get_lock", "batch", "as_dict", "on_redis", "count", "index"}
+)
 # Per-field and per-group members: a field may not take one of these names.
 FIELD_MEMBER_PREFIXES = ("add_", "exchange_", "compare_and_set_")
 GROUP_MEMBER_PREFIXES = ("update_", "locked_")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ctypes
-import dataclasses
 import inspect
 import multiprocessing
 import pickle
@@ -337,12 +336,14 @@ def _acquired_elsewhere(lock: Any) -> bool:
     return result[0]
 
 
-def test_snapshot_is_a_frozen_dataclass(everything: ModuleType, e: Any) -> None:
+def test_snapshot_is_an_immutable_named_tuple(everything: ModuleType, e: Any) -> None:
     snap = e.snapshot()
-    assert isinstance(snap, everything.EverythingSnapshot)
-    assert [f.name for f in dataclasses.fields(snap)][:3] == ["c", "u", "b"]
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    assert isinstance(snap, everything.EverythingSnapshot) and isinstance(snap, tuple)
+    assert snap._fields[:3] == ("c", "u", "b") == tuple(snap.as_dict())[:3]
+    assert snap == tuple(snap.as_dict().values()) and snap[2] == snap.b
+    with pytest.raises(AttributeError):
         snap.i = 1
+    assert snap._replace(i=1).i == 1 and e.snapshot().i == snap.i  # a copy; the struct is untouched
 
 
 def test_get_lock(everything: ModuleType, e: Any) -> None:
@@ -415,24 +416,24 @@ def test_bad_constructor_arguments_raise(everything: ModuleType) -> None:
 
 def test_sharded_counters(everything: ModuleType) -> None:
     hits = everything.Hits()
-    assert (hits.count, hits.seconds, hits.small) == (0, 1.5, 0)
-    assert hits.add_count() is None  # no total: reading it would take every shard's lock
-    hits.add_count(41)
+    assert (hits.hits, hits.seconds, hits.small) == (0, 1.5, 0)
+    assert hits.add_hits() is None  # no total: reading it would take every shard's lock
+    hits.add_hits(41)
     hits.add_seconds(0.5)
-    assert (hits.count, hits.seconds) == (42, 2.0)
-    hits.count = 7
-    assert hits.count == 7
-    assert hits.snapshot().count == 7 and hits.snapshot().seconds == 2.0
-    for method in ("exchange_count", "compare_and_set_count", "batch"):
+    assert (hits.hits, hits.seconds) == (42, 2.0)
+    hits.hits = 7
+    assert hits.hits == 7
+    assert hits.snapshot().hits == 7 and hits.snapshot().seconds == 2.0
+    for method in ("exchange_hits", "compare_and_set_hits", "batch"):
         assert not hasattr(hits, method)
     assert list(inspect.signature(hits.update_default).parameters) == ["label"]  # shards have locks of their own
     with pytest.raises(TypeError):
-        hits.add_count(1.5)
+        hits.add_hits(1.5)
     with pytest.raises(OverflowError):
         hits.add_small(128)  # one shard holds a C signed char
     with pytest.raises(OverflowError):
         hits.small = 200
-    assert hits.small == 0 and hits.count == 7
+    assert hits.small == 0 and hits.hits == 7
 
 
 def test_a_batch_applies_on_flush_and_at_the_end_even_after_an_exception(everything: ModuleType) -> None:
@@ -470,4 +471,4 @@ def test_introspection_repr_and_dict(everything: ModuleType) -> None:
     fields = everything.Everything.__sharedgen_fields__
     assert fields["ints"] == {"type": "i", "length": 3, "lock": "arrays", "shards": None}
     assert fields["stop"]["lock"] is False
-    assert everything.Hits.__sharedgen_fields__["count"] == {"type": "q", "length": None, "lock": "shards", "shards": 2}
+    assert everything.Hits.__sharedgen_fields__["hits"] == {"type": "q", "length": None, "lock": "shards", "shards": 2}

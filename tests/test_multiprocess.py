@@ -118,8 +118,8 @@ def test_batched_adds_from_several_processes_are_exact(ctx: Any) -> None:
 
 
 def test_sharded_counter_totals_are_exact_with_more_processes_than_shards(ctx: Any, everything: ModuleType) -> None:
-    hits = everything.Hits(ctx=ctx)  # count has 2 shards, seconds 3
+    hits = everything.Hits(ctx=ctx)  # hits has 2 shards, seconds 3
     run_all(ctx, workers.add_hits, [(hits, 1000)] * 5)
     run_all(ctx, workers.add_hits_and_spawn, [(hits, 500, ctx.get_start_method())] * 2)
-    assert hits.count == 5 * 1000 + 2 * 2 * 500
+    assert hits.hits == 5 * 1000 + 2 * 2 * 500
     assert hits.seconds == 1.5 + 0.5 * (5 * 1000 + 2 * 2 * 500)

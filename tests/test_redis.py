@@ -366,13 +366,13 @@ def test_a_group_larger_than_one_script_call_of_lua_is_written_and_read_whole(
             redis: true
             fields:
               cells: {type: H, length: 5000, lock: grid}
-              count: {type: i, lock: grid}
+              moves: {type: i, lock: grid}
         """,
     )
     wide = module.Wide.on_redis(client, key)
     with wide.locked_grid() as grid:
         grid.cells = list(range(5000))
-        grid.count = 1
+        grid.moves = 1
     assert wide.cells == list(range(5000)) and wide.snapshot().cells[-1] == 4999
     with wide.batch() as batch:
         for index in range(0, 5000, 2):

@@ -119,17 +119,17 @@ FIELD_CASES = [
     # Python reads names in code in NFKC form, but not the strings of __slots__ and getattr.
     (
         "full-width name",
-        "      \uff43\uff4f\uff55\uff4e\uff54: {type: i}\n",
+        "      \uff54\uff4f\uff54\uff41\uff4c: {type: i}\n",
         "4:7",
-        "field '\uff43\uff4f\uff55\uff4e\uff54': field name '\uff43\uff4f\uff55\uff4e\uff54' is read by Python"
-        " as 'count' (NFKC); write 'count'",
+        "field '\uff54\uff4f\uff54\uff41\uff4c': field name '\uff54\uff4f\uff54\uff41\uff4c' is read by Python"
+        " as 'total' (NFKC); write 'total'",
     ),
     ("ligature name", "      \ufb01eld: {type: i}\n", "4:7", "is read by Python as 'field' (NFKC); write 'field'"),
     (
         "two spellings of one name",
-        "      count: {type: i}\n      \uff43ount: {type: i}\n",
+        "      total: {type: i}\n      \uff54otal: {type: i}\n",
         "5:7",
-        "field name '\uff43ount' is read by Python as 'count'",
+        "field name '\uff54otal' is read by Python as 'total'",
     ),
     (
         "normalizes to a generated member",

@@ -39,7 +39,7 @@ def test_mixed_operations_lose_nothing_and_keep_every_invariant(everything: Modu
     )
     assert shared.counter.value == adds + batched
     assert sum(snap.ints) == array_adds and snap.i == array_adds  # each array add also added to i in one block
-    assert shared.hits.count == sharded
+    assert shared.hits.hits == sharded
     assert shared.bad.value == 0
     assert shared.pair.a + shared.pair.b == 1000
     assert min(adds, batched, array_adds, sharded) > 0

@@ -83,7 +83,7 @@ def add_in_batches(counter: Counter, batches: int, per_batch: int) -> None:
 
 def add_hits(hits: Any, times: int) -> None:
     for _ in range(times):
-        hits.add_count()
+        hits.add_hits()
         hits.add_seconds(0.5)
 
 
@@ -145,7 +145,7 @@ def soak(shared: SoakShared, index: int, seconds: float) -> None:
             shared.everything.add_i()  # i counts array adds, in its own group
             shared.done[index * 4 + 2] += 1
         elif kind == 3:
-            shared.hits.add_count()
+            shared.hits.add_hits()
             shared.done[index * 4 + 3] += 1
         elif kind == 4:
             with shared.pair.locked_pair() as pair:
@@ -166,15 +166,15 @@ def soak(shared: SoakShared, index: int, seconds: float) -> None:
 
 def die_mid_commit(shared: Any, write: str) -> None:
     """Start a write and get SIGKILLed once the group's first field has changed, the rest not yet."""
-    import ctypes
     import signal
 
     def copy_first_field_then_die(journal: Any) -> None:
-        first = journal._fields[0]
-        ctypes.memmove(ctypes.addressof(first), ctypes.addressof(journal._saved), ctypes.sizeof(first))
+        target, saved = journal._copies[0]
+        target[:] = saved
         os.kill(os.getpid(), signal.SIGKILL)
 
-    type(shared._journal_pair)._copy_saved = copy_first_field_then_die
+    pair = [group.name for group in shared.__sharedgen_layout__.groups].index("pair")
+    type(shared._journals[pair])._copy_saved = copy_first_field_then_die
     if write == "group":
         shared.update_pair(a=1, b=999, last=[7, -7], note=b"7")
     else:  # one array field by itself: several stores, so it goes through the journal too
