@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import ast
 import ctypes
+import dataclasses
 import importlib
 import multiprocessing
 import os
@@ -135,6 +136,47 @@ def generated_snapshot20(w: Any, n: int) -> None:
         snapshot()
 
 
+# BenchWide's fields as the code before 2026-11-29 held them: a RawValue or RawArray each, read one
+# by one under the lock into a frozen dataclass (what snapshot() did then, written out).
+WIDE_TYPES = [(f.name, f.ctype, f.length) for f in bench.BenchWide.__sharedgen_layout__.fields]
+WideDataclass = dataclasses.make_dataclass(
+    "WideDataclass", [name for name, _, _ in WIDE_TYPES], frozen=True, slots=True
+)
+
+
+def field_by_field_make() -> Any:
+    fields = [CTX.RawArray(ctypes.c_char, length) if length else CTX.RawValue(ctype) for _, ctype, length in WIDE_TYPES]
+    return fields, CTX.RLock()
+
+
+def field_by_field_snapshot(shared: Any, n: int) -> None:
+    fields, lock = shared
+    acquire, release = lock.acquire, lock.release
+    for _ in range(n):
+        acquire()
+        try:
+            WideDataclass(*[field.value for field in fields])
+        finally:
+            release()
+
+
+def unpacked_into_dataclass(w: Any, n: int) -> None:
+    """The new snapshot's one unpack under the lock, into the frozen dataclass instead of the NamedTuple."""
+    lock, read = w.get_lock(), w._read_raw
+    strings = w.__sharedgen_layout__.decoding[1]
+    for _ in range(n):
+        if not lock.acquire(False):
+            lock.acquire()
+        try:
+            raw = read()
+        finally:
+            lock.release()
+        values = list(raw)
+        for index in strings:
+            values[index] = values[index].partition(b"\0")[0]
+        WideDataclass(*values)
+
+
 def generated_array_add(h: Any, n: int) -> None:
     add = h.add_slots
     for i in range(n):
@@ -170,6 +212,20 @@ WAYS = [
     Way("generated compare_and_set_value()", counter_make, generated_compare_and_set, 100_000, contended=False),
     Way("generated update_g() of 4 fields", lambda: bench.BenchGroup(ctx=CTX), generated_update4, 50_000),
     Way("generated snapshot() of 20 fields", lambda: bench.BenchWide(ctx=CTX), generated_snapshot20, 20_000),
+    Way(
+        "snapshot() of 20 fields before: field by field into a frozen dataclass",
+        field_by_field_make,
+        field_by_field_snapshot,
+        20_000,
+        contended=False,
+    ),
+    Way(
+        "snapshot() of 20 fields, one unpack, into a frozen dataclass",
+        lambda: bench.BenchWide(ctx=CTX),
+        unpacked_into_dataclass,
+        20_000,
+        contended=False,
+    ),
     Way("generated add_slots(i) (array)", lambda: bench.BenchArray(ctx=CTX), generated_array_add, 100_000),
     Way("generated sharded add_value() (shards: 8)", lambda: bench.BenchSharded(ctx=CTX), generated_add, 100_000),
     Way("generated batch(): 1000 adds per flush", counter_make, generated_batched_add, 200_000),
@@ -245,7 +301,11 @@ class Results:
 
 
 # Ways compared with each other besides the baseline: (the baseline of the comparison, the other).
-COMPARED = [("synchronized Value: read v.value", "generated read .value"), (HAND.name, "generated add_value()")]
+COMPARED = [
+    ("synchronized Value: read v.value", "generated read .value"),
+    (HAND.name, "generated add_value()"),
+    ("snapshot() of 20 fields before: field by field into a frozen dataclass", "generated snapshot() of 20 fields"),
+]
 
 
 def measure(rounds: int, scale: float, process_counts: list[int]) -> Results:
@@ -291,6 +351,9 @@ def report(results: Results, process_counts: list[int]) -> str:
     hand_over_add = [add / hand for hand, add in results.paired[COMPARED[1]]]
     spread = (statistics.median(hand_over_add), min(hand_over_add), max(hand_over_add))
     lines.append(f"hand-tuned RawValue + Lock against generated add: {cell(spread)} (1.0 = as fast)")
+    lines.append(
+        f"snapshot() of 20 fields against the code before (field by field): {cell(results.ratios(*COMPARED[2]))}"
+    )
     lines.append(
         f"\nOne process: each way alternates with its baseline in {CHUNKS} chunks per round. Several processes: each "
         "way's processes run on their own, and the ratio is to the seed idiom's run of the same round."

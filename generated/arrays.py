@@ -24,14 +24,7 @@ from .sharedgen_runtime import (
     Lock as _Lock,
     View as _View,
     int_range as _int_range,
-    as_int as _as_int,
-    check_int as _check_int,
-    check_float as _check_float,
-    add_overflow as _add_overflow,
     float_overflows as _float_overflows,
-    check_index as _check_index,
-    check_int_items as _check_int_items,
-    check_float_items as _check_float_items,
     FLOAT64_MAX as _FLOAT64_MAX,
     Layout as _Layout,
     SharedStruct as _SharedStruct,
@@ -72,13 +65,13 @@ class _Histogram_Batch(_Batch):
     __slots__ = ()
 
     def add_buckets(self, index: int, delta: int = 1) -> None:
-        self._add_item(0, index, delta)
+        self._add_item("buckets", index, delta)
 
     def add_weights(self, index: int, delta: float = 1.0) -> None:
-        self._add_item(1, index, delta)
+        self._add_item("weights", index, delta)
 
     def add_total(self, delta: int = 1) -> None:
-        self._add(2, delta)
+        self._add("total", delta)
 
 
 class Histogram(_SharedStruct[HistogramSnapshot]):
@@ -139,9 +132,7 @@ class Histogram(_SharedStruct[HistogramSnapshot]):
 
     @buckets.setter
     def buckets(self, value: _Sequence[int]) -> None:
-        value = _check_int_items(
-            value, 10, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX, "Histogram.buckets"
-        )
+        value = self._check_items("buckets", value)
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -152,9 +143,9 @@ class Histogram(_SharedStruct[HistogramSnapshot]):
     def add_buckets(self, index: int, delta: int = 1) -> int:
         """Atomically add delta to buckets[index]; return the new value."""
         if index.__class__ is not int or not 0 <= index < 10:
-            index = _check_index(index, 10, "Histogram.buckets")
+            index = self._index("buckets", index)
         if delta.__class__ is not int:
-            delta = _as_int(delta, "Histogram.buckets")
+            delta = self._delta("buckets", delta)
         shared = self._cell_buckets
         if not self._acquire_default(False):
             self._wait_default()
@@ -165,9 +156,7 @@ class Histogram(_SharedStruct[HistogramSnapshot]):
             pass
         finally:
             self._release_default()
-        raise _add_overflow(
-            "Histogram.buckets", delta, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX
-        )
+        raise self._overflow("buckets", delta)
 
     @property
     def weights(self) -> list[float]:
@@ -181,7 +170,7 @@ class Histogram(_SharedStruct[HistogramSnapshot]):
 
     @weights.setter
     def weights(self, value: _Sequence[float]) -> None:
-        value = _check_float_items(value, 4, _FLOAT64_MAX, "Histogram.weights")
+        value = self._check_items("weights", value)
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -192,9 +181,9 @@ class Histogram(_SharedStruct[HistogramSnapshot]):
     def add_weights(self, index: int, delta: float = 1.0) -> float:
         """Atomically add delta to weights[index]; return the new value."""
         if index.__class__ is not int or not 0 <= index < 4:
-            index = _check_index(index, 4, "Histogram.weights")
+            index = self._index("weights", index)
         if delta.__class__ is not float:
-            delta = _check_float(delta, _FLOAT64_MAX, "Histogram.weights")
+            delta = self._delta("weights", delta)
         shared = self._raw_weights
         if not self._acquire_default(False):
             self._wait_default()
@@ -207,7 +196,7 @@ class Histogram(_SharedStruct[HistogramSnapshot]):
                 return total
         finally:
             self._release_default()
-        raise _add_overflow("Histogram.weights", delta, -_FLOAT64_MAX, _FLOAT64_MAX)
+        raise self._overflow("weights", delta)
 
     @property
     def total(self) -> int:
@@ -225,9 +214,7 @@ class Histogram(_SharedStruct[HistogramSnapshot]):
             value.__class__ is not int
             or not _C_ULONGLONG_MIN <= value <= _C_ULONGLONG_MAX
         ):
-            value = _check_int(
-                value, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX, "Histogram.total"
-            )
+            value = self._check("total", value)
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -238,7 +225,7 @@ class Histogram(_SharedStruct[HistogramSnapshot]):
     def add_total(self, delta: int = 1) -> int:
         """Atomically add delta to total; return the new value."""
         if delta.__class__ is not int:
-            delta = _as_int(delta, "Histogram.total")
+            delta = self._delta("total", delta)
         shared = self._cell_total
         if not self._acquire_default(False):
             self._wait_default()
@@ -249,17 +236,15 @@ class Histogram(_SharedStruct[HistogramSnapshot]):
             pass
         finally:
             self._release_default()
-        raise _add_overflow(
-            "Histogram.total", delta, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX
-        )
+        raise self._overflow("total", delta)
 
     def exchange_total(self, value: int) -> int:
         """Atomically set total to value; return the old value."""
-        return self._exchange(2, value)
+        return self._exchange("total", value)
 
     def compare_and_set_total(self, expected: int, value: int) -> bool:
         """Atomically set total to value if it equals expected; return whether it did."""
-        return self._compare_and_set(2, expected, value)
+        return self._compare_and_set("total", expected, value)
 
     def update_default(
         self,
@@ -269,7 +254,7 @@ class Histogram(_SharedStruct[HistogramSnapshot]):
         total: int | None = None,
     ) -> None:
         """Set fields of group default at once; all checked first, None keeps a field."""
-        self._update(0, (buckets, weights, total))
+        self._update("default", (buckets, weights, total))
 
     def locked_default(self) -> _ContextManager[_Histogram_Locked_default]:
         """Hold group default's lock around a working copy of its fields.
@@ -277,7 +262,7 @@ class Histogram(_SharedStruct[HistogramSnapshot]):
         The fields assigned through the copy are checked and written back when the block
         ends; if it raises, nothing is.
         """
-        return self._locked(0)
+        return self._locked("default")
 
     def batch(self) -> _ContextManager[_Histogram_Batch]:
         """Collect adds in this process, applied when the block ends (and on flush()).

@@ -23,9 +23,6 @@ from .sharedgen_runtime import (
     Lock as _Lock,
     View as _View,
     int_range as _int_range,
-    as_int as _as_int,
-    check_int as _check_int,
-    add_overflow as _add_overflow,
     Layout as _Layout,
     SharedStruct as _SharedStruct,
     Batch as _Batch,
@@ -60,7 +57,7 @@ class _Counter_Batch(_Batch):
     __slots__ = ()
 
     def add_value(self, delta: int = 1) -> None:
-        self._add(0, delta)
+        self._add("value", delta)
 
 
 class Counter(_SharedStruct[CounterSnapshot]):
@@ -110,7 +107,7 @@ class Counter(_SharedStruct[CounterSnapshot]):
     @value.setter
     def value(self, value: int) -> None:
         if value.__class__ is not int or not _C_INT_MIN <= value <= _C_INT_MAX:
-            value = _check_int(value, _C_INT_MIN, _C_INT_MAX, "Counter.value")
+            value = self._check("value", value)
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -121,7 +118,7 @@ class Counter(_SharedStruct[CounterSnapshot]):
     def add_value(self, delta: int = 1) -> int:
         """Atomically add delta to value; return the new value."""
         if delta.__class__ is not int:
-            delta = _as_int(delta, "Counter.value")
+            delta = self._delta("value", delta)
         shared = self._cell_value
         if not self._acquire_default(False):
             self._wait_default()
@@ -132,15 +129,15 @@ class Counter(_SharedStruct[CounterSnapshot]):
             pass
         finally:
             self._release_default()
-        raise _add_overflow("Counter.value", delta, _C_INT_MIN, _C_INT_MAX)
+        raise self._overflow("value", delta)
 
     def exchange_value(self, value: int) -> int:
         """Atomically set value to value; return the old value."""
-        return self._exchange(0, value)
+        return self._exchange("value", value)
 
     def compare_and_set_value(self, expected: int, value: int) -> bool:
         """Atomically set value to value if it equals expected; return whether it did."""
-        return self._compare_and_set(0, expected, value)
+        return self._compare_and_set("value", expected, value)
 
     def update_default(
         self,
@@ -148,7 +145,7 @@ class Counter(_SharedStruct[CounterSnapshot]):
         value: int | None = None,
     ) -> None:
         """Set fields of group default at once; all checked first, None keeps a field."""
-        self._update(0, (value,))
+        self._update("default", (value,))
 
     def locked_default(self) -> _ContextManager[_Counter_Locked_default]:
         """Hold group default's lock around a working copy of its fields.
@@ -156,7 +153,7 @@ class Counter(_SharedStruct[CounterSnapshot]):
         The fields assigned through the copy are checked and written back when the block
         ends; if it raises, nothing is.
         """
-        return self._locked(0)
+        return self._locked("default")
 
     def batch(self) -> _ContextManager[_Counter_Batch]:
         """Collect adds in this process, applied when the block ends (and on flush()).
@@ -192,25 +189,25 @@ class CounterOnRedis(_RedisStruct[CounterSnapshot]):
     @property
     def value(self) -> int:
         """The count."""
-        value: int = self._get(0)
+        value: int = self._get("value")
         return value
 
     @value.setter
     def value(self, value: int) -> None:
-        self._set(0, value)
+        self._set("value", value)
 
     def add_value(self, delta: int = 1) -> int:
         """Atomically add delta to value; return the new value."""
-        total: int = self._add(0, delta)
+        total: int = self._add("value", delta)
         return total
 
     def exchange_value(self, value: int) -> int:
         """Atomically set value to value; return the old value."""
-        return self._exchange(0, value)
+        return self._exchange("value", value)
 
     def compare_and_set_value(self, expected: int, value: int) -> bool:
         """Atomically set value to value if it equals expected; return whether it did."""
-        return self._compare_and_set(0, expected, value)
+        return self._compare_and_set("value", expected, value)
 
     def update_default(
         self,
@@ -218,7 +215,7 @@ class CounterOnRedis(_RedisStruct[CounterSnapshot]):
         value: int | None = None,
     ) -> None:
         """Set fields of group default at once; all checked first, None keeps a field."""
-        self._update(0, (value,))
+        self._update("default", (value,))
 
     def locked_default(self) -> _ContextManager[_Counter_Locked_default]:
         """Hold group default's lock around a working copy of its fields.
@@ -226,7 +223,7 @@ class CounterOnRedis(_RedisStruct[CounterSnapshot]):
         The fields assigned through the copy are checked and written back when the block
         ends; if it raises, nothing is.
         """
-        return self._locked(0)
+        return self._locked("default")
 
     def batch(self) -> _ContextManager[_Counter_Batch]:
         """Collect adds in this process, applied when the block ends (and on flush()).

@@ -23,12 +23,6 @@ from .sharedgen_runtime import (
     Lock as _Lock,
     View as _View,
     int_range as _int_range,
-    as_int as _as_int,
-    check_int as _check_int,
-    add_overflow as _add_overflow,
-    check_wchar as _check_wchar,
-    check_bytes as _check_bytes,
-    check_text as _check_text,
     Layout as _Layout,
     SharedStruct as _SharedStruct,
     Batch as _Batch,
@@ -68,7 +62,7 @@ class _JobInfo_Batch(_Batch):
     __slots__ = ()
 
     def add_priority(self, delta: int = 1) -> None:
-        self._add(3, delta)
+        self._add("priority", delta)
 
 
 class JobInfo(_SharedStruct[JobInfoSnapshot]):
@@ -132,7 +126,7 @@ class JobInfo(_SharedStruct[JobInfoSnapshot]):
 
     @label.setter
     def label(self, value: bytes) -> None:
-        value = _check_bytes(value, 32, "JobInfo.label")
+        value = self._check("label", value)
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -142,11 +136,11 @@ class JobInfo(_SharedStruct[JobInfoSnapshot]):
 
     def exchange_label(self, value: bytes) -> bytes:
         """Atomically set label to value; return the old value."""
-        return self._exchange(0, value)
+        return self._exchange("label", value)
 
     def compare_and_set_label(self, expected: bytes, value: bytes) -> bool:
         """Atomically set label to value if it equals expected; return whether it did."""
-        return self._compare_and_set(0, expected, value)
+        return self._compare_and_set("label", expected, value)
 
     @property
     def owner(self) -> str:
@@ -161,7 +155,7 @@ class JobInfo(_SharedStruct[JobInfoSnapshot]):
 
     @owner.setter
     def owner(self, value: str) -> None:
-        value = _check_text(value, 16, "JobInfo.owner")
+        value = self._check("owner", value)
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -171,11 +165,11 @@ class JobInfo(_SharedStruct[JobInfoSnapshot]):
 
     def exchange_owner(self, value: str) -> str:
         """Atomically set owner to value; return the old value."""
-        return self._exchange(1, value)
+        return self._exchange("owner", value)
 
     def compare_and_set_owner(self, expected: str, value: str) -> bool:
         """Atomically set owner to value if it equals expected; return whether it did."""
-        return self._compare_and_set(1, expected, value)
+        return self._compare_and_set("owner", expected, value)
 
     @property
     def grade(self) -> str:
@@ -189,7 +183,7 @@ class JobInfo(_SharedStruct[JobInfoSnapshot]):
 
     @grade.setter
     def grade(self, value: str) -> None:
-        value = _check_wchar(value, "JobInfo.grade")
+        value = self._check("grade", value)
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -199,11 +193,11 @@ class JobInfo(_SharedStruct[JobInfoSnapshot]):
 
     def exchange_grade(self, value: str) -> str:
         """Atomically set grade to value; return the old value."""
-        return self._exchange(2, value)
+        return self._exchange("grade", value)
 
     def compare_and_set_grade(self, expected: str, value: str) -> bool:
         """Atomically set grade to value if it equals expected; return whether it did."""
-        return self._compare_and_set(2, expected, value)
+        return self._compare_and_set("grade", expected, value)
 
     @property
     def priority(self) -> int:
@@ -218,7 +212,7 @@ class JobInfo(_SharedStruct[JobInfoSnapshot]):
     @priority.setter
     def priority(self, value: int) -> None:
         if value.__class__ is not int or not _C_SHORT_MIN <= value <= _C_SHORT_MAX:
-            value = _check_int(value, _C_SHORT_MIN, _C_SHORT_MAX, "JobInfo.priority")
+            value = self._check("priority", value)
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -229,7 +223,7 @@ class JobInfo(_SharedStruct[JobInfoSnapshot]):
     def add_priority(self, delta: int = 1) -> int:
         """Atomically add delta to priority; return the new value."""
         if delta.__class__ is not int:
-            delta = _as_int(delta, "JobInfo.priority")
+            delta = self._delta("priority", delta)
         shared = self._cell_priority
         if not self._acquire_default(False):
             self._wait_default()
@@ -240,15 +234,15 @@ class JobInfo(_SharedStruct[JobInfoSnapshot]):
             pass
         finally:
             self._release_default()
-        raise _add_overflow("JobInfo.priority", delta, _C_SHORT_MIN, _C_SHORT_MAX)
+        raise self._overflow("priority", delta)
 
     def exchange_priority(self, value: int) -> int:
         """Atomically set priority to value; return the old value."""
-        return self._exchange(3, value)
+        return self._exchange("priority", value)
 
     def compare_and_set_priority(self, expected: int, value: int) -> bool:
         """Atomically set priority to value if it equals expected; return whether it did."""
-        return self._compare_and_set(3, expected, value)
+        return self._compare_and_set("priority", expected, value)
 
     def update_default(
         self,
@@ -259,7 +253,7 @@ class JobInfo(_SharedStruct[JobInfoSnapshot]):
         priority: int | None = None,
     ) -> None:
         """Set fields of group default at once; all checked first, None keeps a field."""
-        self._update(0, (label, owner, grade, priority))
+        self._update("default", (label, owner, grade, priority))
 
     def locked_default(self) -> _ContextManager[_JobInfo_Locked_default]:
         """Hold group default's lock around a working copy of its fields.
@@ -267,7 +261,7 @@ class JobInfo(_SharedStruct[JobInfoSnapshot]):
         The fields assigned through the copy are checked and written back when the block
         ends; if it raises, nothing is.
         """
-        return self._locked(0)
+        return self._locked("default")
 
     def batch(self) -> _ContextManager[_JobInfo_Batch]:
         """Collect adds in this process, applied when the block ends (and on flush()).

@@ -23,13 +23,7 @@ from .sharedgen_runtime import (
     Lock as _Lock,
     View as _View,
     int_range as _int_range,
-    as_int as _as_int,
-    check_int as _check_int,
-    check_float as _check_float,
-    add_overflow as _add_overflow,
     float_overflows as _float_overflows,
-    check_bool as _check_bool,
-    check_char as _check_char,
     FLOAT64_MAX as _FLOAT64_MAX,
     Layout as _Layout,
     SharedStruct as _SharedStruct,
@@ -86,13 +80,13 @@ class _WorkerStats_Batch(_Batch):
     __slots__ = ()
 
     def add_processed(self, delta: int = 1) -> None:
-        self._add(0, delta)
+        self._add("processed", delta)
 
     def add_failed(self, delta: int = 1) -> None:
-        self._add(1, delta)
+        self._add("failed", delta)
 
     def add_elapsed(self, delta: float = 1.0) -> None:
-        self._add(2, delta)
+        self._add("elapsed", delta)
 
 
 class WorkerStats(_SharedStruct[WorkerStatsSnapshot]):
@@ -182,7 +176,7 @@ class WorkerStats(_SharedStruct[WorkerStatsSnapshot]):
     @processed.setter
     def processed(self, value: int) -> None:
         if value.__class__ is not int or not _C_INT_MIN <= value <= _C_INT_MAX:
-            value = _check_int(value, _C_INT_MIN, _C_INT_MAX, "WorkerStats.processed")
+            value = self._check("processed", value)
         if not self._acquire_progress(False):
             self._wait_progress()
         try:
@@ -193,7 +187,7 @@ class WorkerStats(_SharedStruct[WorkerStatsSnapshot]):
     def add_processed(self, delta: int = 1) -> int:
         """Atomically add delta to processed; return the new value."""
         if delta.__class__ is not int:
-            delta = _as_int(delta, "WorkerStats.processed")
+            delta = self._delta("processed", delta)
         shared = self._cell_processed
         if not self._acquire_progress(False):
             self._wait_progress()
@@ -204,15 +198,15 @@ class WorkerStats(_SharedStruct[WorkerStatsSnapshot]):
             pass
         finally:
             self._release_progress()
-        raise _add_overflow("WorkerStats.processed", delta, _C_INT_MIN, _C_INT_MAX)
+        raise self._overflow("processed", delta)
 
     def exchange_processed(self, value: int) -> int:
         """Atomically set processed to value; return the old value."""
-        return self._exchange(0, value)
+        return self._exchange("processed", value)
 
     def compare_and_set_processed(self, expected: int, value: int) -> bool:
         """Atomically set processed to value if it equals expected; return whether it did."""
-        return self._compare_and_set(0, expected, value)
+        return self._compare_and_set("processed", expected, value)
 
     @property
     def failed(self) -> int:
@@ -227,7 +221,7 @@ class WorkerStats(_SharedStruct[WorkerStatsSnapshot]):
     @failed.setter
     def failed(self, value: int) -> None:
         if value.__class__ is not int or not _C_INT_MIN <= value <= _C_INT_MAX:
-            value = _check_int(value, _C_INT_MIN, _C_INT_MAX, "WorkerStats.failed")
+            value = self._check("failed", value)
         if not self._acquire_progress(False):
             self._wait_progress()
         try:
@@ -238,7 +232,7 @@ class WorkerStats(_SharedStruct[WorkerStatsSnapshot]):
     def add_failed(self, delta: int = 1) -> int:
         """Atomically add delta to failed; return the new value."""
         if delta.__class__ is not int:
-            delta = _as_int(delta, "WorkerStats.failed")
+            delta = self._delta("failed", delta)
         shared = self._cell_failed
         if not self._acquire_progress(False):
             self._wait_progress()
@@ -249,15 +243,15 @@ class WorkerStats(_SharedStruct[WorkerStatsSnapshot]):
             pass
         finally:
             self._release_progress()
-        raise _add_overflow("WorkerStats.failed", delta, _C_INT_MIN, _C_INT_MAX)
+        raise self._overflow("failed", delta)
 
     def exchange_failed(self, value: int) -> int:
         """Atomically set failed to value; return the old value."""
-        return self._exchange(1, value)
+        return self._exchange("failed", value)
 
     def compare_and_set_failed(self, expected: int, value: int) -> bool:
         """Atomically set failed to value if it equals expected; return whether it did."""
-        return self._compare_and_set(1, expected, value)
+        return self._compare_and_set("failed", expected, value)
 
     @property
     def elapsed(self) -> float:
@@ -272,7 +266,7 @@ class WorkerStats(_SharedStruct[WorkerStatsSnapshot]):
     @elapsed.setter
     def elapsed(self, value: float) -> None:
         if value.__class__ is not float or not -_FLOAT64_MAX <= value <= _FLOAT64_MAX:
-            value = _check_float(value, _FLOAT64_MAX, "WorkerStats.elapsed")
+            value = self._check("elapsed", value)
         if not self._acquire_timing(False):
             self._wait_timing()
         try:
@@ -283,7 +277,7 @@ class WorkerStats(_SharedStruct[WorkerStatsSnapshot]):
     def add_elapsed(self, delta: float = 1.0) -> float:
         """Atomically add delta to elapsed; return the new value."""
         if delta.__class__ is not float:
-            delta = _check_float(delta, _FLOAT64_MAX, "WorkerStats.elapsed")
+            delta = self._delta("elapsed", delta)
         shared = self._raw_elapsed
         if not self._acquire_timing(False):
             self._wait_timing()
@@ -296,15 +290,15 @@ class WorkerStats(_SharedStruct[WorkerStatsSnapshot]):
                 return total
         finally:
             self._release_timing()
-        raise _add_overflow("WorkerStats.elapsed", delta, -_FLOAT64_MAX, _FLOAT64_MAX)
+        raise self._overflow("elapsed", delta)
 
     def exchange_elapsed(self, value: float) -> float:
         """Atomically set elapsed to value; return the old value."""
-        return self._exchange(2, value)
+        return self._exchange("elapsed", value)
 
     def compare_and_set_elapsed(self, expected: float, value: float) -> bool:
         """Atomically set elapsed to value if it equals expected; return whether it did."""
-        return self._compare_and_set(2, expected, value)
+        return self._compare_and_set("elapsed", expected, value)
 
     @property
     def state(self) -> bytes:
@@ -318,7 +312,7 @@ class WorkerStats(_SharedStruct[WorkerStatsSnapshot]):
 
     @state.setter
     def state(self, value: bytes) -> None:
-        value = _check_char(value, "WorkerStats.state")
+        value = self._check("state", value)
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -328,11 +322,11 @@ class WorkerStats(_SharedStruct[WorkerStatsSnapshot]):
 
     def exchange_state(self, value: bytes) -> bytes:
         """Atomically set state to value; return the old value."""
-        return self._exchange(3, value)
+        return self._exchange("state", value)
 
     def compare_and_set_state(self, expected: bytes, value: bytes) -> bool:
         """Atomically set state to value if it equals expected; return whether it did."""
-        return self._compare_and_set(3, expected, value)
+        return self._compare_and_set("state", expected, value)
 
     @property
     def stop(self) -> bool:
@@ -341,7 +335,7 @@ class WorkerStats(_SharedStruct[WorkerStatsSnapshot]):
 
     @stop.setter
     def stop(self, value: bool) -> None:
-        value = _check_bool(value, "WorkerStats.stop")
+        value = self._check("stop", value)
         self._raw_stop.value = value
 
     def update_progress(
@@ -351,7 +345,7 @@ class WorkerStats(_SharedStruct[WorkerStatsSnapshot]):
         failed: int | None = None,
     ) -> None:
         """Set fields of group progress at once; all checked first, None keeps a field."""
-        self._update(0, (processed, failed))
+        self._update("progress", (processed, failed))
 
     def locked_progress(self) -> _ContextManager[_WorkerStats_Locked_progress]:
         """Hold group progress's lock around a working copy of its fields.
@@ -359,7 +353,7 @@ class WorkerStats(_SharedStruct[WorkerStatsSnapshot]):
         The fields assigned through the copy are checked and written back when the block
         ends; if it raises, nothing is.
         """
-        return self._locked(0)
+        return self._locked("progress")
 
     def update_timing(
         self,
@@ -367,7 +361,7 @@ class WorkerStats(_SharedStruct[WorkerStatsSnapshot]):
         elapsed: float | None = None,
     ) -> None:
         """Set fields of group timing at once; all checked first, None keeps a field."""
-        self._update(1, (elapsed,))
+        self._update("timing", (elapsed,))
 
     def locked_timing(self) -> _ContextManager[_WorkerStats_Locked_timing]:
         """Hold group timing's lock around a working copy of its fields.
@@ -375,7 +369,7 @@ class WorkerStats(_SharedStruct[WorkerStatsSnapshot]):
         The fields assigned through the copy are checked and written back when the block
         ends; if it raises, nothing is.
         """
-        return self._locked(1)
+        return self._locked("timing")
 
     def update_default(
         self,
@@ -383,7 +377,7 @@ class WorkerStats(_SharedStruct[WorkerStatsSnapshot]):
         state: bytes | None = None,
     ) -> None:
         """Set fields of group default at once; all checked first, None keeps a field."""
-        self._update(2, (state,))
+        self._update("default", (state,))
 
     def locked_default(self) -> _ContextManager[_WorkerStats_Locked_default]:
         """Hold group default's lock around a working copy of its fields.
@@ -391,7 +385,7 @@ class WorkerStats(_SharedStruct[WorkerStatsSnapshot]):
         The fields assigned through the copy are checked and written back when the block
         ends; if it raises, nothing is.
         """
-        return self._locked(2)
+        return self._locked("default")
 
     def batch(self) -> _ContextManager[_WorkerStats_Batch]:
         """Collect adds in this process, applied when the block ends (and on flush()).
@@ -429,99 +423,99 @@ class WorkerStatsOnRedis(_RedisStruct[WorkerStatsSnapshot]):
     @property
     def processed(self) -> int:
         """Field 'processed': C int."""
-        value: int = self._get(0)
+        value: int = self._get("processed")
         return value
 
     @processed.setter
     def processed(self, value: int) -> None:
-        self._set(0, value)
+        self._set("processed", value)
 
     def add_processed(self, delta: int = 1) -> int:
         """Atomically add delta to processed; return the new value."""
-        total: int = self._add(0, delta)
+        total: int = self._add("processed", delta)
         return total
 
     def exchange_processed(self, value: int) -> int:
         """Atomically set processed to value; return the old value."""
-        return self._exchange(0, value)
+        return self._exchange("processed", value)
 
     def compare_and_set_processed(self, expected: int, value: int) -> bool:
         """Atomically set processed to value if it equals expected; return whether it did."""
-        return self._compare_and_set(0, expected, value)
+        return self._compare_and_set("processed", expected, value)
 
     @property
     def failed(self) -> int:
         """Field 'failed': C int."""
-        value: int = self._get(1)
+        value: int = self._get("failed")
         return value
 
     @failed.setter
     def failed(self, value: int) -> None:
-        self._set(1, value)
+        self._set("failed", value)
 
     def add_failed(self, delta: int = 1) -> int:
         """Atomically add delta to failed; return the new value."""
-        total: int = self._add(1, delta)
+        total: int = self._add("failed", delta)
         return total
 
     def exchange_failed(self, value: int) -> int:
         """Atomically set failed to value; return the old value."""
-        return self._exchange(1, value)
+        return self._exchange("failed", value)
 
     def compare_and_set_failed(self, expected: int, value: int) -> bool:
         """Atomically set failed to value if it equals expected; return whether it did."""
-        return self._compare_and_set(1, expected, value)
+        return self._compare_and_set("failed", expected, value)
 
     @property
     def elapsed(self) -> float:
         """Field 'elapsed': C double."""
-        value: float = self._get(2)
+        value: float = self._get("elapsed")
         return value
 
     @elapsed.setter
     def elapsed(self, value: float) -> None:
-        self._set(2, value)
+        self._set("elapsed", value)
 
     def add_elapsed(self, delta: float = 1.0) -> float:
         """Atomically add delta to elapsed; return the new value."""
-        total: float = self._add(2, delta)
+        total: float = self._add("elapsed", delta)
         return total
 
     def exchange_elapsed(self, value: float) -> float:
         """Atomically set elapsed to value; return the old value."""
-        return self._exchange(2, value)
+        return self._exchange("elapsed", value)
 
     def compare_and_set_elapsed(self, expected: float, value: float) -> bool:
         """Atomically set elapsed to value if it equals expected; return whether it did."""
-        return self._compare_and_set(2, expected, value)
+        return self._compare_and_set("elapsed", expected, value)
 
     @property
     def state(self) -> bytes:
         """I idle, R running, D done."""
-        value: bytes = self._get(3)
+        value: bytes = self._get("state")
         return value
 
     @state.setter
     def state(self, value: bytes) -> None:
-        self._set(3, value)
+        self._set("state", value)
 
     def exchange_state(self, value: bytes) -> bytes:
         """Atomically set state to value; return the old value."""
-        return self._exchange(3, value)
+        return self._exchange("state", value)
 
     def compare_and_set_state(self, expected: bytes, value: bytes) -> bool:
         """Atomically set state to value if it equals expected; return whether it did."""
-        return self._compare_and_set(3, expected, value)
+        return self._compare_and_set("state", expected, value)
 
     @property
     def stop(self) -> bool:
         """Set by the parent to ask workers to stop."""
-        value: bool = self._get(4)
+        value: bool = self._get("stop")
         return value
 
     @stop.setter
     def stop(self, value: bool) -> None:
-        self._set(4, value)
+        self._set("stop", value)
 
     def update_progress(
         self,
@@ -530,7 +524,7 @@ class WorkerStatsOnRedis(_RedisStruct[WorkerStatsSnapshot]):
         failed: int | None = None,
     ) -> None:
         """Set fields of group progress at once; all checked first, None keeps a field."""
-        self._update(0, (processed, failed))
+        self._update("progress", (processed, failed))
 
     def locked_progress(self) -> _ContextManager[_WorkerStats_Locked_progress]:
         """Hold group progress's lock around a working copy of its fields.
@@ -538,7 +532,7 @@ class WorkerStatsOnRedis(_RedisStruct[WorkerStatsSnapshot]):
         The fields assigned through the copy are checked and written back when the block
         ends; if it raises, nothing is.
         """
-        return self._locked(0)
+        return self._locked("progress")
 
     def update_timing(
         self,
@@ -546,7 +540,7 @@ class WorkerStatsOnRedis(_RedisStruct[WorkerStatsSnapshot]):
         elapsed: float | None = None,
     ) -> None:
         """Set fields of group timing at once; all checked first, None keeps a field."""
-        self._update(1, (elapsed,))
+        self._update("timing", (elapsed,))
 
     def locked_timing(self) -> _ContextManager[_WorkerStats_Locked_timing]:
         """Hold group timing's lock around a working copy of its fields.
@@ -554,7 +548,7 @@ class WorkerStatsOnRedis(_RedisStruct[WorkerStatsSnapshot]):
         The fields assigned through the copy are checked and written back when the block
         ends; if it raises, nothing is.
         """
-        return self._locked(1)
+        return self._locked("timing")
 
     def update_default(
         self,
@@ -562,7 +556,7 @@ class WorkerStatsOnRedis(_RedisStruct[WorkerStatsSnapshot]):
         state: bytes | None = None,
     ) -> None:
         """Set fields of group default at once; all checked first, None keeps a field."""
-        self._update(2, (state,))
+        self._update("default", (state,))
 
     def locked_default(self) -> _ContextManager[_WorkerStats_Locked_default]:
         """Hold group default's lock around a working copy of its fields.
@@ -570,7 +564,7 @@ class WorkerStatsOnRedis(_RedisStruct[WorkerStatsSnapshot]):
         The fields assigned through the copy are checked and written back when the block
         ends; if it raises, nothing is.
         """
-        return self._locked(2)
+        return self._locked("default")
 
     def batch(self) -> _ContextManager[_WorkerStats_Batch]:
         """Collect adds in this process, applied when the block ends (and on flush()).

@@ -84,10 +84,10 @@ class FieldModel:
     item_type: str  # arrays: annotation of one item; else the value type
     default: object  # a Python value; templates print it with repr
     default_fill: object  # arrays whose items are all equal: that item (printed as `(item,) * length`)
-    check: str  # helper that validates a whole value: `_check_int`, `_check_float`, `_check_text`, ...
-    check_args: tuple[str, ...]  # our constants passed after the value
-    item_check: str  # arrays: helper validating one item (used by add)
-    item_check_args: tuple[str, ...]
+    # The struct's method checking a whole value off the fast path: `_check`, or `_check_items`
+    # for arrays (typed as the list a C array takes).
+    check: str
+    limits: tuple[str, ...]  # numbers: the module's constants bounding one item (low, high)
     has_add: bool
     has_exchange: bool
     has_compare_and_set: bool
@@ -168,22 +168,13 @@ class FieldModel:
 
     @property
     def item_low(self) -> str:
-        return self.item_check_args[0] if not self.floating else f"-{self.item_check_args[0]}"
+        return self.limits[0]
 
     @property
     def item_high(self) -> str:
-        return self.item_check_args[-1]
+        return self.limits[1]
 
     low, high = item_low, item_high
-
-    @property
-    def delta_check(self) -> str:
-        """Helper normalizing a delta of another type (numpy ints, Fractions) or raising TypeError."""
-        return "_check_float" if self.floating else "_as_int"
-
-    @property
-    def delta_check_args(self) -> tuple[str, ...]:
-        return self.item_check_args if self.floating else ()
 
     @property
     def typed_load(self) -> bool:
@@ -328,14 +319,6 @@ ZERO: dict[Kind, int | float | bool | bytes | str] = {
     Kind.STR: "\0",
 }
 EMPTY = {Kind.BYTES: b"", Kind.STR: ""}
-STRING_CHECKS = {Kind.BYTES: "_check_bytes", Kind.STR: "_check_text"}
-SCALAR_CHECKS = {
-    Kind.INT: "_check_int",
-    Kind.FLOAT: "_check_float",
-    Kind.BOOL: "_check_bool",
-    Kind.BYTES: "_check_char",
-    Kind.STR: "_check_wchar",
-}
 
 
 def private_class(struct: str, kind: str, group: str = "") -> str:
@@ -358,13 +341,13 @@ def clean_doc(text: str | None, fallback: str) -> str:
     return "\n".join(lines).strip("\n") or fallback
 
 
-def _scalar_check_args(spec: FieldSpec) -> tuple[str, ...]:
+def _limits(spec: FieldSpec) -> tuple[str, ...]:
     code = spec.code
     if code.kind is Kind.INT:
         bounds = IntRange(code.ctype, code.signed)
         return (bounds.min_name, bounds.max_name)
     if code.kind is Kind.FLOAT:
-        return (FLOAT_LIMITS[code.code],)
+        return (f"-{FLOAT_LIMITS[code.code]}", FLOAT_LIMITS[code.code])
     return ()
 
 
@@ -373,28 +356,23 @@ def build_field(struct_name: str, index: int, name: str, spec: FieldSpec) -> Fie
     kind = code.kind
     python_type = PYTHON_TYPES[kind]
     locked = spec.group is not None
-    item_check, item_check_args = SCALAR_CHECKS[kind], _scalar_check_args(spec)
     if spec.shards is not None:
         storage = Storage.SHARDED
         value_type = snapshot_type = setter_type = python_type
-        check, check_args = item_check, item_check_args
         default = ZERO[kind] if spec.default is None else spec.default
     elif spec.length is None:
         storage = Storage.SCALAR
         value_type = snapshot_type = setter_type = python_type
-        check, check_args = item_check, item_check_args
         default = ZERO[kind] if spec.default is None else spec.default
-    elif kind in STRING_CHECKS:
+    elif kind in EMPTY:  # c and u with a length: fixed-capacity text
         storage = Storage.STRING
         value_type = snapshot_type = setter_type = python_type
-        check, check_args = STRING_CHECKS[kind], (repr(spec.length),)
         default = EMPTY[kind] if spec.default is None else spec.default
     else:
         storage = Storage.ARRAY
         value_type = f"list[{python_type}]"
         snapshot_type = f"tuple[{python_type}, ...]"
         setter_type = f"_Sequence[{python_type}]"
-        check, check_args = item_check + "_items", (repr(spec.length),) + item_check_args
         fill = ZERO[kind] if spec.default is None else spec.default
         default = fill if isinstance(fill, tuple) else (fill,) * spec.length
     numeric = kind in (Kind.INT, Kind.FLOAT)
@@ -415,10 +393,8 @@ def build_field(struct_name: str, index: int, name: str, spec: FieldSpec) -> Fie
         item_type=python_type,
         default=default,
         default_fill=default[0] if isinstance(default, tuple) and len(set(default)) == 1 else None,
-        check=check,
-        check_args=check_args,
-        item_check=item_check,
-        item_check_args=item_check_args,
+        check="_check_items" if storage is Storage.ARRAY else "_check",
+        limits=_limits(spec),
         has_add=(locked or storage is Storage.SHARDED) and numeric,
         has_exchange=exchangeable,
         has_compare_and_set=exchangeable,

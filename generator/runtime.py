@@ -837,6 +837,8 @@ class Field:
         "low",
         "high",
         "cell",
+        "check",
+        "journaled",
     )
 
     def __init__(
@@ -883,33 +885,46 @@ class Field:
             and (group is not None or shards is not None)
         )
         self.offset = 0
+        self.check = self._checker()
+        self.journaled = (
+            False  # written through its group's journal (the layout decides)
+        )
 
-    def check(self, value: object) -> _Any:
-        """The value, checked as a whole (TypeError, OverflowError, ValueError)."""
-        kind, label = self.kind, self.label
+    def _checker(self) -> _Callable[[object], _Any]:
+        """What checks a whole value (TypeError, OverflowError, ValueError), made once per field."""
+        label, capacity = self.label, self.length or 0
         if self.storage == "string":
-            capacity = self.length or 0
-            if kind == "bytes":
-                return check_bytes(value, capacity, label)
-            return check_text(value, capacity, label)
-        if self.storage == "array":
-            return [
-                self.check_item(item)
-                for item in check_items(value, self.length or 0, label)
-            ]
-        return self.check_item(value)
+            check = check_bytes if self.kind == "bytes" else check_text
+            return _functools.partial(check, capacity=capacity, name=label)
+        item = self._item_checker()
+        if self.storage != "array":
+            return item
+        return lambda values: [
+            item(one) for one in check_items(values, capacity, label)
+        ]
 
-    def check_item(self, value: object) -> _Any:
+    def _item_checker(self) -> _Callable[[object], _Any]:
         kind, label = self.kind, self.label
         if kind == "int":
-            return check_int(value, int(self.low), int(self.high), label)
+            low, high = int(self.low), int(self.high)
+
+            def check_int_item(value: object) -> _Any:
+                if isinstance(value, int) and low <= value <= high:
+                    return value
+                return check_int(value, low, high, label)
+
+            return check_int_item
         if kind == "float":
-            return check_float(value, self.high, label)
-        if kind == "bool":
-            return check_bool(value, label)
-        if kind == "bytes":
-            return check_char(value, label)
-        return check_wchar(value, label)
+            limit = self.high
+
+            def check_float_item(value: object) -> _Any:
+                if isinstance(value, float) and -limit <= value <= limit:
+                    return value
+                return check_float(value, limit, label)
+
+            return check_float_item
+        simple = {"bool": check_bool, "bytes": check_char, "str": check_wchar}[kind]
+        return _functools.partial(simple, name=label)
 
     def delta(self, value: object) -> _Any:
         """An add's delta of another type than the field's (numpy ints, Fractions), or TypeError."""
@@ -951,15 +966,40 @@ class Field:
         if self.storage == "array":
             end = at + (self.length or 0)
             return values[at:end], end
-        value = values[at]
+        return self.fix(values[at]), at + 1
+
+    def fix(self, value: _Any) -> _Any:
+        """One unpacked value as the field reads: a C string up to its NUL, a wchar_t as str."""
         if self.code == "u":
             if self.storage == "string":
                 text: str = value.decode(_WCHAR_CODEC, "surrogatepass")
-                return text.split("\0", 1)[0], at + 1
-            return chr(value), at + 1
+                return text.partition("\0")[0]
+            return chr(value)
         if self.storage == "string":
-            return value.split(b"\0", 1)[0], at + 1
-        return value, at + 1
+            return value.partition(b"\0")[0]
+        return value
+
+    @property
+    def fixed(self) -> bool:
+        """Whether an unpacked value needs fix() (the others are read as they are)."""
+        return self.code == "u" or self.storage == "string"
+
+
+def _accessors(
+    field: Field, shared: _Any
+) -> tuple[_Callable[[], _Any], _Callable[[_Any], None]]:
+    """C calls that read and write a field's whole value in this process."""
+    if field.storage in ("array", "sharded"):
+        whole = slice(None)
+        return (
+            _functools.partial(shared.__getitem__, whole),
+            _functools.partial(shared.__setitem__, whole),
+        )
+    value = _cast(_Any, type(shared)).value  # the C type's descriptor
+    return (
+        _functools.partial(value.__get__, shared),
+        _functools.partial(value.__set__, shared),
+    )
 
 
 def _aligned(offset: int, alignment: int) -> int:
@@ -969,10 +1009,26 @@ def _aligned(offset: int, alignment: int) -> int:
 class Group:
     """A lock group: its fields (indexes into the struct's), and whether its writes are journaled."""
 
-    __slots__ = ("name", "fields", "journal_offset", "journal_size")
+    __slots__ = ("name", "fields", "rules", "journal_offset", "journal_size")
 
-    def __init__(self, name: str, fields: tuple[int, ...]) -> None:
-        self.name, self.fields = name, fields
+    def __init__(
+        self, name: str, fields: tuple[Field, ...], indexes: tuple[int, ...]
+    ) -> None:
+        self.name, self.fields = name, indexes
+        # Per field: the exact type and range a value passes unchecked, else what checks it.
+        self.rules = tuple(
+            (
+                (
+                    {"int": int, "float": float}.get(f.kind)
+                    if f.storage == "scalar"
+                    else None
+                ),
+                f.low,
+                f.high,
+                f.check,
+            )
+            for f in fields
+        )
         self.journal_offset = self.journal_size = 0
 
 
@@ -985,6 +1041,8 @@ class Layout:
         "groups",
         "lock_timeout",
         "recover_locks",
+        "field_index",
+        "group_index",
         "snapshot",
         "make_snapshot",
         "views",
@@ -993,7 +1051,8 @@ class Layout:
         "parked_offset",
         "claims_offsets",
         "unpack",
-        "plain",
+        "decoding",
+        "parks",
         "metadata",
     )
 
@@ -1016,7 +1075,7 @@ class Layout:
         )
         self.snapshot, self.views, self.batch = snapshot, views, batch
         # One C call: a snapshot's values need no checks, and tuple.__new__ makes no copy of a tuple.
-        self.make_snapshot: _Callable[[_Iterable[_Any]], tuple[_Any, ...]]
+        self.make_snapshot: _Callable[[_Iterable[_Any]], _Any]
         self.make_snapshot = _functools.partial(_cast(_Any, tuple).__new__, snapshot)
         self.fields = tuple(
             Field(
@@ -1029,9 +1088,14 @@ class Layout:
             )
             for field, code, length, group, shards in fields
         )
+        # Generated code names fields and groups; the runtime keeps them by position.
+        self.field_index = {field[0]: index for index, field in enumerate(fields)}
+        self.group_index = {group: index for index, group in enumerate(groups)}
         self.groups = tuple(
             Group(
-                group, tuple(i for i, f in enumerate(self.fields) if f.group == index)
+                group,
+                tuple(f for f in self.fields if f.group == index),
+                tuple(i for i, f in enumerate(self.fields) if f.group == index),
             )
             for index, group in enumerate(groups)
         )
@@ -1054,7 +1118,23 @@ class Layout:
             format.append(field.unpack_code())
             offset = start + _ctypes.sizeof(field.ctype)
         self.unpack = _struct.Struct("".join(format)).unpack_from
-        self.plain = all(f.storage == "scalar" and f.code != "u" for f in self.fields)
+        # How a snapshot decodes the unpacked values: as they are (plain), one value per field
+        # with a few fixed up (fixes), or field by field (arrays span several, shards are summed).
+        byte_strings = tuple(
+            i
+            for i, f in enumerate(self.fields)
+            if f.storage == "string" and f.code == "c"
+        )
+        fixes = tuple(
+            (i, f.fix)
+            for i, f in enumerate(self.fields)
+            if f.fixed and i not in byte_strings
+        )
+        one_each = all(f.storage in ("scalar", "string") for f in self.fields)
+        # What snapshot() needs, in one attribute: the constructor, the C strings to cut at their
+        # NUL, and the other values to fix; fixes is None when a field spans several values
+        # (arrays) or none (shards), and the snapshot is then decoded field by field.
+        self.decoding = (self.make_snapshot, byte_strings, fixes if one_each else None)
         # After the fields: each sharded field's count of claimed shards, each journaled group's
         # saved copy and pending flag, and the parked marks of a struct of several groups.
         offset = _aligned(offset, 8)
@@ -1062,6 +1142,8 @@ class Layout:
         for index, field in enumerate(self.fields):
             if field.shards:
                 self.claims_offsets[index], offset = offset, offset + 8
+        for field in self.fields:
+            field.journaled = recover_locks and field.storage in ("array", "string")
         if recover_locks:
             for group in self.groups:
                 group.journal_offset = offset
@@ -1069,15 +1151,12 @@ class Layout:
                     _ctypes.sizeof(self.fields[i].ctype) for i in group.fields
                 )
                 offset = _aligned(offset + group.journal_size + 1, 8)
+        # Several groups: snapshot() backs off between their locks (see read_consistently).
+        self.parks = len(self.groups) > 1
         self.parked_offset = offset
-        if len(self.groups) > 1:
+        if self.parks:
             offset += 8 * len(self.groups)
         self.size = max(offset, 1)
-
-    @property
-    def parks(self) -> bool:
-        """Several groups: snapshot() backs off between their locks (see read_consistently)."""
-        return len(self.groups) > 1
 
 
 _S = _TypeVar("_S")
@@ -1102,6 +1181,11 @@ class SharedStruct(_typing.Generic[_S]):
         "_journals",
         "_shard_locks",
         "_read_raw",
+        "_loads",
+        "_stores",
+        "_cells",
+        "_group_targets",
+        "_only_lock",
     )
 
     __sharedgen_layout__: _ClassVar[Layout]
@@ -1116,6 +1200,15 @@ class SharedStruct(_typing.Generic[_S]):
     _journals: tuple[Journal | None, ...]
     _shard_locks: dict[str, Lock]
     _read_raw: _Callable[[], tuple[_Any, ...]]
+    _loads: tuple[_Callable[[], _Any], ...]  # each field's whole value, read (C calls)
+    _stores: tuple[_Callable[[_Any], None], ...]  # and written
+    # Scalars are read and written faster as item 0 of a memoryview in their C format (None: not
+    # a scalar, or a wchar_t, which no memoryview format holds).
+    _cells: tuple[memoryview | None, ...]
+    _group_targets: tuple[
+        tuple[tuple[memoryview | None, _Callable[[_Any], None]], ...], ...
+    ]
+    _only_lock: Lock | None  # a struct of one lock group: its lock
     #: The schema of this struct, for tools: each field's type code, length, lock group, shards.
     __sharedgen_fields__: _ClassVar[dict[str, dict[str, _Any]]]
 
@@ -1175,6 +1268,22 @@ class SharedStruct(_typing.Generic[_S]):
                     self, f"_shardfork_{field.name}", -1
                 )  # claims stay with the process that made them
         self._storage = tuple(storage)
+        self._loads, self._stores = (
+            tuple(calls)
+            for calls in zip(*map(_accessors, layout.fields, storage), strict=True)
+        )
+        self._cells = tuple(
+            (
+                memoryview(shared).cast("B").cast(field.code)  # type: ignore[call-overload]
+                if field.storage == "scalar" and field.code != "u"
+                else None
+            )
+            for field, shared in zip(layout.fields, storage, strict=True)
+        )
+        self._group_targets = tuple(
+            tuple((self._cells[i], self._stores[i]) for i in group.fields)
+            for group in layout.groups
+        )
         self._read_raw = _functools.partial(layout.unpack, memoryview(block).cast("B"))
         whole = memoryview(block).cast("B")
         self._journals = tuple(
@@ -1200,6 +1309,7 @@ class SharedStruct(_typing.Generic[_S]):
         layout = self.__sharedgen_layout__
         self._locks = locks
         self._group_locks = tuple(locks[group.name] for group in layout.groups)
+        self._only_lock = self._group_locks[0] if len(self._group_locks) == 1 else None
         for field in layout.fields:
             if field.shards:
                 setattr(self, f"_shardlock_{field.name}", self._shard_locks[field.name])
@@ -1243,73 +1353,147 @@ class SharedStruct(_typing.Generic[_S]):
         """Take a group's lock (the caller releases it)."""
         lock = self._group_locks[group]
         if not lock.acquire(False):
-            layout = self.__sharedgen_layout__
-            wait_for_lock(
-                lock, layout.lock_timeout, layout.name, layout.groups[group].name
-            )
+            self._wait(group)
         return lock
+
+    def _wait(self, group: int) -> None:
+        """Take a group's lock that a first try found busy."""
+        layout = self.__sharedgen_layout__
+        wait_for_lock(
+            self._group_locks[group],
+            layout.lock_timeout,
+            layout.name,
+            layout.groups[group].name,
+        )
 
     def _put(self, group: int, values: _Sequence[object]) -> None:
         """Store checked values of a group's fields (None keeps one); the caller holds the lock."""
+        journal = self._journals[group]
+        if journal is None:
+            for (cell, store), value in zip(
+                self._group_targets[group], values, strict=True
+            ):
+                if value is None:
+                    continue
+                if cell is not None:
+                    cell[0] = value  # type: ignore[call-overload]
+                else:
+                    store(value)
+            return
+        # Write copies, then commit them in one step.
         layout = self.__sharedgen_layout__
         indexes = layout.groups[group].fields
-        journal = self._journals[group]
-        targets: list[_Any] = [self._storage[i] for i in indexes]
-        if journal is not None:  # write copies, then commit them in one step
-            targets = [
-                _cast(_Any, type(target)).from_buffer_copy(target) for target in targets
-            ]
-        for index, target, value in zip(indexes, targets, values, strict=True):
+        copies: list[_Any] = [
+            _cast(_Any, type(self._storage[i])).from_buffer_copy(self._storage[i])
+            for i in indexes
+        ]
+        for index, copy, value in zip(indexes, copies, values, strict=True):
             if value is not None:
-                layout.fields[index].write(target, value)
-        if journal is not None:
-            journal.commit(targets)
+                layout.fields[index].write(copy, value)
+        journal.commit(copies)
 
-    def _put_one(self, index: int, value: object) -> None:
-        """Store one checked value through its group's journal (arrays and strings take several steps)."""
-        group = self.__sharedgen_layout__.fields[index].group or 0
+    def _store(self, index: int, value: object) -> None:
+        """Store one checked value; the caller holds the lock. Arrays and strings of a struct with
+        recover_locks go through the group's journal: they are written in several steps.
+        """
+        field = self.__sharedgen_layout__.fields[index]
+        cell = self._cells[index]
+        if cell is not None:
+            cell[0] = value  # type: ignore[call-overload]
+            return
+        if not field.journaled:
+            self._stores[index](value)
+            return
+        group = field.group or 0
         indexes = self.__sharedgen_layout__.groups[group].fields
         self._put(group, [value if i == index else None for i in indexes])
 
-    def _exchange(self, index: int, value: _T) -> _T:
-        field = self.__sharedgen_layout__.fields[index]
+    def _put_one(self, name: str, value: object) -> None:
+        self._store(self.__sharedgen_layout__.field_index[name], value)
+
+    def _check(self, name: str, value: object) -> _Any:
+        """A value for a field, checked (the slow path of a setter: another type, or out of range)."""
+        layout = self.__sharedgen_layout__
+        return layout.fields[layout.field_index[name]].check(value)
+
+    def _check_items(self, name: str, values: object) -> list[_Any]:
+        """The items for an array field, checked (a list: what its C array takes)."""
+        items: list[_Any] = self._check(name, values)
+        return items
+
+    def _delta(self, name: str, delta: object) -> _Any:
+        """An add's delta of another type than the field's (numpy ints, Fractions), or TypeError."""
+        layout = self.__sharedgen_layout__
+        return layout.fields[layout.field_index[name]].delta(delta)
+
+    def _index(self, name: str, index: object) -> int:
+        """An array field's index of another type, or negative (counted from the end), or IndexError."""
+        layout = self.__sharedgen_layout__
+        field = layout.fields[layout.field_index[name]]
+        return check_index(index, field.length or 0, field.label)
+
+    def _overflow(self, name: str, delta: object) -> OverflowError:
+        layout = self.__sharedgen_layout__
+        field = layout.fields[layout.field_index[name]]
+        return add_overflow(field.label, _cast(float, delta), field.low, field.high)
+
+    def _exchange(self, name: str, value: _T) -> _T:
+        layout = self.__sharedgen_layout__
+        index = layout.field_index[name]
+        field = layout.fields[index]
         value = field.check(value)
-        lock = self._take(field.group or 0)
+        lock = self._group_locks[field.group or 0]
+        if not lock.acquire(False):
+            self._wait(field.group or 0)
         try:
-            old: _T = field.read(self._storage[index])
-            self._put_one(index, value)
+            cell = self._cells[index]
+            old: _T = _cast(_Any, self._loads[index]() if cell is None else cell[0])
+            self._store(index, value)
             return old
         finally:
             lock.release()
 
-    def _compare_and_set(self, index: int, expected: object, value: object) -> bool:
-        field = self.__sharedgen_layout__.fields[index]
+    def _compare_and_set(self, name: str, expected: object, value: object) -> bool:
+        layout = self.__sharedgen_layout__
+        index = layout.field_index[name]
+        field = layout.fields[index]
         value = field.check(value)
-        lock = self._take(field.group or 0)
+        lock = self._group_locks[field.group or 0]
+        if not lock.acquire(False):
+            self._wait(field.group or 0)
         try:
-            if field.read(self._storage[index]) != expected:
+            cell = self._cells[index]
+            if (self._loads[index]() if cell is None else cell[0]) != expected:
                 return False
-            self._put_one(index, value)
+            self._store(index, value)
             return True
         finally:
             lock.release()
 
-    def _update(self, group: int, values: tuple[object, ...]) -> None:
-        fields = self.__sharedgen_layout__.fields
-        indexes = self.__sharedgen_layout__.groups[group].fields
-        checked = [
-            None if value is None else fields[i].check(value)
-            for i, value in zip(indexes, values, strict=True)
-        ]
-        lock = self._take(group)
+    def _update(self, name: str, values: tuple[object, ...]) -> None:
+        layout = self.__sharedgen_layout__
+        group = layout.group_index[name]
+        checked: list[object] = []
+        rules = layout.groups[group].rules
+        for value, (exact, low, high, check) in zip(values, rules, strict=True):
+            # As the setters: numbers of the exact type and in range pass without a call.
+            if value is not None and (
+                value.__class__ is not exact or not low <= value <= high  # type: ignore[operator]
+            ):
+                value = check(value)
+            checked.append(value)
+        lock = self._group_locks[group]
+        if not lock.acquire(False):
+            self._wait(group)
         try:
             self._put(group, checked)
         finally:
             lock.release()
 
     @_contextmanager
-    def _locked(self, group: int) -> _Iterator[_Any]:
+    def _locked(self, name: str) -> _Iterator[_Any]:
         layout = self.__sharedgen_layout__
+        group = layout.group_index[name]
         indexes = layout.groups[group].fields
         lock = self._take(group)
         try:
@@ -1398,27 +1582,45 @@ class SharedStruct(_typing.Generic[_S]):
 
     def snapshot(self) -> _S:
         """A consistent copy of every field, taken while no group can change."""
-        layout = self.__sharedgen_layout__
-        if layout.parks:
-            raw = read_consistently(
-                layout.name,
-                self._lock_order,
-                self._parked,
-                self._blocks,
-                layout.lock_timeout,
-                self._read_raw,
-            )
-        elif layout.groups:
-            lock = self._take(0)
+        lock = self._only_lock
+        if lock is not None:
+            if not lock.acquire(False):
+                self._wait(0)
             try:
                 raw = self._read_raw()
             finally:
                 lock.release()
         else:
-            raw = self._read_raw()
-        if layout.plain:
-            return _cast(_S, layout.make_snapshot(raw))
-        return self._decode(raw)
+            raw = self._read_unlocked_or_several()
+        # Decoded with the locks let go.
+        make, byte_strings, fixes = self.__sharedgen_layout__.decoding
+        snapshot: _S
+        if fixes is None:
+            return self._decode(raw)
+        if not byte_strings and not fixes:
+            snapshot = make(raw)
+            return snapshot
+        values = list(raw)
+        for index in byte_strings:  # C strings end at their first NUL
+            values[index] = values[index].partition(b"\0")[0]
+        for index, fix in fixes:
+            values[index] = fix(values[index])
+        snapshot = make(values)
+        return snapshot
+
+    def _read_unlocked_or_several(self) -> tuple[_Any, ...]:
+        """The block's values when the struct has no lock group, or several."""
+        layout = self.__sharedgen_layout__
+        if not layout.parks:
+            return self._read_raw()
+        return read_consistently(
+            layout.name,
+            self._lock_order,
+            self._parked,
+            self._blocks,
+            layout.lock_timeout,
+            self._read_raw,
+        )
 
     def _decode(self, raw: tuple[_Any, ...]) -> _S:
         layout, at = self.__sharedgen_layout__, 0
@@ -1468,14 +1670,18 @@ class Batch:
             {}
         )  # by field index: a delta, or {item: delta} for arrays
 
-    def _add(self, index: int, delta: object) -> None:
-        field = self._owner.__sharedgen_layout__.fields[index]
+    def _add(self, name: str, delta: object) -> None:
+        layout = self._owner.__sharedgen_layout__
+        index = layout.field_index[name]
+        field = layout.fields[index]
         if delta.__class__ is not (float if field.kind == "float" else int):
             delta = field.delta(delta)
         self._pending[index] = self._pending.get(index, 0) + delta
 
-    def _add_item(self, index: int, item: object, delta: object) -> None:
-        field = self._owner.__sharedgen_layout__.fields[index]
+    def _add_item(self, name: str, item: object, delta: object) -> None:
+        layout = self._owner.__sharedgen_layout__
+        index = layout.field_index[name]
+        field = layout.fields[index]
         item = check_index(item, field.length or 0, field.label)
         if delta.__class__ is not (float if field.kind == "float" else int):
             delta = field.delta(delta)
@@ -2030,29 +2236,34 @@ class RedisStruct(_typing.Generic[_S]):
             return field.decode(next(values))
         return array(field.decode(next(values)) for _ in range(field.length))
 
-    def _get(self, index: int) -> _Any:
+    def _get(self, name: str) -> _Any:
+        index = self.__sharedgen_layout__.field_index[name]
         field = self._fields[index]
         return self._decoded(field, self._read(field), list)
 
-    def _set(self, index: int, value: object) -> None:
+    def _set(self, name: str, value: object) -> None:
+        index = self.__sharedgen_layout__.field_index[name]
         field = self._fields[index]
         checked = self.__sharedgen_layout__.fields[index].check(value)
         self._call(self._write_script, field.groups, ["", *field.pairs(checked)])
 
-    def _add(self, index: int, delta: object) -> _Any:
+    def _add(self, name: str, delta: object) -> _Any:
+        index = self.__sharedgen_layout__.field_index[name]
         spec = self.__sharedgen_layout__.fields[index]
         if delta.__class__ is not (float if spec.kind == "float" else int):
             delta = spec.delta(delta)
         return self._fields[index].decode(self._add_to((self._fields[index], 0, delta)))  # type: ignore[arg-type]
 
-    def _add_item(self, index: int, item: object, delta: object) -> _Any:
+    def _add_item(self, name: str, item: object, delta: object) -> _Any:
+        index = self.__sharedgen_layout__.field_index[name]
         spec = self.__sharedgen_layout__.fields[index]
         position = check_index(item, spec.length or 0, spec.label)
         if delta.__class__ is not (float if spec.kind == "float" else int):
             delta = spec.delta(delta)
         return self._fields[index].decode(self._add_to((self._fields[index], position, delta)))  # type: ignore[arg-type]
 
-    def _exchange(self, index: int, value: _T) -> _T:
+    def _exchange(self, name: str, value: _T) -> _T:
+        index = self.__sharedgen_layout__.field_index[name]
         field = self._fields[index]
         checked = self.__sharedgen_layout__.fields[index].check(value)
         reply: bytes = self._call(
@@ -2063,7 +2274,8 @@ class RedisStruct(_typing.Generic[_S]):
         old: _T = field.decode(reply[1:])
         return old
 
-    def _compare_and_set(self, index: int, expected: object, value: object) -> bool:
+    def _compare_and_set(self, name: str, expected: object, value: object) -> bool:
+        index = self.__sharedgen_layout__.field_index[name]
         field = self._fields[index]
         checked = self.__sharedgen_layout__.fields[index].check(value)
         stored = field.expected(expected)
@@ -2100,7 +2312,8 @@ class RedisStruct(_typing.Generic[_S]):
         if ends and lease is not None:
             lease.ended()
 
-    def _update(self, group: int, values: tuple[object, ...]) -> None:
+    def _update(self, name: str, values: tuple[object, ...]) -> None:
+        group = self.__sharedgen_layout__.group_index[name]
         layout = self.__sharedgen_layout__
         self._write(
             [
@@ -2111,11 +2324,11 @@ class RedisStruct(_typing.Generic[_S]):
         )
 
     @_contextmanager
-    def _locked(self, group: int) -> _Iterator[_Any]:
+    def _locked(self, name: str) -> _Iterator[_Any]:
+        group = self.__sharedgen_layout__.group_index[name]
         layout = self.__sharedgen_layout__
         indexes = layout.groups[group].fields
         fields = [self._fields[i] for i in indexes]
-        name = layout.groups[group].name
         lease = self._leases[name]
         stored = lease.take([hashed for field in fields for hashed in field.names])
         if stored is None:

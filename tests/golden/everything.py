@@ -28,20 +28,7 @@ from .sharedgen_runtime import (
     sum_shards as _sum_shards,
     set_shards as _set_shards,
     int_range as _int_range,
-    as_int as _as_int,
-    check_int as _check_int,
-    check_float as _check_float,
-    add_overflow as _add_overflow,
     float_overflows as _float_overflows,
-    check_bool as _check_bool,
-    check_char as _check_char,
-    check_wchar as _check_wchar,
-    check_bytes as _check_bytes,
-    check_text as _check_text,
-    check_index as _check_index,
-    check_int_items as _check_int_items,
-    check_float_items as _check_float_items,
-    check_bool_items as _check_bool_items,
     FLOAT32_MAX as _FLOAT32_MAX,
     FLOAT64_MAX as _FLOAT64_MAX,
     Layout as _Layout,
@@ -178,46 +165,46 @@ class _Everything_Batch(_Batch):
     __slots__ = ()
 
     def add_b(self, delta: int = 1) -> None:
-        self._add(2, delta)
+        self._add("b", delta)
 
     def add_B(self, delta: int = 1) -> None:
-        self._add(3, delta)
+        self._add("B", delta)
 
     def add_h(self, delta: int = 1) -> None:
-        self._add(4, delta)
+        self._add("h", delta)
 
     def add_H(self, delta: int = 1) -> None:
-        self._add(5, delta)
+        self._add("H", delta)
 
     def add_i(self, delta: int = 1) -> None:
-        self._add(6, delta)
+        self._add("i", delta)
 
     def add_I(self, delta: int = 1) -> None:
-        self._add(7, delta)
+        self._add("I", delta)
 
     def add_l(self, delta: int = 1) -> None:
-        self._add(8, delta)
+        self._add("l", delta)
 
     def add_L(self, delta: int = 1) -> None:
-        self._add(9, delta)
+        self._add("L", delta)
 
     def add_q(self, delta: int = 1) -> None:
-        self._add(10, delta)
+        self._add("q", delta)
 
     def add_Q(self, delta: int = 1) -> None:
-        self._add(11, delta)
+        self._add("Q", delta)
 
     def add_f(self, delta: float = 1.0) -> None:
-        self._add(12, delta)
+        self._add("f", delta)
 
     def add_d(self, delta: float = 1.0) -> None:
-        self._add(13, delta)
+        self._add("d", delta)
 
     def add_ints(self, index: int, delta: int = 1) -> None:
-        self._add_item(15, index, delta)
+        self._add_item("ints", index, delta)
 
     def add_reals(self, index: int, delta: float = 1.0) -> None:
-        self._add_item(16, index, delta)
+        self._add_item("reals", index, delta)
 
 
 class Everything(_SharedStruct[EverythingSnapshot]):
@@ -415,7 +402,7 @@ class Everything(_SharedStruct[EverythingSnapshot]):
 
     @c.setter
     def c(self, value: bytes) -> None:
-        value = _check_char(value, "Everything.c")
+        value = self._check("c", value)
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -425,11 +412,11 @@ class Everything(_SharedStruct[EverythingSnapshot]):
 
     def exchange_c(self, value: bytes) -> bytes:
         """Atomically set c to value; return the old value."""
-        return self._exchange(0, value)
+        return self._exchange("c", value)
 
     def compare_and_set_c(self, expected: bytes, value: bytes) -> bool:
         """Atomically set c to value if it equals expected; return whether it did."""
-        return self._compare_and_set(0, expected, value)
+        return self._compare_and_set("c", expected, value)
 
     @property
     def u(self) -> str:
@@ -443,7 +430,7 @@ class Everything(_SharedStruct[EverythingSnapshot]):
 
     @u.setter
     def u(self, value: str) -> None:
-        value = _check_wchar(value, "Everything.u")
+        value = self._check("u", value)
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -453,11 +440,11 @@ class Everything(_SharedStruct[EverythingSnapshot]):
 
     def exchange_u(self, value: str) -> str:
         """Atomically set u to value; return the old value."""
-        return self._exchange(1, value)
+        return self._exchange("u", value)
 
     def compare_and_set_u(self, expected: str, value: str) -> bool:
         """Atomically set u to value if it equals expected; return whether it did."""
-        return self._compare_and_set(1, expected, value)
+        return self._compare_and_set("u", expected, value)
 
     @property
     def b(self) -> int:
@@ -472,7 +459,7 @@ class Everything(_SharedStruct[EverythingSnapshot]):
     @b.setter
     def b(self, value: int) -> None:
         if value.__class__ is not int or not _C_BYTE_MIN <= value <= _C_BYTE_MAX:
-            value = _check_int(value, _C_BYTE_MIN, _C_BYTE_MAX, "Everything.b")
+            value = self._check("b", value)
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -483,7 +470,7 @@ class Everything(_SharedStruct[EverythingSnapshot]):
     def add_b(self, delta: int = 1) -> int:
         """Atomically add delta to b; return the new value."""
         if delta.__class__ is not int:
-            delta = _as_int(delta, "Everything.b")
+            delta = self._delta("b", delta)
         shared = self._cell_b
         if not self._acquire_default(False):
             self._wait_default()
@@ -494,15 +481,15 @@ class Everything(_SharedStruct[EverythingSnapshot]):
             pass
         finally:
             self._release_default()
-        raise _add_overflow("Everything.b", delta, _C_BYTE_MIN, _C_BYTE_MAX)
+        raise self._overflow("b", delta)
 
     def exchange_b(self, value: int) -> int:
         """Atomically set b to value; return the old value."""
-        return self._exchange(2, value)
+        return self._exchange("b", value)
 
     def compare_and_set_b(self, expected: int, value: int) -> bool:
         """Atomically set b to value if it equals expected; return whether it did."""
-        return self._compare_and_set(2, expected, value)
+        return self._compare_and_set("b", expected, value)
 
     @property
     def B(self) -> int:
@@ -517,7 +504,7 @@ class Everything(_SharedStruct[EverythingSnapshot]):
     @B.setter
     def B(self, value: int) -> None:
         if value.__class__ is not int or not _C_UBYTE_MIN <= value <= _C_UBYTE_MAX:
-            value = _check_int(value, _C_UBYTE_MIN, _C_UBYTE_MAX, "Everything.B")
+            value = self._check("B", value)
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -528,7 +515,7 @@ class Everything(_SharedStruct[EverythingSnapshot]):
     def add_B(self, delta: int = 1) -> int:
         """Atomically add delta to B; return the new value."""
         if delta.__class__ is not int:
-            delta = _as_int(delta, "Everything.B")
+            delta = self._delta("B", delta)
         shared = self._cell_B
         if not self._acquire_default(False):
             self._wait_default()
@@ -539,15 +526,15 @@ class Everything(_SharedStruct[EverythingSnapshot]):
             pass
         finally:
             self._release_default()
-        raise _add_overflow("Everything.B", delta, _C_UBYTE_MIN, _C_UBYTE_MAX)
+        raise self._overflow("B", delta)
 
     def exchange_B(self, value: int) -> int:
         """Atomically set B to value; return the old value."""
-        return self._exchange(3, value)
+        return self._exchange("B", value)
 
     def compare_and_set_B(self, expected: int, value: int) -> bool:
         """Atomically set B to value if it equals expected; return whether it did."""
-        return self._compare_and_set(3, expected, value)
+        return self._compare_and_set("B", expected, value)
 
     @property
     def h(self) -> int:
@@ -562,7 +549,7 @@ class Everything(_SharedStruct[EverythingSnapshot]):
     @h.setter
     def h(self, value: int) -> None:
         if value.__class__ is not int or not _C_SHORT_MIN <= value <= _C_SHORT_MAX:
-            value = _check_int(value, _C_SHORT_MIN, _C_SHORT_MAX, "Everything.h")
+            value = self._check("h", value)
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -573,7 +560,7 @@ class Everything(_SharedStruct[EverythingSnapshot]):
     def add_h(self, delta: int = 1) -> int:
         """Atomically add delta to h; return the new value."""
         if delta.__class__ is not int:
-            delta = _as_int(delta, "Everything.h")
+            delta = self._delta("h", delta)
         shared = self._cell_h
         if not self._acquire_default(False):
             self._wait_default()
@@ -584,15 +571,15 @@ class Everything(_SharedStruct[EverythingSnapshot]):
             pass
         finally:
             self._release_default()
-        raise _add_overflow("Everything.h", delta, _C_SHORT_MIN, _C_SHORT_MAX)
+        raise self._overflow("h", delta)
 
     def exchange_h(self, value: int) -> int:
         """Atomically set h to value; return the old value."""
-        return self._exchange(4, value)
+        return self._exchange("h", value)
 
     def compare_and_set_h(self, expected: int, value: int) -> bool:
         """Atomically set h to value if it equals expected; return whether it did."""
-        return self._compare_and_set(4, expected, value)
+        return self._compare_and_set("h", expected, value)
 
     @property
     def H(self) -> int:
@@ -607,7 +594,7 @@ class Everything(_SharedStruct[EverythingSnapshot]):
     @H.setter
     def H(self, value: int) -> None:
         if value.__class__ is not int or not _C_USHORT_MIN <= value <= _C_USHORT_MAX:
-            value = _check_int(value, _C_USHORT_MIN, _C_USHORT_MAX, "Everything.H")
+            value = self._check("H", value)
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -618,7 +605,7 @@ class Everything(_SharedStruct[EverythingSnapshot]):
     def add_H(self, delta: int = 1) -> int:
         """Atomically add delta to H; return the new value."""
         if delta.__class__ is not int:
-            delta = _as_int(delta, "Everything.H")
+            delta = self._delta("H", delta)
         shared = self._cell_H
         if not self._acquire_default(False):
             self._wait_default()
@@ -629,15 +616,15 @@ class Everything(_SharedStruct[EverythingSnapshot]):
             pass
         finally:
             self._release_default()
-        raise _add_overflow("Everything.H", delta, _C_USHORT_MIN, _C_USHORT_MAX)
+        raise self._overflow("H", delta)
 
     def exchange_H(self, value: int) -> int:
         """Atomically set H to value; return the old value."""
-        return self._exchange(5, value)
+        return self._exchange("H", value)
 
     def compare_and_set_H(self, expected: int, value: int) -> bool:
         """Atomically set H to value if it equals expected; return whether it did."""
-        return self._compare_and_set(5, expected, value)
+        return self._compare_and_set("H", expected, value)
 
     @property
     def i(self) -> int:
@@ -652,7 +639,7 @@ class Everything(_SharedStruct[EverythingSnapshot]):
     @i.setter
     def i(self, value: int) -> None:
         if value.__class__ is not int or not _C_INT_MIN <= value <= _C_INT_MAX:
-            value = _check_int(value, _C_INT_MIN, _C_INT_MAX, "Everything.i")
+            value = self._check("i", value)
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -663,7 +650,7 @@ class Everything(_SharedStruct[EverythingSnapshot]):
     def add_i(self, delta: int = 1) -> int:
         """Atomically add delta to i; return the new value."""
         if delta.__class__ is not int:
-            delta = _as_int(delta, "Everything.i")
+            delta = self._delta("i", delta)
         shared = self._cell_i
         if not self._acquire_default(False):
             self._wait_default()
@@ -674,15 +661,15 @@ class Everything(_SharedStruct[EverythingSnapshot]):
             pass
         finally:
             self._release_default()
-        raise _add_overflow("Everything.i", delta, _C_INT_MIN, _C_INT_MAX)
+        raise self._overflow("i", delta)
 
     def exchange_i(self, value: int) -> int:
         """Atomically set i to value; return the old value."""
-        return self._exchange(6, value)
+        return self._exchange("i", value)
 
     def compare_and_set_i(self, expected: int, value: int) -> bool:
         """Atomically set i to value if it equals expected; return whether it did."""
-        return self._compare_and_set(6, expected, value)
+        return self._compare_and_set("i", expected, value)
 
     @property
     def I(self) -> int:
@@ -697,7 +684,7 @@ class Everything(_SharedStruct[EverythingSnapshot]):
     @I.setter
     def I(self, value: int) -> None:
         if value.__class__ is not int or not _C_UINT_MIN <= value <= _C_UINT_MAX:
-            value = _check_int(value, _C_UINT_MIN, _C_UINT_MAX, "Everything.I")
+            value = self._check("I", value)
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -708,7 +695,7 @@ class Everything(_SharedStruct[EverythingSnapshot]):
     def add_I(self, delta: int = 1) -> int:
         """Atomically add delta to I; return the new value."""
         if delta.__class__ is not int:
-            delta = _as_int(delta, "Everything.I")
+            delta = self._delta("I", delta)
         shared = self._cell_I
         if not self._acquire_default(False):
             self._wait_default()
@@ -719,15 +706,15 @@ class Everything(_SharedStruct[EverythingSnapshot]):
             pass
         finally:
             self._release_default()
-        raise _add_overflow("Everything.I", delta, _C_UINT_MIN, _C_UINT_MAX)
+        raise self._overflow("I", delta)
 
     def exchange_I(self, value: int) -> int:
         """Atomically set I to value; return the old value."""
-        return self._exchange(7, value)
+        return self._exchange("I", value)
 
     def compare_and_set_I(self, expected: int, value: int) -> bool:
         """Atomically set I to value if it equals expected; return whether it did."""
-        return self._compare_and_set(7, expected, value)
+        return self._compare_and_set("I", expected, value)
 
     @property
     def l(self) -> int:
@@ -742,7 +729,7 @@ class Everything(_SharedStruct[EverythingSnapshot]):
     @l.setter
     def l(self, value: int) -> None:
         if value.__class__ is not int or not _C_LONG_MIN <= value <= _C_LONG_MAX:
-            value = _check_int(value, _C_LONG_MIN, _C_LONG_MAX, "Everything.l")
+            value = self._check("l", value)
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -753,7 +740,7 @@ class Everything(_SharedStruct[EverythingSnapshot]):
     def add_l(self, delta: int = 1) -> int:
         """Atomically add delta to l; return the new value."""
         if delta.__class__ is not int:
-            delta = _as_int(delta, "Everything.l")
+            delta = self._delta("l", delta)
         shared = self._cell_l
         if not self._acquire_default(False):
             self._wait_default()
@@ -764,15 +751,15 @@ class Everything(_SharedStruct[EverythingSnapshot]):
             pass
         finally:
             self._release_default()
-        raise _add_overflow("Everything.l", delta, _C_LONG_MIN, _C_LONG_MAX)
+        raise self._overflow("l", delta)
 
     def exchange_l(self, value: int) -> int:
         """Atomically set l to value; return the old value."""
-        return self._exchange(8, value)
+        return self._exchange("l", value)
 
     def compare_and_set_l(self, expected: int, value: int) -> bool:
         """Atomically set l to value if it equals expected; return whether it did."""
-        return self._compare_and_set(8, expected, value)
+        return self._compare_and_set("l", expected, value)
 
     @property
     def L(self) -> int:
@@ -787,7 +774,7 @@ class Everything(_SharedStruct[EverythingSnapshot]):
     @L.setter
     def L(self, value: int) -> None:
         if value.__class__ is not int or not _C_ULONG_MIN <= value <= _C_ULONG_MAX:
-            value = _check_int(value, _C_ULONG_MIN, _C_ULONG_MAX, "Everything.L")
+            value = self._check("L", value)
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -798,7 +785,7 @@ class Everything(_SharedStruct[EverythingSnapshot]):
     def add_L(self, delta: int = 1) -> int:
         """Atomically add delta to L; return the new value."""
         if delta.__class__ is not int:
-            delta = _as_int(delta, "Everything.L")
+            delta = self._delta("L", delta)
         shared = self._cell_L
         if not self._acquire_default(False):
             self._wait_default()
@@ -809,15 +796,15 @@ class Everything(_SharedStruct[EverythingSnapshot]):
             pass
         finally:
             self._release_default()
-        raise _add_overflow("Everything.L", delta, _C_ULONG_MIN, _C_ULONG_MAX)
+        raise self._overflow("L", delta)
 
     def exchange_L(self, value: int) -> int:
         """Atomically set L to value; return the old value."""
-        return self._exchange(9, value)
+        return self._exchange("L", value)
 
     def compare_and_set_L(self, expected: int, value: int) -> bool:
         """Atomically set L to value if it equals expected; return whether it did."""
-        return self._compare_and_set(9, expected, value)
+        return self._compare_and_set("L", expected, value)
 
     @property
     def q(self) -> int:
@@ -835,7 +822,7 @@ class Everything(_SharedStruct[EverythingSnapshot]):
             value.__class__ is not int
             or not _C_LONGLONG_MIN <= value <= _C_LONGLONG_MAX
         ):
-            value = _check_int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Everything.q")
+            value = self._check("q", value)
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -846,7 +833,7 @@ class Everything(_SharedStruct[EverythingSnapshot]):
     def add_q(self, delta: int = 1) -> int:
         """Atomically add delta to q; return the new value."""
         if delta.__class__ is not int:
-            delta = _as_int(delta, "Everything.q")
+            delta = self._delta("q", delta)
         shared = self._cell_q
         if not self._acquire_default(False):
             self._wait_default()
@@ -857,15 +844,15 @@ class Everything(_SharedStruct[EverythingSnapshot]):
             pass
         finally:
             self._release_default()
-        raise _add_overflow("Everything.q", delta, _C_LONGLONG_MIN, _C_LONGLONG_MAX)
+        raise self._overflow("q", delta)
 
     def exchange_q(self, value: int) -> int:
         """Atomically set q to value; return the old value."""
-        return self._exchange(10, value)
+        return self._exchange("q", value)
 
     def compare_and_set_q(self, expected: int, value: int) -> bool:
         """Atomically set q to value if it equals expected; return whether it did."""
-        return self._compare_and_set(10, expected, value)
+        return self._compare_and_set("q", expected, value)
 
     @property
     def Q(self) -> int:
@@ -883,9 +870,7 @@ class Everything(_SharedStruct[EverythingSnapshot]):
             value.__class__ is not int
             or not _C_ULONGLONG_MIN <= value <= _C_ULONGLONG_MAX
         ):
-            value = _check_int(
-                value, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX, "Everything.Q"
-            )
+            value = self._check("Q", value)
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -896,7 +881,7 @@ class Everything(_SharedStruct[EverythingSnapshot]):
     def add_Q(self, delta: int = 1) -> int:
         """Atomically add delta to Q; return the new value."""
         if delta.__class__ is not int:
-            delta = _as_int(delta, "Everything.Q")
+            delta = self._delta("Q", delta)
         shared = self._cell_Q
         if not self._acquire_default(False):
             self._wait_default()
@@ -907,15 +892,15 @@ class Everything(_SharedStruct[EverythingSnapshot]):
             pass
         finally:
             self._release_default()
-        raise _add_overflow("Everything.Q", delta, _C_ULONGLONG_MIN, _C_ULONGLONG_MAX)
+        raise self._overflow("Q", delta)
 
     def exchange_Q(self, value: int) -> int:
         """Atomically set Q to value; return the old value."""
-        return self._exchange(11, value)
+        return self._exchange("Q", value)
 
     def compare_and_set_Q(self, expected: int, value: int) -> bool:
         """Atomically set Q to value if it equals expected; return whether it did."""
-        return self._compare_and_set(11, expected, value)
+        return self._compare_and_set("Q", expected, value)
 
     @property
     def f(self) -> float:
@@ -930,7 +915,7 @@ class Everything(_SharedStruct[EverythingSnapshot]):
     @f.setter
     def f(self, value: float) -> None:
         if value.__class__ is not float or not -_FLOAT32_MAX <= value <= _FLOAT32_MAX:
-            value = _check_float(value, _FLOAT32_MAX, "Everything.f")
+            value = self._check("f", value)
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -941,7 +926,7 @@ class Everything(_SharedStruct[EverythingSnapshot]):
     def add_f(self, delta: float = 1.0) -> float:
         """Atomically add delta to f; return the new value."""
         if delta.__class__ is not float:
-            delta = _check_float(delta, _FLOAT32_MAX, "Everything.f")
+            delta = self._delta("f", delta)
         shared = self._raw_f
         if not self._acquire_default(False):
             self._wait_default()
@@ -954,15 +939,15 @@ class Everything(_SharedStruct[EverythingSnapshot]):
                 return shared.value
         finally:
             self._release_default()
-        raise _add_overflow("Everything.f", delta, -_FLOAT32_MAX, _FLOAT32_MAX)
+        raise self._overflow("f", delta)
 
     def exchange_f(self, value: float) -> float:
         """Atomically set f to value; return the old value."""
-        return self._exchange(12, value)
+        return self._exchange("f", value)
 
     def compare_and_set_f(self, expected: float, value: float) -> bool:
         """Atomically set f to value if it equals expected; return whether it did."""
-        return self._compare_and_set(12, expected, value)
+        return self._compare_and_set("f", expected, value)
 
     @property
     def d(self) -> float:
@@ -977,7 +962,7 @@ class Everything(_SharedStruct[EverythingSnapshot]):
     @d.setter
     def d(self, value: float) -> None:
         if value.__class__ is not float or not -_FLOAT64_MAX <= value <= _FLOAT64_MAX:
-            value = _check_float(value, _FLOAT64_MAX, "Everything.d")
+            value = self._check("d", value)
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -988,7 +973,7 @@ class Everything(_SharedStruct[EverythingSnapshot]):
     def add_d(self, delta: float = 1.0) -> float:
         """Atomically add delta to d; return the new value."""
         if delta.__class__ is not float:
-            delta = _check_float(delta, _FLOAT64_MAX, "Everything.d")
+            delta = self._delta("d", delta)
         shared = self._raw_d
         if not self._acquire_default(False):
             self._wait_default()
@@ -1001,15 +986,15 @@ class Everything(_SharedStruct[EverythingSnapshot]):
                 return total
         finally:
             self._release_default()
-        raise _add_overflow("Everything.d", delta, -_FLOAT64_MAX, _FLOAT64_MAX)
+        raise self._overflow("d", delta)
 
     def exchange_d(self, value: float) -> float:
         """Atomically set d to value; return the old value."""
-        return self._exchange(13, value)
+        return self._exchange("d", value)
 
     def compare_and_set_d(self, expected: float, value: float) -> bool:
         """Atomically set d to value if it equals expected; return whether it did."""
-        return self._compare_and_set(13, expected, value)
+        return self._compare_and_set("d", expected, value)
 
     @property
     def flag(self) -> bool:
@@ -1023,7 +1008,7 @@ class Everything(_SharedStruct[EverythingSnapshot]):
 
     @flag.setter
     def flag(self, value: bool) -> None:
-        value = _check_bool(value, "Everything.flag")
+        value = self._check("flag", value)
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -1033,11 +1018,11 @@ class Everything(_SharedStruct[EverythingSnapshot]):
 
     def exchange_flag(self, value: bool) -> bool:
         """Atomically set flag to value; return the old value."""
-        return self._exchange(14, value)
+        return self._exchange("flag", value)
 
     def compare_and_set_flag(self, expected: bool, value: bool) -> bool:
         """Atomically set flag to value if it equals expected; return whether it did."""
-        return self._compare_and_set(14, expected, value)
+        return self._compare_and_set("flag", expected, value)
 
     @property
     def ints(self) -> list[int]:
@@ -1051,7 +1036,7 @@ class Everything(_SharedStruct[EverythingSnapshot]):
 
     @ints.setter
     def ints(self, value: _Sequence[int]) -> None:
-        value = _check_int_items(value, 3, _C_INT_MIN, _C_INT_MAX, "Everything.ints")
+        value = self._check_items("ints", value)
         if not self._acquire_arrays(False):
             self._wait_arrays()
         try:
@@ -1062,9 +1047,9 @@ class Everything(_SharedStruct[EverythingSnapshot]):
     def add_ints(self, index: int, delta: int = 1) -> int:
         """Atomically add delta to ints[index]; return the new value."""
         if index.__class__ is not int or not 0 <= index < 3:
-            index = _check_index(index, 3, "Everything.ints")
+            index = self._index("ints", index)
         if delta.__class__ is not int:
-            delta = _as_int(delta, "Everything.ints")
+            delta = self._delta("ints", delta)
         shared = self._cell_ints
         if not self._acquire_arrays(False):
             self._wait_arrays()
@@ -1075,7 +1060,7 @@ class Everything(_SharedStruct[EverythingSnapshot]):
             pass
         finally:
             self._release_arrays()
-        raise _add_overflow("Everything.ints", delta, _C_INT_MIN, _C_INT_MAX)
+        raise self._overflow("ints", delta)
 
     @property
     def reals(self) -> list[float]:
@@ -1089,7 +1074,7 @@ class Everything(_SharedStruct[EverythingSnapshot]):
 
     @reals.setter
     def reals(self, value: _Sequence[float]) -> None:
-        value = _check_float_items(value, 2, _FLOAT64_MAX, "Everything.reals")
+        value = self._check_items("reals", value)
         if not self._acquire_arrays(False):
             self._wait_arrays()
         try:
@@ -1100,9 +1085,9 @@ class Everything(_SharedStruct[EverythingSnapshot]):
     def add_reals(self, index: int, delta: float = 1.0) -> float:
         """Atomically add delta to reals[index]; return the new value."""
         if index.__class__ is not int or not 0 <= index < 2:
-            index = _check_index(index, 2, "Everything.reals")
+            index = self._index("reals", index)
         if delta.__class__ is not float:
-            delta = _check_float(delta, _FLOAT64_MAX, "Everything.reals")
+            delta = self._delta("reals", delta)
         shared = self._raw_reals
         if not self._acquire_arrays(False):
             self._wait_arrays()
@@ -1115,7 +1100,7 @@ class Everything(_SharedStruct[EverythingSnapshot]):
                 return total
         finally:
             self._release_arrays()
-        raise _add_overflow("Everything.reals", delta, -_FLOAT64_MAX, _FLOAT64_MAX)
+        raise self._overflow("reals", delta)
 
     @property
     def flags(self) -> list[bool]:
@@ -1129,7 +1114,7 @@ class Everything(_SharedStruct[EverythingSnapshot]):
 
     @flags.setter
     def flags(self, value: _Sequence[bool]) -> None:
-        value = _check_bool_items(value, 2, "Everything.flags")
+        value = self._check_items("flags", value)
         if not self._acquire_arrays(False):
             self._wait_arrays()
         try:
@@ -1150,7 +1135,7 @@ class Everything(_SharedStruct[EverythingSnapshot]):
 
     @label.setter
     def label(self, value: bytes) -> None:
-        value = _check_bytes(value, 8, "Everything.label")
+        value = self._check("label", value)
         if not self._acquire_text(False):
             self._wait_text()
         try:
@@ -1160,11 +1145,11 @@ class Everything(_SharedStruct[EverythingSnapshot]):
 
     def exchange_label(self, value: bytes) -> bytes:
         """Atomically set label to value; return the old value."""
-        return self._exchange(18, value)
+        return self._exchange("label", value)
 
     def compare_and_set_label(self, expected: bytes, value: bytes) -> bool:
         """Atomically set label to value if it equals expected; return whether it did."""
-        return self._compare_and_set(18, expected, value)
+        return self._compare_and_set("label", expected, value)
 
     @property
     def title(self) -> str:
@@ -1179,7 +1164,7 @@ class Everything(_SharedStruct[EverythingSnapshot]):
 
     @title.setter
     def title(self, value: str) -> None:
-        value = _check_text(value, 8, "Everything.title")
+        value = self._check("title", value)
         if not self._acquire_text(False):
             self._wait_text()
         try:
@@ -1189,11 +1174,11 @@ class Everything(_SharedStruct[EverythingSnapshot]):
 
     def exchange_title(self, value: str) -> str:
         """Atomically set title to value; return the old value."""
-        return self._exchange(19, value)
+        return self._exchange("title", value)
 
     def compare_and_set_title(self, expected: str, value: str) -> bool:
         """Atomically set title to value if it equals expected; return whether it did."""
-        return self._compare_and_set(19, expected, value)
+        return self._compare_and_set("title", expected, value)
 
     @property
     def stop(self) -> bool:
@@ -1202,7 +1187,7 @@ class Everything(_SharedStruct[EverythingSnapshot]):
 
     @stop.setter
     def stop(self, value: bool) -> None:
-        value = _check_bool(value, "Everything.stop")
+        value = self._check("stop", value)
         self._raw_stop.value = value
 
     @property
@@ -1213,7 +1198,7 @@ class Everything(_SharedStruct[EverythingSnapshot]):
 
     @note.setter
     def note(self, value: str) -> None:
-        value = _check_text(value, 4, "Everything.note")
+        value = self._check("note", value)
         self._raw_note.value = value
 
     def update_default(
@@ -1236,7 +1221,7 @@ class Everything(_SharedStruct[EverythingSnapshot]):
         flag: bool | None = None,
     ) -> None:
         """Set fields of group default at once; all checked first, None keeps a field."""
-        self._update(0, (c, u, b, B, h, H, i, I, l, L, q, Q, f, d, flag))
+        self._update("default", (c, u, b, B, h, H, i, I, l, L, q, Q, f, d, flag))
 
     def locked_default(self) -> _ContextManager[_Everything_Locked_default]:
         """Hold group default's lock around a working copy of its fields.
@@ -1244,7 +1229,7 @@ class Everything(_SharedStruct[EverythingSnapshot]):
         The fields assigned through the copy are checked and written back when the block
         ends; if it raises, nothing is.
         """
-        return self._locked(0)
+        return self._locked("default")
 
     def update_arrays(
         self,
@@ -1254,7 +1239,7 @@ class Everything(_SharedStruct[EverythingSnapshot]):
         flags: _Sequence[bool] | None = None,
     ) -> None:
         """Set fields of group arrays at once; all checked first, None keeps a field."""
-        self._update(1, (ints, reals, flags))
+        self._update("arrays", (ints, reals, flags))
 
     def locked_arrays(self) -> _ContextManager[_Everything_Locked_arrays]:
         """Hold group arrays's lock around a working copy of its fields.
@@ -1262,7 +1247,7 @@ class Everything(_SharedStruct[EverythingSnapshot]):
         The fields assigned through the copy are checked and written back when the block
         ends; if it raises, nothing is.
         """
-        return self._locked(1)
+        return self._locked("arrays")
 
     def update_text(
         self,
@@ -1271,7 +1256,7 @@ class Everything(_SharedStruct[EverythingSnapshot]):
         title: str | None = None,
     ) -> None:
         """Set fields of group text at once; all checked first, None keeps a field."""
-        self._update(2, (label, title))
+        self._update("text", (label, title))
 
     def locked_text(self) -> _ContextManager[_Everything_Locked_text]:
         """Hold group text's lock around a working copy of its fields.
@@ -1279,7 +1264,7 @@ class Everything(_SharedStruct[EverythingSnapshot]):
         The fields assigned through the copy are checked and written back when the block
         ends; if it raises, nothing is.
         """
-        return self._locked(2)
+        return self._locked("text")
 
     def batch(self) -> _ContextManager[_Everything_Batch]:
         """Collect adds in this process, applied when the block ends (and on flush()).
@@ -1340,428 +1325,428 @@ class EverythingOnRedis(_RedisStruct[EverythingSnapshot]):
     @property
     def c(self) -> bytes:
         """Field 'c': C char."""
-        value: bytes = self._get(0)
+        value: bytes = self._get("c")
         return value
 
     @c.setter
     def c(self, value: bytes) -> None:
-        self._set(0, value)
+        self._set("c", value)
 
     def exchange_c(self, value: bytes) -> bytes:
         """Atomically set c to value; return the old value."""
-        return self._exchange(0, value)
+        return self._exchange("c", value)
 
     def compare_and_set_c(self, expected: bytes, value: bytes) -> bool:
         """Atomically set c to value if it equals expected; return whether it did."""
-        return self._compare_and_set(0, expected, value)
+        return self._compare_and_set("c", expected, value)
 
     @property
     def u(self) -> str:
         """Field 'u': C wchar_t."""
-        value: str = self._get(1)
+        value: str = self._get("u")
         return value
 
     @u.setter
     def u(self, value: str) -> None:
-        self._set(1, value)
+        self._set("u", value)
 
     def exchange_u(self, value: str) -> str:
         """Atomically set u to value; return the old value."""
-        return self._exchange(1, value)
+        return self._exchange("u", value)
 
     def compare_and_set_u(self, expected: str, value: str) -> bool:
         """Atomically set u to value if it equals expected; return whether it did."""
-        return self._compare_and_set(1, expected, value)
+        return self._compare_and_set("u", expected, value)
 
     @property
     def b(self) -> int:
         """Field 'b': C signed char."""
-        value: int = self._get(2)
+        value: int = self._get("b")
         return value
 
     @b.setter
     def b(self, value: int) -> None:
-        self._set(2, value)
+        self._set("b", value)
 
     def add_b(self, delta: int = 1) -> int:
         """Atomically add delta to b; return the new value."""
-        total: int = self._add(2, delta)
+        total: int = self._add("b", delta)
         return total
 
     def exchange_b(self, value: int) -> int:
         """Atomically set b to value; return the old value."""
-        return self._exchange(2, value)
+        return self._exchange("b", value)
 
     def compare_and_set_b(self, expected: int, value: int) -> bool:
         """Atomically set b to value if it equals expected; return whether it did."""
-        return self._compare_and_set(2, expected, value)
+        return self._compare_and_set("b", expected, value)
 
     @property
     def B(self) -> int:
         """Field 'B': C unsigned char."""
-        value: int = self._get(3)
+        value: int = self._get("B")
         return value
 
     @B.setter
     def B(self, value: int) -> None:
-        self._set(3, value)
+        self._set("B", value)
 
     def add_B(self, delta: int = 1) -> int:
         """Atomically add delta to B; return the new value."""
-        total: int = self._add(3, delta)
+        total: int = self._add("B", delta)
         return total
 
     def exchange_B(self, value: int) -> int:
         """Atomically set B to value; return the old value."""
-        return self._exchange(3, value)
+        return self._exchange("B", value)
 
     def compare_and_set_B(self, expected: int, value: int) -> bool:
         """Atomically set B to value if it equals expected; return whether it did."""
-        return self._compare_and_set(3, expected, value)
+        return self._compare_and_set("B", expected, value)
 
     @property
     def h(self) -> int:
         """Field 'h': C short."""
-        value: int = self._get(4)
+        value: int = self._get("h")
         return value
 
     @h.setter
     def h(self, value: int) -> None:
-        self._set(4, value)
+        self._set("h", value)
 
     def add_h(self, delta: int = 1) -> int:
         """Atomically add delta to h; return the new value."""
-        total: int = self._add(4, delta)
+        total: int = self._add("h", delta)
         return total
 
     def exchange_h(self, value: int) -> int:
         """Atomically set h to value; return the old value."""
-        return self._exchange(4, value)
+        return self._exchange("h", value)
 
     def compare_and_set_h(self, expected: int, value: int) -> bool:
         """Atomically set h to value if it equals expected; return whether it did."""
-        return self._compare_and_set(4, expected, value)
+        return self._compare_and_set("h", expected, value)
 
     @property
     def H(self) -> int:
         """Field 'H': C unsigned short."""
-        value: int = self._get(5)
+        value: int = self._get("H")
         return value
 
     @H.setter
     def H(self, value: int) -> None:
-        self._set(5, value)
+        self._set("H", value)
 
     def add_H(self, delta: int = 1) -> int:
         """Atomically add delta to H; return the new value."""
-        total: int = self._add(5, delta)
+        total: int = self._add("H", delta)
         return total
 
     def exchange_H(self, value: int) -> int:
         """Atomically set H to value; return the old value."""
-        return self._exchange(5, value)
+        return self._exchange("H", value)
 
     def compare_and_set_H(self, expected: int, value: int) -> bool:
         """Atomically set H to value if it equals expected; return whether it did."""
-        return self._compare_and_set(5, expected, value)
+        return self._compare_and_set("H", expected, value)
 
     @property
     def i(self) -> int:
         """Field 'i': C int."""
-        value: int = self._get(6)
+        value: int = self._get("i")
         return value
 
     @i.setter
     def i(self, value: int) -> None:
-        self._set(6, value)
+        self._set("i", value)
 
     def add_i(self, delta: int = 1) -> int:
         """Atomically add delta to i; return the new value."""
-        total: int = self._add(6, delta)
+        total: int = self._add("i", delta)
         return total
 
     def exchange_i(self, value: int) -> int:
         """Atomically set i to value; return the old value."""
-        return self._exchange(6, value)
+        return self._exchange("i", value)
 
     def compare_and_set_i(self, expected: int, value: int) -> bool:
         """Atomically set i to value if it equals expected; return whether it did."""
-        return self._compare_and_set(6, expected, value)
+        return self._compare_and_set("i", expected, value)
 
     @property
     def I(self) -> int:
         """Field 'I': C unsigned int."""
-        value: int = self._get(7)
+        value: int = self._get("I")
         return value
 
     @I.setter
     def I(self, value: int) -> None:
-        self._set(7, value)
+        self._set("I", value)
 
     def add_I(self, delta: int = 1) -> int:
         """Atomically add delta to I; return the new value."""
-        total: int = self._add(7, delta)
+        total: int = self._add("I", delta)
         return total
 
     def exchange_I(self, value: int) -> int:
         """Atomically set I to value; return the old value."""
-        return self._exchange(7, value)
+        return self._exchange("I", value)
 
     def compare_and_set_I(self, expected: int, value: int) -> bool:
         """Atomically set I to value if it equals expected; return whether it did."""
-        return self._compare_and_set(7, expected, value)
+        return self._compare_and_set("I", expected, value)
 
     @property
     def l(self) -> int:
         """Field 'l': C long."""
-        value: int = self._get(8)
+        value: int = self._get("l")
         return value
 
     @l.setter
     def l(self, value: int) -> None:
-        self._set(8, value)
+        self._set("l", value)
 
     def add_l(self, delta: int = 1) -> int:
         """Atomically add delta to l; return the new value."""
-        total: int = self._add(8, delta)
+        total: int = self._add("l", delta)
         return total
 
     def exchange_l(self, value: int) -> int:
         """Atomically set l to value; return the old value."""
-        return self._exchange(8, value)
+        return self._exchange("l", value)
 
     def compare_and_set_l(self, expected: int, value: int) -> bool:
         """Atomically set l to value if it equals expected; return whether it did."""
-        return self._compare_and_set(8, expected, value)
+        return self._compare_and_set("l", expected, value)
 
     @property
     def L(self) -> int:
         """Field 'L': C unsigned long."""
-        value: int = self._get(9)
+        value: int = self._get("L")
         return value
 
     @L.setter
     def L(self, value: int) -> None:
-        self._set(9, value)
+        self._set("L", value)
 
     def add_L(self, delta: int = 1) -> int:
         """Atomically add delta to L; return the new value."""
-        total: int = self._add(9, delta)
+        total: int = self._add("L", delta)
         return total
 
     def exchange_L(self, value: int) -> int:
         """Atomically set L to value; return the old value."""
-        return self._exchange(9, value)
+        return self._exchange("L", value)
 
     def compare_and_set_L(self, expected: int, value: int) -> bool:
         """Atomically set L to value if it equals expected; return whether it did."""
-        return self._compare_and_set(9, expected, value)
+        return self._compare_and_set("L", expected, value)
 
     @property
     def q(self) -> int:
         """Field 'q': C long long."""
-        value: int = self._get(10)
+        value: int = self._get("q")
         return value
 
     @q.setter
     def q(self, value: int) -> None:
-        self._set(10, value)
+        self._set("q", value)
 
     def add_q(self, delta: int = 1) -> int:
         """Atomically add delta to q; return the new value."""
-        total: int = self._add(10, delta)
+        total: int = self._add("q", delta)
         return total
 
     def exchange_q(self, value: int) -> int:
         """Atomically set q to value; return the old value."""
-        return self._exchange(10, value)
+        return self._exchange("q", value)
 
     def compare_and_set_q(self, expected: int, value: int) -> bool:
         """Atomically set q to value if it equals expected; return whether it did."""
-        return self._compare_and_set(10, expected, value)
+        return self._compare_and_set("q", expected, value)
 
     @property
     def Q(self) -> int:
         """Field 'Q': C unsigned long long."""
-        value: int = self._get(11)
+        value: int = self._get("Q")
         return value
 
     @Q.setter
     def Q(self, value: int) -> None:
-        self._set(11, value)
+        self._set("Q", value)
 
     def add_Q(self, delta: int = 1) -> int:
         """Atomically add delta to Q; return the new value."""
-        total: int = self._add(11, delta)
+        total: int = self._add("Q", delta)
         return total
 
     def exchange_Q(self, value: int) -> int:
         """Atomically set Q to value; return the old value."""
-        return self._exchange(11, value)
+        return self._exchange("Q", value)
 
     def compare_and_set_Q(self, expected: int, value: int) -> bool:
         """Atomically set Q to value if it equals expected; return whether it did."""
-        return self._compare_and_set(11, expected, value)
+        return self._compare_and_set("Q", expected, value)
 
     @property
     def f(self) -> float:
         """Field 'f': C float."""
-        value: float = self._get(12)
+        value: float = self._get("f")
         return value
 
     @f.setter
     def f(self, value: float) -> None:
-        self._set(12, value)
+        self._set("f", value)
 
     def add_f(self, delta: float = 1.0) -> float:
         """Atomically add delta to f; return the new value."""
-        total: float = self._add(12, delta)
+        total: float = self._add("f", delta)
         return total
 
     def exchange_f(self, value: float) -> float:
         """Atomically set f to value; return the old value."""
-        return self._exchange(12, value)
+        return self._exchange("f", value)
 
     def compare_and_set_f(self, expected: float, value: float) -> bool:
         """Atomically set f to value if it equals expected; return whether it did."""
-        return self._compare_and_set(12, expected, value)
+        return self._compare_and_set("f", expected, value)
 
     @property
     def d(self) -> float:
         """Field 'd': C double."""
-        value: float = self._get(13)
+        value: float = self._get("d")
         return value
 
     @d.setter
     def d(self, value: float) -> None:
-        self._set(13, value)
+        self._set("d", value)
 
     def add_d(self, delta: float = 1.0) -> float:
         """Atomically add delta to d; return the new value."""
-        total: float = self._add(13, delta)
+        total: float = self._add("d", delta)
         return total
 
     def exchange_d(self, value: float) -> float:
         """Atomically set d to value; return the old value."""
-        return self._exchange(13, value)
+        return self._exchange("d", value)
 
     def compare_and_set_d(self, expected: float, value: float) -> bool:
         """Atomically set d to value if it equals expected; return whether it did."""
-        return self._compare_and_set(13, expected, value)
+        return self._compare_and_set("d", expected, value)
 
     @property
     def flag(self) -> bool:
         """Field 'flag': C bool."""
-        value: bool = self._get(14)
+        value: bool = self._get("flag")
         return value
 
     @flag.setter
     def flag(self, value: bool) -> None:
-        self._set(14, value)
+        self._set("flag", value)
 
     def exchange_flag(self, value: bool) -> bool:
         """Atomically set flag to value; return the old value."""
-        return self._exchange(14, value)
+        return self._exchange("flag", value)
 
     def compare_and_set_flag(self, expected: bool, value: bool) -> bool:
         """Atomically set flag to value if it equals expected; return whether it did."""
-        return self._compare_and_set(14, expected, value)
+        return self._compare_and_set("flag", expected, value)
 
     @property
     def ints(self) -> list[int]:
         """Field 'ints': C int[3]."""
-        value: list[int] = self._get(15)
+        value: list[int] = self._get("ints")
         return value
 
     @ints.setter
     def ints(self, value: _Sequence[int]) -> None:
-        self._set(15, value)
+        self._set("ints", value)
 
     def add_ints(self, index: int, delta: int = 1) -> int:
         """Atomically add delta to ints[index]; return the new value."""
-        total: int = self._add_item(15, index, delta)
+        total: int = self._add_item("ints", index, delta)
         return total
 
     @property
     def reals(self) -> list[float]:
         """Field 'reals': C double[2]."""
-        value: list[float] = self._get(16)
+        value: list[float] = self._get("reals")
         return value
 
     @reals.setter
     def reals(self, value: _Sequence[float]) -> None:
-        self._set(16, value)
+        self._set("reals", value)
 
     def add_reals(self, index: int, delta: float = 1.0) -> float:
         """Atomically add delta to reals[index]; return the new value."""
-        total: float = self._add_item(16, index, delta)
+        total: float = self._add_item("reals", index, delta)
         return total
 
     @property
     def flags(self) -> list[bool]:
         """Field 'flags': C bool[2]."""
-        value: list[bool] = self._get(17)
+        value: list[bool] = self._get("flags")
         return value
 
     @flags.setter
     def flags(self, value: _Sequence[bool]) -> None:
-        self._set(17, value)
+        self._set("flags", value)
 
     @property
     def label(self) -> bytes:
         """Field 'label': C char[8]."""
-        value: bytes = self._get(18)
+        value: bytes = self._get("label")
         return value
 
     @label.setter
     def label(self, value: bytes) -> None:
-        self._set(18, value)
+        self._set("label", value)
 
     def exchange_label(self, value: bytes) -> bytes:
         """Atomically set label to value; return the old value."""
-        return self._exchange(18, value)
+        return self._exchange("label", value)
 
     def compare_and_set_label(self, expected: bytes, value: bytes) -> bool:
         """Atomically set label to value if it equals expected; return whether it did."""
-        return self._compare_and_set(18, expected, value)
+        return self._compare_and_set("label", expected, value)
 
     @property
     def title(self) -> str:
         """Field 'title': C wchar_t[8]."""
-        value: str = self._get(19)
+        value: str = self._get("title")
         return value
 
     @title.setter
     def title(self, value: str) -> None:
-        self._set(19, value)
+        self._set("title", value)
 
     def exchange_title(self, value: str) -> str:
         """Atomically set title to value; return the old value."""
-        return self._exchange(19, value)
+        return self._exchange("title", value)
 
     def compare_and_set_title(self, expected: str, value: str) -> bool:
         """Atomically set title to value if it equals expected; return whether it did."""
-        return self._compare_and_set(19, expected, value)
+        return self._compare_and_set("title", expected, value)
 
     @property
     def stop(self) -> bool:
         """Field 'stop': C bool."""
-        value: bool = self._get(20)
+        value: bool = self._get("stop")
         return value
 
     @stop.setter
     def stop(self, value: bool) -> None:
-        self._set(20, value)
+        self._set("stop", value)
 
     @property
     def note(self) -> str:
         """Field 'note': C wchar_t[4]."""
-        value: str = self._get(21)
+        value: str = self._get("note")
         return value
 
     @note.setter
     def note(self, value: str) -> None:
-        self._set(21, value)
+        self._set("note", value)
 
     def update_default(
         self,
@@ -1783,7 +1768,7 @@ class EverythingOnRedis(_RedisStruct[EverythingSnapshot]):
         flag: bool | None = None,
     ) -> None:
         """Set fields of group default at once; all checked first, None keeps a field."""
-        self._update(0, (c, u, b, B, h, H, i, I, l, L, q, Q, f, d, flag))
+        self._update("default", (c, u, b, B, h, H, i, I, l, L, q, Q, f, d, flag))
 
     def locked_default(self) -> _ContextManager[_Everything_Locked_default]:
         """Hold group default's lock around a working copy of its fields.
@@ -1791,7 +1776,7 @@ class EverythingOnRedis(_RedisStruct[EverythingSnapshot]):
         The fields assigned through the copy are checked and written back when the block
         ends; if it raises, nothing is.
         """
-        return self._locked(0)
+        return self._locked("default")
 
     def update_arrays(
         self,
@@ -1801,7 +1786,7 @@ class EverythingOnRedis(_RedisStruct[EverythingSnapshot]):
         flags: _Sequence[bool] | None = None,
     ) -> None:
         """Set fields of group arrays at once; all checked first, None keeps a field."""
-        self._update(1, (ints, reals, flags))
+        self._update("arrays", (ints, reals, flags))
 
     def locked_arrays(self) -> _ContextManager[_Everything_Locked_arrays]:
         """Hold group arrays's lock around a working copy of its fields.
@@ -1809,7 +1794,7 @@ class EverythingOnRedis(_RedisStruct[EverythingSnapshot]):
         The fields assigned through the copy are checked and written back when the block
         ends; if it raises, nothing is.
         """
-        return self._locked(1)
+        return self._locked("arrays")
 
     def update_text(
         self,
@@ -1818,7 +1803,7 @@ class EverythingOnRedis(_RedisStruct[EverythingSnapshot]):
         title: str | None = None,
     ) -> None:
         """Set fields of group text at once; all checked first, None keeps a field."""
-        self._update(2, (label, title))
+        self._update("text", (label, title))
 
     def locked_text(self) -> _ContextManager[_Everything_Locked_text]:
         """Hold group text's lock around a working copy of its fields.
@@ -1826,7 +1811,7 @@ class EverythingOnRedis(_RedisStruct[EverythingSnapshot]):
         The fields assigned through the copy are checked and written back when the block
         ends; if it raises, nothing is.
         """
-        return self._locked(2)
+        return self._locked("text")
 
     def batch(self) -> _ContextManager[_Everything_Batch]:
         """Collect adds in this process, applied when the block ends (and on flush()).
@@ -1877,13 +1862,13 @@ class _Guarded_Batch(_Batch):
     __slots__ = ()
 
     def add_a(self, delta: int = 1) -> None:
-        self._add(0, delta)
+        self._add("a", delta)
 
     def add_total(self, delta: int = 1) -> None:
-        self._add(2, delta)
+        self._add("total", delta)
 
     def add_b(self, delta: int = 1) -> None:
-        self._add(1, delta)
+        self._add("b", delta)
 
 
 class Guarded(_SharedStruct[GuardedSnapshot]):
@@ -1957,7 +1942,7 @@ class Guarded(_SharedStruct[GuardedSnapshot]):
             value.__class__ is not int
             or not _C_LONGLONG_MIN <= value <= _C_LONGLONG_MAX
         ):
-            value = _check_int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.a")
+            value = self._check("a", value)
         if not self._acquire_left(False):
             self._wait_left()
         try:
@@ -1968,7 +1953,7 @@ class Guarded(_SharedStruct[GuardedSnapshot]):
     def add_a(self, delta: int = 1) -> int:
         """Atomically add delta to a; return the new value."""
         if delta.__class__ is not int:
-            delta = _as_int(delta, "Guarded.a")
+            delta = self._delta("a", delta)
         shared = self._cell_a
         if not self._acquire_left(False):
             self._wait_left()
@@ -1979,15 +1964,15 @@ class Guarded(_SharedStruct[GuardedSnapshot]):
             pass
         finally:
             self._release_left()
-        raise _add_overflow("Guarded.a", delta, _C_LONGLONG_MIN, _C_LONGLONG_MAX)
+        raise self._overflow("a", delta)
 
     def exchange_a(self, value: int) -> int:
         """Atomically set a to value; return the old value."""
-        return self._exchange(0, value)
+        return self._exchange("a", value)
 
     def compare_and_set_a(self, expected: int, value: int) -> bool:
         """Atomically set a to value if it equals expected; return whether it did."""
-        return self._compare_and_set(0, expected, value)
+        return self._compare_and_set("a", expected, value)
 
     @property
     def b(self) -> int:
@@ -2005,7 +1990,7 @@ class Guarded(_SharedStruct[GuardedSnapshot]):
             value.__class__ is not int
             or not _C_LONGLONG_MIN <= value <= _C_LONGLONG_MAX
         ):
-            value = _check_int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.b")
+            value = self._check("b", value)
         if not self._acquire_right(False):
             self._wait_right()
         try:
@@ -2016,7 +2001,7 @@ class Guarded(_SharedStruct[GuardedSnapshot]):
     def add_b(self, delta: int = 1) -> int:
         """Atomically add delta to b; return the new value."""
         if delta.__class__ is not int:
-            delta = _as_int(delta, "Guarded.b")
+            delta = self._delta("b", delta)
         shared = self._cell_b
         if not self._acquire_right(False):
             self._wait_right()
@@ -2027,15 +2012,15 @@ class Guarded(_SharedStruct[GuardedSnapshot]):
             pass
         finally:
             self._release_right()
-        raise _add_overflow("Guarded.b", delta, _C_LONGLONG_MIN, _C_LONGLONG_MAX)
+        raise self._overflow("b", delta)
 
     def exchange_b(self, value: int) -> int:
         """Atomically set b to value; return the old value."""
-        return self._exchange(1, value)
+        return self._exchange("b", value)
 
     def compare_and_set_b(self, expected: int, value: int) -> bool:
         """Atomically set b to value if it equals expected; return whether it did."""
-        return self._compare_and_set(1, expected, value)
+        return self._compare_and_set("b", expected, value)
 
     @property
     def total(self) -> int:
@@ -2053,7 +2038,7 @@ class Guarded(_SharedStruct[GuardedSnapshot]):
             value.__class__ is not int
             or not _C_LONGLONG_MIN <= value <= _C_LONGLONG_MAX
         ):
-            value = _check_int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Guarded.total")
+            value = self._check("total", value)
         if not self._acquire_left(False):
             self._wait_left()
         try:
@@ -2064,7 +2049,7 @@ class Guarded(_SharedStruct[GuardedSnapshot]):
     def add_total(self, delta: int = 1) -> int:
         """Atomically add delta to total; return the new value."""
         if delta.__class__ is not int:
-            delta = _as_int(delta, "Guarded.total")
+            delta = self._delta("total", delta)
         shared = self._cell_total
         if not self._acquire_left(False):
             self._wait_left()
@@ -2075,15 +2060,15 @@ class Guarded(_SharedStruct[GuardedSnapshot]):
             pass
         finally:
             self._release_left()
-        raise _add_overflow("Guarded.total", delta, _C_LONGLONG_MIN, _C_LONGLONG_MAX)
+        raise self._overflow("total", delta)
 
     def exchange_total(self, value: int) -> int:
         """Atomically set total to value; return the old value."""
-        return self._exchange(2, value)
+        return self._exchange("total", value)
 
     def compare_and_set_total(self, expected: int, value: int) -> bool:
         """Atomically set total to value if it equals expected; return whether it did."""
-        return self._compare_and_set(2, expected, value)
+        return self._compare_and_set("total", expected, value)
 
     def update_left(
         self,
@@ -2092,7 +2077,7 @@ class Guarded(_SharedStruct[GuardedSnapshot]):
         total: int | None = None,
     ) -> None:
         """Set fields of group left at once; all checked first, None keeps a field."""
-        self._update(0, (a, total))
+        self._update("left", (a, total))
 
     def locked_left(self) -> _ContextManager[_Guarded_Locked_left]:
         """Hold group left's lock around a working copy of its fields.
@@ -2100,7 +2085,7 @@ class Guarded(_SharedStruct[GuardedSnapshot]):
         The fields assigned through the copy are checked and written back when the block
         ends; if it raises, nothing is.
         """
-        return self._locked(0)
+        return self._locked("left")
 
     def update_right(
         self,
@@ -2108,7 +2093,7 @@ class Guarded(_SharedStruct[GuardedSnapshot]):
         b: int | None = None,
     ) -> None:
         """Set fields of group right at once; all checked first, None keeps a field."""
-        self._update(1, (b,))
+        self._update("right", (b,))
 
     def locked_right(self) -> _ContextManager[_Guarded_Locked_right]:
         """Hold group right's lock around a working copy of its fields.
@@ -2116,7 +2101,7 @@ class Guarded(_SharedStruct[GuardedSnapshot]):
         The fields assigned through the copy are checked and written back when the block
         ends; if it raises, nothing is.
         """
-        return self._locked(1)
+        return self._locked("right")
 
     def batch(self) -> _ContextManager[_Guarded_Batch]:
         """Collect adds in this process, applied when the block ends (and on flush()).
@@ -2152,71 +2137,71 @@ class GuardedOnRedis(_RedisStruct[GuardedSnapshot]):
     @property
     def a(self) -> int:
         """Field 'a': C long long."""
-        value: int = self._get(0)
+        value: int = self._get("a")
         return value
 
     @a.setter
     def a(self, value: int) -> None:
-        self._set(0, value)
+        self._set("a", value)
 
     def add_a(self, delta: int = 1) -> int:
         """Atomically add delta to a; return the new value."""
-        total: int = self._add(0, delta)
+        total: int = self._add("a", delta)
         return total
 
     def exchange_a(self, value: int) -> int:
         """Atomically set a to value; return the old value."""
-        return self._exchange(0, value)
+        return self._exchange("a", value)
 
     def compare_and_set_a(self, expected: int, value: int) -> bool:
         """Atomically set a to value if it equals expected; return whether it did."""
-        return self._compare_and_set(0, expected, value)
+        return self._compare_and_set("a", expected, value)
 
     @property
     def b(self) -> int:
         """Field 'b': C long long."""
-        value: int = self._get(1)
+        value: int = self._get("b")
         return value
 
     @b.setter
     def b(self, value: int) -> None:
-        self._set(1, value)
+        self._set("b", value)
 
     def add_b(self, delta: int = 1) -> int:
         """Atomically add delta to b; return the new value."""
-        total: int = self._add(1, delta)
+        total: int = self._add("b", delta)
         return total
 
     def exchange_b(self, value: int) -> int:
         """Atomically set b to value; return the old value."""
-        return self._exchange(1, value)
+        return self._exchange("b", value)
 
     def compare_and_set_b(self, expected: int, value: int) -> bool:
         """Atomically set b to value if it equals expected; return whether it did."""
-        return self._compare_and_set(1, expected, value)
+        return self._compare_and_set("b", expected, value)
 
     @property
     def total(self) -> int:
         """Field 'total': C long long."""
-        value: int = self._get(2)
+        value: int = self._get("total")
         return value
 
     @total.setter
     def total(self, value: int) -> None:
-        self._set(2, value)
+        self._set("total", value)
 
     def add_total(self, delta: int = 1) -> int:
         """Atomically add delta to total; return the new value."""
-        total: int = self._add(2, delta)
+        total: int = self._add("total", delta)
         return total
 
     def exchange_total(self, value: int) -> int:
         """Atomically set total to value; return the old value."""
-        return self._exchange(2, value)
+        return self._exchange("total", value)
 
     def compare_and_set_total(self, expected: int, value: int) -> bool:
         """Atomically set total to value if it equals expected; return whether it did."""
-        return self._compare_and_set(2, expected, value)
+        return self._compare_and_set("total", expected, value)
 
     def update_left(
         self,
@@ -2225,7 +2210,7 @@ class GuardedOnRedis(_RedisStruct[GuardedSnapshot]):
         total: int | None = None,
     ) -> None:
         """Set fields of group left at once; all checked first, None keeps a field."""
-        self._update(0, (a, total))
+        self._update("left", (a, total))
 
     def locked_left(self) -> _ContextManager[_Guarded_Locked_left]:
         """Hold group left's lock around a working copy of its fields.
@@ -2233,7 +2218,7 @@ class GuardedOnRedis(_RedisStruct[GuardedSnapshot]):
         The fields assigned through the copy are checked and written back when the block
         ends; if it raises, nothing is.
         """
-        return self._locked(0)
+        return self._locked("left")
 
     def update_right(
         self,
@@ -2241,7 +2226,7 @@ class GuardedOnRedis(_RedisStruct[GuardedSnapshot]):
         b: int | None = None,
     ) -> None:
         """Set fields of group right at once; all checked first, None keeps a field."""
-        self._update(1, (b,))
+        self._update("right", (b,))
 
     def locked_right(self) -> _ContextManager[_Guarded_Locked_right]:
         """Hold group right's lock around a working copy of its fields.
@@ -2249,7 +2234,7 @@ class GuardedOnRedis(_RedisStruct[GuardedSnapshot]):
         The fields assigned through the copy are checked and written back when the block
         ends; if it raises, nothing is.
         """
-        return self._locked(1)
+        return self._locked("right")
 
     def batch(self) -> _ContextManager[_Guarded_Batch]:
         """Collect adds in this process, applied when the block ends (and on flush()).
@@ -2298,13 +2283,13 @@ class _Pair_Batch(_Batch):
     __slots__ = ()
 
     def add_a(self, delta: int = 1) -> None:
-        self._add(0, delta)
+        self._add("a", delta)
 
     def add_b(self, delta: int = 1) -> None:
-        self._add(1, delta)
+        self._add("b", delta)
 
     def add_moves(self, delta: int = 1) -> None:
-        self._add(2, delta)
+        self._add("moves", delta)
 
 
 class Pair(_SharedStruct[PairSnapshot]):
@@ -2377,7 +2362,7 @@ class Pair(_SharedStruct[PairSnapshot]):
             value.__class__ is not int
             or not _C_LONGLONG_MIN <= value <= _C_LONGLONG_MAX
         ):
-            value = _check_int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.a")
+            value = self._check("a", value)
         if not self._acquire_pair(False):
             self._wait_pair()
         try:
@@ -2388,7 +2373,7 @@ class Pair(_SharedStruct[PairSnapshot]):
     def add_a(self, delta: int = 1) -> int:
         """Atomically add delta to a; return the new value."""
         if delta.__class__ is not int:
-            delta = _as_int(delta, "Pair.a")
+            delta = self._delta("a", delta)
         shared = self._cell_a
         if not self._acquire_pair(False):
             self._wait_pair()
@@ -2399,15 +2384,15 @@ class Pair(_SharedStruct[PairSnapshot]):
             pass
         finally:
             self._release_pair()
-        raise _add_overflow("Pair.a", delta, _C_LONGLONG_MIN, _C_LONGLONG_MAX)
+        raise self._overflow("a", delta)
 
     def exchange_a(self, value: int) -> int:
         """Atomically set a to value; return the old value."""
-        return self._exchange(0, value)
+        return self._exchange("a", value)
 
     def compare_and_set_a(self, expected: int, value: int) -> bool:
         """Atomically set a to value if it equals expected; return whether it did."""
-        return self._compare_and_set(0, expected, value)
+        return self._compare_and_set("a", expected, value)
 
     @property
     def b(self) -> int:
@@ -2425,7 +2410,7 @@ class Pair(_SharedStruct[PairSnapshot]):
             value.__class__ is not int
             or not _C_LONGLONG_MIN <= value <= _C_LONGLONG_MAX
         ):
-            value = _check_int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Pair.b")
+            value = self._check("b", value)
         if not self._acquire_pair(False):
             self._wait_pair()
         try:
@@ -2436,7 +2421,7 @@ class Pair(_SharedStruct[PairSnapshot]):
     def add_b(self, delta: int = 1) -> int:
         """Atomically add delta to b; return the new value."""
         if delta.__class__ is not int:
-            delta = _as_int(delta, "Pair.b")
+            delta = self._delta("b", delta)
         shared = self._cell_b
         if not self._acquire_pair(False):
             self._wait_pair()
@@ -2447,15 +2432,15 @@ class Pair(_SharedStruct[PairSnapshot]):
             pass
         finally:
             self._release_pair()
-        raise _add_overflow("Pair.b", delta, _C_LONGLONG_MIN, _C_LONGLONG_MAX)
+        raise self._overflow("b", delta)
 
     def exchange_b(self, value: int) -> int:
         """Atomically set b to value; return the old value."""
-        return self._exchange(1, value)
+        return self._exchange("b", value)
 
     def compare_and_set_b(self, expected: int, value: int) -> bool:
         """Atomically set b to value if it equals expected; return whether it did."""
-        return self._compare_and_set(1, expected, value)
+        return self._compare_and_set("b", expected, value)
 
     @property
     def moves(self) -> int:
@@ -2470,7 +2455,7 @@ class Pair(_SharedStruct[PairSnapshot]):
     @moves.setter
     def moves(self, value: int) -> None:
         if value.__class__ is not int or not _C_INT_MIN <= value <= _C_INT_MAX:
-            value = _check_int(value, _C_INT_MIN, _C_INT_MAX, "Pair.moves")
+            value = self._check("moves", value)
         if not self._acquire_other(False):
             self._wait_other()
         try:
@@ -2481,7 +2466,7 @@ class Pair(_SharedStruct[PairSnapshot]):
     def add_moves(self, delta: int = 1) -> int:
         """Atomically add delta to moves; return the new value."""
         if delta.__class__ is not int:
-            delta = _as_int(delta, "Pair.moves")
+            delta = self._delta("moves", delta)
         shared = self._cell_moves
         if not self._acquire_other(False):
             self._wait_other()
@@ -2492,15 +2477,15 @@ class Pair(_SharedStruct[PairSnapshot]):
             pass
         finally:
             self._release_other()
-        raise _add_overflow("Pair.moves", delta, _C_INT_MIN, _C_INT_MAX)
+        raise self._overflow("moves", delta)
 
     def exchange_moves(self, value: int) -> int:
         """Atomically set moves to value; return the old value."""
-        return self._exchange(2, value)
+        return self._exchange("moves", value)
 
     def compare_and_set_moves(self, expected: int, value: int) -> bool:
         """Atomically set moves to value if it equals expected; return whether it did."""
-        return self._compare_and_set(2, expected, value)
+        return self._compare_and_set("moves", expected, value)
 
     def update_pair(
         self,
@@ -2509,7 +2494,7 @@ class Pair(_SharedStruct[PairSnapshot]):
         b: int | None = None,
     ) -> None:
         """Set fields of group pair at once; all checked first, None keeps a field."""
-        self._update(0, (a, b))
+        self._update("pair", (a, b))
 
     def locked_pair(self) -> _ContextManager[_Pair_Locked_pair]:
         """Hold group pair's lock around a working copy of its fields.
@@ -2517,7 +2502,7 @@ class Pair(_SharedStruct[PairSnapshot]):
         The fields assigned through the copy are checked and written back when the block
         ends; if it raises, nothing is.
         """
-        return self._locked(0)
+        return self._locked("pair")
 
     def update_other(
         self,
@@ -2525,7 +2510,7 @@ class Pair(_SharedStruct[PairSnapshot]):
         moves: int | None = None,
     ) -> None:
         """Set fields of group other at once; all checked first, None keeps a field."""
-        self._update(1, (moves,))
+        self._update("other", (moves,))
 
     def locked_other(self) -> _ContextManager[_Pair_Locked_other]:
         """Hold group other's lock around a working copy of its fields.
@@ -2533,7 +2518,7 @@ class Pair(_SharedStruct[PairSnapshot]):
         The fields assigned through the copy are checked and written back when the block
         ends; if it raises, nothing is.
         """
-        return self._locked(1)
+        return self._locked("other")
 
     def batch(self) -> _ContextManager[_Pair_Batch]:
         """Collect adds in this process, applied when the block ends (and on flush()).
@@ -2569,71 +2554,71 @@ class PairOnRedis(_RedisStruct[PairSnapshot]):
     @property
     def a(self) -> int:
         """Field 'a': C long long."""
-        value: int = self._get(0)
+        value: int = self._get("a")
         return value
 
     @a.setter
     def a(self, value: int) -> None:
-        self._set(0, value)
+        self._set("a", value)
 
     def add_a(self, delta: int = 1) -> int:
         """Atomically add delta to a; return the new value."""
-        total: int = self._add(0, delta)
+        total: int = self._add("a", delta)
         return total
 
     def exchange_a(self, value: int) -> int:
         """Atomically set a to value; return the old value."""
-        return self._exchange(0, value)
+        return self._exchange("a", value)
 
     def compare_and_set_a(self, expected: int, value: int) -> bool:
         """Atomically set a to value if it equals expected; return whether it did."""
-        return self._compare_and_set(0, expected, value)
+        return self._compare_and_set("a", expected, value)
 
     @property
     def b(self) -> int:
         """Field 'b': C long long."""
-        value: int = self._get(1)
+        value: int = self._get("b")
         return value
 
     @b.setter
     def b(self, value: int) -> None:
-        self._set(1, value)
+        self._set("b", value)
 
     def add_b(self, delta: int = 1) -> int:
         """Atomically add delta to b; return the new value."""
-        total: int = self._add(1, delta)
+        total: int = self._add("b", delta)
         return total
 
     def exchange_b(self, value: int) -> int:
         """Atomically set b to value; return the old value."""
-        return self._exchange(1, value)
+        return self._exchange("b", value)
 
     def compare_and_set_b(self, expected: int, value: int) -> bool:
         """Atomically set b to value if it equals expected; return whether it did."""
-        return self._compare_and_set(1, expected, value)
+        return self._compare_and_set("b", expected, value)
 
     @property
     def moves(self) -> int:
         """Field 'moves': C int."""
-        value: int = self._get(2)
+        value: int = self._get("moves")
         return value
 
     @moves.setter
     def moves(self, value: int) -> None:
-        self._set(2, value)
+        self._set("moves", value)
 
     def add_moves(self, delta: int = 1) -> int:
         """Atomically add delta to moves; return the new value."""
-        total: int = self._add(2, delta)
+        total: int = self._add("moves", delta)
         return total
 
     def exchange_moves(self, value: int) -> int:
         """Atomically set moves to value; return the old value."""
-        return self._exchange(2, value)
+        return self._exchange("moves", value)
 
     def compare_and_set_moves(self, expected: int, value: int) -> bool:
         """Atomically set moves to value if it equals expected; return whether it did."""
-        return self._compare_and_set(2, expected, value)
+        return self._compare_and_set("moves", expected, value)
 
     def update_pair(
         self,
@@ -2642,7 +2627,7 @@ class PairOnRedis(_RedisStruct[PairSnapshot]):
         b: int | None = None,
     ) -> None:
         """Set fields of group pair at once; all checked first, None keeps a field."""
-        self._update(0, (a, b))
+        self._update("pair", (a, b))
 
     def locked_pair(self) -> _ContextManager[_Pair_Locked_pair]:
         """Hold group pair's lock around a working copy of its fields.
@@ -2650,7 +2635,7 @@ class PairOnRedis(_RedisStruct[PairSnapshot]):
         The fields assigned through the copy are checked and written back when the block
         ends; if it raises, nothing is.
         """
-        return self._locked(0)
+        return self._locked("pair")
 
     def update_other(
         self,
@@ -2658,7 +2643,7 @@ class PairOnRedis(_RedisStruct[PairSnapshot]):
         moves: int | None = None,
     ) -> None:
         """Set fields of group other at once; all checked first, None keeps a field."""
-        self._update(1, (moves,))
+        self._update("other", (moves,))
 
     def locked_other(self) -> _ContextManager[_Pair_Locked_other]:
         """Hold group other's lock around a working copy of its fields.
@@ -2666,7 +2651,7 @@ class PairOnRedis(_RedisStruct[PairSnapshot]):
         The fields assigned through the copy are checked and written back when the block
         ends; if it raises, nothing is.
         """
-        return self._locked(1)
+        return self._locked("other")
 
     def batch(self) -> _ContextManager[_Pair_Batch]:
         """Collect adds in this process, applied when the block ends (and on flush()).
@@ -2787,7 +2772,7 @@ class Hits(_SharedStruct[HitsSnapshot]):
 
     @hits.setter
     def hits(self, value: int) -> None:
-        value = _check_int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Hits.hits")
+        value = self._check("hits", value)
         _set_shards(self._raw_hits, self._shardlock_hits, value, None, "Hits.hits")
 
     def add_hits(self, delta: int = 1) -> None:
@@ -2796,7 +2781,7 @@ class Hits(_SharedStruct[HitsSnapshot]):
         Once every shard but the last is taken, later processes share the last one under a lock.
         """
         if delta.__class__ is not int:
-            delta = _as_int(delta, "Hits.hits")
+            delta = self._delta("hits", delta)
         if self._shardfork_hits != _runtime.forks:
             self._shardfork_hits, self._shardslot_hits = _claim_shard(
                 self._shardclaims_hits, self._shardlock_hits, 2, 8, None, "Hits.hits"
@@ -2820,7 +2805,7 @@ class Hits(_SharedStruct[HitsSnapshot]):
                 pass
             finally:
                 lock.release()
-        raise _add_overflow("Hits.hits", delta, _C_LONGLONG_MIN, _C_LONGLONG_MAX)
+        raise self._overflow("hits", delta)
 
     @property
     def seconds(self) -> float:
@@ -2835,7 +2820,7 @@ class Hits(_SharedStruct[HitsSnapshot]):
 
     @seconds.setter
     def seconds(self, value: float) -> None:
-        value = _check_float(value, _FLOAT64_MAX, "Hits.seconds")
+        value = self._check("seconds", value)
         _set_shards(
             self._raw_seconds, self._shardlock_seconds, value, None, "Hits.seconds"
         )
@@ -2846,7 +2831,7 @@ class Hits(_SharedStruct[HitsSnapshot]):
         Once every shard but the last is taken, later processes share the last one under a lock.
         """
         if delta.__class__ is not float:
-            delta = _check_float(delta, _FLOAT64_MAX, "Hits.seconds")
+            delta = self._delta("seconds", delta)
         if self._shardfork_seconds != _runtime.forks:
             self._shardfork_seconds, self._shardslot_seconds = _claim_shard(
                 self._shardclaims_seconds,
@@ -2878,7 +2863,7 @@ class Hits(_SharedStruct[HitsSnapshot]):
                     return
             finally:
                 lock.release()
-        raise _add_overflow("Hits.seconds", delta, -_FLOAT64_MAX, _FLOAT64_MAX)
+        raise self._overflow("seconds", delta)
 
     @property
     def small(self) -> int:
@@ -2893,7 +2878,7 @@ class Hits(_SharedStruct[HitsSnapshot]):
 
     @small.setter
     def small(self, value: int) -> None:
-        value = _check_int(value, _C_BYTE_MIN, _C_BYTE_MAX, "Hits.small")
+        value = self._check("small", value)
         _set_shards(self._raw_small, self._shardlock_small, value, None, "Hits.small")
 
     def add_small(self, delta: int = 1) -> None:
@@ -2902,7 +2887,7 @@ class Hits(_SharedStruct[HitsSnapshot]):
         Once every shard but the last is taken, later processes share the last one under a lock.
         """
         if delta.__class__ is not int:
-            delta = _as_int(delta, "Hits.small")
+            delta = self._delta("small", delta)
         if self._shardfork_small != _runtime.forks:
             self._shardfork_small, self._shardslot_small = _claim_shard(
                 self._shardclaims_small,
@@ -2931,7 +2916,7 @@ class Hits(_SharedStruct[HitsSnapshot]):
                 pass
             finally:
                 lock.release()
-        raise _add_overflow("Hits.small", delta, _C_BYTE_MIN, _C_BYTE_MAX)
+        raise self._overflow("small", delta)
 
     @property
     def label(self) -> bytes:
@@ -2946,7 +2931,7 @@ class Hits(_SharedStruct[HitsSnapshot]):
 
     @label.setter
     def label(self, value: bytes) -> None:
-        value = _check_bytes(value, 8, "Hits.label")
+        value = self._check("label", value)
         if not self._acquire_default(False):
             self._wait_default()
         try:
@@ -2956,11 +2941,11 @@ class Hits(_SharedStruct[HitsSnapshot]):
 
     def exchange_label(self, value: bytes) -> bytes:
         """Atomically set label to value; return the old value."""
-        return self._exchange(3, value)
+        return self._exchange("label", value)
 
     def compare_and_set_label(self, expected: bytes, value: bytes) -> bool:
         """Atomically set label to value if it equals expected; return whether it did."""
-        return self._compare_and_set(3, expected, value)
+        return self._compare_and_set("label", expected, value)
 
     def update_default(
         self,
@@ -2968,7 +2953,7 @@ class Hits(_SharedStruct[HitsSnapshot]):
         label: bytes | None = None,
     ) -> None:
         """Set fields of group default at once; all checked first, None keeps a field."""
-        self._update(0, (label,))
+        self._update("default", (label,))
 
     def locked_default(self) -> _ContextManager[_Hits_Locked_default]:
         """Hold group default's lock around a working copy of its fields.
@@ -2976,7 +2961,7 @@ class Hits(_SharedStruct[HitsSnapshot]):
         The fields assigned through the copy are checked and written back when the block
         ends; if it raises, nothing is.
         """
-        return self._locked(0)
+        return self._locked("default")
 
     def get_lock(self, group: _Literal["default"] = "default") -> _Lock:
         """The lock of one group, for code in the style of multiprocessing's get_lock()."""
@@ -3005,62 +2990,62 @@ class HitsOnRedis(_RedisStruct[HitsSnapshot]):
     @property
     def hits(self) -> int:
         """Field 'hits': C long long."""
-        value: int = self._get(0)
+        value: int = self._get("hits")
         return value
 
     @hits.setter
     def hits(self, value: int) -> None:
-        self._set(0, value)
+        self._set("hits", value)
 
     def add_hits(self, delta: int = 1) -> None:
         """Atomically add delta to hits."""
-        self._add(0, delta)
+        self._add("hits", delta)
 
     @property
     def seconds(self) -> float:
         """Field 'seconds': C double."""
-        value: float = self._get(1)
+        value: float = self._get("seconds")
         return value
 
     @seconds.setter
     def seconds(self, value: float) -> None:
-        self._set(1, value)
+        self._set("seconds", value)
 
     def add_seconds(self, delta: float = 1.0) -> None:
         """Atomically add delta to seconds."""
-        self._add(1, delta)
+        self._add("seconds", delta)
 
     @property
     def small(self) -> int:
         """Field 'small': C signed char."""
-        value: int = self._get(2)
+        value: int = self._get("small")
         return value
 
     @small.setter
     def small(self, value: int) -> None:
-        self._set(2, value)
+        self._set("small", value)
 
     def add_small(self, delta: int = 1) -> None:
         """Atomically add delta to small."""
-        self._add(2, delta)
+        self._add("small", delta)
 
     @property
     def label(self) -> bytes:
         """Field 'label': C char[8]."""
-        value: bytes = self._get(3)
+        value: bytes = self._get("label")
         return value
 
     @label.setter
     def label(self, value: bytes) -> None:
-        self._set(3, value)
+        self._set("label", value)
 
     def exchange_label(self, value: bytes) -> bytes:
         """Atomically set label to value; return the old value."""
-        return self._exchange(3, value)
+        return self._exchange("label", value)
 
     def compare_and_set_label(self, expected: bytes, value: bytes) -> bool:
         """Atomically set label to value if it equals expected; return whether it did."""
-        return self._compare_and_set(3, expected, value)
+        return self._compare_and_set("label", expected, value)
 
     def update_default(
         self,
@@ -3068,7 +3053,7 @@ class HitsOnRedis(_RedisStruct[HitsSnapshot]):
         label: bytes | None = None,
     ) -> None:
         """Set fields of group default at once; all checked first, None keeps a field."""
-        self._update(0, (label,))
+        self._update("default", (label,))
 
     def locked_default(self) -> _ContextManager[_Hits_Locked_default]:
         """Hold group default's lock around a working copy of its fields.
@@ -3076,7 +3061,7 @@ class HitsOnRedis(_RedisStruct[HitsSnapshot]):
         The fields assigned through the copy are checked and written back when the block
         ends; if it raises, nothing is.
         """
-        return self._locked(0)
+        return self._locked("default")
 
     def get_lock(self, group: _Literal["default"] = "default") -> _Lock:
         """The lock of one group, for code in the style of multiprocessing's get_lock()."""
@@ -3123,16 +3108,16 @@ class _Ledger_Batch(_Batch):
     __slots__ = ()
 
     def add_a(self, delta: int = 1) -> None:
-        self._add(0, delta)
+        self._add("a", delta)
 
     def add_b(self, delta: int = 1) -> None:
-        self._add(1, delta)
+        self._add("b", delta)
 
     def add_last(self, index: int, delta: int = 1) -> None:
-        self._add_item(2, index, delta)
+        self._add_item("last", index, delta)
 
     def add_moves(self, delta: int = 1) -> None:
-        self._add(4, delta)
+        self._add("moves", delta)
 
 
 class Ledger(_SharedStruct[LedgerSnapshot]):
@@ -3231,7 +3216,7 @@ class Ledger(_SharedStruct[LedgerSnapshot]):
             value.__class__ is not int
             or not _C_LONGLONG_MIN <= value <= _C_LONGLONG_MAX
         ):
-            value = _check_int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Ledger.a")
+            value = self._check("a", value)
         if not self._acquire_pair(False):
             self._wait_pair()
         try:
@@ -3242,7 +3227,7 @@ class Ledger(_SharedStruct[LedgerSnapshot]):
     def add_a(self, delta: int = 1) -> int:
         """Atomically add delta to a; return the new value."""
         if delta.__class__ is not int:
-            delta = _as_int(delta, "Ledger.a")
+            delta = self._delta("a", delta)
         shared = self._cell_a
         if not self._acquire_pair(False):
             self._wait_pair()
@@ -3253,15 +3238,15 @@ class Ledger(_SharedStruct[LedgerSnapshot]):
             pass
         finally:
             self._release_pair()
-        raise _add_overflow("Ledger.a", delta, _C_LONGLONG_MIN, _C_LONGLONG_MAX)
+        raise self._overflow("a", delta)
 
     def exchange_a(self, value: int) -> int:
         """Atomically set a to value; return the old value."""
-        return self._exchange(0, value)
+        return self._exchange("a", value)
 
     def compare_and_set_a(self, expected: int, value: int) -> bool:
         """Atomically set a to value if it equals expected; return whether it did."""
-        return self._compare_and_set(0, expected, value)
+        return self._compare_and_set("a", expected, value)
 
     @property
     def b(self) -> int:
@@ -3279,7 +3264,7 @@ class Ledger(_SharedStruct[LedgerSnapshot]):
             value.__class__ is not int
             or not _C_LONGLONG_MIN <= value <= _C_LONGLONG_MAX
         ):
-            value = _check_int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Ledger.b")
+            value = self._check("b", value)
         if not self._acquire_pair(False):
             self._wait_pair()
         try:
@@ -3290,7 +3275,7 @@ class Ledger(_SharedStruct[LedgerSnapshot]):
     def add_b(self, delta: int = 1) -> int:
         """Atomically add delta to b; return the new value."""
         if delta.__class__ is not int:
-            delta = _as_int(delta, "Ledger.b")
+            delta = self._delta("b", delta)
         shared = self._cell_b
         if not self._acquire_pair(False):
             self._wait_pair()
@@ -3301,15 +3286,15 @@ class Ledger(_SharedStruct[LedgerSnapshot]):
             pass
         finally:
             self._release_pair()
-        raise _add_overflow("Ledger.b", delta, _C_LONGLONG_MIN, _C_LONGLONG_MAX)
+        raise self._overflow("b", delta)
 
     def exchange_b(self, value: int) -> int:
         """Atomically set b to value; return the old value."""
-        return self._exchange(1, value)
+        return self._exchange("b", value)
 
     def compare_and_set_b(self, expected: int, value: int) -> bool:
         """Atomically set b to value if it equals expected; return whether it did."""
-        return self._compare_and_set(1, expected, value)
+        return self._compare_and_set("b", expected, value)
 
     @property
     def last(self) -> list[int]:
@@ -3323,22 +3308,20 @@ class Ledger(_SharedStruct[LedgerSnapshot]):
 
     @last.setter
     def last(self, value: _Sequence[int]) -> None:
-        value = _check_int_items(
-            value, 2, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Ledger.last"
-        )
+        value = self._check_items("last", value)
         if not self._acquire_pair(False):
             self._wait_pair()
         try:
-            self._put_one(2, value)
+            self._put_one("last", value)
         finally:
             self._release_pair()
 
     def add_last(self, index: int, delta: int = 1) -> int:
         """Atomically add delta to last[index]; return the new value."""
         if index.__class__ is not int or not 0 <= index < 2:
-            index = _check_index(index, 2, "Ledger.last")
+            index = self._index("last", index)
         if delta.__class__ is not int:
-            delta = _as_int(delta, "Ledger.last")
+            delta = self._delta("last", delta)
         shared = self._cell_last
         if not self._acquire_pair(False):
             self._wait_pair()
@@ -3349,7 +3332,7 @@ class Ledger(_SharedStruct[LedgerSnapshot]):
             pass
         finally:
             self._release_pair()
-        raise _add_overflow("Ledger.last", delta, _C_LONGLONG_MIN, _C_LONGLONG_MAX)
+        raise self._overflow("last", delta)
 
     @property
     def note(self) -> bytes:
@@ -3364,21 +3347,21 @@ class Ledger(_SharedStruct[LedgerSnapshot]):
 
     @note.setter
     def note(self, value: bytes) -> None:
-        value = _check_bytes(value, 8, "Ledger.note")
+        value = self._check("note", value)
         if not self._acquire_pair(False):
             self._wait_pair()
         try:
-            self._put_one(3, value)
+            self._put_one("note", value)
         finally:
             self._release_pair()
 
     def exchange_note(self, value: bytes) -> bytes:
         """Atomically set note to value; return the old value."""
-        return self._exchange(3, value)
+        return self._exchange("note", value)
 
     def compare_and_set_note(self, expected: bytes, value: bytes) -> bool:
         """Atomically set note to value if it equals expected; return whether it did."""
-        return self._compare_and_set(3, expected, value)
+        return self._compare_and_set("note", expected, value)
 
     @property
     def moves(self) -> int:
@@ -3393,7 +3376,7 @@ class Ledger(_SharedStruct[LedgerSnapshot]):
     @moves.setter
     def moves(self, value: int) -> None:
         if value.__class__ is not int or not _C_INT_MIN <= value <= _C_INT_MAX:
-            value = _check_int(value, _C_INT_MIN, _C_INT_MAX, "Ledger.moves")
+            value = self._check("moves", value)
         if not self._acquire_other(False):
             self._wait_other()
         try:
@@ -3404,7 +3387,7 @@ class Ledger(_SharedStruct[LedgerSnapshot]):
     def add_moves(self, delta: int = 1) -> int:
         """Atomically add delta to moves; return the new value."""
         if delta.__class__ is not int:
-            delta = _as_int(delta, "Ledger.moves")
+            delta = self._delta("moves", delta)
         shared = self._cell_moves
         if not self._acquire_other(False):
             self._wait_other()
@@ -3415,15 +3398,15 @@ class Ledger(_SharedStruct[LedgerSnapshot]):
             pass
         finally:
             self._release_other()
-        raise _add_overflow("Ledger.moves", delta, _C_INT_MIN, _C_INT_MAX)
+        raise self._overflow("moves", delta)
 
     def exchange_moves(self, value: int) -> int:
         """Atomically set moves to value; return the old value."""
-        return self._exchange(4, value)
+        return self._exchange("moves", value)
 
     def compare_and_set_moves(self, expected: int, value: int) -> bool:
         """Atomically set moves to value if it equals expected; return whether it did."""
-        return self._compare_and_set(4, expected, value)
+        return self._compare_and_set("moves", expected, value)
 
     @property
     def hits(self) -> int:
@@ -3438,7 +3421,7 @@ class Ledger(_SharedStruct[LedgerSnapshot]):
 
     @hits.setter
     def hits(self, value: int) -> None:
-        value = _check_int(value, _C_LONGLONG_MIN, _C_LONGLONG_MAX, "Ledger.hits")
+        value = self._check("hits", value)
         _set_shards(self._raw_hits, self._shardlock_hits, value, 5.0, "Ledger.hits")
 
     def add_hits(self, delta: int = 1) -> None:
@@ -3447,7 +3430,7 @@ class Ledger(_SharedStruct[LedgerSnapshot]):
         Once every shard but the last is taken, later processes share the last one under a lock.
         """
         if delta.__class__ is not int:
-            delta = _as_int(delta, "Ledger.hits")
+            delta = self._delta("hits", delta)
         if self._shardfork_hits != _runtime.forks:
             self._shardfork_hits, self._shardslot_hits = _claim_shard(
                 self._shardclaims_hits, self._shardlock_hits, 2, 8, 5.0, "Ledger.hits"
@@ -3471,7 +3454,7 @@ class Ledger(_SharedStruct[LedgerSnapshot]):
                 pass
             finally:
                 lock.release()
-        raise _add_overflow("Ledger.hits", delta, _C_LONGLONG_MIN, _C_LONGLONG_MAX)
+        raise self._overflow("hits", delta)
 
     def update_pair(
         self,
@@ -3482,7 +3465,7 @@ class Ledger(_SharedStruct[LedgerSnapshot]):
         note: bytes | None = None,
     ) -> None:
         """Set fields of group pair at once; all checked first, None keeps a field."""
-        self._update(0, (a, b, last, note))
+        self._update("pair", (a, b, last, note))
 
     def locked_pair(self) -> _ContextManager[_Ledger_Locked_pair]:
         """Hold group pair's lock around a working copy of its fields.
@@ -3490,7 +3473,7 @@ class Ledger(_SharedStruct[LedgerSnapshot]):
         The fields assigned through the copy are checked and written back when the block
         ends; if it raises, nothing is.
         """
-        return self._locked(0)
+        return self._locked("pair")
 
     def update_other(
         self,
@@ -3498,7 +3481,7 @@ class Ledger(_SharedStruct[LedgerSnapshot]):
         moves: int | None = None,
     ) -> None:
         """Set fields of group other at once; all checked first, None keeps a field."""
-        self._update(1, (moves,))
+        self._update("other", (moves,))
 
     def locked_other(self) -> _ContextManager[_Ledger_Locked_other]:
         """Hold group other's lock around a working copy of its fields.
@@ -3506,7 +3489,7 @@ class Ledger(_SharedStruct[LedgerSnapshot]):
         The fields assigned through the copy are checked and written back when the block
         ends; if it raises, nothing is.
         """
-        return self._locked(1)
+        return self._locked("other")
 
     def batch(self) -> _ContextManager[_Ledger_Batch]:
         """Collect adds in this process, applied when the block ends (and on flush()).
