@@ -71,7 +71,9 @@ class _Histogram_Batch(_Batch):
         self._add_item("weights", index, delta)
 
     def add_total(self, delta: int = 1) -> None:
-        self._add("total", delta)
+        if delta.__class__ is not int:
+            delta = self._delta("total", delta)
+        self._pending[2] += delta
 
 
 class Histogram(_SharedStruct[HistogramSnapshot]):

@@ -57,7 +57,9 @@ class _Counter_Batch(_Batch):
     __slots__ = ()
 
     def add_value(self, delta: int = 1) -> None:
-        self._add("value", delta)
+        if delta.__class__ is not int:
+            delta = self._delta("value", delta)
+        self._pending[0] += delta
 
 
 class Counter(_SharedStruct[CounterSnapshot]):

@@ -62,7 +62,9 @@ class _JobInfo_Batch(_Batch):
     __slots__ = ()
 
     def add_priority(self, delta: int = 1) -> None:
-        self._add("priority", delta)
+        if delta.__class__ is not int:
+            delta = self._delta("priority", delta)
+        self._pending[3] += delta
 
 
 class JobInfo(_SharedStruct[JobInfoSnapshot]):

@@ -80,13 +80,19 @@ class _WorkerStats_Batch(_Batch):
     __slots__ = ()
 
     def add_processed(self, delta: int = 1) -> None:
-        self._add("processed", delta)
+        if delta.__class__ is not int:
+            delta = self._delta("processed", delta)
+        self._pending[0] += delta
 
     def add_failed(self, delta: int = 1) -> None:
-        self._add("failed", delta)
+        if delta.__class__ is not int:
+            delta = self._delta("failed", delta)
+        self._pending[1] += delta
 
     def add_elapsed(self, delta: float = 1.0) -> None:
-        self._add("elapsed", delta)
+        if delta.__class__ is not float:
+            delta = self._delta("elapsed", delta)
+        self._pending[2] += delta
 
 
 class WorkerStats(_SharedStruct[WorkerStatsSnapshot]):

@@ -838,6 +838,7 @@ class Field:
         "high",
         "cell",
         "check",
+        "rule",
         "journaled",
     )
 
@@ -886,6 +887,14 @@ class Field:
         )
         self.offset = 0
         self.check = self._checker()
+        # The exact type and range a value passes unchecked (as the setters), else what checks it.
+        exact = {"int": int, "float": float}.get(self.kind)
+        self.rule = (
+            exact if self.storage == "scalar" else None,
+            self.low,
+            self.high,
+            self.check,
+        )
         self.journaled = (
             False  # written through its group's journal (the layout decides)
         )
@@ -1015,20 +1024,7 @@ class Group:
         self, name: str, fields: tuple[Field, ...], indexes: tuple[int, ...]
     ) -> None:
         self.name, self.fields = name, indexes
-        # Per field: the exact type and range a value passes unchecked, else what checks it.
-        self.rules = tuple(
-            (
-                (
-                    {"int": int, "float": float}.get(f.kind)
-                    if f.storage == "scalar"
-                    else None
-                ),
-                f.low,
-                f.high,
-                f.check,
-            )
-            for f in fields
-        )
+        self.rules = tuple(f.rule for f in fields)
         self.journal_offset = self.journal_size = 0
 
 
@@ -1055,6 +1051,13 @@ class Layout:
         "parks",
         "metadata",
     )
+
+    def nothing_pending(self) -> list[_Any]:
+        """A batch's sums before any add: zero per scalar, an empty dict per array."""
+        return [
+            {} if f.storage == "array" else 0.0 if f.kind == "float" else 0
+            for f in self.fields
+        ]
 
     def __init__(
         self,
@@ -1440,15 +1443,21 @@ class SharedStruct(_typing.Generic[_S]):
     def _exchange(self, name: str, value: _T) -> _T:
         layout = self.__sharedgen_layout__
         index = layout.field_index[name]
-        field = layout.fields[index]
-        value = field.check(value)
-        lock = self._group_locks[field.group or 0]
+        exact, low, high, check = layout.fields[index].rule
+        if value.__class__ is not exact or not low <= value <= high:  # type: ignore[operator]
+            value = check(value)
+        group = layout.fields[index].group or 0
+        lock = self._group_locks[group]
         if not lock.acquire(False):
-            self._wait(field.group or 0)
+            self._wait(group)
         try:
             cell = self._cells[index]
-            old: _T = _cast(_Any, self._loads[index]() if cell is None else cell[0])
-            self._store(index, value)
+            if cell is None:
+                old: _T = self._loads[index]()
+                self._store(index, value)
+                return old
+            old = _cast(_Any, cell[0])
+            cell[0] = value  # type: ignore[call-overload]
             return old
         finally:
             lock.release()
@@ -1456,16 +1465,23 @@ class SharedStruct(_typing.Generic[_S]):
     def _compare_and_set(self, name: str, expected: object, value: object) -> bool:
         layout = self.__sharedgen_layout__
         index = layout.field_index[name]
-        field = layout.fields[index]
-        value = field.check(value)
-        lock = self._group_locks[field.group or 0]
+        exact, low, high, check = layout.fields[index].rule
+        if value.__class__ is not exact or not low <= value <= high:  # type: ignore[operator]
+            value = check(value)
+        group = layout.fields[index].group or 0
+        lock = self._group_locks[group]
         if not lock.acquire(False):
-            self._wait(field.group or 0)
+            self._wait(group)
         try:
             cell = self._cells[index]
-            if (self._loads[index]() if cell is None else cell[0]) != expected:
+            if cell is None:
+                if self._loads[index]() != expected:
+                    return False
+                self._store(index, value)
+            elif cell[0] != expected:
                 return False
-            self._store(index, value)
+            else:
+                cell[0] = value  # type: ignore[call-overload]
             return True
         finally:
             lock.release()
@@ -1553,13 +1569,14 @@ class SharedStruct(_typing.Generic[_S]):
         finally:
             lock.release()
 
-    def _flush(self, pending: dict[int, _Any]) -> None:
+    def _flush(self, pending: list[_Any]) -> None:
         """A batch's flush: each group in one critical section; a group that would overflow
         changes nothing and its adds stay pending, while every other group lands."""
         layout = self.__sharedgen_layout__
         refused: list[tuple[str, OverflowError]] = []
+        cleared = layout.nothing_pending()
         for index, group in enumerate(layout.groups):
-            deltas = {i: pending[i] for i in group.fields if i in pending}
+            deltas = {i: pending[i] for i in group.fields if pending[i]}
             if not deltas:
                 continue
             try:
@@ -1568,7 +1585,7 @@ class SharedStruct(_typing.Generic[_S]):
                 refused.append((group.name, error))
             else:
                 for i in deltas:
-                    del pending[i]
+                    pending[i] = cleared[i]
         if refused:
             raise batch_refused(layout.name, *zip(*refused, strict=True))
 
@@ -1660,23 +1677,22 @@ class SharedStruct(_typing.Generic[_S]):
 
 
 class Batch:
-    """Adds collected in this process; ``flush()`` (and the end of the ``batch()`` block) applies them."""
+    """Adds collected in this process; ``flush()`` (and the end of the ``batch()`` block) applies them.
+
+    ``_pending`` holds them by field position: a sum, or {item: sum} for an array. The generated
+    subclass adds to scalars itself (a local addition, the point of a batch).
+    """
 
     __slots__ = ("_owner", "_pending")
 
     def __init__(self, owner: _Any) -> None:
         self._owner = owner
-        self._pending: dict[int, _Any] = (
-            {}
-        )  # by field index: a delta, or {item: delta} for arrays
+        self._pending: list[_Any] = owner.__sharedgen_layout__.nothing_pending()
 
-    def _add(self, name: str, delta: object) -> None:
+    def _delta(self, name: str, delta: object) -> _Any:
+        """A delta of another type than the field's (numpy ints, Fractions), or TypeError."""
         layout = self._owner.__sharedgen_layout__
-        index = layout.field_index[name]
-        field = layout.fields[index]
-        if delta.__class__ is not (float if field.kind == "float" else int):
-            delta = field.delta(delta)
-        self._pending[index] = self._pending.get(index, 0) + delta
+        return layout.fields[layout.field_index[name]].delta(delta)
 
     def _add_item(self, name: str, item: object, delta: object) -> None:
         layout = self._owner.__sharedgen_layout__
@@ -1685,7 +1701,7 @@ class Batch:
         item = check_index(item, field.length or 0, field.label)
         if delta.__class__ is not (float if field.kind == "float" else int):
             delta = field.delta(delta)
-        deltas = self._pending.setdefault(index, {})
+        deltas = self._pending[index]
         deltas[item] = deltas.get(item, 0) + delta
 
     def flush(self) -> None:
@@ -2363,10 +2379,12 @@ class RedisStruct(_typing.Generic[_S]):
         finally:
             collected.flush()
 
-    def _flush(self, pending: dict[int, _Any]) -> None:
+    def _flush(self, pending: list[_Any]) -> None:
         """A batch's flush: every group's adds in one script call, all of them or (on overflow) none."""
         deltas: list[tuple[RedisField, int, _Any]] = []
-        for index, delta in pending.items():
+        for index, delta in enumerate(pending):
+            if not delta:
+                continue
             items: dict[int, _Any] = (
                 _cast("dict[int, _Any]", delta)
                 if isinstance(delta, dict)
@@ -2385,7 +2403,7 @@ class RedisStruct(_typing.Generic[_S]):
                 raise batch_refused(
                     self.__sharedgen_layout__.name, groups, [error]
                 ) from None
-        pending.clear()
+        pending[:] = self.__sharedgen_layout__.nothing_pending()
 
     def _add_to(self, *deltas: tuple[RedisField, int, float]) -> bytes:
         """Add to fields (array items by index, else 0), all or none, in one script call; the last new value."""

@@ -165,40 +165,64 @@ class _Everything_Batch(_Batch):
     __slots__ = ()
 
     def add_b(self, delta: int = 1) -> None:
-        self._add("b", delta)
+        if delta.__class__ is not int:
+            delta = self._delta("b", delta)
+        self._pending[2] += delta
 
     def add_B(self, delta: int = 1) -> None:
-        self._add("B", delta)
+        if delta.__class__ is not int:
+            delta = self._delta("B", delta)
+        self._pending[3] += delta
 
     def add_h(self, delta: int = 1) -> None:
-        self._add("h", delta)
+        if delta.__class__ is not int:
+            delta = self._delta("h", delta)
+        self._pending[4] += delta
 
     def add_H(self, delta: int = 1) -> None:
-        self._add("H", delta)
+        if delta.__class__ is not int:
+            delta = self._delta("H", delta)
+        self._pending[5] += delta
 
     def add_i(self, delta: int = 1) -> None:
-        self._add("i", delta)
+        if delta.__class__ is not int:
+            delta = self._delta("i", delta)
+        self._pending[6] += delta
 
     def add_I(self, delta: int = 1) -> None:
-        self._add("I", delta)
+        if delta.__class__ is not int:
+            delta = self._delta("I", delta)
+        self._pending[7] += delta
 
     def add_l(self, delta: int = 1) -> None:
-        self._add("l", delta)
+        if delta.__class__ is not int:
+            delta = self._delta("l", delta)
+        self._pending[8] += delta
 
     def add_L(self, delta: int = 1) -> None:
-        self._add("L", delta)
+        if delta.__class__ is not int:
+            delta = self._delta("L", delta)
+        self._pending[9] += delta
 
     def add_q(self, delta: int = 1) -> None:
-        self._add("q", delta)
+        if delta.__class__ is not int:
+            delta = self._delta("q", delta)
+        self._pending[10] += delta
 
     def add_Q(self, delta: int = 1) -> None:
-        self._add("Q", delta)
+        if delta.__class__ is not int:
+            delta = self._delta("Q", delta)
+        self._pending[11] += delta
 
     def add_f(self, delta: float = 1.0) -> None:
-        self._add("f", delta)
+        if delta.__class__ is not float:
+            delta = self._delta("f", delta)
+        self._pending[12] += delta
 
     def add_d(self, delta: float = 1.0) -> None:
-        self._add("d", delta)
+        if delta.__class__ is not float:
+            delta = self._delta("d", delta)
+        self._pending[13] += delta
 
     def add_ints(self, index: int, delta: int = 1) -> None:
         self._add_item("ints", index, delta)
@@ -1862,13 +1886,19 @@ class _Guarded_Batch(_Batch):
     __slots__ = ()
 
     def add_a(self, delta: int = 1) -> None:
-        self._add("a", delta)
+        if delta.__class__ is not int:
+            delta = self._delta("a", delta)
+        self._pending[0] += delta
 
     def add_total(self, delta: int = 1) -> None:
-        self._add("total", delta)
+        if delta.__class__ is not int:
+            delta = self._delta("total", delta)
+        self._pending[2] += delta
 
     def add_b(self, delta: int = 1) -> None:
-        self._add("b", delta)
+        if delta.__class__ is not int:
+            delta = self._delta("b", delta)
+        self._pending[1] += delta
 
 
 class Guarded(_SharedStruct[GuardedSnapshot]):
@@ -2283,13 +2313,19 @@ class _Pair_Batch(_Batch):
     __slots__ = ()
 
     def add_a(self, delta: int = 1) -> None:
-        self._add("a", delta)
+        if delta.__class__ is not int:
+            delta = self._delta("a", delta)
+        self._pending[0] += delta
 
     def add_b(self, delta: int = 1) -> None:
-        self._add("b", delta)
+        if delta.__class__ is not int:
+            delta = self._delta("b", delta)
+        self._pending[1] += delta
 
     def add_moves(self, delta: int = 1) -> None:
-        self._add("moves", delta)
+        if delta.__class__ is not int:
+            delta = self._delta("moves", delta)
+        self._pending[2] += delta
 
 
 class Pair(_SharedStruct[PairSnapshot]):
@@ -3108,16 +3144,22 @@ class _Ledger_Batch(_Batch):
     __slots__ = ()
 
     def add_a(self, delta: int = 1) -> None:
-        self._add("a", delta)
+        if delta.__class__ is not int:
+            delta = self._delta("a", delta)
+        self._pending[0] += delta
 
     def add_b(self, delta: int = 1) -> None:
-        self._add("b", delta)
+        if delta.__class__ is not int:
+            delta = self._delta("b", delta)
+        self._pending[1] += delta
 
     def add_last(self, index: int, delta: int = 1) -> None:
         self._add_item("last", index, delta)
 
     def add_moves(self, delta: int = 1) -> None:
-        self._add("moves", delta)
+        if delta.__class__ is not int:
+            delta = self._delta("moves", delta)
+        self._pending[4] += delta
 
 
 class Ledger(_SharedStruct[LedgerSnapshot]):
