@@ -27,6 +27,10 @@ from .sharedgen_runtime import (
     float_overflows as _float_overflows,
     FLOAT64_MAX as _FLOAT64_MAX,
     Layout as _Layout,
+    Exchange as _Exchange,
+    CompareAndSet as _CompareAndSet,
+    BatchAdd as _BatchAdd,
+    BatchAddItem as _BatchAddItem,
     SharedStruct as _SharedStruct,
     Batch as _Batch,
 )
@@ -64,16 +68,9 @@ class _Histogram_Batch(_Batch):
 
     __slots__ = ()
 
-    def add_buckets(self, index: int, delta: int = 1) -> None:
-        self._add_item("buckets", index, delta)
-
-    def add_weights(self, index: int, delta: float = 1.0) -> None:
-        self._add_item("weights", index, delta)
-
-    def add_total(self, delta: int = 1) -> None:
-        if delta.__class__ is not int:
-            delta = self._delta("total", delta)
-        self._pending[2] += delta
+    add_buckets: _BatchAddItem[int]
+    add_weights: _BatchAddItem[float]
+    add_total: _BatchAdd[int]
 
 
 class Histogram(_SharedStruct[HistogramSnapshot]):
@@ -105,6 +102,8 @@ class Histogram(_SharedStruct[HistogramSnapshot]):
     _acquire_default: _Callable[[bool], bool]
     _wait_default: _Callable[[], None]
     _release_default: _Callable[[], None]
+    exchange_total: _Exchange[int]
+    compare_and_set_total: _CompareAndSet[int]
     _raw_buckets: _ctypes.Array[_ctypes.c_ulonglong]
     _cell_buckets: memoryview
     _raw_weights: _ctypes.Array[_ctypes.c_double]
@@ -239,14 +238,6 @@ class Histogram(_SharedStruct[HistogramSnapshot]):
         finally:
             self._release_default()
         raise self._overflow("total", delta)
-
-    def exchange_total(self, value: int) -> int:
-        """Atomically set total to value; return the old value."""
-        return self._exchange("total", value)
-
-    def compare_and_set_total(self, expected: int, value: int) -> bool:
-        """Atomically set total to value if it equals expected; return whether it did."""
-        return self._compare_and_set("total", expected, value)
 
     def update_default(
         self,

@@ -24,6 +24,9 @@ from .sharedgen_runtime import (
     View as _View,
     int_range as _int_range,
     Layout as _Layout,
+    Exchange as _Exchange,
+    CompareAndSet as _CompareAndSet,
+    BatchAdd as _BatchAdd,
     SharedStruct as _SharedStruct,
     Batch as _Batch,
     RedisStruct as _RedisStruct,
@@ -56,10 +59,7 @@ class _Counter_Batch(_Batch):
 
     __slots__ = ()
 
-    def add_value(self, delta: int = 1) -> None:
-        if delta.__class__ is not int:
-            delta = self._delta("value", delta)
-        self._pending[0] += delta
+    add_value: _BatchAdd[int]
 
 
 class Counter(_SharedStruct[CounterSnapshot]):
@@ -84,6 +84,8 @@ class Counter(_SharedStruct[CounterSnapshot]):
     _acquire_default: _Callable[[bool], bool]
     _wait_default: _Callable[[], None]
     _release_default: _Callable[[], None]
+    exchange_value: _Exchange[int]
+    compare_and_set_value: _CompareAndSet[int]
     _raw_value: _ctypes.c_int
     _cell_value: memoryview
 
@@ -133,14 +135,6 @@ class Counter(_SharedStruct[CounterSnapshot]):
             self._release_default()
         raise self._overflow("value", delta)
 
-    def exchange_value(self, value: int) -> int:
-        """Atomically set value to value; return the old value."""
-        return self._exchange("value", value)
-
-    def compare_and_set_value(self, expected: int, value: int) -> bool:
-        """Atomically set value to value if it equals expected; return whether it did."""
-        return self._compare_and_set("value", expected, value)
-
     def update_default(
         self,
         *,
@@ -187,6 +181,8 @@ class CounterOnRedis(_RedisStruct[CounterSnapshot]):
 
     __sharedgen_layout__ = Counter.__sharedgen_layout__
     _defaults = (0,)
+    exchange_value: _Exchange[int]
+    compare_and_set_value: _CompareAndSet[int]
 
     @property
     def value(self) -> int:
@@ -202,14 +198,6 @@ class CounterOnRedis(_RedisStruct[CounterSnapshot]):
         """Atomically add delta to value; return the new value."""
         total: int = self._add("value", delta)
         return total
-
-    def exchange_value(self, value: int) -> int:
-        """Atomically set value to value; return the old value."""
-        return self._exchange("value", value)
-
-    def compare_and_set_value(self, expected: int, value: int) -> bool:
-        """Atomically set value to value if it equals expected; return whether it did."""
-        return self._compare_and_set("value", expected, value)
 
     def update_default(
         self,

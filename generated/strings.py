@@ -24,6 +24,9 @@ from .sharedgen_runtime import (
     View as _View,
     int_range as _int_range,
     Layout as _Layout,
+    Exchange as _Exchange,
+    CompareAndSet as _CompareAndSet,
+    BatchAdd as _BatchAdd,
     SharedStruct as _SharedStruct,
     Batch as _Batch,
 )
@@ -61,10 +64,7 @@ class _JobInfo_Batch(_Batch):
 
     __slots__ = ()
 
-    def add_priority(self, delta: int = 1) -> None:
-        if delta.__class__ is not int:
-            delta = self._delta("priority", delta)
-        self._pending[3] += delta
+    add_priority: _BatchAdd[int]
 
 
 class JobInfo(_SharedStruct[JobInfoSnapshot]):
@@ -97,6 +97,14 @@ class JobInfo(_SharedStruct[JobInfoSnapshot]):
     _acquire_default: _Callable[[bool], bool]
     _wait_default: _Callable[[], None]
     _release_default: _Callable[[], None]
+    exchange_label: _Exchange[bytes]
+    compare_and_set_label: _CompareAndSet[bytes]
+    exchange_owner: _Exchange[str]
+    compare_and_set_owner: _CompareAndSet[str]
+    exchange_grade: _Exchange[str]
+    compare_and_set_grade: _CompareAndSet[str]
+    exchange_priority: _Exchange[int]
+    compare_and_set_priority: _CompareAndSet[int]
     _raw_label: _ctypes.Array[_ctypes.c_char]
     _raw_owner: _ctypes.Array[_ctypes.c_wchar]
     _raw_grade: _ctypes.c_wchar
@@ -136,14 +144,6 @@ class JobInfo(_SharedStruct[JobInfoSnapshot]):
         finally:
             self._release_default()
 
-    def exchange_label(self, value: bytes) -> bytes:
-        """Atomically set label to value; return the old value."""
-        return self._exchange("label", value)
-
-    def compare_and_set_label(self, expected: bytes, value: bytes) -> bool:
-        """Atomically set label to value if it equals expected; return whether it did."""
-        return self._compare_and_set("label", expected, value)
-
     @property
     def owner(self) -> str:
         """Field 'owner': C wchar_t[16]."""
@@ -165,14 +165,6 @@ class JobInfo(_SharedStruct[JobInfoSnapshot]):
         finally:
             self._release_default()
 
-    def exchange_owner(self, value: str) -> str:
-        """Atomically set owner to value; return the old value."""
-        return self._exchange("owner", value)
-
-    def compare_and_set_owner(self, expected: str, value: str) -> bool:
-        """Atomically set owner to value if it equals expected; return whether it did."""
-        return self._compare_and_set("owner", expected, value)
-
     @property
     def grade(self) -> str:
         """Field 'grade': C wchar_t."""
@@ -192,14 +184,6 @@ class JobInfo(_SharedStruct[JobInfoSnapshot]):
             self._raw_grade.value = value
         finally:
             self._release_default()
-
-    def exchange_grade(self, value: str) -> str:
-        """Atomically set grade to value; return the old value."""
-        return self._exchange("grade", value)
-
-    def compare_and_set_grade(self, expected: str, value: str) -> bool:
-        """Atomically set grade to value if it equals expected; return whether it did."""
-        return self._compare_and_set("grade", expected, value)
 
     @property
     def priority(self) -> int:
@@ -237,14 +221,6 @@ class JobInfo(_SharedStruct[JobInfoSnapshot]):
         finally:
             self._release_default()
         raise self._overflow("priority", delta)
-
-    def exchange_priority(self, value: int) -> int:
-        """Atomically set priority to value; return the old value."""
-        return self._exchange("priority", value)
-
-    def compare_and_set_priority(self, expected: int, value: int) -> bool:
-        """Atomically set priority to value if it equals expected; return whether it did."""
-        return self._compare_and_set("priority", expected, value)
 
     def update_default(
         self,

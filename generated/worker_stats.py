@@ -26,6 +26,9 @@ from .sharedgen_runtime import (
     float_overflows as _float_overflows,
     FLOAT64_MAX as _FLOAT64_MAX,
     Layout as _Layout,
+    Exchange as _Exchange,
+    CompareAndSet as _CompareAndSet,
+    BatchAdd as _BatchAdd,
     SharedStruct as _SharedStruct,
     Batch as _Batch,
     RedisStruct as _RedisStruct,
@@ -79,20 +82,9 @@ class _WorkerStats_Batch(_Batch):
 
     __slots__ = ()
 
-    def add_processed(self, delta: int = 1) -> None:
-        if delta.__class__ is not int:
-            delta = self._delta("processed", delta)
-        self._pending[0] += delta
-
-    def add_failed(self, delta: int = 1) -> None:
-        if delta.__class__ is not int:
-            delta = self._delta("failed", delta)
-        self._pending[1] += delta
-
-    def add_elapsed(self, delta: float = 1.0) -> None:
-        if delta.__class__ is not float:
-            delta = self._delta("elapsed", delta)
-        self._pending[2] += delta
+    add_processed: _BatchAdd[int]
+    add_failed: _BatchAdd[int]
+    add_elapsed: _BatchAdd[float]
 
 
 class WorkerStats(_SharedStruct[WorkerStatsSnapshot]):
@@ -148,6 +140,14 @@ class WorkerStats(_SharedStruct[WorkerStatsSnapshot]):
     _acquire_default: _Callable[[bool], bool]
     _wait_default: _Callable[[], None]
     _release_default: _Callable[[], None]
+    exchange_processed: _Exchange[int]
+    compare_and_set_processed: _CompareAndSet[int]
+    exchange_failed: _Exchange[int]
+    compare_and_set_failed: _CompareAndSet[int]
+    exchange_elapsed: _Exchange[float]
+    compare_and_set_elapsed: _CompareAndSet[float]
+    exchange_state: _Exchange[bytes]
+    compare_and_set_state: _CompareAndSet[bytes]
     _raw_processed: _ctypes.c_int
     _cell_processed: memoryview
     _raw_failed: _ctypes.c_int
@@ -206,14 +206,6 @@ class WorkerStats(_SharedStruct[WorkerStatsSnapshot]):
             self._release_progress()
         raise self._overflow("processed", delta)
 
-    def exchange_processed(self, value: int) -> int:
-        """Atomically set processed to value; return the old value."""
-        return self._exchange("processed", value)
-
-    def compare_and_set_processed(self, expected: int, value: int) -> bool:
-        """Atomically set processed to value if it equals expected; return whether it did."""
-        return self._compare_and_set("processed", expected, value)
-
     @property
     def failed(self) -> int:
         """Field 'failed': C int."""
@@ -250,14 +242,6 @@ class WorkerStats(_SharedStruct[WorkerStatsSnapshot]):
         finally:
             self._release_progress()
         raise self._overflow("failed", delta)
-
-    def exchange_failed(self, value: int) -> int:
-        """Atomically set failed to value; return the old value."""
-        return self._exchange("failed", value)
-
-    def compare_and_set_failed(self, expected: int, value: int) -> bool:
-        """Atomically set failed to value if it equals expected; return whether it did."""
-        return self._compare_and_set("failed", expected, value)
 
     @property
     def elapsed(self) -> float:
@@ -298,14 +282,6 @@ class WorkerStats(_SharedStruct[WorkerStatsSnapshot]):
             self._release_timing()
         raise self._overflow("elapsed", delta)
 
-    def exchange_elapsed(self, value: float) -> float:
-        """Atomically set elapsed to value; return the old value."""
-        return self._exchange("elapsed", value)
-
-    def compare_and_set_elapsed(self, expected: float, value: float) -> bool:
-        """Atomically set elapsed to value if it equals expected; return whether it did."""
-        return self._compare_and_set("elapsed", expected, value)
-
     @property
     def state(self) -> bytes:
         """I idle, R running, D done."""
@@ -325,14 +301,6 @@ class WorkerStats(_SharedStruct[WorkerStatsSnapshot]):
             self._raw_state.value = value
         finally:
             self._release_default()
-
-    def exchange_state(self, value: bytes) -> bytes:
-        """Atomically set state to value; return the old value."""
-        return self._exchange("state", value)
-
-    def compare_and_set_state(self, expected: bytes, value: bytes) -> bool:
-        """Atomically set state to value if it equals expected; return whether it did."""
-        return self._compare_and_set("state", expected, value)
 
     @property
     def stop(self) -> bool:
@@ -425,6 +393,14 @@ class WorkerStatsOnRedis(_RedisStruct[WorkerStatsSnapshot]):
 
     __sharedgen_layout__ = WorkerStats.__sharedgen_layout__
     _defaults = (0, 0, 0.0, b"I", False)
+    exchange_processed: _Exchange[int]
+    compare_and_set_processed: _CompareAndSet[int]
+    exchange_failed: _Exchange[int]
+    compare_and_set_failed: _CompareAndSet[int]
+    exchange_elapsed: _Exchange[float]
+    compare_and_set_elapsed: _CompareAndSet[float]
+    exchange_state: _Exchange[bytes]
+    compare_and_set_state: _CompareAndSet[bytes]
 
     @property
     def processed(self) -> int:
@@ -441,14 +417,6 @@ class WorkerStatsOnRedis(_RedisStruct[WorkerStatsSnapshot]):
         total: int = self._add("processed", delta)
         return total
 
-    def exchange_processed(self, value: int) -> int:
-        """Atomically set processed to value; return the old value."""
-        return self._exchange("processed", value)
-
-    def compare_and_set_processed(self, expected: int, value: int) -> bool:
-        """Atomically set processed to value if it equals expected; return whether it did."""
-        return self._compare_and_set("processed", expected, value)
-
     @property
     def failed(self) -> int:
         """Field 'failed': C int."""
@@ -463,14 +431,6 @@ class WorkerStatsOnRedis(_RedisStruct[WorkerStatsSnapshot]):
         """Atomically add delta to failed; return the new value."""
         total: int = self._add("failed", delta)
         return total
-
-    def exchange_failed(self, value: int) -> int:
-        """Atomically set failed to value; return the old value."""
-        return self._exchange("failed", value)
-
-    def compare_and_set_failed(self, expected: int, value: int) -> bool:
-        """Atomically set failed to value if it equals expected; return whether it did."""
-        return self._compare_and_set("failed", expected, value)
 
     @property
     def elapsed(self) -> float:
@@ -487,14 +447,6 @@ class WorkerStatsOnRedis(_RedisStruct[WorkerStatsSnapshot]):
         total: float = self._add("elapsed", delta)
         return total
 
-    def exchange_elapsed(self, value: float) -> float:
-        """Atomically set elapsed to value; return the old value."""
-        return self._exchange("elapsed", value)
-
-    def compare_and_set_elapsed(self, expected: float, value: float) -> bool:
-        """Atomically set elapsed to value if it equals expected; return whether it did."""
-        return self._compare_and_set("elapsed", expected, value)
-
     @property
     def state(self) -> bytes:
         """I idle, R running, D done."""
@@ -504,14 +456,6 @@ class WorkerStatsOnRedis(_RedisStruct[WorkerStatsSnapshot]):
     @state.setter
     def state(self, value: bytes) -> None:
         self._set("state", value)
-
-    def exchange_state(self, value: bytes) -> bytes:
-        """Atomically set state to value; return the old value."""
-        return self._exchange("state", value)
-
-    def compare_and_set_state(self, expected: bytes, value: bytes) -> bool:
-        """Atomically set state to value if it equals expected; return whether it did."""
-        return self._compare_and_set("state", expected, value)
 
     @property
     def stop(self) -> bool:

@@ -888,16 +888,15 @@ class Field:
         self.offset = 0
         self.check = self._checker()
         # The exact type and range a value passes unchecked (as the setters), else what checks it.
-        exact = {"int": int, "float": float}.get(self.kind)
-        self.rule = (
+        exact: _Any = {"int": int, "float": float}.get(self.kind)
+        self.rule: tuple[_Any, float, float, _Callable[[object], _Any]] = (
             exact if self.storage == "scalar" else None,
             self.low,
             self.high,
             self.check,
         )
-        self.journaled = (
-            False  # written through its group's journal (the layout decides)
-        )
+        # Written through its group's journal (the layout decides).
+        self.journaled = False
 
     def _checker(self) -> _Callable[[object], _Any]:
         """What checks a whole value (TypeError, OverflowError, ValueError), made once per field."""
@@ -1163,6 +1162,56 @@ class Layout:
 
 
 _S = _TypeVar("_S")
+_V = _TypeVar("_V")
+_V_contra = _TypeVar("_V_contra", contravariant=True)
+
+
+# The members that are no hot path are made here, once per struct class, from its table: the
+# generated class declares them with these types (and the runtime makes what it declares).
+class Exchange(_Protocol[_V]):
+    def __call__(self, value: _V) -> _V:
+        """Atomically set the field to value; return the old value."""
+        ...
+
+
+class CompareAndSet(_Protocol[_V_contra]):
+    def __call__(self, expected: _V_contra, value: _V_contra) -> bool:
+        """Atomically set the field to value if it equals expected; return whether it did."""
+        ...
+
+
+class BatchAdd(_Protocol[_V_contra]):
+    def __call__(self, delta: _V_contra = ...) -> None:
+        """Add delta to the batch's sum for the field (1 by default)."""
+        ...
+
+
+class BatchAddItem(_Protocol[_V_contra]):
+    def __call__(self, index: int, delta: _V_contra = ...) -> None:
+        """Add delta to the batch's sum for the array field's item index (1 by default)."""
+        ...
+
+
+def _declared(cls: type, prefix: str) -> list[str]:
+    """The names after ``prefix`` of the members a generated class declares with that prefix."""
+    names = cls.__dict__.get("__annotations__", {})
+    return [name[len(prefix) :] for name in names if name.startswith(prefix)]
+
+
+def _exchange_doc(field: str) -> str:
+    return f"Atomically set {field} to value; return the old value."
+
+
+def _compare_and_set_doc(field: str) -> str:
+    return (
+        f"Atomically set {field} to value if it equals expected; return whether it did."
+    )
+
+
+def _name(function: _Any, name: str, doc: str) -> _Any:
+    function.__name__ = function.__qualname__ = name
+    function.__doc__ = doc
+    return function
 
 
 class SharedStruct(_typing.Generic[_S]):
@@ -1216,7 +1265,72 @@ class SharedStruct(_typing.Generic[_S]):
     __sharedgen_fields__: _ClassVar[dict[str, dict[str, _Any]]]
 
     def __init_subclass__(cls) -> None:
-        cls.__sharedgen_fields__ = cls.__sharedgen_layout__.metadata
+        layout = cls.__sharedgen_layout__
+        cls.__sharedgen_fields__ = layout.metadata
+        for field in _declared(cls, "exchange_"):
+            exchange, compare_and_set = cls._make_swaps(layout, field)
+            setattr(cls, f"exchange_{field}", exchange)
+            setattr(cls, f"compare_and_set_{field}", compare_and_set)
+        if layout.batch is not None:
+            make_add = Batch._make_add  # pyright: ignore[reportPrivateUsage]
+            for field in _declared(layout.batch, "add_"):
+                setattr(layout.batch, f"add_{field}", make_add(layout, field))
+
+    @staticmethod
+    def _make_swaps(layout: Layout, field: str) -> tuple[_Any, _Any]:
+        """A struct's exchange_<field> and compare_and_set_<field>."""
+        index = layout.field_index[field]
+        exact, low, high, check = layout.fields[index].rule
+        group = layout.fields[index].group or 0
+
+        def exchange(self: SharedStruct[_Any], value: _Any) -> _Any:
+            if value.__class__ is not exact or not low <= value <= high:
+                value = check(value)
+            lock = self._group_locks[group]
+            if not lock.acquire(False):
+                self._wait(group)
+            try:
+                cell = self._cells[index]
+                if cell is None:
+                    old = self._loads[index]()
+                    self._store(index, value)
+                    return old
+                old = cell[0]
+                cell[0] = value
+                return old
+            finally:
+                lock.release()
+
+        def compare_and_set(
+            self: SharedStruct[_Any], expected: _Any, value: _Any
+        ) -> bool:
+            if value.__class__ is not exact or not low <= value <= high:
+                value = check(value)
+            lock = self._group_locks[group]
+            if not lock.acquire(False):
+                self._wait(group)
+            try:
+                cell = self._cells[index]
+                if cell is None:
+                    if self._loads[index]() != expected:
+                        return False
+                    self._store(index, value)
+                elif cell[0] != expected:
+                    return False
+                else:
+                    cell[0] = value
+                return True
+            finally:
+                lock.release()
+
+        return (
+            _name(exchange, f"exchange_{field}", _exchange_doc(field)),
+            _name(
+                compare_and_set,
+                f"compare_and_set_{field}",
+                _compare_and_set_doc(field),
+            ),
+        )
 
     def _create(
         self,
@@ -1440,53 +1554,7 @@ class SharedStruct(_typing.Generic[_S]):
         field = layout.fields[layout.field_index[name]]
         return add_overflow(field.label, _cast(float, delta), field.low, field.high)
 
-    def _exchange(self, name: str, value: _T) -> _T:
-        layout = self.__sharedgen_layout__
-        index = layout.field_index[name]
-        exact, low, high, check = layout.fields[index].rule
-        if value.__class__ is not exact or not low <= value <= high:  # type: ignore[operator]
-            value = check(value)
-        group = layout.fields[index].group or 0
-        lock = self._group_locks[group]
-        if not lock.acquire(False):
-            self._wait(group)
-        try:
-            cell = self._cells[index]
-            if cell is None:
-                old: _T = self._loads[index]()
-                self._store(index, value)
-                return old
-            old = _cast(_Any, cell[0])
-            cell[0] = value  # type: ignore[call-overload]
-            return old
-        finally:
-            lock.release()
-
-    def _compare_and_set(self, name: str, expected: object, value: object) -> bool:
-        layout = self.__sharedgen_layout__
-        index = layout.field_index[name]
-        exact, low, high, check = layout.fields[index].rule
-        if value.__class__ is not exact or not low <= value <= high:  # type: ignore[operator]
-            value = check(value)
-        group = layout.fields[index].group or 0
-        lock = self._group_locks[group]
-        if not lock.acquire(False):
-            self._wait(group)
-        try:
-            cell = self._cells[index]
-            if cell is None:
-                if self._loads[index]() != expected:
-                    return False
-                self._store(index, value)
-            elif cell[0] != expected:
-                return False
-            else:
-                cell[0] = value  # type: ignore[call-overload]
-            return True
-        finally:
-            lock.release()
-
-    def _update(self, name: str, values: tuple[object, ...]) -> None:
+    def _update(self, name: str, values: tuple[_Any, ...]) -> None:
         layout = self.__sharedgen_layout__
         group = layout.group_index[name]
         checked: list[object] = []
@@ -1494,7 +1562,7 @@ class SharedStruct(_typing.Generic[_S]):
         for value, (exact, low, high, check) in zip(values, rules, strict=True):
             # As the setters: numbers of the exact type and in range pass without a call.
             if value is not None and (
-                value.__class__ is not exact or not low <= value <= high  # type: ignore[operator]
+                value.__class__ is not exact or not low <= value <= high
             ):
                 value = check(value)
             checked.append(value)
@@ -1679,8 +1747,9 @@ class SharedStruct(_typing.Generic[_S]):
 class Batch:
     """Adds collected in this process; ``flush()`` (and the end of the ``batch()`` block) applies them.
 
-    ``_pending`` holds them by field position: a sum, or {item: sum} for an array. The generated
-    subclass adds to scalars itself (a local addition, the point of a batch).
+    ``_pending`` holds them by field position: a sum, or {item: sum} for an array. Each
+    ``add_<field>`` is a local addition (the point of a batch), made by the runtime from the
+    struct's table for each one the generated subclass declares.
     """
 
     __slots__ = ("_owner", "_pending")
@@ -1689,20 +1758,32 @@ class Batch:
         self._owner = owner
         self._pending: list[_Any] = owner.__sharedgen_layout__.nothing_pending()
 
-    def _delta(self, name: str, delta: object) -> _Any:
-        """A delta of another type than the field's (numpy ints, Fractions), or TypeError."""
-        layout = self._owner.__sharedgen_layout__
-        return layout.fields[layout.field_index[name]].delta(delta)
+    @staticmethod
+    def _make_add(layout: Layout, field: str) -> _Any:
+        """A batch's add_<field>: a local addition (an array's item: checked, then added)."""
+        index = layout.field_index[field]
+        spec = layout.fields[index]
+        exact = float if spec.kind == "float" else int
+        unit = exact(1)
+        normalize = spec.delta
+        if spec.storage == "array":
 
-    def _add_item(self, name: str, item: object, delta: object) -> None:
-        layout = self._owner.__sharedgen_layout__
-        index = layout.field_index[name]
-        field = layout.fields[index]
-        item = check_index(item, field.length or 0, field.label)
-        if delta.__class__ is not (float if field.kind == "float" else int):
-            delta = field.delta(delta)
-        deltas = self._pending[index]
-        deltas[item] = deltas.get(item, 0) + delta
+            def add_item(self: Batch, item: object, delta: _Any = unit) -> None:
+                position = check_index(item, spec.length or 0, spec.label)
+                if delta.__class__ is not exact:
+                    delta = normalize(delta)
+                sums = self._pending[index]
+                sums[position] = sums.get(position, 0) + delta
+
+            doc = f"Add delta to the batch's sum for {field}[index]."
+            return _name(add_item, f"add_{field}", doc)
+
+        def add(self: Batch, delta: _Any = unit) -> None:
+            if delta.__class__ is not exact:
+                delta = normalize(delta)
+            self._pending[index] += delta
+
+        return _name(add, f"add_{field}", f"Add delta to the batch's sum for {field}.")
 
     def flush(self) -> None:
         """Apply the adds collected so far. Adds that would overflow raise OverflowError, change
@@ -2158,9 +2239,34 @@ class RedisStruct(_typing.Generic[_S]):
     _fields: _ClassVar[tuple[RedisField, ...]]
 
     def __init_subclass__(cls) -> None:
+        for field in _declared(cls, "exchange_"):
+            exchange, compare_and_set = cls._make_swaps(field)
+            setattr(cls, f"exchange_{field}", exchange)
+            setattr(cls, f"compare_and_set_{field}", compare_and_set)
         cls._fields = tuple(
             RedisField.of(field, cls.__sharedgen_layout__)
             for field in cls.__sharedgen_layout__.fields
+        )
+
+    @staticmethod
+    def _make_swaps(field: str) -> tuple[_Any, _Any]:
+        """A twin's exchange_<field> and compare_and_set_<field>: one script call each."""
+
+        def exchange(self: RedisStruct[_Any], value: _Any) -> _Any:
+            return self._exchange(field, value)
+
+        def compare_and_set(
+            self: RedisStruct[_Any], expected: _Any, value: _Any
+        ) -> bool:
+            return self._compare_and_set(field, expected, value)
+
+        return (
+            _name(exchange, f"exchange_{field}", _exchange_doc(field)),
+            _name(
+                compare_and_set,
+                f"compare_and_set_{field}",
+                _compare_and_set_doc(field),
+            ),
         )
 
     def __init__(self, client: _Any, key: str, *, lease: float | None = None) -> None:

@@ -375,8 +375,8 @@ def test_a_large_schema_within_the_bounds_builds(tmp_path: Path) -> None:
     code, lines, out = run_build(tmp_path, text, name="big.yaml")
     assert code == 0, lines
     module = (out / "big.py").read_text()
-    # Each method twice: in the struct and in its Redis twin.
-    assert module.count("def compare_and_set_f") == 600 and module.count("def update_g") == 24
+    # Each member twice: in the struct and in its Redis twin.
+    assert module.count("    compare_and_set_f") == 600 and module.count("def update_g") == 24
 
 
 def test_the_shared_memory_cap_can_be_raised(tmp_path: Path) -> None:

@@ -32,6 +32,10 @@ from .sharedgen_runtime import (
     FLOAT32_MAX as _FLOAT32_MAX,
     FLOAT64_MAX as _FLOAT64_MAX,
     Layout as _Layout,
+    Exchange as _Exchange,
+    CompareAndSet as _CompareAndSet,
+    BatchAdd as _BatchAdd,
+    BatchAddItem as _BatchAddItem,
     SharedStruct as _SharedStruct,
     Batch as _Batch,
     RedisStruct as _RedisStruct,
@@ -164,71 +168,20 @@ class _Everything_Batch(_Batch):
 
     __slots__ = ()
 
-    def add_b(self, delta: int = 1) -> None:
-        if delta.__class__ is not int:
-            delta = self._delta("b", delta)
-        self._pending[2] += delta
-
-    def add_B(self, delta: int = 1) -> None:
-        if delta.__class__ is not int:
-            delta = self._delta("B", delta)
-        self._pending[3] += delta
-
-    def add_h(self, delta: int = 1) -> None:
-        if delta.__class__ is not int:
-            delta = self._delta("h", delta)
-        self._pending[4] += delta
-
-    def add_H(self, delta: int = 1) -> None:
-        if delta.__class__ is not int:
-            delta = self._delta("H", delta)
-        self._pending[5] += delta
-
-    def add_i(self, delta: int = 1) -> None:
-        if delta.__class__ is not int:
-            delta = self._delta("i", delta)
-        self._pending[6] += delta
-
-    def add_I(self, delta: int = 1) -> None:
-        if delta.__class__ is not int:
-            delta = self._delta("I", delta)
-        self._pending[7] += delta
-
-    def add_l(self, delta: int = 1) -> None:
-        if delta.__class__ is not int:
-            delta = self._delta("l", delta)
-        self._pending[8] += delta
-
-    def add_L(self, delta: int = 1) -> None:
-        if delta.__class__ is not int:
-            delta = self._delta("L", delta)
-        self._pending[9] += delta
-
-    def add_q(self, delta: int = 1) -> None:
-        if delta.__class__ is not int:
-            delta = self._delta("q", delta)
-        self._pending[10] += delta
-
-    def add_Q(self, delta: int = 1) -> None:
-        if delta.__class__ is not int:
-            delta = self._delta("Q", delta)
-        self._pending[11] += delta
-
-    def add_f(self, delta: float = 1.0) -> None:
-        if delta.__class__ is not float:
-            delta = self._delta("f", delta)
-        self._pending[12] += delta
-
-    def add_d(self, delta: float = 1.0) -> None:
-        if delta.__class__ is not float:
-            delta = self._delta("d", delta)
-        self._pending[13] += delta
-
-    def add_ints(self, index: int, delta: int = 1) -> None:
-        self._add_item("ints", index, delta)
-
-    def add_reals(self, index: int, delta: float = 1.0) -> None:
-        self._add_item("reals", index, delta)
+    add_b: _BatchAdd[int]
+    add_B: _BatchAdd[int]
+    add_h: _BatchAdd[int]
+    add_H: _BatchAdd[int]
+    add_i: _BatchAdd[int]
+    add_I: _BatchAdd[int]
+    add_l: _BatchAdd[int]
+    add_L: _BatchAdd[int]
+    add_q: _BatchAdd[int]
+    add_Q: _BatchAdd[int]
+    add_f: _BatchAdd[float]
+    add_d: _BatchAdd[float]
+    add_ints: _BatchAddItem[int]
+    add_reals: _BatchAddItem[float]
 
 
 class Everything(_SharedStruct[EverythingSnapshot]):
@@ -323,6 +276,40 @@ class Everything(_SharedStruct[EverythingSnapshot]):
     _acquire_text: _Callable[[bool], bool]
     _wait_text: _Callable[[], None]
     _release_text: _Callable[[], None]
+    exchange_c: _Exchange[bytes]
+    compare_and_set_c: _CompareAndSet[bytes]
+    exchange_u: _Exchange[str]
+    compare_and_set_u: _CompareAndSet[str]
+    exchange_b: _Exchange[int]
+    compare_and_set_b: _CompareAndSet[int]
+    exchange_B: _Exchange[int]
+    compare_and_set_B: _CompareAndSet[int]
+    exchange_h: _Exchange[int]
+    compare_and_set_h: _CompareAndSet[int]
+    exchange_H: _Exchange[int]
+    compare_and_set_H: _CompareAndSet[int]
+    exchange_i: _Exchange[int]
+    compare_and_set_i: _CompareAndSet[int]
+    exchange_I: _Exchange[int]
+    compare_and_set_I: _CompareAndSet[int]
+    exchange_l: _Exchange[int]
+    compare_and_set_l: _CompareAndSet[int]
+    exchange_L: _Exchange[int]
+    compare_and_set_L: _CompareAndSet[int]
+    exchange_q: _Exchange[int]
+    compare_and_set_q: _CompareAndSet[int]
+    exchange_Q: _Exchange[int]
+    compare_and_set_Q: _CompareAndSet[int]
+    exchange_f: _Exchange[float]
+    compare_and_set_f: _CompareAndSet[float]
+    exchange_d: _Exchange[float]
+    compare_and_set_d: _CompareAndSet[float]
+    exchange_flag: _Exchange[bool]
+    compare_and_set_flag: _CompareAndSet[bool]
+    exchange_label: _Exchange[bytes]
+    compare_and_set_label: _CompareAndSet[bytes]
+    exchange_title: _Exchange[str]
+    compare_and_set_title: _CompareAndSet[str]
     _raw_c: _ctypes.c_char
     _raw_u: _ctypes.c_wchar
     _raw_b: _ctypes.c_byte
@@ -434,14 +421,6 @@ class Everything(_SharedStruct[EverythingSnapshot]):
         finally:
             self._release_default()
 
-    def exchange_c(self, value: bytes) -> bytes:
-        """Atomically set c to value; return the old value."""
-        return self._exchange("c", value)
-
-    def compare_and_set_c(self, expected: bytes, value: bytes) -> bool:
-        """Atomically set c to value if it equals expected; return whether it did."""
-        return self._compare_and_set("c", expected, value)
-
     @property
     def u(self) -> str:
         """Field 'u': C wchar_t."""
@@ -461,14 +440,6 @@ class Everything(_SharedStruct[EverythingSnapshot]):
             self._raw_u.value = value
         finally:
             self._release_default()
-
-    def exchange_u(self, value: str) -> str:
-        """Atomically set u to value; return the old value."""
-        return self._exchange("u", value)
-
-    def compare_and_set_u(self, expected: str, value: str) -> bool:
-        """Atomically set u to value if it equals expected; return whether it did."""
-        return self._compare_and_set("u", expected, value)
 
     @property
     def b(self) -> int:
@@ -507,14 +478,6 @@ class Everything(_SharedStruct[EverythingSnapshot]):
             self._release_default()
         raise self._overflow("b", delta)
 
-    def exchange_b(self, value: int) -> int:
-        """Atomically set b to value; return the old value."""
-        return self._exchange("b", value)
-
-    def compare_and_set_b(self, expected: int, value: int) -> bool:
-        """Atomically set b to value if it equals expected; return whether it did."""
-        return self._compare_and_set("b", expected, value)
-
     @property
     def B(self) -> int:
         """Field 'B': C unsigned char."""
@@ -551,14 +514,6 @@ class Everything(_SharedStruct[EverythingSnapshot]):
         finally:
             self._release_default()
         raise self._overflow("B", delta)
-
-    def exchange_B(self, value: int) -> int:
-        """Atomically set B to value; return the old value."""
-        return self._exchange("B", value)
-
-    def compare_and_set_B(self, expected: int, value: int) -> bool:
-        """Atomically set B to value if it equals expected; return whether it did."""
-        return self._compare_and_set("B", expected, value)
 
     @property
     def h(self) -> int:
@@ -597,14 +552,6 @@ class Everything(_SharedStruct[EverythingSnapshot]):
             self._release_default()
         raise self._overflow("h", delta)
 
-    def exchange_h(self, value: int) -> int:
-        """Atomically set h to value; return the old value."""
-        return self._exchange("h", value)
-
-    def compare_and_set_h(self, expected: int, value: int) -> bool:
-        """Atomically set h to value if it equals expected; return whether it did."""
-        return self._compare_and_set("h", expected, value)
-
     @property
     def H(self) -> int:
         """Field 'H': C unsigned short."""
@@ -641,14 +588,6 @@ class Everything(_SharedStruct[EverythingSnapshot]):
         finally:
             self._release_default()
         raise self._overflow("H", delta)
-
-    def exchange_H(self, value: int) -> int:
-        """Atomically set H to value; return the old value."""
-        return self._exchange("H", value)
-
-    def compare_and_set_H(self, expected: int, value: int) -> bool:
-        """Atomically set H to value if it equals expected; return whether it did."""
-        return self._compare_and_set("H", expected, value)
 
     @property
     def i(self) -> int:
@@ -687,14 +626,6 @@ class Everything(_SharedStruct[EverythingSnapshot]):
             self._release_default()
         raise self._overflow("i", delta)
 
-    def exchange_i(self, value: int) -> int:
-        """Atomically set i to value; return the old value."""
-        return self._exchange("i", value)
-
-    def compare_and_set_i(self, expected: int, value: int) -> bool:
-        """Atomically set i to value if it equals expected; return whether it did."""
-        return self._compare_and_set("i", expected, value)
-
     @property
     def I(self) -> int:
         """Field 'I': C unsigned int."""
@@ -731,14 +662,6 @@ class Everything(_SharedStruct[EverythingSnapshot]):
         finally:
             self._release_default()
         raise self._overflow("I", delta)
-
-    def exchange_I(self, value: int) -> int:
-        """Atomically set I to value; return the old value."""
-        return self._exchange("I", value)
-
-    def compare_and_set_I(self, expected: int, value: int) -> bool:
-        """Atomically set I to value if it equals expected; return whether it did."""
-        return self._compare_and_set("I", expected, value)
 
     @property
     def l(self) -> int:
@@ -777,14 +700,6 @@ class Everything(_SharedStruct[EverythingSnapshot]):
             self._release_default()
         raise self._overflow("l", delta)
 
-    def exchange_l(self, value: int) -> int:
-        """Atomically set l to value; return the old value."""
-        return self._exchange("l", value)
-
-    def compare_and_set_l(self, expected: int, value: int) -> bool:
-        """Atomically set l to value if it equals expected; return whether it did."""
-        return self._compare_and_set("l", expected, value)
-
     @property
     def L(self) -> int:
         """Field 'L': C unsigned long."""
@@ -821,14 +736,6 @@ class Everything(_SharedStruct[EverythingSnapshot]):
         finally:
             self._release_default()
         raise self._overflow("L", delta)
-
-    def exchange_L(self, value: int) -> int:
-        """Atomically set L to value; return the old value."""
-        return self._exchange("L", value)
-
-    def compare_and_set_L(self, expected: int, value: int) -> bool:
-        """Atomically set L to value if it equals expected; return whether it did."""
-        return self._compare_and_set("L", expected, value)
 
     @property
     def q(self) -> int:
@@ -870,14 +777,6 @@ class Everything(_SharedStruct[EverythingSnapshot]):
             self._release_default()
         raise self._overflow("q", delta)
 
-    def exchange_q(self, value: int) -> int:
-        """Atomically set q to value; return the old value."""
-        return self._exchange("q", value)
-
-    def compare_and_set_q(self, expected: int, value: int) -> bool:
-        """Atomically set q to value if it equals expected; return whether it did."""
-        return self._compare_and_set("q", expected, value)
-
     @property
     def Q(self) -> int:
         """Field 'Q': C unsigned long long."""
@@ -918,14 +817,6 @@ class Everything(_SharedStruct[EverythingSnapshot]):
             self._release_default()
         raise self._overflow("Q", delta)
 
-    def exchange_Q(self, value: int) -> int:
-        """Atomically set Q to value; return the old value."""
-        return self._exchange("Q", value)
-
-    def compare_and_set_Q(self, expected: int, value: int) -> bool:
-        """Atomically set Q to value if it equals expected; return whether it did."""
-        return self._compare_and_set("Q", expected, value)
-
     @property
     def f(self) -> float:
         """Field 'f': C float."""
@@ -964,14 +855,6 @@ class Everything(_SharedStruct[EverythingSnapshot]):
         finally:
             self._release_default()
         raise self._overflow("f", delta)
-
-    def exchange_f(self, value: float) -> float:
-        """Atomically set f to value; return the old value."""
-        return self._exchange("f", value)
-
-    def compare_and_set_f(self, expected: float, value: float) -> bool:
-        """Atomically set f to value if it equals expected; return whether it did."""
-        return self._compare_and_set("f", expected, value)
 
     @property
     def d(self) -> float:
@@ -1012,14 +895,6 @@ class Everything(_SharedStruct[EverythingSnapshot]):
             self._release_default()
         raise self._overflow("d", delta)
 
-    def exchange_d(self, value: float) -> float:
-        """Atomically set d to value; return the old value."""
-        return self._exchange("d", value)
-
-    def compare_and_set_d(self, expected: float, value: float) -> bool:
-        """Atomically set d to value if it equals expected; return whether it did."""
-        return self._compare_and_set("d", expected, value)
-
     @property
     def flag(self) -> bool:
         """Field 'flag': C bool."""
@@ -1039,14 +914,6 @@ class Everything(_SharedStruct[EverythingSnapshot]):
             self._raw_flag.value = value
         finally:
             self._release_default()
-
-    def exchange_flag(self, value: bool) -> bool:
-        """Atomically set flag to value; return the old value."""
-        return self._exchange("flag", value)
-
-    def compare_and_set_flag(self, expected: bool, value: bool) -> bool:
-        """Atomically set flag to value if it equals expected; return whether it did."""
-        return self._compare_and_set("flag", expected, value)
 
     @property
     def ints(self) -> list[int]:
@@ -1167,14 +1034,6 @@ class Everything(_SharedStruct[EverythingSnapshot]):
         finally:
             self._release_text()
 
-    def exchange_label(self, value: bytes) -> bytes:
-        """Atomically set label to value; return the old value."""
-        return self._exchange("label", value)
-
-    def compare_and_set_label(self, expected: bytes, value: bytes) -> bool:
-        """Atomically set label to value if it equals expected; return whether it did."""
-        return self._compare_and_set("label", expected, value)
-
     @property
     def title(self) -> str:
         """Field 'title': C wchar_t[8]."""
@@ -1195,14 +1054,6 @@ class Everything(_SharedStruct[EverythingSnapshot]):
             self._raw_title.value = value
         finally:
             self._release_text()
-
-    def exchange_title(self, value: str) -> str:
-        """Atomically set title to value; return the old value."""
-        return self._exchange("title", value)
-
-    def compare_and_set_title(self, expected: str, value: str) -> bool:
-        """Atomically set title to value if it equals expected; return whether it did."""
-        return self._compare_and_set("title", expected, value)
 
     @property
     def stop(self) -> bool:
@@ -1345,6 +1196,40 @@ class EverythingOnRedis(_RedisStruct[EverythingSnapshot]):
         False,
         "",
     )
+    exchange_c: _Exchange[bytes]
+    compare_and_set_c: _CompareAndSet[bytes]
+    exchange_u: _Exchange[str]
+    compare_and_set_u: _CompareAndSet[str]
+    exchange_b: _Exchange[int]
+    compare_and_set_b: _CompareAndSet[int]
+    exchange_B: _Exchange[int]
+    compare_and_set_B: _CompareAndSet[int]
+    exchange_h: _Exchange[int]
+    compare_and_set_h: _CompareAndSet[int]
+    exchange_H: _Exchange[int]
+    compare_and_set_H: _CompareAndSet[int]
+    exchange_i: _Exchange[int]
+    compare_and_set_i: _CompareAndSet[int]
+    exchange_I: _Exchange[int]
+    compare_and_set_I: _CompareAndSet[int]
+    exchange_l: _Exchange[int]
+    compare_and_set_l: _CompareAndSet[int]
+    exchange_L: _Exchange[int]
+    compare_and_set_L: _CompareAndSet[int]
+    exchange_q: _Exchange[int]
+    compare_and_set_q: _CompareAndSet[int]
+    exchange_Q: _Exchange[int]
+    compare_and_set_Q: _CompareAndSet[int]
+    exchange_f: _Exchange[float]
+    compare_and_set_f: _CompareAndSet[float]
+    exchange_d: _Exchange[float]
+    compare_and_set_d: _CompareAndSet[float]
+    exchange_flag: _Exchange[bool]
+    compare_and_set_flag: _CompareAndSet[bool]
+    exchange_label: _Exchange[bytes]
+    compare_and_set_label: _CompareAndSet[bytes]
+    exchange_title: _Exchange[str]
+    compare_and_set_title: _CompareAndSet[str]
 
     @property
     def c(self) -> bytes:
@@ -1356,14 +1241,6 @@ class EverythingOnRedis(_RedisStruct[EverythingSnapshot]):
     def c(self, value: bytes) -> None:
         self._set("c", value)
 
-    def exchange_c(self, value: bytes) -> bytes:
-        """Atomically set c to value; return the old value."""
-        return self._exchange("c", value)
-
-    def compare_and_set_c(self, expected: bytes, value: bytes) -> bool:
-        """Atomically set c to value if it equals expected; return whether it did."""
-        return self._compare_and_set("c", expected, value)
-
     @property
     def u(self) -> str:
         """Field 'u': C wchar_t."""
@@ -1373,14 +1250,6 @@ class EverythingOnRedis(_RedisStruct[EverythingSnapshot]):
     @u.setter
     def u(self, value: str) -> None:
         self._set("u", value)
-
-    def exchange_u(self, value: str) -> str:
-        """Atomically set u to value; return the old value."""
-        return self._exchange("u", value)
-
-    def compare_and_set_u(self, expected: str, value: str) -> bool:
-        """Atomically set u to value if it equals expected; return whether it did."""
-        return self._compare_and_set("u", expected, value)
 
     @property
     def b(self) -> int:
@@ -1397,14 +1266,6 @@ class EverythingOnRedis(_RedisStruct[EverythingSnapshot]):
         total: int = self._add("b", delta)
         return total
 
-    def exchange_b(self, value: int) -> int:
-        """Atomically set b to value; return the old value."""
-        return self._exchange("b", value)
-
-    def compare_and_set_b(self, expected: int, value: int) -> bool:
-        """Atomically set b to value if it equals expected; return whether it did."""
-        return self._compare_and_set("b", expected, value)
-
     @property
     def B(self) -> int:
         """Field 'B': C unsigned char."""
@@ -1419,14 +1280,6 @@ class EverythingOnRedis(_RedisStruct[EverythingSnapshot]):
         """Atomically add delta to B; return the new value."""
         total: int = self._add("B", delta)
         return total
-
-    def exchange_B(self, value: int) -> int:
-        """Atomically set B to value; return the old value."""
-        return self._exchange("B", value)
-
-    def compare_and_set_B(self, expected: int, value: int) -> bool:
-        """Atomically set B to value if it equals expected; return whether it did."""
-        return self._compare_and_set("B", expected, value)
 
     @property
     def h(self) -> int:
@@ -1443,14 +1296,6 @@ class EverythingOnRedis(_RedisStruct[EverythingSnapshot]):
         total: int = self._add("h", delta)
         return total
 
-    def exchange_h(self, value: int) -> int:
-        """Atomically set h to value; return the old value."""
-        return self._exchange("h", value)
-
-    def compare_and_set_h(self, expected: int, value: int) -> bool:
-        """Atomically set h to value if it equals expected; return whether it did."""
-        return self._compare_and_set("h", expected, value)
-
     @property
     def H(self) -> int:
         """Field 'H': C unsigned short."""
@@ -1465,14 +1310,6 @@ class EverythingOnRedis(_RedisStruct[EverythingSnapshot]):
         """Atomically add delta to H; return the new value."""
         total: int = self._add("H", delta)
         return total
-
-    def exchange_H(self, value: int) -> int:
-        """Atomically set H to value; return the old value."""
-        return self._exchange("H", value)
-
-    def compare_and_set_H(self, expected: int, value: int) -> bool:
-        """Atomically set H to value if it equals expected; return whether it did."""
-        return self._compare_and_set("H", expected, value)
 
     @property
     def i(self) -> int:
@@ -1489,14 +1326,6 @@ class EverythingOnRedis(_RedisStruct[EverythingSnapshot]):
         total: int = self._add("i", delta)
         return total
 
-    def exchange_i(self, value: int) -> int:
-        """Atomically set i to value; return the old value."""
-        return self._exchange("i", value)
-
-    def compare_and_set_i(self, expected: int, value: int) -> bool:
-        """Atomically set i to value if it equals expected; return whether it did."""
-        return self._compare_and_set("i", expected, value)
-
     @property
     def I(self) -> int:
         """Field 'I': C unsigned int."""
@@ -1511,14 +1340,6 @@ class EverythingOnRedis(_RedisStruct[EverythingSnapshot]):
         """Atomically add delta to I; return the new value."""
         total: int = self._add("I", delta)
         return total
-
-    def exchange_I(self, value: int) -> int:
-        """Atomically set I to value; return the old value."""
-        return self._exchange("I", value)
-
-    def compare_and_set_I(self, expected: int, value: int) -> bool:
-        """Atomically set I to value if it equals expected; return whether it did."""
-        return self._compare_and_set("I", expected, value)
 
     @property
     def l(self) -> int:
@@ -1535,14 +1356,6 @@ class EverythingOnRedis(_RedisStruct[EverythingSnapshot]):
         total: int = self._add("l", delta)
         return total
 
-    def exchange_l(self, value: int) -> int:
-        """Atomically set l to value; return the old value."""
-        return self._exchange("l", value)
-
-    def compare_and_set_l(self, expected: int, value: int) -> bool:
-        """Atomically set l to value if it equals expected; return whether it did."""
-        return self._compare_and_set("l", expected, value)
-
     @property
     def L(self) -> int:
         """Field 'L': C unsigned long."""
@@ -1557,14 +1370,6 @@ class EverythingOnRedis(_RedisStruct[EverythingSnapshot]):
         """Atomically add delta to L; return the new value."""
         total: int = self._add("L", delta)
         return total
-
-    def exchange_L(self, value: int) -> int:
-        """Atomically set L to value; return the old value."""
-        return self._exchange("L", value)
-
-    def compare_and_set_L(self, expected: int, value: int) -> bool:
-        """Atomically set L to value if it equals expected; return whether it did."""
-        return self._compare_and_set("L", expected, value)
 
     @property
     def q(self) -> int:
@@ -1581,14 +1386,6 @@ class EverythingOnRedis(_RedisStruct[EverythingSnapshot]):
         total: int = self._add("q", delta)
         return total
 
-    def exchange_q(self, value: int) -> int:
-        """Atomically set q to value; return the old value."""
-        return self._exchange("q", value)
-
-    def compare_and_set_q(self, expected: int, value: int) -> bool:
-        """Atomically set q to value if it equals expected; return whether it did."""
-        return self._compare_and_set("q", expected, value)
-
     @property
     def Q(self) -> int:
         """Field 'Q': C unsigned long long."""
@@ -1603,14 +1400,6 @@ class EverythingOnRedis(_RedisStruct[EverythingSnapshot]):
         """Atomically add delta to Q; return the new value."""
         total: int = self._add("Q", delta)
         return total
-
-    def exchange_Q(self, value: int) -> int:
-        """Atomically set Q to value; return the old value."""
-        return self._exchange("Q", value)
-
-    def compare_and_set_Q(self, expected: int, value: int) -> bool:
-        """Atomically set Q to value if it equals expected; return whether it did."""
-        return self._compare_and_set("Q", expected, value)
 
     @property
     def f(self) -> float:
@@ -1627,14 +1416,6 @@ class EverythingOnRedis(_RedisStruct[EverythingSnapshot]):
         total: float = self._add("f", delta)
         return total
 
-    def exchange_f(self, value: float) -> float:
-        """Atomically set f to value; return the old value."""
-        return self._exchange("f", value)
-
-    def compare_and_set_f(self, expected: float, value: float) -> bool:
-        """Atomically set f to value if it equals expected; return whether it did."""
-        return self._compare_and_set("f", expected, value)
-
     @property
     def d(self) -> float:
         """Field 'd': C double."""
@@ -1650,14 +1431,6 @@ class EverythingOnRedis(_RedisStruct[EverythingSnapshot]):
         total: float = self._add("d", delta)
         return total
 
-    def exchange_d(self, value: float) -> float:
-        """Atomically set d to value; return the old value."""
-        return self._exchange("d", value)
-
-    def compare_and_set_d(self, expected: float, value: float) -> bool:
-        """Atomically set d to value if it equals expected; return whether it did."""
-        return self._compare_and_set("d", expected, value)
-
     @property
     def flag(self) -> bool:
         """Field 'flag': C bool."""
@@ -1667,14 +1440,6 @@ class EverythingOnRedis(_RedisStruct[EverythingSnapshot]):
     @flag.setter
     def flag(self, value: bool) -> None:
         self._set("flag", value)
-
-    def exchange_flag(self, value: bool) -> bool:
-        """Atomically set flag to value; return the old value."""
-        return self._exchange("flag", value)
-
-    def compare_and_set_flag(self, expected: bool, value: bool) -> bool:
-        """Atomically set flag to value if it equals expected; return whether it did."""
-        return self._compare_and_set("flag", expected, value)
 
     @property
     def ints(self) -> list[int]:
@@ -1726,14 +1491,6 @@ class EverythingOnRedis(_RedisStruct[EverythingSnapshot]):
     def label(self, value: bytes) -> None:
         self._set("label", value)
 
-    def exchange_label(self, value: bytes) -> bytes:
-        """Atomically set label to value; return the old value."""
-        return self._exchange("label", value)
-
-    def compare_and_set_label(self, expected: bytes, value: bytes) -> bool:
-        """Atomically set label to value if it equals expected; return whether it did."""
-        return self._compare_and_set("label", expected, value)
-
     @property
     def title(self) -> str:
         """Field 'title': C wchar_t[8]."""
@@ -1743,14 +1500,6 @@ class EverythingOnRedis(_RedisStruct[EverythingSnapshot]):
     @title.setter
     def title(self, value: str) -> None:
         self._set("title", value)
-
-    def exchange_title(self, value: str) -> str:
-        """Atomically set title to value; return the old value."""
-        return self._exchange("title", value)
-
-    def compare_and_set_title(self, expected: str, value: str) -> bool:
-        """Atomically set title to value if it equals expected; return whether it did."""
-        return self._compare_and_set("title", expected, value)
 
     @property
     def stop(self) -> bool:
@@ -1885,20 +1634,9 @@ class _Guarded_Batch(_Batch):
 
     __slots__ = ()
 
-    def add_a(self, delta: int = 1) -> None:
-        if delta.__class__ is not int:
-            delta = self._delta("a", delta)
-        self._pending[0] += delta
-
-    def add_total(self, delta: int = 1) -> None:
-        if delta.__class__ is not int:
-            delta = self._delta("total", delta)
-        self._pending[2] += delta
-
-    def add_b(self, delta: int = 1) -> None:
-        if delta.__class__ is not int:
-            delta = self._delta("b", delta)
-        self._pending[1] += delta
+    add_a: _BatchAdd[int]
+    add_total: _BatchAdd[int]
+    add_b: _BatchAdd[int]
 
 
 class Guarded(_SharedStruct[GuardedSnapshot]):
@@ -1938,6 +1676,12 @@ class Guarded(_SharedStruct[GuardedSnapshot]):
     _acquire_right: _Callable[[bool], bool]
     _wait_right: _Callable[[], None]
     _release_right: _Callable[[], None]
+    exchange_a: _Exchange[int]
+    compare_and_set_a: _CompareAndSet[int]
+    exchange_b: _Exchange[int]
+    compare_and_set_b: _CompareAndSet[int]
+    exchange_total: _Exchange[int]
+    compare_and_set_total: _CompareAndSet[int]
     _raw_a: _ctypes.c_longlong
     _cell_a: memoryview
     _raw_b: _ctypes.c_longlong
@@ -1996,14 +1740,6 @@ class Guarded(_SharedStruct[GuardedSnapshot]):
             self._release_left()
         raise self._overflow("a", delta)
 
-    def exchange_a(self, value: int) -> int:
-        """Atomically set a to value; return the old value."""
-        return self._exchange("a", value)
-
-    def compare_and_set_a(self, expected: int, value: int) -> bool:
-        """Atomically set a to value if it equals expected; return whether it did."""
-        return self._compare_and_set("a", expected, value)
-
     @property
     def b(self) -> int:
         """Field 'b': C long long."""
@@ -2044,14 +1780,6 @@ class Guarded(_SharedStruct[GuardedSnapshot]):
             self._release_right()
         raise self._overflow("b", delta)
 
-    def exchange_b(self, value: int) -> int:
-        """Atomically set b to value; return the old value."""
-        return self._exchange("b", value)
-
-    def compare_and_set_b(self, expected: int, value: int) -> bool:
-        """Atomically set b to value if it equals expected; return whether it did."""
-        return self._compare_and_set("b", expected, value)
-
     @property
     def total(self) -> int:
         """Field 'total': C long long."""
@@ -2091,14 +1819,6 @@ class Guarded(_SharedStruct[GuardedSnapshot]):
         finally:
             self._release_left()
         raise self._overflow("total", delta)
-
-    def exchange_total(self, value: int) -> int:
-        """Atomically set total to value; return the old value."""
-        return self._exchange("total", value)
-
-    def compare_and_set_total(self, expected: int, value: int) -> bool:
-        """Atomically set total to value if it equals expected; return whether it did."""
-        return self._compare_and_set("total", expected, value)
 
     def update_left(
         self,
@@ -2163,6 +1883,12 @@ class GuardedOnRedis(_RedisStruct[GuardedSnapshot]):
 
     __sharedgen_layout__ = Guarded.__sharedgen_layout__
     _defaults = (0, 0, 0)
+    exchange_a: _Exchange[int]
+    compare_and_set_a: _CompareAndSet[int]
+    exchange_b: _Exchange[int]
+    compare_and_set_b: _CompareAndSet[int]
+    exchange_total: _Exchange[int]
+    compare_and_set_total: _CompareAndSet[int]
 
     @property
     def a(self) -> int:
@@ -2179,14 +1905,6 @@ class GuardedOnRedis(_RedisStruct[GuardedSnapshot]):
         total: int = self._add("a", delta)
         return total
 
-    def exchange_a(self, value: int) -> int:
-        """Atomically set a to value; return the old value."""
-        return self._exchange("a", value)
-
-    def compare_and_set_a(self, expected: int, value: int) -> bool:
-        """Atomically set a to value if it equals expected; return whether it did."""
-        return self._compare_and_set("a", expected, value)
-
     @property
     def b(self) -> int:
         """Field 'b': C long long."""
@@ -2202,14 +1920,6 @@ class GuardedOnRedis(_RedisStruct[GuardedSnapshot]):
         total: int = self._add("b", delta)
         return total
 
-    def exchange_b(self, value: int) -> int:
-        """Atomically set b to value; return the old value."""
-        return self._exchange("b", value)
-
-    def compare_and_set_b(self, expected: int, value: int) -> bool:
-        """Atomically set b to value if it equals expected; return whether it did."""
-        return self._compare_and_set("b", expected, value)
-
     @property
     def total(self) -> int:
         """Field 'total': C long long."""
@@ -2224,14 +1934,6 @@ class GuardedOnRedis(_RedisStruct[GuardedSnapshot]):
         """Atomically add delta to total; return the new value."""
         total: int = self._add("total", delta)
         return total
-
-    def exchange_total(self, value: int) -> int:
-        """Atomically set total to value; return the old value."""
-        return self._exchange("total", value)
-
-    def compare_and_set_total(self, expected: int, value: int) -> bool:
-        """Atomically set total to value if it equals expected; return whether it did."""
-        return self._compare_and_set("total", expected, value)
 
     def update_left(
         self,
@@ -2312,20 +2014,9 @@ class _Pair_Batch(_Batch):
 
     __slots__ = ()
 
-    def add_a(self, delta: int = 1) -> None:
-        if delta.__class__ is not int:
-            delta = self._delta("a", delta)
-        self._pending[0] += delta
-
-    def add_b(self, delta: int = 1) -> None:
-        if delta.__class__ is not int:
-            delta = self._delta("b", delta)
-        self._pending[1] += delta
-
-    def add_moves(self, delta: int = 1) -> None:
-        if delta.__class__ is not int:
-            delta = self._delta("moves", delta)
-        self._pending[2] += delta
+    add_a: _BatchAdd[int]
+    add_b: _BatchAdd[int]
+    add_moves: _BatchAdd[int]
 
 
 class Pair(_SharedStruct[PairSnapshot]):
@@ -2364,6 +2055,12 @@ class Pair(_SharedStruct[PairSnapshot]):
     _acquire_other: _Callable[[bool], bool]
     _wait_other: _Callable[[], None]
     _release_other: _Callable[[], None]
+    exchange_a: _Exchange[int]
+    compare_and_set_a: _CompareAndSet[int]
+    exchange_b: _Exchange[int]
+    compare_and_set_b: _CompareAndSet[int]
+    exchange_moves: _Exchange[int]
+    compare_and_set_moves: _CompareAndSet[int]
     _raw_a: _ctypes.c_longlong
     _cell_a: memoryview
     _raw_b: _ctypes.c_longlong
@@ -2422,14 +2119,6 @@ class Pair(_SharedStruct[PairSnapshot]):
             self._release_pair()
         raise self._overflow("a", delta)
 
-    def exchange_a(self, value: int) -> int:
-        """Atomically set a to value; return the old value."""
-        return self._exchange("a", value)
-
-    def compare_and_set_a(self, expected: int, value: int) -> bool:
-        """Atomically set a to value if it equals expected; return whether it did."""
-        return self._compare_and_set("a", expected, value)
-
     @property
     def b(self) -> int:
         """Field 'b': C long long."""
@@ -2470,14 +2159,6 @@ class Pair(_SharedStruct[PairSnapshot]):
             self._release_pair()
         raise self._overflow("b", delta)
 
-    def exchange_b(self, value: int) -> int:
-        """Atomically set b to value; return the old value."""
-        return self._exchange("b", value)
-
-    def compare_and_set_b(self, expected: int, value: int) -> bool:
-        """Atomically set b to value if it equals expected; return whether it did."""
-        return self._compare_and_set("b", expected, value)
-
     @property
     def moves(self) -> int:
         """Field 'moves': C int."""
@@ -2514,14 +2195,6 @@ class Pair(_SharedStruct[PairSnapshot]):
         finally:
             self._release_other()
         raise self._overflow("moves", delta)
-
-    def exchange_moves(self, value: int) -> int:
-        """Atomically set moves to value; return the old value."""
-        return self._exchange("moves", value)
-
-    def compare_and_set_moves(self, expected: int, value: int) -> bool:
-        """Atomically set moves to value if it equals expected; return whether it did."""
-        return self._compare_and_set("moves", expected, value)
 
     def update_pair(
         self,
@@ -2586,6 +2259,12 @@ class PairOnRedis(_RedisStruct[PairSnapshot]):
 
     __sharedgen_layout__ = Pair.__sharedgen_layout__
     _defaults = (500, 500, 0)
+    exchange_a: _Exchange[int]
+    compare_and_set_a: _CompareAndSet[int]
+    exchange_b: _Exchange[int]
+    compare_and_set_b: _CompareAndSet[int]
+    exchange_moves: _Exchange[int]
+    compare_and_set_moves: _CompareAndSet[int]
 
     @property
     def a(self) -> int:
@@ -2602,14 +2281,6 @@ class PairOnRedis(_RedisStruct[PairSnapshot]):
         total: int = self._add("a", delta)
         return total
 
-    def exchange_a(self, value: int) -> int:
-        """Atomically set a to value; return the old value."""
-        return self._exchange("a", value)
-
-    def compare_and_set_a(self, expected: int, value: int) -> bool:
-        """Atomically set a to value if it equals expected; return whether it did."""
-        return self._compare_and_set("a", expected, value)
-
     @property
     def b(self) -> int:
         """Field 'b': C long long."""
@@ -2625,14 +2296,6 @@ class PairOnRedis(_RedisStruct[PairSnapshot]):
         total: int = self._add("b", delta)
         return total
 
-    def exchange_b(self, value: int) -> int:
-        """Atomically set b to value; return the old value."""
-        return self._exchange("b", value)
-
-    def compare_and_set_b(self, expected: int, value: int) -> bool:
-        """Atomically set b to value if it equals expected; return whether it did."""
-        return self._compare_and_set("b", expected, value)
-
     @property
     def moves(self) -> int:
         """Field 'moves': C int."""
@@ -2647,14 +2310,6 @@ class PairOnRedis(_RedisStruct[PairSnapshot]):
         """Atomically add delta to moves; return the new value."""
         total: int = self._add("moves", delta)
         return total
-
-    def exchange_moves(self, value: int) -> int:
-        """Atomically set moves to value; return the old value."""
-        return self._exchange("moves", value)
-
-    def compare_and_set_moves(self, expected: int, value: int) -> bool:
-        """Atomically set moves to value if it equals expected; return whether it did."""
-        return self._compare_and_set("moves", expected, value)
 
     def update_pair(
         self,
@@ -2764,6 +2419,8 @@ class Hits(_SharedStruct[HitsSnapshot]):
     _acquire_default: _Callable[[bool], bool]
     _wait_default: _Callable[[], None]
     _release_default: _Callable[[], None]
+    exchange_label: _Exchange[bytes]
+    compare_and_set_label: _CompareAndSet[bytes]
     _raw_hits: _ctypes.Array[_ctypes.c_longlong]
     _cell_hits: memoryview
     _shardlock_hits: _Lock
@@ -2975,14 +2632,6 @@ class Hits(_SharedStruct[HitsSnapshot]):
         finally:
             self._release_default()
 
-    def exchange_label(self, value: bytes) -> bytes:
-        """Atomically set label to value; return the old value."""
-        return self._exchange("label", value)
-
-    def compare_and_set_label(self, expected: bytes, value: bytes) -> bool:
-        """Atomically set label to value if it equals expected; return whether it did."""
-        return self._compare_and_set("label", expected, value)
-
     def update_default(
         self,
         *,
@@ -3022,6 +2671,8 @@ class HitsOnRedis(_RedisStruct[HitsSnapshot]):
 
     __sharedgen_layout__ = Hits.__sharedgen_layout__
     _defaults = (0, 1.5, 0, b"")
+    exchange_label: _Exchange[bytes]
+    compare_and_set_label: _CompareAndSet[bytes]
 
     @property
     def hits(self) -> int:
@@ -3074,14 +2725,6 @@ class HitsOnRedis(_RedisStruct[HitsSnapshot]):
     @label.setter
     def label(self, value: bytes) -> None:
         self._set("label", value)
-
-    def exchange_label(self, value: bytes) -> bytes:
-        """Atomically set label to value; return the old value."""
-        return self._exchange("label", value)
-
-    def compare_and_set_label(self, expected: bytes, value: bytes) -> bool:
-        """Atomically set label to value if it equals expected; return whether it did."""
-        return self._compare_and_set("label", expected, value)
 
     def update_default(
         self,
@@ -3143,23 +2786,10 @@ class _Ledger_Batch(_Batch):
 
     __slots__ = ()
 
-    def add_a(self, delta: int = 1) -> None:
-        if delta.__class__ is not int:
-            delta = self._delta("a", delta)
-        self._pending[0] += delta
-
-    def add_b(self, delta: int = 1) -> None:
-        if delta.__class__ is not int:
-            delta = self._delta("b", delta)
-        self._pending[1] += delta
-
-    def add_last(self, index: int, delta: int = 1) -> None:
-        self._add_item("last", index, delta)
-
-    def add_moves(self, delta: int = 1) -> None:
-        if delta.__class__ is not int:
-            delta = self._delta("moves", delta)
-        self._pending[4] += delta
+    add_a: _BatchAdd[int]
+    add_b: _BatchAdd[int]
+    add_last: _BatchAddItem[int]
+    add_moves: _BatchAdd[int]
 
 
 class Ledger(_SharedStruct[LedgerSnapshot]):
@@ -3212,6 +2842,14 @@ class Ledger(_SharedStruct[LedgerSnapshot]):
     _acquire_other: _Callable[[bool], bool]
     _wait_other: _Callable[[], None]
     _release_other: _Callable[[], None]
+    exchange_a: _Exchange[int]
+    compare_and_set_a: _CompareAndSet[int]
+    exchange_b: _Exchange[int]
+    compare_and_set_b: _CompareAndSet[int]
+    exchange_note: _Exchange[bytes]
+    compare_and_set_note: _CompareAndSet[bytes]
+    exchange_moves: _Exchange[int]
+    compare_and_set_moves: _CompareAndSet[int]
     _raw_a: _ctypes.c_longlong
     _cell_a: memoryview
     _raw_b: _ctypes.c_longlong
@@ -3282,14 +2920,6 @@ class Ledger(_SharedStruct[LedgerSnapshot]):
             self._release_pair()
         raise self._overflow("a", delta)
 
-    def exchange_a(self, value: int) -> int:
-        """Atomically set a to value; return the old value."""
-        return self._exchange("a", value)
-
-    def compare_and_set_a(self, expected: int, value: int) -> bool:
-        """Atomically set a to value if it equals expected; return whether it did."""
-        return self._compare_and_set("a", expected, value)
-
     @property
     def b(self) -> int:
         """Field 'b': C long long."""
@@ -3329,14 +2959,6 @@ class Ledger(_SharedStruct[LedgerSnapshot]):
         finally:
             self._release_pair()
         raise self._overflow("b", delta)
-
-    def exchange_b(self, value: int) -> int:
-        """Atomically set b to value; return the old value."""
-        return self._exchange("b", value)
-
-    def compare_and_set_b(self, expected: int, value: int) -> bool:
-        """Atomically set b to value if it equals expected; return whether it did."""
-        return self._compare_and_set("b", expected, value)
 
     @property
     def last(self) -> list[int]:
@@ -3397,14 +3019,6 @@ class Ledger(_SharedStruct[LedgerSnapshot]):
         finally:
             self._release_pair()
 
-    def exchange_note(self, value: bytes) -> bytes:
-        """Atomically set note to value; return the old value."""
-        return self._exchange("note", value)
-
-    def compare_and_set_note(self, expected: bytes, value: bytes) -> bool:
-        """Atomically set note to value if it equals expected; return whether it did."""
-        return self._compare_and_set("note", expected, value)
-
     @property
     def moves(self) -> int:
         """Field 'moves': C int."""
@@ -3441,14 +3055,6 @@ class Ledger(_SharedStruct[LedgerSnapshot]):
         finally:
             self._release_other()
         raise self._overflow("moves", delta)
-
-    def exchange_moves(self, value: int) -> int:
-        """Atomically set moves to value; return the old value."""
-        return self._exchange("moves", value)
-
-    def compare_and_set_moves(self, expected: int, value: int) -> bool:
-        """Atomically set moves to value if it equals expected; return whether it did."""
-        return self._compare_and_set("moves", expected, value)
 
     @property
     def hits(self) -> int:
