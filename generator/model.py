@@ -26,10 +26,10 @@ from sharedgen.typecodes import Kind
 class Storage(Enum):
     """How a field lives in shared memory, and so how it is read and written."""
 
-    SCALAR = "scalar"  # RawValue: .value
-    ARRAY = "array"  # RawArray of numbers or bools: [:] reads a list, [:] = list writes
-    STRING = "string"  # RawArray of c_char / c_wchar: .value holds bytes / str up to a NUL
-    SHARDED = "sharded"  # RawArray with one slot per shard, each under its own lock; the value is the sum
+    SCALAR = "scalar"  # a C value in the struct's block: .value
+    ARRAY = "array"  # a C array of numbers or bools: [:] reads a list, [:] = list writes
+    STRING = "string"  # a C array of char / wchar_t: .value holds bytes / str up to a NUL
+    SHARDED = "sharded"  # one slot per shard, a cache line apart, owned by a process; the value is the sum
 
 
 # Which methods a field gets beside its property:
@@ -90,17 +90,12 @@ class FieldModel:
     limits: tuple[str, ...]  # numbers: the module's constants bounding one item (low, high)
     has_add: bool
     has_exchange: bool
-    has_compare_and_set: bool
     shard_stride: int  # sharded fields: items from one shard to the next (a cache line apart)
     index: int  # position in the struct: how the runtime's table names the field
 
     @property
     def is_array(self) -> bool:
         return self.storage is Storage.ARRAY
-
-    @property
-    def is_string(self) -> bool:
-        return self.storage is Storage.STRING
 
     @property
     def is_sharded(self) -> bool:
@@ -397,7 +392,6 @@ def build_field(struct_name: str, index: int, name: str, spec: FieldSpec) -> Fie
         limits=_limits(spec),
         has_add=(locked or storage is Storage.SHARDED) and numeric,
         has_exchange=exchangeable,
-        has_compare_and_set=exchangeable,
         shard_stride=shard_stride(code.code),
         index=index,
     )

@@ -758,26 +758,6 @@ def check_index(index: object, length: int, name: str) -> int:
     return position % length
 
 
-def check_int_items(
-    values: object, length: int, low: int, high: int, name: str
-) -> list[_Any]:
-    return [
-        check_int(item, low, high, name) for item in check_items(values, length, name)
-    ]
-
-
-def check_float_items(
-    values: object, length: int, limit: float, name: str
-) -> list[_Any]:
-    return [
-        check_float(item, limit, name) for item in check_items(values, length, name)
-    ]
-
-
-def check_bool_items(values: object, length: int, name: str) -> list[_Any]:
-    return [check_bool(item, name) for item in check_items(values, length, name)]
-
-
 # numpy's bool, named bool_ before numpy 2; recognised by name, so that numpy is never imported.
 _NUMPY_BOOLS = ("numpy.bool", "numpy.bool_")
 FLOAT32_MAX = 3.4028234663852886e38
