@@ -70,6 +70,7 @@ def test_a_symlinked_schema_keeps_its_own_name(tmp_path: Path) -> None:
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["linked.py", "sharedgen_runtime.py"]
 
 
+@pytest.mark.interpreters
 def test_a_worker_killed_inside_a_lock_times_the_others_out(ctx: Any, everything: ModuleType) -> None:
     guarded = everything.Guarded(ctx=ctx)
     ready = ctx.Event()
@@ -86,6 +87,7 @@ def test_a_worker_killed_inside_a_lock_times_the_others_out(ctx: Any, everything
         _ = guarded.a  # reading takes the group's lock too
 
 
+@pytest.mark.interpreters
 def test_a_worker_killed_holding_the_shard_lock_times_the_others_out(ctx: Any, tmp_path: Path) -> None:
     """Claiming a shard, summing and setting all take the shards' lock, each within lock_timeout."""
     timed = build_schema(

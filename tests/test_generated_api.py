@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 from conftest import build_schema
 
+pytestmark = pytest.mark.interpreters
+
 INT_RANGES = {
     "b": (-(2**7), 2**7 - 1),
     "B": (0, 2**8 - 1),

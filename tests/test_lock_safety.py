@@ -17,6 +17,8 @@ from conftest import import_generated
 
 from generated.counter import Counter
 
+pytestmark = pytest.mark.interpreters
+
 SCHEMA = """\
 structs:
   Crossed:

@@ -14,6 +14,8 @@ from conftest import START_METHODS, run_all, run_together
 from generated.counter import Counter
 from generated.worker_stats import WorkerStats
 
+pytestmark = pytest.mark.interpreters
+
 PROCESSES = 4
 ADDS = 2000
 

@@ -13,6 +13,7 @@ import pytest
 import workers
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="robust mutexes are a Linux feature")
+pytestmark = [pytestmark, pytest.mark.interpreters]
 
 
 def assert_whole(ledger: Any) -> Any:

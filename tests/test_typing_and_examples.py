@@ -60,6 +60,7 @@ def run_seed_counter(*options: str) -> None:
     ]
 
 
+@pytest.mark.interpreters
 @pytest.mark.parametrize("method", START_METHODS)
 def test_seed_counter_example(method: str) -> None:
     run_seed_counter("--start-method", method)
@@ -70,6 +71,7 @@ def test_seed_counter_example_on_redis(redis_port: int) -> None:
     run_seed_counter("--start-method", "spawn", "--redis", f"redis://127.0.0.1:{redis_port}/0")
 
 
+@pytest.mark.interpreters
 def test_readme_api_example_runs_as_shown(tmp_path: Path) -> None:
     readme = (REPO / "README.md").read_text()
     blocks = [block.split("```", 1)[0] for block in readme.split("```python\n")[1:]]
