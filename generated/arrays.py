@@ -121,6 +121,38 @@ class Histogram(_SharedStruct[HistogramSnapshot]):
     ) -> None:
         self._create((buckets, weights, total), ctx, locks)
 
+    @classmethod
+    def create(
+        cls,
+        name: str,
+        *,
+        buckets: _Sequence[int] = (0,) * 10,
+        weights: _Sequence[float] = (1.0, 0.5, 0.25, 0.125),
+        total: int = 0,
+        mode: int = 0o600,
+    ) -> "Histogram":
+        """A new named struct that any process of this machine can attach to by name;
+        FileExistsError if the name exists. mode: the permissions of its file in /dev/shm.
+        """
+        values = (buckets, weights, total)
+        return cls._named(name, values, mode, exclusive=True)
+
+    @classmethod
+    def open(
+        cls,
+        name: str,
+        *,
+        buckets: _Sequence[int] = (0,) * 10,
+        weights: _Sequence[float] = (1.0, 0.5, 0.25, 0.125),
+        total: int = 0,
+        mode: int = 0o600,
+    ) -> "Histogram":
+        """The named struct: attached if it exists, else created with these values; race-free
+        when many processes start at once.
+        """
+        values = (buckets, weights, total)
+        return cls._named(name, values, mode, exclusive=False)
+
     @property
     def buckets(self) -> list[int]:
         """Field 'buckets': C unsigned long long[10]."""

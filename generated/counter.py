@@ -98,6 +98,34 @@ class Counter(_SharedStruct[CounterSnapshot]):
     ) -> None:
         self._create((value,), ctx, locks)
 
+    @classmethod
+    def create(
+        cls,
+        name: str,
+        *,
+        value: int = 0,
+        mode: int = 0o600,
+    ) -> "Counter":
+        """A new named struct that any process of this machine can attach to by name;
+        FileExistsError if the name exists. mode: the permissions of its file in /dev/shm.
+        """
+        values = (value,)
+        return cls._named(name, values, mode, exclusive=True)
+
+    @classmethod
+    def open(
+        cls,
+        name: str,
+        *,
+        value: int = 0,
+        mode: int = 0o600,
+    ) -> "Counter":
+        """The named struct: attached if it exists, else created with these values; race-free
+        when many processes start at once.
+        """
+        values = (value,)
+        return cls._named(name, values, mode, exclusive=False)
+
     @property
     def value(self) -> int:
         """The count."""

@@ -123,6 +123,40 @@ class JobInfo(_SharedStruct[JobInfoSnapshot]):
     ) -> None:
         self._create((label, owner, grade, priority), ctx, locks)
 
+    @classmethod
+    def create(
+        cls,
+        name: str,
+        *,
+        label: bytes = b"unnamed",
+        owner: str = "",
+        grade: str = "A",
+        priority: int = 0,
+        mode: int = 0o600,
+    ) -> "JobInfo":
+        """A new named struct that any process of this machine can attach to by name;
+        FileExistsError if the name exists. mode: the permissions of its file in /dev/shm.
+        """
+        values = (label, owner, grade, priority)
+        return cls._named(name, values, mode, exclusive=True)
+
+    @classmethod
+    def open(
+        cls,
+        name: str,
+        *,
+        label: bytes = b"unnamed",
+        owner: str = "",
+        grade: str = "A",
+        priority: int = 0,
+        mode: int = 0o600,
+    ) -> "JobInfo":
+        """The named struct: attached if it exists, else created with these values; race-free
+        when many processes start at once.
+        """
+        values = (label, owner, grade, priority)
+        return cls._named(name, values, mode, exclusive=False)
+
     @property
     def label(self) -> bytes:
         """Field 'label': C char[32]."""

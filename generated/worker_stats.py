@@ -169,6 +169,42 @@ class WorkerStats(_SharedStruct[WorkerStatsSnapshot]):
     ) -> None:
         self._create((processed, failed, elapsed, state, stop), ctx, locks)
 
+    @classmethod
+    def create(
+        cls,
+        name: str,
+        *,
+        processed: int = 0,
+        failed: int = 0,
+        elapsed: float = 0.0,
+        state: bytes = b"I",
+        stop: bool = False,
+        mode: int = 0o600,
+    ) -> "WorkerStats":
+        """A new named struct that any process of this machine can attach to by name;
+        FileExistsError if the name exists. mode: the permissions of its file in /dev/shm.
+        """
+        values = (processed, failed, elapsed, state, stop)
+        return cls._named(name, values, mode, exclusive=True)
+
+    @classmethod
+    def open(
+        cls,
+        name: str,
+        *,
+        processed: int = 0,
+        failed: int = 0,
+        elapsed: float = 0.0,
+        state: bytes = b"I",
+        stop: bool = False,
+        mode: int = 0o600,
+    ) -> "WorkerStats":
+        """The named struct: attached if it exists, else created with these values; race-free
+        when many processes start at once.
+        """
+        values = (processed, failed, elapsed, state, stop)
+        return cls._named(name, values, mode, exclusive=False)
+
     @property
     def processed(self) -> int:
         """Field 'processed': C int."""

@@ -13,10 +13,11 @@ import io
 import json
 import os
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from sharedgen import __version__
 from sharedgen.cache import OutputCache
@@ -138,6 +139,27 @@ def _parser() -> argparse.ArgumentParser:
         description="Print the JSON Schema of schema files, for editors.",
         epilog="example: sharedgen schema > sharedgen.schema.json",
     )
+    listing = commands.add_parser(
+        "ls",
+        help="list the named structs on this machine",
+        description="List the named structs on this machine: name, struct, size, and whether their creator runs.",
+    )
+    listing.add_argument("--json", action="store_true", help="a JSON list of objects")
+    show = commands.add_parser(
+        "show",
+        help="print a named struct's fields, decoded from the description in its header",
+        description="Print a named struct's fields, read as snapshot() reads them; no user code is imported.",
+        epilog="example: sharedgen show stats --watch 1",
+    )
+    show.add_argument("name", metavar="NAME")
+    show.add_argument("--json", action="store_true", help="a JSON object: name, struct, fields")
+    show.add_argument("--watch", type=float, metavar="SECONDS", help="read again every SECONDS until interrupted")
+    remove = commands.add_parser(
+        "rm",
+        help="remove a named struct's name (processes attached keep working until they close)",
+        description="Remove a named struct's name; processes attached keep working until they close.",
+    )
+    remove.add_argument("name", metavar="NAME")
     return parser
 
 
@@ -151,6 +173,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "schema":
             print(json.dumps(json_schema(), indent=2, sort_keys=True))
             return EXIT_OK
+        if args.command in ("ls", "show", "rm"):
+            return _live(args)
         config = load_config(Path.cwd())
         out_dir = Path(args.output or config.output)
         cache = OutputCache()
@@ -195,6 +219,61 @@ def main(argv: Sequence[str] | None = None) -> int:
         console.error(f"sharedgen: {len(outdated)} file(s) out of date; run sharedgen build")
         return EXIT_STALE
     return EXIT_OK
+
+
+def _live(args: argparse.Namespace) -> int:
+    """ls, show and rm: named structs of this machine."""
+    from sharedgen import live
+
+    if args.command == "ls":
+        found = live.named_structs()
+        if args.json:
+            print(json.dumps(found, indent=2))
+        for item in [] if args.json else found:
+            state = "creator running" if item.get("creator_alive") else "creator gone"
+            what = item["struct"] or f"? ({item.get('error')})"
+            print(f"{item['name']}\t{what}\t{item['size']} bytes\t{state if item['struct'] else ''}".rstrip())
+        return EXIT_OK
+    try:
+        if args.command == "rm":
+            live.remove(args.name)
+            return EXIT_OK
+        while True:
+            shown = live.snapshot(args.name)
+            _print_struct(shown, args.json, args.watch is not None)
+            if args.watch is None:
+                return EXIT_OK
+            time.sleep(max(args.watch, 0.05))
+    except FileNotFoundError:
+        print(f"sharedgen: no named struct {args.name!r}", file=sys.stderr)
+        return EXIT_STALE
+    except (ValueError, OSError) as exc:  # NamedStructError, a refused name, a permission
+        print(f"sharedgen: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    except KeyboardInterrupt:
+        return EXIT_OK
+
+
+def _print_struct(shown: dict[str, Any], as_json: bool, watching: bool) -> None:
+    if as_json:
+        fields = {name: _plain(value) for name, value in shown["fields"].items()}
+        text = json.dumps({**shown, "fields": fields})
+    else:
+        lines = [f"{shown['name']}: {shown['struct']}"]
+        lines += [f"  {name} = {value!r}" for name, value in shown["fields"].items()]
+        text = "\n".join(lines)
+    if watching and sys.stdout.isatty():
+        text = "\x1b[H\x1b[J" + text  # redraw in place
+    print(text, flush=True)
+
+
+def _plain(value: object) -> object:
+    """A field's value as JSON holds it: bytes as text (undecodable bytes escaped), arrays as lists."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "backslashreplace")
+    if isinstance(value, tuple):
+        return [_plain(item) for item in value]
+    return value
 
 
 def _internal_error(what: str) -> int:

@@ -177,6 +177,12 @@ class FieldModel:
         return self.storage is not Storage.STRING
 
     @property
+    def shadows_name(self) -> bool:
+        """A field called `name` replaces the named struct's `name` (str | None) with its own type;
+        a str field's property fits that type, others are declared as the override they are."""
+        return self.name == "name" and self.value_type != "str"
+
+    @property
     def raw(self) -> str:
         """The slot holding the RawValue / RawArray (field names never start with '_')."""
         return f"_raw_{self.name}"
@@ -249,6 +255,12 @@ class StructModel:
     @property
     def group_names(self) -> tuple[str, ...]:
         return tuple(group.name for group in self.groups)
+
+    @property
+    def name_parameter(self) -> str:
+        """create() and open() take the struct's name as `name`, or as a positional `_name`
+        when a field is called `name` (its keyword argument)."""
+        return "_name" if any(f.name == "name" for f in self.fields) else "name"
 
     def journals_alone(self, f: FieldModel) -> bool:
         """Whether writing field ``f`` by itself goes through its group's journal: with

@@ -28,6 +28,7 @@ from collections.abc import Iterator as _Iterator
 from collections.abc import Mapping as _Mapping
 from collections.abc import Sequence as _Sequence
 from contextlib import contextmanager as _contextmanager
+from contextlib import suppress as _suppress
 from multiprocessing.context import BaseContext as _BaseContext
 from multiprocessing.context import get_spawning_popen as _get_spawning_popen
 from types import TracebackType as _TracebackType
@@ -323,6 +324,7 @@ class ParkedMark:
 # A recoverable lock's shared words: room for a pthread_mutex_t anywhere, then how many times
 # a process took the lock over from a holder that died.
 _MUTEX_WORDS = 8
+_LOCK_WORDS = _MUTEX_WORDS + 1
 
 
 class _RecoverableLock:
@@ -337,10 +339,18 @@ class _RecoverableLock:
 
     __slots__ = ("_pthread", "_mutex", "_takeovers", "_journals", "_takeovers_seen")
 
-    def __init__(self, ctx: _BaseContext) -> None:
+    def __init__(self, words: _Any, initialize: bool = True) -> None:
+        """A lock in ``words`` (_LOCK_WORDS of shared memory): a new one, or (initialize=False)
+        the one another process made there."""
         assert _pthread is not None, "made only where the platform has robust mutexes"
-        self._pthread = pthread = _pthread
-        self._mutex = ctx.RawArray(_ctypes.c_uint64, _MUTEX_WORDS + 1)
+        self._pthread = _pthread
+        self._mutex = words
+        if initialize:
+            self._initialize()
+        self._open()
+
+    def _initialize(self) -> None:
+        pthread = self._pthread
         attributes = (_ctypes.c_uint64 * 2)()
         _check_pthread(pthread.attr_init(attributes))
         try:
@@ -350,7 +360,6 @@ class _RecoverableLock:
             _check_pthread(pthread.init(self._mutex, attributes))
         finally:
             pthread.attr_destroy(attributes)
-        self._open()
 
     def _open(self) -> None:
         """This process's view of the shared takeover count (views do not travel); no journals yet."""
@@ -426,7 +435,9 @@ class _RecoverableLock:
 
 def new_recoverable_lock(ctx: _BaseContext) -> Lock:
     """A lock that recovers from a dead holder where the platform allows (Linux), else an RLock."""
-    return _RecoverableLock(ctx) if _pthread is not None else ctx.RLock()
+    if _pthread is None:
+        return ctx.RLock()
+    return _RecoverableLock(ctx.RawArray(_ctypes.c_uint64, _LOCK_WORDS))
 
 
 def enlist(lock: Lock, journal: Journal | ParkedMark) -> None:
@@ -1126,13 +1137,14 @@ class Layout:
                 self.claims_offsets[index], offset = offset, offset + 8
         for field in self.fields:
             field.journaled = recover_locks and field.storage in ("array", "string")
-        if recover_locks:
-            for group in self.groups:
-                group.journal_offset = offset
-                group.journal_size = sum(
-                    _ctypes.sizeof(self.fields[i].ctype) for i in group.fields
-                )
-                offset = _aligned(offset + group.journal_size + 1, 8)
+        # Room for every group's journal: used where locks survive their holders (recover_locks,
+        # and every named struct), so that a struct's fields sit at the same offsets either way.
+        for group in self.groups:
+            group.journal_offset = offset
+            group.journal_size = sum(
+                _ctypes.sizeof(self.fields[i].ctype) for i in group.fields
+            )
+            offset = _aligned(offset + group.journal_size + 1, 8)
         # Several groups: snapshot() backs off between their locks (see read_consistently).
         self.parks = len(self.groups) > 1
         self.parked_offset = offset
@@ -1141,7 +1153,193 @@ class Layout:
         self.size = max(offset, 1)
 
 
+# Named structs: a struct's block in a file of /dev/shm that any process of the machine maps by
+# name. The block starts with a header, written last by its creator:
+#
+#   0   magic (8 bytes), the format version, the description's length, where the fields
+#       start, the block's size
+#   64  the description: JSON of the struct's name, layout fingerprint, platform ABI and fields
+#       (type code, length, lock group, shards, offset), and where each lock lives
+#   ... the fields, as in an anonymous struct's block; then one robust mutex per lock group
+#       and per sharded field.
+#
+# Nothing here registers with multiprocessing's resource tracker: a name lives until unlinked.
+
+NAME_PREFIX = (
+    "sharedgen-"  # of the files in /dev/shm, so that operators see whose they are
+)
+SHM_DIR = "/dev/shm"
+FORMAT_VERSION = 1
+_MAGIC = b"sharedgn"
+_FIXED = _struct.Struct("=8sIIQQ")
+_HEADER_ROOM = 64
+# How long an attacher waits for a creator to publish the header.
+READY_TIMEOUT = 5.0
+
+
+class NamedStructError(ValueError):
+    """A named block that this struct class cannot use: not sharedgen's, damaged, or made for
+    another layout, format version or platform."""
+
+
+def shm_path(name: object) -> str:
+    """The file of a named struct; names the platform refuses raise ValueError."""
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"a named struct's name must be a non-empty str, not {name!r}")
+    if "/" in name or "\0" in name or name in (".", ".."):
+        raise ValueError(f"a named struct's name cannot contain '/' or NUL: {name!r}")
+    if len((NAME_PREFIX + name).encode("utf-8", "surrogateescape")) > 255:
+        raise ValueError(
+            f"a named struct's name is at most {255 - len(NAME_PREFIX)} bytes: {name!r}"
+        )
+    return f"{SHM_DIR}/{NAME_PREFIX}{name}"
+
+
+@_functools.cache
+def platform_abi() -> str:
+    """What a block's mutexes and C types depend on: OS, machine, C library, pointer size."""
+    platform = _importlib.import_module("platform")
+    libc = platform.libc_ver()[0] or "unknown-libc"
+    return f"{_sys.platform}-{platform.machine()}-{libc}-{8 * _ctypes.sizeof(_ctypes.c_void_p)}bit"
+
+
+def process_start(pid: int) -> int | None:
+    """A process's start time (clock ticks after boot), or None when it is gone or a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            fields = stat.read().rsplit(b")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return None if fields[0] == b"Z" else int(fields[19])
+
+
+def _description(layout: Layout) -> dict[str, _Any]:
+    """A struct's layout as tools read it (sharedgen show), and its fingerprint."""
+    fields = [
+        {
+            "name": f.name,
+            "type": f.code,
+            "length": f.length,
+            "lock": None if f.group is None else layout.groups[f.group].name,
+            "shards": f.shards,
+            "offset": f.offset,
+            "size": _ctypes.sizeof(f.ctype),
+        }
+        for f in layout.fields
+    ]
+    json = _importlib.import_module("json")
+    hashlib = _importlib.import_module("hashlib")
+    shape = json.dumps([fields, [g.name for g in layout.groups]], sort_keys=True)
+    return {
+        "struct": layout.name,
+        "fingerprint": hashlib.sha256(shape.encode()).hexdigest()[:32],
+        "abi": platform_abi(),
+        "fields": fields,
+        "groups": [g.name for g in layout.groups],
+        "lock_timeout": layout.lock_timeout,
+    }
+
+
+class _Block:
+    """Where a named struct's parts are in its block."""
+
+    def __init__(self, layout: Layout, data: int) -> None:
+        self.data = data
+        self.locks = _aligned(self.data + layout.size, 64)
+        lock_bytes = 8 * _LOCK_WORDS
+        self.group_locks = tuple(
+            self.locks + i * lock_bytes for i in range(len(layout.groups))
+        )
+        sharded = [f.name for f in layout.fields if f.shards]
+        self.shard_locks = {
+            name: self.locks + (len(layout.groups) + i) * lock_bytes
+            for i, name in enumerate(sharded)
+        }
+        self.size = self.locks + (len(layout.groups) + len(sharded)) * lock_bytes
+
+
+def _differences(expected: dict[str, _Any], found: dict[str, _Any]) -> str:
+    """How a block's layout differs from the class's, field by field."""
+    mine = {f["name"]: f for f in expected["fields"]}
+    theirs = {f["name"]: f for f in found.get("fields", [])}
+    notes = [f"field {n!r} only in the block" for n in theirs if n not in mine]
+    notes += [f"field {n!r} missing from the block" for n in mine if n not in theirs]
+    for name in mine.keys() & theirs.keys():
+        for key in ("type", "length", "lock", "shards", "offset"):
+            if mine[name][key] != theirs[name].get(key):
+                notes.append(
+                    f"field {name!r} {key} {theirs[name].get(key)!r} in the block, {mine[name][key]!r} here"
+                )
+    if not notes and list(mine) != list(theirs):
+        notes.append("the fields are in another order")
+    return "; ".join(sorted(notes)) or "the lock groups differ"
+
+
+def read_header(block: _Any, size: int, shown: str) -> dict[str, _Any]:
+    """A block's description, checked: NamedStructError for anything that is not a whole,
+    published sharedgen block of this format version and platform."""
+    if size < _HEADER_ROOM:
+        raise NamedStructError(
+            f"{shown} is not a sharedgen struct ({size} bytes, too short)"
+        )
+    magic, version, length, data, total = _FIXED.unpack_from(block, 0)
+    if magic != _MAGIC:
+        raise NamedStructError(
+            f"{shown} is not a sharedgen struct (no sharedgen header)"
+        )
+    if version != FORMAT_VERSION:
+        raise NamedStructError(
+            f"{shown} has block format {version}; this sharedgen reads format {FORMAT_VERSION}"
+        )
+    if total != size or not _HEADER_ROOM + length <= data <= size:
+        raise NamedStructError(
+            f"{shown} is damaged: its header says {total} bytes, the block has {size}"
+        )
+    json = _importlib.import_module("json")
+    try:
+        text = bytes(block[_HEADER_ROOM : _HEADER_ROOM + length]).decode("utf-8")
+        parsed: object = json.loads(text)
+        if not isinstance(parsed, dict):
+            raise TypeError
+        description = _cast("dict[str, _Any]", parsed)
+        abi = description["abi"]
+    except (UnicodeDecodeError, ValueError, TypeError, KeyError):
+        raise NamedStructError(
+            f"{shown} is damaged: its description does not parse"
+        ) from None
+    if abi != platform_abi():
+        raise NamedStructError(
+            f"{shown} was made on platform {abi}; this is {platform_abi()} (locks differ)"
+        )
+    description["data_offset"] = data
+    return description
+
+
+def _map(path: str, shown: str, deadline: float) -> tuple[_Any, int]:
+    """The named block mapped, once its creator has published the header (waiting until deadline)."""
+    mmap = _importlib.import_module("mmap")
+    fd = _os.open(path, _os.O_RDWR | _os.O_NOFOLLOW | _os.O_CLOEXEC)
+    try:
+        while True:
+            size = _os.fstat(fd).st_size
+            if size >= _HEADER_ROOM:
+                block = mmap.mmap(fd, size)
+                magic = block[:8]
+                if magic == _MAGIC or magic.strip(b"\0"):
+                    return block, size
+                block.close()  # not published yet: its creator is still at work, or died
+            if _time.monotonic() >= deadline:
+                raise NamedStructError(
+                    f"{shown} was never finished by its creator (it may have died creating it); "
+                    f"remove it with: sharedgen rm {shown}"
+                )
+            _time.sleep(0.001)
+    finally:
+        _os.close(fd)
+
+
 _S = _TypeVar("_S")
+_Self = _TypeVar("_Self", bound="SharedStruct[_Any]")
 _V = _TypeVar("_V")
 _V_contra = _TypeVar("_V_contra", contravariant=True)
 
@@ -1218,6 +1416,8 @@ class SharedStruct(_typing.Generic[_S]):
         "_cells",
         "_group_targets",
         "_only_lock",
+        "_base",
+        "_name",
     )
 
     __sharedgen_layout__: _ClassVar[Layout]
@@ -1241,6 +1441,8 @@ class SharedStruct(_typing.Generic[_S]):
         tuple[tuple[memoryview | None, _Callable[[_Any], None]], ...], ...
     ]
     _only_lock: Lock | None  # a struct of one lock group: its lock
+    _base: int  # where the fields start in the block (after a named struct's header)
+    _name: str | None  # a named struct's name
     #: The schema of this struct, for tools: each field's type code, length, lock group, shards.
     __sharedgen_fields__: _ClassVar[dict[str, dict[str, _Any]]]
 
@@ -1331,6 +1533,7 @@ class SharedStruct(_typing.Generic[_S]):
         )
         self._start_method = context.get_start_method()
         self._block = context.RawArray(_ctypes.c_ubyte, layout.size)
+        self._base, self._name = 0, None
         self._open()
         for field, storage, value in zip(
             layout.fields, self._storage, checked, strict=True
@@ -1349,17 +1552,19 @@ class SharedStruct(_typing.Generic[_S]):
 
     def _open(self) -> None:
         """This process's views of the block (views do not travel to other processes)."""
-        layout, block = self.__sharedgen_layout__, self._block
+        layout, block, base = self.__sharedgen_layout__, self._block, self._base
         storage: list[_Any] = []
         for index, field in enumerate(layout.fields):
-            shared = field.ctype.from_buffer(block, field.offset)
+            shared = field.ctype.from_buffer(block, base + field.offset)
             storage.append(shared)
             setattr(self, f"_raw_{field.name}", shared)
             if field.cell:
                 cell = memoryview(shared).cast("B").cast(field.code)  # type: ignore[call-overload]
                 setattr(self, f"_cell_{field.name}", cell)
             if field.shards:
-                claims = _ctypes.c_int.from_buffer(block, layout.claims_offsets[index])
+                claims = _ctypes.c_int.from_buffer(
+                    block, base + layout.claims_offsets[index]
+                )
                 setattr(self, f"_shardclaims_{field.name}", claims)
                 setattr(
                     self, f"_shardfork_{field.name}", -1
@@ -1381,26 +1586,23 @@ class SharedStruct(_typing.Generic[_S]):
             tuple((self._cells[i], self._stores[i]) for i in group.fields)
             for group in layout.groups
         )
-        self._read_raw = _functools.partial(layout.unpack, memoryview(block).cast("B"))
         whole = memoryview(block).cast("B")
+        self._read_raw = _functools.partial(layout.unpack, whole, base)
+        recovering = layout.recover_locks or self._name is not None
         self._journals = tuple(
             (
                 Journal(
-                    whole[
-                        group.journal_offset : group.journal_offset
-                        + group.journal_size
-                        + 1
-                    ],
+                    whole[base + group.journal_offset :][: group.journal_size + 1],
                     tuple(self._storage[i] for i in group.fields),
                 )
-                if group.journal_size
+                if recovering
                 else None
             )
             for group in layout.groups
         )
         if layout.parks:
             marks = _ctypes.c_uint64 * len(layout.groups)
-            self._parked = marks.from_buffer(block, layout.parked_offset)
+            self._parked = marks.from_buffer(block, base + layout.parked_offset)
 
     def _bind(self, locks: dict[str, Lock]) -> None:
         layout = self.__sharedgen_layout__
@@ -1437,12 +1639,172 @@ class SharedStruct(_typing.Generic[_S]):
             if journal is not None:
                 enlist(lock, journal)
 
+    @classmethod
+    def attach(cls: type[_Self], name: str) -> _Self:
+        """The named struct ``name``, made by create() or open() in any process of this machine.
+
+        FileNotFoundError if there is none; NamedStructError (a ValueError) if the block is not
+        this struct's: not sharedgen's, damaged, or made from another layout of the schema.
+        """
+        return cls._named(name, None, 0o600, exclusive=False)
+
+    @classmethod
+    def _named(
+        cls: type[_Self],
+        name: str,
+        values: tuple[object, ...] | None,
+        mode: int,
+        exclusive: bool,
+    ) -> _Self:
+        """Create (values given) or attach to a named struct; exclusive: the name must be new."""
+        layout = cls.__sharedgen_layout__
+        path = shm_path(name)
+        if _pthread is None:
+            raise OSError(
+                f"named structs need robust process-shared mutexes, which {_sys.platform} lacks"
+            )
+        self = cls.__new__(cls)
+        self._name, self._start_method = name, "named"
+        if values is not None:
+            checked = [f.check(v) for f, v in zip(layout.fields, values, strict=True)]
+            try:
+                self._create_block(path, checked, mode)
+                return self
+            except FileExistsError:
+                if exclusive:
+                    raise FileExistsError(
+                        _errno.EEXIST, f"a named struct {name!r} exists", path
+                    ) from None
+        try:
+            block, size = _map(path, name, _time.monotonic() + READY_TIMEOUT)
+        except FileNotFoundError:
+            raise FileNotFoundError(
+                _errno.ENOENT, f"no named struct {name!r}", path
+            ) from None
+        description = read_header(block, size, name)
+        mine = _description(layout)
+        found = description.get("struct")
+        if found != layout.name:
+            raise NamedStructError(
+                f"{name!r} holds struct {found!r}, not {layout.name}"
+            )
+        if description.get("fingerprint") != mine["fingerprint"]:
+            raise NamedStructError(
+                f"{name!r} holds another layout of {layout.name} (a schema changed since it was "
+                f"made, or code generated from an older one): {_differences(mine, description)}"
+            )
+        plan = _Block(layout, description["data_offset"])
+        if plan.size != size:
+            raise NamedStructError(
+                f"{name!r} is damaged: {size} bytes, expected {plan.size}"
+            )
+        self._block, self._base = block, plan.data
+        self._open()
+        self._bind_named(plan, initialize=False)
+        return self
+
+    def _create_block(self, path: str, values: list[_Any], mode: int) -> None:
+        """Make the block, fill it, and publish its header last (attachers wait for that)."""
+        layout = self.__sharedgen_layout__
+        json = _importlib.import_module("json")
+        mmap = _importlib.import_module("mmap")
+        description = _description(layout)
+        pid = _os.getpid()
+        description["creator"] = {"pid": pid, "start": process_start(pid)}
+        text = json.dumps(description, separators=(",", ":")).encode()
+        plan = _Block(layout, _aligned(_HEADER_ROOM + len(text), 64))
+        flags = _os.O_RDWR | _os.O_CREAT | _os.O_EXCL | _os.O_NOFOLLOW | _os.O_CLOEXEC
+        fd = _os.open(path, flags, mode)
+        try:
+            _os.fchmod(fd, mode)  # as asked, whatever the umask
+            _os.ftruncate(fd, plan.size)
+            block = mmap.mmap(fd, plan.size)
+        except BaseException:
+            _os.unlink(path)
+            raise
+        finally:
+            _os.close(fd)
+        self._block, self._base = block, plan.data
+        self._open()
+        for field, storage, value in zip(
+            layout.fields, self._storage, values, strict=True
+        ):
+            field.write(storage, value)
+        self._bind_named(plan, initialize=True)
+        block[_HEADER_ROOM : _HEADER_ROOM + len(text)] = text
+        _FIXED.pack_into(
+            block, 0, bytes(8), FORMAT_VERSION, len(text), plan.data, plan.size
+        )
+        block[:8] = _MAGIC
+
+    def _bind_named(self, plan: _Block, initialize: bool) -> None:
+        """The locks of a named struct, in its block: robust mutexes that survive their holders."""
+        layout, block = self.__sharedgen_layout__, self._block
+        words = _ctypes.c_uint64 * _LOCK_WORDS
+
+        def lock(offset: int) -> Lock:
+            return _RecoverableLock(words.from_buffer(block, offset), initialize)
+
+        self._shard_locks = {name: lock(at) for name, at in plan.shard_locks.items()}
+        self._bind(
+            {
+                group.name: lock(at)
+                for group, at in zip(layout.groups, plan.group_locks, strict=True)
+            }
+        )
+
+    @property
+    def name(self) -> str | None:
+        """A named struct's name (None for a struct made by the constructor)."""
+        return self._name
+
+    @property
+    def __sharedgen_name__(self) -> str | None:
+        """The same, for a struct with a field called ``name`` (which then wins over it)."""
+        return self._name
+
+    def close(self) -> None:
+        """Unmap this process's view of a named struct; the struct lives on for the others."""
+        if self._name is None:
+            raise ValueError(
+                f"only a named struct is closed; this {self.__sharedgen_layout__.name} has no name"
+            )
+        block = self._block
+        for kind in type(self).__mro__:
+            for slot in kind.__dict__.get("__slots__", ()):
+                if slot != "_name" and hasattr(self, slot):
+                    delattr(self, slot)
+        with _suppress(BufferError):  # a view still in use: the map goes with it
+            block.close()
+
+    def unlink(self) -> None:
+        """Remove the name: no process can attach any more; those attached keep working."""
+        if self._name is None:
+            raise ValueError(
+                f"only a named struct is unlinked; this {self.__sharedgen_layout__.name} has no name"
+            )
+        _os.unlink(shm_path(self._name))
+
+    def __enter__(self: _Self) -> _Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._name is not None:
+            self.close()
+
+    def __reduce__(self) -> tuple[object, ...]:
+        """A named struct travels as its name (by any route); others as their shared memory."""
+        if self._name is not None:
+            return type(self).attach, (self._name,)
+        return _restored, (type(self), self.__getstate__())
+
     def __getstate__(self) -> tuple[object, ...]:
         check_inheritance(self.__sharedgen_layout__.name, self._start_method)
         return self._start_method, self._block, self._locks, self._shard_locks
 
     def __setstate__(self, state: tuple[_Any, ...]) -> None:
         self._start_method, self._block, locks, self._shard_locks = state
+        self._base, self._name = 0, None
         self._open()
         self._bind(locks)
 
@@ -1722,6 +2084,13 @@ class SharedStruct(_typing.Generic[_S]):
 
     def __repr__(self) -> str:
         return struct_repr(type(self).__name__, self.snapshot())
+
+
+def _restored(cls: type[_Self], state: tuple[_Any, ...]) -> _Self:
+    """An anonymous struct unpickled in a child process."""
+    struct = cls.__new__(cls)
+    struct.__setstate__(state)
+    return struct
 
 
 class Batch:

@@ -43,6 +43,7 @@ SOFT_KEYWORDS = frozenset({"_", "case", "match", "type"})
 CLASS_SCOPE_BUILTINS = frozenset(
     {
         "BaseException",
+        "classmethod",
         "TimeoutError",
         "bool",
         "bytes",
@@ -61,9 +62,11 @@ CLASS_SCOPE_BUILTINS = frozenset(
 )
 DEFAULT_GROUP = "default"
 # Constructor parameters beside the fields, and members every struct has.
-# count and index: the snapshot is a tuple, whose methods they are.
+# count and index: the snapshot is a tuple, whose methods they are; create ... unlink: the named
+# struct's members (a field called `name` is allowed, and wins over the struct's name).
 RESERVED_FIELD_NAMES = frozenset(
     {"self", "ctx", "locks", "snapshot", "get_lock", "batch", "as_dict", "on_redis", "count", "index"}
+    | {"create", "attach", "open", "close", "unlink", "mode"}
 )
 # Per-field and per-group members: a field may not take one of these names.
 FIELD_MEMBER_PREFIXES = ("add_", "exchange_", "compare_and_set_")

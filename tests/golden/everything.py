@@ -401,6 +401,122 @@ class Everything(_SharedStruct[EverythingSnapshot]):
             locks,
         )
 
+    @classmethod
+    def create(
+        cls,
+        name: str,
+        *,
+        c: bytes = b"x",
+        u: str = "é",
+        b: int = -128,
+        B: int = 255,
+        h: int = -32768,
+        H: int = 65535,
+        i: int = -2147483648,
+        I: int = 4294967295,
+        l: int = -5,
+        L: int = 7,
+        q: int = -9223372036854775808,
+        Q: int = 18446744073709551615,
+        f: float = 1.5,
+        d: float = -2.25,
+        flag: bool = True,
+        ints: _Sequence[int] = (1, 2, 3),
+        reals: _Sequence[float] = (0.0,) * 2,
+        flags: _Sequence[bool] = (True, False),
+        label: bytes = b"abc",
+        title: str = "ünï",
+        stop: bool = False,
+        note: str = "",
+        mode: int = 0o600,
+    ) -> "Everything":
+        """A new named struct that any process of this machine can attach to by name;
+        FileExistsError if the name exists. mode: the permissions of its file in /dev/shm.
+        """
+        values = (
+            c,
+            u,
+            b,
+            B,
+            h,
+            H,
+            i,
+            I,
+            l,
+            L,
+            q,
+            Q,
+            f,
+            d,
+            flag,
+            ints,
+            reals,
+            flags,
+            label,
+            title,
+            stop,
+            note,
+        )
+        return cls._named(name, values, mode, exclusive=True)
+
+    @classmethod
+    def open(
+        cls,
+        name: str,
+        *,
+        c: bytes = b"x",
+        u: str = "é",
+        b: int = -128,
+        B: int = 255,
+        h: int = -32768,
+        H: int = 65535,
+        i: int = -2147483648,
+        I: int = 4294967295,
+        l: int = -5,
+        L: int = 7,
+        q: int = -9223372036854775808,
+        Q: int = 18446744073709551615,
+        f: float = 1.5,
+        d: float = -2.25,
+        flag: bool = True,
+        ints: _Sequence[int] = (1, 2, 3),
+        reals: _Sequence[float] = (0.0,) * 2,
+        flags: _Sequence[bool] = (True, False),
+        label: bytes = b"abc",
+        title: str = "ünï",
+        stop: bool = False,
+        note: str = "",
+        mode: int = 0o600,
+    ) -> "Everything":
+        """The named struct: attached if it exists, else created with these values; race-free
+        when many processes start at once.
+        """
+        values = (
+            c,
+            u,
+            b,
+            B,
+            h,
+            H,
+            i,
+            I,
+            l,
+            L,
+            q,
+            Q,
+            f,
+            d,
+            flag,
+            ints,
+            reals,
+            flags,
+            label,
+            title,
+            stop,
+            note,
+        )
+        return cls._named(name, values, mode, exclusive=False)
+
     @property
     def c(self) -> bytes:
         """Field 'c': C char."""
@@ -1700,6 +1816,38 @@ class Guarded(_SharedStruct[GuardedSnapshot]):
     ) -> None:
         self._create((a, b, total), ctx, locks)
 
+    @classmethod
+    def create(
+        cls,
+        name: str,
+        *,
+        a: int = 0,
+        b: int = 0,
+        total: int = 0,
+        mode: int = 0o600,
+    ) -> "Guarded":
+        """A new named struct that any process of this machine can attach to by name;
+        FileExistsError if the name exists. mode: the permissions of its file in /dev/shm.
+        """
+        values = (a, b, total)
+        return cls._named(name, values, mode, exclusive=True)
+
+    @classmethod
+    def open(
+        cls,
+        name: str,
+        *,
+        a: int = 0,
+        b: int = 0,
+        total: int = 0,
+        mode: int = 0o600,
+    ) -> "Guarded":
+        """The named struct: attached if it exists, else created with these values; race-free
+        when many processes start at once.
+        """
+        values = (a, b, total)
+        return cls._named(name, values, mode, exclusive=False)
+
     @property
     def a(self) -> int:
         """Field 'a': C long long."""
@@ -2079,6 +2227,38 @@ class Pair(_SharedStruct[PairSnapshot]):
     ) -> None:
         self._create((a, b, moves), ctx, locks)
 
+    @classmethod
+    def create(
+        cls,
+        name: str,
+        *,
+        a: int = 500,
+        b: int = 500,
+        moves: int = 0,
+        mode: int = 0o600,
+    ) -> "Pair":
+        """A new named struct that any process of this machine can attach to by name;
+        FileExistsError if the name exists. mode: the permissions of its file in /dev/shm.
+        """
+        values = (a, b, moves)
+        return cls._named(name, values, mode, exclusive=True)
+
+    @classmethod
+    def open(
+        cls,
+        name: str,
+        *,
+        a: int = 500,
+        b: int = 500,
+        moves: int = 0,
+        mode: int = 0o600,
+    ) -> "Pair":
+        """The named struct: attached if it exists, else created with these values; race-free
+        when many processes start at once.
+        """
+        values = (a, b, moves)
+        return cls._named(name, values, mode, exclusive=False)
+
     @property
     def a(self) -> int:
         """Field 'a': C long long."""
@@ -2451,6 +2631,40 @@ class Hits(_SharedStruct[HitsSnapshot]):
         locks: _Mapping[str, _Lock] | None = None,
     ) -> None:
         self._create((hits, seconds, small, label), ctx, locks)
+
+    @classmethod
+    def create(
+        cls,
+        name: str,
+        *,
+        hits: int = 0,
+        seconds: float = 1.5,
+        small: int = 0,
+        label: bytes = b"",
+        mode: int = 0o600,
+    ) -> "Hits":
+        """A new named struct that any process of this machine can attach to by name;
+        FileExistsError if the name exists. mode: the permissions of its file in /dev/shm.
+        """
+        values = (hits, seconds, small, label)
+        return cls._named(name, values, mode, exclusive=True)
+
+    @classmethod
+    def open(
+        cls,
+        name: str,
+        *,
+        hits: int = 0,
+        seconds: float = 1.5,
+        small: int = 0,
+        label: bytes = b"",
+        mode: int = 0o600,
+    ) -> "Hits":
+        """The named struct: attached if it exists, else created with these values; race-free
+        when many processes start at once.
+        """
+        values = (hits, seconds, small, label)
+        return cls._named(name, values, mode, exclusive=False)
 
     @property
     def hits(self) -> int:
@@ -2879,6 +3093,44 @@ class Ledger(_SharedStruct[LedgerSnapshot]):
         locks: _Mapping[str, _Lock] | None = None,
     ) -> None:
         self._create((a, b, last, note, moves, hits), ctx, locks)
+
+    @classmethod
+    def create(
+        cls,
+        name: str,
+        *,
+        a: int = 500,
+        b: int = 500,
+        last: _Sequence[int] = (0,) * 2,
+        note: bytes = b"",
+        moves: int = 0,
+        hits: int = 0,
+        mode: int = 0o600,
+    ) -> "Ledger":
+        """A new named struct that any process of this machine can attach to by name;
+        FileExistsError if the name exists. mode: the permissions of its file in /dev/shm.
+        """
+        values = (a, b, last, note, moves, hits)
+        return cls._named(name, values, mode, exclusive=True)
+
+    @classmethod
+    def open(
+        cls,
+        name: str,
+        *,
+        a: int = 500,
+        b: int = 500,
+        last: _Sequence[int] = (0,) * 2,
+        note: bytes = b"",
+        moves: int = 0,
+        hits: int = 0,
+        mode: int = 0o600,
+    ) -> "Ledger":
+        """The named struct: attached if it exists, else created with these values; race-free
+        when many processes start at once.
+        """
+        values = (a, b, last, note, moves, hits)
+        return cls._named(name, values, mode, exclusive=False)
 
     @property
     def a(self) -> int:

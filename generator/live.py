@@ -1,0 +1,88 @@
+"""Named structs on this machine, for operators: ``sharedgen ls``, ``show`` and ``rm``.
+
+A block is decoded from the description in its header, with the runtime's own code: a struct
+class is made from the description, so no user code is imported.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+from typing import Any
+
+from sharedgen import runtime
+from sharedgen.runtime import NAME_PREFIX, SHM_DIR, NamedStructError
+
+
+def header(name: str) -> dict[str, Any]:
+    """The description of a named struct: FileNotFoundError if absent, NamedStructError if it is
+    not a published sharedgen block of this format and platform."""
+    with open(runtime.shm_path(name), "rb") as block:
+        size = os.fstat(block.fileno()).st_size
+        head = block.read(runtime._HEADER_ROOM)
+        if size >= runtime._HEADER_ROOM and head[:8] == runtime._MAGIC:
+            head += block.read(runtime._FIXED.unpack_from(head)[2])
+    return runtime.read_header(head, size, name)
+
+
+def named_structs() -> list[dict[str, Any]]:
+    """Every named struct of this machine's /dev/shm: name, struct, size, creator and whether it runs."""
+    found = []
+    try:
+        entries = sorted(os.scandir(SHM_DIR), key=lambda entry: entry.name)
+    except FileNotFoundError:
+        return []
+    for entry in entries:
+        if not entry.name.startswith(NAME_PREFIX):
+            continue
+        name = entry.name[len(NAME_PREFIX) :]
+        item: dict[str, Any] = {"name": name, "struct": None, "size": entry.stat().st_size}
+        try:
+            description = header(name)
+        except (OSError, NamedStructError) as exc:
+            item["error"] = str(exc)
+        else:
+            creator = description.get("creator") or {}
+            pid, start = creator.get("pid"), creator.get("start")
+            alive = isinstance(pid, int) and start is not None and runtime.process_start(pid) == start
+            item.update(struct=description["struct"], creator_pid=pid, creator_alive=alive)
+        found.append(item)
+    return found
+
+
+def struct_class(description: dict[str, Any]) -> type[runtime.SharedStruct[Any]]:
+    """A struct class made from a block's description (NamedStructError if it makes none)."""
+    try:
+        name = description["struct"]
+        fields = tuple((f["name"], f["type"], f["length"], f["lock"], f["shards"]) for f in description["fields"])
+        groups = tuple(description["groups"])
+        if not all(isinstance(n, str) and n.isidentifier() for n in [name, *groups, *(f[0] for f in fields)]):
+            raise ValueError("names that are not identifiers")
+        snapshot = collections.namedtuple(f"{name}Snapshot", [f[0] for f in fields], rename=True)  # type: ignore[misc]
+        layout = runtime.Layout(
+            name, fields, groups=groups, lock_timeout=description.get("lock_timeout"), snapshot=snapshot
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise NamedStructError(f"the block's description makes no struct: {exc}") from None
+    slots = [slot for group in groups for slot in (f"_acquire_{group}", f"_wait_{group}", f"_release_{group}")]
+    for field in layout.fields:
+        slots += [f"_raw_{field.name}", f"_cell_{field.name}"]
+        if field.shards:
+            slots += [f"_shard{part}_{field.name}" for part in ("lock", "claims", "fork", "slot")]
+    return type(name, (runtime.SharedStruct,), {"__slots__": tuple(slots), "__sharedgen_layout__": layout})
+
+
+def snapshot(name: str) -> dict[str, Any]:
+    """A named struct's fields now, read under its locks as snapshot() reads them."""
+    description = header(name)
+    struct = struct_class(description).attach(name)
+    try:
+        values = struct.snapshot()._asdict()
+    finally:
+        struct.close()
+    return {"name": name, "struct": description["struct"], "fields": values}
+
+
+def remove(name: str) -> None:
+    """Remove a named struct's name (FileNotFoundError if there is none)."""
+    os.unlink(runtime.shm_path(name))

@@ -1,0 +1,403 @@
+"""Named structs: attached by name from unrelated processes (fresh interpreters, not only children).
+
+Processes here are started with subprocess, as gunicorn workers, cron jobs and monitors start;
+every wait is bounded, and no test asserts on time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import signal
+import struct
+import subprocess
+import sys
+import textwrap
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+import workers
+from conftest import REPO, run_all
+
+from generated.counter import Counter
+from generated.worker_stats import WorkerStats
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="named structs are Linux only")
+SHM = Path("/dev/shm")
+
+
+@pytest.fixture
+def name() -> Iterator[str]:
+    """A fresh name, removed after the test whatever happened."""
+    fresh = f"test-{uuid.uuid4().hex[:12]}"
+    yield fresh
+    for leftover in SHM.glob(f"sharedgen-{fresh}*"):
+        leftover.unlink()
+
+
+def python(code: str, *, path: Path = REPO, timeout: float = 120, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` in a fresh interpreter that imports generated modules from ``path``."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(path), str(REPO / "tests")])}
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=path,
+        timeout=timeout,
+        **kwargs,
+    )
+
+
+def sharedgen(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "sharedgen", *args], capture_output=True, text=True, cwd=REPO, timeout=120
+    )
+
+
+def test_create_attach_and_every_member(name: str) -> None:
+    with WorkerStats.create(name, processed=3) as stats:
+        assert stats.name == name and stats.processed == 3
+        assert (SHM / f"sharedgen-{name}").stat().st_mode & 0o777 == 0o600
+        other = WorkerStats.attach(name)
+        assert other.add_processed(2) == 5 and stats.processed == 5
+        assert stats.exchange_failed(4) == 0 and other.compare_and_set_failed(4, 6) and stats.failed == 6
+        stats.update_progress(processed=10, failed=1)
+        with other.locked_progress() as group:
+            group.processed += 1
+            group.failed += 1
+        with stats.batch() as batch:
+            batch.add_processed(5)
+        other.state = b"R"
+        other.stop = True
+        assert stats.snapshot() == (16, 2, 0.0, b"R", True)
+        assert repr(other) == "WorkerStats(processed=16, failed=2, elapsed=0.0, state=b'R', stop=True)"
+        with pytest.raises(OverflowError):
+            stats.processed = 2**31
+        assert other.processed == 16
+        other.close()
+        with pytest.raises(AttributeError):
+            _ = other.processed  # closed: this process's view is gone
+        assert stats.processed == 16  # another view of the same block is not
+        with pytest.raises(FileExistsError, match=name):
+            WorkerStats.create(name)
+        assert WorkerStats.open(name, processed=99).processed == 16  # attached, not created
+        stats.unlink()
+        assert not (SHM / f"sharedgen-{name}").exists()
+        assert stats.add_processed() == 17  # unlinked: still mapped here
+    with pytest.raises(FileNotFoundError, match=name):
+        WorkerStats.attach(name)
+
+
+def test_arrays_strings_and_shards_of_a_named_struct(everything: ModuleType, name: str) -> None:
+    e = everything.Everything.create(name, ints=[7, 8, 9], title="héllo")
+    assert (e.ints, e.title, e.label, e.u, e.Q) == ([7, 8, 9], "héllo", b"abc", "é", 2**64 - 1)
+    e.add_ints(-1, 5)
+    assert everything.Everything.attach(name).snapshot().ints == (7, 8, 14)
+    hits = everything.Hits.create(name + "-hits", seconds=2.0)
+    hits.add_hits(3)
+    assert everything.Hits.attach(name + "-hits").snapshot()[:2] == (3, 2.0)
+    e.unlink()
+    hits.unlink()
+
+
+def test_a_named_struct_pickles_as_its_name(name: str) -> None:
+    counter = Counter.create(name, value=1)
+    copy = pickle.loads(pickle.dumps(counter))
+    assert copy.name == name and copy.add_value() == 2 and counter.value == 2
+    counter.unlink()
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn", "forkserver"])
+def test_a_named_struct_travels_by_any_route(name: str, method: str) -> None:
+    import multiprocessing
+
+    ctx = multiprocessing.get_context(method)
+    counter = Counter.create(name)
+    with ctx.Pool(2) as pool:  # Pool.map arguments: a route anonymous structs refuse
+        assert sorted(pool.map(workers.add_and_read, [(counter, 100)] * 4))[-1] == 400
+    queue = ctx.Queue()
+    queue.put(counter)
+    assert queue.get(timeout=60).value == 400
+    run_all(ctx, workers.add_many, [(counter, 100)] * 2)
+    assert counter.value == 600
+    counter.unlink()
+
+
+def test_exact_totals_from_four_unrelated_processes(name: str) -> None:
+    Counter.create(name)
+    code = f"""
+        from generated.counter import Counter
+        counter = Counter.attach({name!r})
+        for _ in range(5000):
+            counter.add_value()
+        with counter.batch() as batch:
+            for _ in range(5000):
+                batch.add_value()
+    """
+    processes = [subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)], cwd=REPO) for _ in range(4)]
+    assert [p.wait(timeout=120) for p in processes] == [0] * 4
+    assert Counter.attach(name).value == 4 * 10_000
+    Counter.attach(name).unlink()
+
+
+def test_open_from_many_processes_at_once_makes_one_struct(name: str) -> None:
+    code = f"""
+        from generated.counter import Counter
+        counter = Counter.open({name!r}, value=1000)
+        print(counter.add_value())
+    """
+    processes = [
+        subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)], cwd=REPO, stdout=subprocess.PIPE, text=True)
+        for _ in range(12)
+    ]
+    outputs = [p.communicate(timeout=120)[0] for p in processes]
+    assert [p.returncode for p in processes] == [0] * 12
+    assert sorted(int(out) for out in outputs) == list(range(1001, 1013))  # one struct, every add seen once
+    Counter.attach(name).unlink()
+
+
+def test_snapshots_never_see_a_transfer_half_done(everything: ModuleType, name: str) -> None:
+    pair = everything.Pair.create(name)
+    package = Path(everything.__file__).parent
+    mover = f"""
+        from {package.name}.everything import Pair
+        pair = Pair.attach({name!r})
+        for i in range(3000):
+            with pair.locked_pair() as group:
+                group.a -= 1
+                group.b += 1
+            pair.update_pair(a=pair.a + 1, b=pair.b - 1) if i % 2 else None
+    """
+    watcher = f"""
+        from {package.name}.everything import Pair
+        pair = Pair.attach({name!r})
+        torn = sum(1 for _ in range(3000) if sum(pair.snapshot()[:2]) != 1000)
+        print(torn)
+    """
+    env = {**os.environ, "PYTHONPATH": str(package.parent)}
+    movers = [subprocess.Popen([sys.executable, "-c", textwrap.dedent(mover)], env=env) for _ in range(2)]
+    watchers = [
+        subprocess.Popen([sys.executable, "-c", textwrap.dedent(watcher)], env=env, stdout=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    assert [w.communicate(timeout=120)[0].strip() for w in watchers] == ["0", "0"]
+    assert [m.wait(timeout=120) for m in movers] == [0, 0]
+    assert pair.a + pair.b == 1000
+    pair.unlink()
+
+
+def test_a_holder_killed_inside_a_block_never_hangs_or_tears_a_group(everything: ModuleType, name: str) -> None:
+    """SIGKILL a process in the middle of a locked block, again and again: the next one takes the
+    lock over and finishes or drops the write whole; no lock_timeout is needed (Pair has none)."""
+    pair = everything.Pair.create(name)
+    package = Path(everything.__file__).parent
+    victim = f"""
+        import os
+        from {package.name}.everything import Pair
+        pair = Pair.attach({name!r})
+        print("ready", flush=True)
+        while True:
+            with pair.locked_pair() as group:
+                group.a -= 7
+                group.b += 7
+    """
+    env = {**os.environ, "PYTHONPATH": str(package.parent)}
+    for _ in range(15):
+        process = subprocess.Popen(
+            [sys.executable, "-c", textwrap.dedent(victim)], env=env, stdout=subprocess.PIPE, text=True
+        )
+        assert process.stdout is not None and process.stdout.readline() == "ready\n"
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=60)
+        snap = pair.snapshot()  # takes the lock over if the victim died holding it
+        assert snap.a + snap.b == 1000, snap
+        pair.update_pair(a=500, b=500)
+    pair.unlink()
+
+
+def test_an_unfinished_block_makes_attachers_give_up(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A creator that died before publishing the header leaves a block attachers wait for, then refuse."""
+    import generated.sharedgen_runtime as runtime
+
+    (SHM / f"sharedgen-{name}").write_bytes(bytes(4096))
+    monkeypatch.setattr(runtime, "READY_TIMEOUT", 0.2)
+    with pytest.raises(runtime.NamedStructError, match="never finished"):
+        Counter.attach(name)
+    with pytest.raises(runtime.NamedStructError, match="never finished"):
+        Counter.open(name)
+
+
+def _damage(path: Path, how: str) -> None:
+    data = bytearray(path.read_bytes())
+    if how == "not ours":
+        data[:8] = b"NOTOURS!"
+    elif how == "truncated":
+        data = data[: len(data) // 2]
+    elif how == "format":
+        struct.pack_into("=I", data, 8, 99)
+    elif how == "description":
+        data[64:80] = b"\xff" * 16
+    elif how == "abi":
+        text = data[64:].split(b"\0", 1)[0]
+        description = json.loads(text)
+        description["abi"] = "linux-sparc-musl-32bit"
+        new = json.dumps(description, separators=(",", ":")).encode()
+        assert len(new) <= len(text)
+        data[64 : 64 + len(text)] = new.ljust(len(text))
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize(
+    ("how", "message"),
+    [
+        ("not ours", "not a sharedgen struct"),
+        ("truncated", "damaged"),
+        ("format", "block format 99"),
+        ("description", "damaged"),
+        ("abi", "made on platform linux-sparc-musl-32bit"),
+    ],
+)
+def test_bad_blocks_are_refused_with_what_differs(name: str, how: str, message: str) -> None:
+    import generated.sharedgen_runtime as runtime
+
+    Counter.create(name, value=5).close()
+    _damage(SHM / f"sharedgen-{name}", how)
+    with pytest.raises(runtime.NamedStructError, match=message) as refused:
+        Counter.attach(name)
+    assert isinstance(refused.value, ValueError)
+    result = sharedgen("show", name)
+    assert result.returncode == 2 and message in result.stderr
+
+
+def test_another_layout_of_the_same_struct_is_refused(tmp_path: Path, name: str) -> None:
+    """A rolling deploy: a worker with stale generated code meets the block of the new schema."""
+    old = tmp_path / "old"
+    (old / "schemas").mkdir(parents=True)
+    (old / "pyproject.toml").write_text("")
+    (old / "schemas" / "counter.yaml").write_text("structs:\n  Counter:\n    fields:\n      value: {type: q}\n")
+    subprocess.run([sys.executable, "-m", "sharedgen", "build", "-q"], cwd=old, check=True)
+    Counter.create(name, value=1)
+    result = python(
+        f"""
+        from generated.counter import Counter
+        Counter.attach({name!r})
+        """,
+        path=old,
+    )
+    assert "NamedStructError" in result.stderr
+    assert (
+        "another layout of Counter" in result.stderr
+        and "field 'value' type 'i' in the block, 'q' here" in result.stderr
+    )
+    with pytest.raises(ValueError, match="holds struct 'Counter', not WorkerStats"):
+        WorkerStats.attach(name)
+    Counter.attach(name).unlink()
+
+
+def test_names_the_platform_refuses_are_value_errors() -> None:
+    for bad in ("", "a/b", "nul\0", "x" * 300, ".."):
+        with pytest.raises(ValueError):
+            Counter.create(bad)
+
+
+def test_other_users_are_refused_and_mode_widens(name: str) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("dropping to another user needs root")
+    Counter.create(name, value=1)
+    Counter.create(name + "-shared", value=2, mode=0o666)
+    # Imported first: this interpreter's files are root's to read.
+    as_nobody = f"""
+        import os, json, hashlib, mmap
+        from generated.counter import Counter
+        import generated.sharedgen_runtime as runtime
+        runtime.platform_abi()
+        os.setgid(65534)
+        os.setuid(65534)
+        try:
+            Counter.attach({name!r})
+        except PermissionError:
+            print("refused")
+        print(Counter.attach({name + "-shared"!r}).add_value())
+    """
+    result = python(as_nobody)
+    assert result.stdout.split() == ["refused", "3"], result.stderr
+    Counter.attach(name).unlink()
+    Counter.attach(name + "-shared").unlink()
+
+
+def test_a_process_that_only_attached_leaves_the_name_and_warns_of_nothing(name: str) -> None:
+    Counter.create(name, value=1)
+    for method in ("spawn", "fork", "forkserver"):
+        result = python(f"""
+            import multiprocessing
+            from generated.counter import Counter
+            from workers import add_many
+            counter = Counter.attach({name!r})
+            ctx = multiprocessing.get_context({method!r})
+            child = ctx.Process(target=add_many, args=(counter, 10))
+            child.start()
+            child.join()
+            print(counter.value)
+            """)
+        assert result.returncode == 0 and result.stderr == "", result.stderr
+    assert (SHM / f"sharedgen-{name}").exists()  # neither the attachers nor their children unlinked it
+    created = python(f"from generated.counter import Counter\nCounter.create({name + '-2'!r})")
+    assert created.returncode == 0 and created.stderr == ""
+    assert (SHM / f"sharedgen-{name}-2").exists()  # nor its creator's exit
+    assert Counter.attach(name).value == 31
+
+
+def test_shards_stay_exact_with_many_short_lived_processes(everything: ModuleType, name: str) -> None:
+    hits = everything.Hits.create(name)
+    package = Path(everything.__file__).parent
+    env = {**os.environ, "PYTHONPATH": str(package.parent)}
+    code = f"from {package.name}.everything import Hits\nHits.attach({name!r}).add_hits(3)"
+    for _ in range(10):
+        batch = [subprocess.Popen([sys.executable, "-c", code], env=env) for _ in range(20)]
+        assert [p.wait(timeout=120) for p in batch] == [0] * 20
+    assert hits.hits == 200 * 3
+    assert (SHM / f"sharedgen-{name}").stat().st_size == os.path.getsize(SHM / f"sharedgen-{name}")
+    hits.unlink()
+
+
+def test_the_command_line_lists_shows_and_removes(name: str) -> None:
+    stats = WorkerStats.create(name, processed=4)
+    stats.state = b"R"
+    listed = json.loads(sharedgen("ls", "--json").stdout)
+    (mine,) = [item for item in listed if item["name"] == name]
+    assert mine["struct"] == "WorkerStats" and mine["creator_pid"] == os.getpid() and mine["creator_alive"]
+    assert f"{name}\tWorkerStats\t" in sharedgen("ls").stdout
+    shown = json.loads(sharedgen("show", name, "--json").stdout)
+    assert shown == {
+        "name": name,
+        "struct": "WorkerStats",
+        "fields": {"processed": 4, "failed": 0, "elapsed": 0.0, "state": "R", "stop": False},
+    }
+    text = sharedgen("show", name)
+    assert text.returncode == 0 and "  processed = 4" in text.stdout
+    assert sharedgen("show", name + "-none").returncode == 1
+    assert sharedgen("rm", name).returncode == 0
+    assert sharedgen("rm", name).returncode == 1
+    assert stats.add_processed() == 5  # still mapped here
+
+
+def test_show_watch_prints_again_until_interrupted(name: str) -> None:
+    Counter.create(name, value=1)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sharedgen", "show", name, "--watch", "0.05"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    lines = [process.stdout.readline() for _ in range(4)]
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=60) == 0
+    assert lines == [f"{name}: Counter\n", "  value = 1\n"] * 2  # plain lines when piped
+    Counter.attach(name).unlink()
