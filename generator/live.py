@@ -68,7 +68,7 @@ def struct_class(description: dict[str, Any]) -> type[runtime.SharedStruct[Any]]
     for field in layout.fields:
         slots += [f"_raw_{field.name}", f"_cell_{field.name}"]
         if field.shards:
-            slots += [f"_shard{part}_{field.name}" for part in ("lock", "claims", "fork", "slot")]
+            slots += [f"_shard{part}_{field.name}" for part in ("lock", "owners", "fork", "slot")]
     return type(name, (runtime.SharedStruct,), {"__slots__": tuple(slots), "__sharedgen_layout__": layout})
 
 

@@ -276,7 +276,7 @@ class StructModel:
         for f in self.fields:
             field_slots += (f.raw,) + ((f.cell,) if f.cell else ())
             if f.is_sharded:
-                field_slots += tuple(f"_shard{part}_{f.name}" for part in ("lock", "claims", "fork", "slot"))
+                field_slots += tuple(f"_shard{part}_{f.name}" for part in ("lock", "owners", "fork", "slot"))
         return group_slots + field_slots
 
 

@@ -487,22 +487,46 @@ if hasattr(_os, "register_at_fork"):
 
 # The shards' own lock is taken like a group's, and named "shards" in timeouts.
 def claim_shard(
-    claims: _ctypes.c_int,
+    owners: _Any,
     lock: Lock,
     shards: int,
     stride: int,
     timeout: float | None,
     name: str,
 ) -> tuple[int, int]:
-    """This process's fork count and the index of its shard: one of its own while any is left, else the last."""
+    """This process's fork count and the index of its shard: one of its own, else the last.
+
+    Every shard but the last has an owner, a process known by pid and start time (a pid is
+    reused, a start time is not). A process takes a shard that is free or whose owner is gone;
+    what the owner added stays in it, part of the total. So the shards stay few and the total
+    exact, however many processes come and go; while every shard has a live owner, later
+    processes share the last one under the lock.
+    """
+    me = _identity()
     wait_for_lock(lock, timeout, name, "shards")
     try:
-        slot = claims.value
-        if slot < shards - 1:
-            claims.value = slot + 1
+        pairs = [(owners[i], owners[i + 1]) for i in range(0, 2 * (shards - 1), 2)]
+        slot = pairs.index(me) if me in pairs else shards - 1
+        for index, (pid, start) in enumerate(pairs if slot == shards - 1 else ()):
+            if pid == 0 or process_start(pid) != start:
+                owners[2 * index], owners[2 * index + 1] = me
+                slot = index
+                break
     finally:
         lock.release()
-    return forks, min(slot, shards - 1) * stride
+    return forks, slot * stride
+
+
+_identities: dict[int, tuple[int, int]] = (
+    {}
+)  # by fork count: this process's pid and start time
+
+
+def _identity() -> tuple[int, int]:
+    if forks not in _identities:
+        pid = _os.getpid()
+        _identities[forks] = (pid, process_start(pid) or 0)
+    return _identities[forks]
 
 
 def sum_shards(
@@ -1035,7 +1059,7 @@ class Layout:
         "batch",
         "size",
         "parked_offset",
-        "claims_offsets",
+        "owners_offsets",
         "unpack",
         "decoding",
         "parks",
@@ -1131,10 +1155,11 @@ class Layout:
         # After the fields: each sharded field's count of claimed shards, each journaled group's
         # saved copy and pending flag, and the parked marks of a struct of several groups.
         offset = _aligned(offset, 8)
-        self.claims_offsets: dict[int, int] = {}
+        self.owners_offsets: dict[int, int] = {}
         for index, field in enumerate(self.fields):
             if field.shards:
-                self.claims_offsets[index], offset = offset, offset + 8
+                self.owners_offsets[index] = offset
+                offset += 16 * (field.shards - 1) or 16
         for field in self.fields:
             field.journaled = recover_locks and field.storage in ("array", "string")
         # Room for every group's journal: used where locks survive their holders (recover_locks,
@@ -1562,10 +1587,9 @@ class SharedStruct(_typing.Generic[_S]):
                 cell = memoryview(shared).cast("B").cast(field.code)  # type: ignore[call-overload]
                 setattr(self, f"_cell_{field.name}", cell)
             if field.shards:
-                claims = _ctypes.c_int.from_buffer(
-                    block, base + layout.claims_offsets[index]
-                )
-                setattr(self, f"_shardclaims_{field.name}", claims)
+                table = _ctypes.c_uint64 * max(2, 2 * (field.shards - 1))
+                owners = table.from_buffer(block, base + layout.owners_offsets[index])
+                setattr(self, f"_shardowners_{field.name}", owners)
                 setattr(
                     self, f"_shardfork_{field.name}", -1
                 )  # claims stay with the process that made them

@@ -27,7 +27,10 @@ from conftest import REPO, run_all
 from generated.counter import Counter
 from generated.worker_stats import WorkerStats
 
-pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="named structs are Linux only")
+pytestmark = [
+    pytest.mark.skipif(not sys.platform.startswith("linux"), reason="named structs are Linux only"),
+    pytest.mark.interpreters,
+]
 SHM = Path("/dev/shm")
 
 
@@ -172,7 +175,9 @@ def test_snapshots_never_see_a_transfer_half_done(everything: ModuleType, name: 
             with pair.locked_pair() as group:
                 group.a -= 1
                 group.b += 1
-            pair.update_pair(a=pair.a + 1, b=pair.b - 1) if i % 2 else None
+            with pair.batch() as batch:  # a batch lands its group whole too
+                batch.add_a(1)
+                batch.add_b(-1)
     """
     watcher = f"""
         from {package.name}.everything import Pair
@@ -401,3 +406,49 @@ def test_show_watch_prints_again_until_interrupted(name: str) -> None:
     assert process.wait(timeout=60) == 0
     assert lines == [f"{name}: Counter\n", "  value = 1\n"] * 2  # plain lines when piped
     Counter.attach(name).unlink()
+
+
+def test_a_shard_whose_owner_is_gone_or_a_zombie_is_taken_again(everything: ModuleType, name: str) -> None:
+    """Hits.hits has 2 shards: one to own, the last shared. A zombie still answers kill(pid, 0);
+    its start time (gone from /proc/PID/stat's state) tells it is no owner any more."""
+    hits = everything.Hits.create(name)
+    package = Path(everything.__file__).parent
+    env = {**os.environ, "PYTHONPATH": str(package.parent)}
+    adder = f"""
+        import os, sys
+        from {package.name}.everything import Hits
+        hits = Hits.attach({name!r})
+        hits.add_hits(5)
+        print(os.getpid(), flush=True)
+        sys.stdin.readline()  # stay alive until told
+    """
+
+    def start() -> tuple[subprocess.Popen[str], int]:
+        process = subprocess.Popen(
+            [sys.executable, "-c", textwrap.dedent(adder)],
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert process.stdout is not None
+        return process, int(process.stdout.readline())
+
+    first, first_pid = start()
+    assert hits._shardowners_hits[0] == first_pid  # the one shard to own is the first one's
+    second, _ = start()
+    assert hits._shardowners_hits[0] == first_pid  # its owner lives: the second shares the last
+    assert first.stdin is not None
+    first.stdin.close()  # the first exits; not waited for, it stays a zombie
+    deadline_reads = 0
+    while Path(f"/proc/{first_pid}/stat").read_text().split(")")[-1].split()[0] != "Z":
+        deadline_reads += 1
+        assert deadline_reads < 100_000
+    third, third_pid = start()
+    assert hits._shardowners_hits[0] == third_pid  # the zombie's shard, taken again
+    assert hits.hits == 15  # what the zombie added stays in the total
+    for process in (first, second, third):
+        if process.stdin and not process.stdin.closed:
+            process.stdin.close()
+        assert process.wait(timeout=60) == 0
+    hits.unlink()

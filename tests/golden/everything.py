@@ -2567,18 +2567,18 @@ class Hits(_SharedStruct[HitsSnapshot]):
         "_raw_hits",
         "_cell_hits",
         "_shardlock_hits",
-        "_shardclaims_hits",
+        "_shardowners_hits",
         "_shardfork_hits",
         "_shardslot_hits",
         "_raw_seconds",
         "_shardlock_seconds",
-        "_shardclaims_seconds",
+        "_shardowners_seconds",
         "_shardfork_seconds",
         "_shardslot_seconds",
         "_raw_small",
         "_cell_small",
         "_shardlock_small",
-        "_shardclaims_small",
+        "_shardowners_small",
         "_shardfork_small",
         "_shardslot_small",
         "_raw_label",
@@ -2604,18 +2604,18 @@ class Hits(_SharedStruct[HitsSnapshot]):
     _raw_hits: _ctypes.Array[_ctypes.c_longlong]
     _cell_hits: memoryview
     _shardlock_hits: _Lock
-    _shardclaims_hits: _ctypes.c_int
+    _shardowners_hits: _ctypes.Array[_ctypes.c_uint64]
     _shardfork_hits: int
     _shardslot_hits: int
     _raw_seconds: _ctypes.Array[_ctypes.c_double]
     _shardlock_seconds: _Lock
-    _shardclaims_seconds: _ctypes.c_int
+    _shardowners_seconds: _ctypes.Array[_ctypes.c_uint64]
     _shardfork_seconds: int
     _shardslot_seconds: int
     _raw_small: _ctypes.Array[_ctypes.c_byte]
     _cell_small: memoryview
     _shardlock_small: _Lock
-    _shardclaims_small: _ctypes.c_int
+    _shardowners_small: _ctypes.Array[_ctypes.c_uint64]
     _shardfork_small: int
     _shardslot_small: int
     _raw_label: _ctypes.Array[_ctypes.c_char]
@@ -2691,7 +2691,7 @@ class Hits(_SharedStruct[HitsSnapshot]):
             delta = self._delta("hits", delta)
         if self._shardfork_hits != _runtime.forks:
             self._shardfork_hits, self._shardslot_hits = _claim_shard(
-                self._shardclaims_hits, self._shardlock_hits, 2, 8, None, "Hits.hits"
+                self._shardowners_hits, self._shardlock_hits, 2, 8, None, "Hits.hits"
             )
         shared = self._cell_hits
         slot = self._shardslot_hits
@@ -2741,7 +2741,7 @@ class Hits(_SharedStruct[HitsSnapshot]):
             delta = self._delta("seconds", delta)
         if self._shardfork_seconds != _runtime.forks:
             self._shardfork_seconds, self._shardslot_seconds = _claim_shard(
-                self._shardclaims_seconds,
+                self._shardowners_seconds,
                 self._shardlock_seconds,
                 3,
                 8,
@@ -2797,7 +2797,7 @@ class Hits(_SharedStruct[HitsSnapshot]):
             delta = self._delta("small", delta)
         if self._shardfork_small != _runtime.forks:
             self._shardfork_small, self._shardslot_small = _claim_shard(
-                self._shardclaims_small,
+                self._shardowners_small,
                 self._shardlock_small,
                 2,
                 64,
@@ -3028,7 +3028,7 @@ class Ledger(_SharedStruct[LedgerSnapshot]):
         "_raw_hits",
         "_cell_hits",
         "_shardlock_hits",
-        "_shardclaims_hits",
+        "_shardowners_hits",
         "_shardfork_hits",
         "_shardslot_hits",
     )
@@ -3076,7 +3076,7 @@ class Ledger(_SharedStruct[LedgerSnapshot]):
     _raw_hits: _ctypes.Array[_ctypes.c_longlong]
     _cell_hits: memoryview
     _shardlock_hits: _Lock
-    _shardclaims_hits: _ctypes.c_int
+    _shardowners_hits: _ctypes.Array[_ctypes.c_uint64]
     _shardfork_hits: int
     _shardslot_hits: int
 
@@ -3333,7 +3333,7 @@ class Ledger(_SharedStruct[LedgerSnapshot]):
             delta = self._delta("hits", delta)
         if self._shardfork_hits != _runtime.forks:
             self._shardfork_hits, self._shardslot_hits = _claim_shard(
-                self._shardclaims_hits, self._shardlock_hits, 2, 8, 5.0, "Ledger.hits"
+                self._shardowners_hits, self._shardlock_hits, 2, 8, 5.0, "Ledger.hits"
             )
         shared = self._cell_hits
         slot = self._shardslot_hits
