@@ -390,20 +390,45 @@ class _RecoverableLock:
         if (
             result
         ):  # busy, or its holder died; the common case, 0 (free or already ours), skips this
-            if result == _errno.EBUSY and block:
-                result = self._wait(timeout)
-            if result == _errno.EOWNERDEAD:
-                # The holder died: the lock is ours, and a group it guards may be half-written.
-                self._takeovers[0] += 1
-                result = self._pthread.consistent(self._mutex)
-            if result in (_errno.EBUSY, _errno.ETIMEDOUT):
-                return False
-            _check_pthread(result)
+            return self._settle(result, block, timeout)
         if self._takeovers[0] != self._takeovers_seen:
-            self._takeovers_seen = self._takeovers[0]
-            for journal in self._journals:
-                journal.finish()
+            self._catch_up()
         return True
+
+    def _settle(self, result: int, block: bool, timeout: float | None) -> bool:
+        """After a first try that did not simply take the lock: wait, or take it over."""
+        if result == _errno.EBUSY and block:
+            result = self._wait(timeout)
+        if result == _errno.EOWNERDEAD:
+            # The holder died: the lock is ours, and a group it guards may be half-written.
+            self._takeovers[0] += 1
+            result = self._pthread.consistent(self._mutex)
+        if result in (_errno.EBUSY, _errno.ETIMEDOUT):
+            return False
+        _check_pthread(result)
+        if self._takeovers[0] != self._takeovers_seen:
+            self._catch_up()
+        return True
+
+    def _catch_up(self) -> None:
+        """Finish the writes pending in this process's journals: a takeover happened."""
+        self._takeovers_seen = self._takeovers[0]
+        for journal in self._journals:
+            journal.finish()
+
+    def calls(self) -> tuple[_Callable[[bool], bool], _Callable[[], None]]:
+        """acquire and release for a lock that guards one block's groups only (a named struct's):
+        the first try and the release are one C call each. A takeover by another process needs no
+        catching up here: that process finished the write, the journal being in the block.
+        """
+        trylock = _functools.partial(self._pthread.trylock, self._mutex)
+        settle = self._settle
+
+        def acquire(block: bool = True, timeout: float | None = None) -> bool:
+            result: int = trylock()
+            return settle(result, block, timeout) if result else True
+
+        return acquire, _functools.partial(self._pthread.unlock, self._mutex)
 
     def _wait(self, timeout: float | None) -> int:
         """Wait in slices, so that Python handles signals such as Ctrl-C between them."""
@@ -1770,12 +1795,15 @@ class SharedStruct(_typing.Generic[_S]):
             return _RecoverableLock(words.from_buffer(block, offset), initialize)
 
         self._shard_locks = {name: lock(at) for name, at in plan.shard_locks.items()}
-        self._bind(
-            {
-                group.name: lock(at)
-                for group, at in zip(layout.groups, plan.group_locks, strict=True)
-            }
-        )
+        locks = {
+            group.name: lock(at)
+            for group, at in zip(layout.groups, plan.group_locks, strict=True)
+        }
+        self._bind(locks)
+        for group, taken in locks.items():
+            acquire, release = _cast(_RecoverableLock, taken).calls()
+            setattr(self, f"_acquire_{group}", acquire)
+            setattr(self, f"_release_{group}", release)
 
     @property
     def name(self) -> str | None:
