@@ -99,16 +99,18 @@ class Histogram(_SharedStruct[HistogramSnapshot]):
         views=(_Histogram_Locked_default,),
         batch=_Histogram_Batch,
     )
+    # Set in each process: each group's lock calls, each field's C object in the block.
     _acquire_default: _Callable[[bool], bool]
     _wait_default: _Callable[[], None]
     _release_default: _Callable[[], None]
-    exchange_total: _Exchange[int]
-    compare_and_set_total: _CompareAndSet[int]
     _raw_buckets: _ctypes.Array[_ctypes.c_ulonglong]
     _cell_buckets: memoryview
     _raw_weights: _ctypes.Array[_ctypes.c_double]
     _raw_total: _ctypes.c_ulonglong
     _cell_total: memoryview
+    # Made by the runtime from the table above, when the class is created.
+    exchange_total: _Exchange[int]
+    compare_and_set_total: _CompareAndSet[int]
 
     def __init__(
         self,

@@ -81,13 +81,15 @@ class Counter(_SharedStruct[CounterSnapshot]):
         views=(_Counter_Locked_default,),
         batch=_Counter_Batch,
     )
+    # Set in each process: each group's lock calls, each field's C object in the block.
     _acquire_default: _Callable[[bool], bool]
     _wait_default: _Callable[[], None]
     _release_default: _Callable[[], None]
-    exchange_value: _Exchange[int]
-    compare_and_set_value: _CompareAndSet[int]
     _raw_value: _ctypes.c_int
     _cell_value: memoryview
+    # Made by the runtime from the table above, when the class is created.
+    exchange_value: _Exchange[int]
+    compare_and_set_value: _CompareAndSet[int]
 
     def __init__(
         self,

@@ -94,9 +94,16 @@ class JobInfo(_SharedStruct[JobInfoSnapshot]):
         views=(_JobInfo_Locked_default,),
         batch=_JobInfo_Batch,
     )
+    # Set in each process: each group's lock calls, each field's C object in the block.
     _acquire_default: _Callable[[bool], bool]
     _wait_default: _Callable[[], None]
     _release_default: _Callable[[], None]
+    _raw_label: _ctypes.Array[_ctypes.c_char]
+    _raw_owner: _ctypes.Array[_ctypes.c_wchar]
+    _raw_grade: _ctypes.c_wchar
+    _raw_priority: _ctypes.c_short
+    _cell_priority: memoryview
+    # Made by the runtime from the table above, when the class is created.
     exchange_label: _Exchange[bytes]
     compare_and_set_label: _CompareAndSet[bytes]
     exchange_owner: _Exchange[str]
@@ -105,11 +112,6 @@ class JobInfo(_SharedStruct[JobInfoSnapshot]):
     compare_and_set_grade: _CompareAndSet[str]
     exchange_priority: _Exchange[int]
     compare_and_set_priority: _CompareAndSet[int]
-    _raw_label: _ctypes.Array[_ctypes.c_char]
-    _raw_owner: _ctypes.Array[_ctypes.c_wchar]
-    _raw_grade: _ctypes.c_wchar
-    _raw_priority: _ctypes.c_short
-    _cell_priority: memoryview
 
     def __init__(
         self,

@@ -131,6 +131,7 @@ class WorkerStats(_SharedStruct[WorkerStatsSnapshot]):
         ),
         batch=_WorkerStats_Batch,
     )
+    # Set in each process: each group's lock calls, each field's C object in the block.
     _acquire_progress: _Callable[[bool], bool]
     _wait_progress: _Callable[[], None]
     _release_progress: _Callable[[], None]
@@ -140,6 +141,14 @@ class WorkerStats(_SharedStruct[WorkerStatsSnapshot]):
     _acquire_default: _Callable[[bool], bool]
     _wait_default: _Callable[[], None]
     _release_default: _Callable[[], None]
+    _raw_processed: _ctypes.c_int
+    _cell_processed: memoryview
+    _raw_failed: _ctypes.c_int
+    _cell_failed: memoryview
+    _raw_elapsed: _ctypes.c_double
+    _raw_state: _ctypes.c_char
+    _raw_stop: _ctypes.c_bool
+    # Made by the runtime from the table above, when the class is created.
     exchange_processed: _Exchange[int]
     compare_and_set_processed: _CompareAndSet[int]
     exchange_failed: _Exchange[int]
@@ -148,13 +157,6 @@ class WorkerStats(_SharedStruct[WorkerStatsSnapshot]):
     compare_and_set_elapsed: _CompareAndSet[float]
     exchange_state: _Exchange[bytes]
     compare_and_set_state: _CompareAndSet[bytes]
-    _raw_processed: _ctypes.c_int
-    _cell_processed: memoryview
-    _raw_failed: _ctypes.c_int
-    _cell_failed: memoryview
-    _raw_elapsed: _ctypes.c_double
-    _raw_state: _ctypes.c_char
-    _raw_stop: _ctypes.c_bool
 
     def __init__(
         self,

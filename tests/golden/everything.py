@@ -267,6 +267,7 @@ class Everything(_SharedStruct[EverythingSnapshot]):
         ),
         batch=_Everything_Batch,
     )
+    # Set in each process: each group's lock calls, each field's C object in the block.
     _acquire_default: _Callable[[bool], bool]
     _wait_default: _Callable[[], None]
     _release_default: _Callable[[], None]
@@ -276,6 +277,40 @@ class Everything(_SharedStruct[EverythingSnapshot]):
     _acquire_text: _Callable[[bool], bool]
     _wait_text: _Callable[[], None]
     _release_text: _Callable[[], None]
+    _raw_c: _ctypes.c_char
+    _raw_u: _ctypes.c_wchar
+    _raw_b: _ctypes.c_byte
+    _cell_b: memoryview
+    _raw_B: _ctypes.c_ubyte
+    _cell_B: memoryview
+    _raw_h: _ctypes.c_short
+    _cell_h: memoryview
+    _raw_H: _ctypes.c_ushort
+    _cell_H: memoryview
+    _raw_i: _ctypes.c_int
+    _cell_i: memoryview
+    _raw_I: _ctypes.c_uint
+    _cell_I: memoryview
+    _raw_l: _ctypes.c_long
+    _cell_l: memoryview
+    _raw_L: _ctypes.c_ulong
+    _cell_L: memoryview
+    _raw_q: _ctypes.c_longlong
+    _cell_q: memoryview
+    _raw_Q: _ctypes.c_ulonglong
+    _cell_Q: memoryview
+    _raw_f: _ctypes.c_float
+    _raw_d: _ctypes.c_double
+    _raw_flag: _ctypes.c_bool
+    _raw_ints: _ctypes.Array[_ctypes.c_int]
+    _cell_ints: memoryview
+    _raw_reals: _ctypes.Array[_ctypes.c_double]
+    _raw_flags: _ctypes.Array[_ctypes.c_bool]
+    _raw_label: _ctypes.Array[_ctypes.c_char]
+    _raw_title: _ctypes.Array[_ctypes.c_wchar]
+    _raw_stop: _ctypes.c_bool
+    _raw_note: _ctypes.Array[_ctypes.c_wchar]
+    # Made by the runtime from the table above, when the class is created.
     exchange_c: _Exchange[bytes]
     compare_and_set_c: _CompareAndSet[bytes]
     exchange_u: _Exchange[str]
@@ -310,39 +345,6 @@ class Everything(_SharedStruct[EverythingSnapshot]):
     compare_and_set_label: _CompareAndSet[bytes]
     exchange_title: _Exchange[str]
     compare_and_set_title: _CompareAndSet[str]
-    _raw_c: _ctypes.c_char
-    _raw_u: _ctypes.c_wchar
-    _raw_b: _ctypes.c_byte
-    _cell_b: memoryview
-    _raw_B: _ctypes.c_ubyte
-    _cell_B: memoryview
-    _raw_h: _ctypes.c_short
-    _cell_h: memoryview
-    _raw_H: _ctypes.c_ushort
-    _cell_H: memoryview
-    _raw_i: _ctypes.c_int
-    _cell_i: memoryview
-    _raw_I: _ctypes.c_uint
-    _cell_I: memoryview
-    _raw_l: _ctypes.c_long
-    _cell_l: memoryview
-    _raw_L: _ctypes.c_ulong
-    _cell_L: memoryview
-    _raw_q: _ctypes.c_longlong
-    _cell_q: memoryview
-    _raw_Q: _ctypes.c_ulonglong
-    _cell_Q: memoryview
-    _raw_f: _ctypes.c_float
-    _raw_d: _ctypes.c_double
-    _raw_flag: _ctypes.c_bool
-    _raw_ints: _ctypes.Array[_ctypes.c_int]
-    _cell_ints: memoryview
-    _raw_reals: _ctypes.Array[_ctypes.c_double]
-    _raw_flags: _ctypes.Array[_ctypes.c_bool]
-    _raw_label: _ctypes.Array[_ctypes.c_char]
-    _raw_title: _ctypes.Array[_ctypes.c_wchar]
-    _raw_stop: _ctypes.c_bool
-    _raw_note: _ctypes.Array[_ctypes.c_wchar]
 
     def __init__(
         self,
@@ -1786,24 +1788,26 @@ class Guarded(_SharedStruct[GuardedSnapshot]):
         views=(_Guarded_Locked_left, _Guarded_Locked_right),
         batch=_Guarded_Batch,
     )
+    # Set in each process: each group's lock calls, each field's C object in the block.
     _acquire_left: _Callable[[bool], bool]
     _wait_left: _Callable[[], None]
     _release_left: _Callable[[], None]
     _acquire_right: _Callable[[bool], bool]
     _wait_right: _Callable[[], None]
     _release_right: _Callable[[], None]
-    exchange_a: _Exchange[int]
-    compare_and_set_a: _CompareAndSet[int]
-    exchange_b: _Exchange[int]
-    compare_and_set_b: _CompareAndSet[int]
-    exchange_total: _Exchange[int]
-    compare_and_set_total: _CompareAndSet[int]
     _raw_a: _ctypes.c_longlong
     _cell_a: memoryview
     _raw_b: _ctypes.c_longlong
     _cell_b: memoryview
     _raw_total: _ctypes.c_longlong
     _cell_total: memoryview
+    # Made by the runtime from the table above, when the class is created.
+    exchange_a: _Exchange[int]
+    compare_and_set_a: _CompareAndSet[int]
+    exchange_b: _Exchange[int]
+    compare_and_set_b: _CompareAndSet[int]
+    exchange_total: _Exchange[int]
+    compare_and_set_total: _CompareAndSet[int]
 
     def __init__(
         self,
@@ -2197,24 +2201,26 @@ class Pair(_SharedStruct[PairSnapshot]):
         views=(_Pair_Locked_pair, _Pair_Locked_other),
         batch=_Pair_Batch,
     )
+    # Set in each process: each group's lock calls, each field's C object in the block.
     _acquire_pair: _Callable[[bool], bool]
     _wait_pair: _Callable[[], None]
     _release_pair: _Callable[[], None]
     _acquire_other: _Callable[[bool], bool]
     _wait_other: _Callable[[], None]
     _release_other: _Callable[[], None]
-    exchange_a: _Exchange[int]
-    compare_and_set_a: _CompareAndSet[int]
-    exchange_b: _Exchange[int]
-    compare_and_set_b: _CompareAndSet[int]
-    exchange_moves: _Exchange[int]
-    compare_and_set_moves: _CompareAndSet[int]
     _raw_a: _ctypes.c_longlong
     _cell_a: memoryview
     _raw_b: _ctypes.c_longlong
     _cell_b: memoryview
     _raw_moves: _ctypes.c_int
     _cell_moves: memoryview
+    # Made by the runtime from the table above, when the class is created.
+    exchange_a: _Exchange[int]
+    compare_and_set_a: _CompareAndSet[int]
+    exchange_b: _Exchange[int]
+    compare_and_set_b: _CompareAndSet[int]
+    exchange_moves: _Exchange[int]
+    compare_and_set_moves: _CompareAndSet[int]
 
     def __init__(
         self,
@@ -2596,11 +2602,10 @@ class Hits(_SharedStruct[HitsSnapshot]):
         snapshot=HitsSnapshot,
         views=(_Hits_Locked_default,),
     )
+    # Set in each process: each group's lock calls, each field's C object in the block.
     _acquire_default: _Callable[[bool], bool]
     _wait_default: _Callable[[], None]
     _release_default: _Callable[[], None]
-    exchange_label: _Exchange[bytes]
-    compare_and_set_label: _CompareAndSet[bytes]
     _raw_hits: _ctypes.Array[_ctypes.c_longlong]
     _cell_hits: memoryview
     _shardlock_hits: _Lock
@@ -2619,6 +2624,9 @@ class Hits(_SharedStruct[HitsSnapshot]):
     _shardfork_small: int
     _shardslot_small: int
     _raw_label: _ctypes.Array[_ctypes.c_char]
+    # Made by the runtime from the table above, when the class is created.
+    exchange_label: _Exchange[bytes]
+    compare_and_set_label: _CompareAndSet[bytes]
 
     def __init__(
         self,
@@ -3050,20 +3058,13 @@ class Ledger(_SharedStruct[LedgerSnapshot]):
         views=(_Ledger_Locked_pair, _Ledger_Locked_other),
         batch=_Ledger_Batch,
     )
+    # Set in each process: each group's lock calls, each field's C object in the block.
     _acquire_pair: _Callable[[bool], bool]
     _wait_pair: _Callable[[], None]
     _release_pair: _Callable[[], None]
     _acquire_other: _Callable[[bool], bool]
     _wait_other: _Callable[[], None]
     _release_other: _Callable[[], None]
-    exchange_a: _Exchange[int]
-    compare_and_set_a: _CompareAndSet[int]
-    exchange_b: _Exchange[int]
-    compare_and_set_b: _CompareAndSet[int]
-    exchange_note: _Exchange[bytes]
-    compare_and_set_note: _CompareAndSet[bytes]
-    exchange_moves: _Exchange[int]
-    compare_and_set_moves: _CompareAndSet[int]
     _raw_a: _ctypes.c_longlong
     _cell_a: memoryview
     _raw_b: _ctypes.c_longlong
@@ -3079,6 +3080,15 @@ class Ledger(_SharedStruct[LedgerSnapshot]):
     _shardowners_hits: _ctypes.Array[_ctypes.c_uint64]
     _shardfork_hits: int
     _shardslot_hits: int
+    # Made by the runtime from the table above, when the class is created.
+    exchange_a: _Exchange[int]
+    compare_and_set_a: _CompareAndSet[int]
+    exchange_b: _Exchange[int]
+    compare_and_set_b: _CompareAndSet[int]
+    exchange_note: _Exchange[bytes]
+    compare_and_set_note: _CompareAndSet[bytes]
+    exchange_moves: _Exchange[int]
+    compare_and_set_moves: _CompareAndSet[int]
 
     def __init__(
         self,
