@@ -108,11 +108,9 @@ class Counter(_SharedStruct[CounterSnapshot]):
         value: int = 0,
         mode: int = 0o600,
     ) -> "Counter":
-        """A new named struct that any process of this machine can attach to by name;
-        FileExistsError if the name exists. mode: the permissions of its file in /dev/shm.
-        """
+        """A new named struct, for any process to attach to; FileExistsError if it exists."""
         values = (value,)
-        return cls._named(name, values, mode, exclusive=True)
+        return cls._named(name, values, mode, True)
 
     @classmethod
     def open(
@@ -122,11 +120,9 @@ class Counter(_SharedStruct[CounterSnapshot]):
         value: int = 0,
         mode: int = 0o600,
     ) -> "Counter":
-        """The named struct: attached if it exists, else created with these values; race-free
-        when many processes start at once.
-        """
+        """The named struct, attached, or created with these values; race-free."""
         values = (value,)
-        return cls._named(name, values, mode, exclusive=False)
+        return cls._named(name, values, mode, False)
 
     @property
     def value(self) -> int:
@@ -174,18 +170,11 @@ class Counter(_SharedStruct[CounterSnapshot]):
         self._update("default", (value,))
 
     def locked_default(self) -> _ContextManager[_Counter_Locked_default]:
-        """Hold group default's lock around a working copy of its fields.
-
-        The fields assigned through the copy are checked and written back when the block
-        ends; if it raises, nothing is.
-        """
+        """The group's lock held around a working copy of its fields, written back."""
         return self._locked("default")
 
     def batch(self) -> _ContextManager[_Counter_Batch]:
-        """Collect adds in this process, applied when the block ends (and on flush()).
-
-        What was added before an exception in the block is still applied.
-        """
+        """Adds collected here, applied when the block ends (and on flush())."""
         return self._batch()
 
     def get_lock(self, group: _Literal["default"] = "default") -> _Lock:
@@ -238,18 +227,11 @@ class CounterOnRedis(_RedisStruct[CounterSnapshot]):
         self._update("default", (value,))
 
     def locked_default(self) -> _ContextManager[_Counter_Locked_default]:
-        """Hold group default's lock around a working copy of its fields.
-
-        The fields assigned through the copy are checked and written back when the block
-        ends; if it raises, nothing is.
-        """
+        """The group's lock held around a working copy of its fields, written back."""
         return self._locked("default")
 
     def batch(self) -> _ContextManager[_Counter_Batch]:
-        """Collect adds in this process, applied when the block ends (and on flush()).
-
-        What was added before an exception in the block is still applied.
-        """
+        """Adds collected here, applied when the block ends (and on flush())."""
         return self._batch()
 
     def get_lock(self, group: _Literal["default"] = "default") -> _Lock:

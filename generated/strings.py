@@ -136,11 +136,9 @@ class JobInfo(_SharedStruct[JobInfoSnapshot]):
         priority: int = 0,
         mode: int = 0o600,
     ) -> "JobInfo":
-        """A new named struct that any process of this machine can attach to by name;
-        FileExistsError if the name exists. mode: the permissions of its file in /dev/shm.
-        """
+        """A new named struct, for any process to attach to; FileExistsError if it exists."""
         values = (label, owner, grade, priority)
-        return cls._named(name, values, mode, exclusive=True)
+        return cls._named(name, values, mode, True)
 
     @classmethod
     def open(
@@ -153,11 +151,9 @@ class JobInfo(_SharedStruct[JobInfoSnapshot]):
         priority: int = 0,
         mode: int = 0o600,
     ) -> "JobInfo":
-        """The named struct: attached if it exists, else created with these values; race-free
-        when many processes start at once.
-        """
+        """The named struct, attached, or created with these values; race-free."""
         values = (label, owner, grade, priority)
-        return cls._named(name, values, mode, exclusive=False)
+        return cls._named(name, values, mode, False)
 
     @property
     def label(self) -> bytes:
@@ -270,18 +266,11 @@ class JobInfo(_SharedStruct[JobInfoSnapshot]):
         self._update("default", (label, owner, grade, priority))
 
     def locked_default(self) -> _ContextManager[_JobInfo_Locked_default]:
-        """Hold group default's lock around a working copy of its fields.
-
-        The fields assigned through the copy are checked and written back when the block
-        ends; if it raises, nothing is.
-        """
+        """The group's lock held around a working copy of its fields, written back."""
         return self._locked("default")
 
     def batch(self) -> _ContextManager[_JobInfo_Batch]:
-        """Collect adds in this process, applied when the block ends (and on flush()).
-
-        What was added before an exception in the block is still applied.
-        """
+        """Adds collected here, applied when the block ends (and on flush())."""
         return self._batch()
 
     def get_lock(self, group: _Literal["default"] = "default") -> _Lock:

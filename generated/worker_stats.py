@@ -183,11 +183,9 @@ class WorkerStats(_SharedStruct[WorkerStatsSnapshot]):
         stop: bool = False,
         mode: int = 0o600,
     ) -> "WorkerStats":
-        """A new named struct that any process of this machine can attach to by name;
-        FileExistsError if the name exists. mode: the permissions of its file in /dev/shm.
-        """
+        """A new named struct, for any process to attach to; FileExistsError if it exists."""
         values = (processed, failed, elapsed, state, stop)
-        return cls._named(name, values, mode, exclusive=True)
+        return cls._named(name, values, mode, True)
 
     @classmethod
     def open(
@@ -201,11 +199,9 @@ class WorkerStats(_SharedStruct[WorkerStatsSnapshot]):
         stop: bool = False,
         mode: int = 0o600,
     ) -> "WorkerStats":
-        """The named struct: attached if it exists, else created with these values; race-free
-        when many processes start at once.
-        """
+        """The named struct, attached, or created with these values; race-free."""
         values = (processed, failed, elapsed, state, stop)
-        return cls._named(name, values, mode, exclusive=False)
+        return cls._named(name, values, mode, False)
 
     @property
     def processed(self) -> int:
@@ -360,11 +356,7 @@ class WorkerStats(_SharedStruct[WorkerStatsSnapshot]):
         self._update("progress", (processed, failed))
 
     def locked_progress(self) -> _ContextManager[_WorkerStats_Locked_progress]:
-        """Hold group progress's lock around a working copy of its fields.
-
-        The fields assigned through the copy are checked and written back when the block
-        ends; if it raises, nothing is.
-        """
+        """The group's lock held around a working copy of its fields, written back."""
         return self._locked("progress")
 
     def update_timing(
@@ -376,11 +368,7 @@ class WorkerStats(_SharedStruct[WorkerStatsSnapshot]):
         self._update("timing", (elapsed,))
 
     def locked_timing(self) -> _ContextManager[_WorkerStats_Locked_timing]:
-        """Hold group timing's lock around a working copy of its fields.
-
-        The fields assigned through the copy are checked and written back when the block
-        ends; if it raises, nothing is.
-        """
+        """The group's lock held around a working copy of its fields, written back."""
         return self._locked("timing")
 
     def update_default(
@@ -392,18 +380,11 @@ class WorkerStats(_SharedStruct[WorkerStatsSnapshot]):
         self._update("default", (state,))
 
     def locked_default(self) -> _ContextManager[_WorkerStats_Locked_default]:
-        """Hold group default's lock around a working copy of its fields.
-
-        The fields assigned through the copy are checked and written back when the block
-        ends; if it raises, nothing is.
-        """
+        """The group's lock held around a working copy of its fields, written back."""
         return self._locked("default")
 
     def batch(self) -> _ContextManager[_WorkerStats_Batch]:
-        """Collect adds in this process, applied when the block ends (and on flush()).
-
-        What was added before an exception in the block is still applied.
-        """
+        """Adds collected here, applied when the block ends (and on flush())."""
         return self._batch()
 
     def get_lock(
@@ -515,11 +496,7 @@ class WorkerStatsOnRedis(_RedisStruct[WorkerStatsSnapshot]):
         self._update("progress", (processed, failed))
 
     def locked_progress(self) -> _ContextManager[_WorkerStats_Locked_progress]:
-        """Hold group progress's lock around a working copy of its fields.
-
-        The fields assigned through the copy are checked and written back when the block
-        ends; if it raises, nothing is.
-        """
+        """The group's lock held around a working copy of its fields, written back."""
         return self._locked("progress")
 
     def update_timing(
@@ -531,11 +508,7 @@ class WorkerStatsOnRedis(_RedisStruct[WorkerStatsSnapshot]):
         self._update("timing", (elapsed,))
 
     def locked_timing(self) -> _ContextManager[_WorkerStats_Locked_timing]:
-        """Hold group timing's lock around a working copy of its fields.
-
-        The fields assigned through the copy are checked and written back when the block
-        ends; if it raises, nothing is.
-        """
+        """The group's lock held around a working copy of its fields, written back."""
         return self._locked("timing")
 
     def update_default(
@@ -547,18 +520,11 @@ class WorkerStatsOnRedis(_RedisStruct[WorkerStatsSnapshot]):
         self._update("default", (state,))
 
     def locked_default(self) -> _ContextManager[_WorkerStats_Locked_default]:
-        """Hold group default's lock around a working copy of its fields.
-
-        The fields assigned through the copy are checked and written back when the block
-        ends; if it raises, nothing is.
-        """
+        """The group's lock held around a working copy of its fields, written back."""
         return self._locked("default")
 
     def batch(self) -> _ContextManager[_WorkerStats_Batch]:
-        """Collect adds in this process, applied when the block ends (and on flush()).
-
-        What was added before an exception in the block is still applied.
-        """
+        """Adds collected here, applied when the block ends (and on flush())."""
         return self._batch()
 
     def get_lock(

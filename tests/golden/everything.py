@@ -432,9 +432,7 @@ class Everything(_SharedStruct[EverythingSnapshot]):
         note: str = "",
         mode: int = 0o600,
     ) -> "Everything":
-        """A new named struct that any process of this machine can attach to by name;
-        FileExistsError if the name exists. mode: the permissions of its file in /dev/shm.
-        """
+        """A new named struct, for any process to attach to; FileExistsError if it exists."""
         values = (
             c,
             u,
@@ -459,7 +457,7 @@ class Everything(_SharedStruct[EverythingSnapshot]):
             stop,
             note,
         )
-        return cls._named(name, values, mode, exclusive=True)
+        return cls._named(name, values, mode, True)
 
     @classmethod
     def open(
@@ -490,9 +488,7 @@ class Everything(_SharedStruct[EverythingSnapshot]):
         note: str = "",
         mode: int = 0o600,
     ) -> "Everything":
-        """The named struct: attached if it exists, else created with these values; race-free
-        when many processes start at once.
-        """
+        """The named struct, attached, or created with these values; race-free."""
         values = (
             c,
             u,
@@ -517,7 +513,7 @@ class Everything(_SharedStruct[EverythingSnapshot]):
             stop,
             note,
         )
-        return cls._named(name, values, mode, exclusive=False)
+        return cls._named(name, values, mode, False)
 
     @property
     def c(self) -> bytes:
@@ -1217,11 +1213,7 @@ class Everything(_SharedStruct[EverythingSnapshot]):
         self._update("default", (c, u, b, B, h, H, i, I, l, L, q, Q, f, d, flag))
 
     def locked_default(self) -> _ContextManager[_Everything_Locked_default]:
-        """Hold group default's lock around a working copy of its fields.
-
-        The fields assigned through the copy are checked and written back when the block
-        ends; if it raises, nothing is.
-        """
+        """The group's lock held around a working copy of its fields, written back."""
         return self._locked("default")
 
     def update_arrays(
@@ -1235,11 +1227,7 @@ class Everything(_SharedStruct[EverythingSnapshot]):
         self._update("arrays", (ints, reals, flags))
 
     def locked_arrays(self) -> _ContextManager[_Everything_Locked_arrays]:
-        """Hold group arrays's lock around a working copy of its fields.
-
-        The fields assigned through the copy are checked and written back when the block
-        ends; if it raises, nothing is.
-        """
+        """The group's lock held around a working copy of its fields, written back."""
         return self._locked("arrays")
 
     def update_text(
@@ -1252,18 +1240,11 @@ class Everything(_SharedStruct[EverythingSnapshot]):
         self._update("text", (label, title))
 
     def locked_text(self) -> _ContextManager[_Everything_Locked_text]:
-        """Hold group text's lock around a working copy of its fields.
-
-        The fields assigned through the copy are checked and written back when the block
-        ends; if it raises, nothing is.
-        """
+        """The group's lock held around a working copy of its fields, written back."""
         return self._locked("text")
 
     def batch(self) -> _ContextManager[_Everything_Batch]:
-        """Collect adds in this process, applied when the block ends (and on flush()).
-
-        What was added before an exception in the block is still applied.
-        """
+        """Adds collected here, applied when the block ends (and on flush())."""
         return self._batch()
 
     def get_lock(
@@ -1662,11 +1643,7 @@ class EverythingOnRedis(_RedisStruct[EverythingSnapshot]):
         self._update("default", (c, u, b, B, h, H, i, I, l, L, q, Q, f, d, flag))
 
     def locked_default(self) -> _ContextManager[_Everything_Locked_default]:
-        """Hold group default's lock around a working copy of its fields.
-
-        The fields assigned through the copy are checked and written back when the block
-        ends; if it raises, nothing is.
-        """
+        """The group's lock held around a working copy of its fields, written back."""
         return self._locked("default")
 
     def update_arrays(
@@ -1680,11 +1657,7 @@ class EverythingOnRedis(_RedisStruct[EverythingSnapshot]):
         self._update("arrays", (ints, reals, flags))
 
     def locked_arrays(self) -> _ContextManager[_Everything_Locked_arrays]:
-        """Hold group arrays's lock around a working copy of its fields.
-
-        The fields assigned through the copy are checked and written back when the block
-        ends; if it raises, nothing is.
-        """
+        """The group's lock held around a working copy of its fields, written back."""
         return self._locked("arrays")
 
     def update_text(
@@ -1697,18 +1670,11 @@ class EverythingOnRedis(_RedisStruct[EverythingSnapshot]):
         self._update("text", (label, title))
 
     def locked_text(self) -> _ContextManager[_Everything_Locked_text]:
-        """Hold group text's lock around a working copy of its fields.
-
-        The fields assigned through the copy are checked and written back when the block
-        ends; if it raises, nothing is.
-        """
+        """The group's lock held around a working copy of its fields, written back."""
         return self._locked("text")
 
     def batch(self) -> _ContextManager[_Everything_Batch]:
-        """Collect adds in this process, applied when the block ends (and on flush()).
-
-        What was added before an exception in the block is still applied.
-        """
+        """Adds collected here, applied when the block ends (and on flush())."""
         return self._batch()
 
     def get_lock(
@@ -1830,11 +1796,9 @@ class Guarded(_SharedStruct[GuardedSnapshot]):
         total: int = 0,
         mode: int = 0o600,
     ) -> "Guarded":
-        """A new named struct that any process of this machine can attach to by name;
-        FileExistsError if the name exists. mode: the permissions of its file in /dev/shm.
-        """
+        """A new named struct, for any process to attach to; FileExistsError if it exists."""
         values = (a, b, total)
-        return cls._named(name, values, mode, exclusive=True)
+        return cls._named(name, values, mode, True)
 
     @classmethod
     def open(
@@ -1846,11 +1810,9 @@ class Guarded(_SharedStruct[GuardedSnapshot]):
         total: int = 0,
         mode: int = 0o600,
     ) -> "Guarded":
-        """The named struct: attached if it exists, else created with these values; race-free
-        when many processes start at once.
-        """
+        """The named struct, attached, or created with these values; race-free."""
         values = (a, b, total)
-        return cls._named(name, values, mode, exclusive=False)
+        return cls._named(name, values, mode, False)
 
     @property
     def a(self) -> int:
@@ -1982,11 +1944,7 @@ class Guarded(_SharedStruct[GuardedSnapshot]):
         self._update("left", (a, total))
 
     def locked_left(self) -> _ContextManager[_Guarded_Locked_left]:
-        """Hold group left's lock around a working copy of its fields.
-
-        The fields assigned through the copy are checked and written back when the block
-        ends; if it raises, nothing is.
-        """
+        """The group's lock held around a working copy of its fields, written back."""
         return self._locked("left")
 
     def update_right(
@@ -1998,18 +1956,11 @@ class Guarded(_SharedStruct[GuardedSnapshot]):
         self._update("right", (b,))
 
     def locked_right(self) -> _ContextManager[_Guarded_Locked_right]:
-        """Hold group right's lock around a working copy of its fields.
-
-        The fields assigned through the copy are checked and written back when the block
-        ends; if it raises, nothing is.
-        """
+        """The group's lock held around a working copy of its fields, written back."""
         return self._locked("right")
 
     def batch(self) -> _ContextManager[_Guarded_Batch]:
-        """Collect adds in this process, applied when the block ends (and on flush()).
-
-        What was added before an exception in the block is still applied.
-        """
+        """Adds collected here, applied when the block ends (and on flush())."""
         return self._batch()
 
     def get_lock(self, group: _Literal["left", "right"]) -> _Lock:
@@ -2097,11 +2048,7 @@ class GuardedOnRedis(_RedisStruct[GuardedSnapshot]):
         self._update("left", (a, total))
 
     def locked_left(self) -> _ContextManager[_Guarded_Locked_left]:
-        """Hold group left's lock around a working copy of its fields.
-
-        The fields assigned through the copy are checked and written back when the block
-        ends; if it raises, nothing is.
-        """
+        """The group's lock held around a working copy of its fields, written back."""
         return self._locked("left")
 
     def update_right(
@@ -2113,18 +2060,11 @@ class GuardedOnRedis(_RedisStruct[GuardedSnapshot]):
         self._update("right", (b,))
 
     def locked_right(self) -> _ContextManager[_Guarded_Locked_right]:
-        """Hold group right's lock around a working copy of its fields.
-
-        The fields assigned through the copy are checked and written back when the block
-        ends; if it raises, nothing is.
-        """
+        """The group's lock held around a working copy of its fields, written back."""
         return self._locked("right")
 
     def batch(self) -> _ContextManager[_Guarded_Batch]:
-        """Collect adds in this process, applied when the block ends (and on flush()).
-
-        What was added before an exception in the block is still applied.
-        """
+        """Adds collected here, applied when the block ends (and on flush())."""
         return self._batch()
 
     def get_lock(self, group: _Literal["left", "right"]) -> _Lock:
@@ -2243,11 +2183,9 @@ class Pair(_SharedStruct[PairSnapshot]):
         moves: int = 0,
         mode: int = 0o600,
     ) -> "Pair":
-        """A new named struct that any process of this machine can attach to by name;
-        FileExistsError if the name exists. mode: the permissions of its file in /dev/shm.
-        """
+        """A new named struct, for any process to attach to; FileExistsError if it exists."""
         values = (a, b, moves)
-        return cls._named(name, values, mode, exclusive=True)
+        return cls._named(name, values, mode, True)
 
     @classmethod
     def open(
@@ -2259,11 +2197,9 @@ class Pair(_SharedStruct[PairSnapshot]):
         moves: int = 0,
         mode: int = 0o600,
     ) -> "Pair":
-        """The named struct: attached if it exists, else created with these values; race-free
-        when many processes start at once.
-        """
+        """The named struct, attached, or created with these values; race-free."""
         values = (a, b, moves)
-        return cls._named(name, values, mode, exclusive=False)
+        return cls._named(name, values, mode, False)
 
     @property
     def a(self) -> int:
@@ -2392,11 +2328,7 @@ class Pair(_SharedStruct[PairSnapshot]):
         self._update("pair", (a, b))
 
     def locked_pair(self) -> _ContextManager[_Pair_Locked_pair]:
-        """Hold group pair's lock around a working copy of its fields.
-
-        The fields assigned through the copy are checked and written back when the block
-        ends; if it raises, nothing is.
-        """
+        """The group's lock held around a working copy of its fields, written back."""
         return self._locked("pair")
 
     def update_other(
@@ -2408,18 +2340,11 @@ class Pair(_SharedStruct[PairSnapshot]):
         self._update("other", (moves,))
 
     def locked_other(self) -> _ContextManager[_Pair_Locked_other]:
-        """Hold group other's lock around a working copy of its fields.
-
-        The fields assigned through the copy are checked and written back when the block
-        ends; if it raises, nothing is.
-        """
+        """The group's lock held around a working copy of its fields, written back."""
         return self._locked("other")
 
     def batch(self) -> _ContextManager[_Pair_Batch]:
-        """Collect adds in this process, applied when the block ends (and on flush()).
-
-        What was added before an exception in the block is still applied.
-        """
+        """Adds collected here, applied when the block ends (and on flush())."""
         return self._batch()
 
     def get_lock(self, group: _Literal["pair", "other"]) -> _Lock:
@@ -2507,11 +2432,7 @@ class PairOnRedis(_RedisStruct[PairSnapshot]):
         self._update("pair", (a, b))
 
     def locked_pair(self) -> _ContextManager[_Pair_Locked_pair]:
-        """Hold group pair's lock around a working copy of its fields.
-
-        The fields assigned through the copy are checked and written back when the block
-        ends; if it raises, nothing is.
-        """
+        """The group's lock held around a working copy of its fields, written back."""
         return self._locked("pair")
 
     def update_other(
@@ -2523,18 +2444,11 @@ class PairOnRedis(_RedisStruct[PairSnapshot]):
         self._update("other", (moves,))
 
     def locked_other(self) -> _ContextManager[_Pair_Locked_other]:
-        """Hold group other's lock around a working copy of its fields.
-
-        The fields assigned through the copy are checked and written back when the block
-        ends; if it raises, nothing is.
-        """
+        """The group's lock held around a working copy of its fields, written back."""
         return self._locked("other")
 
     def batch(self) -> _ContextManager[_Pair_Batch]:
-        """Collect adds in this process, applied when the block ends (and on flush()).
-
-        What was added before an exception in the block is still applied.
-        """
+        """Adds collected here, applied when the block ends (and on flush())."""
         return self._batch()
 
     def get_lock(self, group: _Literal["pair", "other"]) -> _Lock:
@@ -2651,11 +2565,9 @@ class Hits(_SharedStruct[HitsSnapshot]):
         label: bytes = b"",
         mode: int = 0o600,
     ) -> "Hits":
-        """A new named struct that any process of this machine can attach to by name;
-        FileExistsError if the name exists. mode: the permissions of its file in /dev/shm.
-        """
+        """A new named struct, for any process to attach to; FileExistsError if it exists."""
         values = (hits, seconds, small, label)
-        return cls._named(name, values, mode, exclusive=True)
+        return cls._named(name, values, mode, True)
 
     @classmethod
     def open(
@@ -2668,11 +2580,9 @@ class Hits(_SharedStruct[HitsSnapshot]):
         label: bytes = b"",
         mode: int = 0o600,
     ) -> "Hits":
-        """The named struct: attached if it exists, else created with these values; race-free
-        when many processes start at once.
-        """
+        """The named struct, attached, or created with these values; race-free."""
         values = (hits, seconds, small, label)
-        return cls._named(name, values, mode, exclusive=False)
+        return cls._named(name, values, mode, False)
 
     @property
     def hits(self) -> int:
@@ -2863,11 +2773,7 @@ class Hits(_SharedStruct[HitsSnapshot]):
         self._update("default", (label,))
 
     def locked_default(self) -> _ContextManager[_Hits_Locked_default]:
-        """Hold group default's lock around a working copy of its fields.
-
-        The fields assigned through the copy are checked and written back when the block
-        ends; if it raises, nothing is.
-        """
+        """The group's lock held around a working copy of its fields, written back."""
         return self._locked("default")
 
     def get_lock(self, group: _Literal["default"] = "default") -> _Lock:
@@ -2957,11 +2863,7 @@ class HitsOnRedis(_RedisStruct[HitsSnapshot]):
         self._update("default", (label,))
 
     def locked_default(self) -> _ContextManager[_Hits_Locked_default]:
-        """Hold group default's lock around a working copy of its fields.
-
-        The fields assigned through the copy are checked and written back when the block
-        ends; if it raises, nothing is.
-        """
+        """The group's lock held around a working copy of its fields, written back."""
         return self._locked("default")
 
     def get_lock(self, group: _Literal["default"] = "default") -> _Lock:
@@ -3117,11 +3019,9 @@ class Ledger(_SharedStruct[LedgerSnapshot]):
         hits: int = 0,
         mode: int = 0o600,
     ) -> "Ledger":
-        """A new named struct that any process of this machine can attach to by name;
-        FileExistsError if the name exists. mode: the permissions of its file in /dev/shm.
-        """
+        """A new named struct, for any process to attach to; FileExistsError if it exists."""
         values = (a, b, last, note, moves, hits)
-        return cls._named(name, values, mode, exclusive=True)
+        return cls._named(name, values, mode, True)
 
     @classmethod
     def open(
@@ -3136,11 +3036,9 @@ class Ledger(_SharedStruct[LedgerSnapshot]):
         hits: int = 0,
         mode: int = 0o600,
     ) -> "Ledger":
-        """The named struct: attached if it exists, else created with these values; race-free
-        when many processes start at once.
-        """
+        """The named struct, attached, or created with these values; race-free."""
         values = (a, b, last, note, moves, hits)
-        return cls._named(name, values, mode, exclusive=False)
+        return cls._named(name, values, mode, False)
 
     @property
     def a(self) -> int:
@@ -3378,11 +3276,7 @@ class Ledger(_SharedStruct[LedgerSnapshot]):
         self._update("pair", (a, b, last, note))
 
     def locked_pair(self) -> _ContextManager[_Ledger_Locked_pair]:
-        """Hold group pair's lock around a working copy of its fields.
-
-        The fields assigned through the copy are checked and written back when the block
-        ends; if it raises, nothing is.
-        """
+        """The group's lock held around a working copy of its fields, written back."""
         return self._locked("pair")
 
     def update_other(
@@ -3394,18 +3288,11 @@ class Ledger(_SharedStruct[LedgerSnapshot]):
         self._update("other", (moves,))
 
     def locked_other(self) -> _ContextManager[_Ledger_Locked_other]:
-        """Hold group other's lock around a working copy of its fields.
-
-        The fields assigned through the copy are checked and written back when the block
-        ends; if it raises, nothing is.
-        """
+        """The group's lock held around a working copy of its fields, written back."""
         return self._locked("other")
 
     def batch(self) -> _ContextManager[_Ledger_Batch]:
-        """Collect adds in this process, applied when the block ends (and on flush()).
-
-        What was added before an exception in the block is still applied.
-        """
+        """Adds collected here, applied when the block ends (and on flush())."""
         return self._batch()
 
     def get_lock(self, group: _Literal["pair", "other"]) -> _Lock:
