@@ -135,7 +135,7 @@ class Histogram(_SharedStruct[HistogramSnapshot]):
     ) -> "Histogram":
         """A new named struct, for any process to attach to; FileExistsError if it exists."""
         values = (buckets, weights, total)
-        return cls._named(name, values, mode, True)
+        return cls._named(name, values, mode, exclusive=True)
 
     @classmethod
     def open(
@@ -149,7 +149,7 @@ class Histogram(_SharedStruct[HistogramSnapshot]):
     ) -> "Histogram":
         """The named struct, attached, or created with these values; race-free."""
         values = (buckets, weights, total)
-        return cls._named(name, values, mode, False)
+        return cls._named(name, values, mode, exclusive=False)
 
     @property
     def buckets(self) -> list[int]:

@@ -110,7 +110,7 @@ class Counter(_SharedStruct[CounterSnapshot]):
     ) -> "Counter":
         """A new named struct, for any process to attach to; FileExistsError if it exists."""
         values = (value,)
-        return cls._named(name, values, mode, True)
+        return cls._named(name, values, mode, exclusive=True)
 
     @classmethod
     def open(
@@ -122,7 +122,7 @@ class Counter(_SharedStruct[CounterSnapshot]):
     ) -> "Counter":
         """The named struct, attached, or created with these values; race-free."""
         values = (value,)
-        return cls._named(name, values, mode, False)
+        return cls._named(name, values, mode, exclusive=False)
 
     @property
     def value(self) -> int:

@@ -138,7 +138,7 @@ class JobInfo(_SharedStruct[JobInfoSnapshot]):
     ) -> "JobInfo":
         """A new named struct, for any process to attach to; FileExistsError if it exists."""
         values = (label, owner, grade, priority)
-        return cls._named(name, values, mode, True)
+        return cls._named(name, values, mode, exclusive=True)
 
     @classmethod
     def open(
@@ -153,7 +153,7 @@ class JobInfo(_SharedStruct[JobInfoSnapshot]):
     ) -> "JobInfo":
         """The named struct, attached, or created with these values; race-free."""
         values = (label, owner, grade, priority)
-        return cls._named(name, values, mode, False)
+        return cls._named(name, values, mode, exclusive=False)
 
     @property
     def label(self) -> bytes:

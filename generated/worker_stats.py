@@ -185,7 +185,7 @@ class WorkerStats(_SharedStruct[WorkerStatsSnapshot]):
     ) -> "WorkerStats":
         """A new named struct, for any process to attach to; FileExistsError if it exists."""
         values = (processed, failed, elapsed, state, stop)
-        return cls._named(name, values, mode, True)
+        return cls._named(name, values, mode, exclusive=True)
 
     @classmethod
     def open(
@@ -201,7 +201,7 @@ class WorkerStats(_SharedStruct[WorkerStatsSnapshot]):
     ) -> "WorkerStats":
         """The named struct, attached, or created with these values; race-free."""
         values = (processed, failed, elapsed, state, stop)
-        return cls._named(name, values, mode, False)
+        return cls._named(name, values, mode, exclusive=False)
 
     @property
     def processed(self) -> int:

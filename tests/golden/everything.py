@@ -457,7 +457,7 @@ class Everything(_SharedStruct[EverythingSnapshot]):
             stop,
             note,
         )
-        return cls._named(name, values, mode, True)
+        return cls._named(name, values, mode, exclusive=True)
 
     @classmethod
     def open(
@@ -513,7 +513,7 @@ class Everything(_SharedStruct[EverythingSnapshot]):
             stop,
             note,
         )
-        return cls._named(name, values, mode, False)
+        return cls._named(name, values, mode, exclusive=False)
 
     @property
     def c(self) -> bytes:
@@ -1798,7 +1798,7 @@ class Guarded(_SharedStruct[GuardedSnapshot]):
     ) -> "Guarded":
         """A new named struct, for any process to attach to; FileExistsError if it exists."""
         values = (a, b, total)
-        return cls._named(name, values, mode, True)
+        return cls._named(name, values, mode, exclusive=True)
 
     @classmethod
     def open(
@@ -1812,7 +1812,7 @@ class Guarded(_SharedStruct[GuardedSnapshot]):
     ) -> "Guarded":
         """The named struct, attached, or created with these values; race-free."""
         values = (a, b, total)
-        return cls._named(name, values, mode, False)
+        return cls._named(name, values, mode, exclusive=False)
 
     @property
     def a(self) -> int:
@@ -2185,7 +2185,7 @@ class Pair(_SharedStruct[PairSnapshot]):
     ) -> "Pair":
         """A new named struct, for any process to attach to; FileExistsError if it exists."""
         values = (a, b, moves)
-        return cls._named(name, values, mode, True)
+        return cls._named(name, values, mode, exclusive=True)
 
     @classmethod
     def open(
@@ -2199,7 +2199,7 @@ class Pair(_SharedStruct[PairSnapshot]):
     ) -> "Pair":
         """The named struct, attached, or created with these values; race-free."""
         values = (a, b, moves)
-        return cls._named(name, values, mode, False)
+        return cls._named(name, values, mode, exclusive=False)
 
     @property
     def a(self) -> int:
@@ -2567,7 +2567,7 @@ class Hits(_SharedStruct[HitsSnapshot]):
     ) -> "Hits":
         """A new named struct, for any process to attach to; FileExistsError if it exists."""
         values = (hits, seconds, small, label)
-        return cls._named(name, values, mode, True)
+        return cls._named(name, values, mode, exclusive=True)
 
     @classmethod
     def open(
@@ -2582,7 +2582,7 @@ class Hits(_SharedStruct[HitsSnapshot]):
     ) -> "Hits":
         """The named struct, attached, or created with these values; race-free."""
         values = (hits, seconds, small, label)
-        return cls._named(name, values, mode, False)
+        return cls._named(name, values, mode, exclusive=False)
 
     @property
     def hits(self) -> int:
@@ -3021,7 +3021,7 @@ class Ledger(_SharedStruct[LedgerSnapshot]):
     ) -> "Ledger":
         """A new named struct, for any process to attach to; FileExistsError if it exists."""
         values = (a, b, last, note, moves, hits)
-        return cls._named(name, values, mode, True)
+        return cls._named(name, values, mode, exclusive=True)
 
     @classmethod
     def open(
@@ -3038,7 +3038,7 @@ class Ledger(_SharedStruct[LedgerSnapshot]):
     ) -> "Ledger":
         """The named struct, attached, or created with these values; race-free."""
         values = (a, b, last, note, moves, hits)
-        return cls._named(name, values, mode, False)
+        return cls._named(name, values, mode, exclusive=False)
 
     @property
     def a(self) -> int:
