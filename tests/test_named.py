@@ -127,6 +127,8 @@ def test_a_named_struct_travels_by_any_route(name: str, method: str) -> None:
     queue = ctx.Queue()
     queue.put(counter)
     assert queue.get(timeout=60).value == 400
+    queue.close()
+    queue.join_thread()  # no feeder thread alive when run_all forks (3.12+ warns of that)
     run_all(ctx, workers.add_many, [(counter, 100)] * 2)
     assert counter.value == 600
     counter.unlink()
