@@ -449,6 +449,9 @@ def main() -> int:
     parser.add_argument("--plot", type=Path, default=HERE / "throughput.png")
     parser.add_argument("--no-build", action="store_true", help="skip the build-speed measurement")
     parser.add_argument("--build-only", action="store_true", help="only the build-speed measurement")
+    parser.add_argument(
+        "--named", action="store_true", help="then the named structs' benchmarks (benchmarks/named.py)"
+    )
     args = parser.parse_args()
     rounds = args.rounds or (3 if args.quick else 7)
     scale = 0.15 if args.quick else 1.0
@@ -465,6 +468,10 @@ def main() -> int:
     if not args.no_build:
         print()
         print(build_speed(*((20, 20) if args.quick else (200, 20))))
+    if args.named:
+        print(flush=True)
+        named = [sys.executable, str(HERE / "named.py"), *(["--quick"] if args.quick else [])]
+        return subprocess.run(named, check=False).returncode
     return 0
 
 
