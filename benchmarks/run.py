@@ -449,9 +449,7 @@ def main() -> int:
     parser.add_argument("--plot", type=Path, default=HERE / "throughput.png")
     parser.add_argument("--no-build", action="store_true", help="skip the build-speed measurement")
     parser.add_argument("--build-only", action="store_true", help="only the build-speed measurement")
-    parser.add_argument(
-        "--named", action="store_true", help="then the named structs' benchmarks (benchmarks/named.py)"
-    )
+    parser.add_argument("--named", action="store_true", help="then the named structs' benchmarks (benchmarks/named.py)")
     args = parser.parse_args()
     rounds = args.rounds or (3 if args.quick else 7)
     scale = 0.15 if args.quick else 1.0
