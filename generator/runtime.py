@@ -1774,12 +1774,16 @@ class SharedStruct(_typing.Generic[_S]):
         finally:
             _os.close(fd)
         self._block, self._base = block, plan.data
-        self._open()
-        for field, storage, value in zip(
-            layout.fields, self._storage, values, strict=True
-        ):
-            field.write(storage, value)
-        self._bind_named(plan, initialize=True)
+        try:
+            self._open()
+            for field, storage, value in zip(
+                layout.fields, self._storage, values, strict=True
+            ):
+                field.write(storage, value)
+            self._bind_named(plan, initialize=True)
+        except BaseException:  # never leave a block that attachers would wait for
+            _os.unlink(path)
+            raise
         block[_HEADER_ROOM : _HEADER_ROOM + len(text)] = text
         _FIXED.pack_into(
             block, 0, bytes(8), FORMAT_VERSION, len(text), plan.data, plan.size
