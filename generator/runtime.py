@@ -1174,9 +1174,14 @@ class Layout:
         )
         one_each = all(f.storage in ("scalar", "string") for f in self.fields)
         # What snapshot() needs, in one attribute: the constructor, the C strings to cut at their
-        # NUL, and the other values to fix; fixes is None when a field spans several values
-        # (arrays) or none (shards), and the snapshot is then decoded field by field.
-        self.decoding = (self.make_snapshot, byte_strings, fixes if one_each else None)
+        # NUL (None: every value is read as it is), and the other values to fix (None: a field
+        # spans several values, an array, or none, shards: the snapshot is decoded field by field).
+        plain = one_each and not byte_strings and not fixes
+        self.decoding = (
+            self.make_snapshot,
+            None if plain else byte_strings,
+            fixes if one_each else None,
+        )
         # After the fields: each sharded field's count of claimed shards, each journaled group's
         # saved copy and pending flag, and the parked marks of a struct of several groups.
         offset = _aligned(offset, 8)
@@ -1471,6 +1476,13 @@ class SharedStruct(_typing.Generic[_S]):
     )
 
     __sharedgen_layout__: _ClassVar[Layout]
+    _decoding: _ClassVar[
+        tuple[
+            _Callable[[_Iterable[_Any]], _Any],
+            tuple[int, ...] | None,
+            tuple[tuple[int, _Callable[[_Any], _Any]], ...] | None,
+        ]
+    ]
     _start_method: str
     _block: _Any  # a RawArray of bytes
     _storage: tuple[_Any, ...]  # each field's C object in the block
@@ -1499,6 +1511,7 @@ class SharedStruct(_typing.Generic[_S]):
     def __init_subclass__(cls) -> None:
         layout = cls.__sharedgen_layout__
         cls.__sharedgen_fields__ = layout.metadata
+        cls._decoding = layout.decoding  # one lookup for snapshot()
         for field in _declared(cls, "exchange_"):
             exchange, compare_and_set = cls._make_swaps(layout, field)
             setattr(cls, f"exchange_{field}", exchange)
@@ -2076,18 +2089,19 @@ class SharedStruct(_typing.Generic[_S]):
         else:
             raw = self._read_unlocked_or_several()
         # Decoded with the locks let go.
-        make, byte_strings, fixes = self.__sharedgen_layout__.decoding
+        make, byte_strings, fixes = self._decoding
         snapshot: _S
-        if fixes is None:
-            return self._decode(raw)
-        if not byte_strings and not fixes:
+        if byte_strings is None:  # every value as it is
             snapshot = make(raw)
             return snapshot
+        if fixes is None:
+            return self._decode(raw)
         values = list(raw)
         for index in byte_strings:  # C strings end at their first NUL
             values[index] = values[index].partition(b"\0")[0]
-        for index, fix in fixes:
-            values[index] = fix(values[index])
+        if fixes:
+            for index, fix in fixes:
+                values[index] = fix(values[index])
         snapshot = make(values)
         return snapshot
 
