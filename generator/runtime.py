@@ -1968,20 +1968,30 @@ class SharedStruct(_typing.Generic[_S]):
     def _update(self, name: str, values: tuple[_Any, ...]) -> None:
         layout = self.__sharedgen_layout__
         group = layout.group_index[name]
-        checked: list[object] = []
         rules = layout.groups[group].rules
-        for value, (exact, low, high, check) in zip(values, rules, strict=True):
-            # As the setters: numbers of the exact type and in range pass without a call.
-            if value is not None and (
-                value.__class__ is not exact or not low <= value <= high
-            ):
-                value = check(value)
-            checked.append(value)
+        # As the setters: numbers of the exact type and in range pass without a call.
+        checked = [
+            (
+                value
+                if value is None or (value.__class__ is exact and low <= value <= high)
+                else check(value)
+            )
+            for value, (exact, low, high, check) in zip(values, rules, strict=True)
+        ]
         lock = self._group_locks[group]
         if not lock.acquire(False):
             self._wait(group)
         try:
-            self._put(group, checked)
+            if self._journals[group] is not None:
+                self._put(group, checked)
+                return
+            targets = self._group_targets[group]
+            for (cell, store), value in zip(targets, checked, strict=True):
+                if value is not None:
+                    if cell is None:
+                        store(value)
+                    else:
+                        cell[0] = value
         finally:
             lock.release()
 
