@@ -1272,8 +1272,11 @@ def process_start(pid: int) -> int | None:
     return None if fields[0] == b"Z" else int(fields[19])
 
 
+@_functools.cache
 def _description(layout: Layout) -> dict[str, _Any]:
-    """A struct's layout as tools read it (sharedgen show), and its fingerprint."""
+    """A struct's layout as tools read it (sharedgen show), and its fingerprint: made once per
+    struct class, not at every attach (a named struct passed to Pool.map is attached per task).
+    """
     fields = [
         {
             "name": f.name,
@@ -1774,7 +1777,9 @@ class SharedStruct(_typing.Generic[_S]):
         layout = self.__sharedgen_layout__
         json = _importlib.import_module("json")
         mmap = _importlib.import_module("mmap")
-        description = _description(layout)
+        description = dict(
+            _description(layout)
+        )  # the cached one stays the layout's alone
         pid = _os.getpid()
         description["creator"] = {"pid": pid, "start": process_start(pid)}
         text = json.dumps(description, separators=(",", ":")).encode()
