@@ -243,6 +243,10 @@ class _Pthread:
         self.timedlock = blocking.pthread_mutex_timedlock
         self.trylock = quick.pthread_mutex_trylock
         self.unlock = quick.pthread_mutex_unlock
+        # The same call with its result dropped, for a release that follows this thread's own
+        # acquire: its only failure (not the holder) cannot happen there, and no result is cheaper.
+        self.unlock_unchecked = quick["pthread_mutex_unlock"]
+        self.unlock_unchecked.restype = None
         self.consistent = quick.pthread_mutex_consistent
         self.init = quick.pthread_mutex_init
         self.attr_init = quick.pthread_mutexattr_init
@@ -341,7 +345,14 @@ class _RecoverableLock:
     seen, finishes any write pending in its own journals.
     """
 
-    __slots__ = ("_pthread", "_mutex", "_takeovers", "_journals", "_takeovers_seen")
+    __slots__ = (
+        "_pthread",
+        "_mutex",
+        "_address",
+        "_takeovers",
+        "_journals",
+        "_takeovers_seen",
+    )
 
     def __init__(self, words: _Any, initialize: bool = True) -> None:
         """A lock in ``words`` (_LOCK_WORDS of shared memory): a new one, or (initialize=False)
@@ -367,6 +378,8 @@ class _RecoverableLock:
 
     def _open(self) -> None:
         """This process's view of the shared takeover count (views do not travel); no journals yet."""
+        # The mutex passed by reference: ctypes converts that argument fastest.
+        self._address = _ctypes.byref(self._mutex)
         self._takeovers = memoryview(self._mutex).cast("B").cast("Q")[_MUTEX_WORDS:]
         self._journals: list[Journal | ParkedMark] = (
             []
@@ -390,7 +403,7 @@ class _RecoverableLock:
         )  # it may hold a write a takeover elsewhere could not reach
 
     def acquire(self, block: bool = True, timeout: float | None = None) -> bool:
-        result = self._pthread.trylock(self._mutex)
+        result = self._pthread.trylock(self._address)
         if (
             result
         ):  # busy, or its holder died; the common case, 0 (free or already ours), skips this
@@ -406,7 +419,7 @@ class _RecoverableLock:
         if result == _errno.EOWNERDEAD:
             # The holder died: the lock is ours, and a group it guards may be half-written.
             self._takeovers[0] += 1
-            result = self._pthread.consistent(self._mutex)
+            result = self._pthread.consistent(self._address)
         if result in (_errno.EBUSY, _errno.ETIMEDOUT):
             return False
         _check_pthread(result)
@@ -425,14 +438,16 @@ class _RecoverableLock:
         the first try and the release are one C call each. A takeover by another process needs no
         catching up here: that process finished the write, the journal being in the block.
         """
-        trylock = _functools.partial(self._pthread.trylock, self._mutex)
+        trylock = _functools.partial(self._pthread.trylock, self._address)
         settle = self._settle
 
         def acquire(block: bool = True, timeout: float | None = None) -> bool:
             result: int = trylock()
             return settle(result, block, timeout) if result else True
 
-        return acquire, _functools.partial(self._pthread.unlock, self._mutex)
+        return acquire, _functools.partial(
+            self._pthread.unlock_unchecked, self._address
+        )
 
     def _wait(self, timeout: float | None) -> int:
         """Wait in slices, so that Python handles signals such as Ctrl-C between them."""
@@ -447,12 +462,12 @@ class _RecoverableLock:
                 else min(deadline, now + _WAIT_SLICE)
             )
             moment = _Timespec(int(until), int(until % 1 * 1e9))
-            result: int = self._pthread.timedlock(self._mutex, _ctypes.byref(moment))
+            result: int = self._pthread.timedlock(self._address, _ctypes.byref(moment))
             if result != _errno.ETIMEDOUT:
                 return result
 
     def release(self) -> None:
-        if self._pthread.unlock(self._mutex):
+        if self._pthread.unlock(self._address):
             raise RuntimeError("cannot release a lock this thread does not hold")
 
     def __enter__(self) -> bool:
