@@ -1086,6 +1086,16 @@ class Group:
         self.journal_offset = self.journal_size = 0
 
 
+class _GroupUpdate(_typing.NamedTuple):
+    """What update_<group>() uses of one group of one struct, found with one lookup."""
+
+    position: int  # among the struct's groups
+    rules: tuple[tuple[_Any, float, float, _Callable[[object], _Any]], ...]
+    lock: Lock
+    journal: Journal | None
+    targets: tuple[tuple[memoryview | None, _Callable[[_Any], None]], ...]
+
+
 class Layout:
     """A struct's fields and lock groups, where each lives in the block, and how a snapshot is read."""
 
@@ -1493,18 +1503,13 @@ class SharedStruct(_typing.Generic[_S]):
         "_cells",
         "_group_targets",
         "_only_lock",
+        "_decoding",
+        "_updates",
         "_base",
         "_name",
     )
 
     __sharedgen_layout__: _ClassVar[Layout]
-    _decoding: _ClassVar[
-        tuple[
-            _Callable[[_Iterable[_Any]], _Any],
-            tuple[int, ...] | None,
-            tuple[tuple[int, _Callable[[_Any], _Any]], ...] | None,
-        ]
-    ]
     _start_method: str
     _block: _Any  # a RawArray of bytes
     _storage: tuple[_Any, ...]  # each field's C object in the block
@@ -1525,6 +1530,14 @@ class SharedStruct(_typing.Generic[_S]):
         tuple[tuple[memoryview | None, _Callable[[_Any], None]], ...], ...
     ]
     _only_lock: Lock | None  # a struct of one lock group: its lock
+    # The layout's parts that snapshot() and update_<group>() use, in slots: an instance's slot
+    # is read faster than a class attribute.
+    _decoding: tuple[
+        _Callable[[_Iterable[_Any]], _Any],
+        tuple[int, ...] | None,
+        tuple[tuple[int, _Callable[[_Any], _Any]], ...] | None,
+    ]
+    _updates: dict[str, _GroupUpdate]
     _base: int  # where the fields start in the block (after a named struct's header)
     _name: str | None  # a named struct's name
     #: The schema of this struct, for tools: each field's type code, length, lock group, shards.
@@ -1533,7 +1546,6 @@ class SharedStruct(_typing.Generic[_S]):
     def __init_subclass__(cls) -> None:
         layout = cls.__sharedgen_layout__
         cls.__sharedgen_fields__ = layout.metadata
-        cls._decoding = layout.decoding  # one lookup for snapshot()
         for field in _declared(cls, "exchange_"):
             exchange, compare_and_set = cls._make_swaps(layout, field)
             setattr(cls, f"exchange_{field}", exchange)
@@ -1672,6 +1684,7 @@ class SharedStruct(_typing.Generic[_S]):
         )
         whole = memoryview(block).cast("B")
         self._read_raw = _functools.partial(layout.unpack, whole, base)
+        self._decoding = layout.decoding
         recovering = layout.recover_locks or self._name is not None
         self._journals = tuple(
             (
@@ -1708,12 +1721,13 @@ class SharedStruct(_typing.Generic[_S]):
             )  # (lock, holder) of each locked block open in this process
             for index, (_, lock) in enumerate(self._lock_order):
                 enlist(lock, ParkedMark(self._parked, index))
-        for group, lock, journal in zip(
-            layout.groups,
-            self._group_locks,
-            self._journals,
-            strict=True,
+        self._updates = {}
+        for index, (group, lock, journal) in enumerate(
+            zip(layout.groups, self._group_locks, self._journals, strict=True)
         ):
+            self._updates[group.name] = _GroupUpdate(
+                index, group.rules, lock, journal, self._group_targets[index]
+            )
             setattr(self, f"_acquire_{group.name}", lock.acquire)
             setattr(self, f"_release_{group.name}", lock.release)
             wait = _functools.partial(
@@ -1990,9 +2004,7 @@ class SharedStruct(_typing.Generic[_S]):
         return add_overflow(field.label, _cast(float, delta), field.low, field.high)
 
     def _update(self, name: str, values: tuple[_Any, ...]) -> None:
-        layout = self.__sharedgen_layout__
-        group = layout.group_index[name]
-        rules = layout.groups[group].rules
+        group, rules, lock, journal, targets = self._updates[name]
         # As the setters: numbers of the exact type and in range pass without a call.
         checked = [
             (
@@ -2002,14 +2014,12 @@ class SharedStruct(_typing.Generic[_S]):
             )
             for value, (exact, low, high, check) in zip(values, rules)  # noqa: B905
         ]
-        lock = self._group_locks[group]
         if not lock.acquire(False):
             self._wait(group)
         try:
-            if self._journals[group] is not None:
+            if journal is not None:
                 self._put(group, checked)
                 return
-            targets = self._group_targets[group]
             for (cell, store), value in zip(targets, checked):  # noqa: B905
                 if value is not None:
                     if cell is None:
