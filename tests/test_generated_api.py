@@ -348,6 +348,25 @@ def test_snapshot_is_an_immutable_named_tuple(everything: ModuleType, e: Any) ->
     assert snap._replace(i=1).i == 1 and e.snapshot().i == snap.i  # a copy; the struct is untouched
 
 
+@pytest.mark.parametrize("struct", ["Everything", "Guarded", "Pair", "Hits", "Ledger", "Labels"])
+def test_a_snapshot_holds_what_each_field_reads(everything: ModuleType, struct: str) -> None:
+    """Differential: one unpack decoded (C strings cut at their NUL, wide strings decoded, arrays,
+    shards summed) against the fields read one by one, after shorter strings overwrote longer ones."""
+    s = getattr(everything, struct)()
+    shorter = {"c": [b"abcdefgh", b"xy"], "u": ["\u00e9t\u00e9!", "\u00fc"]}
+    for name, spec in s.__sharedgen_fields__.items():
+        if spec["type"] in shorter and spec["length"]:
+            for value in shorter[spec["type"]]:
+                setattr(s, name, value[: spec["length"]])
+    if struct == "Labels":
+        s.update_default(total=-7, letter="\u00df")
+    reads = [getattr(s, name) for name in s.__sharedgen_fields__]
+    snap = s.snapshot()
+    assert list(snap) == [tuple(value) if isinstance(value, list) else value for value in reads]
+    if struct == "Labels":
+        assert snap == (b"xy", -7, b"xy", "\u00fc", "\u00df")
+
+
 def test_get_lock(everything: ModuleType, e: Any) -> None:
     assert e.get_lock() is e.get_lock("default")
     assert e.get_lock("arrays") is not e.get_lock("text")
