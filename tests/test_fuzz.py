@@ -299,5 +299,7 @@ def test_helpers_are_never_named_like_a_struct_s_private_classes() -> None:
     golden = Path(__file__).parent / "golden" / "everything.py"
     helpers = [name for name in top_level_definitions(ast.parse(golden.read_text(encoding="utf-8"))) if name[0] == "_"]
     assert [name for name in helpers if re.search(r"_Locked_|\w_Batch$", name)] == [
-        name for name in helpers if re.fullmatch(r"_(Everything|Guarded|Pair|Hits|Ledger|Labels)_(Locked_\w+|Batch)", name)
+        name
+        for name in helpers
+        if re.fullmatch(r"_(Everything|Guarded|Pair|Hits|Ledger|Labels)_(Locked_\w+|Batch)", name)
     ]
