@@ -125,3 +125,11 @@ def test_sharded_counter_totals_are_exact_with_more_processes_than_shards(ctx: A
     run_all(ctx, workers.add_hits_and_spawn, [(hits, 500, ctx.get_start_method())] * 2)
     assert hits.hits == 5 * 1000 + 2 * 2 * 500
     assert hits.seconds == 1.5 + 0.5 * (5 * 1000 + 2 * 2 * 500)
+
+
+def test_threads_sharing_their_process_s_shard_lose_no_add(ctx: Any, everything: ModuleType) -> None:
+    """Three processes (two own a shard of hits, the third shares the last under its lock), four threads each."""
+    hits = everything.Hits(ctx=ctx)
+    run_all(ctx, workers.add_hits_in_threads, [(hits, 4, 3000)] * 3)
+    assert hits.hits == 3 * 4 * 3000
+    assert hits.seconds == 1.5 + 0.5 * 3 * 4 * 3000

@@ -87,6 +87,19 @@ def add_hits(hits: Any, times: int) -> None:
         hits.add_seconds(0.5)
 
 
+def add_hits_in_threads(hits: Any, threads: int, times: int) -> None:
+    """Threads of one process share its shard: switch threads as often as the interpreter allows."""
+    import sys
+    import threading
+
+    sys.setswitchinterval(1e-6)
+    started = [threading.Thread(target=add_hits, args=(hits, times)) for _ in range(threads)]
+    for thread in started:
+        thread.start()
+    for thread in started:
+        thread.join()
+
+
 def add_hits_and_spawn(hits: Any, times: int, method: str) -> None:
     """Add, then start a grandchild that adds too (processes started from other processes)."""
     import multiprocessing
