@@ -1076,7 +1076,14 @@ def _aligned(offset: int, alignment: int) -> int:
 class Group:
     """A lock group: its fields (indexes into the struct's), and whether its writes are journaled."""
 
-    __slots__ = ("name", "fields", "rules", "journal_offset", "journal_size")
+    __slots__ = (
+        "name",
+        "fields",
+        "rules",
+        "journal_offset",
+        "journal_size",
+        "packing",
+    )
 
     def __init__(
         self, name: str, fields: tuple[Field, ...], indexes: tuple[int, ...]
@@ -1084,6 +1091,26 @@ class Group:
         self.name, self.fields = name, indexes
         self.rules = tuple(f.rule for f in fields)
         self.journal_offset = self.journal_size = 0
+        self.packing: _Packing | None = None
+
+
+# A group whose fields are numbers side by side in the block (nothing of another group between
+# them) is written by update_<group>() in one step: the group's struct format packs all its
+# values, checking each integer's range as the field does, and the bytes go into the block at
+# once. Its parts: the format's pack; the classes of the values it may be given, where it takes
+# more than the fields do (None: integers only, which it takes exactly as the fields do, by
+# __index__); and where the group's bytes start and end in the block. Values it refuses (None
+# for a field kept, too) take the field by field way, whose checks say what is wrong.
+_Packing = tuple[_Callable[..., bytes], tuple[type, ...] | None, tuple[int, int]]
+# The value classes of the fields packed, and their codes in a format of standard sizes (which
+# have no alignment of their own: the padding is the layout's).
+_PACKED_CLASSES: dict[str, type] = dict.fromkeys("bBhHiIlLqQ", int)
+_PACKED_CLASSES.update({"d": float, "?": bool})
+_STANDARD_CODES = {
+    (signed, size): code
+    for signed, codes in ((True, "bhiq"), (False, "BHIQ"))
+    for size, code in zip((1, 2, 4, 8), codes)  # noqa: B905
+}
 
 
 class _GroupUpdate(_typing.NamedTuple):
@@ -1094,6 +1121,8 @@ class _GroupUpdate(_typing.NamedTuple):
     lock: Lock
     journal: Journal | None
     targets: tuple[tuple[memoryview | None, _Callable[[_Any], None]], ...]
+    # A group written in one step (see _Packing): its pack, value classes, and its bytes in the block.
+    packing: tuple[_Callable[..., bytes], tuple[type, ...] | None, memoryview] | None
 
 
 # A snapshot from its values, in one C call: they need no checks, and it makes no copy of a tuple
@@ -1211,6 +1240,8 @@ class Layout:
             None if one_each and not fixed else cut,
             fixes if one_each else None,
         )
+        for group in self.groups:
+            group.packing = self._packing(group)
         # After the fields: each sharded field's count of claimed shards, each journaled group's
         # saved copy and pending flag, and the parked marks of a struct of several groups.
         offset = _aligned(offset, 8)
@@ -1235,6 +1266,35 @@ class Layout:
         if self.parks:
             offset += 8 * len(self.groups)
         self.size = max(offset, 1)
+
+    def _packing(self, group: Group) -> _Packing | None:
+        """How update_<group>() writes the group in one step, where it can (see _Packing)."""
+        fields = [self.fields[i] for i in group.fields]
+        if not fields or any(
+            f.storage != "scalar" or f.code not in _PACKED_CLASSES for f in fields
+        ):
+            return None
+        start, end = fields[0].offset, fields[-1].offset + _ctypes.sizeof(
+            fields[-1].ctype
+        )
+        others = (f for i, f in enumerate(self.fields) if i not in group.fields)
+        if any(
+            f.offset < end and start < f.offset + _ctypes.sizeof(f.ctype)
+            for f in others
+        ):
+            return None
+        format, at = ["="], start
+        for field in fields:
+            size = _ctypes.sizeof(field.ctype)
+            format += [f"{field.offset - at}x"] if field.offset > at else []
+            kind = field.code if field.kind != "int" else None
+            format.append(kind or _STANDARD_CODES[field.code.islower(), size])
+            at = field.offset + size
+        packer = _struct.Struct("".join(format))
+        assert packer.size == end - start, "standard sizes are the C types' sizes"
+        classes = tuple(_PACKED_CLASSES[f.code] for f in fields)
+        only_ints = set(classes) == {int}
+        return packer.pack, None if only_ints else classes, (start, end)
 
 
 # Named structs: a struct's block in a file of /dev/shm that any process of the machine maps by
@@ -1718,11 +1778,16 @@ class SharedStruct(_typing.Generic[_S]):
             for index, (_, lock) in enumerate(self._lock_order):
                 enlist(lock, ParkedMark(self._parked, index))
         self._updates = {}
+        whole = memoryview(self._block).cast("B")
         for index, (group, lock, journal) in enumerate(
             zip(layout.groups, self._group_locks, self._journals, strict=True)
         ):
+            packing = None
+            if group.packing is not None and journal is None:
+                pack, classes, (start, end) = group.packing
+                packing = pack, classes, whole[self._base + start : self._base + end]
             self._updates[group.name] = _GroupUpdate(
-                index, group.rules, lock, journal, self._group_targets[index]
+                index, group.rules, lock, journal, self._group_targets[index], packing
             )
             setattr(self, f"_acquire_{group.name}", lock.acquire)
             setattr(self, f"_release_{group.name}", lock.release)
@@ -2000,7 +2065,23 @@ class SharedStruct(_typing.Generic[_S]):
         return add_overflow(field.label, _cast(float, delta), field.low, field.high)
 
     def _update(self, name: str, values: tuple[_Any, ...]) -> None:
-        group, rules, lock, journal, targets = self._updates[name]
+        group, rules, lock, journal, targets, packing = self._updates[name]
+        if packing is not None and (
+            packing[1] is None or all(map(isinstance, values, packing[1]))
+        ):
+            pack, _, window = packing
+            try:
+                data = pack(*values)
+            except (_struct.error, TypeError, ValueError, OverflowError):
+                pass  # the checks below say which value is wrong
+            else:
+                if not lock.acquire(False):
+                    self._wait(group)
+                try:
+                    window[:] = data
+                finally:
+                    lock.release()
+                return
         # As the setters: numbers of the exact type and in range pass without a call.
         checked = [
             (

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import decimal
+import fractions
 import io
 import itertools
 import keyword
@@ -15,9 +17,11 @@ import subprocess
 import sys
 import types
 from pathlib import Path
+from struct import calcsize
 from typing import Any
 
 import black
+import numpy
 import pytest
 import yaml
 from conftest import import_output
@@ -301,5 +305,103 @@ def test_helpers_are_never_named_like_a_struct_s_private_classes() -> None:
     assert [name for name in helpers if re.search(r"_Locked_|\w_Batch$", name)] == [
         name
         for name in helpers
-        if re.fullmatch(r"_(Everything|Guarded|Pair|Hits|Ledger|Labels)_(Locked_\w+|Batch)", name)
+        if re.fullmatch(r"_(Everything|Guarded|Pair|Hits|Ledger|Labels|Reading)_(Locked_\w+|Batch)", name)
     ]
+
+
+class Index:
+    """An integer by __index__ alone (as numpy's), or one whose __index__ raises."""
+
+    def __init__(self, value: int | None) -> None:
+        self.value = value
+
+    def __index__(self) -> int:
+        if self.value is None:
+            raise TypeError("no integer here")
+        return self.value
+
+
+update_values = st.one_of(
+    st.none(),
+    st.integers(min_value=-(2**65), max_value=2**65),
+    st.sampled_from([-(2**63), 2**63 - 1, 2**63, -(2**63) - 1, 2**64 - 1, 2**64, -1, 0, 127, 128, -129, 2**32]),
+    st.booleans(),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.builds(Index, st.one_of(st.none(), st.integers(min_value=-(2**64), max_value=2**64))),
+    st.sampled_from(["1", b"1", 1j, [1]]),
+)
+
+
+def fitting(code: str) -> st.SearchStrategy[Any]:
+    """Values a field of this type code takes."""
+    if code == "?":
+        return st.booleans()
+    if code == "d":
+        return st.floats()
+    bits = 8 * calcsize(code)
+    if code.islower():
+        return st.integers(min_value=-(2 ** (bits - 1)), max_value=2 ** (bits - 1) - 1)
+    return st.integers(min_value=0, max_value=2**bits - 1)
+
+
+# update_<group>() writes in one step where a group's numbers sit side by side (Pair's pair,
+# Reading's default), field by field elsewhere (Guarded's left, split by a field of another group).
+UPDATED_GROUPS = [("Pair", "pair"), ("Reading", "default"), ("Guarded", "left")]
+ODD_VALUES = [
+    *(-(2**63) - 1, 2**63, 2**64, -129, 128, 256, -1, 2**32, 2**70),
+    *(True, 1.0, 1.5, float("nan"), float("-inf"), 1e300),
+    *(Index(3), Index(2**70), Index(None), decimal.Decimal("1.5"), fractions.Fraction(1, 2)),
+    *(numpy.int64(5), numpy.float64(2.5), numpy.bool_(True), numpy.array([1, 2])),
+    *("1", b"1", 1j, [1], object()),
+]
+
+
+def assert_update_as_setters(kind: type, group: str, values: dict[str, Any]) -> str:
+    """update_<group>(**values) on one struct, the same values given to the setters one by one on
+    another: the same values stored, or the same error with nothing changed."""
+    updated, expected = kind(), kind()
+    before = updated.snapshot()
+    try:
+        for name, value in values.items():
+            if value is not None:
+                setattr(expected, name, value)
+    except Exception as refusal:  # the first value a setter refuses: update refuses it alike
+        with pytest.raises(type(refusal)) as raised:
+            getattr(updated, f"update_{group}")(**values)
+        assert str(raised.value) == str(refusal)
+        assert updated.snapshot() == before
+        return "refused"
+    getattr(updated, f"update_{group}")(**values)
+    assert repr(updated.snapshot()) == repr(expected.snapshot())  # types too, and NaN
+    return "written"
+
+
+def group_fields(kind: type, group: str) -> dict[str, str]:
+    return {name: spec["type"] for name, spec in kind.__sharedgen_fields__.items() if spec["lock"] == group}
+
+
+@pytest.mark.parametrize(("kind", "group"), UPDATED_GROUPS)
+def test_update_takes_and_refuses_odd_values_as_the_setters_do(
+    everything: types.ModuleType, kind: str, group: str
+) -> None:
+    """Each odd value in each field, the others fitting."""
+    struct_class = getattr(everything, kind)
+    codes = group_fields(struct_class, group)
+    fitting_values = {"?": False, "d": 0.25}
+    for name in codes:
+        for odd in ODD_VALUES:
+            values = {other: fitting_values.get(code, 7) for other, code in codes.items()}
+            assert_update_as_setters(struct_class, group, {**values, name: odd})
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_update_takes_and_refuses_what_the_setters_do(everything: types.ModuleType, data: Any) -> None:
+    """Random values, fitting or not, in up to two fields at once."""
+    kind, group = data.draw(st.sampled_from(UPDATED_GROUPS))
+    struct_class = getattr(everything, kind)
+    codes = group_fields(struct_class, group)
+    values = {name: data.draw(fitting(code), label=name) for name, code in codes.items()}
+    for name in data.draw(st.sets(st.sampled_from(sorted(codes)), max_size=2), label="replaced"):
+        values[name] = data.draw(update_values, label=name)  # anything, or None: the field is kept
+    event(f"{kind}: {assert_update_as_setters(struct_class, group, values)}")
