@@ -163,7 +163,7 @@ def field_by_field_snapshot(shared: Any, n: int) -> None:
 def unpacked_into_dataclass(w: Any, n: int) -> None:
     """The new snapshot's one unpack under the lock, into the frozen dataclass instead of the NamedTuple."""
     lock, read = w.get_lock(), w._read_raw
-    strings = w.__sharedgen_layout__.decoding[1]
+    cut = w.__sharedgen_layout__.decoding[1]  # the C string's index, as snapshot() cuts it
     for _ in range(n):
         if not lock.acquire(False):
             lock.acquire()
@@ -172,8 +172,7 @@ def unpacked_into_dataclass(w: Any, n: int) -> None:
         finally:
             lock.release()
         values = list(raw)
-        for index in strings:
-            values[index] = values[index].partition(b"\0")[0]
+        values[cut] = values[cut].partition(b"\0")[0]
         WideDataclass(*values)
 
 

@@ -1425,6 +1425,11 @@ def _differences(expected: dict[str, _Any], found: dict[str, _Any]) -> str:
 def read_header(block: _Any, size: int, shown: str) -> dict[str, _Any]:
     """A block's description, checked: NamedStructError for anything that is not a whole,
     published sharedgen block of this format version and platform."""
+    if size == 0 or (size >= _HEADER_ROOM and not bytes(block[:8]).strip(b"\0")):
+        raise NamedStructError(
+            f"{shown} is not finished: its creator is still at work, or died creating it "
+            f"(remove it with: sharedgen rm {shown})"
+        )
     if size < _HEADER_ROOM:
         raise NamedStructError(
             f"{shown} is not a sharedgen struct ({size} bytes, too short)"

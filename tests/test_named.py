@@ -238,6 +238,8 @@ def test_an_unfinished_block_makes_attachers_give_up(name: str, monkeypatch: pyt
         Counter.attach(name)
     with pytest.raises(runtime.NamedStructError, match="never finished"):
         Counter.open(name)
+    listed = {item["name"]: item for item in json.loads(sharedgen("ls", "--json").stdout)}
+    assert "is not finished" in listed[name]["error"] and f"sharedgen rm {name}" in listed[name]["error"]
 
 
 def _damage(path: Path, how: str) -> None:
