@@ -25,7 +25,6 @@ import argparse
 import atexit
 import ctypes
 import importlib
-import multiprocessing
 import os
 import platform
 import shutil
@@ -40,28 +39,14 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from sharedgen.pipeline import generate, runtime_module
+from common import CTX, cell, generated_add, load_bench_module, seed_add, seed_make, spread
 
-HERE = Path(__file__).resolve().parent
-CTX = multiprocessing.get_context("fork")  # children start fast; every start method is tested elsewhere
 SHM = Path("/dev/shm")
 PREFIX = "sharedgen-"  # of a named struct's file in /dev/shm
 ROOT = Path(tempfile.mkdtemp(prefix="sharedgen-bench-named-"))  # every folder made here, removed at the end
 atexit.register(shutil.rmtree, ROOT, True)  # even when an import below fails (forked children skip atexit)
 RUN_ID = f"bench-{os.getpid()}-{uuid.uuid4().hex[:8]}"  # every named struct made here starts with this
 METRIC = "sharedgen_bench_hits"
-
-
-def load_bench_module() -> Any:
-    """benchmarks/schemas/bench.yaml built into an output folder of its own, imported as a package (as run.py)."""
-    folder = ROOT / "module"
-    (folder / "benchgen").mkdir(parents=True)
-    (module,) = generate([str(HERE / "schemas" / "bench.yaml")])
-    (folder / "benchgen" / "bench.py").write_text(module.source)
-    runtime = runtime_module()
-    (folder / "benchgen" / f"{runtime.module_name}.py").write_text(runtime.source)
-    sys.path.insert(0, str(folder))
-    return importlib.import_module("benchgen.bench")
 
 
 def load_prometheus() -> tuple[ModuleType, ModuleType, Any]:
@@ -80,7 +65,7 @@ def fresh_folder(prefix: str) -> Path:
     return Path(tempfile.mkdtemp(prefix=prefix, dir=ROOT))
 
 
-bench = load_bench_module()
+bench = load_bench_module(ROOT / "module")
 prometheus, multiprocess, COUNTER = load_prometheus()
 _names = 0
 
@@ -124,16 +109,6 @@ def collected_total(folder: Path) -> float:
 
 
 # Each way: make its shared object, run `n` operations on it, then let it go (named structs: unlinked).
-def seed_make() -> Any:
-    return CTX.Value("q", 0)
-
-
-def seed_add(v: Any, n: int) -> None:
-    for _ in range(n):
-        with v.get_lock():
-            v.value += 1
-
-
 def anonymous_make() -> Any:
     return bench.BenchCounter(ctx=CTX)
 
@@ -149,12 +124,6 @@ def named_sharded_make() -> Any:
 def named_done(struct: Any) -> None:
     struct.unlink()
     struct.close()
-
-
-def generated_add(c: Any, n: int) -> None:
-    add = c.add_value
-    for _ in range(n):
-        add()
 
 
 def prometheus_make() -> Any:
@@ -275,15 +244,6 @@ def contended(way: Way, n: int, processes: int) -> float:
     finally:
         if way.done:
             way.done(shared)
-
-
-def spread(values: list[float]) -> tuple[float, float, float]:
-    return statistics.median(values), min(values), max(values)
-
-
-def cell(ratio: tuple[float, float, float]) -> str:
-    digits = 0 if ratio[0] >= 100 else 2
-    return f"{ratio[0]:,.{digits}f} ({ratio[1]:,.{digits}f}-{ratio[2]:,.{digits}f})"
 
 
 @dataclass

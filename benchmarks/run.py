@@ -14,8 +14,6 @@ import argparse
 import ast
 import ctypes
 import dataclasses
-import importlib
-import multiprocessing
 import os
 import platform
 import shutil
@@ -29,25 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sharedgen.pipeline import generate, runtime_module
+from common import CTX, HERE, cell, generated_add, load_bench_module, seed_add, seed_make, spread
 
-HERE = Path(__file__).resolve().parent
-CTX = multiprocessing.get_context("fork")  # children start fast; every start method is tested elsewhere
-
-
-def load_bench_module() -> Any:
-    """benchmarks/schemas/bench.yaml built into an output folder of its own, imported as a package."""
-    folder = Path(tempfile.mkdtemp(prefix="sharedgen-bench-"))
-    (folder / "benchgen").mkdir()
-    (module,) = generate([str(HERE / "schemas" / "bench.yaml")])
-    (folder / "benchgen" / "bench.py").write_text(module.source)
-    runtime = runtime_module()
-    (folder / "benchgen" / f"{runtime.module_name}.py").write_text(runtime.source)
-    sys.path.insert(0, str(folder))
-    return importlib.import_module("benchgen.bench")
-
-
-bench = load_bench_module()
+bench = load_bench_module(Path(tempfile.mkdtemp(prefix="sharedgen-bench-")))
 _manager: Any = None
 
 
@@ -59,16 +41,6 @@ def manager() -> Any:
 
 
 # Each way: build its shared object once per measurement, then run `n` operations on it.
-def seed_make() -> Any:
-    return CTX.Value("q", 0)
-
-
-def seed_add(v: Any, n: int) -> None:
-    for _ in range(n):
-        with v.get_lock():
-            v.value += 1
-
-
 def synchronized_get(v: Any, n: int) -> None:
     for _ in range(n):
         _ = v.value
@@ -100,12 +72,6 @@ def manager_add(shared: Any, n: int) -> None:
 
 def counter_make() -> Any:
     return bench.BenchCounter(ctx=CTX)
-
-
-def generated_add(c: Any, n: int) -> None:
-    add = c.add_value
-    for _ in range(n):
-        add()
 
 
 def generated_get(c: Any, n: int) -> None:
@@ -284,8 +250,7 @@ def contended(way: Way, n: int, processes: int) -> float:
 
 def ratios(baseline: list[float], measured: list[float]) -> tuple[float, float, float]:
     """Speed-up against the baseline of the same round: median, min, max."""
-    values = [b / m for b, m in zip(baseline, measured, strict=True)]
-    return statistics.median(values), min(values), max(values)
+    return spread([b / m for b, m in zip(baseline, measured, strict=True)])
 
 
 @dataclass
@@ -295,8 +260,7 @@ class Results:
 
     def ratios(self, baseline: str, measured: str) -> tuple[float, float, float]:
         """How many times faster ``measured`` ran than ``baseline`` in one process: median, min, max."""
-        values = [b / m for b, m in self.paired[(baseline, measured)]]
-        return statistics.median(values), min(values), max(values)
+        return spread([b / m for b, m in self.paired[(baseline, measured)]])
 
 
 # Ways compared with each other besides the baseline: (the baseline of the comparison, the other).
@@ -332,9 +296,6 @@ def report(results: Results, process_counts: list[int]) -> str:
     header = "| way | ns/op, 1 process | " + " | ".join(f"x seed, {c} proc." for c in counts) + " |"
     lines = [header, "|" + "---|" * (len(counts) + 2)]
 
-    def cell(ratio: tuple[float, float, float]) -> str:
-        return f"{ratio[0]:.2f} ({ratio[1]:.2f}-{ratio[2]:.2f})"
-
     for way in WAYS:
         cells = [
             way.name,
@@ -347,9 +308,8 @@ def report(results: Results, process_counts: list[int]) -> str:
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
     lines.append(f"generated read against a synchronized Value's .value: {cell(results.ratios(*COMPARED[0]))}")
-    hand_over_add = [add / hand for hand, add in results.paired[COMPARED[1]]]
-    spread = (statistics.median(hand_over_add), min(hand_over_add), max(hand_over_add))
-    lines.append(f"hand-tuned RawValue + Lock against generated add: {cell(spread)} (1.0 = as fast)")
+    hand_over_add = spread([add / hand for hand, add in results.paired[COMPARED[1]]])
+    lines.append(f"hand-tuned RawValue + Lock against generated add: {cell(hand_over_add)} (1.0 = as fast)")
     lines.append(
         f"snapshot() of 20 fields against the code before (field by field): {cell(results.ratios(*COMPARED[2]))}"
     )
