@@ -455,6 +455,14 @@ def test_sharded_counters(everything: ModuleType) -> None:
     with pytest.raises(OverflowError):
         hits.small = 200
     assert hits.small == 0 and hits.hits == 7
+    big = 1.7e308
+    hits.add_seconds(big)
+    with pytest.raises(OverflowError):
+        hits.add_seconds(big)  # finite terms whose sum leaves a C double's range: refused, nothing stored
+    assert hits.seconds == 2.0 + big
+    hits.add_seconds(float("inf"))  # an infinite term is no overflow, as in float arithmetic
+    hits.add_seconds(1.0)
+    assert hits.seconds == float("inf")
 
 
 def test_a_batch_applies_on_flush_and_at_the_end_even_after_an_exception(everything: ModuleType) -> None:

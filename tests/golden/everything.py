@@ -2673,11 +2673,18 @@ class Hits(_SharedStruct[HitsSnapshot]):
         shared = self._raw_seconds
         slot = self._shardslot_seconds
         if slot < 16:  # this process's own shard: no other process writes it
-            total = shared[slot] + delta
-            if -_FLOAT64_MAX <= total <= _FLOAT64_MAX or not _float_overflows(
-                shared[slot], delta
-            ):
-                shared[slot] = total
+            # The process's threads share its shard: between the read and the write no jump or call,
+            # where CPython may switch threads. A sum out of range is refused (the value read is
+            # written back) unless a term was inf or nan already (x - x != 0).
+            current = shared[slot]
+            total = current + delta
+            fits = (
+                (-_FLOAT64_MAX <= total) & (total <= _FLOAT64_MAX)
+                | (current - current != 0)
+                | (delta - delta != 0)
+            )
+            shared[slot] = (current, total)[fits]
+            if fits:
                 return
         else:
             lock = self._shardlock_seconds
