@@ -7,6 +7,9 @@ import importlib
 import multiprocessing
 import statistics
 import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +45,55 @@ def generated_add(c: Any, n: int) -> None:
     add = c.add_value
     for _ in range(n):
         add()
+
+
+def _as_run(n: int) -> int:
+    return n
+
+
+@dataclass(frozen=True)
+class Way:
+    """One way of doing what is measured: make its shared object, run ``n`` operations on it."""
+
+    name: str
+    make: Callable[[], Any]
+    run: Callable[[Any, int], None]
+    ops: int  # operations per round in one process (before --quick scaling)
+    contended: bool = True  # also measured with several processes
+    done: Callable[[Any], None] | None = None  # lets the shared object go (a named struct: unlinked)
+    named: bool = False  # contenders attach by name (else they inherit the object through fork)
+    counted: Callable[[int], int] = _as_run  # the operations a run of n really does
+
+
+CHUNKS = 10  # one-process ways are measured in this many chunks, alternating with their baseline
+
+
+def timed(way: Way, n: int) -> float:
+    """Seconds for ``n`` operations on a fresh shared object, made (and let go) outside the timing."""
+    shared = way.make()
+    try:
+        start = time.perf_counter()
+        way.run(shared, n)
+        return time.perf_counter() - start
+    finally:
+        if way.done:
+            way.done(shared)
+
+
+def paired(first: Way, second: Way, scale: float) -> tuple[float, float]:
+    """Nanoseconds per operation of two ways in this process, measured in alternating chunks.
+
+    The machine's slow moments then fall on both alike, which a ratio of two runs made seconds
+    apart does not ensure; which of the two goes first alternates too.
+    """
+    spent, done = [0.0, 0.0], [0, 0]
+    for chunk in range(CHUNKS):
+        for index in (0, 1) if chunk % 2 == 0 else (1, 0):
+            way = (first, second)[index]
+            n = max(100, int(way.ops * scale) // CHUNKS)
+            spent[index] += timed(way, n)
+            done[index] += way.counted(n)
+    return spent[0] * 1e9 / done[0], spent[1] * 1e9 / done[1]
 
 
 def spread(values: list[float]) -> tuple[float, float, float]:

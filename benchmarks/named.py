@@ -39,7 +39,18 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from common import CTX, cell, generated_add, load_bench_module, seed_add, seed_make, spread
+from common import (
+    CHUNKS,
+    CTX,
+    Way,
+    cell,
+    generated_add,
+    load_bench_module,
+    paired,
+    seed_add,
+    seed_make,
+    spread,
+)
 
 SHM = Path("/dev/shm")
 PREFIX = "sharedgen-"  # of a named struct's file in /dev/shm
@@ -145,59 +156,27 @@ def lock_pair(struct: Any, n: int) -> None:
         release()
 
 
-@dataclass(frozen=True)
-class Way:
-    name: str
-    make: Callable[[], Any]
-    run: Callable[[Any, int], None]
-    ops: int  # operations per round in one process (before --quick scaling)
-    done: Callable[[Any], None] | None = None
-    contended: bool = True  # also measured with two processes
-    named: bool = False  # contenders attach by name (else they inherit the object through fork)
-
-
 SEED = Way("seed idiom: with v.get_lock(): v.value += 1", seed_make, seed_add, 40_000)
 ANONYMOUS = Way("anonymous struct add_value()", anonymous_make, generated_add, 100_000)
-NAMED = Way("named struct add_value()", named_make, generated_add, 100_000, named_done, named=True)
+NAMED = Way("named struct add_value()", named_make, generated_add, 100_000, done=named_done, named=True)
 NAMED_SHARDED = Way(
-    "named sharded add_value() (shards: 8)", named_sharded_make, generated_add, 100_000, named_done, named=True
+    "named sharded add_value() (shards: 8)", named_sharded_make, generated_add, 100_000, done=named_done, named=True
 )
 PROMETHEUS = Way("prometheus_client multiprocess Counter.inc()", prometheus_make, prometheus_inc, 40_000)
 ANONYMOUS_LOCK = Way(
     "anonymous struct's lock alone, as add_value() takes it", anonymous_make, lock_pair, 100_000, contended=False
 )
 NAMED_LOCK = Way(
-    "named struct's lock alone, as add_value() takes it", named_make, lock_pair, 100_000, named_done, contended=False
+    "named struct's lock alone, as add_value() takes it",
+    named_make,
+    lock_pair,
+    100_000,
+    contended=False,
+    done=named_done,
 )
 WAYS = [SEED, ANONYMOUS, NAMED, NAMED_SHARDED, PROMETHEUS, ANONYMOUS_LOCK, NAMED_LOCK]
 # Ways compared with each other besides the seed: (the baseline of the comparison, the other).
 COMPARED = [(ANONYMOUS, NAMED), (PROMETHEUS, NAMED), (ANONYMOUS_LOCK, NAMED_LOCK)]
-CHUNKS = 10  # one-process ways are measured in this many chunks, alternating with their baseline
-
-
-def timed(way: Way, n: int) -> float:
-    """Seconds for ``n`` operations on a fresh shared object, made (and let go) outside the timing."""
-    shared = way.make()
-    try:
-        start = time.perf_counter()
-        way.run(shared, n)
-        return time.perf_counter() - start
-    finally:
-        if way.done:
-            way.done(shared)
-
-
-def paired(first: Way, second: Way, scale: float) -> tuple[float, float]:
-    """Nanoseconds per operation of two ways in this process, measured in alternating chunks
-    (which goes first alternates too), so that the machine's slow moments fall on both alike."""
-    spent, done = [0.0, 0.0], [0, 0]
-    for chunk in range(CHUNKS):
-        for index in (0, 1) if chunk % 2 == 0 else (1, 0):
-            way = (first, second)[index]
-            n = max(100, int(way.ops * scale) // CHUNKS)
-            spent[index] += timed(way, n)
-            done[index] += n
-    return spent[0] * 1e9 / done[0], spent[1] * 1e9 / done[1]
 
 
 def _contender(way: Way, shared: Any, name: str | None, n: int, go: Any, elapsed: Any, slot: int) -> None:

@@ -22,12 +22,23 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from common import CTX, HERE, cell, generated_add, load_bench_module, seed_add, seed_make, spread
+from common import (
+    CHUNKS,
+    CTX,
+    HERE,
+    Way,
+    cell,
+    generated_add,
+    load_bench_module,
+    paired,
+    seed_add,
+    seed_make,
+    spread,
+)
 
 bench = load_bench_module(Path(tempfile.mkdtemp(prefix="sharedgen-bench-")))
 _manager: Any = None
@@ -157,15 +168,6 @@ def generated_batched_add(c: Any, n: int) -> None:
                 add()
 
 
-@dataclass(frozen=True)
-class Way:
-    name: str
-    make: Callable[[], Any]
-    run: Callable[[Any, int], None]
-    ops: int  # operations per round (before --quick scaling)
-    contended: bool = True  # also measured with several processes
-
-
 WAYS = [
     Way("seed idiom: with v.get_lock(): v.value += 1", seed_make, seed_add, 40_000),
     Way("hand-tuned RawValue + Lock, bound methods", hand_make, hand_add, 100_000),
@@ -193,37 +195,15 @@ WAYS = [
     ),
     Way("generated add_slots(i) (array)", lambda: bench.BenchArray(ctx=CTX), generated_array_add, 100_000),
     Way("generated sharded add_value() (shards: 8)", lambda: bench.BenchSharded(ctx=CTX), generated_add, 100_000),
-    Way("generated batch(): 1000 adds per flush", counter_make, generated_batched_add, 200_000),
+    Way(
+        "generated batch(): 1000 adds per flush",
+        counter_make,
+        generated_batched_add,
+        200_000,
+        counted=lambda n: max(1, n // 1000) * 1000,  # whole flushes
+    ),
 ]
 BASELINE, HAND = WAYS[0], WAYS[1]
-
-
-def _per_add(way: Way, n: int) -> int:
-    """Operations a run of ``n`` really does (batches round down to whole flushes)."""
-    return max(1, n // 1000) * 1000 if way.run is generated_batched_add else n
-
-
-CHUNKS = 10  # single-process ways are measured in this many chunks, alternating with their baseline
-
-
-def paired(first: Way, second: Way, scale: float) -> tuple[float, float]:
-    """Nanoseconds per operation of two ways in this process, measured in alternating chunks.
-
-    The machine's slow moments then fall on both alike, which a ratio of two runs made seconds
-    apart does not ensure; which of the two goes first alternates too. Each chunk starts from a fresh
-    shared object, made outside the timing.
-    """
-    spent, done = [0.0, 0.0], [0, 0]
-    for chunk in range(CHUNKS):
-        for index in (0, 1) if chunk % 2 == 0 else (1, 0):
-            way = (first, second)[index]
-            n = max(100, int(way.ops * scale) // CHUNKS)
-            shared = way.make()
-            start = time.perf_counter()
-            way.run(shared, n)
-            spent[index] += time.perf_counter() - start
-            done[index] += _per_add(way, n)
-    return spent[0] * 1e9 / done[0], spent[1] * 1e9 / done[1]
 
 
 def _contender(way: Way, shared: Any, n: int, go: Any, elapsed: Any, slot: int) -> None:
@@ -245,7 +225,7 @@ def contended(way: Way, n: int, processes: int) -> float:
     go.set()
     for worker in workers:
         worker.join()
-    return max(elapsed) * 1e9 / (_per_add(way, n) * processes)
+    return max(elapsed) * 1e9 / (way.counted(n) * processes)
 
 
 def ratios(baseline: list[float], measured: list[float]) -> tuple[float, float, float]:
