@@ -14,17 +14,6 @@ from sharedgen import runtime
 from sharedgen.runtime import NAME_PREFIX, SHM_DIR, NamedStructError
 
 
-def header(name: str) -> dict[str, Any]:
-    """The description of a named struct: FileNotFoundError if absent, NamedStructError if it is
-    not a published sharedgen block of this format and platform."""
-    with open(runtime.shm_path(name), "rb") as block:
-        size = os.fstat(block.fileno()).st_size
-        head = block.read(runtime._HEADER_ROOM)
-        if size >= runtime._HEADER_ROOM and head[:8] == runtime._MAGIC:
-            head += block.read(runtime._FIXED.unpack_from(head)[2])
-    return runtime.read_header(head, size, name)
-
-
 def named_structs() -> list[dict[str, Any]]:
     """Every named struct of this machine's /dev/shm: name, struct, size, creator and whether it runs."""
     found = []
@@ -38,7 +27,7 @@ def named_structs() -> list[dict[str, Any]]:
         name = entry.name[len(NAME_PREFIX) :]
         item: dict[str, Any] = {"name": name, "struct": None, "size": entry.stat().st_size}
         try:
-            description = header(name)
+            description = runtime.describe(name)
         except (OSError, NamedStructError) as exc:
             item["error"] = str(exc)
         else:
@@ -74,7 +63,7 @@ def struct_class(description: dict[str, Any]) -> type[runtime.SharedStruct[Any]]
 
 def snapshot(name: str) -> dict[str, Any]:
     """A named struct's fields now, read under its locks as snapshot() reads them."""
-    description = header(name)
+    description = runtime.describe(name)
     struct = struct_class(description).attach(name)
     try:
         values = struct.snapshot()._asdict()

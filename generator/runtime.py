@@ -1422,6 +1422,17 @@ def _differences(expected: dict[str, _Any], found: dict[str, _Any]) -> str:
     return "; ".join(sorted(notes)) or "the lock groups differ"
 
 
+def describe(name: str) -> dict[str, _Any]:
+    """The description in a named struct's header, read from its file without mapping it (for
+    tools): FileNotFoundError if there is none, NamedStructError as read_header()."""
+    with open(shm_path(name), "rb") as block:
+        size = _os.fstat(block.fileno()).st_size
+        head = block.read(_HEADER_ROOM)
+        if size >= _HEADER_ROOM and head[:8] == _MAGIC:
+            head += block.read(_FIXED.unpack_from(head)[2])
+    return read_header(head, size, name)
+
+
 def read_header(block: _Any, size: int, shown: str) -> dict[str, _Any]:
     """A block's description, checked: NamedStructError for anything that is not a whole,
     published sharedgen block of this format version and platform."""
@@ -1794,8 +1805,14 @@ class SharedStruct(_typing.Generic[_S]):
             self._updates[group.name] = _GroupUpdate(
                 index, group.rules, lock, journal, self._group_targets[index], packing
             )
-            setattr(self, f"_acquire_{group.name}", lock.acquire)
-            setattr(self, f"_release_{group.name}", lock.release)
+            # A named struct's locks guard its block alone: their hot-path calls are one C call each.
+            acquire, release = (
+                (lock.acquire, lock.release)
+                if self._name is None
+                else _cast(_RecoverableLock, lock).calls()
+            )
+            setattr(self, f"_acquire_{group.name}", acquire)
+            setattr(self, f"_release_{group.name}", release)
             wait = _functools.partial(
                 wait_for_lock, lock, layout.lock_timeout, layout.name, group.name
             )
@@ -1921,10 +1938,6 @@ class SharedStruct(_typing.Generic[_S]):
             for group, at in zip(layout.groups, plan.group_locks, strict=True)
         }
         self._bind(locks)
-        for group, taken in locks.items():
-            acquire, release = _cast(_RecoverableLock, taken).calls()
-            setattr(self, f"_acquire_{group}", acquire)
-            setattr(self, f"_release_{group}", release)
 
     @property
     def name(self) -> str | None:
