@@ -2085,7 +2085,9 @@ class SharedStruct(_typing.Generic[_S]):
     def _update(self, name: str, values: tuple[_Any, ...]) -> None:
         group, rules, lock, journal, targets, packing = self._updates[name]
         if packing is not None and (
-            packing[1] is None or all(map(isinstance, values, packing[1]))
+            # By type, not isinstance(), which believes a proxy's __class__.
+            packing[1] is None
+            or all(map(issubclass, map(type, values), packing[1]))
         ):
             pack, _, window = packing
             try:

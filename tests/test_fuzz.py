@@ -321,6 +321,23 @@ class Index:
         return self.value
 
 
+class ClaimsToBe:
+    """A proxy (as wrapt's) whose __class__ is its target's, which isinstance() believes."""
+
+    def __init__(self, target: bool | float) -> None:
+        self.target = target
+
+    @property  # type: ignore[misc]
+    def __class__(self) -> type:
+        return type(self.target)
+
+    def __bool__(self) -> bool:
+        return bool(self.target)
+
+    def __float__(self) -> float:
+        return float(self.target)
+
+
 update_values = st.one_of(
     st.none(),
     st.integers(min_value=-(2**65), max_value=2**65),
@@ -351,6 +368,7 @@ ODD_VALUES = [
     *(-(2**63) - 1, 2**63, 2**64, -129, 128, 256, -1, 2**32, 2**70),
     *(True, 1.0, 1.5, float("nan"), float("-inf"), 1e300),
     *(Index(3), Index(2**70), Index(None), decimal.Decimal("1.5"), fractions.Fraction(1, 2)),
+    *(ClaimsToBe(True), ClaimsToBe(2.5)),
     *(numpy.int64(5), numpy.float64(2.5), numpy.bool_(True), numpy.array([1, 2])),
     *("1", b"1", 1j, [1], object()),
 ]
