@@ -25,15 +25,18 @@ def named_structs() -> list[dict[str, Any]]:
         if not entry.name.startswith(NAME_PREFIX):
             continue
         name = entry.name[len(NAME_PREFIX) :]
-        item: dict[str, Any] = {"name": name, "struct": None, "size": entry.stat().st_size}
+        item: dict[str, Any] = {"name": name, "struct": None, "size": None}
         try:
+            item["size"] = entry.stat(follow_symlinks=False).st_size
             description = runtime.describe(name)
         except (OSError, NamedStructError) as exc:
             item["error"] = str(exc)
         else:
-            creator = description.get("creator") or {}
+            creator = description["creator"]
             pid, start = creator.get("pid"), creator.get("start")
-            alive = isinstance(pid, int) and start is not None and runtime.process_start(pid) == start
+            # A pid of another pid namespace names another process here.
+            here = creator.get("pid_namespace") in (None, runtime.pid_namespace())
+            alive = here and isinstance(pid, int) and start is not None and runtime.process_start(pid) == start
             item.update(struct=description["struct"], creator_pid=pid, creator_alive=alive)
         found.append(item)
     return found

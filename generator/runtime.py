@@ -16,6 +16,7 @@ import math as _math
 import numbers as _numbers
 import operator as _operator
 import os as _os
+import stat as _stat
 import struct as _struct
 import sys as _sys
 import threading as _threading
@@ -1347,6 +1348,15 @@ def platform_abi() -> str:
     return f"{_sys.platform}-{platform.machine()}-{libc}-{8 * _ctypes.sizeof(_ctypes.c_void_p)}bit"
 
 
+@_functools.cache
+def pid_namespace() -> str | None:
+    """This process's pid namespace (``pid:[inode]``), or None where /proc does not tell."""
+    try:
+        return _os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return None
+
+
 def process_start(pid: int) -> int | None:
     """A process's start time (clock ticks after boot), or None when it is gone or a zombie."""
     try:
@@ -1425,12 +1435,28 @@ def _differences(expected: dict[str, _Any], found: dict[str, _Any]) -> str:
 def describe(name: str) -> dict[str, _Any]:
     """The description in a named struct's header, read from its file without mapping it (for
     tools): FileNotFoundError if there is none, NamedStructError as read_header()."""
-    with open(shm_path(name), "rb") as block:
-        size = _os.fstat(block.fileno()).st_size
+    # Not through a link, and without waiting on a FIFO: anyone may put files in /dev/shm.
+    flags = _os.O_RDONLY | _os.O_NOFOLLOW | _os.O_NONBLOCK | _os.O_CLOEXEC
+    with open(_os.open(shm_path(name), flags), "rb") as block:
+        status = _os.fstat(block.fileno())
+        if not _stat.S_ISREG(status.st_mode):
+            raise NamedStructError(f"{name} is not a sharedgen struct (not a file)")
+        size = status.st_size
         head = block.read(_HEADER_ROOM)
         if size >= _HEADER_ROOM and head[:8] == _MAGIC:
             head += block.read(_FIXED.unpack_from(head)[2])
     return read_header(head, size, name)
+
+
+# What a description must hold, and of what type (read_header refuses any other as damaged).
+_DESCRIBED = {
+    "struct": str,
+    "fingerprint": str,
+    "abi": str,
+    "fields": list,
+    "groups": list,
+    "creator": dict,
+}
 
 
 def read_header(block: _Any, size: int, shown: str) -> dict[str, _Any]:
@@ -1465,6 +1491,11 @@ def read_header(block: _Any, size: int, shown: str) -> dict[str, _Any]:
         if not isinstance(parsed, dict):
             raise TypeError
         description = _cast("dict[str, _Any]", parsed)
+        if any(not isinstance(description.get(k), t) for k, t in _DESCRIBED.items()):
+            raise TypeError
+        timeout = description.get("lock_timeout")
+        if timeout is not None and type(timeout) not in (int, float):
+            raise TypeError
         abi = description["abi"]
     except (UnicodeDecodeError, ValueError, TypeError, KeyError):
         raise NamedStructError(
@@ -1863,6 +1894,14 @@ class SharedStruct(_typing.Generic[_S]):
                 _errno.ENOENT, f"no named struct {name!r}", path
             ) from None
         description = read_header(block, size, name)
+        namespace = description["creator"].get("pid_namespace")
+        if namespace is not None and namespace != pid_namespace():
+            raise NamedStructError(
+                f"{name!r} was made in another pid namespace ({namespace}; this process is in "
+                f"{pid_namespace()}): its locks and shards know processes by pid, which two "
+                "namespaces share (containers sharing /dev/shm need one pid namespace: --pid=host, "
+                "or --pid=container:)"
+            )
         mine = _description(layout)
         found = description.get("struct")
         if found != layout.name:
@@ -1893,7 +1932,11 @@ class SharedStruct(_typing.Generic[_S]):
             _description(layout)
         )  # the cached one stays the layout's alone
         pid = _os.getpid()
-        description["creator"] = {"pid": pid, "start": process_start(pid)}
+        description["creator"] = {
+            "pid": pid,
+            "start": process_start(pid),
+            "pid_namespace": pid_namespace(),
+        }
         text = json.dumps(description, separators=(",", ":")).encode()
         plan = _Block(layout, _aligned(_HEADER_ROOM + len(text), 64))
         flags = _os.O_RDWR | _os.O_CREAT | _os.O_EXCL | _os.O_NOFOLLOW | _os.O_CLOEXEC
@@ -1950,18 +1993,35 @@ class SharedStruct(_typing.Generic[_S]):
         return self._name
 
     def close(self) -> None:
-        """Unmap this process's view of a named struct; the struct lives on for the others."""
+        """Unmap this process's view of a named struct; the struct lives on for the others.
+        Closing again does nothing; any other use of a closed struct raises ValueError.
+        """
         if self._name is None:
             raise ValueError(
                 f"only a named struct is closed; this {self.__sharedgen_layout__.name} has no name"
             )
+        if _closed(self):
+            return
         block = self._block
         for kind in type(self).__mro__:
             for slot in kind.__dict__.get("__slots__", ()):
-                if slot != "_name" and hasattr(self, slot):
+                if slot not in ("_name", "_block") and hasattr(self, slot):
                     delattr(self, slot)
+        del self._block  # last: its absence is what marks the struct closed
         with _suppress(BufferError):  # a view still in use: the map goes with it
             block.close()
+
+    if (
+        not _typing.TYPE_CHECKING
+    ):  # type checkers keep refusing attributes a struct lacks
+
+        def __getattr__(self, attribute: str) -> _Any:
+            """Reached only when an attribute is missing, as all are once a named struct is closed."""
+            if attribute != "_block" and _closed(self):
+                raise ValueError(f"named struct {self._name!r} is closed")
+            raise AttributeError(
+                f"{type(self).__name__!r} object has no attribute {attribute!r}"
+            )
 
     def unlink(self) -> None:
         """Remove the name: no process can attach any more; those attached keep working."""
@@ -2294,7 +2354,23 @@ class SharedStruct(_typing.Generic[_S]):
             ) from None
 
     def __repr__(self) -> str:
+        if _closed(self):
+            return f"<{type(self).__name__} {self._name!r}, closed>"
         return struct_repr(type(self).__name__, self.snapshot())
+
+
+def _closed(struct: SharedStruct[_Any]) -> bool:
+    """Whether a named struct was closed: its name kept, its block let go."""
+    members = object.__getattribute__
+    try:
+        name = members(struct, "_name")
+    except AttributeError:  # not made yet
+        return False
+    try:
+        members(struct, "_block")
+    except AttributeError:
+        return name is not None
+    return False
 
 
 def _restored(cls: type[_Self], state: tuple[_Any, ...]) -> _Self:

@@ -84,8 +84,14 @@ def test_create_attach_and_every_member(name: str) -> None:
             stats.processed = 2**31
         assert other.processed == 16
         other.close()
-        with pytest.raises(AttributeError):
+        with pytest.raises(ValueError, match=f"named struct '{name}' is closed"):
             _ = other.processed  # closed: this process's view is gone
+        with pytest.raises(ValueError, match="is closed"):
+            other.add_processed()
+        other.close()  # again: nothing to do
+        assert repr(other) == f"<WorkerStats '{name}', closed>" and other.name == name
+        with pytest.raises(AttributeError, match="no attribute 'nope'"):
+            _ = stats.nope  # type: ignore[attr-defined]
         assert stats.processed == 16  # another view of the same block is not
         with pytest.raises(FileExistsError, match=name):
             WorkerStats.create(name)
@@ -282,6 +288,64 @@ def test_bad_blocks_are_refused_with_what_differs(name: str, how: str, message: 
     assert isinstance(refused.value, ValueError)
     result = sharedgen("show", name)
     assert result.returncode == 2 and message in result.stderr
+
+
+def _describe_otherwise(path: Path, change: Any) -> None:
+    """Rewrite a block's description with ``change(description)`` applied."""
+    data = bytearray(path.read_bytes())
+    text = data[64:].split(b"\0", 1)[0]
+    description = json.loads(text)
+    change(description)
+    new = json.dumps(description, separators=(",", ":")).encode()
+    assert len(new) <= len(text)
+    data[64 : 64 + len(text)] = new.ljust(len(text))
+    path.write_bytes(bytes(data))
+
+
+def test_anything_under_a_struct_s_name_is_listed_never_crashes_or_hangs_the_tools(name: str) -> None:
+    """/dev/shm is anyone's: a FIFO, a link, a folder, descriptions of the wrong shape."""
+    os.mkfifo(SHM / f"sharedgen-{name}-fifo")
+    (SHM / f"sharedgen-{name}-link").symlink_to(SHM / f"sharedgen-{name}-nowhere")
+    (SHM / f"sharedgen-{name}-folder").mkdir()
+    shapes = {
+        "nostruct": lambda d: d.pop("struct"),
+        "creator": lambda d: d.update(creator="me"),
+        "timeout": lambda d: d.update(lock_timeout="5"),
+    }
+    for suffix, change in shapes.items():
+        Counter.create(f"{name}-{suffix}").close()
+        _describe_otherwise(SHM / f"sharedgen-{name}-{suffix}", change)
+    try:
+        listing = sharedgen("ls", "--json")
+        assert listing.returncode == 0, listing.stderr
+        listed = {item["name"]: item for item in json.loads(listing.stdout)}
+        for suffix in ["fifo", "link", "folder", *shapes]:
+            assert listed[f"{name}-{suffix}"]["struct"] is None and listed[f"{name}-{suffix}"]["error"]
+            shown = sharedgen("show", f"{name}-{suffix}")
+            assert shown.returncode == 2, (suffix, shown.stderr)
+        assert "not a file" in listed[f"{name}-fifo"]["error"]
+        assert "description does not parse" in listed[f"{name}-timeout"]["error"]
+    finally:
+        (SHM / f"sharedgen-{name}-folder").rmdir()
+
+
+def test_a_process_of_another_pid_namespace_is_refused(name: str) -> None:
+    """Containers sharing /dev/shm but not their pids: both could be pid 1 and hold one lock at once."""
+    if subprocess.run(["unshare", "-p", "-f", "true"], capture_output=True).returncode != 0:
+        pytest.skip("unshare cannot make a pid namespace here")
+    Counter.create(name, value=1)
+    code = f"from generated.counter import Counter; Counter.attach({name!r})"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    other = subprocess.run(
+        ["unshare", "-p", "-f", "--mount-proc", sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=120,
+    )
+    assert other.returncode == 1 and "another pid namespace" in other.stderr, other.stderr
+    assert Counter.attach(name).add_value() == 2  # this namespace's processes attach as before
 
 
 def test_another_layout_of_the_same_struct_is_refused(tmp_path: Path, name: str) -> None:
