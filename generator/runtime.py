@@ -2002,26 +2002,15 @@ class SharedStruct(_typing.Generic[_S]):
             )
         if _closed(self):
             return
-        block = self._block
+        block, closed = self._block, _Closed(self._name)
+        # Every member but the name becomes the closed marker, which refuses any use. (Not a
+        # __getattr__ on the class: CPython then reads no attribute of the struct by its fast path.)
         for kind in type(self).__mro__:
             for slot in kind.__dict__.get("__slots__", ()):
-                if slot not in ("_name", "_block") and hasattr(self, slot):
-                    delattr(self, slot)
-        del self._block  # last: its absence is what marks the struct closed
+                if slot != "_name" and hasattr(self, slot):
+                    setattr(self, slot, closed)
         with _suppress(BufferError):  # a view still in use: the map goes with it
             block.close()
-
-    if (
-        not _typing.TYPE_CHECKING
-    ):  # type checkers keep refusing attributes a struct lacks
-
-        def __getattr__(self, attribute: str) -> _Any:
-            """Reached only when an attribute is missing, as all are once a named struct is closed."""
-            if attribute != "_block" and _closed(self):
-                raise ValueError(f"named struct {self._name!r} is closed")
-            raise AttributeError(
-                f"{type(self).__name__!r} object has no attribute {attribute!r}"
-            )
 
     def unlink(self) -> None:
         """Remove the name: no process can attach any more; those attached keep working."""
@@ -2359,18 +2348,22 @@ class SharedStruct(_typing.Generic[_S]):
         return struct_repr(type(self).__name__, self.snapshot())
 
 
+class _Closed:
+    """What every member of a closed named struct becomes: any use of it raises ValueError."""
+
+    __slots__ = ("_message",)
+
+    def __init__(self, name: str) -> None:
+        self._message = f"named struct {name!r} is closed"
+
+    def _refuse(self, *args: object) -> _typing.NoReturn:
+        raise ValueError(self._message)
+
+    __getattr__ = __call__ = __getitem__ = __setitem__ = _refuse
+
+
 def _closed(struct: SharedStruct[_Any]) -> bool:
-    """Whether a named struct was closed: its name kept, its block let go."""
-    members = object.__getattribute__
-    try:
-        name = members(struct, "_name")
-    except AttributeError:  # not made yet
-        return False
-    try:
-        members(struct, "_block")
-    except AttributeError:
-        return name is not None
-    return False
+    return isinstance(getattr(struct, "_block", None), _Closed)
 
 
 def _restored(cls: type[_Self], state: tuple[_Any, ...]) -> _Self:
