@@ -248,6 +248,12 @@ def test_an_unfinished_block_makes_attachers_give_up(name: str, monkeypatch: pyt
     assert "is not finished" in listed[name]["error"] and f"sharedgen rm {name}" in listed[name]["error"]
 
 
+def _description_text(data: bytearray) -> bytes:
+    """A block's JSON description: after the 64-byte header, as long as the header says."""
+    (length,) = struct.unpack_from("=I", data, 12)
+    return bytes(data[64 : 64 + length])
+
+
 def _damage(path: Path, how: str) -> None:
     data = bytearray(path.read_bytes())
     if how == "not ours":
@@ -259,7 +265,7 @@ def _damage(path: Path, how: str) -> None:
     elif how == "description":
         data[64:80] = b"\xff" * 16
     elif how == "abi":
-        text = data[64:].split(b"\0", 1)[0]
+        text = _description_text(data)
         description = json.loads(text)
         description["abi"] = "linux-sparc-musl-32bit"
         new = json.dumps(description, separators=(",", ":")).encode()
@@ -293,7 +299,7 @@ def test_bad_blocks_are_refused_with_what_differs(name: str, how: str, message: 
 def _describe_otherwise(path: Path, change: Any) -> None:
     """Rewrite a block's description with ``change(description)`` applied."""
     data = bytearray(path.read_bytes())
-    text = data[64:].split(b"\0", 1)[0]
+    text = _description_text(data)
     description = json.loads(text)
     change(description)
     new = json.dumps(description, separators=(",", ":")).encode()
