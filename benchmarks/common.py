@@ -3,6 +3,7 @@ seed idiom they are compared with, and how a figure is written."""
 
 from __future__ import annotations
 
+import ctypes
 import importlib
 import multiprocessing
 import statistics
@@ -61,7 +62,9 @@ class Way:
     ops: int  # operations per round in one process (before --quick scaling)
     contended: bool = True  # also measured with several processes
     done: Callable[[Any], None] | None = None  # lets the shared object go (a named struct: unlinked)
-    named: bool = False  # contenders attach by name (else they inherit the object through fork)
+    # What a contender does first, outside the timing, to the object it inherited through fork; it
+    # returns what to run on (a named struct: attached anew by name). None: run on it as it is.
+    in_child: Callable[[Any], Any] | None = None
     counted: Callable[[int], int] = _as_run  # the operations a run of n really does
 
 
@@ -94,6 +97,30 @@ def paired(first: Way, second: Way, scale: float) -> tuple[float, float]:
             spent[index] += timed(way, n)
             done[index] += way.counted(n)
     return spent[0] * 1e9 / done[0], spent[1] * 1e9 / done[1]
+
+
+def _contender(way: Way, shared: Any, n: int, go: Any, elapsed: Any, slot: int) -> None:
+    if way.in_child:
+        shared = way.in_child(shared)
+    go.wait()
+    start = time.perf_counter()
+    way.run(shared, n)
+    elapsed[slot] = time.perf_counter() - start
+
+
+def contended_seconds(way: Way, shared: Any, n: int, processes: int) -> float:
+    """Seconds until the last of ``processes`` forked children, started at once, ran ``n`` operations."""
+    go = CTX.Event()
+    elapsed = CTX.RawArray(ctypes.c_double, processes)
+    workers = [CTX.Process(target=_contender, args=(way, shared, n, go, elapsed, i)) for i in range(processes)]
+    for worker in workers:
+        worker.start()
+    time.sleep(0.05)
+    go.set()
+    for worker in workers:
+        worker.join()
+        assert worker.exitcode == 0, f"{way.name}: a contender exited with {worker.exitcode}"
+    return max(elapsed)
 
 
 def spread(values: list[float]) -> tuple[float, float, float]:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import atexit
-import ctypes
 import importlib
 import os
 import platform
@@ -44,6 +43,7 @@ from common import (
     CTX,
     Way,
     cell,
+    contended_seconds,
     generated_add,
     load_bench_module,
     paired,
@@ -137,6 +137,17 @@ def named_done(struct: Any) -> None:
     struct.close()
 
 
+def attached_anew(struct: Any) -> Any:
+    """A named struct attached by name in this process, as a worker that did not inherit it."""
+    return type(struct).attach(struct.name)
+
+
+def with_own_file(counter: Any) -> Any:
+    """The counter, after the write that opens this process's own file (outside the timing)."""
+    counter.inc(0)
+    return counter
+
+
 def prometheus_make() -> Any:
     return COUNTER
 
@@ -158,11 +169,18 @@ def lock_pair(struct: Any, n: int) -> None:
 
 SEED = Way("seed idiom: with v.get_lock(): v.value += 1", seed_make, seed_add, 40_000)
 ANONYMOUS = Way("anonymous struct add_value()", anonymous_make, generated_add, 100_000)
-NAMED = Way("named struct add_value()", named_make, generated_add, 100_000, done=named_done, named=True)
+NAMED = Way("named struct add_value()", named_make, generated_add, 100_000, done=named_done, in_child=attached_anew)
 NAMED_SHARDED = Way(
-    "named sharded add_value() (shards: 8)", named_sharded_make, generated_add, 100_000, done=named_done, named=True
+    "named sharded add_value() (shards: 8)",
+    named_sharded_make,
+    generated_add,
+    100_000,
+    done=named_done,
+    in_child=attached_anew,
 )
-PROMETHEUS = Way("prometheus_client multiprocess Counter.inc()", prometheus_make, prometheus_inc, 40_000)
+PROMETHEUS = Way(
+    "prometheus_client multiprocess Counter.inc()", prometheus_make, prometheus_inc, 40_000, in_child=with_own_file
+)
 ANONYMOUS_LOCK = Way(
     "anonymous struct's lock alone, as add_value() takes it", anonymous_make, lock_pair, 100_000, contended=False
 )
@@ -179,38 +197,13 @@ WAYS = [SEED, ANONYMOUS, NAMED, NAMED_SHARDED, PROMETHEUS, ANONYMOUS_LOCK, NAMED
 COMPARED = [(ANONYMOUS, NAMED), (PROMETHEUS, NAMED), (ANONYMOUS_LOCK, NAMED_LOCK)]
 
 
-def _contender(way: Way, shared: Any, name: str | None, n: int, go: Any, elapsed: Any, slot: int) -> None:
-    if name is not None:
-        shared = type(shared).attach(name)  # attached by name in this process, outside the timing
-    elif way is PROMETHEUS:
-        shared.inc(0)  # a child's first write opens its own file: outside the timing too
-    go.wait()
-    start = time.perf_counter()
-    way.run(shared, n)
-    elapsed[slot] = time.perf_counter() - start
-    if name is not None:
-        shared.close()
-
-
 def contended(way: Way, n: int, processes: int) -> float:
     """Nanoseconds per operation of the whole system, ``processes`` forked children adding at once.
     The total is asserted exact."""
     folder = set_prometheus_folder() if way is PROMETHEUS else None
     shared = way.make()
     try:
-        go = CTX.Event()
-        elapsed = CTX.RawArray(ctypes.c_double, processes)
-        name = shared.name if way.named else None
-        workers = [
-            CTX.Process(target=_contender, args=(way, shared, name, n, go, elapsed, i)) for i in range(processes)
-        ]
-        for worker in workers:
-            worker.start()
-        time.sleep(0.05)
-        go.set()
-        for worker in workers:
-            worker.join()
-            assert worker.exitcode == 0, f"{way.name}: a contender exited with {worker.exitcode}"
+        seconds = contended_seconds(way, shared, n, processes)
         if folder is not None:
             total = collected_total(folder)
             shutil.rmtree(folder)
@@ -219,7 +212,7 @@ def contended(way: Way, n: int, processes: int) -> float:
         else:
             total = shared.snapshot().value
         assert total == n * processes, f"{way.name}: {total} counted, {n * processes} added"
-        return max(elapsed) * 1e9 / (n * processes)
+        return seconds * 1e9 / (n * processes)
     finally:
         if way.done:
             way.done(shared)

@@ -32,6 +32,7 @@ from common import (
     HERE,
     Way,
     cell,
+    contended_seconds,
     generated_add,
     load_bench_module,
     paired,
@@ -206,26 +207,9 @@ WAYS = [
 BASELINE, HAND = WAYS[0], WAYS[1]
 
 
-def _contender(way: Way, shared: Any, n: int, go: Any, elapsed: Any, slot: int) -> None:
-    go.wait()
-    start = time.perf_counter()
-    way.run(shared, n)
-    elapsed[slot] = time.perf_counter() - start
-
-
 def contended(way: Way, n: int, processes: int) -> float:
     """Nanoseconds per operation of the whole system, ``processes`` running at once."""
-    shared = way.make()
-    go = CTX.Event()
-    elapsed = CTX.RawArray(ctypes.c_double, processes)
-    workers = [CTX.Process(target=_contender, args=(way, shared, n, go, elapsed, i)) for i in range(processes)]
-    for worker in workers:
-        worker.start()
-    time.sleep(0.05)
-    go.set()
-    for worker in workers:
-        worker.join()
-    return max(elapsed) * 1e9 / (way.counted(n) * processes)
+    return contended_seconds(way, way.make(), n, processes) * 1e9 / (way.counted(n) * processes)
 
 
 def ratios(baseline: list[float], measured: list[float]) -> tuple[float, float, float]:
