@@ -229,7 +229,8 @@ def _live(args: argparse.Namespace) -> int:
         found = live.named_structs()
         if args.json:
             print(json.dumps(found, indent=2))
-        for item in [] if args.json else found:
+            return EXIT_OK
+        for item in found:
             state = "creator running" if item.get("creator_alive") else "creator gone"
             what = item["struct"] or f"? ({item.get('error')})"
             print(f"{item['name']}\t{what}\t{item['size']} bytes\t{state if item['struct'] else ''}".rstrip())

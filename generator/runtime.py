@@ -1129,8 +1129,6 @@ class _GroupUpdate(_typing.NamedTuple):
     position: int  # among the struct's groups
     rules: tuple[tuple[_Any, float, float, _Callable[[object], _Any]], ...]
     lock: Lock
-    journal: Journal | None
-    targets: tuple[tuple[memoryview | None, _Callable[[_Any], None]], ...]
     # A group written in one step (see _Packing): its pack, value classes, and its bytes in the block.
     packing: tuple[_Callable[..., bytes], tuple[type, ...] | None, memoryview] | None
 
@@ -1842,9 +1840,7 @@ class SharedStruct(_typing.Generic[_S]):
             if group.packing is not None and journal is None:
                 pack, classes, (start, end) = group.packing
                 packing = pack, classes, whole[self._base + start : self._base + end]
-            self._updates[group.name] = _GroupUpdate(
-                index, group.rules, lock, journal, self._group_targets[index], packing
-            )
+            self._updates[group.name] = _GroupUpdate(index, group.rules, lock, packing)
             # A named struct's locks guard its block alone: their hot-path calls are one C call each.
             acquire, release = (
                 (lock.acquire, lock.release)
@@ -2146,7 +2142,7 @@ class SharedStruct(_typing.Generic[_S]):
         return add_overflow(field.label, _cast(float, delta), field.low, field.high)
 
     def _update(self, name: str, values: tuple[_Any, ...]) -> None:
-        group, rules, lock, journal, targets, packing = self._updates[name]
+        group, rules, lock, packing = self._updates[name]
         if packing is not None and (
             # By type, not isinstance(), which believes a proxy's __class__.
             packing[1] is None
@@ -2177,15 +2173,7 @@ class SharedStruct(_typing.Generic[_S]):
         if not lock.acquire(False):
             self._wait(group)
         try:
-            if journal is not None:
-                self._put(group, checked)
-                return
-            for (cell, store), value in zip(targets, checked):  # noqa: B905
-                if value is not None:
-                    if cell is None:
-                        store(value)
-                    else:
-                        cell[0] = value
+            self._put(group, checked)
         finally:
             lock.release()
 
