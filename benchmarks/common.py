@@ -1,5 +1,5 @@
 """What benchmarks/run.py and benchmarks/named.py both measure with: the benchmark structs, the
-seed idiom they are compared with, and how a figure is written."""
+Value idiom they are compared with, and how a figure is written."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def load_bench_module(folder: Path) -> Any:
     return importlib.import_module("benchgen.bench")
 
 
-# The baseline of every figure: the seed article's idiom, which takes the lock three times an add.
+# The baseline of every figure: the classic Value idiom, which takes the lock three times an add.
 def seed_make() -> Any:
     return CTX.Value("q", 0)
 

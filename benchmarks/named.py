@@ -1,4 +1,4 @@
-"""Benchmarks of named structs: against the seed idiom, the anonymous struct and prometheus_client's multiprocess mode.
+"""Benchmarks of named structs: against the Value idiom, the anonymous struct and prometheus_client's multiprocess mode.
 
     python benchmarks/named.py            # full run (about 2 minutes)
     python benchmarks/named.py --quick    # under a minute
@@ -7,9 +7,9 @@ Needs prometheus_client (pip install prometheus_client), which runs in multiproc
 process writes its own file in PROMETHEUS_MULTIPROC_DIR, set to a fresh temporary folder before the
 import, and a collection reads them all. Three parts:
 
-1. One process: named add_value() against the seed idiom, the anonymous struct's add_value() and
+1. One process: named add_value() against the Value idiom, the anonymous struct's add_value() and
    prometheus_client's Counter.inc(); each way alternates with its baseline in chunks, as in run.py.
-2. Two processes (fork) adding to one counter at once, round by round against the seed idiom's run.
+2. Two processes (fork) adding to one counter at once, round by round against the Value idiom's run.
 3. Worker churn: short-lived workers (fork) that each add to a counter and exit; then the time to
    collect the total (prometheus: MultiProcessCollector + generate_latest; sharedgen: snapshot() of
    the named struct) and the files left behind, both in the same run, totals asserted exact.
@@ -167,7 +167,7 @@ def lock_pair(struct: Any, n: int) -> None:
         release()
 
 
-SEED = Way("seed idiom: with v.get_lock(): v.value += 1", seed_make, seed_add, 40_000)
+SEED = Way("Value idiom: with v.get_lock(): v.value += 1", seed_make, seed_add, 40_000)
 ANONYMOUS = Way("anonymous struct add_value()", anonymous_make, generated_add, 100_000)
 NAMED = Way("named struct add_value()", named_make, generated_add, 100_000, done=named_done, in_child=attached_anew)
 NAMED_SHARDED = Way(
@@ -193,7 +193,7 @@ NAMED_LOCK = Way(
     done=named_done,
 )
 WAYS = [SEED, ANONYMOUS, NAMED, NAMED_SHARDED, PROMETHEUS, ANONYMOUS_LOCK, NAMED_LOCK]
-# Ways compared with each other besides the seed: (the baseline of the comparison, the other).
+# Ways compared with each other besides the Value idiom: (the baseline of the comparison, the other).
 COMPARED = [(ANONYMOUS, NAMED), (PROMETHEUS, NAMED), (ANONYMOUS_LOCK, NAMED_LOCK)]
 
 
@@ -251,7 +251,7 @@ def measure(rounds: int, scale: float, processes: int) -> Results:
 
 def report(results: Results, processes: int) -> str:
     lines = [
-        f"| way | ns/op, 1 process | x seed, 1 proc. | x seed, {processes} proc. |",
+        f"| way | ns/op, 1 process | x Value, 1 proc. | x Value, {processes} proc. |",
         "|---|---|---|---|",
     ]
     for way in WAYS:
@@ -268,14 +268,14 @@ def report(results: Results, processes: int) -> str:
     one, many = results.ratios(SEED, NAMED)[0], results.contended_ratios(NAMED, processes)[0]
     verdict = "met" if min(one, many) >= 1.5 else "NOT met"
     lines.append(
-        f"target, named add at least 1.5x the seed idiom: {one:.2f}x (1 proc.), {many:.2f}x ({processes} proc.): {verdict}"
+        f"target, named add at least 1.5x the Value idiom: {one:.2f}x (1 proc.), {many:.2f}x ({processes} proc.): {verdict}"
     )
     lines.append(
         f"\nOne process: each way alternates with its baseline in {CHUNKS} chunks per round, each chunk on a fresh "
         f"object (a new named struct, unlinked after it). {processes} processes: forked children add at once, "
-        "the seed's Value and the anonymous struct inherited through fork, the named structs attached by name in "
+        "the classic Value and the anonymous struct inherited through fork, the named structs attached by name in "
         "each child (outside the timing), the prometheus counter made before the fork (each child writes its own "
-        "file); the ratio is to the seed idiom's run of the same round, and every total is asserted exact."
+        "file); the ratio is to the Value idiom's run of the same round, and every total is asserted exact."
     )
     return "\n".join(lines)
 
@@ -450,7 +450,7 @@ def main() -> int:
     scale = 0.15 if args.quick else 1.0
     adds = 100
     try:
-        print(f"# sharedgen named structs against the seed idiom and prometheus_client, {time.strftime('%Y-%m-%d')}")
+        print(f"# sharedgen named structs against the Value idiom and prometheus_client, {time.strftime('%Y-%m-%d')}")
         print(
             f"Python {platform.python_version()} ({platform.python_implementation()}), {platform.machine()}, "
             f"{os.cpu_count()} cores, {platform.platform()}; prometheus_client {version('prometheus_client')}; "

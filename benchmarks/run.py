@@ -1,4 +1,4 @@
-"""Benchmarks: generated structs against the seed idiom, hand-tuned code and Manager proxies.
+"""Benchmarks: generated structs against the Value idiom, hand-tuned code and Manager proxies.
 
     python benchmarks/run.py            # full run (several minutes), writes benchmarks/throughput.png
     python benchmarks/run.py --quick    # under a minute
@@ -161,7 +161,7 @@ def generated_array_add(h: Any, n: int) -> None:
 
 
 def generated_batched_add(c: Any, n: int) -> None:
-    """The seed's advice built in: 1000 adds collected locally per critical section."""
+    """The classic advice built in: 1000 adds collected locally per critical section."""
     for _ in range(max(1, n // 1000)):
         with c.batch() as batch:
             add = batch.add_value
@@ -170,7 +170,7 @@ def generated_batched_add(c: Any, n: int) -> None:
 
 
 WAYS = [
-    Way("seed idiom: with v.get_lock(): v.value += 1", seed_make, seed_add, 40_000),
+    Way("Value idiom: with v.get_lock(): v.value += 1", seed_make, seed_add, 40_000),
     Way("hand-tuned RawValue + Lock, bound methods", hand_make, hand_add, 100_000),
     Way("Manager().Value + Manager().Lock", manager_make, manager_add, 300, contended=False),
     Way("synchronized Value: read v.value", seed_make, synchronized_get, 100_000, contended=False),
@@ -257,7 +257,7 @@ def measure(rounds: int, scale: float, process_counts: list[int]) -> Results:
 
 def report(results: Results, process_counts: list[int]) -> str:
     counts = [1, *process_counts]
-    header = "| way | ns/op, 1 process | " + " | ".join(f"x seed, {c} proc." for c in counts) + " |"
+    header = "| way | ns/op, 1 process | " + " | ".join(f"x Value, {c} proc." for c in counts) + " |"
     lines = [header, "|" + "---|" * (len(counts) + 2)]
 
     for way in WAYS:
@@ -279,7 +279,7 @@ def report(results: Results, process_counts: list[int]) -> str:
     )
     lines.append(
         f"\nOne process: each way alternates with its baseline in {CHUNKS} chunks per round. Several processes: each "
-        "way's processes run on their own, and the ratio is to the seed idiom's run of the same round."
+        "way's processes run on their own, and the ratio is to the Value idiom's run of the same round."
     )
     return "\n".join(lines)
 

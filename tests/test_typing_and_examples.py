@@ -38,10 +38,10 @@ def test_generated_modules_import_only_the_standard_library() -> None:
         assert modules <= set(sys.stdlib_module_names), (path, modules - set(sys.stdlib_module_names))
 
 
-def run_seed_counter(*options: str) -> None:
-    """Run the seed's example and check its output, line by line, as the seed prints it."""
+def run_counter_example(*options: str) -> None:
+    """Run examples/counter.py and check its output, line by line, as the classic counter prints it."""
     result = subprocess.run(
-        [sys.executable, str(REPO / "examples" / "seed_counter.py"), *options],
+        [sys.executable, str(REPO / "examples" / "counter.py"), *options],
         capture_output=True,
         text=True,
         timeout=120,
@@ -62,13 +62,13 @@ def run_seed_counter(*options: str) -> None:
 
 @pytest.mark.interpreters
 @pytest.mark.parametrize("method", START_METHODS)
-def test_seed_counter_example(method: str) -> None:
-    run_seed_counter("--start-method", method)
+def test_counter_example(method: str) -> None:
+    run_counter_example("--start-method", method)
 
 
-def test_seed_counter_example_on_redis(redis_port: int) -> None:
+def test_counter_example_on_redis(redis_port: int) -> None:
     pytest.importorskip("redis", reason="redis-py is not installed (pip install 'sharedgen[redis]')")
-    run_seed_counter("--start-method", "spawn", "--redis", f"redis://127.0.0.1:{redis_port}/0")
+    run_counter_example("--start-method", "spawn", "--redis", f"redis://127.0.0.1:{redis_port}/0")
 
 
 @pytest.mark.interpreters

@@ -18,7 +18,7 @@ def add_many(counter: Counter, times: int) -> None:
 
 
 def add_in_locked_block(stats: WorkerStats, times: int) -> None:
-    """The seed's compound update, done right: two fields, one acquisition."""
+    """The classic compound update, done right: two fields, one acquisition."""
     for _ in range(times):
         with stats.locked_progress() as group:
             group.processed += 1

@@ -1,6 +1,6 @@
-"""The seed article's two-process counter, rewritten on the generated ``Counter``.
+"""The classic two-process counter, with the generated ``Counter`` instead of ``multiprocessing.Value``.
 
-    python examples/seed_counter.py [--start-method fork|spawn|forkserver] [--redis URL]
+    python examples/counter.py [--start-method fork|spawn|forkserver] [--redis URL]
 
 ``counter.add_value()`` is one atomic increment: one lock acquisition, no lost updates.
 With ``--redis redis://host:6379/0`` the same program keeps the counter in a Redis hash instead
@@ -34,7 +34,7 @@ def increment_worker(shared_counter: Counter | CounterOnRedis, count: int) -> No
     say(f"[Process-{pid}] Started")
     for _ in range(count):
         shared_counter.add_value()  # the critical section, in one call
-        time.sleep(0.001)  # simulate work, as the seed does
+        time.sleep(0.001)  # simulate work
     say(f"[Process-{pid}] Finished")
 
 
@@ -49,7 +49,7 @@ def main() -> int:
     if args.redis:
         import redis
 
-        counter = Counter.on_redis(redis.Redis.from_url(args.redis), "seed:counter")
+        counter = Counter.on_redis(redis.Redis.from_url(args.redis), "examples:counter")
         counter.value = 0
     else:
         counter = Counter(value=0, ctx=ctx)
