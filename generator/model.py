@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from sharedgen import __version__
-from sharedgen.runtime import shard_stride
+from sharedgen.runtime._layout import shard_stride
 from sharedgen.spec import (
     DEFAULT_GROUP,
     REDIS_SUFFIX,

@@ -21,8 +21,8 @@ if TYPE_CHECKING:
     import black
     import jinja2
 
-# The runtime every generated module imports: a module of this package, written beside them.
-RUNTIME_SOURCE = Path(__file__).with_name("runtime.py")
+# The runtime every generated module imports: a package of this one, written beside them.
+RUNTIME_PACKAGE = Path(__file__).with_name("runtime")
 RUNTIME_MODULE = "sharedgen_runtime"
 
 # black and jinja2 are imported on first use: a build whose outputs are all fresh never renders,
@@ -131,15 +131,10 @@ def header_line(module: ModuleModel) -> str:
 
 @functools.cache
 def runtime_names() -> tuple[str, ...]:
-    """The runtime's public names: what generated code may import from it (as ``_<name>``)."""
-    tree = ast.parse(RUNTIME_SOURCE.read_text(encoding="utf-8"))
-    names: list[str] = []
-    for node in tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
-            names.append(node.name)
-        elif isinstance(node, ast.Assign):
-            names += [target.id for target in node.targets if isinstance(target, ast.Name)]
-    return tuple(name for name in names if not name.startswith("_"))
+    """The runtime's public surface, its ``__all__``: what generated code may import from it (as ``_<name>``)."""
+    from sharedgen import runtime
+
+    return tuple(runtime.__all__)
 
 
 def identifiers(source: str) -> set[str]:

@@ -18,7 +18,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from sharedgen.pipeline import generate, runtime_module
+from sharedgen.pipeline import generate, runtime_files
 
 REPO = Path(__file__).resolve().parent.parent
 TESTS = Path(__file__).resolve().parent
@@ -70,14 +70,21 @@ def import_generated(schema: Path, name: str, folder: Path) -> ModuleType:
     package.mkdir(parents=True, exist_ok=True)
     (generated,) = generate([str(schema)], out_dir=package)
     (package / f"{name}.py").write_text(generated.source, encoding="utf-8")
-    runtime = runtime_module()
-    (package / f"{runtime.module_name}.py").write_text(runtime.source, encoding="utf-8")
+    write_runtime(package)
     if str(folder) not in sys.path:
         sys.path.insert(0, str(folder))
     importlib.invalidate_caches()
     for loaded in [loaded for loaded in sys.modules if loaded == package.name or loaded.startswith(f"{package.name}.")]:
         del sys.modules[loaded]
     return importlib.import_module(f"{package.name}.{name}")
+
+
+def write_runtime(folder: Path) -> None:
+    """Write the runtime package into an output folder, as the CLI does."""
+    for file in runtime_files():
+        path = folder / file.relative_path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(file.source, encoding="utf-8")
 
 
 def import_output(folder: Path, name: str) -> ModuleType:

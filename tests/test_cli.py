@@ -12,12 +12,18 @@ from pathlib import Path
 import pytest
 import sharedgen
 from sharedgen.cli import main
+from sharedgen.pipeline import runtime_files
 
 REPO = Path(__file__).resolve().parent.parent
 SCHEMA = "structs:\n  Counter:\n    fields:\n      value: {type: i}\n"
 
 
-RUNTIME = "sharedgen_runtime.py"  # beside every output folder's modules
+RUNTIME = "sharedgen_runtime"  # the runtime package beside every output folder's modules
+
+
+def runtime_lines(verb: str, folder: str) -> str:
+    """What the CLI prints of the runtime's files in ``folder``, one line each."""
+    return "".join(f"{verb} {folder}/{file.relative_path}\n" for file in runtime_files())
 
 
 def sharedgen_cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -82,14 +88,14 @@ def test_check_reports_fresh_stale_missing_and_orphaned(project: Path) -> None:
     generated.write_text(generated.read_text().replace("Shared struct", "Edited struct"))
     (project / "schemas" / "flags.json").unlink()
     (project / "generated" / "missing.py").unlink(missing_ok=True)
-    before = {p.name: p.read_bytes() for p in (project / "generated").iterdir()}
+    before = {p: p.read_bytes() for p in (project / "generated").rglob("*.py")}
     stale = sharedgen_cli("check", cwd=project)
     assert stale.returncode == 1
     assert "generated/counter.py: stale (from schemas/counter.yaml)" in stale.stderr
     assert "generated/flags.py: orphaned (its schema schemas/flags.json is gone)" in stale.stderr
     assert '-"""Edited structs' in stale.stdout and '+"""Shared structs' in stale.stdout  # a unified diff
     assert "--- generated/counter.py" in stale.stdout and "+++ generated/counter.py" in stale.stdout
-    assert {p.name: p.read_bytes() for p in (project / "generated").iterdir()} == before  # check writes nothing
+    assert {p: p.read_bytes() for p in (project / "generated").rglob("*.py")} == before  # check writes nothing
 
     rebuilt = sharedgen_cli("build", cwd=project)
     assert rebuilt.returncode == 0
@@ -138,9 +144,10 @@ def test_output_is_identical_whatever_cwd_spelling_order_and_hash_seed(
         result = sharedgen_cli(*args, cwd=cwd, env={"PYTHONHASHSEED": seed})
         assert result.returncode == 0, result.stderr
     for index in range(1, 5):
-        outputs.append({p.name: p.read_bytes() for p in (project / f"out{index}").iterdir()})
+        out = project / f"out{index}"
+        outputs.append({p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*.py")})
     assert all(output == outputs[0] for output in outputs)
-    assert len(outputs[0]) == 3  # two modules and the runtime
+    assert len(outputs[0]) == 2 + len(runtime_files())  # two modules and the runtime
 
 
 def test_same_schema_in_a_copied_project_gives_the_same_bytes(
@@ -214,7 +221,7 @@ def test_configuration_in_pyproject(tmp_path: Path) -> None:
     (tmp_path / "sub").mkdir()
     result = sharedgen_cli("build", cwd=tmp_path / "sub")  # found from a folder below, paths relative to the file
     assert result.returncode == 0, result.stderr
-    assert result.stdout == f"wrote ../src/shared/counter.py\nwrote ../src/shared/{RUNTIME}\n"
+    assert result.stdout == "wrote ../src/shared/counter.py\n" + runtime_lines("wrote", "../src/shared")
     assert sharedgen_cli("check", cwd=tmp_path).returncode == 0
     (tmp_path / "pyproject.toml").write_text("[tool.sharedgen]\nschema = 'defs'\n")
     bad = sharedgen_cli("check", cwd=tmp_path)
@@ -246,7 +253,7 @@ def test_quiet_and_verbose(project: Path) -> None:
     assert verbose.stdout.splitlines() == [
         "unchanged generated/counter.py",
         "unchanged generated/flags.py",
-        f"unchanged generated/{RUNTIME}",
+        *runtime_lines("unchanged", "generated").splitlines(),
     ]
     (project / "generated" / "flags.py").unlink()
     quiet_check = sharedgen_cli("check", "-q", cwd=project)
@@ -365,7 +372,7 @@ def test_a_name_the_terminal_cannot_show_is_escaped(tmp_path: Path) -> None:
     built = sharedgen_cli("build", cwd=tmp_path, env=ascii_only)
     assert (built.returncode, built.stdout, built.stderr) == (
         0,
-        f"wrote generated/gr\\xf6\\xdfe.py\nwrote generated/{RUNTIME}\n",
+        "wrote generated/gr\\xf6\\xdfe.py\n" + runtime_lines("wrote", "generated"),
         "",
     )
     (tmp_path / "schemas" / "größe.yaml").write_text("structs:\n  S: {fields: {x: {type: z}}}\n")

@@ -39,7 +39,7 @@ def test_an_interrupted_write_leaves_the_previous_file_intact(tmp_path: Path, mo
     with pytest.raises(KeyboardInterrupt):
         build(tmp_path / "counter.yaml", out)
     assert (out / "counter.py").read_bytes() == before
-    assert sorted(p.name for p in out.iterdir()) == ["counter.py", "sharedgen_runtime.py"]  # no temporary file left
+    assert sorted(p.name for p in out.iterdir()) == ["counter.py", "sharedgen_runtime"]  # no temporary file left
 
 
 def test_an_unwritable_output_folder_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -67,7 +67,7 @@ def test_a_symlinked_schema_keeps_its_own_name(tmp_path: Path) -> None:
     (tmp_path / "schemas").mkdir()
     (tmp_path / "schemas" / "linked.yaml").symlink_to(tmp_path / "real" / "original.yaml")
     assert build(tmp_path / "schemas", tmp_path / "out")[0] == 0
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["linked.py", "sharedgen_runtime.py"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["linked.py", "sharedgen_runtime"]
 
 
 @pytest.mark.interpreters

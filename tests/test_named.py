@@ -237,9 +237,10 @@ def test_a_holder_killed_inside_a_block_never_hangs_or_tears_a_group(everything:
 def test_an_unfinished_block_makes_attachers_give_up(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """A creator that died before publishing the header leaves a block attachers wait for, then refuse."""
     import generated.sharedgen_runtime as runtime
+    import generated.sharedgen_runtime._named as named
 
     (SHM / f"sharedgen-{name}").write_bytes(bytes(4096))
-    monkeypatch.setattr(runtime, "READY_TIMEOUT", 0.2)
+    monkeypatch.setattr(named, "READY_TIMEOUT", 0.2)
     with pytest.raises(runtime.NamedStructError, match="never finished"):
         Counter.attach(name)
     with pytest.raises(runtime.NamedStructError, match="never finished"):

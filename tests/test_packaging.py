@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import venv
 from pathlib import Path
 
 import pytest
+from sharedgen.pipeline import runtime_files
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -32,7 +34,8 @@ def test_installed_cli_builds_schemas_outside_the_repository(installed: Path, tm
         "structs:\n  Jobs:\n    fields:\n      done: {type: q, lock: work}\n      name: {type: u, length: 8}\n"
     )
     result = run(installed / "bin" / "sharedgen", "build", cwd=tmp_path)
-    assert result.stdout == "wrote generated/jobs.py\nwrote generated/sharedgen_runtime.py\n"
+    runtime = "".join(f"wrote generated/{file.relative_path}\n" for file in runtime_files())
+    assert result.stdout == "wrote generated/jobs.py\n" + runtime
     run(installed / "bin" / "sharedgen", "check", cwd=tmp_path)
     # The templates were installed inside the package, not read from this checkout.
     where = run(installed / "bin" / "python", "-c", "import sharedgen.templates as t; print(t.__file__)", cwd=tmp_path)
@@ -57,8 +60,8 @@ def test_generated_module_runs_where_no_third_party_package_exists(tmp_path: Pat
         "    print(s.processed, sorted(m for m in sys.modules if m.split('.')[0] in ('pydantic', 'jinja2', 'black', 'yaml', 'sharedgen')))\n"
     )
     (tmp_path / "use.py").write_text(script)
-    (tmp_path / "generated").mkdir()
-    for name in ("worker_stats.py", "sharedgen_runtime.py"):  # the output folder, shipped without sharedgen
-        (tmp_path / "generated" / name).write_bytes((REPO / "generated" / name).read_bytes())
+    # The output folder, shipped without sharedgen.
+    shutil.copytree(REPO / "generated" / "sharedgen_runtime", tmp_path / "generated" / "sharedgen_runtime")
+    shutil.copy(REPO / "generated" / "worker_stats.py", tmp_path / "generated")
     result = run(bare / "bin" / "python", "-I", "use.py", cwd=tmp_path)
     assert result.stdout == "200 []\n"

@@ -1,0 +1,259 @@
+"""What a shared-memory struct and its Redis twin share: the members made from a struct's table
+when its class is created (exchange, compare-and-set, a batch's adds), the locked block's working
+copy, the batch, get_lock and repr."""
+
+from __future__ import annotations
+
+import typing as _typing
+from collections.abc import Iterator as _Iterator
+from contextlib import contextmanager as _contextmanager
+from typing import Any as _Any
+from typing import ClassVar as _ClassVar
+from typing import Protocol as _Protocol
+from typing import TypeVar as _TypeVar
+from typing import cast as _cast
+
+from ._checks import check_index
+from ._layout import Layout
+from ._locks import Lock
+
+_S = _TypeVar("_S")
+_V = _TypeVar("_V")
+_V_contra = _TypeVar("_V_contra", contravariant=True)
+
+
+# The members that are no hot path are made here, once per struct class, from its table: the
+# generated class declares them with these types (and the runtime makes what it declares).
+class Exchange(_Protocol[_V]):
+    def __call__(self, value: _V) -> _V:
+        """Atomically set the field to value; return the old value."""
+        ...
+
+
+class CompareAndSet(_Protocol[_V_contra]):
+    def __call__(self, expected: _V_contra, value: _V_contra) -> bool:
+        """Atomically set the field to value if it equals expected; return whether it did."""
+        ...
+
+
+class BatchAdd(_Protocol[_V_contra]):
+    def __call__(self, delta: _V_contra = ...) -> None:
+        """Add delta to the batch's sum for the field (1 by default)."""
+        ...
+
+
+class BatchAddItem(_Protocol[_V_contra]):
+    def __call__(self, index: int, delta: _V_contra = ...) -> None:
+        """Add delta to the batch's sum for the array field's item index (1 by default)."""
+        ...
+
+
+def declared(cls: type, prefix: str) -> list[str]:
+    """The names after ``prefix`` of the members a generated class declares with that prefix."""
+    names = cls.__dict__.get("__annotations__", {})
+    return [name[len(prefix) :] for name in names if name.startswith(prefix)]
+
+
+def exchange_doc(field: str) -> str:
+    return f"Atomically set {field} to value; return the old value."
+
+
+def compare_and_set_doc(field: str) -> str:
+    return (
+        f"Atomically set {field} to value if it equals expected; return whether it did."
+    )
+
+
+def named_function(function: _Any, name: str, doc: str) -> _Any:
+    function.__name__ = function.__qualname__ = name
+    function.__doc__ = doc
+    return function
+
+
+def struct_repr(name: str, snapshot: _Any) -> str:
+    values = ", ".join(f"{key}={value!r}" for key, value in snapshot._asdict().items())
+    return f"{name}({values})"
+
+
+class View:
+    """A locked block's working copy of its group's fields (its subclasses' slots).
+
+    Its own members start with ``_``, which no field name does; ``changes()`` tells which
+    fields the block changed, and only those are written back.
+    """
+
+    __slots__ = ("_assigned", "_arrays_read")
+    _assigned: set[str]
+    _arrays_read: dict[str, list[object]]
+
+    def __init__(self, *values: object) -> None:
+        object.__setattr__(self, "_assigned", set())
+        object.__setattr__(self, "_arrays_read", {})
+        for name, value in zip(self.__slots__, values):  # noqa: B905
+            object.__setattr__(self, name, value)
+            if type(value) is list:
+                self._arrays_read[name] = value[:]
+
+    if (
+        not _typing.TYPE_CHECKING
+    ):  # type checkers check each assignment against the fields
+
+        def __setattr__(self, name: str, value: object) -> None:
+            assigned = self._assigned
+            if assigned is _ENDED:
+                raise RuntimeError(
+                    f"the locked block of this copy has ended: {name} = ... would be lost; "
+                    "assign inside the with block"
+                )
+            object.__setattr__(self, name, value)
+            assigned.add(name)
+
+
+# What a copy's assigned set becomes when its block ends: assignments after it are refused.
+_ENDED: set[str] = set()
+
+
+def end_view(view: View) -> None:
+    """The block is over: the copy takes no more assignments (they would be dropped)."""
+    object.__setattr__(view, "_assigned", _ENDED)
+
+
+def changes(view: View) -> set[str]:
+    """The fields a block assigned through its copy, and the arrays it changed in place."""
+    # The view's own members: this module's, though pyright counts only the class as their owner.
+    assigned = view._assigned  # pyright: ignore[reportPrivateUsage]
+    read = view._arrays_read  # pyright: ignore[reportPrivateUsage]
+    return assigned.union(
+        name
+        for name in read
+        if name not in assigned and getattr(view, name) != read[name]
+    )
+
+
+class Batch:
+    """Adds collected in this process; ``flush()`` (and the end of the ``batch()`` block) applies them.
+
+    ``_pending`` holds them by field position: a sum, or {item: sum} for an array. Each
+    ``add_<field>`` is a local addition (the point of a batch), made by the runtime from the
+    struct's table for each one the generated subclass declares.
+    """
+
+    __slots__ = ("_owner", "_pending")
+
+    def __init__(self, owner: _Any) -> None:
+        self._owner = owner
+        self._pending: list[_Any] = owner.__sharedgen_layout__.nothing_pending()
+
+    @staticmethod
+    def _make_add(layout: Layout, field: str) -> _Any:
+        """A batch's add_<field>: a local addition (an array's item: checked, then added)."""
+        index = layout.field_index[field]
+        spec = layout.fields[index]
+        exact = float if spec.kind == "float" else int
+        unit = exact(1)
+        normalize = spec.delta
+        if spec.storage == "array":
+
+            def add_item(self: Batch, item: object, delta: _Any = unit) -> None:
+                position = check_index(item, spec.length or 0, spec.label)
+                if delta.__class__ is not exact:
+                    delta = normalize(delta)
+                sums = self._pending[index]
+                sums[position] = sums.get(position, 0) + delta
+
+            doc = f"Add delta to the batch's sum for {field}[index]."
+            return named_function(add_item, f"add_{field}", doc)
+
+        def add(self: Batch, delta: _Any = unit) -> None:
+            if delta.__class__ is not exact:
+                delta = normalize(delta)
+            self._pending[index] += delta
+
+        return named_function(
+            add, f"add_{field}", f"Add delta to the batch's sum for {field}."
+        )
+
+    def flush(self) -> None:
+        """Apply the adds collected so far. Adds that would overflow raise OverflowError, change
+        nothing and stay pending: in shared memory those of their group (every other group
+        lands), on Redis all of them (every group lands in one call).
+        """
+        self._owner._flush(self._pending)
+
+
+# Every script first checks the leases of the groups it writes (KEYS[2], ...; none for fields
+# without a lock) against the caller's tokens (ARGV[1], ...; '' where it holds no lease, and one
+# '' when there is no lease). A script that did nothing answers a table: {1, j} another client
+# holds the j-th lease, {2, j} the caller's j-th lease ran out, {3, k} the k-th add would
+
+
+def written_back(layout: Layout, group: int, copy: View) -> list[_Any]:
+    """The checked values of the fields a locked block changed through its copy (None for the
+    others), in the group's order; the copy takes no assignment after this."""
+    changed = changes(copy)
+    end_view(copy)
+    fields = [layout.fields[i] for i in layout.groups[group].fields]
+    return [
+        f.check(getattr(copy, f.name)) if f.name in changed else None for f in fields
+    ]
+
+
+class StructBase(_typing.Generic[_S]):
+    """The members a shared-memory struct and its Redis twin share, made from their table."""
+
+    __slots__ = ()
+
+    __sharedgen_layout__: _ClassVar[Layout]
+
+    def __init_subclass__(cls) -> None:
+        layout: Layout | None = cls.__dict__.get("__sharedgen_layout__")
+        if layout is None:  # the runtime's own bases
+            return
+        for field in declared(cls, "exchange_"):
+            exchange, compare_and_set = cls._make_swaps(layout, field)
+            setattr(cls, f"exchange_{field}", exchange)
+            setattr(cls, f"compare_and_set_{field}", compare_and_set)
+        if layout.batch is not None:
+            make_add = Batch._make_add  # pyright: ignore[reportPrivateUsage]
+            for field in declared(layout.batch, "add_"):
+                setattr(layout.batch, f"add_{field}", make_add(layout, field))
+
+    @staticmethod
+    def _make_swaps(layout: Layout, field: str) -> tuple[_Any, _Any]:
+        """The struct's exchange_<field> and compare_and_set_<field>."""
+        raise NotImplementedError
+
+    def _lock_of(self, group: str) -> Lock:
+        """The lock of a group by name (KeyError for another name)."""
+        raise NotImplementedError
+
+    def _flush(self, pending: list[_Any]) -> None:
+        raise NotImplementedError
+
+    def snapshot(self) -> _S:
+        raise NotImplementedError
+
+    @_contextmanager
+    def _batch(self) -> _Iterator[_Any]:
+        collected = _cast("type[Batch]", self.__sharedgen_layout__.batch)(self)
+        try:
+            yield collected
+        finally:
+            collected.flush()
+
+    def _get_lock(self, group: str) -> Lock:
+        layout = self.__sharedgen_layout__
+        if not layout.groups:
+            raise ValueError(
+                f"{layout.name} has no lock group {group!r}: all its fields are lock: false"
+            )
+        try:
+            return self._lock_of(group)
+        except KeyError:
+            names = ", ".join(g.name for g in layout.groups)
+            raise ValueError(
+                f"{layout.name} has no lock group {group!r} (groups: {names})"
+            ) from None
+
+    def __repr__(self) -> str:
+        return struct_repr(type(self).__name__, self.snapshot())

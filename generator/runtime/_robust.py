@@ -1,0 +1,260 @@
+"""Locks that survive their holders: robust process-shared pthread mutexes, and the journals
+and parked marks that the next holder finishes when a holder died part-way."""
+
+from __future__ import annotations
+
+import ctypes as _ctypes
+import errno as _errno
+import functools as _functools
+import os as _os
+import sys as _sys
+import time as _time
+from collections.abc import Callable as _Callable
+from collections.abc import Sequence as _Sequence
+from typing import Any as _Any
+
+
+class _Timespec(_ctypes.Structure):
+    _fields_ = [("tv_sec", _ctypes.c_long), ("tv_nsec", _ctypes.c_long)]
+
+
+class _Pthread:
+    """libc's robust mutex calls. Calls that cannot block keep the GIL: that makes them a third cheaper."""
+
+    def __init__(self) -> None:
+        blocking, quick = _ctypes.CDLL(None), _ctypes.PyDLL(None)
+        self.timedlock = blocking.pthread_mutex_timedlock
+        self.trylock = quick.pthread_mutex_trylock
+        self.unlock = quick.pthread_mutex_unlock
+        # The same call with its result dropped, for a release that follows this thread's own
+        # acquire: its only failure (not the holder) cannot happen there, and no result is cheaper.
+        self.unlock_unchecked = quick["pthread_mutex_unlock"]
+        self.unlock_unchecked.restype = None
+        self.consistent = quick.pthread_mutex_consistent
+        self.init = quick.pthread_mutex_init
+        self.attr_init = quick.pthread_mutexattr_init
+        self.attr_destroy = quick.pthread_mutexattr_destroy
+        self.attr_settype = quick.pthread_mutexattr_settype
+        self.attr_setpshared = quick.pthread_mutexattr_setpshared
+        self.attr_setrobust = quick.pthread_mutexattr_setrobust
+
+
+def _load_pthread() -> _Pthread | None:
+    """Robust process-shared mutexes where the platform has them (Linux); else None."""
+    if not _sys.platform.startswith("linux"):
+        return None
+    try:
+        return _Pthread()
+    except (OSError, AttributeError):
+        return None
+
+
+pthread = _load_pthread()
+# <pthread.h> on Linux (glibc and musl alike).
+_PTHREAD_MUTEX_RECURSIVE = _PTHREAD_PROCESS_SHARED = _PTHREAD_MUTEX_ROBUST = 1
+# Longest a wait runs in C before Python gets to handle a signal such as Ctrl-C.
+_WAIT_SLICE = 0.1
+
+
+def _check_pthread(result: int) -> None:
+    if result:
+        raise OSError(result, _os.strerror(result))
+
+
+class Journal:
+    """Makes one group's write all or nothing even if the writing process dies part-way.
+
+    The new bytes of every field are saved in the block before any field changes; a writer
+    that died leaves the write pending, for the next process taking the lock to finish.
+    """
+
+    __slots__ = ("_area", "_flag", "_copies")
+
+    def __init__(self, area: memoryview, fields: tuple[_Any, ...]) -> None:
+        # area: room for the fields' bytes, then the pending flag.
+        self._area, self._flag = area, len(area) - 1
+        self._copies: list[tuple[memoryview, memoryview]] = []
+        offset = 0
+        for field in fields:
+            target = memoryview(field).cast("B")
+            self._copies.append((target, area[offset : offset + target.nbytes]))
+            offset += target.nbytes
+
+    def commit(self, staged: _Sequence[_Any]) -> None:
+        """Write local copies of the fields (in order) to the shared ones."""
+        self._area[: self._flag] = b"".join(bytes(copy) for copy in staged)
+        self._area[self._flag] = 1
+        self._copy_saved()
+        self._area[self._flag] = 0
+
+    def finish(self) -> None:
+        """Complete a commit whose writer died (called holding the lock, after a takeover)."""
+        if self._area[self._flag]:
+            self._copy_saved()
+            self._area[self._flag] = 0
+
+    def _copy_saved(self) -> None:
+        for target, source in self._copies:
+            target[:] = source
+
+
+class ParkedMark:
+    """A group's parked mark (see read_consistently): a holder that died parked leaves it odd,
+    and whoever takes its lock over makes it even again before changing the group."""
+
+    __slots__ = ("_marks", "_index")
+
+    def __init__(self, marks: _Any, index: int) -> None:
+        self._marks, self._index = marks, index
+
+    def finish(self) -> None:
+        if self._marks[self._index] % 2:
+            self._marks[self._index] += 1
+
+
+# A recoverable lock's shared words: room for a pthread_mutex_t anywhere, then how many times
+# a process took the lock over from a holder that died.
+_MUTEX_WORDS = 8
+LOCK_WORDS = _MUTEX_WORDS + 1
+
+
+class RecoverableLock:
+    """A re-entrant lock that survives its holder: a robust, process-shared pthread mutex.
+
+    When the holder dies, the kernel hands the lock to the next waiter, which finishes the
+    group write the holder was in the middle of. Structs sharing the lock may keep that write
+    in a journal the waiter's process does not have, so the waiter also counts the takeover
+    in the shared words, and each process, on taking the lock after a takeover it has not
+    seen, finishes any write pending in its own journals.
+    """
+
+    __slots__ = (
+        "_pthread",
+        "_mutex",
+        "_address",
+        "_takeovers",
+        "_journals",
+        "_takeovers_seen",
+    )
+
+    def __init__(self, words: _Any, initialize: bool = True) -> None:
+        """A lock in ``words`` (LOCK_WORDS of shared memory): a new one, or (initialize=False)
+        the one another process made there."""
+        assert pthread is not None, "made only where the platform has robust mutexes"
+        self._pthread = pthread
+        self._mutex = words
+        if initialize:
+            self._initialize()
+        self._open()
+
+    def _initialize(self) -> None:
+        pthread = self._pthread
+        attributes = (_ctypes.c_uint64 * 2)()
+        _check_pthread(pthread.attr_init(attributes))
+        try:
+            _check_pthread(pthread.attr_settype(attributes, _PTHREAD_MUTEX_RECURSIVE))
+            _check_pthread(pthread.attr_setpshared(attributes, _PTHREAD_PROCESS_SHARED))
+            _check_pthread(pthread.attr_setrobust(attributes, _PTHREAD_MUTEX_ROBUST))
+            _check_pthread(pthread.init(self._mutex, attributes))
+        finally:
+            pthread.attr_destroy(attributes)
+
+    def _open(self) -> None:
+        """This process's view of the shared takeover count (views do not travel); no journals yet."""
+        # The mutex passed by reference: ctypes converts that argument fastest.
+        self._address = _ctypes.byref(self._mutex)
+        self._takeovers = memoryview(self._mutex).cast("B").cast("Q")[_MUTEX_WORDS:]
+        self._journals: list[Journal | ParkedMark] = (
+            []
+        )  # of the groups this lock guards, in this process
+        self._takeovers_seen = 0
+
+    def __getstate__(self) -> object:
+        return self._mutex
+
+    def __setstate__(self, state: _Any) -> None:
+        assert pthread is not None, "unpickled on the machine that made it"
+        self._mutex = state
+        self._pthread = pthread
+        self._open()
+
+    def guard(self, journal: Journal | ParkedMark) -> None:
+        """Have this process finish the journal's write, should its writer die, when it next takes the lock."""
+        self._journals.append(journal)
+        self._takeovers_seen = (
+            -1
+        )  # it may hold a write a takeover elsewhere could not reach
+
+    def acquire(self, block: bool = True, timeout: float | None = None) -> bool:
+        result = self._pthread.trylock(self._address)
+        if (
+            result
+        ):  # busy, or its holder died; the common case, 0 (free or already ours), skips this
+            return self._settle(result, block, timeout)
+        if self._takeovers[0] != self._takeovers_seen:
+            self._catch_up()
+        return True
+
+    def _settle(self, result: int, block: bool, timeout: float | None) -> bool:
+        """After a first try that did not simply take the lock: wait, or take it over."""
+        if result == _errno.EBUSY and block:
+            result = self._wait(timeout)
+        if result == _errno.EOWNERDEAD:
+            # The holder died: the lock is ours, and a group it guards may be half-written.
+            self._takeovers[0] += 1
+            result = self._pthread.consistent(self._address)
+        if result in (_errno.EBUSY, _errno.ETIMEDOUT):
+            return False
+        _check_pthread(result)
+        if self._takeovers[0] != self._takeovers_seen:
+            self._catch_up()
+        return True
+
+    def _catch_up(self) -> None:
+        """Finish the writes pending in this process's journals: a takeover happened."""
+        self._takeovers_seen = self._takeovers[0]
+        for journal in self._journals:
+            journal.finish()
+
+    def calls(self) -> tuple[_Callable[[bool], bool], _Callable[[], None]]:
+        """acquire and release for a lock that guards one block's groups only (a named struct's):
+        the first try and the release are one C call each. A takeover by another process needs no
+        catching up here: that process finished the write, the journal being in the block.
+        """
+        trylock = _functools.partial(self._pthread.trylock, self._address)
+        settle = self._settle
+
+        def acquire(block: bool = True, timeout: float | None = None) -> bool:
+            result: int = trylock()
+            return settle(result, block, timeout) if result else True
+
+        return acquire, _functools.partial(
+            self._pthread.unlock_unchecked, self._address
+        )
+
+    def _wait(self, timeout: float | None) -> int:
+        """Wait in slices, so that Python handles signals such as Ctrl-C between them."""
+        deadline = None if timeout is None else _time.time() + timeout
+        while True:
+            now = _time.time()
+            if deadline is not None and now >= deadline:
+                return _errno.ETIMEDOUT
+            until = (
+                now + _WAIT_SLICE
+                if deadline is None
+                else min(deadline, now + _WAIT_SLICE)
+            )
+            moment = _Timespec(int(until), int(until % 1 * 1e9))
+            result: int = self._pthread.timedlock(self._address, _ctypes.byref(moment))
+            if result != _errno.ETIMEDOUT:
+                return result
+
+    def release(self) -> None:
+        if self._pthread.unlock(self._address):
+            raise RuntimeError("cannot release a lock this thread does not hold")
+
+    def __enter__(self) -> bool:
+        return self.acquire()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.release()

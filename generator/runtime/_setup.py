@@ -1,0 +1,219 @@
+"""How a struct is set up in a process: its block's C objects and memoryviews, its journals,
+its locks and their hot-path calls, and the members made per class (exchange, compare-and-set).
+These are SharedStruct's own; ``self`` is the struct."""
+
+# pyright: reportPrivateUsage=false
+
+from __future__ import annotations
+
+import ctypes as _ctypes
+import functools as _functools
+import importlib as _importlib
+import typing as _typing
+from collections.abc import Mapping as _Mapping
+from multiprocessing.context import BaseContext as _BaseContext
+from typing import Any as _Any
+from typing import cast as _cast
+
+from ._base import compare_and_set_doc, exchange_doc, named_function
+from ._layout import GroupUpdate, Layout, accessors
+from ._locks import Lock, enlist, make_locks, new_recoverable_lock, wait_for_lock
+from ._robust import Journal, ParkedMark, RecoverableLock, pthread
+
+if _typing.TYPE_CHECKING:
+    from ._struct import SharedStruct
+
+
+@staticmethod
+def make_swaps(layout: Layout, field: str) -> tuple[_Any, _Any]:
+    """A struct's exchange_<field> and compare_and_set_<field>."""
+    index = layout.field_index[field]
+    exact, low, high, check = layout.fields[index].rule
+    group = layout.fields[index].group or 0
+
+    def exchange(self: SharedStruct[_Any], value: _Any) -> _Any:
+        if value.__class__ is not exact or not low <= value <= high:
+            value = check(value)
+        lock = self._group_locks[group]
+        if not lock.acquire(False):
+            self._wait(group)
+        try:
+            cell = self._cells[index]
+            if cell is None:
+                old = self._loads[index]()
+                self._store(index, value)
+                return old
+            old = cell[0]
+            cell[0] = value
+            return old
+        finally:
+            lock.release()
+
+    def compare_and_set(self: SharedStruct[_Any], expected: _Any, value: _Any) -> bool:
+        if value.__class__ is not exact or not low <= value <= high:
+            value = check(value)
+        lock = self._group_locks[group]
+        if not lock.acquire(False):
+            self._wait(group)
+        try:
+            cell = self._cells[index]
+            if cell is None:
+                if self._loads[index]() != expected:
+                    return False
+                self._store(index, value)
+            elif cell[0] != expected:
+                return False
+            else:
+                cell[0] = value
+            return True
+        finally:
+            lock.release()
+
+    return (
+        named_function(exchange, f"exchange_{field}", exchange_doc(field)),
+        named_function(
+            compare_and_set,
+            f"compare_and_set_{field}",
+            compare_and_set_doc(field),
+        ),
+    )
+
+
+def allocate(
+    self: SharedStruct[_Any],
+    values: tuple[object, ...],
+    ctx: _BaseContext | None,
+    locks: _Mapping[str, Lock] | None,
+) -> None:
+    """Check the initial values, then allocate the block and the locks."""
+    layout = self.__sharedgen_layout__
+    checked = [
+        field.check(value) for field, value in zip(layout.fields, values, strict=True)
+    ]
+    context: _BaseContext = (
+        _importlib.import_module("multiprocessing").get_context()
+        if ctx is None
+        else ctx
+    )
+    self._start_method = context.get_start_method()
+    self._block = context.RawArray(_ctypes.c_ubyte, layout.size)
+    self._base, self._name = 0, None
+    self._open()
+    for field, storage, value in zip(
+        layout.fields, self._storage, checked, strict=True
+    ):
+        field.write(storage, value)
+    recover = layout.recover_locks and pthread is not None
+
+    def new_lock() -> Lock:
+        return new_recoverable_lock(context) if recover else context.RLock()
+
+    self._shard_locks = {f.name: new_lock() for f in layout.fields if f.shards}
+    if not layout.groups and locks:
+        raise ValueError(f"{layout.name} has no lock groups")
+    group_names = tuple(group.name for group in layout.groups)
+    self._bind(make_locks(layout.name, group_names, locks, new_lock))
+
+
+def open_block(self: SharedStruct[_Any]) -> None:
+    """This process's views of the block (views do not travel to other processes)."""
+    layout, block, base = self.__sharedgen_layout__, self._block, self._base
+    storage: list[_Any] = []
+    for index, field in enumerate(layout.fields):
+        shared = field.ctype.from_buffer(block, base + field.offset)
+        storage.append(shared)
+        setattr(self, f"_raw_{field.name}", shared)
+        if field.cell:
+            cell = memoryview(shared).cast("B").cast(field.code)  # type: ignore[call-overload]
+            setattr(self, f"_cell_{field.name}", cell)
+        if field.shards:
+            table = _ctypes.c_uint64 * max(2, 2 * (field.shards - 1))
+            owners = table.from_buffer(block, base + layout.owners_offsets[index])
+            setattr(self, f"_shardowners_{field.name}", owners)
+            setattr(
+                self, f"_shardfork_{field.name}", -1
+            )  # claims stay with the process that made them
+    self._storage = tuple(storage)
+    self._loads, self._stores = (
+        tuple(calls)
+        for calls in zip(*map(accessors, layout.fields, storage), strict=True)
+    )
+    self._cells = tuple(
+        (
+            memoryview(shared).cast("B").cast(field.code)  # type: ignore[call-overload]
+            if field.storage == "scalar" and field.code != "u"
+            else None
+        )
+        for field, shared in zip(layout.fields, storage, strict=True)
+    )
+    self._group_targets = tuple(
+        tuple((self._cells[i], self._stores[i]) for i in group.fields)
+        for group in layout.groups
+    )
+    whole = memoryview(block).cast("B")
+    self._read_raw = _functools.partial(layout.unpack, whole, base)
+    self._decoding = layout.decoding
+    recovering = layout.recover_locks or self._name is not None
+    self._journals = tuple(
+        (
+            Journal(
+                whole[base + group.journal_offset :][: group.journal_size + 1],
+                tuple(self._storage[i] for i in group.fields),
+            )
+            if recovering
+            else None
+        )
+        for group in layout.groups
+    )
+    if layout.parks:
+        marks = _ctypes.c_uint64 * len(layout.groups)
+        self._parked = marks.from_buffer(block, base + layout.parked_offset)
+
+
+def bind_locks(self: SharedStruct[_Any], locks: dict[str, Lock]) -> None:
+    layout = self.__sharedgen_layout__
+    self._locks = locks
+    self._group_locks = tuple(locks[group.name] for group in layout.groups)
+    self._only_lock = self._group_locks[0] if len(self._group_locks) == 1 else None
+    for field in layout.fields:
+        if field.shards:
+            setattr(self, f"_shardlock_{field.name}", self._shard_locks[field.name])
+    if layout.parks:
+        # Each distinct lock once (groups may share an injected lock), in the groups' order.
+        self._lock_order = tuple(
+            dict((id(lock), (group, lock)) for group, lock in locks.items()).values()
+        )
+        self._blocks: list[tuple[Lock, tuple[int, int]]] = (
+            []
+        )  # (lock, holder) of each locked block open in this process
+        for index, (_, lock) in enumerate(self._lock_order):
+            enlist(lock, ParkedMark(self._parked, index))
+    self._updates = {}
+    whole = memoryview(self._block).cast("B")
+    for index, (group, lock, journal) in enumerate(
+        zip(layout.groups, self._group_locks, self._journals, strict=True)
+    ):
+        packing = None
+        if group.packing is not None and journal is None:
+            pack, classes, (start, end) = group.packing
+            packing = pack, classes, whole[self._base + start : self._base + end]
+        self._updates[group.name] = GroupUpdate(index, group.rules, lock, packing)
+        # A named struct's locks guard its block alone: their hot-path calls are one C call each.
+        acquire, release = (
+            (lock.acquire, lock.release)
+            if self._name is None
+            else _cast(RecoverableLock, lock).calls()
+        )
+        setattr(self, f"_acquire_{group.name}", acquire)
+        setattr(self, f"_release_{group.name}", release)
+        wait = _functools.partial(
+            wait_for_lock,
+            lock,
+            layout.lock_timeout,
+            layout.name,
+            group.name,
+            acquire,
+        )
+        setattr(self, f"_wait_{group.name}", wait)
+        if journal is not None:
+            enlist(lock, journal)

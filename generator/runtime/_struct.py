@@ -1,0 +1,492 @@
+"""The base of every generated struct: its block and locks, group writes and their journals,
+locked blocks, batches, snapshots and pickling. The struct writes its hot paths out itself.
+"""
+
+from __future__ import annotations
+
+import struct as _struct
+import typing as _typing
+from collections.abc import Callable as _Callable
+from collections.abc import Iterator as _Iterator
+from collections.abc import Mapping as _Mapping
+from collections.abc import Sequence as _Sequence
+from contextlib import contextmanager as _contextmanager
+from multiprocessing.context import BaseContext as _BaseContext
+from typing import Any as _Any
+from typing import ClassVar as _ClassVar
+from typing import TypeVar as _TypeVar
+from typing import cast as _cast
+
+from ._base import (
+    StructBase,
+    end_view,
+    written_back,
+)
+from ._checks import add_overflow, batch_refused, check_index
+from ._consistent import read_consistently
+from ._layout import NO_CUT, Decoding, GroupUpdate, Layout, new_snapshot
+from ._locks import Lock, wait_for_lock
+from ._process import check_inheritance, holder
+from ._robust import Journal
+from ._setup import allocate, bind_locks, make_swaps, open_block
+from ._shards import sum_shards
+
+_S = _TypeVar("_S")
+_Self = _TypeVar("_Self", bound="SharedStruct[_Any]")
+
+
+class SharedStruct(StructBase[_S]):
+    """What every generated struct shares; the struct writes its per-field hot paths out itself.
+
+    Its subclass holds, per field, the C object in the block (``_raw_<field>``) and, per lock
+    group, the bound ``_acquire_<group>``, ``_wait_<group>`` and ``_release_<group>``.
+    """
+
+    __slots__ = (
+        "_start_method",
+        "_block",
+        "_storage",
+        "_locks",
+        "_group_locks",
+        "_lock_order",
+        "_blocks",
+        "_parked",
+        "_journals",
+        "_shard_locks",
+        "_read_raw",
+        "_loads",
+        "_stores",
+        "_cells",
+        "_group_targets",
+        "_only_lock",
+        "_decoding",
+        "_updates",
+        "_base",
+        "_name",
+    )
+
+    __sharedgen_layout__: _ClassVar[Layout]
+    _start_method: str
+    _block: _Any  # a RawArray of bytes
+    _storage: tuple[_Any, ...]  # each field's C object in the block
+    _locks: dict[str, Lock]
+    _group_locks: tuple[Lock, ...]
+    _lock_order: tuple[tuple[str, Lock], ...]
+    _blocks: list[tuple[Lock, tuple[int, int]]]
+    _parked: _Any
+    _journals: tuple[Journal | None, ...]
+    _shard_locks: dict[str, Lock]
+    _read_raw: _Callable[[], tuple[_Any, ...]]
+    _loads: tuple[_Callable[[], _Any], ...]  # each field's whole value, read (C calls)
+    _stores: tuple[_Callable[[_Any], None], ...]  # and written
+    # Scalars are read and written faster as item 0 of a memoryview in their C format (None: not
+    # a scalar, or a wchar_t, which no memoryview format holds).
+    _cells: tuple[memoryview | None, ...]
+    _group_targets: tuple[
+        tuple[tuple[memoryview | None, _Callable[[_Any], None]], ...], ...
+    ]
+    _only_lock: Lock | None  # a struct of one lock group: its lock
+    # The layout's parts that snapshot() and update_<group>() use, in slots: an instance's slot
+    # is read faster than a class attribute.
+    _decoding: Decoding
+    _updates: dict[str, GroupUpdate]
+    _base: int  # where the fields start in the block (after a named struct's header)
+    _name: str | None  # a named struct's name
+    #: The schema of this struct, for tools: each field's type code, length, lock group, shards.
+    __sharedgen_fields__: _ClassVar[dict[str, dict[str, _Any]]]
+
+    def __init_subclass__(cls) -> None:
+        super().__init_subclass__()
+        cls.__sharedgen_fields__ = cls.__sharedgen_layout__.metadata
+
+    _make_swaps = staticmethod(make_swaps)
+
+    def _create(
+        self,
+        values: tuple[object, ...],
+        ctx: _BaseContext | None,
+        locks: _Mapping[str, Lock] | None,
+    ) -> None:
+        """Check the initial values, then allocate the block and the locks."""
+        allocate(self, values, ctx, locks)
+
+    def _open(self) -> None:
+        """This process's views of the block (views do not travel to other processes)."""
+        open_block(self)
+
+    def _bind(self, locks: dict[str, Lock]) -> None:
+        bind_locks(self, locks)
+
+    @classmethod
+    def attach(cls: type[_Self], name: str) -> _Self:
+        """The named struct ``name``, made by create() or open() in any process of this machine.
+
+        FileNotFoundError if there is none; NamedStructError (a ValueError) if the block is not
+        this struct's: not sharedgen's, damaged, or made from another layout of the schema.
+        """
+        return cls._named(name, None, 0o600, exclusive=False)
+
+    @classmethod
+    def _named(
+        cls: type[_Self],
+        name: str,
+        values: tuple[object, ...] | None,
+        mode: int,
+        exclusive: bool,
+    ) -> _Self:
+        """Create (values given) or attach to a named struct; exclusive: the name must be new."""
+        # Named-block code is imported by the first process that names a struct.
+        from . import _named
+
+        return _named.open_named(cls, name, values, mode, exclusive)
+
+    @property
+    def name(self) -> str | None:
+        """A named struct's name (None for a struct made by the constructor)."""
+        return self._name
+
+    @property
+    def __sharedgen_name__(self) -> str | None:
+        """The same, for a struct with a field called ``name`` (which then wins over it)."""
+        return self._name
+
+    def close(self) -> None:
+        """Unmap this process's view of a named struct; the struct lives on for the others.
+        Closing again does nothing; any other use of a closed struct raises ValueError.
+        """
+        if self._name is None:
+            raise ValueError(
+                f"only a named struct is closed; this {self.__sharedgen_layout__.name} has no name"
+            )
+        if not is_closed(self):
+            from . import _named
+
+            _named.close(self)
+
+    def unlink(self) -> None:
+        """Remove the name: no process can attach any more; those attached keep working."""
+        if self._name is None:
+            raise ValueError(
+                f"only a named struct is unlinked; this {self.__sharedgen_layout__.name} has no name"
+            )
+        from . import _named
+
+        _named.unlink(self._name)
+
+    def __enter__(self: _Self) -> _Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._name is not None:
+            self.close()
+
+    def __reduce__(self) -> tuple[object, ...]:
+        """A named struct travels as its name (by any route); others as their shared memory."""
+        if self._name is not None:
+            return type(self).attach, (self._name,)
+        return restored, (type(self), self.__getstate__())
+
+    def __getstate__(self) -> tuple[object, ...]:
+        check_inheritance(self.__sharedgen_layout__.name, self._start_method)
+        return self._start_method, self._block, self._locks, self._shard_locks
+
+    def __setstate__(self, state: tuple[_Any, ...]) -> None:
+        self._start_method, self._block, locks, self._shard_locks = state
+        self._base, self._name = 0, None
+        self._open()
+        self._bind(locks)
+
+    def _take(self, group: int) -> Lock:
+        """Take a group's lock (the caller releases it)."""
+        lock = self._group_locks[group]
+        if not lock.acquire(False):
+            self._wait(group)
+        return lock
+
+    def _wait(self, group: int) -> None:
+        """Take a group's lock that a first try found busy."""
+        layout = self.__sharedgen_layout__
+        wait_for_lock(
+            self._group_locks[group],
+            layout.lock_timeout,
+            layout.name,
+            layout.groups[group].name,
+        )
+
+    def _put(self, group: int, values: _Sequence[object]) -> None:
+        """Store checked values of a group's fields (None keeps one); the caller holds the lock."""
+        journal = self._journals[group]
+        if journal is None:
+            for (cell, store), value in zip(  # noqa: B905
+                self._group_targets[group], values
+            ):
+                if value is None:
+                    continue
+                if cell is not None:
+                    cell[0] = value  # type: ignore[call-overload]
+                else:
+                    store(value)
+            return
+        # Write copies, then commit them in one step.
+        layout = self.__sharedgen_layout__
+        indexes = layout.groups[group].fields
+        copies: list[_Any] = [
+            _cast(_Any, type(self._storage[i])).from_buffer_copy(self._storage[i])
+            for i in indexes
+        ]
+        for index, copy, value in zip(indexes, copies, values):  # noqa: B905
+            if value is not None:
+                layout.fields[index].write(copy, value)
+        journal.commit(copies)
+
+    def _store(self, index: int, value: object) -> None:
+        """Store one checked value; the caller holds the lock. A value stored in several steps
+        (an array, a string) goes through its group's journal where the struct has journals
+        (recover_locks, and every named struct), so that a writer's death leaves it whole.
+        """
+        field = self.__sharedgen_layout__.fields[index]
+        cell = self._cells[index]
+        if cell is not None:
+            cell[0] = value  # type: ignore[call-overload]
+            return
+        group = field.group
+        if not field.in_steps or group is None or self._journals[group] is None:
+            self._stores[index](value)
+            return
+        indexes = self.__sharedgen_layout__.groups[group].fields
+        self._put(group, [value if i == index else None for i in indexes])
+
+    def _put_one(self, name: str, value: object) -> None:
+        self._store(self.__sharedgen_layout__.field_index[name], value)
+
+    def _check(self, name: str, value: object) -> _Any:
+        """A value for a field, checked (the slow path of a setter: another type, or out of range)."""
+        layout = self.__sharedgen_layout__
+        return layout.fields[layout.field_index[name]].check(value)
+
+    def _check_items(self, name: str, values: object) -> list[_Any]:
+        """The items for an array field, checked (a list: what its C array takes)."""
+        items: list[_Any] = self._check(name, values)
+        return items
+
+    def _delta(self, name: str, delta: object) -> _Any:
+        """An add's delta of another type than the field's (numpy ints, Fractions), or TypeError."""
+        layout = self.__sharedgen_layout__
+        return layout.fields[layout.field_index[name]].delta(delta)
+
+    def _index(self, name: str, index: object) -> int:
+        """An array field's index of another type, or negative (counted from the end), or IndexError."""
+        layout = self.__sharedgen_layout__
+        field = layout.fields[layout.field_index[name]]
+        return check_index(index, field.length or 0, field.label)
+
+    def _overflow(self, name: str, delta: object) -> OverflowError:
+        layout = self.__sharedgen_layout__
+        field = layout.fields[layout.field_index[name]]
+        return add_overflow(field.label, _cast(float, delta), field.low, field.high)
+
+    def _update(self, name: str, values: tuple[_Any, ...]) -> None:
+        group, rules, lock, packing = self._updates[name]
+        if packing is not None and (
+            # By type, not isinstance(), which believes a proxy's __class__.
+            packing[1] is None
+            or all(map(issubclass, map(type, values), packing[1]))
+        ):
+            pack, _, window = packing
+            try:
+                data = pack(*values)
+            except (_struct.error, TypeError, ValueError, OverflowError):
+                pass  # the checks below say which value is wrong
+            else:
+                if not lock.acquire(False):
+                    self._wait(group)
+                try:
+                    window[:] = data
+                finally:
+                    lock.release()
+                return
+        # As the setters: numbers of the exact type and in range pass without a call.
+        checked = [
+            (
+                value
+                if value is None or (value.__class__ is exact and low <= value <= high)
+                else check(value)
+            )
+            for value, (exact, low, high, check) in zip(values, rules)  # noqa: B905
+        ]
+        if not lock.acquire(False):
+            self._wait(group)
+        try:
+            self._put(group, checked)
+        finally:
+            lock.release()
+
+    @_contextmanager
+    def _locked(self, name: str) -> _Iterator[_Any]:
+        layout = self.__sharedgen_layout__
+        group = layout.group_index[name]
+        indexes = layout.groups[group].fields
+        lock = self._take(group)
+        try:
+            block = (lock, holder())
+            if layout.parks:
+                self._blocks.append(block)
+            copy = layout.views[group](
+                *(layout.fields[i].read(self._storage[i]) for i in indexes)
+            )
+            try:
+                yield copy
+            except BaseException:
+                end_view(copy)
+                raise
+            finally:
+                if layout.parks:
+                    self._blocks.remove(block)
+            values = written_back(layout, group, copy)
+            if any(value is not None for value in values):
+                self._put(group, values)
+        finally:
+            lock.release()
+
+    def _apply(self, group: int, deltas: dict[int, _Any]) -> None:
+        """Add a batch's deltas (by field; arrays: by item) to a group's fields, all or none."""
+        fields = self.__sharedgen_layout__.fields
+        totals: dict[int, _Any] = {}
+        lock = self._take(group)
+        try:
+            for index, delta in deltas.items():
+                field, current = fields[index], fields[index].read(self._storage[index])
+                if field.storage == "array":
+                    total = current[:]
+                    for item, change in delta.items():
+                        total[item] = current[item] + change
+                        if not field.fits(total[item], current[item], change):
+                            raise add_overflow(
+                                field.label, change, field.low, field.high
+                            )
+                else:
+                    total = current + delta
+                    if not field.fits(total, current, delta):
+                        raise add_overflow(field.label, delta, field.low, field.high)
+                totals[index] = total
+            self._put(
+                group,
+                [totals.get(i) for i in self.__sharedgen_layout__.groups[group].fields],
+            )
+        finally:
+            lock.release()
+
+    def _flush(self, pending: list[_Any]) -> None:
+        """A batch's flush: each group in one critical section; a group that would overflow
+        changes nothing and its adds stay pending, while every other group lands."""
+        layout = self.__sharedgen_layout__
+        refused: list[tuple[str, OverflowError]] = []
+        cleared = layout.nothing_pending()
+        for index, group in enumerate(layout.groups):
+            deltas = {i: pending[i] for i in group.fields if pending[i]}
+            if not deltas:
+                continue
+            try:
+                self._apply(index, deltas)
+            except OverflowError as error:
+                refused.append((group.name, error))
+            else:
+                for i in deltas:
+                    pending[i] = cleared[i]
+        if refused:
+            raise batch_refused(layout.name, *zip(*refused, strict=True))
+
+    def snapshot(self) -> _S:
+        """A consistent copy of every field, taken while no group can change."""
+        lock = self._only_lock
+        if lock is not None:
+            if not lock.acquire(False):
+                self._wait(0)
+            try:
+                raw = self._read_raw()
+            finally:
+                lock.release()
+        else:
+            raw = self._read_unlocked_or_several()
+        # Decoded with the locks let go.
+        snapshot_class, cut, fixes = self._decoding
+        snapshot: _S
+        if cut is None:  # every value as it is
+            snapshot = new_snapshot(snapshot_class, raw)
+            return snapshot
+        if fixes is None:
+            return self._decode(raw)
+        values = list(raw)
+        if cut != NO_CUT:  # a C string ends at its first NUL
+            values[cut] = values[cut].partition(b"\0")[0]
+        if fixes:
+            for index, fix in fixes:
+                values[index] = fix(values[index])
+        snapshot = new_snapshot(snapshot_class, values)
+        return snapshot
+
+    def _read_unlocked_or_several(self) -> tuple[_Any, ...]:
+        """The block's values when the struct has no lock group, or several."""
+        layout = self.__sharedgen_layout__
+        if not layout.parks:
+            return self._read_raw()
+        return read_consistently(
+            layout.name,
+            self._lock_order,
+            self._parked,
+            self._blocks,
+            layout.lock_timeout,
+            self._read_raw,
+        )
+
+    def _decode(self, raw: tuple[_Any, ...]) -> _S:
+        layout, at = self.__sharedgen_layout__, 0
+        values: list[_Any] = []
+        for index, field in enumerate(layout.fields):
+            if field.shards:
+                values.append(
+                    sum_shards(
+                        self._storage[index],
+                        field.stride,
+                        self._shard_locks[field.name],
+                        layout.lock_timeout,
+                        field.label,
+                    )
+                )
+                continue
+            value, at = field.decode(raw, at)
+            values.append(value)
+        return _cast(_S, new_snapshot(layout.snapshot, values))
+
+    def _lock_of(self, group: str) -> Lock:
+        return self._locks[group]
+
+    def __repr__(self) -> str:
+        if is_closed(self):
+            return f"<{type(self).__name__} {self._name!r}, closed>"
+        return super().__repr__()
+
+
+class Closed:
+    """What every member of a closed named struct becomes: any use of it raises ValueError."""
+
+    __slots__ = ("_message",)
+
+    def __init__(self, name: str) -> None:
+        self._message = f"named struct {name!r} is closed"
+
+    def _refuse(self, *args: object) -> _typing.NoReturn:
+        raise ValueError(self._message)
+
+    __getattr__ = __call__ = __getitem__ = __setitem__ = _refuse
+
+
+def is_closed(struct: SharedStruct[_Any]) -> bool:
+    return isinstance(getattr(struct, "_block", None), Closed)
+
+
+def restored(cls: type[_Self], state: tuple[_Any, ...]) -> _Self:
+    """An anonymous struct unpickled in a child process."""
+    struct = cls.__new__(cls)
+    struct.__setstate__(state)
+    return struct
