@@ -167,7 +167,7 @@ class Histogram(_SharedStruct[HistogramSnapshot]):
         if not self._acquire_default(False):
             self._wait_default()
         try:
-            self._raw_buckets[:] = value
+            self._put_one("buckets", value)
         finally:
             self._release_default()
 
@@ -205,7 +205,7 @@ class Histogram(_SharedStruct[HistogramSnapshot]):
         if not self._acquire_default(False):
             self._wait_default()
         try:
-            self._raw_weights[:] = value
+            self._put_one("weights", value)
         finally:
             self._release_default()
 

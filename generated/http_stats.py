@@ -688,7 +688,7 @@ class HttpStats(_SharedStruct[HttpStatsSnapshot]):
         if not self._acquire_requests(False):
             self._wait_requests()
         try:
-            self._raw_worker_in_flight[:] = value
+            self._put_one("worker_in_flight", value)
         finally:
             self._release_requests()
 
@@ -726,7 +726,7 @@ class HttpStats(_SharedStruct[HttpStatsSnapshot]):
         if not self._acquire_requests(False):
             self._wait_requests()
         try:
-            self._raw_latency_buckets[:] = value
+            self._put_one("latency_buckets", value)
         finally:
             self._release_requests()
 
@@ -843,7 +843,7 @@ class HttpStats(_SharedStruct[HttpStatsSnapshot]):
         if not self._acquire_workers(False):
             self._wait_workers()
         try:
-            self._raw_worker_pids[:] = value
+            self._put_one("worker_pids", value)
         finally:
             self._release_workers()
 

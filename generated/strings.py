@@ -172,7 +172,7 @@ class JobInfo(_SharedStruct[JobInfoSnapshot]):
         if not self._acquire_default(False):
             self._wait_default()
         try:
-            self._raw_label.value = value
+            self._put_one("label", value)
         finally:
             self._release_default()
 
@@ -193,7 +193,7 @@ class JobInfo(_SharedStruct[JobInfoSnapshot]):
         if not self._acquire_default(False):
             self._wait_default()
         try:
-            self._raw_owner.value = value
+            self._put_one("owner", value)
         finally:
             self._release_default()
 

@@ -183,6 +183,12 @@ class FieldModel:
         return self.name == "name" and self.value_type != "str"
 
     @property
+    def stored_in_steps(self) -> bool:
+        """An array or a string, written in several steps: its setter stores it through the runtime,
+        which takes the group's journal where the struct has one (recover_locks, named structs)."""
+        return self.storage in (Storage.ARRAY, Storage.STRING)
+
+    @property
     def raw(self) -> str:
         """The slot holding the RawValue / RawArray (field names never start with '_')."""
         return f"_raw_{self.name}"
@@ -261,11 +267,6 @@ class StructModel:
         """create() and open() take the struct's name as `name`, or as a positional `_name`
         when a field is called `name` (its keyword argument)."""
         return "_name" if any(f.name == "name" for f in self.fields) else "name"
-
-    def journals_alone(self, f: FieldModel) -> bool:
-        """Whether writing field ``f`` by itself goes through its group's journal: with
-        recover_locks, an array or a string is written in several steps."""
-        return self.recover_locks and f.storage is not Storage.SCALAR
 
     @property
     def slots(self) -> tuple[str, ...]:

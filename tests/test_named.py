@@ -14,6 +14,7 @@ import struct
 import subprocess
 import sys
 import textwrap
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +23,7 @@ from typing import Any
 
 import pytest
 import workers
-from conftest import REPO, run_all
+from conftest import REPO, import_generated, run_all
 
 from generated.counter import Counter
 from generated.worker_stats import WorkerStats
@@ -232,6 +233,58 @@ def test_a_holder_killed_inside_a_block_never_hangs_or_tears_a_group(everything:
         assert snap.a + snap.b == 1000, snap
         pair.update_pair(a=500, b=500)
     pair.unlink()
+
+
+BULK_SCHEMA = """
+structs:
+  Bulk:
+    max_shared_bytes: 4194304
+    fields:
+      items: {type: I, length: 131072, lock: data}
+      text: {type: u, length: 16384, lock: data}
+"""
+
+
+@pytest.mark.parametrize("write", ["setter", "exchange"])
+def test_a_writer_killed_in_a_lone_array_or_string_write_never_leaves_it_mixed(
+    tmp_path: Path, name: str, write: str
+) -> None:
+    """A named struct's array and string are stored in many steps: SIGKILL a process assigning
+    them, again and again, and the next reader sees one whole value, never items of two writes."""
+    (tmp_path / "bulk.yaml").write_text(BULK_SCHEMA)
+    bulk = import_generated(tmp_path / "bulk.yaml", "bulk", tmp_path / "out")
+    shared = bulk.Bulk.create(name)
+    package = Path(bulk.__file__).parent
+    assign = {
+        "setter": "shared.items = items; shared.text = text",
+        "exchange": "shared.exchange_text(text); shared.items = items",
+    }[write]
+    victim = f"""
+        from {package.name}.bulk import Bulk
+        shared = Bulk.attach({name!r})
+        print("ready", flush=True)
+        n = 0
+        while True:
+            n = n % 7 + 1
+            items, text = [n] * 131072, chr(ord("a") + n) * 16384
+            {assign}
+    """
+    env = {**os.environ, "PYTHONPATH": str(package.parent)}
+    seen = set()
+    for kill in range(20):
+        process = subprocess.Popen(
+            [sys.executable, "-c", textwrap.dedent(victim)], env=env, stdout=subprocess.PIPE, text=True
+        )
+        assert process.stdout is not None and process.stdout.readline() == "ready\n"
+        time.sleep(0.005 * (kill % 10))  # a different moment of the loop each time
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=60)
+        items, text = shared.items, shared.text  # takes the lock over if the victim died holding it
+        assert len(set(items)) == 1, (kill, sorted(set(items)))
+        assert len(set(text)) <= 1, (kill, sorted(set(text)))
+        seen.add(items[0])
+    assert len(seen) > 1  # the kills landed in different writes
+    shared.unlink()
 
 
 def test_an_unfinished_block_makes_attachers_give_up(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
