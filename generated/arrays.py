@@ -31,6 +31,9 @@ from .sharedgen_runtime import (
     CompareAndSet as _CompareAndSet,
     BatchAdd as _BatchAdd,
     BatchAddItem as _BatchAddItem,
+    Buffer as _Buffer,
+    ViewOf as _ViewOf,
+    CopyOf as _CopyOf,
     SharedStruct as _SharedStruct,
     Batch as _Batch,
 )
@@ -90,8 +93,8 @@ class Histogram(_SharedStruct[HistogramSnapshot]):
     __sharedgen_layout__ = _Layout(
         "Histogram",
         (
-            ("buckets", "Q", 10, "default", None),
-            ("weights", "d", 4, "default", None),
+            ("buckets", "Q", 10, "default", None, (10,), None),
+            ("weights", "d", 4, "default", None, (4,), None),
             ("total", "Q", None, "default", None),
         ),
         groups=("default",),
@@ -111,12 +114,16 @@ class Histogram(_SharedStruct[HistogramSnapshot]):
     # Made by the runtime from the table above, when the class is created.
     exchange_total: _Exchange[int]
     compare_and_set_total: _CompareAndSet[int]
+    view_buckets: _ViewOf
+    copy_buckets: _CopyOf
+    view_weights: _ViewOf
+    copy_weights: _CopyOf
 
     def __init__(
         self,
         *,
-        buckets: _Sequence[int] = (0,) * 10,
-        weights: _Sequence[float] = (1.0, 0.5, 0.25, 0.125),
+        buckets: _Sequence[int] | _Buffer = (0,) * 10,
+        weights: _Sequence[float] | _Buffer = (1.0, 0.5, 0.25, 0.125),
         total: int = 0,
         ctx: _BaseContext | None = None,
         locks: _Mapping[str, _Lock] | None = None,
@@ -128,8 +135,8 @@ class Histogram(_SharedStruct[HistogramSnapshot]):
         cls,
         name: str,
         *,
-        buckets: _Sequence[int] = (0,) * 10,
-        weights: _Sequence[float] = (1.0, 0.5, 0.25, 0.125),
+        buckets: _Sequence[int] | _Buffer = (0,) * 10,
+        weights: _Sequence[float] | _Buffer = (1.0, 0.5, 0.25, 0.125),
         total: int = 0,
         mode: int = 0o600,
     ) -> "Histogram":
@@ -142,8 +149,8 @@ class Histogram(_SharedStruct[HistogramSnapshot]):
         cls,
         name: str,
         *,
-        buckets: _Sequence[int] = (0,) * 10,
-        weights: _Sequence[float] = (1.0, 0.5, 0.25, 0.125),
+        buckets: _Sequence[int] | _Buffer = (0,) * 10,
+        weights: _Sequence[float] | _Buffer = (1.0, 0.5, 0.25, 0.125),
         total: int = 0,
         mode: int = 0o600,
     ) -> "Histogram":
@@ -154,22 +161,12 @@ class Histogram(_SharedStruct[HistogramSnapshot]):
     @property
     def buckets(self) -> list[int]:
         """Field 'buckets': C unsigned long long[10]."""
-        if not self._acquire_default(False):
-            self._wait_default()
-        try:
-            return self._raw_buckets[:]
-        finally:
-            self._release_default()
+        value: list[int] = self._get_array(0)
+        return value
 
     @buckets.setter
-    def buckets(self, value: _Sequence[int]) -> None:
-        value = self._check_items("buckets", value)
-        if not self._acquire_default(False):
-            self._wait_default()
-        try:
-            self._put_one("buckets", value)
-        finally:
-            self._release_default()
+    def buckets(self, value: _Sequence[int] | _Buffer) -> None:
+        self._set_array(0, value)
 
     def add_buckets(self, index: int, delta: int = 1) -> int:
         """Atomically add delta to buckets[index]; return the new value."""
@@ -192,22 +189,12 @@ class Histogram(_SharedStruct[HistogramSnapshot]):
     @property
     def weights(self) -> list[float]:
         """Field 'weights': C double[4]."""
-        if not self._acquire_default(False):
-            self._wait_default()
-        try:
-            return self._raw_weights[:]
-        finally:
-            self._release_default()
+        value: list[float] = self._get_array(1)
+        return value
 
     @weights.setter
-    def weights(self, value: _Sequence[float]) -> None:
-        value = self._check_items("weights", value)
-        if not self._acquire_default(False):
-            self._wait_default()
-        try:
-            self._put_one("weights", value)
-        finally:
-            self._release_default()
+    def weights(self, value: _Sequence[float] | _Buffer) -> None:
+        self._set_array(1, value)
 
     def add_weights(self, index: int, delta: float = 1.0) -> float:
         """Atomically add delta to weights[index]; return the new value."""
@@ -272,8 +259,8 @@ class Histogram(_SharedStruct[HistogramSnapshot]):
     def update_default(
         self,
         *,
-        buckets: _Sequence[int] | None = None,
-        weights: _Sequence[float] | None = None,
+        buckets: _Sequence[int] | _Buffer | None = None,
+        weights: _Sequence[float] | _Buffer | None = None,
         total: int | None = None,
     ) -> None:
         """Set fields of group default at once; all checked first, None keeps a field."""

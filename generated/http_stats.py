@@ -31,6 +31,9 @@ from .sharedgen_runtime import (
     CompareAndSet as _CompareAndSet,
     BatchAdd as _BatchAdd,
     BatchAddItem as _BatchAddItem,
+    Buffer as _Buffer,
+    ViewOf as _ViewOf,
+    CopyOf as _CopyOf,
     SharedStruct as _SharedStruct,
     Batch as _Batch,
 )
@@ -188,11 +191,11 @@ class HttpStats(_SharedStruct[HttpStatsSnapshot]):
             ("status_5xx", "q", None, "requests", None),
             ("abandoned", "q", None, "requests", None),
             ("in_flight", "q", None, "requests", None),
-            ("worker_in_flight", "i", 64, "requests", None),
-            ("latency_buckets", "q", 15, "requests", None),
+            ("worker_in_flight", "i", 64, "requests", None, (64,), 0),
+            ("latency_buckets", "q", 15, "requests", None, (15,), None),
             ("latency_count", "q", None, "requests", None),
             ("latency_sum", "d", None, "requests", None),
-            ("worker_pids", "i", 64, "workers", None),
+            ("worker_pids", "i", 64, "workers", None, (64,), 0),
             ("workers_started", "q", None, "workers", None),
             ("workers_exited", "q", None, "workers", None),
             ("workers_lost", "q", None, "workers", None),
@@ -264,6 +267,12 @@ class HttpStats(_SharedStruct[HttpStatsSnapshot]):
     compare_and_set_workers_exited: _CompareAndSet[int]
     exchange_workers_lost: _Exchange[int]
     compare_and_set_workers_lost: _CompareAndSet[int]
+    view_worker_in_flight: _ViewOf
+    copy_worker_in_flight: _CopyOf
+    view_latency_buckets: _ViewOf
+    copy_latency_buckets: _CopyOf
+    view_worker_pids: _ViewOf
+    copy_worker_pids: _CopyOf
 
     def __init__(
         self,
@@ -275,11 +284,11 @@ class HttpStats(_SharedStruct[HttpStatsSnapshot]):
         status_5xx: int = 0,
         abandoned: int = 0,
         in_flight: int = 0,
-        worker_in_flight: _Sequence[int] = (0,) * 64,
-        latency_buckets: _Sequence[int] = (0,) * 15,
+        worker_in_flight: _Sequence[int] | _Buffer | None = None,
+        latency_buckets: _Sequence[int] | _Buffer = (0,) * 15,
         latency_count: int = 0,
         latency_sum: float = 0.0,
-        worker_pids: _Sequence[int] = (0,) * 64,
+        worker_pids: _Sequence[int] | _Buffer | None = None,
         workers_started: int = 0,
         workers_exited: int = 0,
         workers_lost: int = 0,
@@ -320,11 +329,11 @@ class HttpStats(_SharedStruct[HttpStatsSnapshot]):
         status_5xx: int = 0,
         abandoned: int = 0,
         in_flight: int = 0,
-        worker_in_flight: _Sequence[int] = (0,) * 64,
-        latency_buckets: _Sequence[int] = (0,) * 15,
+        worker_in_flight: _Sequence[int] | _Buffer | None = None,
+        latency_buckets: _Sequence[int] | _Buffer = (0,) * 15,
         latency_count: int = 0,
         latency_sum: float = 0.0,
-        worker_pids: _Sequence[int] = (0,) * 64,
+        worker_pids: _Sequence[int] | _Buffer | None = None,
         workers_started: int = 0,
         workers_exited: int = 0,
         workers_lost: int = 0,
@@ -362,11 +371,11 @@ class HttpStats(_SharedStruct[HttpStatsSnapshot]):
         status_5xx: int = 0,
         abandoned: int = 0,
         in_flight: int = 0,
-        worker_in_flight: _Sequence[int] = (0,) * 64,
-        latency_buckets: _Sequence[int] = (0,) * 15,
+        worker_in_flight: _Sequence[int] | _Buffer | None = None,
+        latency_buckets: _Sequence[int] | _Buffer = (0,) * 15,
         latency_count: int = 0,
         latency_sum: float = 0.0,
-        worker_pids: _Sequence[int] = (0,) * 64,
+        worker_pids: _Sequence[int] | _Buffer | None = None,
         workers_started: int = 0,
         workers_exited: int = 0,
         workers_lost: int = 0,
@@ -675,22 +684,12 @@ class HttpStats(_SharedStruct[HttpStatsSnapshot]):
     @property
     def worker_in_flight(self) -> list[int]:
         """In-flight requests per worker slot; the master moves a dead worker's count to abandoned."""
-        if not self._acquire_requests(False):
-            self._wait_requests()
-        try:
-            return self._raw_worker_in_flight[:]
-        finally:
-            self._release_requests()
+        value: list[int] = self._get_array(7)
+        return value
 
     @worker_in_flight.setter
-    def worker_in_flight(self, value: _Sequence[int]) -> None:
-        value = self._check_items("worker_in_flight", value)
-        if not self._acquire_requests(False):
-            self._wait_requests()
-        try:
-            self._put_one("worker_in_flight", value)
-        finally:
-            self._release_requests()
+    def worker_in_flight(self, value: _Sequence[int] | _Buffer) -> None:
+        self._set_array(7, value)
 
     def add_worker_in_flight(self, index: int, delta: int = 1) -> int:
         """Atomically add delta to worker_in_flight[index]; return the new value."""
@@ -713,22 +712,12 @@ class HttpStats(_SharedStruct[HttpStatsSnapshot]):
     @property
     def latency_buckets(self) -> list[int]:
         """Answered requests per latency bucket, not cumulative; upper bounds in seconds: 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, +Inf."""
-        if not self._acquire_requests(False):
-            self._wait_requests()
-        try:
-            return self._raw_latency_buckets[:]
-        finally:
-            self._release_requests()
+        value: list[int] = self._get_array(8)
+        return value
 
     @latency_buckets.setter
-    def latency_buckets(self, value: _Sequence[int]) -> None:
-        value = self._check_items("latency_buckets", value)
-        if not self._acquire_requests(False):
-            self._wait_requests()
-        try:
-            self._put_one("latency_buckets", value)
-        finally:
-            self._release_requests()
+    def latency_buckets(self, value: _Sequence[int] | _Buffer) -> None:
+        self._set_array(8, value)
 
     def add_latency_buckets(self, index: int, delta: int = 1) -> int:
         """Atomically add delta to latency_buckets[index]; return the new value."""
@@ -830,22 +819,12 @@ class HttpStats(_SharedStruct[HttpStatsSnapshot]):
     @property
     def worker_pids(self) -> list[int]:
         """The pid of the worker in each slot; -1 while it is being forked, 0 for a free slot."""
-        if not self._acquire_workers(False):
-            self._wait_workers()
-        try:
-            return self._raw_worker_pids[:]
-        finally:
-            self._release_workers()
+        value: list[int] = self._get_array(11)
+        return value
 
     @worker_pids.setter
-    def worker_pids(self, value: _Sequence[int]) -> None:
-        value = self._check_items("worker_pids", value)
-        if not self._acquire_workers(False):
-            self._wait_workers()
-        try:
-            self._put_one("worker_pids", value)
-        finally:
-            self._release_workers()
+    def worker_pids(self, value: _Sequence[int] | _Buffer) -> None:
+        self._set_array(11, value)
 
     def add_worker_pids(self, index: int, delta: int = 1) -> int:
         """Atomically add delta to worker_pids[index]; return the new value."""
@@ -995,8 +974,8 @@ class HttpStats(_SharedStruct[HttpStatsSnapshot]):
         status_5xx: int | None = None,
         abandoned: int | None = None,
         in_flight: int | None = None,
-        worker_in_flight: _Sequence[int] | None = None,
-        latency_buckets: _Sequence[int] | None = None,
+        worker_in_flight: _Sequence[int] | _Buffer | None = None,
+        latency_buckets: _Sequence[int] | _Buffer | None = None,
         latency_count: int | None = None,
         latency_sum: float | None = None,
     ) -> None:
@@ -1025,7 +1004,7 @@ class HttpStats(_SharedStruct[HttpStatsSnapshot]):
     def update_workers(
         self,
         *,
-        worker_pids: _Sequence[int] | None = None,
+        worker_pids: _Sequence[int] | _Buffer | None = None,
         workers_started: int | None = None,
         workers_exited: int | None = None,
         workers_lost: int | None = None,

@@ -92,6 +92,45 @@ class FieldModel:
     has_exchange: bool
     shard_stride: int  # sharded fields: items from one shard to the next (a cache line apart)
     index: int  # position in the struct: how the runtime's table names the field
+    # Numeric and bool arrays: the shape (length N is (N,)); None for scalars and strings.
+    shape: tuple[int, ...] | None = None
+    # Arrays of equal items too big to spell in a signature: made with `None`, which the runtime
+    # reads as "the schema's default" and fills from the struct's table (nothing built at import).
+    default_in_table: bool = False
+
+    @property
+    def is_nd(self) -> bool:
+        """An array of several dimensions: read as a memoryview of a copy, indexed by tuples."""
+        return self.shape is not None and len(self.shape) > 1
+
+    @property
+    def index_type(self) -> str:
+        """The annotation of an index into the array: an int, or a tuple of one per dimension."""
+        if not self.is_nd:
+            return "int"
+        return "tuple[" + ", ".join("int" for _ in self.shape or ()) + "]"
+
+    @property
+    def parameter_type(self) -> str:
+        """The annotation of the field's parameter of the constructor, create() and open()."""
+        return self.setter_type + (" | None" if self.default_in_table else "")
+
+    @property
+    def layout_entry(self) -> tuple[object, ...]:
+        """The field in the struct's table: name, code, length, group, shards (and an array's shape and fill)."""
+        entry: tuple[object, ...] = (self.name, self.code, self.length, self.group, self.shards)
+        if self.shape is not None:
+            entry += (self.shape, self.default_fill if self.default_in_table else None)
+        return entry
+
+    @property
+    def view_type(self) -> str:
+        """The runtime protocol view_<field> is declared with: a locked block, or (no lock) a lasting view."""
+        return "_ViewOf" if self.group is not None else "_LastingView"
+
+    @property
+    def batch_add_type(self) -> str:
+        return "_BatchAddAt" if self.is_nd else "_BatchAddItem" if self.is_array else "_BatchAdd"
 
     @property
     def is_array(self) -> bool:
@@ -368,7 +407,7 @@ def build_field(struct_name: str, index: int, name: str, spec: FieldSpec) -> Fie
         storage = Storage.SHARDED
         value_type = snapshot_type = setter_type = python_type
         default = ZERO[kind] if spec.default is None else spec.default
-    elif spec.length is None:
+    elif spec.length is None and spec.shape is None:
         storage = Storage.SCALAR
         value_type = snapshot_type = setter_type = python_type
         default = ZERO[kind] if spec.default is None else spec.default
@@ -378,21 +417,26 @@ def build_field(struct_name: str, index: int, name: str, spec: FieldSpec) -> Fie
         default = EMPTY[kind] if spec.default is None else spec.default
     else:
         storage = Storage.ARRAY
-        value_type = f"list[{python_type}]"
-        snapshot_type = f"tuple[{python_type}, ...]"
-        setter_type = f"_Sequence[{python_type}]"
+        several = len(spec.dims or ()) > 1
+        value_type = "memoryview" if several else f"list[{python_type}]"
+        snapshot_type = "memoryview" if several else f"tuple[{python_type}, ...]"
+        setter_type = f"_Sequence[{'_Any' if several else python_type}] | _Buffer"
         fill = ZERO[kind] if spec.default is None else spec.default
-        default = fill if isinstance(fill, tuple) else (fill,) * spec.length
+        # An array of equal items is its item (a default of another array is a short tuple).
+        default = fill
     numeric = kind in (Kind.INT, Kind.FLOAT)
     exchangeable = locked and storage in (Storage.SCALAR, Storage.STRING)
+    uniform = storage is Storage.ARRAY and (not isinstance(default, tuple) or len(set(default)) == 1)
+    fill_item = (default[0] if isinstance(default, tuple) else default) if uniform else None
+    items = spec.items
     return FieldModel(
         name=name,
         label=f"{struct_name}.{name}",
-        doc=clean_doc(spec.doc, f"Field {name!r}: C {code.c_name}" + (f"[{spec.length}]." if spec.length else ".")),
+        doc=clean_doc(spec.doc, f"Field {name!r}: C {code.c_name}" + _dims_text(spec) + "."),
         code=code.code,
         ctype=code.ctype,
         storage=storage,
-        length=spec.length,
+        length=items if storage is Storage.ARRAY else spec.length,
         shards=spec.shards,
         group=spec.group,
         value_type=value_type,
@@ -400,14 +444,27 @@ def build_field(struct_name: str, index: int, name: str, spec: FieldSpec) -> Fie
         setter_type=setter_type,
         item_type=python_type,
         default=default,
-        default_fill=default[0] if isinstance(default, tuple) and len(set(default)) == 1 else None,
-        check="_check_items" if storage is Storage.ARRAY else "_check",
+        default_fill=fill_item,
+        check="_check",
         limits=_limits(spec),
         has_add=(locked or storage is Storage.SHARDED) and numeric,
         has_exchange=exchangeable,
         shard_stride=shard_stride(code.code),
         index=index,
+        shape=spec.dims if storage is Storage.ARRAY else None,
+        default_in_table=uniform and (len(spec.dims or ()) > 1 or items > SIGNATURE_ITEMS),
     )
+
+
+# Arrays of equal items up to this many show their default in signatures, as `(item,) * length`.
+SIGNATURE_ITEMS = 16
+
+
+def _dims_text(spec: FieldSpec) -> str:
+    """`[10]` for an array or string of 10, `[480][640][3]` as C declares a shape."""
+    if spec.shape is not None:
+        return "".join(f"[{size}]" for size in spec.shape)
+    return f"[{spec.length}]" if spec.length else ""
 
 
 def build_struct(name: str, spec: StructSpec, *, redis: bool = False) -> StructModel:

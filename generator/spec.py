@@ -33,6 +33,10 @@ from sharedgen.load import Loc, SchemaSource
 from sharedgen.typecodes import FLOAT32_MAX, TYPE_CODES, Kind, TypeCode
 
 MAX_LENGTH = (1 << 31) - 1
+# Dimensions of a `shape` field, and the items of an array whose default may be a list of items
+# (a longer list is a module of megabytes built item by item: fill the array after making it).
+MAX_DIMENSIONS = 8
+MAX_DEFAULT_ITEMS = 4096
 # Shared memory one struct may take unless its schema raises the cap (`max_shared_bytes`).
 DEFAULT_MAX_SHARED_BYTES = 16 << 20
 # Soft keywords are valid names but read badly as fields (`match`, `case`) or shadow `type`;
@@ -69,7 +73,7 @@ RESERVED_FIELD_NAMES = frozenset(
     | {"create", "attach", "open", "close", "unlink", "mode"}
 )
 # Per-field and per-group members: a field may not take one of these names.
-FIELD_MEMBER_PREFIXES = ("add_", "exchange_", "compare_and_set_")
+FIELD_MEMBER_PREFIXES = ("add_", "exchange_", "compare_and_set_", "view_", "copy_")
 GROUP_MEMBER_PREFIXES = ("update_", "locked_")
 SNAPSHOT_SUFFIX = "Snapshot"
 # Bytes from one shard of a sharded counter to the next: a cache line each, so that processes
@@ -203,6 +207,11 @@ class FieldSpec(BaseModel):
     length: Annotated[StrictInt, Field(ge=1, le=MAX_LENGTH)] | None = Field(
         None, description="Makes the field an array; for 'c' and 'u' a fixed-capacity string."
     )
+    shape: Annotated[list[Annotated[StrictInt, Field(ge=1, le=MAX_LENGTH)]], Field(min_length=1)] | None = Field(
+        None,
+        description="Makes a numeric or bool field an n-dimensional array, in C order ([480, 640, 3]);"
+        " length: N is shape: [N].",
+    )
     lock: str | StrictBool = Field(
         DEFAULT_GROUP, description="Lock group shared with other fields; false for no lock (single-writer)."
     )
@@ -239,21 +248,49 @@ class FieldSpec(BaseModel):
         code = TYPE_CODES.get(info.data.get("type", ""))
         if value is None or code is None or "length" not in info.data:
             return value
-        length = info.data["length"]
-        if length is None:
+        length, shape = info.data["length"], info.data.get("shape")
+        if length is None and shape is None:
             return SCALAR_DEFAULT_CHECKS[code.kind](value, code)
-        if code.kind in (Kind.BYTES, Kind.STR):
+        if code.kind in (Kind.BYTES, Kind.STR) and length is not None:
             return _fits_capacity(value, code, length)
         if not isinstance(value, list):
             return SCALAR_DEFAULT_CHECKS[code.kind](value, code)
-        if len(value) != length:
-            raise _fail(f"{len(value)} items given for an array of {length}")
+        if shape is not None and len(shape) > 1:
+            raise _fail(
+                f"a shape field's default is one value for every item, not a list; fill the array after"
+                f" making the struct (s.field = an array of shape {shape})"
+            )
+        items = length if shape is None else shape[0]
+        if len(value) != items:
+            raise _fail(f"{len(value)} items given for an array of {items}")
+        if len(value) > MAX_DEFAULT_ITEMS:
+            raise _fail(
+                f"a default of {len(value)} different items is more than {MAX_DEFAULT_ITEMS}: give one value"
+                " for every item, and fill the array after making the struct (s.field = values)"
+            )
         return tuple(SCALAR_DEFAULT_CHECKS[code.kind](item, code) for item in value)
+
+    @model_validator(mode="after")
+    def _shape_fits(self) -> FieldSpec:
+        if self.shape is None:
+            return self
+        if self.length is not None:
+            raise _fail(f"give length or shape, not both (length: N is shape: [N])", at=("shape",))
+        if self.code.kind not in (Kind.INT, Kind.FLOAT, Kind.BOOL):
+            raise _fail(
+                f"shape is for numeric and bool types; type {self.type!r} takes length (a fixed-capacity string)",
+                at=("shape",),
+            )
+        if len(self.shape) > MAX_DIMENSIONS:
+            raise _fail(f"{len(self.shape)} dimensions are more than {MAX_DIMENSIONS}", at=("shape",))
+        return self
 
     @model_validator(mode="after")
     def _shards_fit(self) -> FieldSpec:
         if self.shards is None:
             return self
+        if self.shape is not None:
+            raise _fail("shards are for numeric scalar fields (a counter), not arrays or text", at=("shards",))
         if self.code.kind not in (Kind.INT, Kind.FLOAT) or self.length is not None:
             raise _fail("shards are for numeric scalar fields (a counter), not arrays or text", at=("shards",))
         if self.lock is False:
@@ -269,7 +306,21 @@ class FieldSpec(BaseModel):
         """Shared memory the field takes on the platform where its C type is widest."""
         if self.shards:
             return self.shards * SHARD_SPACING
-        return self.code.largest_size * (self.length or 1)
+        return self.code.largest_size * self.items
+
+    @property
+    def dims(self) -> tuple[int, ...] | None:
+        """A numeric or bool array's shape (length: N is (N,)); None for scalars and strings."""
+        if self.shape is not None:
+            return tuple(self.shape)
+        if self.length is None or self.code.kind in (Kind.BYTES, Kind.STR):
+            return None
+        return (self.length,)
+
+    @property
+    def items(self) -> int:
+        """How many C values the field holds (1 for a scalar; a string's capacity)."""
+        return math.prod(self.shape) if self.shape is not None else self.length or 1
 
     @property
     def group(self) -> str | None:
@@ -306,10 +357,11 @@ class StructSpec(BaseModel):
         total = sum(f.shared_bytes for f in self.fields.values())
         if total > self.max_shared_bytes:
             name, largest = max(self.fields.items(), key=lambda item: item[1].shared_bytes)
+            where = ("shards",) if largest.shards else ("shape",) if largest.shape else ("length",) if largest.length else ()
             raise _fail(
                 f"the struct needs up to {total} bytes of shared memory, more than max_shared_bytes"
-                f" ({self.max_shared_bytes}); raise max_shared_bytes to allow it",
-                at=("fields", name) + (("shards",) if largest.shards else ("length",) if largest.length else ()),
+                f" ({self.max_shared_bytes}); to allow it, write max_shared_bytes: {total} in the struct",
+                at=("fields", name) + where,
             )
         return self
 

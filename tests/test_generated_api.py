@@ -498,9 +498,9 @@ def test_introspection_repr_and_dict(everything: ModuleType) -> None:
     assert repr(pair) == "Pair(a=500, b=500, moves=0)"
     assert pair.snapshot().as_dict() == {"a": 500, "b": 500, "moves": 0}
     fields = everything.Everything.__sharedgen_fields__
-    assert fields["ints"] == {"type": "i", "length": 3, "lock": "arrays", "shards": None}
+    assert fields["ints"] == {"type": "i", "length": 3, "lock": "arrays", "shards": None, "shape": (3,)}
     assert fields["stop"]["lock"] is False
-    assert everything.Hits.__sharedgen_fields__["hits"] == {"type": "q", "length": None, "lock": "shards", "shards": 2}
+    assert everything.Hits.__sharedgen_fields__["hits"] == {"type": "q", "length": None, "lock": "shards", "shards": 2, "shape": None}
 
 
 def test_no_class_of_a_struct_defines_getattr(everything: ModuleType) -> None:

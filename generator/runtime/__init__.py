@@ -6,7 +6,8 @@ library. ``__all__`` is its whole public surface: what generated code uses, and 
 users may rely on. The modules whose names start with ``_`` are private and change freely.
 Generated modules refuse a runtime of another version (``require``).
 
-One concern per module: ``_checks`` (values), ``_process`` (process identity, forks),
+One concern per module: ``_checks`` (values), ``_arrays`` (array fields' buffers, views and
+write generations), ``_process`` (process identity, forks),
 ``_robust`` (robust mutexes, journals), ``_locks`` (locks and waiting), ``_shards``,
 ``_consistent`` (reads across lock groups), ``_layout`` (a struct's table), ``_base`` (what a
 struct and its twin share), ``_struct`` (the struct base); ``_named`` (named blocks) is
@@ -18,7 +19,16 @@ from __future__ import annotations
 import importlib as _importlib
 import typing as _typing
 
-from ._base import Batch, BatchAdd, BatchAddItem, CompareAndSet, Exchange, View
+from ._arrays import Buffer, CopyOf, LastingView, TornArrayError, ViewOf
+from ._base import (
+    Batch,
+    BatchAdd,
+    BatchAddAt,
+    BatchAddItem,
+    CompareAndSet,
+    Exchange,
+    View,
+)
 from ._checks import FLOAT32_MAX, FLOAT64_MAX, float_overflows, int_range
 from ._layout import Layout
 from ._locks import Lock, wait_for_lock
@@ -59,6 +69,12 @@ __all__ = [
     "CompareAndSet",
     "BatchAdd",
     "BatchAddItem",
+    "BatchAddAt",
+    "Buffer",
+    "ViewOf",
+    "LastingView",
+    "CopyOf",
+    "TornArrayError",
     "SharedStruct",
     "Batch",
     "RedisStruct",

@@ -13,7 +13,7 @@ from typing import Protocol as _Protocol
 from typing import TypeVar as _TypeVar
 from typing import cast as _cast
 
-from ._checks import check_index
+from ._arrays import flat_index
 from ._layout import Layout
 from ._locks import Lock
 
@@ -48,6 +48,12 @@ class BatchAddItem(_Protocol[_V_contra]):
         ...
 
 
+class BatchAddAt(_Protocol[_V_contra]):
+    def __call__(self, index: tuple[int, ...], delta: _V_contra = ...) -> None:
+        """Add delta to the batch's sum for the item at index (one int per dimension)."""
+        ...
+
+
 def declared(cls: type, prefix: str) -> list[str]:
     """The names after ``prefix`` of the members a generated class declares with that prefix."""
     names = cls.__dict__.get("__annotations__", {})
@@ -75,21 +81,46 @@ def struct_repr(name: str, snapshot: _Any) -> str:
     return f"{name}({values})"
 
 
+class Lazy:
+    """A working copy's value read when the block first reads it (an array: a block that only
+    changes a counter beside a frame does not copy the frame)."""
+
+    __slots__ = ("load",)
+
+    def __init__(self, load: _typing.Callable[[], object]) -> None:
+        self.load = load
+
+
+def _original(value: object) -> object:
+    """What a changed-in-place check compares an array's value with later."""
+    return (
+        value.tobytes()
+        if isinstance(value, memoryview)
+        else _cast("list[object]", value)[:]
+    )
+
+
 class View:
     """A locked block's working copy of its group's fields (its subclasses' slots).
 
     Its own members start with ``_``, which no field name does; ``changes()`` tells which
-    fields the block changed, and only those are written back.
+    fields the block changed, and only those are written back. Values given as ``Lazy`` are
+    read on first use, inside the block.
     """
 
-    __slots__ = ("_assigned", "_arrays_read")
+    __slots__ = ("_assigned", "_arrays_read", "_lazy")
     _assigned: set[str]
-    _arrays_read: dict[str, list[object]]
+    _arrays_read: dict[str, object]
+    _lazy: dict[str, Lazy]
 
     def __init__(self, *values: object) -> None:
         object.__setattr__(self, "_assigned", set())
         object.__setattr__(self, "_arrays_read", {})
+        object.__setattr__(self, "_lazy", {})
         for name, value in zip(self.__slots__, values):  # noqa: B905
+            if type(value) is Lazy:
+                self._lazy[name] = value
+                continue
             object.__setattr__(self, name, value)
             if type(value) is list:
                 self._arrays_read[name] = value[:]
@@ -107,6 +138,21 @@ class View:
                 )
             object.__setattr__(self, name, value)
             assigned.add(name)
+
+        def __getattr__(self, name: str) -> object:
+            lazy = self._lazy.pop(name, None)
+            if lazy is None:
+                raise AttributeError(
+                    f"{type(self).__name__!r} object has no attribute {name!r}"
+                )
+            if self._assigned is _ENDED:
+                raise RuntimeError(
+                    f"the locked block of this copy has ended: read {name} inside the with block"
+                )
+            value = lazy.load()
+            object.__setattr__(self, name, value)
+            self._arrays_read[name] = _original(value)
+            return value
 
 
 # What a copy's assigned set becomes when its block ends: assignments after it are refused.
@@ -126,8 +172,15 @@ def changes(view: View) -> set[str]:
     return assigned.union(
         name
         for name in read
-        if name not in assigned and getattr(view, name) != read[name]
+        if name not in assigned and _changed(view, name, read[name])
     )
+
+
+def _changed(view: View, name: str, original: object) -> bool:
+    current = getattr(view, name)
+    if isinstance(original, bytes):  # a memoryview's bytes when it was read
+        return not isinstance(current, memoryview) or current.tobytes() != original
+    return bool(current != original)
 
 
 class Batch:
@@ -155,7 +208,7 @@ class Batch:
         if spec.storage == "array":
 
             def add_item(self: Batch, item: object, delta: _Any = unit) -> None:
-                position = check_index(item, spec.length or 0, spec.label)
+                position = flat_index(spec, item)
                 if delta.__class__ is not exact:
                     delta = normalize(delta)
                 sums = self._pending[index]
@@ -187,14 +240,22 @@ class Batch:
 # holds the j-th lease, {2, j} the caller's j-th lease ran out, {3, k} the k-th add would
 
 
-def written_back(layout: Layout, group: int, copy: View) -> list[_Any]:
+def written_back(
+    layout: Layout, group: int, copy: View, plain: bool = False
+) -> list[_Any]:
     """The checked values of the fields a locked block changed through its copy (None for the
-    others), in the group's order; the copy takes no assignment after this."""
+    others), in the group's order; the copy takes no assignment after this. plain: as
+    Field.plain() gives them (arrays as lists), else as Field.check()."""
     changed = changes(copy)
     end_view(copy)
     fields = [layout.fields[i] for i in layout.groups[group].fields]
     return [
-        f.check(getattr(copy, f.name)) if f.name in changed else None for f in fields
+        (
+            (f.plain if plain else f.check)(getattr(copy, f.name))
+            if f.name in changed
+            else None
+        )
+        for f in fields
     ]
 
 
@@ -209,6 +270,10 @@ class StructBase(_typing.Generic[_S]):
         layout: Layout | None = cls.__dict__.get("__sharedgen_layout__")
         if layout is None:  # the runtime's own bases
             return
+        for field in declared(cls, "view_"):
+            view, copy = cls._make_views(layout, field)
+            setattr(cls, f"view_{field}", view)
+            setattr(cls, f"copy_{field}", copy)
         for field in declared(cls, "exchange_"):
             exchange, compare_and_set = cls._make_swaps(layout, field)
             setattr(cls, f"exchange_{field}", exchange)
@@ -221,6 +286,11 @@ class StructBase(_typing.Generic[_S]):
     @staticmethod
     def _make_swaps(layout: Layout, field: str) -> tuple[_Any, _Any]:
         """The struct's exchange_<field> and compare_and_set_<field>."""
+        raise NotImplementedError
+
+    @staticmethod
+    def _make_views(layout: Layout, field: str) -> tuple[_Any, _Any]:
+        """The struct's view_<field> and copy_<field>."""
         raise NotImplementedError
 
     def _lock_of(self, group: str) -> Lock:

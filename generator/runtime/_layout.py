@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ctypes as _ctypes
 import functools as _functools
+import math as _math
 import struct as _struct
 import sys as _sys
 import typing as _typing
@@ -23,12 +24,12 @@ from ._checks import (
     check_char,
     check_float,
     check_int,
-    check_items,
     check_text,
     check_wchar,
     float_overflows,
     int_range,
 )
+from ._arrays import array_checker, item_kind
 from ._locks import Lock
 
 if _typing.TYPE_CHECKING:
@@ -70,6 +71,9 @@ def shard_stride(code: str) -> int:
 
 
 _WCHAR_CODEC = f"utf-{8 * _ctypes.sizeof(_ctypes.c_wchar)}-{_sys.byteorder[0]}e"
+# Arrays bigger than this are not journaled (a journal doubles their memory and copies them at
+# every write of their group): their write generation tells a torn one from a whole one instead.
+JOURNAL_LIMIT = 4096
 
 
 class Field:
@@ -93,6 +97,13 @@ class Field:
         "check",
         "rule",
         "in_steps",
+        "shape",
+        "items",
+        "nbytes",
+        "kind_key",
+        "fill",
+        "bulk",
+        "packed",
     )
 
     def __init__(
@@ -103,10 +114,20 @@ class Field:
         length: int | None,
         group: int | None,
         shards: int | None,
+        shape: tuple[int, ...] | None = None,
+        fill: object = None,
     ) -> None:
         self.name, self.label, self.code = name, f"{owner}.{name}", code
-        self.length, self.group, self.shards = length, group, shards
+        self.group, self.shards = group, shards
         item = CTYPES[code]
+        # A numeric or bool array: its shape (length N is (N,)), and its items counted flat.
+        if shape is None and length is not None and code not in "cu":
+            shape = (length,)
+        self.shape: tuple[int, ...] = tuple(shape or ())
+        self.items = _math.prod(self.shape) if shape else length or 1
+        self.length = self.items if shape else length
+        # The value of every item when the struct is made with the schema's default (None passed).
+        self.fill = fill
         self.kind = (
             "bytes"
             if code == "c"
@@ -123,7 +144,12 @@ class Field:
             self.storage, self.ctype = "scalar", item
         else:
             self.storage = "string" if self.kind in ("bytes", "str") else "array"
-            self.ctype = item * length
+            self.ctype = item * self.items
+        self.nbytes = _ctypes.sizeof(self.ctype)
+        self.kind_key = item_kind(code) if code not in "cu" else None
+        # Arrays of several dimensions are read (and kept in snapshots) as memoryviews of a copy.
+        self.packed = self.storage == "array" and len(self.shape) > 1
+        self.bulk = self.storage == "array" and self.nbytes > JOURNAL_LIMIT
         self.low: float
         self.high: float
         if self.kind == "int":
@@ -150,7 +176,9 @@ class Field:
         )
         # Stored in several steps (a C array or string): where locks survive their holders, such
         # a write goes through its group's journal, so that a holder's death leaves it whole.
-        self.in_steps = self.storage in ("array", "string")
+        self.in_steps = self.storage == "string" or (
+            self.storage == "array" and not self.bulk
+        )
 
     def _checker(self) -> _Callable[[object], _Any]:
         """What checks a whole value (TypeError, OverflowError, ValueError), made once per field."""
@@ -161,9 +189,7 @@ class Field:
         item = self._item_checker()
         if self.storage != "array":
             return item
-        return lambda values: [
-            item(one) for one in check_items(values, capacity, label)
-        ]
+        return array_checker(self, item)
 
     def _item_checker(self) -> _Callable[[object], _Any]:
         kind, label = self.kind, self.label
@@ -188,6 +214,14 @@ class Field:
         simple = {"bool": check_bool, "bytes": check_char, "str": check_wchar}[kind]
         return _functools.partial(simple, name=label)
 
+    def plain(self, value: object) -> _Any:
+        """A value checked as check() does, as Python holds it: an array's as a list of its items
+        (the Redis twin stores those)."""
+        checked = self.check(value)
+        if self.storage != "array":
+            return checked
+        return memoryview(checked).cast("B").cast(self.code).tolist()
+
     def delta(self, value: object) -> _Any:
         """An add's delta of another type than the field's (numpy ints, Fractions), or TypeError."""
         if self.kind == "float":
@@ -198,8 +232,9 @@ class Field:
         return storage[:] if self.storage == "array" else storage.value
 
     def write(self, storage: _Any, value: _Any) -> None:
+        """Store a checked value (an array's: bytes of its size)."""
         if self.storage == "array":
-            storage[:] = value
+            memoryview(storage).cast("B")[:] = value
         elif self.storage == "sharded":
             storage[:] = [value] + [0] * (len(storage) - 1)
         else:
@@ -219,12 +254,14 @@ class Field:
         if code == "u":
             wide = _ctypes.sizeof(_ctypes.c_wchar)
             return f"{wide * (self.length or 1)}s" if self.length else "IH"[wide == 2]
-        if self.storage == "string":
-            return f"{self.length}s"
+        if self.storage == "string" or self.packed:
+            return f"{self.nbytes}s"
         return f"{self.length or ''}{code}"
 
     def decode(self, values: tuple[_Any, ...], at: int) -> tuple[_Any, int]:
         """The field's snapshot value from unpacked values starting at ``at``, and the next index."""
+        if self.packed:
+            return memoryview(values[at]).cast(self.code, self.shape), at + 1
         if self.storage == "array":
             end = at + (self.length or 0)
             return values[at:end], end
@@ -353,6 +390,7 @@ class Layout:
         "decoding",
         "parks",
         "metadata",
+        "gen_offsets",
     )
 
     def nothing_pending(self) -> list[_Any]:
@@ -365,7 +403,7 @@ class Layout:
     def __init__(
         self,
         name: str,
-        fields: tuple[tuple[str, str, int | None, str | None, int | None], ...],
+        fields: tuple[tuple[_Any, ...], ...],
         *,
         groups: tuple[str, ...] = (),
         lock_timeout: float | None = None,
@@ -380,6 +418,7 @@ class Layout:
             recover_locks,
         )
         self.snapshot, self.views, self.batch = snapshot, views, batch
+        # Each field: (name, code, length, group, shards), and for an array (shape, fill).
         self.fields = tuple(
             Field(
                 name,
@@ -388,8 +427,9 @@ class Layout:
                 length,
                 None if group is None else groups.index(group),
                 shards,
+                *array,
             )
-            for field, code, length, group, shards in fields
+            for field, code, length, group, shards, *array in fields
         )
         # Generated code names fields and groups; the runtime keeps them by position.
         self.field_index = {field[0]: index for index, field in enumerate(fields)}
@@ -403,13 +443,14 @@ class Layout:
             for index, group in enumerate(groups)
         )
         self.metadata = {
-            field: {
-                "type": code,
-                "length": length,
-                "lock": "shards" if shards else group or False,
-                "shards": shards,
+            f.name: {
+                "type": f.code,
+                "length": f.length,
+                "lock": "shards" if f.shards else group or False,
+                "shards": f.shards,
+                "shape": f.shape or None,
             }
-            for field, code, length, group, shards in fields
+            for f, (_, _, _, group, *_) in zip(self.fields, fields)  # noqa: B905
         }
         offset, format = 0, ["@"]
         for field in self.fields:
@@ -443,12 +484,20 @@ class Layout:
             if field.shards:
                 self.owners_offsets[index] = offset
                 offset += 16 * (field.shards - 1) or 16
+        # Each locked array's write generation (see _arrays).
+        self.gen_offsets: dict[int, int] = {}
+        for index, field in enumerate(self.fields):
+            if field.storage == "array" and field.group is not None:
+                self.gen_offsets[index] = offset
+                offset += 8
         # Room for every group's journal: used where locks survive their holders (recover_locks,
         # and every named struct), so that a struct's fields sit at the same offsets either way.
         for group in self.groups:
             group.journal_offset = offset
             group.journal_size = sum(
-                _ctypes.sizeof(self.fields[i].ctype) for i in group.fields
+                _ctypes.sizeof(self.fields[i].ctype)
+                for i in group.fields
+                if not self.fields[i].bulk
             )
             offset = aligned(offset + group.journal_size + 1, 8)
         # Several groups: snapshot() backs off between their locks (see read_consistently).

@@ -26,6 +26,7 @@ from ._layout import Layout, aligned
 from ._locks import Lock
 from ._process import pid_namespace, process_start
 from ._robust import LOCK_WORDS, RecoverableLock, pthread
+from ._setup import initial_values, write_initial
 from ._struct import Closed, SharedStruct
 
 _Self = _TypeVar("_Self", bound="SharedStruct[_Any]")
@@ -94,6 +95,8 @@ def _description(layout: Layout) -> dict[str, _Any]:
             "shards": f.shards,
             "offset": f.offset,
             "size": _ctypes.sizeof(f.ctype),
+            # Arrays only, so that the layouts of structs without them keep their fingerprints.
+            **({"shape": list(f.shape)} if f.storage == "array" else {}),
         }
         for f in layout.fields
     ]
@@ -135,10 +138,10 @@ def _differences(expected: dict[str, _Any], found: dict[str, _Any]) -> str:
     notes = [f"field {n!r} only in the block" for n in theirs if n not in mine]
     notes += [f"field {n!r} missing from the block" for n in mine if n not in theirs]
     for name in mine.keys() & theirs.keys():
-        for key in ("type", "length", "lock", "shards", "offset"):
-            if mine[name][key] != theirs[name].get(key):
+        for key in ("type", "length", "shape", "lock", "shards", "offset"):
+            if mine[name].get(key) != theirs[name].get(key):
                 notes.append(
-                    f"field {name!r} {key} {theirs[name].get(key)!r} in the block, {mine[name][key]!r} here"
+                    f"field {name!r} {key} {theirs[name].get(key)!r} in the block, {mine[name].get(key)!r} here"
                 )
     if not notes and list(mine) != list(theirs):
         notes.append("the fields are in another order")
@@ -268,7 +271,7 @@ def open_named(
     struct = cls.__new__(cls)
     struct._name, struct._start_method = name, "named"
     if values is not None:
-        checked = [f.check(v) for f, v in zip(layout.fields, values, strict=True)]
+        checked = initial_values(layout, values)
         try:
             _create_block(struct, path, checked, mode)
             return struct
@@ -342,10 +345,7 @@ def _create_block(
     struct._block, struct._base = block, plan.data
     try:
         struct._open()
-        for field, storage, value in zip(
-            layout.fields, struct._storage, values, strict=True
-        ):
-            field.write(storage, value)
+        write_initial(struct, values)
         _bind_locks(struct, plan, initialize=True)
     except BaseException:  # never leave a block that attachers would wait for
         _os.unlink(path)

@@ -330,7 +330,7 @@ class RedisStruct(StructBase[_S]):
     def _set(self, name: str, value: object) -> None:
         index = self.__sharedgen_layout__.field_index[name]
         field = self._fields[index]
-        checked = self.__sharedgen_layout__.fields[index].check(value)
+        checked = self.__sharedgen_layout__.fields[index].plain(value)
         self._call(self._write_script, field.groups, ["", *field.pairs(checked)])
 
     def _add(self, name: str, delta: object) -> _Any:
@@ -351,7 +351,7 @@ class RedisStruct(StructBase[_S]):
     def _exchange(self, name: str, value: _T) -> _T:
         index = self.__sharedgen_layout__.field_index[name]
         field = self._fields[index]
-        checked = self.__sharedgen_layout__.fields[index].check(value)
+        checked = self.__sharedgen_layout__.fields[index].plain(value)
         reply: bytes = self._call(
             self._swap_script,
             field.groups,
@@ -363,7 +363,7 @@ class RedisStruct(StructBase[_S]):
     def _compare_and_set(self, name: str, expected: object, value: object) -> bool:
         index = self.__sharedgen_layout__.field_index[name]
         field = self._fields[index]
-        checked = self.__sharedgen_layout__.fields[index].check(value)
+        checked = self.__sharedgen_layout__.fields[index].plain(value)
         stored = field.expected(expected)
         if stored is None:
             return False
@@ -403,7 +403,7 @@ class RedisStruct(StructBase[_S]):
         layout = self.__sharedgen_layout__
         self._write(
             [
-                (self._fields[i], layout.fields[i].check(value))
+                (self._fields[i], layout.fields[i].plain(value))
                 for i, value in zip(layout.groups[group].fields, values, strict=True)
                 if value is not None
             ]
@@ -429,7 +429,7 @@ class RedisStruct(StructBase[_S]):
             except BaseException:
                 end_view(copy)
                 raise
-            values = written_back(layout, group, copy)
+            values = written_back(layout, group, copy, plain=True)
             self._write(
                 [
                     (self._fields[i], value)

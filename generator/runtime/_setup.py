@@ -15,6 +15,7 @@ from multiprocessing.context import BaseContext as _BaseContext
 from typing import Any as _Any
 from typing import cast as _cast
 
+from ._arrays import LockedView, Region, check_out, fill, shape_text
 from ._base import compare_and_set_doc, exchange_doc, named_function
 from ._layout import GroupUpdate, Layout, accessors
 from ._locks import Lock, enlist, make_locks, new_recoverable_lock, wait_for_lock
@@ -79,6 +80,71 @@ def make_swaps(layout: Layout, field: str) -> tuple[_Any, _Any]:
     )
 
 
+@staticmethod
+def make_views(layout: Layout, field: str) -> tuple[_Any, _Any]:
+    """A struct's view_<field> and copy_<field>, by the field's position and group."""
+    index = layout.field_index[field]
+    spec = layout.fields[index]
+    group = spec.group
+    shape = shape_text(spec.shape)
+    if group is None:
+
+        def lasting(self: _Any) -> memoryview:
+            return self._regions[index].view()  # type: ignore[no-any-return]
+
+        def copy_unlocked(self: _Any, out: _Any = None) -> _Any:
+            region: Region = self._regions[index]
+            if out is None:
+                return region.copy()
+            check_out(spec, out)[:] = region.raw
+            return out
+
+        return (
+            named_function(
+                lasting,
+                f"view_{field}",
+                f"A writable memoryview of {field} (format {spec.code!r}, shape {shape}), live, for as long"
+                " as you keep it: the field has no lock (single writer). It keeps the block mapped.",
+            ),
+            named_function(
+                copy_unlocked,
+                f"copy_{field}",
+                f"A copy of {field} (no lock: lock: false).",
+            ),
+        )
+
+    def view(self: _Any) -> LockedView:
+        return LockedView(self, group, self._regions[index])
+
+    def copy(self: _Any, out: _Any = None) -> _Any:
+        region: Region = self._regions[index]
+        target = None if out is None else check_out(spec, out)
+        lock = self._take(group)
+        try:
+            region.check_whole()
+            if target is None:
+                return region.copy()
+            target[:] = region.raw
+            return out
+        finally:
+            lock.release()
+
+    return (
+        named_function(
+            view,
+            f"view_{field}",
+            f"The group's lock held around a writable memoryview of the live {field} (format {spec.code!r},"
+            f" shape {shape}); numpy.asarray() of it does not copy.",
+        ),
+        named_function(
+            copy,
+            f"copy_{field}",
+            f"A copy of {field} taken under its lock: into out (a writable buffer of format {spec.code!r} and"
+            f" shape {shape}), or into a new memoryview; returns it.",
+        ),
+    )
+
+
 def allocate(
     self: SharedStruct[_Any],
     values: tuple[object, ...],
@@ -87,9 +153,7 @@ def allocate(
 ) -> None:
     """Check the initial values, then allocate the block and the locks."""
     layout = self.__sharedgen_layout__
-    checked = [
-        field.check(value) for field, value in zip(layout.fields, values, strict=True)
-    ]
+    checked = initial_values(layout, values)
     context: _BaseContext = (
         _importlib.import_module("multiprocessing").get_context()
         if ctx is None
@@ -99,10 +163,7 @@ def allocate(
     self._block = context.RawArray(_ctypes.c_ubyte, layout.size)
     self._base, self._name = 0, None
     self._open()
-    for field, storage, value in zip(
-        layout.fields, self._storage, checked, strict=True
-    ):
-        field.write(storage, value)
+    write_initial(self, checked)
     recover = layout.recover_locks and pthread is not None
 
     def new_lock() -> Lock:
@@ -113,6 +174,32 @@ def allocate(
         raise ValueError(f"{layout.name} has no lock groups")
     group_names = tuple(group.name for group in layout.groups)
     self._bind(make_locks(layout.name, group_names, locks, new_lock))
+
+
+# An array field made with the schema's default (None given): filled with the layout's fill.
+_FILL = object()
+
+
+def initial_values(layout: Layout, values: tuple[object, ...]) -> list[_Any]:
+    """The values a struct is made with, checked (TypeError, OverflowError, ValueError)."""
+    return [
+        _FILL if value is None and field.fill is not None else field.check(value)
+        for field, value in zip(layout.fields, values, strict=True)
+    ]
+
+
+def write_initial(self: SharedStruct[_Any], checked: list[_Any]) -> None:
+    """Write the initial values into a new, zeroed block: what costs the time is zeroing it."""
+    layout = self.__sharedgen_layout__
+    for field, storage, region, value in zip(
+        layout.fields, self._storage, self._regions, checked, strict=True
+    ):
+        if value is _FILL:
+            fill(region.raw, field.code, field.fill)
+        elif region is not None:
+            region.raw[:] = value
+        else:
+            field.write(storage, value)
 
 
 def open_block(self: SharedStruct[_Any]) -> None:
@@ -134,10 +221,26 @@ def open_block(self: SharedStruct[_Any]) -> None:
                 self, f"_shardfork_{field.name}", -1
             )  # claims stay with the process that made them
     self._storage = tuple(storage)
-    self._loads, self._stores = (
-        tuple(calls)
+    whole = memoryview(block).cast("B")
+    regions: list[Region | None] = []
+    for index, field in enumerate(layout.fields):
+        at = layout.gen_offsets.get(index)
+        gen = None if at is None else whole[base + at : base + at + 8].cast("Q")
+        array = field.storage == "array"
+        regions.append(
+            Region(field, whole, base + field.offset, gen) if array else None
+        )
+    self._regions = tuple(regions)
+    loads, stores = (
+        list(calls)
         for calls in zip(*map(accessors, layout.fields, storage), strict=True)
     )
+    for index, region in enumerate(regions):
+        if (
+            region is not None
+        ):  # arrays are read and written as bytes, with their generation
+            loads[index], stores[index] = region.read, region.store
+    self._loads, self._stores = tuple(loads), tuple(stores)
     self._cells = tuple(
         (
             memoryview(shared).cast("B").cast(field.code)  # type: ignore[call-overload]
@@ -150,15 +253,19 @@ def open_block(self: SharedStruct[_Any]) -> None:
         tuple((self._cells[i], self._stores[i]) for i in group.fields)
         for group in layout.groups
     )
-    whole = memoryview(block).cast("B")
     self._read_raw = _functools.partial(layout.unpack, whole, base)
+    with_gens = tuple(r for r in regions if r is not None and r.gen is not None)
+    if with_gens:
+        self._read_raw = _functools.partial(_read_whole, self._read_raw, with_gens)
     self._decoding = layout.decoding
     recovering = layout.recover_locks or self._name is not None
     self._journals = tuple(
         (
             Journal(
                 whole[base + group.journal_offset :][: group.journal_size + 1],
-                tuple(self._storage[i] for i in group.fields),
+                tuple(
+                    self._storage[i] for i in group.fields if not layout.fields[i].bulk
+                ),
             )
             if recovering
             else None
@@ -168,6 +275,16 @@ def open_block(self: SharedStruct[_Any]) -> None:
     if layout.parks:
         marks = _ctypes.c_uint64 * len(layout.groups)
         self._parked = marks.from_buffer(block, base + layout.parked_offset)
+
+
+def _read_whole(
+    read: _typing.Callable[[], tuple[_Any, ...]], regions: tuple[Region, ...]
+) -> tuple[_Any, ...]:
+    """The block's values (read holding the locks), refusing a torn array (TornArrayError)."""
+    values = read()
+    for region in regions:
+        region.check_whole()
+    return values
 
 
 def bind_locks(self: SharedStruct[_Any], locks: dict[str, Lock]) -> None:

@@ -17,7 +17,9 @@ from typing import ClassVar as _ClassVar
 from typing import TypeVar as _TypeVar
 from typing import cast as _cast
 
+from ._arrays import Region, flat_index
 from ._base import (
+    Lazy,
     StructBase,
     end_view,
     written_back,
@@ -28,7 +30,7 @@ from ._layout import NO_CUT, Decoding, GroupUpdate, Layout, new_snapshot
 from ._locks import Lock, wait_for_lock
 from ._process import check_inheritance, holder
 from ._robust import Journal
-from ._setup import allocate, bind_locks, make_swaps, open_block
+from ._setup import allocate, bind_locks, make_swaps, make_views, open_block
 from ._shards import sum_shards
 
 _S = _TypeVar("_S")
@@ -63,6 +65,7 @@ class SharedStruct(StructBase[_S]):
         "_updates",
         "_base",
         "_name",
+        "_regions",
     )
 
     __sharedgen_layout__: _ClassVar[Layout]
@@ -92,6 +95,9 @@ class SharedStruct(StructBase[_S]):
     _updates: dict[str, GroupUpdate]
     _base: int  # where the fields start in the block (after a named struct's header)
     _name: str | None  # a named struct's name
+    _regions: tuple[
+        Region | None, ...
+    ]  # each array field's bytes, items and generation
     #: The schema of this struct, for tools: each field's type code, length, lock group, shards.
     __sharedgen_fields__: _ClassVar[dict[str, dict[str, _Any]]]
 
@@ -100,6 +106,7 @@ class SharedStruct(StructBase[_S]):
         cls.__sharedgen_fields__ = cls.__sharedgen_layout__.metadata
 
     _make_swaps = staticmethod(make_swaps)
+    _make_views = staticmethod(make_views)
 
     def _create(
         self,
@@ -227,17 +234,31 @@ class SharedStruct(StructBase[_S]):
                 else:
                     store(value)
             return
-        # Write copies, then commit them in one step.
+        # Write copies, then commit them in one step; arrays too big for the journal are then
+        # written with their generation (a writer's death there leaves them torn, and known so).
         layout = self.__sharedgen_layout__
         indexes = layout.groups[group].fields
+        journaled = [
+            (i, v)
+            for i, v in zip(indexes, values)
+            if not layout.fields[i].bulk  # noqa: B905
+        ]
         copies: list[_Any] = [
             _cast(_Any, type(self._storage[i])).from_buffer_copy(self._storage[i])
-            for i in indexes
+            for i, _ in journaled
         ]
-        for index, copy, value in zip(indexes, copies, values):  # noqa: B905
+        for (index, value), copy in zip(journaled, copies):  # noqa: B905
             if value is not None:
                 layout.fields[index].write(copy, value)
         journal.commit(copies)
+        for index, value in zip(indexes, values):  # noqa: B905
+            region = self._regions[index]
+            if region is None or value is None:
+                continue
+            if layout.fields[index].bulk:
+                region.store(value)
+            else:
+                region.whole()
 
     def _store(self, index: int, value: object) -> None:
         """Store one checked value; the caller holds the lock. A value stored in several steps
@@ -264,10 +285,37 @@ class SharedStruct(StructBase[_S]):
         layout = self.__sharedgen_layout__
         return layout.fields[layout.field_index[name]].check(value)
 
-    def _check_items(self, name: str, values: object) -> list[_Any]:
-        """The items for an array field, checked (a list: what its C array takes)."""
-        items: list[_Any] = self._check(name, values)
-        return items
+    def _get_array(self, index: int) -> _Any:
+        """An array field's value: a list (one dimension) or a memoryview of a copy (several)."""
+        region = _cast(Region, self._regions[index])
+        group = region.field.group
+        if group is None:
+            return region.read()
+        lock = self._take(group)
+        try:
+            return region.read()
+        finally:
+            lock.release()
+
+    def _set_array(self, index: int, value: object) -> None:
+        """Write an array field whole: a buffer of its format and shape in one copy, anything
+        else checked item by item first; under its lock, journaled where it is small."""
+        field = self.__sharedgen_layout__.fields[index]
+        checked = field.check(value)
+        group = field.group
+        if group is None:
+            _cast(Region, self._regions[index]).store(checked)
+            return
+        lock = self._take(group)
+        try:
+            self._store(index, checked)
+        finally:
+            lock.release()
+
+    def _flat(self, name: str, index: object) -> int:
+        """An index of an array of several dimensions (a tuple), in C order; IndexError."""
+        layout = self.__sharedgen_layout__
+        return flat_index(layout.fields[layout.field_index[name]], index)
 
     def _delta(self, name: str, delta: object) -> _Any:
         """An add's delta of another type than the field's (numpy ints, Fractions), or TypeError."""
@@ -331,8 +379,16 @@ class SharedStruct(StructBase[_S]):
             block = (lock, holder())
             if layout.parks:
                 self._blocks.append(block)
+            # Arrays are copied only if the block reads them (see Lazy).
             copy = layout.views[group](
-                *(layout.fields[i].read(self._storage[i]) for i in indexes)
+                *(
+                    (
+                        layout.fields[i].read(self._storage[i])
+                        if self._regions[i] is None
+                        else Lazy(_cast(Region, self._regions[i]).read)
+                    )
+                    for i in indexes
+                )
             )
             try:
                 yield copy
@@ -352,27 +408,52 @@ class SharedStruct(StructBase[_S]):
         """Add a batch's deltas (by field; arrays: by item) to a group's fields, all or none."""
         fields = self.__sharedgen_layout__.fields
         totals: dict[int, _Any] = {}
+        items: dict[int, dict[int, _Any]] = (
+            {}
+        )  # arrays: the new value of each item added to
         lock = self._take(group)
         try:
             for index, delta in deltas.items():
-                field, current = fields[index], fields[index].read(self._storage[index])
-                if field.storage == "array":
-                    total = current[:]
+                field = fields[index]
+                region = self._regions[index]
+                if region is not None:
+                    region.check_whole()
+                    flat, sums = region.flat, {}
                     for item, change in delta.items():
-                        total[item] = current[item] + change
-                        if not field.fits(total[item], current[item], change):
+                        current = flat[item]
+                        sums[item] = total = current + change
+                        if not field.fits(total, current, change):
                             raise add_overflow(
                                 field.label, change, field.low, field.high
                             )
-                else:
-                    total = current + delta
-                    if not field.fits(total, current, delta):
-                        raise add_overflow(field.label, delta, field.low, field.high)
+                    items[index] = sums
+                    continue
+                current = field.read(self._storage[index])
+                total = current + delta
+                if not field.fits(total, current, delta):
+                    raise add_overflow(field.label, delta, field.low, field.high)
                 totals[index] = total
-            self._put(
-                group,
-                [totals.get(i) for i in self.__sharedgen_layout__.groups[group].fields],
-            )
+            journaled = self._journals[group] is not None
+            for index, sums in items.items():
+                region = _cast(Region, self._regions[index])
+                if (
+                    journaled and not fields[index].bulk
+                ):  # the whole array, in the group write
+                    copy = bytearray(region.raw)
+                    flat = memoryview(copy).cast(fields[index].code)
+                    for item, total in sums.items():
+                        flat[item] = total
+                    totals[index] = copy
+                else:
+                    region.put_items(sums)
+            if totals:
+                self._put(
+                    group,
+                    [
+                        totals.get(i)
+                        for i in self.__sharedgen_layout__.groups[group].fields
+                    ],
+                )
         finally:
             lock.release()
 

@@ -24,6 +24,7 @@ from .sharedgen_runtime import (
     Lock as _Lock,
     View as _View,
     wait_for_lock as _wait_for_lock,
+    forks as _forks,
     claim_shard as _claim_shard,
     sum_shards as _sum_shards,
     set_shards as _set_shards,
@@ -36,6 +37,9 @@ from .sharedgen_runtime import (
     CompareAndSet as _CompareAndSet,
     BatchAdd as _BatchAdd,
     BatchAddItem as _BatchAddItem,
+    Buffer as _Buffer,
+    ViewOf as _ViewOf,
+    CopyOf as _CopyOf,
     SharedStruct as _SharedStruct,
     Batch as _Batch,
     RedisStruct as _RedisStruct,
@@ -254,9 +258,9 @@ class Everything(_SharedStruct[EverythingSnapshot]):
             ("f", "f", None, "default", None),
             ("d", "d", None, "default", None),
             ("flag", "?", None, "default", None),
-            ("ints", "i", 3, "arrays", None),
-            ("reals", "d", 2, "arrays", None),
-            ("flags", "?", 2, "arrays", None),
+            ("ints", "i", 3, "arrays", None, (3,), None),
+            ("reals", "d", 2, "arrays", None, (2,), None),
+            ("flags", "?", 2, "arrays", None, (2,), None),
             ("label", "c", 8, "text", None),
             ("title", "u", 8, "text", None),
             ("stop", "?", None, None, None),
@@ -349,6 +353,12 @@ class Everything(_SharedStruct[EverythingSnapshot]):
     compare_and_set_label: _CompareAndSet[bytes]
     exchange_title: _Exchange[str]
     compare_and_set_title: _CompareAndSet[str]
+    view_ints: _ViewOf
+    copy_ints: _CopyOf
+    view_reals: _ViewOf
+    copy_reals: _CopyOf
+    view_flags: _ViewOf
+    copy_flags: _CopyOf
 
     def __init__(
         self,
@@ -368,9 +378,9 @@ class Everything(_SharedStruct[EverythingSnapshot]):
         f: float = 1.5,
         d: float = -2.25,
         flag: bool = True,
-        ints: _Sequence[int] = (1, 2, 3),
-        reals: _Sequence[float] = (0.0,) * 2,
-        flags: _Sequence[bool] = (True, False),
+        ints: _Sequence[int] | _Buffer = (1, 2, 3),
+        reals: _Sequence[float] | _Buffer = (0.0,) * 2,
+        flags: _Sequence[bool] | _Buffer = (True, False),
         label: bytes = b"abc",
         title: str = "ünï",
         stop: bool = False,
@@ -427,9 +437,9 @@ class Everything(_SharedStruct[EverythingSnapshot]):
         f: float = 1.5,
         d: float = -2.25,
         flag: bool = True,
-        ints: _Sequence[int] = (1, 2, 3),
-        reals: _Sequence[float] = (0.0,) * 2,
-        flags: _Sequence[bool] = (True, False),
+        ints: _Sequence[int] | _Buffer = (1, 2, 3),
+        reals: _Sequence[float] | _Buffer = (0.0,) * 2,
+        flags: _Sequence[bool] | _Buffer = (True, False),
         label: bytes = b"abc",
         title: str = "ünï",
         stop: bool = False,
@@ -483,9 +493,9 @@ class Everything(_SharedStruct[EverythingSnapshot]):
         f: float = 1.5,
         d: float = -2.25,
         flag: bool = True,
-        ints: _Sequence[int] = (1, 2, 3),
-        reals: _Sequence[float] = (0.0,) * 2,
-        flags: _Sequence[bool] = (True, False),
+        ints: _Sequence[int] | _Buffer = (1, 2, 3),
+        reals: _Sequence[float] | _Buffer = (0.0,) * 2,
+        flags: _Sequence[bool] | _Buffer = (True, False),
         label: bytes = b"abc",
         title: str = "ünï",
         stop: bool = False,
@@ -1036,22 +1046,12 @@ class Everything(_SharedStruct[EverythingSnapshot]):
     @property
     def ints(self) -> list[int]:
         """Field 'ints': C int[3]."""
-        if not self._acquire_arrays(False):
-            self._wait_arrays()
-        try:
-            return self._raw_ints[:]
-        finally:
-            self._release_arrays()
+        value: list[int] = self._get_array(15)
+        return value
 
     @ints.setter
-    def ints(self, value: _Sequence[int]) -> None:
-        value = self._check_items("ints", value)
-        if not self._acquire_arrays(False):
-            self._wait_arrays()
-        try:
-            self._raw_ints[:] = value
-        finally:
-            self._release_arrays()
+    def ints(self, value: _Sequence[int] | _Buffer) -> None:
+        self._set_array(15, value)
 
     def add_ints(self, index: int, delta: int = 1) -> int:
         """Atomically add delta to ints[index]; return the new value."""
@@ -1074,22 +1074,12 @@ class Everything(_SharedStruct[EverythingSnapshot]):
     @property
     def reals(self) -> list[float]:
         """Field 'reals': C double[2]."""
-        if not self._acquire_arrays(False):
-            self._wait_arrays()
-        try:
-            return self._raw_reals[:]
-        finally:
-            self._release_arrays()
+        value: list[float] = self._get_array(16)
+        return value
 
     @reals.setter
-    def reals(self, value: _Sequence[float]) -> None:
-        value = self._check_items("reals", value)
-        if not self._acquire_arrays(False):
-            self._wait_arrays()
-        try:
-            self._raw_reals[:] = value
-        finally:
-            self._release_arrays()
+    def reals(self, value: _Sequence[float] | _Buffer) -> None:
+        self._set_array(16, value)
 
     def add_reals(self, index: int, delta: float = 1.0) -> float:
         """Atomically add delta to reals[index]; return the new value."""
@@ -1114,22 +1104,12 @@ class Everything(_SharedStruct[EverythingSnapshot]):
     @property
     def flags(self) -> list[bool]:
         """Field 'flags': C bool[2]."""
-        if not self._acquire_arrays(False):
-            self._wait_arrays()
-        try:
-            return self._raw_flags[:]
-        finally:
-            self._release_arrays()
+        value: list[bool] = self._get_array(17)
+        return value
 
     @flags.setter
-    def flags(self, value: _Sequence[bool]) -> None:
-        value = self._check_items("flags", value)
-        if not self._acquire_arrays(False):
-            self._wait_arrays()
-        try:
-            self._raw_flags[:] = value
-        finally:
-            self._release_arrays()
+    def flags(self, value: _Sequence[bool] | _Buffer) -> None:
+        self._set_array(17, value)
 
     @property
     def label(self) -> bytes:
@@ -1148,7 +1128,7 @@ class Everything(_SharedStruct[EverythingSnapshot]):
         if not self._acquire_text(False):
             self._wait_text()
         try:
-            self._raw_label.value = value
+            self._put_one("label", value)
         finally:
             self._release_text()
 
@@ -1169,7 +1149,7 @@ class Everything(_SharedStruct[EverythingSnapshot]):
         if not self._acquire_text(False):
             self._wait_text()
         try:
-            self._raw_title.value = value
+            self._put_one("title", value)
         finally:
             self._release_text()
 
@@ -1223,9 +1203,9 @@ class Everything(_SharedStruct[EverythingSnapshot]):
     def update_arrays(
         self,
         *,
-        ints: _Sequence[int] | None = None,
-        reals: _Sequence[float] | None = None,
-        flags: _Sequence[bool] | None = None,
+        ints: _Sequence[int] | _Buffer | None = None,
+        reals: _Sequence[float] | _Buffer | None = None,
+        flags: _Sequence[bool] | _Buffer | None = None,
     ) -> None:
         """Set fields of group arrays at once; all checked first, None keeps a field."""
         self._update("arrays", (ints, reals, flags))
@@ -1551,7 +1531,7 @@ class EverythingOnRedis(_RedisStruct[EverythingSnapshot]):
         return value
 
     @ints.setter
-    def ints(self, value: _Sequence[int]) -> None:
+    def ints(self, value: _Sequence[int] | _Buffer) -> None:
         self._set("ints", value)
 
     def add_ints(self, index: int, delta: int = 1) -> int:
@@ -1566,7 +1546,7 @@ class EverythingOnRedis(_RedisStruct[EverythingSnapshot]):
         return value
 
     @reals.setter
-    def reals(self, value: _Sequence[float]) -> None:
+    def reals(self, value: _Sequence[float] | _Buffer) -> None:
         self._set("reals", value)
 
     def add_reals(self, index: int, delta: float = 1.0) -> float:
@@ -1581,7 +1561,7 @@ class EverythingOnRedis(_RedisStruct[EverythingSnapshot]):
         return value
 
     @flags.setter
-    def flags(self, value: _Sequence[bool]) -> None:
+    def flags(self, value: _Sequence[bool] | _Buffer) -> None:
         self._set("flags", value)
 
     @property
@@ -1653,9 +1633,9 @@ class EverythingOnRedis(_RedisStruct[EverythingSnapshot]):
     def update_arrays(
         self,
         *,
-        ints: _Sequence[int] | None = None,
-        reals: _Sequence[float] | None = None,
-        flags: _Sequence[bool] | None = None,
+        ints: _Sequence[int] | _Buffer | None = None,
+        reals: _Sequence[float] | _Buffer | None = None,
+        flags: _Sequence[bool] | _Buffer | None = None,
     ) -> None:
         """Set fields of group arrays at once; all checked first, None keeps a field."""
         self._update("arrays", (ints, reals, flags))
@@ -2611,7 +2591,7 @@ class Hits(_SharedStruct[HitsSnapshot]):
         """
         if delta.__class__ is not int:
             delta = self._delta("hits", delta)
-        if self._shardfork_hits != _runtime.forks:
+        if self._shardfork_hits != _forks[0]:
             self._shardfork_hits, self._shardslot_hits = _claim_shard(
                 self._shardowners_hits, self._shardlock_hits, 2, 8, None, "Hits.hits"
             )
@@ -2661,7 +2641,7 @@ class Hits(_SharedStruct[HitsSnapshot]):
         """
         if delta.__class__ is not float:
             delta = self._delta("seconds", delta)
-        if self._shardfork_seconds != _runtime.forks:
+        if self._shardfork_seconds != _forks[0]:
             self._shardfork_seconds, self._shardslot_seconds = _claim_shard(
                 self._shardowners_seconds,
                 self._shardlock_seconds,
@@ -2724,7 +2704,7 @@ class Hits(_SharedStruct[HitsSnapshot]):
         """
         if delta.__class__ is not int:
             delta = self._delta("small", delta)
-        if self._shardfork_small != _runtime.forks:
+        if self._shardfork_small != _forks[0]:
             self._shardfork_small, self._shardslot_small = _claim_shard(
                 self._shardowners_small,
                 self._shardlock_small,
@@ -2771,7 +2751,7 @@ class Hits(_SharedStruct[HitsSnapshot]):
         if not self._acquire_default(False):
             self._wait_default()
         try:
-            self._raw_label.value = value
+            self._put_one("label", value)
         finally:
             self._release_default()
 
@@ -2959,7 +2939,7 @@ class Ledger(_SharedStruct[LedgerSnapshot]):
         (
             ("a", "q", None, "pair", None),
             ("b", "q", None, "pair", None),
-            ("last", "q", 2, "pair", None),
+            ("last", "q", 2, "pair", None, (2,), None),
             ("note", "c", 8, "pair", None),
             ("moves", "i", None, "other", None),
             ("hits", "q", None, None, 2),
@@ -3002,13 +2982,15 @@ class Ledger(_SharedStruct[LedgerSnapshot]):
     compare_and_set_note: _CompareAndSet[bytes]
     exchange_moves: _Exchange[int]
     compare_and_set_moves: _CompareAndSet[int]
+    view_last: _ViewOf
+    copy_last: _CopyOf
 
     def __init__(
         self,
         *,
         a: int = 500,
         b: int = 500,
-        last: _Sequence[int] = (0,) * 2,
+        last: _Sequence[int] | _Buffer = (0,) * 2,
         note: bytes = b"",
         moves: int = 0,
         hits: int = 0,
@@ -3024,7 +3006,7 @@ class Ledger(_SharedStruct[LedgerSnapshot]):
         *,
         a: int = 500,
         b: int = 500,
-        last: _Sequence[int] = (0,) * 2,
+        last: _Sequence[int] | _Buffer = (0,) * 2,
         note: bytes = b"",
         moves: int = 0,
         hits: int = 0,
@@ -3041,7 +3023,7 @@ class Ledger(_SharedStruct[LedgerSnapshot]):
         *,
         a: int = 500,
         b: int = 500,
-        last: _Sequence[int] = (0,) * 2,
+        last: _Sequence[int] | _Buffer = (0,) * 2,
         note: bytes = b"",
         moves: int = 0,
         hits: int = 0,
@@ -3134,22 +3116,12 @@ class Ledger(_SharedStruct[LedgerSnapshot]):
     @property
     def last(self) -> list[int]:
         """Field 'last': C long long[2]."""
-        if not self._acquire_pair(False):
-            self._wait_pair()
-        try:
-            return self._raw_last[:]
-        finally:
-            self._release_pair()
+        value: list[int] = self._get_array(2)
+        return value
 
     @last.setter
-    def last(self, value: _Sequence[int]) -> None:
-        value = self._check_items("last", value)
-        if not self._acquire_pair(False):
-            self._wait_pair()
-        try:
-            self._put_one("last", value)
-        finally:
-            self._release_pair()
+    def last(self, value: _Sequence[int] | _Buffer) -> None:
+        self._set_array(2, value)
 
     def add_last(self, index: int, delta: int = 1) -> int:
         """Atomically add delta to last[index]; return the new value."""
@@ -3250,7 +3222,7 @@ class Ledger(_SharedStruct[LedgerSnapshot]):
         """
         if delta.__class__ is not int:
             delta = self._delta("hits", delta)
-        if self._shardfork_hits != _runtime.forks:
+        if self._shardfork_hits != _forks[0]:
             self._shardfork_hits, self._shardslot_hits = _claim_shard(
                 self._shardowners_hits, self._shardlock_hits, 2, 8, 5.0, "Ledger.hits"
             )
@@ -3280,7 +3252,7 @@ class Ledger(_SharedStruct[LedgerSnapshot]):
         *,
         a: int | None = None,
         b: int | None = None,
-        last: _Sequence[int] | None = None,
+        last: _Sequence[int] | _Buffer | None = None,
         note: bytes | None = None,
     ) -> None:
         """Set fields of group pair at once; all checked first, None keeps a field."""
@@ -3458,7 +3430,7 @@ class Labels(_SharedStruct[LabelsSnapshot]):
         if not self._acquire_default(False):
             self._wait_default()
         try:
-            self._raw_first.value = value
+            self._put_one("first", value)
         finally:
             self._release_default()
 
@@ -3516,7 +3488,7 @@ class Labels(_SharedStruct[LabelsSnapshot]):
         if not self._acquire_default(False):
             self._wait_default()
         try:
-            self._raw_second.value = value
+            self._put_one("second", value)
         finally:
             self._release_default()
 
@@ -3537,7 +3509,7 @@ class Labels(_SharedStruct[LabelsSnapshot]):
         if not self._acquire_default(False):
             self._wait_default()
         try:
-            self._raw_wide.value = value
+            self._put_one("wide", value)
         finally:
             self._release_default()
 
