@@ -15,7 +15,7 @@ from sharedgen.errors import SchemaError, SchemaErrors
 from sharedgen.load import load_all
 from sharedgen.model import ModuleModel, build_module
 from sharedgen.render import RUNTIME_MODULE, RUNTIME_PACKAGE, header_line, render_module
-from sharedgen.spec import parse_spec
+from sharedgen.spec import parse_spec, twin_errors
 
 PARALLEL_FROM = 4  # modules to render before a process pool pays for itself
 
@@ -62,6 +62,7 @@ def generate(
             errors.append(SchemaError(source.display_path, 1, 1, message))
         owners.setdefault(source.module_name, source.display_path)
         if spec is not None:
+            errors.extend(twin_errors(source, spec, redis))
             model = build_module(spec, source_path=source.source_path, source_hash=source.source_hash, redis=redis)
             models.append((source.module_name, source.display_path, model))
     if errors:

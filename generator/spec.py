@@ -405,6 +405,24 @@ class SchemaFile(BaseModel):
         return self
 
 
+def twin_errors(source: SchemaSource, schema: SchemaFile, redis_everywhere: bool) -> list[SchemaError]:
+    """Fields a struct's Redis twin cannot hold: arrays of several dimensions (a twin stores an
+    array item by item, one hash field each, which is no way to move frames or matrices)."""
+    errors = []
+    for struct_name, struct in schema.structs.items():
+        if not (struct.redis or redis_everywhere):
+            continue
+        for field_name, field in struct.fields.items():
+            if field.shape is not None and len(field.shape) > 1:
+                why = "redis: true" if struct.redis else "[tool.sharedgen] redis = true"
+                message = (
+                    f"struct {struct_name!r}, field {field_name!r}, shape: a Redis twin ({why}) holds no array of"
+                    " several dimensions; give the field length: instead, or keep the struct out of Redis"
+                )
+                errors.append(source.error(("structs", struct_name, "fields", field_name, "shape"), message))
+    return errors
+
+
 def json_schema() -> dict[str, Any]:
     """The JSON Schema of schema files, for editors."""
     return SchemaFile.model_json_schema(by_alias=True)

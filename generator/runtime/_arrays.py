@@ -173,7 +173,7 @@ def as_buffer(field: Field, value: object) -> memoryview | None:
         source = memoryview(value)  # type: ignore[arg-type]
     except TypeError:
         return None
-    if item_kind(source.format) != field.kind_key:
+    if item_kind(source.format) != field.kind_key or not source.ndim:
         return None
     if source.shape != field.shape and not (field.code == "B" and source.ndim == 1):
         raise ValueError(
@@ -196,13 +196,11 @@ def items_of(field: Field, value: object) -> list[object]:
         source = memoryview(value)  # type: ignore[arg-type]
     except TypeError:
         pass
-    else:  # a buffer of another format (a numpy array of another dtype): its items as Python reads them
-        if item_kind(source.format) is not None and source.ndim == len(shape):
-            if source.shape != shape:
-                raise ValueError(
-                    f"{field.label} has shape {shape_text(shape)}; got a buffer of shape {shape_text(source.shape or ())}"
-                )
-            value = source.tolist()
+    else:  # a buffer of another format (a numpy array of another dtype) is checked item by item
+        if source.ndim and source.shape != shape:
+            raise ValueError(
+                f"{field.label} has shape {shape_text(shape)}; got a buffer of shape {shape_text(source.shape or ())}"
+            )
     if len(shape) == 1:
         return check_items(value, shape[0], field.label)
     flat: list[object] = []
