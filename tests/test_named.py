@@ -262,12 +262,13 @@ def test_a_writer_killed_in_a_lone_array_or_string_write_never_leaves_it_mixed(
     victim = f"""
         from {package.name}.bulk import Bulk
         shared = Bulk.attach({name!r})
-        print("ready", flush=True)
         n = 0
         while True:
             n = n % 7 + 1
             items, text = [n] * 131072, chr(ord("a") + n) * 16384
             {assign}
+            if n == 1:
+                print("ready", flush=True)  # a first write is whole: kills land in later ones
     """
     env = {**os.environ, "PYTHONPATH": str(package.parent)}
     seen = set()
@@ -276,7 +277,7 @@ def test_a_writer_killed_in_a_lone_array_or_string_write_never_leaves_it_mixed(
             [sys.executable, "-c", textwrap.dedent(victim)], env=env, stdout=subprocess.PIPE, text=True
         )
         assert process.stdout is not None and process.stdout.readline() == "ready\n"
-        time.sleep(0.005 * (kill % 10))  # a different moment of the loop each time
+        time.sleep(0.003 * kill)  # a different moment of the loop each time
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=60)
         items, text = shared.items, shared.text  # takes the lock over if the victim died holding it

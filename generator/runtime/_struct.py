@@ -29,7 +29,6 @@ from ._locks import Lock, wait_for_lock
 from ._process import check_inheritance, holder
 from ._robust import Journal
 from ._setup import allocate, bind_locks, make_swaps, open_block
-from ._shards import sum_shards
 
 _S = _TypeVar("_S")
 _Self = _TypeVar("_Self", bound="SharedStruct[_Any]")
@@ -49,6 +48,7 @@ class SharedStruct(StructBase[_S]):
         "_locks",
         "_group_locks",
         "_lock_order",
+        "_read_at_first_try",
         "_blocks",
         "_parked",
         "_journals",
@@ -58,7 +58,6 @@ class SharedStruct(StructBase[_S]):
         "_stores",
         "_cells",
         "_group_targets",
-        "_only_lock",
         "_decoding",
         "_updates",
         "_base",
@@ -72,6 +71,8 @@ class SharedStruct(StructBase[_S]):
     _locks: dict[str, Lock]
     _group_locks: tuple[Lock, ...]
     _lock_order: tuple[tuple[str, Lock], ...]
+    # snapshot()'s usual way: every lock at a first try, or None (see read_at_first_try).
+    _read_at_first_try: _Callable[[], tuple[_Any, ...] | None]
     _blocks: list[tuple[Lock, tuple[int, int]]]
     _parked: _Any
     _journals: tuple[Journal | None, ...]
@@ -85,7 +86,6 @@ class SharedStruct(StructBase[_S]):
     _group_targets: tuple[
         tuple[tuple[memoryview | None, _Callable[[_Any], None]], ...], ...
     ]
-    _only_lock: Lock | None  # a struct of one lock group: its lock
     # The layout's parts that snapshot() and update_<group>() use, in slots: an instance's slot
     # is read faster than a class attribute.
     _decoding: Decoding
@@ -398,16 +398,9 @@ class SharedStruct(StructBase[_S]):
 
     def snapshot(self) -> _S:
         """A consistent copy of every field, taken while no group can change."""
-        lock = self._only_lock
-        if lock is not None:
-            if not lock.acquire(False):
-                self._wait(0)
-            try:
-                raw = self._read_raw()
-            finally:
-                lock.release()
-        else:
-            raw = self._read_unlocked_or_several()
+        raw = self._read_at_first_try()
+        if raw is None:  # a lock was busy
+            raw = self._read_waiting()
         # Decoded with the locks let go.
         snapshot_class, cut, fixes = self._decoding
         snapshot: _S
@@ -425,11 +418,15 @@ class SharedStruct(StructBase[_S]):
         snapshot = new_snapshot(snapshot_class, values)
         return snapshot
 
-    def _read_unlocked_or_several(self) -> tuple[_Any, ...]:
-        """The block's values when the struct has no lock group, or several."""
+    def _read_waiting(self) -> tuple[_Any, ...]:
+        """The block's values when snapshot()'s first try found a lock busy: wait for it."""
         layout = self.__sharedgen_layout__
         if not layout.parks:
-            return self._read_raw()
+            lock = self._take(0)
+            try:
+                return self._read_raw()
+            finally:
+                lock.release()
         return read_consistently(
             layout.name,
             self._lock_order,
@@ -440,19 +437,13 @@ class SharedStruct(StructBase[_S]):
         )
 
     def _decode(self, raw: tuple[_Any, ...]) -> _S:
+        """Field by field: arrays span several values; shards' sums follow the block's values."""
         layout, at = self.__sharedgen_layout__, 0
+        sums = iter(raw[len(raw) - sum(1 for f in layout.fields if f.shards) :])
         values: list[_Any] = []
-        for index, field in enumerate(layout.fields):
+        for field in layout.fields:
             if field.shards:
-                values.append(
-                    sum_shards(
-                        self._storage[index],
-                        field.stride,
-                        self._shard_locks[field.name],
-                        layout.lock_timeout,
-                        field.label,
-                    )
-                )
+                values.append(next(sums))
                 continue
             value, at = field.decode(raw, at)
             values.append(value)
