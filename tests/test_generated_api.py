@@ -168,8 +168,21 @@ def test_float_fields(e: Any) -> None:
     assert e.d == 3.0
     with pytest.raises(OverflowError):
         e.f = 1e39
-    with pytest.raises(OverflowError):
-        e.d = 10**400  # an int too large for any float
+    # An int too large for any float is refused with the field's name, however it is given.
+    for give in (
+        lambda: setattr(e, "d", 10**400),
+        lambda: e.add_d(10**400),
+        lambda: e.update_default(d=-(10**400)),
+        lambda: e.exchange_d(10**400),
+        lambda: type(e)(d=10**400),
+    ):
+        with pytest.raises(OverflowError, match=r"Everything\.d = -?an int of 40[01] digits is out of range"):
+            give()
+        assert e.d == 3.0
+    with pytest.raises(OverflowError, match=r"Everything\.q = an int of 5000 digits is out of range"):
+        e.q = 10**4999  # more digits than Python prints (sys.get_int_max_str_digits)
+    with pytest.raises(OverflowError, match=r"Everything\.q \+ an int of 5000 digits would leave"):
+        e.add_q(10**4999)
     e.f = 3.4e38
     with pytest.raises(OverflowError):
         e.add_f(3.4e38)
