@@ -294,10 +294,12 @@ class SharedStruct(StructBase[_S]):
         ):
             pack, _, window = packing
             try:
-                data = pack(*values)
+                # A field kept (None) takes the field by field way, which stores only the others
+                # (without the cost of the pack refusing it).
+                data = pack(*values) if None not in values else None
             except (_struct.error, TypeError, ValueError, OverflowError):
-                pass  # the checks below say which value is wrong
-            else:
+                data = None  # the checks below say which value is wrong
+            if data is not None:
                 if not lock.acquire(False):
                     self._wait(group)
                 try:
