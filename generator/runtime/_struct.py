@@ -451,6 +451,18 @@ class SharedStruct(StructBase[_S]):
             values.append(value)
         return _cast(_S, new_snapshot(layout.snapshot, values))
 
+    def _peek(self) -> _S:
+        """Every field as it is now, taking no lock: for tools (sharedgen show --unlocked) that
+        must not wait; a write under way may show half done."""
+        layout = self.__sharedgen_layout__
+        raw = layout.unpack(memoryview(self._block).cast("B"), self._base)
+        sums = [
+            sum(self._storage[i][:: f.stride])
+            for i, f in enumerate(layout.fields)
+            if f.shards
+        ]
+        return self._decode((*raw, *sums))
+
     def _lock_of(self, group: str) -> Lock:
         return self._locks[group]
 
