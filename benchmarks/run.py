@@ -344,7 +344,8 @@ def build_speed(files: int, fields: int) -> str:
         env = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
         if not bytecode:
             env["PYTHONDONTWRITEBYTECODE"] = "1"
-            shutil.rmtree(folder / "generated" / "__pycache__", ignore_errors=True)
+            for cache in (folder / "generated").rglob("__pycache__"):  # the runtime package's too
+                shutil.rmtree(cache)
         command = [sys.executable, "-c", probe]
         runs = [
             float(subprocess.run(command, cwd=folder, check=True, capture_output=True, text=True, env=env).stdout)

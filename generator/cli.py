@@ -27,7 +27,9 @@ from sharedgen.pipeline import generate
 from sharedgen.spec import json_schema
 from sharedgen.write import Status, apply_plan, plan_outputs
 
-EXIT_OK, EXIT_STALE, EXIT_INVALID, EXIT_INTERNAL = 0, 1, 2, 3
+EXIT_OK, EXIT_STALE, EXIT_INVALID, EXIT_INTERNAL, EXIT_BUSY = 0, 1, 2, 3, 4
+# How long sharedgen show waits for a busy lock before it says what it waits for.
+SHOW_PATIENCE = 1.0
 
 
 @dataclass(frozen=True)
@@ -152,14 +154,26 @@ def _parser() -> argparse.ArgumentParser:
         epilog="example: sharedgen show stats --watch 1",
     )
     show.add_argument("name", metavar="NAME")
-    show.add_argument("--json", action="store_true", help="a JSON object: name, struct, fields")
+    show.add_argument("--json", action="store_true", help="a JSON object: name, struct, locked, fields")
     show.add_argument("--watch", type=float, metavar="SECONDS", help="read again every SECONDS until interrupted")
+    waiting = show.add_mutually_exclusive_group()
+    waiting.add_argument(
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        help="give up (exit 4) when a lock is held longer than SECONDS (default: wait, saying for what)",
+    )
+    waiting.add_argument(
+        "--unlocked",
+        action="store_true",
+        help="read without taking the locks: never waits, but a write under way may show half done",
+    )
     remove = commands.add_parser(
         "rm",
         help="remove a named struct's name (processes attached keep working until they close)",
         description="Remove a named struct's name; processes attached keep working until they close.",
     )
-    remove.add_argument("name", metavar="NAME")
+    remove.add_argument("names", nargs="+", metavar="NAME")
     return parser
 
 
@@ -235,12 +249,21 @@ def _live(args: argparse.Namespace) -> int:
             what = item["struct"] or f"? ({item.get('error')})"
             print(f"{item['name']}\t{what}\t{item['size']} bytes\t{state if item['struct'] else ''}".rstrip())
         return EXIT_OK
+    if args.command == "rm":
+        status = EXIT_OK
+        for name in args.names:
+            try:
+                live.remove(name)
+            except FileNotFoundError:
+                print(f"sharedgen: no named struct {name!r}", file=sys.stderr)
+                status = EXIT_STALE
+            except (ValueError, OSError) as exc:  # a refused name, a permission
+                print(f"sharedgen: {exc}", file=sys.stderr)
+                return EXIT_INVALID
+        return status
     try:
-        if args.command == "rm":
-            live.remove(args.name)
-            return EXIT_OK
         while True:
-            shown = live.snapshot(args.name)
+            shown = _read_named(args)
             _print_struct(shown, args.json, args.watch is not None)
             if args.watch is None:
                 return EXIT_OK
@@ -248,6 +271,9 @@ def _live(args: argparse.Namespace) -> int:
     except FileNotFoundError:
         print(f"sharedgen: no named struct {args.name!r}", file=sys.stderr)
         return EXIT_STALE
+    except TimeoutError as exc:
+        print(f"sharedgen: {exc}", file=sys.stderr)
+        return EXIT_BUSY
     except (ValueError, OSError) as exc:  # NamedStructError, a refused name, a permission
         print(f"sharedgen: {exc}", file=sys.stderr)
         return EXIT_INVALID
@@ -255,21 +281,80 @@ def _live(args: argparse.Namespace) -> int:
         return EXIT_OK
 
 
+def _read_named(args: argparse.Namespace) -> dict[str, Any]:
+    """show's read: under the locks (saying what it waits for when one is busy), or without them."""
+    from sharedgen import live
+    from sharedgen.runtime._locks import LockTimeoutError
+
+    if args.unlocked:
+        return live.snapshot(args.name, locked=False)
+    patience = SHOW_PATIENCE if args.timeout is None else min(SHOW_PATIENCE, args.timeout)
+    try:
+        try:
+            return live.snapshot(args.name, wait=patience)
+        except LockTimeoutError as exc:
+            if args.timeout is not None and args.timeout <= patience:
+                raise
+            print(
+                f"sharedgen: {args.name}: waiting for lock group {exc.group!r}, which another process holds"
+                " (--timeout SECONDS gives up; --unlocked reads without the locks)",
+                file=sys.stderr,
+                flush=True,
+            )
+        return live.snapshot(args.name, wait=None if args.timeout is None else args.timeout - patience)
+    except LockTimeoutError as exc:
+        raise TimeoutError(
+            f"{args.name}: lock group {exc.group!r} still held by another process after {args.timeout} s"
+            " (--unlocked reads without the locks)"
+        ) from None
+
+
 def _print_struct(shown: dict[str, Any], as_json: bool, watching: bool) -> None:
+    """One reading: a JSON object (a line each when watching), or lines of text. Watched readings
+    say when they were taken; on a terminal each is drawn over the last, in a pipe they follow one
+    another, a blank line apart."""
+    when = time.strftime("%Y-%m-%dT%H:%M:%S") if watching else None
     if as_json:
         fields = {name: _plain(value) for name, value in shown["fields"].items()}
-        text = json.dumps({**shown, "fields": fields})
+        text = json.dumps({**shown, **({"time": when} if when else {}), "fields": fields})
     else:
-        lines = [f"{shown['name']}: {shown['struct']}"]
-        lines += [f"  {name} = {value!r}" for name, value in shown["fields"].items()]
+        head = f"{shown['name']}: {shown['struct']}"
+        if not shown["locked"]:
+            head += " (read without its locks: a write under way may show half done)"
+        lines = [head + (f" at {when}" if when else "")]
+        lines += [f"  {name} = {_shown(value)}" for name, value in shown["fields"].items()]
         text = "\n".join(lines)
+        if watching and not sys.stdout.isatty():
+            text += "\n"
     if watching and sys.stdout.isatty():
         text = "\x1b[H\x1b[J" + text  # redraw in place
     print(text, flush=True)
 
 
+# Arrays of more items than this are summarised by show's text: shape, type, first items, min and max.
+SHOWN_ITEMS = 16
+
+
+def _shown(value: object) -> str:
+    """A field's value as show's text prints it: big arrays summarised (--json gives every item)."""
+    if isinstance(value, memoryview):
+        items = value.cast("B").cast(value.format).tolist() if value.ndim > 1 else value.tolist()
+        shape = tuple(value.shape or ())
+    elif isinstance(value, tuple) and len(value) > SHOWN_ITEMS:
+        items, shape = list(value), (len(value),)
+    else:
+        return repr(value)
+    if len(items) <= SHOWN_ITEMS:
+        return f"{value.tolist() if isinstance(value, memoryview) else items!r}"
+    first = ", ".join(map(repr, items[:5]))
+    kind = value.format if isinstance(value, memoryview) else type(items[0]).__name__
+    return f"array {kind} {shape}: [{first}, ...] min {min(items)!r} max {max(items)!r}"
+
+
 def _plain(value: object) -> object:
     """A field's value as JSON holds it: bytes as text (undecodable bytes escaped), arrays as lists."""
+    if isinstance(value, memoryview):
+        return value.tolist()
     if isinstance(value, bytes):
         return value.decode("utf-8", "backslashreplace")
     if isinstance(value, tuple):

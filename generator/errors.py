@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 
 
@@ -30,6 +33,18 @@ def describe(loc: tuple[str | int, ...]) -> str:
     elif len(loc) == 3:
         parts.append(str(loc[2]))
     return ", ".join(parts) + ": " if parts else ""
+
+
+def suggest_name(name: str, valid: Callable[[str], bool], *, prefix: str, capitalize: bool = False) -> str | None:
+    """A name close to ``name`` that ``valid`` accepts: ``name`` as Python reads it, with what is not
+    an identifier's character turned into '_', no leading or trailing '_', then with a '_' added
+    (PEP 8's way around a keyword: ``class_``) or a number; None when none of these is valid."""
+    base = re.sub(r"\W+", "_", unicodedata.normalize("NFKC", name)).strip("_")
+    if not base[:1].isidentifier():  # empty, or starting with a digit
+        base = f"{prefix}_{base}".rstrip("_")
+    candidates = [base] + ([base[0].upper() + base[1:], base + "Struct"] if capitalize else []) + [base + "_"]
+    candidates += [f"{base}{number}" for number in range(2, 10)]
+    return next((c for c in candidates if c.isidentifier() and valid(c)), None)
 
 
 class SchemaErrors(Exception):

@@ -42,18 +42,21 @@ def named_structs() -> list[dict[str, Any]]:
     return found
 
 
-def struct_class(description: dict[str, Any]) -> type[runtime.SharedStruct[Any]]:
-    """A struct class made from a block's description (NamedStructError if it makes none)."""
+def struct_class(description: dict[str, Any], lock_timeout: float | None = None) -> type[runtime.SharedStruct[Any]]:
+    """A struct class made from a block's description (NamedStructError if it makes none), whose
+    locks time out after ``lock_timeout`` seconds (None: wait)."""
     try:
         name = description["struct"]
-        fields = tuple((f["name"], f["type"], f["length"], f["lock"], f["shards"]) for f in description["fields"])
+        fields = tuple(
+            (f["name"], f["type"], f["length"], f["lock"], f["shards"])
+            + ((tuple(f["shape"]), None) if "shape" in f else ())  # an array's shape
+            for f in description["fields"]
+        )
         groups = tuple(description["groups"])
         if not all(isinstance(n, str) and n.isidentifier() for n in [name, *groups, *(f[0] for f in fields)]):
             raise ValueError("names that are not identifiers")
         snapshot = collections.namedtuple(f"{name}Snapshot", [f[0] for f in fields], rename=True)  # type: ignore[misc]
-        layout = runtime.Layout(
-            name, fields, groups=groups, lock_timeout=description.get("lock_timeout"), snapshot=snapshot
-        )
+        layout = runtime.Layout(name, fields, groups=groups, lock_timeout=lock_timeout, snapshot=snapshot)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise NamedStructError(f"the block's description makes no struct: {exc}") from None
     slots = [slot for group in groups for slot in (f"_acquire_{group}", f"_wait_{group}", f"_release_{group}")]
@@ -64,15 +67,16 @@ def struct_class(description: dict[str, Any]) -> type[runtime.SharedStruct[Any]]
     return type(name, (runtime.SharedStruct,), {"__slots__": tuple(slots), "__sharedgen_layout__": layout})
 
 
-def snapshot(name: str) -> dict[str, Any]:
-    """A named struct's fields now, read under its locks as snapshot() reads them."""
+def snapshot(name: str, *, wait: float | None = None, locked: bool = True) -> dict[str, Any]:
+    """A named struct's fields now: read under its locks as snapshot() reads them (TimeoutError
+    when one is held longer than ``wait`` seconds), or (locked=False) as they are, taking none."""
     description = runtime.describe(name)
-    struct = struct_class(description).attach(name)
+    struct = struct_class(description, wait).attach(name)
     try:
-        values = struct.snapshot()._asdict()
+        values = (struct.snapshot() if locked else struct._peek())._asdict()
     finally:
         struct.close()
-    return {"name": name, "struct": description["struct"], "fields": values}
+    return {"name": name, "struct": description["struct"], "locked": locked, "fields": values}
 
 
 def remove(name: str) -> None:

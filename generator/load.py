@@ -13,13 +13,14 @@ import keyword
 import os
 import re
 import sys
-from collections.abc import Iterable
+import unicodedata
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 import yaml
-from sharedgen.errors import SchemaError, describe
+from sharedgen.errors import SchemaError, describe, suggest_name
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -45,6 +46,11 @@ SCHEMA_SUFFIXES = (".yaml", ".yml", ".toml", ".json")
 MAX_FILE_BYTES = 4 << 20
 MAX_VALUES = 500_000
 MAX_NESTING = 64
+# Digits an integer literal may have: more than any type code holds (the largest double is 1.8e308).
+# A longer one is refused where it is read, shown shortened: Python converts at most 4,300 digits
+# between text and int (sys.get_int_max_str_digits), and an error should not echo thousands of them.
+MAX_INT_DIGITS = 309
+_TOO_LARGE = 10**MAX_INT_DIGITS
 
 Loc = tuple[str | int, ...]
 Position = tuple[int, int]
@@ -180,10 +186,31 @@ def schema_exists(recorded: str, out_dir: Path) -> bool:
 
 def module_name_for(path: Path) -> str | None:
     """The module a schema file becomes: its stem, hyphens read as underscores."""
-    name = path.stem.replace("-", "_")
-    if not name.isidentifier() or keyword.iskeyword(name) or name.startswith("_"):
-        return None
-    return name
+    return None if _module_name_problem(path.stem.replace("-", "_")) else path.stem.replace("-", "_")
+
+
+def _module_name_problem(name: str) -> str | None:
+    """Why ``name`` cannot be a generated module's name, or None."""
+    if not name.isidentifier():
+        return "use letters, digits and _ or -, not starting with a digit"
+    normal = unicodedata.normalize("NFKC", name)
+    if normal != name:
+        # `import` reads the name in NFKC form (full-width letters and ligatures become plain ones),
+        # but the file keeps the name as written: no import statement would find the module.
+        return f"Python reads {name!r} as {normal!r} (NFKC), so no import would find the module"
+    if keyword.iskeyword(name):
+        return f"{name!r} is a Python keyword"
+    if name.startswith("_"):
+        return "a module whose name starts with '_' is private by Python's convention"
+    return None
+
+
+def _module_name_error(path: Path) -> str:
+    message = (
+        f"file name {path.name!r} does not make a module name ({_module_name_problem(path.stem.replace('-', '_'))})"
+    )
+    better = suggest_name(path.stem, lambda name: _module_name_problem(name) is None, prefix="schema")
+    return message + (f"; rename the file to {better + path.suffix!r}" if better else "")
 
 
 def load_file(found: Discovered, out_dir: Path) -> tuple[SchemaSource | None, list[SchemaError]]:
@@ -207,8 +234,7 @@ def load_file(found: Discovered, out_dir: Path) -> tuple[SchemaSource | None, li
     text = text.replace("\r\n", "\n")
     module_name = module_name_for(path)
     if module_name is None:
-        message = f"file name {path.name!r} does not make a module name (use letters, digits and _ or -)"
-        return None, [SchemaError(shown, 1, 1, message)]
+        return None, [SchemaError(shown, 1, 1, _module_name_error(path))]
     parse = {".json": _parse_json, ".toml": _parse_toml}.get(path.suffix, _parse_yaml)
     data, positions, errors = parse(text, shown)
     if data is None and errors:
@@ -225,6 +251,92 @@ def load_file(found: Discovered, out_dir: Path) -> tuple[SchemaSource | None, li
 
 
 ParseResult = tuple[Any, SourceMap, list[SchemaError]]
+
+
+def _digits(literal: str) -> int:
+    """How many digits an integer literal (any base, with signs, underscores or a prefix) has."""
+    body = literal.lstrip("+-")
+    if body[:2].lower() in ("0x", "0o", "0b"):
+        body = body[2:]
+    return sum(ch.isalnum() for ch in body)
+
+
+def shortened(literal: str) -> str:
+    """An integer literal as an error shows it: its first digits and how many there are."""
+    literal = literal.replace("_", "")
+    if len(literal) <= 40:
+        return literal
+    body = literal.lstrip("+-")
+    head = literal[: len(literal) - len(body)] + (body[:2] if body[:2].lower() in ("0x", "0o", "0b") else "")
+    return f"{literal[:len(head) + 20]}… ({_digits(literal)} digits)"
+
+
+def shortened_int(value: int) -> str:
+    try:
+        return shortened(str(value))
+    except ValueError:  # beyond the digits Python converts (a hex literal of thousands of digits)
+        return f"an integer of about {int(value.bit_length() * 0.30103) + 1} digits"
+
+
+def _too_large(loc: Loc, shown: str) -> str:
+    where = describe(loc[:5])  # an array's item: the field's default
+    return f"{where}{shown} is too large: no type code holds an integer of more than {MAX_INT_DIGITS} digits"
+
+
+# A long integer literal in JSON or TOML is replaced by a string holding this and its number, padded
+# to the literal's length, before parsing (the parsers would convert it, or fail to), and reported
+# where the walk finds that string.
+_HUGE = "\0sharedgen-huge-integer:"
+_JSON_NUMBERS = re.compile(r'"(?:[^"\\]|\\.)*"|(?<![0-9.eE+-])(-?[0-9]+)(?![0-9.eE])')
+_TOML_NUMBERS = re.compile(
+    r'"""(?:[^\\]|\\.)*?"""|\'\'\'.*?\'\'\'|"(?:[^"\\\n]|\\.)*"|\'[^\'\n]*\'|#[^\n]*'
+    r"|(?<![\w.+-])([+-]?(?:0x[0-9a-fA-F_]+|0o[0-7_]+|0b[01_]+|[0-9][0-9_]*))(?![\w.:+-])",
+    re.DOTALL,
+)
+
+
+def _set_aside_huge_integers(text: str, numbers: re.Pattern[str]) -> tuple[str, list[tuple[str, Position]]]:
+    """The text with each integer literal of more than MAX_INT_DIGITS digits replaced by a placeholder
+    string, and each such literal with where it was written (placeholder number = index)."""
+    huge: list[tuple[str, Position]] = []
+
+    def replace(match: re.Match[str]) -> str:
+        literal = match[1]
+        if literal is None or _digits(literal) <= MAX_INT_DIGITS:
+            return match[0]
+        huge.append((literal, _position_at(text, match.start(1))))
+        placeholder = json.dumps(f"{_HUGE}{len(huge) - 1}")
+        return placeholder + " " * (len(literal) - len(placeholder))  # what follows keeps its place
+
+    return numbers.sub(replace, text), huge
+
+
+def _huge_integer_errors(
+    data: Any, shown: str, positions: SourceMap, huge: list[tuple[str, Position]]
+) -> list[SchemaError]:
+    """An error for each integer of the document too large for any type code: a placeholder for a
+    literal set aside before parsing (at the literal), or a value the parser read (at its key)."""
+    errors = []
+    for loc, value in _leaves(data, ()):
+        if isinstance(value, str) and value.startswith(_HUGE):
+            literal, (line, column) = huge[int(value.removeprefix(_HUGE))]
+            errors.append(SchemaError(shown, line, column, _too_large(loc, shortened(literal))))
+        elif isinstance(value, int) and not isinstance(value, bool) and not -_TOO_LARGE < value < _TOO_LARGE:
+            line, column = positions.position(loc, of_value=True)
+            errors.append(SchemaError(shown, line, column, _too_large(loc, shortened_int(value))))
+    return errors
+
+
+def _leaves(data: Any, loc: Loc) -> Iterable[tuple[Loc, Any]]:
+    if isinstance(data, dict):
+        for key, value in data.items():
+            yield from _leaves(value, loc + (key,))
+    elif isinstance(data, list):
+        for index, value in enumerate(data):
+            yield from _leaves(value, loc + (index,))
+    else:
+        yield loc, data
+
 
 _INT = "tag:yaml.org,2002:int"
 _YAML11_ONLY = "tag:sharedgen,2025:yaml11-only"  # a spelling YAML 1.1 reads unlike YAML 1.2
@@ -282,6 +394,28 @@ def _yaml11_reading(text: str) -> tuple[Any, Any]:
     return as_yaml11, as_yaml12
 
 
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+# What the keys whose values have one kind take: an ambiguous value there is only shown as the
+# reading that fits (`length: 1_000_000` is 1000000, never the text '1_000_000').
+_KEY_TAKES: dict[str, tuple[str, Callable[[object], bool]]] = {
+    "length": ("an integer", _is_int),
+    "shards": ("an integer", _is_int),
+    "max_shared_bytes": ("an integer", _is_int),
+    "lock_timeout": ("a number", _is_number),
+    "recover_locks": ("true or false", lambda value: isinstance(value, bool)),
+    "redis": ("true or false", lambda value: isinstance(value, bool)),
+    "type": ("text", lambda value: isinstance(value, str)),
+    "doc": ("text", lambda value: isinstance(value, str)),
+}
+
+
 def _spelled(value: Any) -> str:
     """``value`` as YAML 1.1 and 1.2 both read it."""
     if isinstance(value, bool):
@@ -329,7 +463,8 @@ class _YamlWalker:
         self.positions = positions
         self.shown = shown
         self.errors: list[SchemaError] = []
-        self.ambiguous = False  # a value YAML 1.1 reads otherwise: the file is not validated further
+        # A value YAML 1.1 reads otherwise, or an integer too large to read: the file is not validated further.
+        self.ambiguous = False
         self.active: set[int] = set()
         self.values = 0
 
@@ -365,9 +500,19 @@ class _YamlWalker:
             items = [self.walk(item, loc + (index,)) for index, item in enumerate(node.value)]
             self.active.discard(id(node))
             return items
+        if node.tag in (_INT, _YAML11_ONLY) and _digits(node.value) > MAX_INT_DIGITS:
+            return self._too_large(node, loc, shortened(node.value))
         if node.tag == _YAML11_ONLY:
             return self._unambiguous(node, loc)
-        return self.loader.construct_object(node, deep=True)
+        value = self.loader.construct_object(node, deep=True)
+        if isinstance(value, int) and not isinstance(value, bool) and not -_TOO_LARGE < value < _TOO_LARGE:
+            return self._too_large(node, loc, shortened_int(value))
+        return value
+
+    def _too_large(self, node: yaml.Node, loc: Loc, shown: str) -> None:
+        self._error(node, _too_large(loc, shown))
+        self.ambiguous = True
+        return None
 
     def _unambiguous(self, node: yaml.Node, loc: Loc) -> Any:
         """The value of a scalar YAML 1.1 may read otherwise; an error when it does."""
@@ -378,10 +523,21 @@ class _YamlWalker:
         written_yaml11 = _spelled(as_yaml11)
         if isinstance(as_yaml11, int) and as_yaml11 > 0 and text.startswith("0") and text.replace("_", "").isdigit():
             written_yaml11 = f"0o{as_yaml11:o}"  # the octal YAML 1.1 meant, as YAML 1.2 spells it
+        spellings = [(as_yaml11, written_yaml11), (as_yaml12, _spelled(as_yaml12))]
+        # A key of a struct (structs.S.key) or of a field (structs.S.fields.x.key).
+        of_struct = len(loc) == 3 and loc[0] == "structs"
+        key = str(loc[-1]) if of_struct or (len(loc) == 5 and loc[0] == "structs" and loc[2] == "fields") else ""
+        takes = _KEY_TAKES.get(key)
+        if takes is None:  # a default (its field's type decides) or a lock (a group name or false): either
+            advice = f"write {written_yaml11} or {_spelled(as_yaml12)}"
+        else:
+            valid = [written for value, written in spellings if takes[1](value)]
+            advice = f"write {' or '.join(valid)}" if valid else "neither is valid there"
+            advice += f" ({key} takes {takes[0]})"
         self._error(
             node,
             f"{describe(loc)}{text!r} is ambiguous: YAML 1.1 reads it as {_spelled(as_yaml11)}, YAML 1.2 as "
-            f"{_spelled(as_yaml12)}; write {written_yaml11} or {_spelled(as_yaml12)}",
+            f"{_spelled(as_yaml12)}; {advice}",
         )
         self.ambiguous = True
         return None
@@ -433,10 +589,14 @@ def _parse_json(text: str, shown: str) -> ParseResult:
     too_deep = _too_deep(text, _JSON_BRACKETS, shown)
     if too_deep:
         return None, positions, too_deep
+    readable, huge = _set_aside_huge_integers(text, _JSON_NUMBERS)
     try:
-        data = json.loads(text, object_pairs_hook=no_duplicates)
+        data = json.loads(readable, object_pairs_hook=no_duplicates)
     except json.JSONDecodeError as exc:
         return None, positions, [SchemaError(shown, exc.lineno, exc.colno, f"invalid JSON: {exc.msg}")]
+    too_large = _huge_integer_errors(data, shown, positions, huge)
+    if too_large:
+        return None, positions, too_large
     errors = []
     for key in duplicates:
         line, column = _last_key_position(text, _JSON_KEY.format(quoted=re.escape(json.dumps(key))))
@@ -462,8 +622,9 @@ def _parse_toml(text: str, shown: str) -> ParseResult:
     too_deep = _too_deep(text, _TOML_BRACKETS, shown)
     if too_deep:
         return None, positions, too_deep
+    readable, huge = _set_aside_huge_integers(text, _TOML_NUMBERS)
     try:
-        data = tomllib.loads(text)
+        data = tomllib.loads(readable)
     except tomllib.TOMLDecodeError as exc:
         message = str(exc)
         where = _TOML_POSITION.search(message)
@@ -473,6 +634,9 @@ def _parse_toml(text: str, shown: str) -> ParseResult:
             positions,
             [SchemaError(shown, line, column, f"invalid TOML: {_TOML_POSITION.sub('', message).strip()}")],
         )
+    too_large = _huge_integer_errors(data, shown, positions, huge)
+    if too_large:
+        return None, positions, too_large
     return data, positions, []
 
 

@@ -63,6 +63,11 @@ class IntRange:
         return f"_{self.ctype.upper()}_MAX"
 
 
+# The public methods of tuple (count, index): a snapshot is a NamedTuple, whose field of that name
+# replaces the method with its value (as collections.namedtuple allows); type checkers read that
+# as an incompatible override, which the snapshot's declaration of the field is declared to be.
+TUPLE_METHODS = frozenset(name for name in dir(tuple) if not name.startswith("_"))
+
 # Largest finite value per float type code; the generated `_check_float` check uses it.
 FLOAT_LIMITS = {"f": "_FLOAT32_MAX", "d": "_FLOAT64_MAX"}
 
@@ -226,6 +231,11 @@ class FieldModel:
         """An array or a string, written in several steps: its setter stores it through the runtime,
         which takes the group's journal where the struct has one (recover_locks, named structs)."""
         return self.storage in (Storage.ARRAY, Storage.STRING)
+
+    @property
+    def shadows_tuple_method(self) -> bool:
+        """A field called `count` or `index` replaces the snapshot's tuple method of that name."""
+        return self.name in TUPLE_METHODS
 
     @property
     def raw(self) -> str:

@@ -10,6 +10,7 @@ import builtins
 import difflib
 import keyword
 import math
+import re
 import unicodedata
 from collections.abc import Callable
 from typing import Annotated, Any
@@ -28,8 +29,8 @@ from pydantic import (
     model_validator,
 )
 from pydantic_core import PydanticCustomError
-from sharedgen.errors import SchemaError, describe
-from sharedgen.load import Loc, SchemaSource
+from sharedgen.errors import SchemaError, describe, suggest_name
+from sharedgen.load import Loc, SchemaSource, shortened_int
 from sharedgen.typecodes import FLOAT32_MAX, TYPE_CODES, Kind, TypeCode
 
 MAX_LENGTH = (1 << 31) - 1
@@ -39,9 +40,10 @@ MAX_DIMENSIONS = 8
 MAX_DEFAULT_ITEMS = 4096
 # Shared memory one struct may take unless its schema raises the cap (`max_shared_bytes`).
 DEFAULT_MAX_SHARED_BYTES = 16 << 20
-# Soft keywords are valid names but read badly as fields (`match`, `case`) or shadow `type`;
-# listed here rather than taken from `keyword.softkwlist`, which differs between Python versions.
-SOFT_KEYWORDS = frozenset({"_", "case", "match", "type"})
+# Soft keywords (`match`, `case`, `type`, `_`) are keywords only at the start of their own
+# statements, where a generated name never stands: `s.match`, `match=1` and a class body's
+# `match: int` read as names on every Python the generated code runs on, so they are allowed
+# (`_` is refused as a leading underscore). The builtin `type` is not used by generated code.
 # Builtins that generated class bodies evaluate (annotations, decorators): a property or
 # parameter of that name would replace them there.
 CLASS_SCOPE_BUILTINS = frozenset(
@@ -61,17 +63,29 @@ CLASS_SCOPE_BUILTINS = frozenset(
         "staticmethod",
         "str",
         "tuple",
-        "type",
     }
 )
 DEFAULT_GROUP = "default"
-# Constructor parameters beside the fields, and members every struct has.
-# count and index: the snapshot is a tuple, whose methods they are; create ... unlink: the named
-# struct's members (a field called `name` is allowed, and wins over the struct's name).
-RESERVED_FIELD_NAMES = frozenset(
-    {"self", "ctx", "locks", "snapshot", "get_lock", "batch", "as_dict", "on_redis", "count", "index"}
-    | {"create", "attach", "open", "close", "unlink", "mode"}
-)
+# Constructor parameters beside the fields, and members every struct has, each with what it is
+# (for the message refusing it). A field called `count` or `index` is allowed: it replaces the
+# snapshot's tuple method of that name, as in collections.namedtuple; one called `name` wins over
+# the named struct's name.
+RESERVED_FIELD_NAMES = {
+    "self": "the first parameter of the struct's methods",
+    "ctx": "the constructor's parameter ctx= (the multiprocessing context)",
+    "locks": "the constructor's parameter locks= (locks shared with other objects)",
+    "snapshot": "the struct's method snapshot()",
+    "get_lock": "the struct's method get_lock()",
+    "batch": "the struct's method batch()",
+    "as_dict": "the snapshot's method as_dict()",
+    "on_redis": "the struct's method on_redis() (its Redis twin)",
+    "create": "the named struct's method create()",
+    "attach": "the named struct's method attach()",
+    "open": "the named struct's method open()",
+    "close": "the named struct's method close()",
+    "unlink": "the named struct's method unlink()",
+    "mode": "the parameter mode= of create() and open() (the file's permissions)",
+}
 # Per-field and per-group members: a field may not take one of these names.
 FIELD_MEMBER_PREFIXES = ("add_", "exchange_", "compare_and_set_", "view_", "copy_")
 GROUP_MEMBER_PREFIXES = ("update_", "locked_")
@@ -82,27 +96,57 @@ SHARD_SPACING = 64
 REDIS_SUFFIX = "OnRedis"  # the Redis twin of a struct
 
 
-def _fail(message: str, at: Loc = ()) -> PydanticCustomError:
-    """A validation error; ``at`` narrows the location below the validated value."""
-    return PydanticCustomError("sharedgen", "{message}", {"message": message, "at": at})
+def _fail(message: str, at: Loc = (), rename: str = "") -> PydanticCustomError:
+    """A validation error; ``at`` narrows the location below the validated value; ``rename``: the
+    kind of name refused (field, struct, group), whose message ends with a valid name to use instead,
+    found where the names beside it are known (see spec_errors)."""
+    return PydanticCustomError("sharedgen", "{message}", {"message": message, "at": at, "rename": rename})
 
 
-def _check_name(name: str, what: str) -> tuple[str, str]:
-    """The name as Python reads it (NFKC-normalized), checked, and how messages call it."""
+NameProblem = Callable[[str], str | None]
+
+
+def _identifier_problem(name: str) -> str | None:
+    """Why ``name`` (as Python reads it) cannot name anything generated, or None."""
     if not name.isidentifier():
-        raise _fail(f"{what} {name!r} is not a Python identifier")
+        return "is not a Python identifier (letters, digits and '_', not starting with a digit)"
+    if keyword.iskeyword(name):
+        return "is a Python keyword, which cannot name an attribute or a parameter"
+    if name.startswith("_"):
+        return "starts with '_', which is kept for the generated helpers"
+    return None
+
+
+def _field_problem(name: str) -> str | None:
+    if problem := _identifier_problem(name):
+        return problem
+    if name in RESERVED_FIELD_NAMES:
+        return f"is taken by {RESERVED_FIELD_NAMES[name]}"
+    if name in CLASS_SCOPE_BUILTINS:
+        return f"would shadow the builtin {name!r} in the generated class, which uses it in annotations"
+    return None
+
+
+def _struct_problem(name: str) -> str | None:
+    if problem := _identifier_problem(name):
+        return problem
+    if hasattr(builtins, name):
+        return f"would shadow the builtin {name!r} in the generated module"
+    return None
+
+
+def _rename(name: str, valid: Callable[[str], bool], *, prefix: str, capitalize: bool = False) -> str:
+    suggestion = suggest_name(name, valid, prefix=prefix, capitalize=capitalize)
+    return f"; rename it, e.g. {suggestion!r}" if suggestion else ""
+
+
+def _checked_name(name: str, what: str, problem: NameProblem, kind: str) -> str:
+    """``name`` if it is valid and written as Python reads it (NFKC); else why not."""
     normal = unicodedata.normalize("NFKC", name)
     shown = f"{what} {name!r}" + (f" (read by Python as {normal!r})" if normal != name else "")
-    if keyword.iskeyword(normal):
-        raise _fail(f"{shown} is a Python keyword")
-    if normal in SOFT_KEYWORDS:
-        raise _fail(f"{shown} is a Python soft keyword")
-    if normal.startswith("_"):
-        raise _fail(f"{shown} starts with '_' (reserved for generated helpers)")
-    return normal, shown
-
-
-def _as_python_reads_it(name: str, normal: str, what: str) -> str:
+    reason = _identifier_problem(name) if not name.isidentifier() else problem(normal)
+    if reason:
+        raise _fail(f"{shown} {reason}", rename=kind)
     # Python reads identifiers in code in NFKC form (full-width letters and ligatures become plain
     # ones) but not the strings of __slots__ or getattr: only a name already in that form means one thing.
     if normal != name:
@@ -111,19 +155,15 @@ def _as_python_reads_it(name: str, normal: str, what: str) -> str:
 
 
 def _field_name(name: str) -> str:
-    normal, shown = _check_name(name, "field name")
-    if normal in RESERVED_FIELD_NAMES:
-        raise _fail(f"{shown} is taken by a generated member")
-    if normal in CLASS_SCOPE_BUILTINS:
-        raise _fail(f"{shown} would shadow the builtin {normal!r} in the generated class")
-    return _as_python_reads_it(name, normal, "field name")
+    return _checked_name(name, "field name", _field_problem, "field")
 
 
 def _struct_name(name: str) -> str:
-    normal, shown = _check_name(name, "struct name")
-    if hasattr(builtins, normal):
-        raise _fail(f"{shown} would shadow the builtin {normal!r}")
-    return _as_python_reads_it(name, normal, "struct name")
+    return _checked_name(name, "struct name", _struct_problem, "struct")
+
+
+def _group_name(name: str) -> str:
+    return _checked_name(name, "lock group", _identifier_problem, "group")
 
 
 FieldName = Annotated[str, AfterValidator(_field_name)]
@@ -135,14 +175,18 @@ def _fits_int(value: object, code: TypeCode) -> int:
         raise _fail(f"{value!r} is not an int (type {code.code!r} is C {code.c_name})")
     low, high = code.portable_range
     if not low <= value <= high:
-        raise _fail(f"{value} is out of range for type {code.code!r} (C {code.c_name}: {low}..{high})")
+        shown = shortened_int(value)
+        raise _fail(f"{shown} is out of range for type {code.code!r} (C {code.c_name}: {low}..{high})")
     return value
 
 
 def _fits_float(value: object, code: TypeCode) -> float:
     if not isinstance(value, (int, float)) or isinstance(value, bool):
         raise _fail(f"{value!r} is not a number (type {code.code!r} is C {code.c_name})")
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an int beyond every double
+        raise _fail(f"{shortened_int(int(value))} is out of range for type {code.code!r} (C {code.c_name})") from None
     if not math.isfinite(number):
         raise _fail(f"{value!r} is not a finite number")
     if code.code == "f" and abs(number) > FLOAT32_MAX:
@@ -237,9 +281,9 @@ class FieldSpec(BaseModel):
         if lock is True:
             return DEFAULT_GROUP
         if isinstance(lock, str):
-            _as_python_reads_it(lock, _check_name(lock, "lock group")[0], "lock group")
+            _group_name(lock)
         elif lock is not False:
-            raise _fail(f"{lock!r} is neither a lock group name nor false")
+            raise _fail(f"must be a lock group name or false, not {_in_schema_words(lock)}")
         return lock
 
     @field_validator("default")
@@ -376,7 +420,14 @@ class StructSpec(BaseModel):
                 members[prefix + name] = f"method of field {name!r}"
         for name in self.fields:
             if name in members:
-                raise _fail(f"field name {name!r} collides with the generated {members[name]}", at=("fields", name))
+                hint = _rename(
+                    name,
+                    lambda c: _field_problem(c) is None and c not in members and c not in self.fields,
+                    prefix="field",
+                )
+                raise _fail(
+                    f"field name {name!r} collides with the generated {members[name]}{hint}", at=("fields", name)
+                )
         return self
 
     @property
@@ -399,10 +450,17 @@ class SchemaFile(BaseModel):
             for suffix, what in ((SNAPSHOT_SUFFIX, "snapshot class"), (REDIS_SUFFIX, "Redis twin")):
                 owner = name.removesuffix(suffix)
                 if owner != name and owner in self.structs:
+                    hint = _rename(name, lambda c: self._free_class_name(c), prefix="Struct", capitalize=True)
                     raise _fail(
-                        f"struct name {name!r} is taken by the {what} of struct {owner!r}", at=("structs", name)
+                        f"struct name {name!r} is taken by the {what} of struct {owner!r}{hint}", at=("structs", name)
                     )
         return self
+
+    def _free_class_name(self, name: str) -> bool:
+        """Whether a struct could be called ``name`` beside the structs of this file."""
+        taken = {owner + suffix for owner in self.structs for suffix in ("", SNAPSHOT_SUFFIX, REDIS_SUFFIX)}
+        own = {name, name + SNAPSHOT_SUFFIX, name + REDIS_SUFFIX}
+        return _struct_problem(name) is None and not own & taken
 
 
 def twin_errors(source: SchemaSource, schema: SchemaFile, redis_everywhere: bool) -> list[SchemaError]:
@@ -431,7 +489,7 @@ def json_schema() -> dict[str, Any]:
 MODELS: dict[int, type[BaseModel]] = {0: SchemaFile, 2: StructSpec, 4: FieldSpec}
 
 
-def _explain(error: Any, loc: Loc) -> tuple[str, bool]:
+def _explain(error: Any, loc: Loc, data: Any) -> tuple[str, bool]:
     """The message for one pydantic error, and whether it points at a value (not a key)."""
     kind = error["type"]
     if kind == "extra_forbidden":
@@ -443,13 +501,106 @@ def _explain(error: Any, loc: Loc) -> tuple[str, bool]:
     if kind == "missing":
         return f"{describe(loc[:-1])}missing required key {loc[-1]!r}", False
     if kind == "sharedgen":  # a rule of ours: about a name (`at` given) or about a value
-        return describe(loc) + error["ctx"]["message"], not error["ctx"]["at"]
+        ctx = error["ctx"]
+        hint = _valid_instead(ctx["rename"], error["input"], loc, data) if ctx["rename"] else ""
+        return describe(loc) + ctx["message"] + hint, not ctx["at"]
     if kind == "model_type" and not loc:
         return "the top level must be a mapping with a 'structs' key", False
     if kind == "too_short" and loc and loc[-1] in ("fields", "structs"):
         return f"{describe(loc[:-1])}no {loc[-1]} defined", False
-    message = error["msg"]
-    return describe(loc) + message[0].lower() + message[1:], True
+    where = describe(loc) or (f"{loc[0]}: " if loc else "")
+    given = _in_schema_words(error.get("input"))
+    if kind in ("model_type", "dict_type"):
+        return where + _mapping_expected(loc, error.get("input")) + f", not {given}", True
+    if kind in EXPECTED:
+        expected = "a type code (one of " + " ".join(TYPE_CODES) + ")" if loc[-1:] == ("type",) else EXPECTED[kind]
+        return f"{where}must be {expected}, not {given}", True
+    if kind in BOUNDS:
+        word, key = BOUNDS[kind]
+        return f"{where}must be {word} {error['ctx'][key]}, not {given}", True
+    # Any other rule (none is known to reach here): pydantic's words, without its class names.
+    message = error["msg"].replace("Input should be", "must be")
+    message = re.sub(r" or instance of \w+", "", message)
+    return where + message[0].lower() + message[1:], True
+
+
+def _valid_instead(kind: str, name: str, loc: Loc, data: Any) -> str:
+    """``; rename it, e.g. 'x'``: a name for a refused ``name`` (of a field, a struct or a lock group
+    at ``loc`` of the document ``data``) that is valid and, beside the names next to it, free."""
+    if kind == "group":
+        return _rename(name, lambda c: _identifier_problem(c) is None, prefix="group")
+    neighbours = data
+    for key in loc[:-1]:
+        neighbours = neighbours.get(key, {}) if isinstance(neighbours, dict) else {}
+    others = {str(other) for other in neighbours if other != name} if isinstance(neighbours, dict) else set()
+    if kind == "struct":
+        classes = {other + suffix for other in others for suffix in ("", SNAPSHOT_SUFFIX, REDIS_SUFFIX)}
+        return _rename(
+            name,
+            lambda c: _struct_problem(c) is None and not {c, c + SNAPSHOT_SUFFIX, c + REDIS_SUFFIX} & classes,
+            prefix="Struct",
+            capitalize=True,
+        )
+    locks = [spec.get("lock", DEFAULT_GROUP) for spec in neighbours.values() if isinstance(spec, dict)]
+    groups = {DEFAULT_GROUP if lock is True else lock for lock in locks if isinstance(lock, str) or lock is True}
+    members = {prefix + other for other in others for prefix in FIELD_MEMBER_PREFIXES}
+    members |= {prefix + group for group in groups for prefix in GROUP_MEMBER_PREFIXES}
+
+    def free(candidate: str) -> bool:
+        own = {prefix + candidate for prefix in FIELD_MEMBER_PREFIXES}
+        return candidate not in others | members and not own & others
+
+    return _rename(name, lambda c: _field_problem(c) is None and free(c), prefix="field")
+
+
+# What pydantic's error kinds ask for, in the words of a schema file.
+EXPECTED = {
+    "string_type": "text",
+    "int_type": "an integer",
+    "int_parsing": "an integer",
+    "int_from_float": "an integer",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "finite_number": "a finite number",
+}
+BOUNDS = {
+    "greater_than": ("greater than", "gt"),
+    "greater_than_equal": ("at least", "ge"),
+    "less_than": ("less than", "lt"),
+    "less_than_equal": ("at most", "le"),
+}
+
+
+def _mapping_expected(loc: Loc, given: object) -> str:
+    """What a mapping expected at ``loc`` holds."""
+    if len(loc) == 1:
+        return "must be a mapping of struct names to structs"
+    if len(loc) == 2:
+        return "a struct must be a mapping with a 'fields' key"
+    if len(loc) == 3:
+        return "must be a mapping of field names to fields"
+    if isinstance(given, str) and given in TYPE_CODES:
+        return f"a field must be a mapping with a 'type' key (write {{type: {given!r}}})"
+    return "a field must be a mapping with a 'type' key, such as {type: 'i'}"
+
+
+def _in_schema_words(value: object) -> str:
+    """A value as a schema file writes it, with what it is (errors show no Python class names)."""
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return f"the number {shortened_int(value) if isinstance(value, int) else repr(value)}"
+    if isinstance(value, str):
+        return f"the text {value!r}" if len(value) <= 40 else f"a text of {len(value)} characters"
+    if isinstance(value, list):
+        return "a list" if value else "an empty list"
+    if isinstance(value, dict):
+        return "a mapping" if value else "an empty mapping"
+    return "a value of another kind"
 
 
 def spec_errors(source: SchemaSource, exc: ValidationError) -> list[SchemaError]:
@@ -458,7 +609,7 @@ def spec_errors(source: SchemaSource, exc: ValidationError) -> list[SchemaError]
     for error in exc.errors():
         loc = _schema_part(tuple(p for p in error["loc"] if p != "[key]"))
         loc += tuple(error.get("ctx", {}).get("at", ()))
-        message, of_value = _explain(error, loc)
+        message, of_value = _explain(error, loc, source.data)
         of_value = of_value and "[key]" not in error["loc"]
         # A union reports one error per member type at the same place: the first says enough.
         errors.setdefault(loc, source.error(loc, message, of_value=of_value))

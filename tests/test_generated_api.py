@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import ctypes
 import inspect
+import json
 import multiprocessing
 import pickle
 import re
+import subprocess
+import sys
 import threading
+import uuid
 from collections.abc import Callable
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
 from conftest import build_schema
+from sharedgen.cli import main
 
 pytestmark = pytest.mark.interpreters
 
@@ -168,8 +174,21 @@ def test_float_fields(e: Any) -> None:
     assert e.d == 3.0
     with pytest.raises(OverflowError):
         e.f = 1e39
-    with pytest.raises(OverflowError):
-        e.d = 10**400  # an int too large for any float
+    # An int too large for any float is refused with the field's name, however it is given.
+    for give in (
+        lambda: setattr(e, "d", 10**400),
+        lambda: e.add_d(10**400),
+        lambda: e.update_default(d=-(10**400)),
+        lambda: e.exchange_d(10**400),
+        lambda: type(e)(d=10**400),
+    ):
+        with pytest.raises(OverflowError, match=r"Everything\.d = -?an int of 40[01] digits is out of range"):
+            give()
+        assert e.d == 3.0
+    with pytest.raises(OverflowError, match=r"Everything\.q = an int of 5000 digits is out of range"):
+        e.q = 10**4999  # more digits than Python prints (sys.get_int_max_str_digits)
+    with pytest.raises(OverflowError, match=r"Everything\.q \+ an int of 5000 digits would leave"):
+        e.add_q(10**4999)
     e.f = 3.4e38
     with pytest.raises(OverflowError):
         e.add_f(3.4e38)
@@ -509,3 +528,128 @@ def test_no_class_of_a_struct_defines_getattr(everything: ModuleType) -> None:
     for name in ("Everything", "Pair", "Hits", "Ledger"):
         kind = getattr(everything, name)
         assert kind.__getattribute__ is object.__getattribute__ and not hasattr(kind, "__getattr__")
+
+
+# Names a hand-written class could give its attributes: tuple's methods (the snapshot is a NamedTuple),
+# the builtin `type`, the soft keywords; as scalars, arrays, strings, shards and without a lock.
+NAMES_SCHEMA = """\
+structs:
+  Names:
+    redis: true
+    fields:
+      count: {type: q, lock: tally}
+      index: {type: i, lock: tally}
+      type: {type: u, length: 8, default: t, lock: tally}
+      match: {type: d}
+      case: {type: "?"}
+  Kinds:
+    fields:
+      count: {type: q, length: 2, lock: type}
+      index: {type: d, shards: 2}
+      type: {type: c, lock: false}
+"""
+
+
+def exercise_names(names: Any, kinds: Any) -> None:
+    s = names(count=3, index=4, type="x", match=0.5)
+    assert (s.count, s.index, s.type, s.match, s.case) == (3, 4, "x", 0.5, False)
+    s.count, s.index, s.type, s.case = 5, 6, "yy", True
+    assert (s.add_count(2), s.add_index(), s.add_match(1.0)) == (7, 7, 1.5)
+    assert s.exchange_type("z") == "yy" and s.exchange_count(8) == 7
+    assert s.compare_and_set_index(7, 9) and not s.compare_and_set_index(7, 10)
+    s.update_tally(count=1, index=2, type="t")
+    with s.locked_tally() as g:
+        g.count += 1
+        g.index += 1
+        g.type = "u"
+    snap = s.snapshot()
+    assert (snap.count, snap.index, snap.type, snap.match, snap.case) == (2, 3, "u", 1.5, True)
+    assert snap == (2, 3, "u", 1.5, True) and snap[0] == snap.count
+    assert snap.as_dict() == {"count": 2, "index": 3, "type": "u", "match": 1.5, "case": True}
+    assert s.get_lock("tally") is not s.get_lock("default")
+    k = kinds(count=[1, 2], type=b"k")
+    assert k.add_count(1, 5) == 7 and k.count == [1, 7]
+    k.add_index(2.5)
+    assert k.snapshot() == ((1, 7), 2.5, b"k") and k.snapshot().index == 2.5
+
+
+def test_fields_may_have_the_names_of_tuple_methods_builtins_and_soft_keywords(tmp_path: Path) -> None:
+    module = build_schema(tmp_path, NAMES_SCHEMA)
+    exercise_names(module.Names, module.Kinds)
+    name = f"sharedgen-test-names-{uuid.uuid4().hex[:12]}"
+    created = module.Names.create(name, count=9, type="q")
+    try:
+        with module.Names.attach(name) as attached:
+            assert attached.snapshot().count == 9 and attached.type == "q" and attached.add_index(5) == 5
+        assert created.index == 5
+        assert pickle.loads(pickle.dumps(created)).snapshot().index == 5
+    finally:
+        created.unlink()
+        created.close()
+
+
+def test_fields_named_like_tuple_methods_on_redis(tmp_path: Path, redis_port: int) -> None:
+    redis = pytest.importorskip("redis", reason="redis-py is not installed (pip install 'sharedgen[redis]')")
+    module = build_schema(tmp_path, NAMES_SCHEMA)
+    client = redis.Redis(port=redis_port)
+    try:
+        twin = module.Names.on_redis(client, f"test:{uuid.uuid4().hex}")
+        assert (twin.count, twin.index, twin.type) == (0, 0, "t")
+        twin.count, twin.type = 4, "r"
+        assert twin.add_index(3) == 3 and twin.exchange_type("s") == "r" and twin.compare_and_set_count(4, 5)
+        twin.update_tally(index=7)
+        with twin.locked_tally() as g:
+            g.count += 1
+        assert twin.snapshot() == (6, 7, "s", 0.0, False) and twin.snapshot().count == 6
+    finally:
+        client.close()
+
+
+NAMES_USE = """\
+from typing import assert_type
+
+from out.names import Kinds, Names, NamesSnapshot
+
+s = Names(count=1, index=2, type="t", match=0.5, case=True)
+snap: NamesSnapshot = s.snapshot()
+assert_type(snap.count, int)
+assert_type(snap.index, int)
+assert_type(snap.type, str)
+assert_type(snap.match, float)
+assert_type(s.count, int)
+assert_type(s.add_count(), int)
+s.update_tally(count=1, index=2, type="x")
+with s.locked_tally() as g:
+    g.index += 1
+assert_type(Kinds().snapshot().count, tuple[int, ...])
+assert_type(Kinds().snapshot().index, float)
+assert_type(Names.on_redis(None, "k").snapshot().count, int)
+"""
+
+
+def test_fields_named_like_tuple_methods_type_check(tmp_path: Path) -> None:
+    """The snapshot declares those fields as the overrides they are: mypy --strict and pyright strict
+    pass, and read them as the fields' types (not tuple's methods)."""
+    (tmp_path / "schemas").mkdir()
+    (tmp_path / "schemas" / "names.yaml").write_text(NAMES_SCHEMA, encoding="utf-8")
+    assert main(["build", str(tmp_path / "schemas"), "-o", str(tmp_path / "out"), "-q"]) == 0
+    (tmp_path / "use.py").write_text(NAMES_USE, encoding="utf-8")
+    mypy = [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "--python-version", "3.11"]
+    result = subprocess.run(
+        # The runtime is type-checked on its own (tests/test_typing_and_examples.py): only its use here.
+        [*mypy, "--explicit-package-bases", "--follow-imports=silent", "out/names.py", "use.py"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stdout
+    (tmp_path / "pyrightconfig.json").write_text(json.dumps({"typeCheckingMode": "strict", "pythonVersion": "3.11"}))
+    pyright = Path(sys.executable).with_name("pyright")
+    result = subprocess.run(
+        [str(pyright), "--project", str(tmp_path / "pyrightconfig.json"), "out/names.py", "use.py"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=600,
+    )
+    assert result.returncode == 0 and "0 errors, 0 warnings" in result.stdout, result.stdout

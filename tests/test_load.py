@@ -66,10 +66,40 @@ def test_invalid_utf8_points_at_the_byte(tmp_path: Path) -> None:
         ("class.yaml", None),
         ("9lives.json", None),
         ("_x.toml", None),
+        ("\ufb01le.yaml", None),  # the ligature: Python reads it as `file`
+        ("\uff26\uff35\uff2c\uff2c.yaml", None),  # full-width FULL
+        ("\uff43lass.yaml", None),  # read as the keyword `class`
+        ("caf\u00e9.yaml", "caf\u00e9"),  # already in the form Python reads
     ],
 )
 def test_module_names(name: str, module: str | None) -> None:
     assert module_name_for(Path(name)) == module
+
+
+@pytest.mark.parametrize(
+    ("name", "why", "rename"),
+    [
+        ("\ufb01le.yaml", "Python reads '\ufb01le' as 'file' (NFKC), so no import would find the module", "file.yaml"),
+        ("\uff26\uff35\uff2c\uff2c.json", "Python reads '\uff26\uff35\uff2c\uff2c' as 'FULL' (NFKC)", "FULL.json"),
+        ("my-\ufb01le.toml", "Python reads 'my_\ufb01le' as 'my_file' (NFKC)", "my_file.toml"),
+        ("\uff43lass.yaml", "Python reads '\uff43lass' as 'class' (NFKC)", "class_.yaml"),
+        ("class.yaml", "'class' is a Python keyword", "class_.yaml"),
+        ("9lives.yaml", "use letters, digits and _ or -, not starting with a digit", "schema_9lives.yaml"),
+        ("_x.yaml", "a module whose name starts with '_' is private by Python's convention", "x.yaml"),
+    ],
+)
+def test_a_file_name_python_reads_otherwise_says_what_to_rename_it_to(
+    tmp_path: Path, name: str, why: str, rename: str
+) -> None:
+    path = tmp_path / name
+    toml = '[structs.S.fields]\nx = {type = "i"}\n'
+    path.write_text(toml if name.endswith(".toml") else '{"structs": {"S": {"fields": {"x": {"type": "i"}}}}}')
+    source, errors = load_file(Discovered(path, name), tmp_path / "generated")
+    assert source is None and len(errors) == 1
+    assert str(errors[0]).startswith(f"{name}:1:1: error: file name {name!r} does not make a module name ("), errors
+    assert why in str(errors[0]) and str(errors[0]).endswith(f"; rename the file to {rename!r}")
+    renamed = path.rename(tmp_path / rename)  # the name suggested makes a module
+    assert module_name_for(renamed) == renamed.stem and load(renamed) is not None
 
 
 def test_discover_sorts_and_deduplicates(tmp_path: Path) -> None:
@@ -178,6 +208,50 @@ def test_yaml_values_are_read_as_yaml_1_2_reads_them(tmp_path: Path, written: st
 def test_yaml_1_1_spellings_are_ambiguous(tmp_path: Path, written: str, readings: str) -> None:
     errors = load_errors(tmp_path, "s.yaml", f"structs:\n  S:\n    fields:\n      x: {{type: i, default: {written}}}\n")
     assert errors == [f"s.yaml:4:29: error: struct 'S', field 'x', default: {written!r} is ambiguous: {readings}"]
+
+
+@pytest.mark.parametrize(
+    ("key", "written", "advice"),
+    [
+        ("length", "1_000_000", "write 1000000 (length takes an integer)"),
+        ("shards", "0b11", "write 3 (shards takes an integer)"),
+        ("length", "010", "write 0o10 or 10 (length takes an integer)"),  # both readings are integers
+        ("length", "1_0.5", "neither is valid there (length takes an integer)"),
+        ("doc", "no", "write 'no' (doc takes text)"),
+        ("type", "y", "write 'y' (type takes text)"),
+    ],
+)
+def test_an_ambiguous_value_of_a_key_of_one_kind_suggests_only_what_fits(
+    tmp_path: Path, key: str, written: str, advice: str
+) -> None:
+    errors = load_errors(tmp_path, "s.yaml", f"structs:\n  S:\n    fields:\n      x: {{{key}: {written}}}\n")
+    (error,) = errors
+    assert error.startswith(f"s.yaml:4:{13 + len(key)}: error: struct 'S', field 'x', {key}: {written!r} is ambiguous")
+    assert error.endswith(f"; {advice}"), error
+
+
+@pytest.mark.parametrize(
+    ("key", "written", "advice"),
+    [
+        ("max_shared_bytes", "1_000_000", "write 1000000 (max_shared_bytes takes an integer)"),
+        ("lock_timeout", "1:30", "write 90 (lock_timeout takes a number)"),
+        ("recover_locks", "yes", "write true (recover_locks takes true or false)"),
+    ],
+)
+def test_an_ambiguous_value_of_a_struct_key_suggests_only_what_fits(
+    tmp_path: Path, key: str, written: str, advice: str
+) -> None:
+    text = f"structs:\n  S:\n    {key}: {written}\n    fields: {{x: {{type: i}}}}\n"
+    (error,) = load_errors(tmp_path, "s.yaml", text)
+    assert error.startswith(f"s.yaml:3:{7 + len(key)}: error: struct 'S', {key}: {written!r} is ambiguous: ")
+    assert error.endswith(f"; {advice}"), error
+
+
+def test_a_field_named_like_a_key_is_not_taken_for_the_key(tmp_path: Path) -> None:
+    (error,) = load_errors(tmp_path, "s.yaml", "structs:\n  S:\n    fields:\n      length: yes\n")
+    assert error.endswith(
+        "field 'length': 'yes' is ambiguous: YAML 1.1 reads it as true, YAML 1.2 as 'yes'; write true or 'yes'"
+    )
 
 
 def test_every_ambiguous_value_of_a_file_is_reported_and_the_file_is_not_validated(tmp_path: Path) -> None:

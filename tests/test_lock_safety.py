@@ -45,6 +45,17 @@ structs:
       n: {type: q, lock: ga}
       items: {type: q, length: 3, lock: ga}
       b: {type: q, lock: gb}
+  Progress:
+    doc: A worker adds to done, then to its own shard of hits, so hits never passes done.
+    fields:
+      done: {type: q, lock: work}
+      failed: {type: q, lock: errors}
+      hits: {type: q, shards: 4}
+  OneGroupProgress:
+    doc: Progress with one lock group.
+    fields:
+      done: {type: q, lock: work}
+      hits: {type: q, shards: 4}
   Journaled:
     recover_locks: true
     lock_timeout: 5
@@ -111,6 +122,24 @@ def test_snapshots_never_deadlock_with_a_block_that_reads_another_group(ctx: Any
     )
     assert bad.value == 0
     assert crossed.a == ROUNDS and crossed.b <= ROUNDS
+
+
+@pytest.mark.parametrize("struct", ["Progress", "OneGroupProgress"])
+def test_a_snapshot_is_one_instant_for_sharded_fields_too(ctx: Any, m: ModuleType, struct: str) -> None:
+    """Workers add to done, then to hits (sharded, no lock): at every instant hits <= done, and
+    so in every snapshot (the shards are summed while the groups' locks are held)."""
+    progress = getattr(m, struct)(ctx=ctx)
+    bad = Counter(ctx=ctx)
+    run_bounded(
+        ctx,
+        [
+            (workers.add_done_then_hits, (progress, ROUNDS)),
+            (workers.add_done_then_hits, (progress, ROUNDS)),
+            (workers.check_hits_never_ahead, (progress, ROUNDS, bad)),
+        ],
+    )
+    assert bad.value == 0
+    assert progress.snapshot()[:1] + (progress.hits,) == (2 * ROUNDS, 2 * ROUNDS)
 
 
 def test_snapshots_inside_blocks_of_different_groups_never_deadlock(ctx: Any, m: ModuleType) -> None:

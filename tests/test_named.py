@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import re
 import signal
 import struct
 import subprocess
@@ -264,12 +265,13 @@ def test_a_writer_killed_in_a_lone_array_or_string_write_never_leaves_it_mixed(
     victim = f"""
         from {package.name}.bulk import Bulk
         shared = Bulk.attach({name!r})
-        print("ready", flush=True)
         n = 0
         while True:
             n = n % 7 + 1
             items, text = [n] * 131072, chr(ord("a") + n) * 16384
             {assign}
+            if n == 1:
+                print("ready", flush=True)  # a first write is whole: kills land in later ones
     """
     env = {**os.environ, "PYTHONPATH": str(package.parent)}
     seen, torn = set(), 0
@@ -278,7 +280,7 @@ def test_a_writer_killed_in_a_lone_array_or_string_write_never_leaves_it_mixed(
             [sys.executable, "-c", textwrap.dedent(victim)], env=env, stdout=subprocess.PIPE, text=True
         )
         assert process.stdout is not None and process.stdout.readline() == "ready\n"
-        time.sleep(0.005 * (kill % 10))  # a different moment of the loop each time
+        time.sleep(0.003 * kill)  # a different moment of the loop each time
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=60)
         text = shared.text  # takes the lock over if the victim died holding it
@@ -521,6 +523,7 @@ def test_the_command_line_lists_shows_and_removes(name: str) -> None:
     assert shown == {
         "name": name,
         "struct": "WorkerStats",
+        "locked": True,
         "fields": {"processed": 4, "failed": 0, "elapsed": 0.0, "state": "R", "stop": False},
     }
     text = sharedgen("show", name)
@@ -529,6 +532,49 @@ def test_the_command_line_lists_shows_and_removes(name: str) -> None:
     assert sharedgen("rm", name).returncode == 0
     assert sharedgen("rm", name).returncode == 1
     assert stats.add_processed() == 5  # still mapped here
+
+
+def test_rm_takes_several_names_and_removes_every_one_there(name: str) -> None:
+    for suffix in ("a", "b"):
+        Counter.create(f"{name}-{suffix}")
+    removed = sharedgen("rm", f"{name}-a", f"{name}-none", f"{name}-b")
+    assert removed.returncode == 1  # one was not there
+    assert removed.stderr == f"sharedgen: no named struct '{name}-none'\n"
+    assert not list(SHM.glob(f"sharedgen-{name}-*"))
+
+
+def test_show_says_what_it_waits_for_and_can_give_up_or_read_without_locks(name: str) -> None:
+    """An operator looks when a worker is stuck: inside a locked block, here."""
+    stats = WorkerStats.create(name, processed=3)
+    with stats.locked_progress() as group:
+        group.processed = 9  # not written until the block ends
+        gave_up = sharedgen("show", name, "--timeout", "1.5")
+        assert gave_up.returncode == 4 and gave_up.stdout == ""
+        assert gave_up.stderr.splitlines() == [
+            f"sharedgen: {name}: waiting for lock group 'progress', which another process holds"
+            " (--timeout SECONDS gives up; --unlocked reads without the locks)",
+            f"sharedgen: {name}: lock group 'progress' still held by another process after 1.5 s"
+            " (--unlocked reads without the locks)",
+        ]
+        quick = sharedgen("show", name, "--timeout", "0.2", "--json")
+        assert quick.returncode == 4 and "still held by another process after 0.2 s" in quick.stderr
+        unlocked = sharedgen("show", name, "--unlocked", "--json")
+        assert unlocked.returncode == 0, unlocked.stderr
+        shown = json.loads(unlocked.stdout)
+        assert shown["locked"] is False and shown["fields"]["processed"] == 3
+        text = sharedgen("show", name, "--unlocked").stdout
+        assert text.startswith(f"{name}: WorkerStats (read without its locks: a write under way may show half done)\n")
+        waiting = subprocess.Popen(
+            [sys.executable, "-m", "sharedgen", "show", name, "--json"],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert waiting.stderr is not None and "waiting for lock group 'progress'" in waiting.stderr.readline()
+    out, _ = waiting.communicate(timeout=60)  # the block ended: it reads
+    assert waiting.returncode == 0 and json.loads(out)["fields"]["processed"] == 9
+    stats.unlink()
 
 
 def test_show_watch_prints_again_until_interrupted(name: str) -> None:
@@ -540,10 +586,29 @@ def test_show_watch_prints_again_until_interrupted(name: str) -> None:
         text=True,
     )
     assert process.stdout is not None
-    lines = [process.stdout.readline() for _ in range(4)]
+    lines = [process.stdout.readline() for _ in range(6)]
     process.send_signal(signal.SIGINT)
     assert process.wait(timeout=60) == 0
-    assert lines == [f"{name}: Counter\n", "  value = 1\n"] * 2  # plain lines when piped
+    # Plain lines when piped: each reading says when it was taken, a blank line after it.
+    stamp = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d"
+    for head, value, blank in (lines[:3], lines[3:]):
+        assert re.fullmatch(f"{re.escape(name)}: Counter at {stamp}\n", head) and (value, blank) == (
+            "  value = 1\n",
+            "\n",
+        )
+    watched = subprocess.Popen(
+        [sys.executable, "-m", "sharedgen", "show", name, "--watch", "0.05", "--json"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert watched.stdout is not None
+    readings = [json.loads(watched.stdout.readline()) for _ in range(2)]  # one JSON object a line
+    watched.send_signal(signal.SIGINT)
+    assert watched.wait(timeout=60) == 0
+    assert [r["fields"] for r in readings] == [{"value": 1}] * 2 and all(
+        re.fullmatch(stamp, r["time"]) for r in readings
+    )
     Counter.attach(name).unlink()
 
 

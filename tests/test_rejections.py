@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import re
 import textwrap
 from pathlib import Path
@@ -25,15 +26,27 @@ FIELD_CASES = [
     ("unknown type code", "      x: {type: z}\n", "4:17", "field 'x', type: unknown type code 'z'"),
     ("close type code", "      x: {type: '??'}\n", "4:17", "unknown type code '??' (did you mean '?'?)"),
     ("missing type", "      x: {length: 3}\n", "4:7", "field 'x': missing required key 'type'"),
-    ("not an identifier", "      two words: {type: i}\n", "4:7", "field name 'two words' is not a Python identifier"),
-    ("keyword", "      class: {type: i}\n", "4:7", "field name 'class' is a Python keyword"),
-    ("soft keyword", "      match: {type: i}\n", "4:7", "field name 'match' is a Python soft keyword"),
-    ("soft keyword type", "      type: {type: i}\n", "4:7", "field name 'type' is a Python soft keyword"),
+    (
+        "not an identifier",
+        "      two words: {type: i}\n",
+        "4:7",
+        "field name 'two words' is not a Python identifier (letters, digits and '_', not starting with a digit);"
+        " rename it, e.g. 'two_words'",
+    ),
+    ("starts with a digit", "      9lives: {type: i}\n", "4:7", "rename it, e.g. 'field_9lives'"),
+    (
+        "keyword",
+        "      class: {type: i}\n",
+        "4:7",
+        "field name 'class' is a Python keyword, which cannot name an attribute or a parameter;"
+        " rename it, e.g. 'class_'",
+    ),
     (
         "builtin of the class body",
         "      int: {type: i}\n",
         "4:7",
-        "field name 'int' would shadow the builtin 'int' in the generated class",
+        "field name 'int' would shadow the builtin 'int' in the generated class, which uses it in annotations;"
+        " rename it, e.g. 'int_'",
     ),
     ("builtin property", "      property: {type: i}\n", "4:7", "would shadow the builtin 'property'"),
     (
@@ -43,37 +56,64 @@ FIELD_CASES = [
         "field 'x', length: the struct needs up to 24000004 bytes of shared memory, more than max_shared_bytes (16777216)",
     ),
     ("cap counts every field", "      x: {type: u, length: 4194304}\n", "4:20", "needs up to 16777220 bytes"),
-    ("leading underscore", "      _x: {type: i}\n", "4:7", "field name '_x' starts with '_'"),
+    (
+        "leading underscore",
+        "      _x: {type: i}\n",
+        "4:7",
+        "field name '_x' starts with '_', which is kept for the generated helpers; rename it, e.g. 'x'",
+    ),
     ("dunder", "      __init__: {type: i}\n", "4:7", "field name '__init__' starts with '_'"),
-    ("generated member", "      snapshot: {type: i}\n", "4:7", "field name 'snapshot' is taken by a generated member"),
-    ("twin factory", "      on_redis: {type: i}\n", "4:7", "field name 'on_redis' is taken by a generated member"),
-    ("constructor parameter", "      ctx: {type: i}\n", "4:7", "field name 'ctx' is taken"),
+    (
+        "generated member",
+        "      snapshot: {type: i}\n",
+        "4:7",
+        "field name 'snapshot' is taken by the struct's method snapshot(); rename it, e.g. 'snapshot_'",
+    ),
+    (
+        "twin factory",
+        "      on_redis: {type: i}\n",
+        "4:7",
+        "field name 'on_redis' is taken by the struct's method on_redis() (its Redis twin); rename it, e.g. 'on_redis_'",
+    ),
+    (
+        "constructor parameter",
+        "      ctx: {type: i}\n",
+        "4:7",
+        "field name 'ctx' is taken by the constructor's parameter ctx= (the multiprocessing context)",
+    ),
+    ("snapshot's method", "      as_dict: {type: i}\n", "4:7", "is taken by the snapshot's method as_dict()"),
     (
         "add_ beside field",
         "      x: {type: i}\n      add_x: {type: i}\n",
         "5:7",
-        "field 'add_x': field name 'add_x' collides with the generated method of field 'x'",
+        "field 'add_x': field name 'add_x' collides with the generated method of field 'x'; rename it, e.g. 'add_x_'",
     ),
     (
         "group method",
         "      x: {type: i, lock: g}\n      update_g: {type: i}\n",
         "5:7",
-        "collides with the generated method of lock group 'g'",
+        "collides with the generated method of lock group 'g'; rename it, e.g. 'update_g_'",
+    ),
+    (
+        "suggestion beside a field of that name",
+        "      x: {type: i}\n      add_x: {type: i}\n      add_x_: {type: i}\n",
+        "5:7",
+        "collides with the generated method of field 'x'; rename it, e.g. 'add_x2'",
     ),
     ("duplicate field", "      x: {type: i}\n      x: {type: q}\n", "5:7", "duplicate key 'x'"),
     (
         "length zero",
         "      x: {type: i, length: 0}\n",
         "4:28",
-        "field 'x', length: input should be greater than or equal to 1",
+        "field 'x', length: must be at least 1, not the number 0",
     ),
-    ("length negative", "      x: {type: i, length: -2}\n", "4:28", "greater than or equal to 1"),
-    ("length huge", "      x: {type: i, length: 99999999999}\n", "4:28", "less than or equal to"),
+    ("length negative", "      x: {type: i, length: -2}\n", "4:28", "must be at least 1, not the number -2"),
+    ("length huge", "      x: {type: i, length: 99999999999}\n", "4:28", "must be at most 2147483647"),
     (
         "length not int",
         "      x: {type: i, length: '3'}\n",
         "4:28",
-        "field 'x', length: input should be a valid integer",
+        "field 'x', length: must be an integer, not the text '3'",
     ),
     (
         "default out of range",
@@ -112,10 +152,17 @@ FIELD_CASES = [
         "bad group name",
         "      x: {type: i, lock: 'no way'}\n",
         "4:26",
-        "lock group 'no way' is not a Python identifier",
+        "lock group 'no way' is not a Python identifier (letters, digits and '_', not starting with a digit);"
+        " rename it, e.g. 'no_way'",
     ),
-    ("bad lock value", "      x: {type: i, lock: 3}\n", "4:26", "3 is neither a lock group name nor false"),
-    ("keyword group", "      x: {type: i, lock: for}\n", "4:26", "lock group 'for' is a Python keyword"),
+    (
+        "bad lock value",
+        "      x: {type: i, lock: 3}\n",
+        "4:26",
+        "lock: must be a lock group name or false, not the number 3",
+    ),
+    ("keyword group", "      x: {type: i, lock: for}\n", "4:26", "lock group 'for' is a Python keyword, which"),
+    ("keyword group suggestion", "      x: {type: i, lock: for}\n", "4:26", "rename it, e.g. 'for_'"),
     # Python reads names in code in NFKC form, but not the strings of __slots__ and getattr.
     (
         "full-width name",
@@ -135,7 +182,8 @@ FIELD_CASES = [
         "normalizes to a generated member",
         "      \uff53elf: {type: i}\n",
         "4:7",
-        "field name '\uff53elf' (read by Python as 'self') is taken by a generated member",
+        "field name '\uff53elf' (read by Python as 'self') is taken by the first parameter of the struct's methods;"
+        " rename it, e.g. 'self_'",
     ),
     (
         "normalizes to a keyword",
@@ -163,7 +211,7 @@ FIELD_CASES = [
         "one shard",
         "      x: {type: i, shards: 1}\n",
         "4:28",
-        "field 'x', shards: input should be greater than or equal to 2",
+        "field 'x', shards: must be at least 2, not the number 1",
     ),
 ]
 
@@ -202,10 +250,16 @@ STRUCT_CASES = [
         "struct keyword",
         "structs:\n  def:\n    fields: {x: {type: i}}\n",
         "2:3",
-        "struct name 'def' is a Python keyword",
+        "struct name 'def' is a Python keyword, which cannot name an attribute or a parameter; rename it, e.g. 'Def'",
     ),
-    ("struct builtin", "structs:\n  list:\n    fields: {x: {type: i}}\n", "2:3", "would shadow the builtin 'list'"),
+    (
+        "struct builtin",
+        "structs:\n  list:\n    fields: {x: {type: i}}\n",
+        "2:3",
+        "struct name 'list' would shadow the builtin 'list' in the generated module; rename it, e.g. 'List'",
+    ),
     ("struct underscore", "structs:\n  _S:\n    fields: {x: {type: i}}\n", "2:3", "starts with '_'"),
+    ("struct underscore suggestion", "structs:\n  _S:\n    fields: {x: {type: i}}\n", "2:3", "e.g. 'S'"),
     (
         "struct name normalizes",
         "structs:\n  \uff33tats:\n    fields: {x: {type: i}}\n",
@@ -222,7 +276,7 @@ STRUCT_CASES = [
         "snapshot collision",
         "structs:\n  S:\n    fields: {x: {type: i}}\n  SSnapshot:\n    fields: {x: {type: i}}\n",
         "4:3",
-        "'SSnapshot' is taken by the snapshot class of struct 'S'",
+        "'SSnapshot' is taken by the snapshot class of struct 'S'; rename it, e.g. 'SSnapshotStruct'",
     ),
     (
         "twin collision",
@@ -248,7 +302,7 @@ STRUCT_CASES = [
         "redis not a bool",
         "structs:\n  S:\n    redis: 'yes'\n    fields: {x: {type: i}}\n",
         "3:12",
-        "struct 'S', redis: input should be a valid boolean",
+        "struct 'S', redis: must be true or false, not the text 'yes'",
     ),
     ("bad timeout", "structs:\n  S:\n    lock_timeout: -1\n    fields: {x: {type: i}}\n", "3:19", "greater than 0"),
     (
@@ -262,7 +316,7 @@ STRUCT_CASES = [
         "bad cap",
         "structs:\n  S:\n    max_shared_bytes: 0\n    fields: {x: {type: i}}\n",
         "3:23",
-        "greater than or equal to 1",
+        "struct 'S', max_shared_bytes: must be at least 1, not the number 0",
     ),
     ("unknown top key", "struct:\n  S: {}\n", "1:1", "unknown key 'struct' (did you mean 'structs'?)"),
     ("top not mapping", "- 1\n- 2\n", "1:1", "the top level must be a mapping"),
@@ -334,6 +388,13 @@ def test_an_invalid_file_stops_every_file_from_being_written(tmp_path: Path) -> 
         ("bad.yaml", b"structs:\n  S: \xff\n", "2:6", "not valid UTF-8"),
         ("bad-name.yaml", "structs:\n  S:\n    fields: {x: {type: q, default: 1.5}}\n", "3:36", "1.5 is not an int"),
         ("class.yaml", "structs:\n  S:\n    fields: {x: {type: i}}\n", "1:1", "does not make a module name"),
+        (
+            "\ufb01le.yaml",
+            "structs:\n  S:\n    fields: {x: {type: i}}\n",
+            "1:1",
+            "file name '\ufb01le.yaml' does not make a module name (Python reads '\ufb01le' as 'file' (NFKC), so no"
+            " import would find the module); rename the file to 'file.yaml'",
+        ),
     ],
 )
 def test_other_formats_and_files(tmp_path: Path, name: str, text: str | bytes, where: str, message: str) -> None:
@@ -384,3 +445,236 @@ def test_the_shared_memory_cap_can_be_raised(tmp_path: Path) -> None:
     code, lines, out = run_build(tmp_path, text, name="wide.yaml")
     assert code == 0, lines
     assert (out / "wide.py").is_file()
+
+
+HUGE = "1" + "2" * 4999  # more digits than Python converts to an int (4,300) by default
+SHOWN = "12222222222222222222… (5000 digits)"
+TOO_LARGE = "is too large: no type code holds an integer of more than 309 digits"
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "where", "shown"),
+    [
+        ("huge.json", '{"structs": {"S": {"fields": {"x": {"type": "q", "default": %s}}}}}', "1:61", SHOWN),
+        ("huge.yaml", "structs:\n  S:\n    fields:\n      x: {type: q, default: %s}\n", "4:29", SHOWN),
+        ("huge.toml", '[structs.S.fields]\nx = {type = "q", default = %s}\n', "2:28", SHOWN),
+        ("neg.json", '{"structs": {"S": {"fields": {"x": {"type": "q", "default": -%s}}}}}', "1:61", "-" + SHOWN),
+        (
+            "hex.yaml",
+            "structs:\n  S:\n    fields:\n      x: {type: q, default: 0x%s}\n",
+            "4:29",
+            "0x1222222222222222222",
+        ),
+        ("hex.toml", '[structs.S.fields]\nx = {type = "q", default = 0x%s}\n', "2:28", "0x1222222222222222222"),
+        # spellings YAML 1.1 reads otherwise (octal, underscores): refused as too large first
+        ("octal.yaml", "structs:\n  S:\n    fields:\n      x: {type: q, default: 0%s}\n", "4:29", "(5001 digits)"),
+        ("under.yaml", "structs:\n  S:\n    fields:\n      x: {type: q, default: 1_%s}\n", "4:29", "(5001 digits)"),
+        ("items.toml", '[structs.S.fields]\nx = {type = "q", length = 2, default = [1, %s]}\n', "2:44", SHOWN),
+        ("length.yaml", "structs:\n  S:\n    fields:\n      x: {type: q, length: %s}\n", "4:28", SHOWN),
+        # fewer digits than Python's limit, more than any type holds: shown shortened too
+        ("float.toml", '[structs.S.fields]\nx = {type = "d", default = %s}\n', "2:28", "(1000 digits)"),
+    ],
+)
+def test_a_huge_integer_is_an_error_at_it_showing_it_shortened(
+    tmp_path: Path, name: str, text: str, where: str, shown: str
+) -> None:
+    path = tmp_path / name
+    path.write_text(text.replace("%s", HUGE[:1000] if name == "float.toml" else HUGE), encoding="utf-8")
+    code, lines = build_errors(path, tmp_path / "out")
+    assert code == 2 and len(lines) == 2, lines
+    assert lines[0].startswith(f"{path}:{where}: error: struct 'S', field 'x', "), lines
+    assert shown in lines[0] and lines[0].endswith(TOO_LARGE) and len(lines[0]) < len(str(path)) + 200
+    assert not (tmp_path / "out").exists()
+
+
+def test_every_huge_integer_of_a_file_is_reported_and_what_follows_keeps_its_position(tmp_path: Path) -> None:
+    path = tmp_path / "huge.json"
+    path.write_text('{"structs": {"S": {"fields": {"x": {"type": "q", "default": [%s, -%s]}, }}}}'.replace("%s", HUGE))
+    code, lines = build_errors(path, tmp_path / "out")
+    assert code == 2
+    # The parser's error comes first (after the numbers); its column is the one of the text as written.
+    assert lines == [
+        f"{path}:1:{62 + 2 * len(HUGE) + 7}: error: invalid JSON: Expecting property name enclosed in double quotes",
+        "sharedgen: 1 error; nothing written",
+    ]
+    path.write_text('{"structs": {"S": {"fields": {"x": {"type": "q", "default": [%s, -%s]}}}}}'.replace("%s", HUGE))
+    code, lines = build_errors(path, tmp_path / "out")
+    assert [line.split(": error: ")[0] for line in lines[:-1]] == [f"{path}:1:62", f"{path}:1:{62 + len(HUGE) + 2}"]
+
+
+@pytest.mark.parametrize("name", ["long.json", "long.toml", "long.yaml"])
+def test_a_float_of_many_digits_is_a_float(tmp_path: Path, name: str) -> None:
+    """Only integers are bounded: a double may be written with as many digits as one likes."""
+    written = f"0.{HUGE}" if name != "long.yaml" else f"0.{HUGE}e-3"
+    text = (
+        f'[structs.S.fields]\nx = {{type = "d", default = {written}}}\n'
+        if name.endswith(".toml")
+        else '{"structs": {"S": {"fields": {"x": {"type": "d", "default": %s}}}}}'.replace("%s", written)
+    )
+    code, lines, out = run_build(tmp_path, text, name=name)
+    assert code == 0, lines
+    assert ("x: float = 0.0001222222222222222" if name == "long.yaml" else "x: float = 0.1222222222222222") in (
+        out / "long.py"
+    ).read_text()
+
+
+def test_an_integer_beyond_every_double_is_out_of_range(tmp_path: Path) -> None:
+    text = f"structs:\n  S:\n    fields:\n      x: {{type: d, default: {'9' * 309}}}\n"
+    code, lines, _ = run_build(tmp_path, text)
+    assert code == 2
+    assert lines[0].endswith(
+        "struct 'S', field 'x', default: 99999999999999999999… (309 digits) is out of range for type 'd' (C double)"
+    ), lines
+
+
+# A value of the wrong kind where a schema expects a mapping, text, a number or a boolean.
+WRONG_KINDS = [
+    (
+        "field as a list",
+        "structs:\n  S:\n    fields:\n      x: [1, 2]\n",
+        "4:10",
+        "struct 'S', field 'x': a field must be a mapping with a 'type' key, such as {type: 'i'}, not a list",
+    ),
+    (
+        "field as a type code",
+        "structs:\n  S:\n    fields:\n      x: i\n",
+        "4:10",
+        "struct 'S', field 'x': a field must be a mapping with a 'type' key (write {type: 'i'}), not the text 'i'",
+    ),
+    ("field empty", "structs:\n  S:\n    fields:\n      x:\n", "4:9", "not nothing (null)"),
+    (
+        "struct as a number",
+        "structs:\n  S: 5\n",
+        "2:6",
+        "struct 'S': a struct must be a mapping with a 'fields' key, not the number 5",
+    ),
+    (
+        "fields as a list",
+        "structs:\n  S:\n    fields: []\n",
+        "3:13",
+        "struct 'S', fields: must be a mapping of field names to fields, not an empty list",
+    ),
+    (
+        "structs as a list",
+        "structs: [S]\n",
+        "1:10",
+        "structs: must be a mapping of struct names to structs, not a list",
+    ),
+    (
+        "type as a number",
+        "structs:\n  S:\n    fields: {x: {type: 5}}\n",
+        "3:24",
+        "struct 'S', field 'x', type: must be a type code (one of c u b B h H i I l L q Q f d ?), not the number 5",
+    ),
+    (
+        "doc as a list",
+        "structs:\n  S:\n    doc: [1]\n    fields: {x: {type: i}}\n",
+        "3:10",
+        "doc: must be text, not a list",
+    ),
+    (
+        "timeout as text",
+        "structs:\n  S:\n    lock_timeout: soon\n    fields: {x: {type: i}}\n",
+        "3:19",
+        "struct 'S', lock_timeout: must be a number, not the text 'soon'",
+    ),
+    (
+        "timeout infinite",
+        "structs:\n  S:\n    lock_timeout: .inf\n    fields: {x: {type: i}}\n",
+        "3:19",
+        "lock_timeout: must be a finite number, not the number inf",
+    ),
+    (
+        "flag as a number",
+        "structs:\n  S:\n    recover_locks: 1\n    fields: {x: {type: i}}\n",
+        "3:20",
+        "struct 'S', recover_locks: must be true or false, not the number 1",
+    ),
+    (
+        "length as a float",
+        "structs:\n  S:\n    fields: {x: {type: i, length: 2.0}}\n",
+        "3:35",
+        "must be an integer, not the number 2.0",
+    ),
+    (
+        "length as a bool",
+        "structs:\n  S:\n    fields: {x: {type: i, length: true}}\n",
+        "3:35",
+        "must be an integer, not true",
+    ),
+    (
+        "shards too many",
+        "structs:\n  S:\n    fields: {x: {type: i, shards: 2000}}\n",
+        "3:35",
+        "must be at most 1024, not the number 2000",
+    ),
+    (
+        "lock as a list",
+        "structs:\n  S:\n    fields: {x: {type: i, lock: [a]}}\n",
+        "3:33",
+        "must be a lock group name or false, not a list",
+    ),
+    (
+        "schema reference",
+        "$schema: 5\nstructs:\n  S:\n    fields: {x: {type: i}}\n",
+        "1:10",
+        "$schema: must be text, not the number 5",
+    ),
+]
+PYDANTIC_WORDS = re.compile(r"instance|dictionary|Spec\b|SchemaFile|[Ii]nput should|\bvalid \w+|value error")
+
+
+@pytest.mark.parametrize(("text", "where", "message"), [c[1:] for c in WRONG_KINDS], ids=[c[0] for c in WRONG_KINDS])
+def test_a_value_of_the_wrong_kind_is_named_in_the_schema_s_words(
+    tmp_path: Path, text: str, where: str, message: str
+) -> None:
+    code, lines, out = run_build(tmp_path, text)
+    assert code == 2
+    (error,) = lines[:-1]
+    assert error.startswith(f"{tmp_path / 'bad.yaml'}:{where}: error: ") and error.endswith(message), lines
+    assert not PYDANTIC_WORDS.search(error), error
+    assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]
+
+
+def test_no_rejection_uses_pydantic_s_words(tmp_path: Path) -> None:
+    """Every case of this file: its messages speak of mappings, text and numbers, never of models."""
+    texts = [f"structs:\n  Stats:\n    fields:\n{case[1]}{VALID_FIELD}" for case in FIELD_CASES]
+    texts += [case[1] for case in STRUCT_CASES + WRONG_KINDS]
+    for number, text in enumerate(texts):
+        schema = tmp_path / f"case{number}.yaml"
+        schema.write_text(text, encoding="utf-8")
+        code, lines = build_errors(schema, tmp_path / "out")
+        assert code == 2 and lines, text
+        assert not [line for line in lines if PYDANTIC_WORDS.search(line)], lines
+
+
+SUGGESTION = re.compile(r"rename it, e\.g\. '([^']+)'$")
+FIELD_IN = "structs:\n  Stats:\n    fields:\n      {name}: {{type: i, lock: g}}\n      add_x: {{type: i}}\n"
+REFUSED_NAMES = (
+    [
+        (FIELD_IN, name)
+        for name in ["two words", "9lives", "a-b", "class", "int", "property", "_x", "__init__", "snapshot", "self"]
+        + ["ctx", "locks", "mode", "create", "as_dict", "on_redis", "\uff53elf", "\uff49nt", "x", "update_g"]
+    ]
+    + [
+        ("structs:\n  {name}:\n    fields: {{x: {{type: i}}}}\n  S:\n    fields: {{x: {{type: i}}}}\n", name)
+        for name in ["def", "list", "_S", "SSnapshot", "SOnRedis", "9S", "\uff4cist", "print"]
+    ]
+    + [
+        ("structs:\n  S:\n    fields: {{x: {{type: i, lock: {name}}}}}\n", name)
+        for name in ["for", "no way", "_g", "\uff46or"]
+    ]
+)
+
+
+@pytest.mark.parametrize(("template", "name"), REFUSED_NAMES, ids=[name for _, name in REFUSED_NAMES])
+def test_a_refused_name_is_told_a_valid_one(tmp_path: Path, template: str, name: str) -> None:
+    """The error says why and suggests a name; the same schema with that name builds."""
+    code, lines, _ = run_build(tmp_path, template.format(name=json.dumps(name)))
+    assert code == 2
+    (error,) = lines[:-1]
+    suggestion = SUGGESTION.search(error)
+    assert suggestion, error
+    (tmp_path / "out").rename(tmp_path / "first")
+    code, lines, _ = run_build(tmp_path, template.format(name=json.dumps(suggestion[1])))
+    assert code == 0, (error, lines)

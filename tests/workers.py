@@ -267,6 +267,22 @@ def check_b_never_ahead(shared: Any, times: int, bad: Any, go: Any) -> None:
             bad.add_value()
 
 
+def add_done_then_hits(shared: Any, times: int, go: Any) -> None:
+    go.wait()
+    for _ in range(times):
+        shared.add_done()
+        shared.add_hits()
+
+
+def check_hits_never_ahead(shared: Any, times: int, bad: Any, go: Any) -> None:
+    """hits only follows done: a consistent snapshot never shows hits > done."""
+    go.wait()
+    for _ in range(times):
+        snap = shared.snapshot()
+        if snap.hits > snap.done:
+            bad.add_value()
+
+
 def snapshot_inside_block(shared: Any, group: str, times: int, bad: Any, go: Any) -> None:
     """Add one to the block's field through the copy, with snapshot() and repr() taken inside."""
     field = group[1:]

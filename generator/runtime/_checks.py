@@ -37,11 +37,21 @@ def as_int(value: object, name: str) -> int:
         raise TypeError(f"{name} must be an int, not {type_name(value)}") from None
 
 
+def shown_number(value: object) -> str:
+    """A number as an error shows it: a huge int by its size, not its thousands of digits."""
+    if isinstance(value, int) and abs(value) >= 10**30:
+        digits = int(_math.log10(abs(value))) + 1
+        return f"{'-' if value < 0 else ''}an int of {digits} digits"
+    return repr(value) if isinstance(value, float) else str(value)
+
+
 def check_int(value: object, low: int, high: int, name: str) -> int:
     if not isinstance(value, int):
         value = as_int(value, name)
     if not low <= value <= high:
-        raise OverflowError(f"{name} = {value} is out of range [{low}, {high}]")
+        raise OverflowError(
+            f"{name} = {shown_number(value)} is out of range [{low}, {high}]"
+        )
     return value
 
 
@@ -50,7 +60,12 @@ def check_float(value: object, limit: float, name: str) -> float:
     if isinstance(value, float):
         number = value
     elif isinstance(value, (int, _numbers.Real)):
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # an int beyond every float
+            raise OverflowError(
+                f"{name} = {shown_number(value)} is out of range for a C float"
+            ) from None
     else:
         raise TypeError(f"{name} must be a float, not {type_name(value)}")
     if abs(number) > limit and _math.isfinite(number):
@@ -59,7 +74,9 @@ def check_float(value: object, limit: float, name: str) -> float:
 
 
 def add_overflow(name: str, delta: float, low: float, high: float) -> OverflowError:
-    return OverflowError(f"{name} + {delta} would leave the range [{low}, {high}]")
+    return OverflowError(
+        f"{name} + {shown_number(delta)} would leave the range [{low}, {high}]"
+    )
 
 
 def batch_refused(

@@ -119,15 +119,25 @@ def reentrant(lock: Lock) -> Lock:
     return wrapper
 
 
+class LockTimeoutError(TimeoutError):
+    """A lock group's lock not acquired in time: ``struct`` and ``group`` name it."""
+
+    def __init__(self, struct: str, group: str, message: str) -> None:
+        super().__init__(message)
+        self.struct, self.group = struct, group
+
+
 def lock_timeout_error(
     owner: str,
     group: str,
     seconds: float,
     why: str = "a process may have died holding it",
-) -> TimeoutError:
+) -> LockTimeoutError:
     """The error of every lock not taken in time, here and on Redis."""
-    return TimeoutError(
-        f"{owner}: lock group {group!r} not acquired within {seconds} s ({why})"
+    return LockTimeoutError(
+        owner,
+        group,
+        f"{owner}: lock group {group!r} not acquired within {seconds} s ({why})",
     )
 
 

@@ -210,27 +210,38 @@ class RecoverableLock:
             self._catch_up()
         return True
 
+    def settle_first_try(self, result: int) -> bool:
+        """After a quick_calls() try that answered ``result`` (not 0): whether the lock is now
+        this thread's (its holder died; the lock is taken over), or busy."""
+        return self._settle(result, False, None)
+
     def _catch_up(self) -> None:
         """Finish the writes pending in this process's journals: a takeover happened."""
         self._takeovers_seen = self._takeovers[0]
         for journal in self._journals:
             journal.finish()
 
+    def quick_calls(self) -> tuple[_Callable[[], int], _Callable[[], None]]:
+        """One C call each: a try that answers 0 when it took the lock (busy, a dead holder:
+        another number), and the release of a lock this thread took."""
+        return (
+            _functools.partial(self._pthread.trylock, self._address),
+            _functools.partial(self._pthread.unlock_unchecked, self._address),
+        )
+
     def calls(self) -> tuple[_Callable[[bool], bool], _Callable[[], None]]:
         """acquire and release for a lock that guards one block's groups only (a named struct's):
         the first try and the release are one C call each. A takeover by another process needs no
         catching up here: that process finished the write, the journal being in the block.
         """
-        trylock = _functools.partial(self._pthread.trylock, self._address)
+        trylock, release = self.quick_calls()
         settle = self._settle
 
         def acquire(block: bool = True, timeout: float | None = None) -> bool:
-            result: int = trylock()
+            result = trylock()
             return settle(result, block, timeout) if result else True
 
-        return acquire, _functools.partial(
-            self._pthread.unlock_unchecked, self._address
-        )
+        return acquire, release
 
     def _wait(self, timeout: float | None) -> int:
         """Wait in slices, so that Python handles signals such as Ctrl-C between them."""

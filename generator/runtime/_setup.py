@@ -10,6 +10,7 @@ import ctypes as _ctypes
 import functools as _functools
 import importlib as _importlib
 import typing as _typing
+from collections.abc import Callable as _Callable
 from collections.abc import Mapping as _Mapping
 from multiprocessing.context import BaseContext as _BaseContext
 from typing import Any as _Any
@@ -20,6 +21,7 @@ from ._base import compare_and_set_doc, exchange_doc, named_function
 from ._layout import GroupUpdate, Layout, accessors
 from ._locks import Lock, enlist, make_locks, new_recoverable_lock, wait_for_lock
 from ._robust import Journal, ParkedMark, RecoverableLock, pthread
+from ._shards import sum_shards
 
 if _typing.TYPE_CHECKING:
     from ._struct import SharedStruct
@@ -254,9 +256,6 @@ def open_block(self: SharedStruct[_Any]) -> None:
         for group in layout.groups
     )
     self._read_raw = _functools.partial(layout.unpack, whole, base)
-    with_gens = tuple(r for r in regions if r is not None and r.gen is not None)
-    if with_gens:
-        self._read_raw = _functools.partial(_read_whole, self._read_raw, with_gens)
     self._decoding = layout.decoding
     recovering = layout.recover_locks or self._name is not None
     self._journals = tuple(
@@ -291,15 +290,14 @@ def bind_locks(self: SharedStruct[_Any], locks: dict[str, Lock]) -> None:
     layout = self.__sharedgen_layout__
     self._locks = locks
     self._group_locks = tuple(locks[group.name] for group in layout.groups)
-    self._only_lock = self._group_locks[0] if len(self._group_locks) == 1 else None
     for field in layout.fields:
         if field.shards:
             setattr(self, f"_shardlock_{field.name}", self._shard_locks[field.name])
+    # Each distinct lock once (groups may share an injected lock), in the groups' order.
+    self._lock_order = tuple(
+        dict((id(lock), (group, lock)) for group, lock in locks.items()).values()
+    )
     if layout.parks:
-        # Each distinct lock once (groups may share an injected lock), in the groups' order.
-        self._lock_order = tuple(
-            dict((id(lock), (group, lock)) for group, lock in locks.items()).values()
-        )
         self._blocks: list[tuple[Lock, tuple[int, int]]] = (
             []
         )  # (lock, holder) of each locked block open in this process
@@ -315,12 +313,7 @@ def bind_locks(self: SharedStruct[_Any], locks: dict[str, Lock]) -> None:
             pack, classes, (start, end) = group.packing
             packing = pack, classes, whole[self._base + start : self._base + end]
         self._updates[group.name] = GroupUpdate(index, group.rules, lock, packing)
-        # A named struct's locks guard its block alone: their hot-path calls are one C call each.
-        acquire, release = (
-            (lock.acquire, lock.release)
-            if self._name is None
-            else _cast(RecoverableLock, lock).calls()
-        )
+        acquire, release = lock_calls(self, lock)
         setattr(self, f"_acquire_{group.name}", acquire)
         setattr(self, f"_release_{group.name}", release)
         wait = _functools.partial(
@@ -334,3 +327,91 @@ def bind_locks(self: SharedStruct[_Any], locks: dict[str, Lock]) -> None:
         setattr(self, f"_wait_{group.name}", wait)
         if journal is not None:
             enlist(lock, journal)
+    sharded = [
+        (self._storage[i], f.stride, self._shard_locks[f.name], f.label)
+        for i, f in enumerate(layout.fields)
+        if f.shards
+    ]
+    if sharded:
+        # Shards are summed under the group locks, with the rest: adds a process makes to its own
+        # shard after a locked field's add (or before it) are then in the snapshot in that order.
+        unpack = _functools.partial(layout.unpack, whole, self._base)
+        timeout = layout.lock_timeout
+
+        def read_with_shards() -> tuple[_Any, ...]:
+            sums = [
+                sum_shards(storage, stride, lock, timeout, label)
+                for storage, stride, lock, label in sharded
+            ]
+            return (*unpack(), *sums)
+
+        self._read_raw = read_with_shards
+    with_gens = tuple(r for r in self._regions if r is not None and r.gen is not None)
+    if with_gens:  # a torn array is refused, not passed off as whole
+        self._read_raw = _functools.partial(_read_whole, self._read_raw, with_gens)
+    self._read_at_first_try = read_at_first_try(self)
+
+
+def lock_calls(
+    self: SharedStruct[_Any], lock: Lock
+) -> tuple[_Callable[[bool], bool], _Callable[[], None]]:
+    """A lock's acquire and release as the hot paths call them: a named struct's locks guard its
+    block alone, so their calls are one C call each."""
+    if self._name is None:
+        return lock.acquire, lock.release
+    return _cast(RecoverableLock, lock).calls()
+
+
+def read_at_first_try(
+    self: SharedStruct[_Any],
+) -> _Callable[[], tuple[_Any, ...] | None]:
+    """snapshot()'s usual way: take every lock at a first try, read, let go; None (nothing
+    held) when one was busy. Made per struct with its locks bound, one small function per lock,
+    each calling the next: a snapshot is a hot path, and a loop over the locks costs more.
+    """
+    read: _Callable[[], tuple[_Any, ...] | None] = self._read_raw
+    for index, (_, lock) in reversed(list(enumerate(self._lock_order))):
+        read = _holding(self, index, lock, read)
+    return read
+
+
+def _holding(
+    self: SharedStruct[_Any],
+    index: int,
+    lock: Lock,
+    then: _Callable[[], tuple[_Any, ...] | None],
+) -> _Callable[[], tuple[_Any, ...] | None]:
+    """``then()`` called holding lock ``index`` of lock order, taken at a first try; None if busy.
+    A named struct's try is one C call, which answers 0 when it took the lock (anything else, a
+    holder's death included, is settled by _settle)."""
+    if self._name is None:
+        attempt, release, taken = (
+            _functools.partial(lock.acquire, False),
+            lock.release,
+            True,
+        )
+    else:
+        (attempt, release), taken = _cast(RecoverableLock, lock).quick_calls(), 0
+
+    def holding() -> tuple[_Any, ...] | None:
+        result = attempt()
+        if result != taken:
+            _settle(self, index, result)
+            return None
+        try:
+            return then()
+        finally:
+            release()
+
+    return holding
+
+
+def _settle(self: SharedStruct[_Any], index: int, result: object) -> None:
+    """After a first try that did not take lock ``index``: a lock whose holder died is now this
+    thread's (taken over, its journals finished); let it go, to be waited for in order.
+    """
+    lock = self._lock_order[index][1]
+    if self._name is not None:
+        recoverable = _cast(RecoverableLock, lock)
+        if recoverable.settle_first_try(_cast(int, result)):
+            recoverable.release()

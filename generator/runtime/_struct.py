@@ -31,7 +31,6 @@ from ._locks import Lock, wait_for_lock
 from ._process import check_inheritance, holder
 from ._robust import Journal
 from ._setup import allocate, bind_locks, make_swaps, make_views, open_block
-from ._shards import sum_shards
 
 _S = _TypeVar("_S")
 _Self = _TypeVar("_Self", bound="SharedStruct[_Any]")
@@ -51,6 +50,7 @@ class SharedStruct(StructBase[_S]):
         "_locks",
         "_group_locks",
         "_lock_order",
+        "_read_at_first_try",
         "_blocks",
         "_parked",
         "_journals",
@@ -60,7 +60,6 @@ class SharedStruct(StructBase[_S]):
         "_stores",
         "_cells",
         "_group_targets",
-        "_only_lock",
         "_decoding",
         "_updates",
         "_base",
@@ -75,6 +74,8 @@ class SharedStruct(StructBase[_S]):
     _locks: dict[str, Lock]
     _group_locks: tuple[Lock, ...]
     _lock_order: tuple[tuple[str, Lock], ...]
+    # snapshot()'s usual way: every lock at a first try, or None (see read_at_first_try).
+    _read_at_first_try: _Callable[[], tuple[_Any, ...] | None]
     _blocks: list[tuple[Lock, tuple[int, int]]]
     _parked: _Any
     _journals: tuple[Journal | None, ...]
@@ -88,7 +89,6 @@ class SharedStruct(StructBase[_S]):
     _group_targets: tuple[
         tuple[tuple[memoryview | None, _Callable[[_Any], None]], ...], ...
     ]
-    _only_lock: Lock | None  # a struct of one lock group: its lock
     # The layout's parts that snapshot() and update_<group>() use, in slots: an instance's slot
     # is read faster than a class attribute.
     _decoding: Decoding
@@ -342,10 +342,12 @@ class SharedStruct(StructBase[_S]):
         ):
             pack, _, window = packing
             try:
-                data = pack(*values)
+                # A field kept (None) takes the field by field way, which stores only the others
+                # (without the cost of the pack refusing it).
+                data = pack(*values) if None not in values else None
             except (_struct.error, TypeError, ValueError, OverflowError):
-                pass  # the checks below say which value is wrong
-            else:
+                data = None  # the checks below say which value is wrong
+            if data is not None:
                 if not lock.acquire(False):
                     self._wait(group)
                 try:
@@ -479,16 +481,9 @@ class SharedStruct(StructBase[_S]):
 
     def snapshot(self) -> _S:
         """A consistent copy of every field, taken while no group can change."""
-        lock = self._only_lock
-        if lock is not None:
-            if not lock.acquire(False):
-                self._wait(0)
-            try:
-                raw = self._read_raw()
-            finally:
-                lock.release()
-        else:
-            raw = self._read_unlocked_or_several()
+        raw = self._read_at_first_try()
+        if raw is None:  # a lock was busy
+            raw = self._read_waiting()
         # Decoded with the locks let go.
         snapshot_class, cut, fixes = self._decoding
         snapshot: _S
@@ -506,11 +501,15 @@ class SharedStruct(StructBase[_S]):
         snapshot = new_snapshot(snapshot_class, values)
         return snapshot
 
-    def _read_unlocked_or_several(self) -> tuple[_Any, ...]:
-        """The block's values when the struct has no lock group, or several."""
+    def _read_waiting(self) -> tuple[_Any, ...]:
+        """The block's values when snapshot()'s first try found a lock busy: wait for it."""
         layout = self.__sharedgen_layout__
         if not layout.parks:
-            return self._read_raw()
+            lock = self._take(0)
+            try:
+                return self._read_raw()
+            finally:
+                lock.release()
         return read_consistently(
             layout.name,
             self._lock_order,
@@ -521,23 +520,29 @@ class SharedStruct(StructBase[_S]):
         )
 
     def _decode(self, raw: tuple[_Any, ...]) -> _S:
+        """Field by field: arrays span several values; shards' sums follow the block's values."""
         layout, at = self.__sharedgen_layout__, 0
+        sums = iter(raw[len(raw) - sum(1 for f in layout.fields if f.shards) :])
         values: list[_Any] = []
-        for index, field in enumerate(layout.fields):
+        for field in layout.fields:
             if field.shards:
-                values.append(
-                    sum_shards(
-                        self._storage[index],
-                        field.stride,
-                        self._shard_locks[field.name],
-                        layout.lock_timeout,
-                        field.label,
-                    )
-                )
+                values.append(next(sums))
                 continue
             value, at = field.decode(raw, at)
             values.append(value)
         return _cast(_S, new_snapshot(layout.snapshot, values))
+
+    def _peek(self) -> _S:
+        """Every field as it is now, taking no lock: for tools (sharedgen show --unlocked) that
+        must not wait; a write under way may show half done."""
+        layout = self.__sharedgen_layout__
+        raw = layout.unpack(memoryview(self._block).cast("B"), self._base)
+        sums = [
+            sum(self._storage[i][:: f.stride])
+            for i, f in enumerate(layout.fields)
+            if f.shards
+        ]
+        return self._decode((*raw, *sums))
 
     def _lock_of(self, group: str) -> Lock:
         return self._locks[group]
