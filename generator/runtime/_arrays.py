@@ -26,16 +26,25 @@ from typing import overload as _overload
 from ._checks import check_index, check_items, type_name
 from ._process import forks
 
+
+class SupportsArray(_Protocol):
+    """A numpy array, as type checkers know it before Python 3.12 (numpy declares __buffer__ from 3.12)."""
+
+    def __array__(self) -> _Any: ...
+
+
 if _typing.TYPE_CHECKING:
-    from _typeshed import ReadableBuffer as Buffer
-    from _typeshed import WriteableBuffer
+    from _typeshed import ReadableBuffer, WriteableBuffer
+
+    # What array setters take beside sequences: any buffer (numpy arrays, array.array, bytes).
+    Buffer: _typing.TypeAlias = ReadableBuffer | SupportsArray
 
     from ._layout import Field
     from ._locks import Lock
 else:
     Buffer = WriteableBuffer = _typing.Any
 
-_B = _TypeVar("_B", bound="WriteableBuffer")
+_B = _TypeVar("_B", bound="WriteableBuffer | SupportsArray")
 
 
 class TornArrayError(RuntimeError):
@@ -75,16 +84,16 @@ class Region:
     ) -> None:
         self.field = field
         self.raw = block[start : start + field.nbytes]  # format B
-        self.flat = self.raw.cast(
-            field.code
-        )  # one dimension, for item adds and list reads
+        # One dimension, for item adds and list reads.
+        self.flat: _Any = self.raw.cast(field.code)  # type: ignore[call-overload]
         self.gen = gen  # None: the field has no lock, and no generation
         self.open = 0  # views of it open in this process (under the lock)
         self.fork = forks[0]
 
     def view(self) -> memoryview:
         field = self.field
-        return self.raw.cast(field.code, field.shape)
+        view: memoryview = self.raw.cast(field.code, field.shape)  # type: ignore[call-overload]
+        return view
 
     def mine(self) -> bool:
         """Whether a view of this process is open (the generation is odd because of it)."""
@@ -141,7 +150,8 @@ class Region:
     def copy(self) -> memoryview:
         """A new writable copy in the field's format and shape (holding the lock)."""
         field = self.field
-        return memoryview(bytearray(self.raw)).cast(field.code, field.shape)
+        copy: memoryview = memoryview(bytearray(self.raw)).cast(field.code, field.shape)  # type: ignore[call-overload]
+        return copy
 
     def read(self) -> _Any:
         """The value a field's attribute reads: a list for one dimension, else a copy."""

@@ -220,7 +220,7 @@ class Field:
         checked = self.check(value)
         if self.storage != "array":
             return checked
-        return memoryview(checked).cast("B").cast(self.code).tolist()
+        return memoryview(checked).cast("B").cast(self.code).tolist()  # type: ignore[call-overload]
 
     def delta(self, value: object) -> _Any:
         """An add's delta of another type than the field's (numpy ints, Fractions), or TypeError."""
@@ -261,7 +261,8 @@ class Field:
     def decode(self, values: tuple[_Any, ...], at: int) -> tuple[_Any, int]:
         """The field's snapshot value from unpacked values starting at ``at``, and the next index."""
         if self.packed:
-            return memoryview(values[at]).cast(self.code, self.shape), at + 1
+            packed = memoryview(values[at]).cast(self.code, self.shape)  # type: ignore[call-overload]
+            return packed, at + 1
         if self.storage == "array":
             end = at + (self.length or 0)
             return values[at:end], end

@@ -196,7 +196,7 @@ def write_initial(self: SharedStruct[_Any], checked: list[_Any]) -> None:
     for field, storage, region, value in zip(
         layout.fields, self._storage, self._regions, checked, strict=True
     ):
-        if value is _FILL:
+        if value is _FILL and region is not None:
             fill(region.raw, field.code, field.fill)
         elif region is not None:
             region.raw[:] = value

@@ -442,7 +442,7 @@ class SharedStruct(StructBase[_S]):
                     journaled and not fields[index].bulk
                 ):  # the whole array, in the group write
                     copy = bytearray(region.raw)
-                    flat = memoryview(copy).cast(fields[index].code)
+                    flat = memoryview(copy).cast(fields[index].code)  # type: ignore[call-overload]
                     for item, total in sums.items():
                         flat[item] = total
                     totals[index] = copy
