@@ -432,3 +432,60 @@ def test_an_anonymous_struct_block_is_freed_only_after_the_last_array(frames: Mo
     for other in others:
         assert not np.asarray(other.copy_frame()).any()  # no block was handed out twice
     assert all(int(kept[5, 5, 1]) == index for index, kept in enumerate(arrays))
+
+
+def test_arrays_work_without_numpy(frames: ModuleType, tmp_path: Path) -> None:
+    """Generated code needs only the standard library: in a venv without numpy, memoryviews do it all."""
+    venv = tmp_path / "bare"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    program = textwrap.dedent(
+        f"""
+        import array, sys
+        sys.path.insert(0, {str(Path(frames.__file__).parents[1])!r})
+        try:
+            import numpy
+        except ImportError:
+            pass
+        else:
+            raise SystemExit("numpy is importable here")
+        from {frames.__name__} import Frames
+        s = Frames()
+        s.frame = bytes(range(256)) * 3600
+        with s.view_frame() as v:
+            assert v.shape == (480, 640, 3) and v[0, 0, 1] == 1
+            v[0, 0, 0] = 200
+        out = bytearray(921600)
+        assert s.copy_frame(out) is out and out[0] == 200
+        s.data = array.array("d", [2.0]) * 20000
+        assert s.data[:2] == [2.0, 2.0] and s.copy_data().format == "d"
+        s.grid = [[1, 2, 3], [4, 5, 6]]
+        assert s.grid.tolist() == [[1, 2, 3], [4, 5, 6]] and s.add_grid((1, 1)) == 6
+        print("ok")
+        """
+    )
+    result = subprocess.run([str(venv / "bin" / "python"), "-c", program], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and result.stdout == "ok\n", result.stderr
+
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.parametrize(
+    ("example", "options", "expected"),
+    [
+        ("frames.py", ["--seconds", "0.5"], ["producer: ", "consumer: "]),
+        ("pool_grid.py", ["--start-method", "spawn", "--workers", "2"], ["rows done: 500", "checksum: "]),
+    ],
+)
+def test_the_array_examples_run(example: str, options: list[str], expected: list[str]) -> None:
+    if example == "frames.py":
+        options = [*options, "--name", f"test-frames-{uuid.uuid4().hex[:8]}"]
+    result = subprocess.run(
+        [sys.executable, str(REPO / "examples" / example), *options], capture_output=True, text=True, timeout=180
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == len(expected), result.stdout
+    assert all(line.startswith(start) for line, start in zip(lines, expected)), result.stdout  # noqa: B905
+    if example == "frames.py":
+        assert "none torn" in lines[1]
