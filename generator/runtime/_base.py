@@ -76,6 +76,18 @@ def named_function(function: _Any, name: str, doc: str) -> _Any:
     return function
 
 
+def swap_members(
+    field: str, exchange: _Any, compare_and_set: _Any
+) -> tuple[_Any, _Any]:
+    """A struct's exchange_<field> and compare_and_set_<field>, named and documented."""
+    return (
+        named_function(exchange, f"exchange_{field}", exchange_doc(field)),
+        named_function(
+            compare_and_set, f"compare_and_set_{field}", compare_and_set_doc(field)
+        ),
+    )
+
+
 def struct_repr(name: str, snapshot: _Any) -> str:
     values = ", ".join(f"{key}={value!r}" for key, value in snapshot._asdict().items())
     return f"{name}({values})"

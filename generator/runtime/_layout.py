@@ -33,8 +33,7 @@ from ._arrays import array_checker, item_kind
 from ._locks import Lock
 
 if _typing.TYPE_CHECKING:
-    from ._members import Batch
-    from ._struct import View
+    from ._base import Batch, View
 
 
 # One struct's fields live in one shared block, at offsets fixed when its module is imported

@@ -16,14 +16,7 @@ from typing import TypeVar as _TypeVar
 from typing import cast as _cast
 
 from . import _lua
-from ._base import (
-    StructBase,
-    compare_and_set_doc,
-    end_view,
-    exchange_doc,
-    named_function,
-    written_back,
-)
+from ._base import StructBase, end_view, swap_members, written_back
 from ._checks import add_overflow, batch_refused, check_index
 from ._layout import Layout, new_snapshot
 from ._locks import Lock, lock_timeout_error
@@ -224,14 +217,7 @@ class RedisStruct(StructBase[_S]):
         ) -> bool:
             return self._compare_and_set(field, expected, value)
 
-        return (
-            named_function(exchange, f"exchange_{field}", exchange_doc(field)),
-            named_function(
-                compare_and_set,
-                f"compare_and_set_{field}",
-                compare_and_set_doc(field),
-            ),
-        )
+        return swap_members(field, exchange, compare_and_set)
 
     def __init__(self, client: _Any, key: str, *, lease: float | None = None) -> None:
         layout = self.__sharedgen_layout__
@@ -429,11 +415,11 @@ class RedisStruct(StructBase[_S]):
             except BaseException:
                 end_view(copy)
                 raise
-            values = written_back(layout, group, copy, plain=True)
+            written = written_back(layout, group, copy, plain=True)
             self._write(
                 [
                     (self._fields[i], value)
-                    for i, value in zip(indexes, values, strict=True)
+                    for i, value in zip(indexes, written, strict=True)
                     if value is not None
                 ],
                 ending=True,

@@ -17,7 +17,7 @@ from typing import Any as _Any
 from typing import cast as _cast
 
 from ._arrays import LockedView, Region, check_out, fill, shape_text
-from ._base import compare_and_set_doc, exchange_doc, named_function
+from ._base import named_function, swap_members
 from ._layout import GroupUpdate, Layout, accessors
 from ._locks import Lock, enlist, make_locks, new_recoverable_lock, wait_for_lock
 from ._robust import Journal, ParkedMark, RecoverableLock, pthread
@@ -27,7 +27,6 @@ if _typing.TYPE_CHECKING:
     from ._struct import SharedStruct
 
 
-@staticmethod
 def make_swaps(layout: Layout, field: str) -> tuple[_Any, _Any]:
     """A struct's exchange_<field> and compare_and_set_<field>."""
     index = layout.field_index[field]
@@ -72,17 +71,9 @@ def make_swaps(layout: Layout, field: str) -> tuple[_Any, _Any]:
         finally:
             lock.release()
 
-    return (
-        named_function(exchange, f"exchange_{field}", exchange_doc(field)),
-        named_function(
-            compare_and_set,
-            f"compare_and_set_{field}",
-            compare_and_set_doc(field),
-        ),
-    )
+    return swap_members(field, exchange, compare_and_set)
 
 
-@staticmethod
 def make_views(layout: Layout, field: str) -> tuple[_Any, _Any]:
     """A struct's view_<field> and copy_<field>, by the field's position and group."""
     index = layout.field_index[field]
@@ -298,9 +289,7 @@ def bind_locks(self: SharedStruct[_Any], locks: dict[str, Lock]) -> None:
         dict((id(lock), (group, lock)) for group, lock in locks.items()).values()
     )
     if layout.parks:
-        self._blocks: list[tuple[Lock, tuple[int, int]]] = (
-            []
-        )  # (lock, holder) of each locked block open in this process
+        self._blocks = []  # (lock, holder) of each locked block open in this process
         for index, (_, lock) in enumerate(self._lock_order):
             enlist(lock, ParkedMark(self._parked, index))
     self._updates = {}
@@ -384,6 +373,9 @@ def _holding(
     """``then()`` called holding lock ``index`` of lock order, taken at a first try; None if busy.
     A named struct's try is one C call, which answers 0 when it took the lock (anything else, a
     holder's death included, is settled by _settle)."""
+    attempt: _Callable[[], object]
+    release: _Callable[[], None]
+    taken: object
     if self._name is None:
         attempt, release, taken = (
             _functools.partial(lock.acquire, False),

@@ -8,10 +8,8 @@ import struct as _struct
 import typing as _typing
 from collections.abc import Callable as _Callable
 from collections.abc import Iterator as _Iterator
-from collections.abc import Mapping as _Mapping
 from collections.abc import Sequence as _Sequence
 from contextlib import contextmanager as _contextmanager
-from multiprocessing.context import BaseContext as _BaseContext
 from typing import Any as _Any
 from typing import ClassVar as _ClassVar
 from typing import TypeVar as _TypeVar
@@ -108,21 +106,10 @@ class SharedStruct(StructBase[_S]):
     _make_swaps = staticmethod(make_swaps)
     _make_views = staticmethod(make_views)
 
-    def _create(
-        self,
-        values: tuple[object, ...],
-        ctx: _BaseContext | None,
-        locks: _Mapping[str, Lock] | None,
-    ) -> None:
-        """Check the initial values, then allocate the block and the locks."""
-        allocate(self, values, ctx, locks)
-
-    def _open(self) -> None:
-        """This process's views of the block (views do not travel to other processes)."""
-        open_block(self)
-
-    def _bind(self, locks: dict[str, Lock]) -> None:
-        bind_locks(self, locks)
+    # Set up in each process (see _setup): the block's views, then the locks.
+    _create = allocate
+    _open = open_block
+    _bind = bind_locks
 
     @classmethod
     def attach(cls: type[_Self], name: str) -> _Self:
