@@ -385,7 +385,7 @@ def test_shape_is_checked_in_the_schema(tmp_path: Path) -> None:
         "x: {type: i, shape: [2, 3], length: 6}": "length or shape, not both",
         "x: {type: c, shape: [4]}": "numeric and bool",
         "x: {type: i, shape: []}": "at least 1",
-        "x: {type: i, shape: [2, 0]}": "greater than or equal to 1",
+        "x: {type: i, shape: [2, 0]}": "at least 1",
         "x: {type: i, shape: [2, 2], default: [[1, 2], [3, 4]]}": "one value for every item",
         "x: {type: d, shape: [2000, 2000]}": "write max_shared_bytes: 32000000",
         "x: {type: i, length: 5000, default: [" + ", ".join(["1", "2"] * 2500) + "]}": "more than 4096",

@@ -305,7 +305,7 @@ def test_helpers_are_never_named_like_a_struct_s_private_classes() -> None:
     assert [name for name in helpers if re.search(r"_Locked_|\w_Batch$", name)] == [
         name
         for name in helpers
-        if re.fullmatch(r"_(Everything|Guarded|Pair|Hits|Ledger|Labels|Reading)_(Locked_\w+|Batch)", name)
+        if re.fullmatch(r"_(Everything|Guarded|Pair|Hits|Ledger|Labels|Reading|Image)_(Locked_\w+|Batch)", name)
     ]
 
 
