@@ -371,3 +371,39 @@ class LockedView:
             return
         self._region.end()
         self._lock.release()
+
+
+# SharedStruct's array members (``self`` is the struct).
+def get_array(self: _Any, index: int) -> _Any:
+    """An array field's value: a list (one dimension) or a memoryview of a copy (several)."""
+    region: Region = self._regions[index]
+    group = region.field.group
+    if group is None:
+        return region.read()
+    lock = self._take(group)
+    try:
+        return region.read()
+    finally:
+        lock.release()
+
+
+def set_array(self: _Any, index: int, value: object) -> None:
+    """Write an array field whole: a buffer of its format and shape in one copy, anything else
+    checked item by item first; under its lock, journaled where it is small."""
+    field = self.__sharedgen_layout__.fields[index]
+    checked = field.check(value)
+    group = field.group
+    if group is None:
+        self._regions[index].store(checked)
+        return
+    lock = self._take(group)
+    try:
+        self._store(index, checked)
+    finally:
+        lock.release()
+
+
+def flat_position(self: _Any, name: str, index: object) -> int:
+    """An index of an array of several dimensions (a tuple), in C order; IndexError."""
+    layout = self.__sharedgen_layout__
+    return flat_index(layout.fields[layout.field_index[name]], index)

@@ -2,6 +2,9 @@
 locked blocks, batches, snapshots and pickling. The struct writes its hot paths out itself.
 """
 
+# apply_adds below is one of SharedStruct's methods, kept out of the class body.
+# pyright: reportPrivateUsage=false
+
 from __future__ import annotations
 
 import struct as _struct
@@ -15,7 +18,7 @@ from typing import ClassVar as _ClassVar
 from typing import TypeVar as _TypeVar
 from typing import cast as _cast
 
-from ._arrays import Region, flat_index
+from ._arrays import Region, flat_position, get_array, set_array
 from ._base import (
     Lazy,
     StructBase,
@@ -272,37 +275,10 @@ class SharedStruct(StructBase[_S]):
         layout = self.__sharedgen_layout__
         return layout.fields[layout.field_index[name]].check(value)
 
-    def _get_array(self, index: int) -> _Any:
-        """An array field's value: a list (one dimension) or a memoryview of a copy (several)."""
-        region = _cast(Region, self._regions[index])
-        group = region.field.group
-        if group is None:
-            return region.read()
-        lock = self._take(group)
-        try:
-            return region.read()
-        finally:
-            lock.release()
-
-    def _set_array(self, index: int, value: object) -> None:
-        """Write an array field whole: a buffer of its format and shape in one copy, anything
-        else checked item by item first; under its lock, journaled where it is small."""
-        field = self.__sharedgen_layout__.fields[index]
-        checked = field.check(value)
-        group = field.group
-        if group is None:
-            _cast(Region, self._regions[index]).store(checked)
-            return
-        lock = self._take(group)
-        try:
-            self._store(index, checked)
-        finally:
-            lock.release()
-
-    def _flat(self, name: str, index: object) -> int:
-        """An index of an array of several dimensions (a tuple), in C order; IndexError."""
-        layout = self.__sharedgen_layout__
-        return flat_index(layout.fields[layout.field_index[name]], index)
+    # Array fields as a whole (see _arrays): read, written, indexed by one int per dimension.
+    _get_array = get_array
+    _set_array = set_array
+    _flat = flat_position
 
     def _delta(self, name: str, delta: object) -> _Any:
         """An add's delta of another type than the field's (numpy ints, Fractions), or TypeError."""
@@ -395,56 +371,7 @@ class SharedStruct(StructBase[_S]):
 
     def _apply(self, group: int, deltas: dict[int, _Any]) -> None:
         """Add a batch's deltas (by field; arrays: by item) to a group's fields, all or none."""
-        fields = self.__sharedgen_layout__.fields
-        totals: dict[int, _Any] = {}
-        items: dict[int, dict[int, _Any]] = (
-            {}
-        )  # arrays: the new value of each item added to
-        lock = self._take(group)
-        try:
-            for index, delta in deltas.items():
-                field = fields[index]
-                region = self._regions[index]
-                if region is not None:
-                    region.check_whole()
-                    flat, sums = region.flat, {}
-                    for item, change in delta.items():
-                        current = flat[item]
-                        sums[item] = total = current + change
-                        if not field.fits(total, current, change):
-                            raise add_overflow(
-                                field.label, change, field.low, field.high
-                            )
-                    items[index] = sums
-                    continue
-                current = field.read(self._storage[index])
-                total = current + delta
-                if not field.fits(total, current, delta):
-                    raise add_overflow(field.label, delta, field.low, field.high)
-                totals[index] = total
-            journaled = self._journals[group] is not None
-            for index, sums in items.items():
-                region = _cast(Region, self._regions[index])
-                if (
-                    journaled and not fields[index].bulk
-                ):  # the whole array, in the group write
-                    copy = bytearray(region.raw)
-                    flat = memoryview(copy).cast(fields[index].code)  # type: ignore[call-overload]
-                    for item, total in sums.items():
-                        flat[item] = total
-                    totals[index] = copy
-                else:
-                    region.put_items(sums)
-            if totals:
-                self._put(
-                    group,
-                    [
-                        totals.get(i)
-                        for i in self.__sharedgen_layout__.groups[group].fields
-                    ],
-                )
-        finally:
-            lock.release()
+        apply_adds(self, group, deltas)
 
     def _flush(self, pending: list[_Any]) -> None:
         """A batch's flush: each group in one critical section; a group that would overflow
@@ -538,6 +465,56 @@ class SharedStruct(StructBase[_S]):
         if is_closed(self):
             return f"<{type(self).__name__} {self._name!r}, closed>"
         return super().__repr__()
+
+
+def apply_adds(self: SharedStruct[_Any], group: int, deltas: dict[int, _Any]) -> None:
+    """SharedStruct._apply: every sum is checked before any is stored; an array's items are read
+    and written one by one (a journaled one is staged whole: it is small)."""
+    fields = self.__sharedgen_layout__.fields
+    totals: dict[int, _Any] = {}
+    items: dict[int, dict[int, _Any]] = (
+        {}
+    )  # arrays: the new value of each item added to
+    lock = self._take(group)
+    try:
+        for index, delta in deltas.items():
+            field = fields[index]
+            region = self._regions[index]
+            if region is not None:
+                region.check_whole()
+                flat, sums = region.flat, {}
+                for item, change in delta.items():
+                    current = flat[item]
+                    sums[item] = total = current + change
+                    if not field.fits(total, current, change):
+                        raise add_overflow(field.label, change, field.low, field.high)
+                items[index] = sums
+                continue
+            current = field.read(self._storage[index])
+            total = current + delta
+            if not field.fits(total, current, delta):
+                raise add_overflow(field.label, delta, field.low, field.high)
+            totals[index] = total
+        journaled = self._journals[group] is not None
+        for index, sums in items.items():
+            region = _cast(Region, self._regions[index])
+            if (
+                journaled and not fields[index].bulk
+            ):  # the whole array, in the group write
+                copy = bytearray(region.raw)
+                flat = memoryview(copy).cast(fields[index].code)  # type: ignore[call-overload]
+                for item, total in sums.items():
+                    flat[item] = total
+                totals[index] = copy
+            else:
+                region.put_items(sums)
+        if totals:
+            self._put(
+                group,
+                [totals.get(i) for i in self.__sharedgen_layout__.groups[group].fields],
+            )
+    finally:
+        lock.release()
 
 
 class Closed:
