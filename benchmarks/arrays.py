@@ -1,3 +1,4 @@
+# ruff: noqa: B023  (each round's closures are called within the round)
 """Array fields against the numpy people hand-roll over shared memory, in the same run, as ratios.
 
     python benchmarks/arrays.py [--rounds 5]
@@ -97,7 +98,13 @@ def main() -> None:
         module = build(Path(tmp))
         cases = [
             ("1,000,000 doubles", module.Doubles(), "data", np.random.default_rng(1).standard_normal(1_000_000), "d"),
-            ("640x480x3 frame", module.Frame(), "frame", np.random.default_rng(2).integers(0, 256, (480, 640, 3), np.uint8), "B"),
+            (
+                "640x480x3 frame",
+                module.Frame(),
+                "frame",
+                np.random.default_rng(2).integers(0, 256, (480, 640, 3), np.uint8),
+                "B",
+            ),
         ]
         try:
             import SharedArray  # type: ignore[import-not-found]
@@ -107,13 +114,16 @@ def main() -> None:
             for label, struct, field, source, code in cases:
                 hand = np.frombuffer(ctx.Array(code, source.size, lock=False), dtype=source.dtype).reshape(source.shape)
                 shm = shared_memory.SharedMemory(create=True, size=source.nbytes)
+                by_shm = None
                 try:
                     by_shm = np.ndarray(source.shape, source.dtype, buffer=shm.buf)
                     out = np.empty_like(source)
                     copy_into = getattr(struct, f"copy_{field}")
                     ways = {
                         "write: sharedgen s.x = array": lambda: setattr(struct, field, source),
-                        "write: np.frombuffer(Array(lock=False))[:] = array": lambda: hand.__setitem__(Ellipsis, source),
+                        "write: np.frombuffer(Array(lock=False))[:] = array": lambda: hand.__setitem__(
+                            Ellipsis, source
+                        ),
                         "write: SharedMemory + numpy": lambda: by_shm.__setitem__(Ellipsis, source),
                         "copy-out: sharedgen s.copy_x()": lambda: copy_into(),
                         "copy-out: frombuffer .copy()": lambda: hand.copy(),
@@ -130,13 +140,19 @@ def main() -> None:
                     if SharedArray is not None:
                         SharedArray.delete(sa_name)
                     for way, seconds in times.items():
-                        base = "copy-out into out: np.copyto(out, frombuffer)" if "into out" in way else (
-                            "write: np.frombuffer(Array(lock=False))[:] = array" if way.startswith("write") else "copy-out: frombuffer .copy()"
+                        base = (
+                            "copy-out into out: np.copyto(out, frombuffer)"
+                            if "into out" in way
+                            else (
+                                "write: np.frombuffer(Array(lock=False))[:] = array"
+                                if way.startswith("write")
+                                else "copy-out: frombuffer .copy()"
+                            )
                         )
                         note(f"{label} | {way} | ms", seconds * 1e3)
                         note(f"{label} | {way} | ratio to hand-rolled", seconds / times[base])
-                    del by_shm
                 finally:
+                    by_shm = None
                     shm.close()
                     shm.unlink()
             # A view's enter and exit against the Value idiom's add, whatever the array's size.

@@ -338,8 +338,8 @@ SHOWN_ITEMS = 16
 def _shown(value: object) -> str:
     """A field's value as show's text prints it: big arrays summarised (--json gives every item)."""
     if isinstance(value, memoryview):
-        items = value.cast("B").cast(value.format).tolist() if value.ndim > 1 else value.tolist()
-        shape = tuple(value.shape or ())
+        flat: memoryview = value.cast("B").cast(value.format)  # type: ignore[call-overload]
+        items, shape = flat.tolist(), tuple(value.shape or ())
     elif isinstance(value, tuple) and len(value) > SHOWN_ITEMS:
         items, shape = list(value), (len(value),)
     else:

@@ -319,7 +319,7 @@ class FieldSpec(BaseModel):
         if self.shape is None:
             return self
         if self.length is not None:
-            raise _fail(f"give length or shape, not both (length: N is shape: [N])", at=("shape",))
+            raise _fail("give length or shape, not both (length: N is shape: [N])", at=("shape",))
         if self.code.kind not in (Kind.INT, Kind.FLOAT, Kind.BOOL):
             raise _fail(
                 f"shape is for numeric and bool types; type {self.type!r} takes length (a fixed-capacity string)",
@@ -401,7 +401,11 @@ class StructSpec(BaseModel):
         total = sum(f.shared_bytes for f in self.fields.values())
         if total > self.max_shared_bytes:
             name, largest = max(self.fields.items(), key=lambda item: item[1].shared_bytes)
-            where = ("shards",) if largest.shards else ("shape",) if largest.shape else ("length",) if largest.length else ()
+            where = (
+                ("shards",)
+                if largest.shards
+                else ("shape",) if largest.shape else ("length",) if largest.length else ()
+            )
             raise _fail(
                 f"the struct needs up to {total} bytes of shared memory, more than max_shared_bytes"
                 f" ({self.max_shared_bytes}); to allow it, write max_shared_bytes: {total} in the struct",

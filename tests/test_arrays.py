@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import array
+import contextlib
 import gc
 import os
 import signal
@@ -31,10 +32,8 @@ def frames(tmp_path_factory: pytest.TempPathFactory) -> ModuleType:
 def name() -> Any:
     made = f"test-arrays-{uuid.uuid4().hex[:12]}"
     yield made
-    try:
+    with contextlib.suppress(FileNotFoundError):
         os.unlink(f"/dev/shm/sharedgen-{made}")
-    except FileNotFoundError:
-        pass
 
 
 def field_name(code: str, dims: int) -> str:
@@ -164,11 +163,10 @@ def test_a_view_ends_with_its_block(frames: ModuleType) -> None:
         kept = np.asarray(view)
         kept[0, 0, 0] = 7
     with pytest.raises(ValueError):
-        view[0, 0, 0]  # released
+        view.tolist()  # released
     kept[0, 0, 1] = 8  # the array made from it stays mapped (outside the lock)
     assert s.copy_frame()[0, 0, 1] == 8
-    with pytest.raises(AttributeError):
-        s.view_frame().release  # not a memoryview: it is entered with `with`
+    assert not isinstance(s.view_frame(), memoryview)  # it is entered with `with`
 
 
 def test_a_lock_false_array_gives_a_lasting_view(frames: ModuleType) -> None:
@@ -209,7 +207,7 @@ def test_a_locked_block_reads_an_array_only_when_it_uses_it(frames: ModuleType) 
     with pytest.raises(RuntimeError):
         with s.locked_data() as data:
             pass
-        data.grid  # read after the block: no longer under the lock
+        print(data.grid)  # read after the block: no longer under the lock
     s.update_data(grid=np.ones((2, 3), np.intc), small=[0, 0, 0])
     assert s.grid.tolist() == [[1, 1, 1]] * 2 and s.small == [0, 0, 0]
 
@@ -335,9 +333,7 @@ def writer_killed_in_a_view(name: str, frames_file: str, ready: Any) -> None:
 
 
 @pytest.mark.interpreters
-def test_a_writer_killed_inside_a_view_leaves_the_array_known_torn(
-    ctx: Any, frames: ModuleType, name: str
-) -> None:
+def test_a_writer_killed_inside_a_view_leaves_the_array_known_torn(ctx: Any, frames: ModuleType, name: str) -> None:
     s = frames.Frames.create(name)
     try:
         for round in range(3):
@@ -438,8 +434,7 @@ def test_arrays_work_without_numpy(frames: ModuleType, tmp_path: Path) -> None:
     """Generated code needs only the standard library: in a venv without numpy, memoryviews do it all."""
     venv = tmp_path / "bare"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
-    program = textwrap.dedent(
-        f"""
+    program = textwrap.dedent(f"""
         import array, sys
         sys.path.insert(0, {str(Path(frames.__file__).parents[1])!r})
         try:
@@ -461,8 +456,7 @@ def test_arrays_work_without_numpy(frames: ModuleType, tmp_path: Path) -> None:
         s.grid = [[1, 2, 3], [4, 5, 6]]
         assert s.grid.tolist() == [[1, 2, 3], [4, 5, 6]] and s.add_grid((1, 1)) == 6
         print("ok")
-        """
-    )
+        """)
     result = subprocess.run([str(venv / "bin" / "python"), "-c", program], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and result.stdout == "ok\n", result.stderr
 

@@ -519,7 +519,13 @@ def test_introspection_repr_and_dict(everything: ModuleType) -> None:
     fields = everything.Everything.__sharedgen_fields__
     assert fields["ints"] == {"type": "i", "length": 3, "lock": "arrays", "shards": None, "shape": (3,)}
     assert fields["stop"]["lock"] is False
-    assert everything.Hits.__sharedgen_fields__["hits"] == {"type": "q", "length": None, "lock": "shards", "shards": 2, "shape": None}
+    assert everything.Hits.__sharedgen_fields__["hits"] == {
+        "type": "q",
+        "length": None,
+        "lock": "shards",
+        "shards": 2,
+        "shape": None,
+    }
 
 
 def test_no_class_of_a_struct_defines_getattr(everything: ModuleType) -> None:

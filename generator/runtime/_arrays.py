@@ -18,6 +18,7 @@ import struct as _struct
 import sys as _sys
 import typing as _typing
 from collections.abc import Callable as _Callable
+from contextlib import suppress as _suppress
 from typing import Any as _Any
 from typing import Protocol as _Protocol
 from typing import TypeVar as _TypeVar
@@ -359,15 +360,12 @@ class LockedView:
         return view
 
     def __exit__(self, *exc_info: object) -> None:
-        try:
+        # A buffer held by the view itself (ctypes from_buffer) keeps it: the block stays mapped.
+        with _suppress(BufferError):
             self._view.release()
-        except (
-            BufferError
-        ):  # held by a buffer of its own (ctypes from_buffer): the block stays mapped
-            pass
         if (
             self._fork != forks[0]
-        ):  # a fork child's copy of the block: the lock is the parent's
+        ):  # a fork child's copy of the view: the lock is the parent's
             return
         self._region.end()
         self._lock.release()

@@ -15,6 +15,7 @@ from collections.abc import Iterable as _Iterable
 from typing import Any as _Any
 from typing import cast as _cast
 
+from ._arrays import array_checker, item_kind
 from ._checks import (
     FLOAT32_MAX,
     FLOAT64_MAX,
@@ -29,7 +30,6 @@ from ._checks import (
     float_overflows,
     int_range,
 )
-from ._arrays import array_checker, item_kind
 from ._locks import Lock
 
 if _typing.TYPE_CHECKING:

@@ -230,8 +230,8 @@ class SharedStruct(StructBase[_S]):
         indexes = layout.groups[group].fields
         journaled = [
             (i, v)
-            for i, v in zip(indexes, values)
-            if not layout.fields[i].bulk  # noqa: B905
+            for i, v in zip(indexes, values)  # noqa: B905
+            if not layout.fields[i].bulk
         ]
         copies: list[_Any] = [
             _cast(_Any, type(self._storage[i])).from_buffer_copy(self._storage[i])
