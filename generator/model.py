@@ -68,7 +68,7 @@ class IntRange:
 # as an incompatible override, which the snapshot's declaration of the field is declared to be.
 TUPLE_METHODS = frozenset(name for name in dir(tuple) if not name.startswith("_"))
 
-# Largest finite value per float type code; the generated `_check_float` check uses it.
+# Largest finite value per float type code, as the runtime names it: the setters' inline range check.
 FLOAT_LIMITS = {"f": "_FLOAT32_MAX", "d": "_FLOAT64_MAX"}
 
 
@@ -84,7 +84,7 @@ class FieldModel:
     shards: int | None
     group: str | None
     value_type: str  # annotation of the property
-    snapshot_type: str  # annotation in the snapshot dataclass (arrays become tuples)
+    snapshot_type: str  # annotation in the snapshot NamedTuple (arrays become tuples)
     setter_type: str  # annotation accepted by the setter
     item_type: str  # arrays: annotation of one item; else the value type
     default: object  # a Python value; templates print it with repr
@@ -96,7 +96,6 @@ class FieldModel:
     has_add: bool
     has_exchange: bool
     shard_stride: int  # sharded fields: items from one shard to the next (a cache line apart)
-    index: int  # position in the struct: how the runtime's table names the field
 
     @property
     def is_array(self) -> bool:
@@ -209,7 +208,6 @@ class LockGroup:
     name: str
     fields: tuple[FieldModel, ...]
     view_class: str  # the object `locked_<group>()` yields
-    index: int  # position in lock order: how the runtime's table names the group
 
     @property
     def field_names(self) -> tuple[str, ...]:
@@ -311,18 +309,12 @@ class ModuleModel:
 # The standard library as generated code uses it, each module under a private alias.
 STDLIB_IMPORTS = {
     "_ctypes": "import ctypes as _ctypes",
-    "_dataclasses": "import dataclasses as _dataclasses",
-    "_functools": "import functools as _functools",
-    "_mp": "import multiprocessing as _mp",
-    "_threading": "import threading as _threading",
     "_Callable": "from collections.abc import Callable as _Callable",
-    "_Iterator": "from collections.abc import Iterator as _Iterator",
     "_Mapping": "from collections.abc import Mapping as _Mapping",
     "_Sequence": "from collections.abc import Sequence as _Sequence",
     "_ContextManager": "from contextlib import AbstractContextManager as _ContextManager",
     "_BaseContext": "from multiprocessing.context import BaseContext as _BaseContext",
     "_Any": "from typing import Any as _Any",
-    "_ClassVar": "from typing import ClassVar as _ClassVar",
     "_Literal": "from typing import Literal as _Literal",
     "_NamedTuple": "from typing import NamedTuple as _NamedTuple",
 }
@@ -369,7 +361,7 @@ def _limits(spec: FieldSpec) -> tuple[str, ...]:
     return ()
 
 
-def build_field(struct_name: str, index: int, name: str, spec: FieldSpec) -> FieldModel:
+def build_field(struct_name: str, name: str, spec: FieldSpec) -> FieldModel:
     code = spec.code
     kind = code.kind
     python_type = PYTHON_TYPES[kind]
@@ -416,22 +408,20 @@ def build_field(struct_name: str, index: int, name: str, spec: FieldSpec) -> Fie
         has_add=(locked or storage is Storage.SHARDED) and numeric,
         has_exchange=exchangeable,
         shard_stride=shard_stride(code.code),
-        index=index,
     )
 
 
 def build_struct(name: str, spec: StructSpec, *, redis: bool = False) -> StructModel:
     """``redis``: every struct of the project gets its Redis twin, whatever its own ``redis`` key says."""
-    fields = tuple(build_field(name, i, field_name, field) for i, (field_name, field) in enumerate(spec.fields.items()))
+    fields = tuple(build_field(name, field_name, field) for field_name, field in spec.fields.items())
     members = {group: tuple(f for f in fields if f.group == group) for group in spec.groups}
     groups = tuple(
         LockGroup(
             name=group,
             fields=grouped,
             view_class=private_class(name, "Locked", group),
-            index=index,
         )
-        for index, (group, grouped) in enumerate(members.items())
+        for group, grouped in members.items()
     )
     summary = "; ".join(f"{g.name}: {', '.join(f.name for f in g.fields)}" for g in groups)
     unlocked = ", ".join(f.name for f in fields if f.group is None)
