@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from sharedgen import __version__
+from sharedgen.runtime import _layout as runtime_layout
 from sharedgen.runtime._layout import shard_stride
 from sharedgen.spec import (
     DEFAULT_GROUP,
@@ -112,10 +113,17 @@ class FieldModel:
 
     @property
     def cell(self) -> str | None:
-        """Integer fields that can be added to: the slot of a memoryview of the shared memory in the
-        C type's own format. It refuses a value out of the type's range (ValueError) before storing
-        anything, so an add stores its sum and checks it in one step, keeping the lock held briefly."""
-        return f"_cell_{self.name}" if self.has_add and self.item_type == "int" else None
+        """The slot of the field's cell, a memoryview of the shared memory in the C type's own
+        format, where the runtime makes one (runtime_layout.adds_through_cell): it refuses a value
+        out of the type's range before storing it, so an add stores its sum and checks it in one step."""
+        locked = self.group is not None or self.is_sharded
+        if not runtime_layout.adds_through_cell(self.item_type, self.storage.value, locked):
+            return None
+        return runtime_layout.cell_slot(self.name)
+
+    def shard_member(self, part: str) -> str:
+        """A sharded field's slot: `lock`, `owners`, `fork` or `slot` (runtime_layout.SHARD_PARTS)."""
+        return runtime_layout.shard_slot(part, self.name)
 
     @property
     def add_slot(self) -> str:
@@ -199,8 +207,8 @@ class FieldModel:
 
     @property
     def raw(self) -> str:
-        """The slot holding the RawValue / RawArray (field names never start with '_')."""
-        return f"_raw_{self.name}"
+        """The slot holding the field's C object in the block (field names never start with '_')."""
+        return runtime_layout.raw_slot(self.name)
 
 
 @dataclass(frozen=True)
@@ -219,16 +227,18 @@ class LockGroup:
 
     @property
     def acquire(self) -> str:
-        return f"_acquire_{self.name}"
+        """The slots of the group's bound lock calls (runtime_layout.group_slots): the first try,"""
+        return runtime_layout.group_slots(self.name)[0]
 
     @property
     def wait(self) -> str:
-        """The slot holding what waits for this group's lock when a first try found it busy."""
-        return f"_wait_{self.name}"
+        """the wait when it found the lock busy,"""
+        return runtime_layout.group_slots(self.name)[1]
 
     @property
     def release(self) -> str:
-        return f"_release_{self.name}"
+        """and the release."""
+        return runtime_layout.group_slots(self.name)[2]
 
 
 @dataclass(frozen=True)
@@ -278,15 +288,15 @@ class StructModel:
 
     @property
     def slots(self) -> tuple[str, ...]:
-        """The struct's own slots (the runtime's base class has the rest): per group its bound lock
-        calls, per field its C object, its cell, and a sharded field's shard state."""
-        group_slots = tuple(name for group in self.groups for name in (group.acquire, group.wait, group.release))
-        field_slots: tuple[str, ...] = ()
-        for f in self.fields:
-            field_slots += (f.raw,) + ((f.cell,) if f.cell else ())
-            if f.is_sharded:
-                field_slots += tuple(f"_shard{part}_{f.name}" for part in ("lock", "owners", "fork", "slot"))
-        return group_slots + field_slots
+        """The struct's own slots (the runtime's base class has the rest), as the runtime's table
+        lists them: per group its bound lock calls, per field its C object, cell and shard state."""
+        groups = tuple(slot for group in self.groups for slot in runtime_layout.group_slots(group.name))
+        fields = tuple(
+            slot
+            for f in self.fields
+            for slot in runtime_layout.field_slots(f.name, cell=f.cell is not None, sharded=f.is_sharded)
+        )
+        return groups + fields
 
 
 @dataclass(frozen=True)
@@ -321,14 +331,9 @@ STDLIB_IMPORTS = {
 
 
 PYTHON_TYPES = {Kind.INT: "int", Kind.FLOAT: "float", Kind.BOOL: "bool", Kind.BYTES: "bytes", Kind.STR: "str"}
-ZERO: dict[Kind, int | float | bool | bytes | str] = {
-    Kind.INT: 0,
-    Kind.FLOAT: 0.0,
-    Kind.BOOL: False,
-    Kind.BYTES: b"\0",
-    Kind.STR: "\0",
-}
-EMPTY = {Kind.BYTES: b"", Kind.STR: ""}
+# What a field holds before anything is written, as the runtime reads zeroed memory.
+ZERO: dict[Kind, int | float | bool | bytes | str] = {kind: runtime_layout.ZERO[kind.value] for kind in Kind}
+EMPTY = {kind: runtime_layout.EMPTY[kind.value] for kind in (Kind.BYTES, Kind.STR)}
 
 
 def private_class(struct: str, kind: str, group: str = "") -> str:

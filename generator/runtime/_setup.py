@@ -17,7 +17,15 @@ from typing import Any as _Any
 from typing import cast as _cast
 
 from ._base import swap_members
-from ._layout import GroupUpdate, Layout, accessors
+from ._layout import (
+    GroupUpdate,
+    Layout,
+    accessors,
+    cell_slot,
+    group_slots,
+    raw_slot,
+    shard_slot,
+)
 from ._locks import Lock, enlist, make_locks, new_recoverable_lock, wait_for_lock
 from ._robust import Journal, ParkedMark, RecoverableLock, pthread
 from ._shards import sum_shards
@@ -116,17 +124,16 @@ def open_block(self: SharedStruct[_Any]) -> None:
     for index, field in enumerate(layout.fields):
         shared = field.ctype.from_buffer(block, base + field.offset)
         storage.append(shared)
-        setattr(self, f"_raw_{field.name}", shared)
+        setattr(self, raw_slot(field.name), shared)
         if field.cell:
             cell = memoryview(shared).cast("B").cast(field.code)  # type: ignore[call-overload]
-            setattr(self, f"_cell_{field.name}", cell)
+            setattr(self, cell_slot(field.name), cell)
         if field.shards:
             table = _ctypes.c_uint64 * max(2, 2 * (field.shards - 1))
             owners = table.from_buffer(block, base + layout.owners_offsets[index])
-            setattr(self, f"_shardowners_{field.name}", owners)
-            setattr(
-                self, f"_shardfork_{field.name}", -1
-            )  # claims stay with the process that made them
+            setattr(self, shard_slot("owners", field.name), owners)
+            # Claims stay with the process that made them.
+            setattr(self, shard_slot("fork", field.name), -1)
     self._storage = tuple(storage)
     self._loads, self._stores = (
         tuple(calls)
@@ -170,7 +177,7 @@ def bind_locks(self: SharedStruct[_Any], locks: dict[str, Lock]) -> None:
     self._group_locks = tuple(locks[group.name] for group in layout.groups)
     for field in layout.fields:
         if field.shards:
-            setattr(self, f"_shardlock_{field.name}", self._shard_locks[field.name])
+            setattr(self, shard_slot("lock", field.name), self._shard_locks[field.name])
     # Each distinct lock once (groups may share an injected lock), in the groups' order.
     self._lock_order = tuple(
         dict((id(lock), (group, lock)) for group, lock in locks.items()).values()
@@ -190,8 +197,6 @@ def bind_locks(self: SharedStruct[_Any], locks: dict[str, Lock]) -> None:
             packing = pack, classes, whole[self._base + start : self._base + end]
         self._updates[group.name] = GroupUpdate(index, group.rules, lock, packing)
         acquire, release = lock_calls(self, lock)
-        setattr(self, f"_acquire_{group.name}", acquire)
-        setattr(self, f"_release_{group.name}", release)
         wait = _functools.partial(
             wait_for_lock,
             lock,
@@ -200,7 +205,10 @@ def bind_locks(self: SharedStruct[_Any], locks: dict[str, Lock]) -> None:
             group.name,
             acquire,
         )
-        setattr(self, f"_wait_{group.name}", wait)
+        for slot, call in zip(
+            group_slots(group.name), (acquire, wait, release), strict=True
+        ):
+            setattr(self, slot, call)
         if journal is not None:
             enlist(lock, journal)
     sharded = [
