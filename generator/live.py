@@ -55,7 +55,7 @@ def struct_class(description: dict[str, Any], lock_timeout: float | None = None)
         layout = runtime.Layout(name, fields, groups=groups, lock_timeout=lock_timeout, snapshot=snapshot)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise NamedStructError(f"the block's description makes no struct: {exc}") from None
-    return type(name, (runtime.SharedStruct,), {"__slots__": layout.slots, "__sharedgen_layout__": layout})
+    return type(name, (runtime.SharedStruct,), {"__slots__": layout.slots(), "__sharedgen_layout__": layout})
 
 
 def snapshot(name: str, *, wait: float | None = None, locked: bool = True) -> dict[str, Any]:

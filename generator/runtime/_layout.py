@@ -149,7 +149,6 @@ class Field:
         "rule",
         "in_steps",
         "zero",
-        "slots",
     )
 
     def __init__(
@@ -192,7 +191,6 @@ class Field:
             self.kind, self.storage, group is not None or shards is not None
         )
         self.zero = (EMPTY if self.storage == "string" else ZERO)[self.kind]
-        self.slots = field_slots(name, cell=self.cell, sharded=bool(shards))
         self.offset = 0
         self.check = self._checker()
         # The exact type and range a value passes unchecked (as the setters), else what checks it.
@@ -408,7 +406,6 @@ class Layout:
         "decoding",
         "parks",
         "metadata",
-        "slots",
     )
 
     def nothing_pending(self) -> list[_Any]:
@@ -457,10 +454,6 @@ class Layout:
                 tuple(i for i, f in enumerate(self.fields) if f.group == index),
             )
             for index, group in enumerate(groups)
-        )
-        # Every member the runtime sets on an instance, for the class's __slots__.
-        self.slots = tuple(s for g in groups for s in group_slots(g)) + tuple(
-            s for f in self.fields for s in f.slots
         )
         self.metadata = {
             field: {
@@ -517,6 +510,16 @@ class Layout:
         if self.parks:
             offset += 8 * len(self.groups)
         self.size = max(offset, 1)
+
+    def slots(self) -> tuple[str, ...]:
+        """Every member the runtime sets on an instance: the class's __slots__ (made on demand,
+        for classes made from a description; a generated class spells them out)."""
+        groups = tuple(slot for g in self.groups for slot in group_slots(g.name))
+        return groups + tuple(
+            slot
+            for f in self.fields
+            for slot in field_slots(f.name, cell=f.cell, sharded=bool(f.shards))
+        )
 
     def _packing(self, group: Group) -> _Packing | None:
         """How update_<group>() writes the group in one step, where it can (see _Packing)."""

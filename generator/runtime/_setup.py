@@ -26,11 +26,17 @@ from ._layout import (
     raw_slot,
     shard_slot,
 )
-from ._locks import Lock, enlist, make_locks, new_recoverable_lock, wait_for_lock
-from ._robust import Journal, ParkedMark, RecoverableLock, pthread
-from ._shards import sum_shards
+from ._locks import (
+    Lock,
+    enlist,
+    make_locks,
+    new_recoverable_lock,
+    recoverable,
+    wait_for_lock,
+)
 
 if _typing.TYPE_CHECKING:
+    from ._robust import RecoverableLock
     from ._struct import SharedStruct
 
 
@@ -105,10 +111,11 @@ def allocate(
         layout.fields, self._storage, checked, strict=True
     ):
         field.write(storage, value)
-    recover = layout.recover_locks and pthread is not None
 
     def new_lock() -> Lock:
-        return new_recoverable_lock(context) if recover else context.RLock()
+        return (
+            new_recoverable_lock(context) if layout.recover_locks else context.RLock()
+        )
 
     self._shard_locks = {f.name: new_lock() for f in layout.fields if f.shards}
     if not layout.groups and locks:
@@ -154,18 +161,18 @@ def open_block(self: SharedStruct[_Any]) -> None:
     whole = memoryview(block).cast("B")
     self._read_raw = _functools.partial(layout.unpack, whole, base)
     self._decoding = layout.decoding
-    recovering = layout.recover_locks or self._name is not None
-    self._journals = tuple(
-        (
+    # Journals where locks survive their holders: recover_locks, and every named struct.
+    self._journals = (None,) * len(layout.groups)
+    if layout.recover_locks or self._name is not None:
+        from ._robust import Journal
+
+        self._journals = tuple(
             Journal(
                 whole[base + group.journal_offset :][: group.journal_size + 1],
                 tuple(self._storage[i] for i in group.fields),
             )
-            if recovering
-            else None
+            for group in layout.groups
         )
-        for group in layout.groups
-    )
     if layout.parks:
         marks = _ctypes.c_uint64 * len(layout.groups)
         self._parked = marks.from_buffer(block, base + layout.parked_offset)
@@ -185,7 +192,11 @@ def bind_locks(self: SharedStruct[_Any], locks: dict[str, Lock]) -> None:
     if layout.parks:
         self._blocks = []  # (lock, holder) of each locked block open in this process
         for index, (_, lock) in enumerate(self._lock_order):
-            enlist(lock, ParkedMark(self._parked, index))
+            robust = recoverable(lock)
+            if robust is not None:
+                from ._robust import ParkedMark
+
+                robust.guard(ParkedMark(self._parked, index))
     self._updates = {}
     whole = memoryview(self._block).cast("B")
     for index, (group, lock, journal) in enumerate(
@@ -217,6 +228,8 @@ def bind_locks(self: SharedStruct[_Any], locks: dict[str, Lock]) -> None:
         if f.shards
     ]
     if sharded:
+        from ._shards import sum_shards
+
         # Shards are summed under the group locks, with the rest: adds a process makes to its own
         # shard after a locked field's add (or before it) are then in the snapshot in that order.
         unpack = _functools.partial(layout.unpack, whole, self._base)
@@ -240,7 +253,7 @@ def lock_calls(
     block alone, so their calls are one C call each."""
     if self._name is None:
         return lock.acquire, lock.release
-    return _cast(RecoverableLock, lock).calls()
+    return _cast("RecoverableLock", lock).calls()
 
 
 def read_at_first_try(
@@ -275,7 +288,7 @@ def _holding(
             True,
         )
     else:
-        (attempt, release), taken = _cast(RecoverableLock, lock).quick_calls(), 0
+        (attempt, release), taken = _cast("RecoverableLock", lock).quick_calls(), 0
 
     def holding() -> tuple[_Any, ...] | None:
         result = attempt()
@@ -296,6 +309,6 @@ def _settle(self: SharedStruct[_Any], index: int, result: object) -> None:
     """
     lock = self._lock_order[index][1]
     if self._name is not None:
-        recoverable = _cast(RecoverableLock, lock)
+        recoverable = _cast("RecoverableLock", lock)
         if recoverable.settle_first_try(_cast(int, result)):
             recoverable.release()
