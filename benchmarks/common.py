@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sharedgen.pipeline import generate, runtime_module
+from sharedgen.pipeline import generate, runtime_files
 
 HERE = Path(__file__).resolve().parent
 CTX = multiprocessing.get_context("fork")  # children start fast; every start method is tested elsewhere
@@ -25,8 +25,10 @@ def load_bench_module(folder: Path) -> Any:
     (folder / "benchgen").mkdir(parents=True)
     (module,) = generate([str(HERE / "schemas" / "bench.yaml")])
     (folder / "benchgen" / "bench.py").write_text(module.source)
-    runtime = runtime_module()
-    (folder / "benchgen" / f"{runtime.module_name}.py").write_text(runtime.source)
+    for file in runtime_files():
+        path = folder / "benchgen" / file.relative_path
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(file.source)
     sys.path.insert(0, str(folder))
     return importlib.import_module("benchgen.bench")
 

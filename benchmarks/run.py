@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -108,6 +109,22 @@ def generated_update4(g: Any, n: int) -> None:
         update(a=i, b=i, c=i, d=i)
 
 
+def generated_update1(g: Any, n: int) -> None:
+    update = g.update_g
+    for i in range(n):
+        update(a=i)
+
+
+def named(kind: Any) -> Callable[[], Any]:
+    """A named struct of ``kind`` under a fresh name (unlinked by the Way's done)."""
+    return lambda: kind.create(f"sharedgen-bench-{os.getpid()}-{time.monotonic_ns()}")
+
+
+def unlink(struct: Any) -> None:
+    struct.unlink()
+    struct.close()
+
+
 def generated_snapshot20(w: Any, n: int) -> None:
     snapshot = w.snapshot
     for _ in range(n):
@@ -179,7 +196,21 @@ WAYS = [
     Way("generated write .value = i", counter_make, generated_set, 100_000),
     Way("generated compare_and_set_value()", counter_make, generated_compare_and_set, 100_000, contended=False),
     Way("generated update_g() of 4 fields", lambda: bench.BenchGroup(ctx=CTX), generated_update4, 50_000),
+    Way("generated update_g(a=i): one field of 4", lambda: bench.BenchGroup(ctx=CTX), generated_update1, 50_000),
     Way("generated snapshot() of 20 fields", lambda: bench.BenchWide(ctx=CTX), generated_snapshot20, 20_000),
+    Way("snapshot() of 20 fields in 2 lock groups", lambda: bench.BenchWide2(ctx=CTX), generated_snapshot20, 20_000),
+    Way("snapshot() of 20 fields in 4 lock groups", lambda: bench.BenchWide4(ctx=CTX), generated_snapshot20, 20_000),
+    *(
+        Way(
+            f"named snapshot() of 20 fields in {groups} lock group{'s' if groups > 1 else ''}",
+            named(kind),
+            generated_snapshot20,
+            20_000,
+            contended=False,
+            done=unlink,
+        )
+        for groups, kind in ((1, bench.BenchWide), (2, bench.BenchWide2), (4, bench.BenchWide4))
+    ),
     Way(
         "snapshot() of 20 fields before: field by field into a frozen dataclass",
         field_by_field_make,
@@ -232,6 +263,10 @@ COMPARED = [
     ("synchronized Value: read v.value", "generated read .value"),
     (HAND.name, "generated add_value()"),
     ("snapshot() of 20 fields before: field by field into a frozen dataclass", "generated snapshot() of 20 fields"),
+    # A named struct's snapshot against the same anonymous struct's (measured alternately).
+    ("named snapshot() of 20 fields in 1 lock group", "generated snapshot() of 20 fields"),
+    ("named snapshot() of 20 fields in 2 lock groups", "snapshot() of 20 fields in 2 lock groups"),
+    ("named snapshot() of 20 fields in 4 lock groups", "snapshot() of 20 fields in 4 lock groups"),
 ]
 
 
@@ -277,6 +312,10 @@ def report(results: Results, process_counts: list[int]) -> str:
     lines.append(
         f"snapshot() of 20 fields against the code before (field by field): {cell(results.ratios(*COMPARED[2]))}"
     )
+    for named_way, anonymous in COMPARED[3:]:
+        lines.append(
+            f"{named_way} against the anonymous struct's: {cell(results.ratios(named_way, anonymous))} (x faster)"
+        )
     lines.append(
         f"\nOne process: each way alternates with its baseline in {CHUNKS} chunks per round. Several processes: each "
         "way's processes run on their own, and the ratio is to the Value idiom's run of the same round."

@@ -161,12 +161,12 @@ class Histogram(_SharedStruct[HistogramSnapshot]):
     @property
     def buckets(self) -> list[int]:
         """Field 'buckets': C unsigned long long[10]."""
-        value: list[int] = self._get_array(0)
+        value: list[int] = self._get_array("buckets")
         return value
 
     @buckets.setter
     def buckets(self, value: _Sequence[int] | _Buffer) -> None:
-        self._set_array(0, value)
+        self._set_array("buckets", value)
 
     def add_buckets(self, index: int, delta: int = 1) -> int:
         """Atomically add delta to buckets[index]; return the new value."""
@@ -189,12 +189,12 @@ class Histogram(_SharedStruct[HistogramSnapshot]):
     @property
     def weights(self) -> list[float]:
         """Field 'weights': C double[4]."""
-        value: list[float] = self._get_array(1)
+        value: list[float] = self._get_array("weights")
         return value
 
     @weights.setter
     def weights(self, value: _Sequence[float] | _Buffer) -> None:
-        self._set_array(1, value)
+        self._set_array("weights", value)
 
     def add_weights(self, index: int, delta: float = 1.0) -> float:
         """Atomically add delta to weights[index]; return the new value."""

@@ -193,12 +193,12 @@ class Frames(_SharedStruct[FramesSnapshot]):
     @property
     def frame(self) -> memoryview:
         """The latest frame: rows, columns, RGB."""
-        value: memoryview = self._get_array(1)
+        value: memoryview = self._get_array("frame")
         return value
 
     @frame.setter
     def frame(self, value: _Sequence[_Any] | _Buffer) -> None:
-        self._set_array(1, value)
+        self._set_array("frame", value)
 
     def add_frame(self, index: tuple[int, int, int], delta: int = 1) -> int:
         """Atomically add delta to frame[index] (one int per dimension); return the new value."""
@@ -380,12 +380,12 @@ class Grid(_SharedStruct[GridSnapshot]):
     @property
     def cells(self) -> memoryview:
         """Field 'cells': C double[500][1000]."""
-        value: memoryview = self._get_array(1)
+        value: memoryview = self._get_array("cells")
         return value
 
     @cells.setter
     def cells(self, value: _Sequence[_Any] | _Buffer) -> None:
-        self._set_array(1, value)
+        self._set_array("cells", value)
 
     def add_cells(self, index: tuple[int, int], delta: float = 1.0) -> float:
         """Atomically add delta to cells[index] (one int per dimension); return the new value."""

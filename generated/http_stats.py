@@ -684,12 +684,12 @@ class HttpStats(_SharedStruct[HttpStatsSnapshot]):
     @property
     def worker_in_flight(self) -> list[int]:
         """In-flight requests per worker slot; the master moves a dead worker's count to abandoned."""
-        value: list[int] = self._get_array(7)
+        value: list[int] = self._get_array("worker_in_flight")
         return value
 
     @worker_in_flight.setter
     def worker_in_flight(self, value: _Sequence[int] | _Buffer) -> None:
-        self._set_array(7, value)
+        self._set_array("worker_in_flight", value)
 
     def add_worker_in_flight(self, index: int, delta: int = 1) -> int:
         """Atomically add delta to worker_in_flight[index]; return the new value."""
@@ -712,12 +712,12 @@ class HttpStats(_SharedStruct[HttpStatsSnapshot]):
     @property
     def latency_buckets(self) -> list[int]:
         """Answered requests per latency bucket, not cumulative; upper bounds in seconds: 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, +Inf."""
-        value: list[int] = self._get_array(8)
+        value: list[int] = self._get_array("latency_buckets")
         return value
 
     @latency_buckets.setter
     def latency_buckets(self, value: _Sequence[int] | _Buffer) -> None:
-        self._set_array(8, value)
+        self._set_array("latency_buckets", value)
 
     def add_latency_buckets(self, index: int, delta: int = 1) -> int:
         """Atomically add delta to latency_buckets[index]; return the new value."""
@@ -819,12 +819,12 @@ class HttpStats(_SharedStruct[HttpStatsSnapshot]):
     @property
     def worker_pids(self) -> list[int]:
         """The pid of the worker in each slot; -1 while it is being forked, 0 for a free slot."""
-        value: list[int] = self._get_array(11)
+        value: list[int] = self._get_array("worker_pids")
         return value
 
     @worker_pids.setter
     def worker_pids(self, value: _Sequence[int] | _Buffer) -> None:
-        self._set_array(11, value)
+        self._set_array("worker_pids", value)
 
     def add_worker_pids(self, index: int, delta: int = 1) -> int:
         """Atomically add delta to worker_pids[index]; return the new value."""

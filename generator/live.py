@@ -59,12 +59,7 @@ def struct_class(description: dict[str, Any], lock_timeout: float | None = None)
         layout = runtime.Layout(name, fields, groups=groups, lock_timeout=lock_timeout, snapshot=snapshot)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise NamedStructError(f"the block's description makes no struct: {exc}") from None
-    slots = [slot for group in groups for slot in (f"_acquire_{group}", f"_wait_{group}", f"_release_{group}")]
-    for field in layout.fields:
-        slots += [f"_raw_{field.name}", f"_cell_{field.name}"]
-        if field.shards:
-            slots += [f"_shard{part}_{field.name}" for part in ("lock", "owners", "fork", "slot")]
-    return type(name, (runtime.SharedStruct,), {"__slots__": tuple(slots), "__sharedgen_layout__": layout})
+    return type(name, (runtime.SharedStruct,), {"__slots__": layout.slots(), "__sharedgen_layout__": layout})
 
 
 def snapshot(name: str, *, wait: float | None = None, locked: bool = True) -> dict[str, Any]:

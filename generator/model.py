@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from sharedgen import __version__
+from sharedgen.runtime import _layout as runtime_layout
 from sharedgen.runtime._layout import shard_stride
 from sharedgen.spec import (
     DEFAULT_GROUP,
@@ -68,7 +69,7 @@ class IntRange:
 # as an incompatible override, which the snapshot's declaration of the field is declared to be.
 TUPLE_METHODS = frozenset(name for name in dir(tuple) if not name.startswith("_"))
 
-# Largest finite value per float type code; the generated `_check_float` check uses it.
+# Largest finite value per float type code, as the runtime names it: the setters' inline range check.
 FLOAT_LIMITS = {"f": "_FLOAT32_MAX", "d": "_FLOAT64_MAX"}
 
 
@@ -84,7 +85,7 @@ class FieldModel:
     shards: int | None
     group: str | None
     value_type: str  # annotation of the property
-    snapshot_type: str  # annotation in the snapshot dataclass (arrays become tuples)
+    snapshot_type: str  # annotation in the snapshot NamedTuple (arrays become tuples)
     setter_type: str  # annotation accepted by the setter
     item_type: str  # arrays: annotation of one item; else the value type
     default: object  # a Python value; templates print it with repr
@@ -96,7 +97,6 @@ class FieldModel:
     has_add: bool
     has_exchange: bool
     shard_stride: int  # sharded fields: items from one shard to the next (a cache line apart)
-    index: int  # position in the struct: how the runtime's table names the field
     # Numeric and bool arrays: the shape (length N is (N,)); None for scalars and strings.
     shape: tuple[int, ...] | None = None
     # Arrays of equal items too big to spell in a signature: made with `None`, which the runtime
@@ -152,10 +152,17 @@ class FieldModel:
 
     @property
     def cell(self) -> str | None:
-        """Integer fields that can be added to: the slot of a memoryview of the shared memory in the
-        C type's own format. It refuses a value out of the type's range (ValueError) before storing
-        anything, so an add stores its sum and checks it in one step, keeping the lock held briefly."""
-        return f"_cell_{self.name}" if self.has_add and self.item_type == "int" else None
+        """The slot of the field's cell, a memoryview of the shared memory in the C type's own
+        format, where the runtime makes one (runtime_layout.adds_through_cell): it refuses a value
+        out of the type's range before storing it, so an add stores its sum and checks it in one step."""
+        locked = self.group is not None or self.is_sharded
+        if not runtime_layout.adds_through_cell(self.item_type, self.storage.value, locked):
+            return None
+        return runtime_layout.cell_slot(self.name)
+
+    def shard_member(self, part: str) -> str:
+        """A sharded field's slot: `lock`, `owners`, `fork` or `slot` (runtime_layout.SHARD_PARTS)."""
+        return runtime_layout.shard_slot(part, self.name)
 
     @property
     def add_slot(self) -> str:
@@ -239,8 +246,8 @@ class FieldModel:
 
     @property
     def raw(self) -> str:
-        """The slot holding the RawValue / RawArray (field names never start with '_')."""
-        return f"_raw_{self.name}"
+        """The slot holding the field's C object in the block (field names never start with '_')."""
+        return runtime_layout.raw_slot(self.name)
 
 
 @dataclass(frozen=True)
@@ -248,7 +255,6 @@ class LockGroup:
     name: str
     fields: tuple[FieldModel, ...]
     view_class: str  # the object `locked_<group>()` yields
-    index: int  # position in lock order: how the runtime's table names the group
 
     @property
     def field_names(self) -> tuple[str, ...]:
@@ -260,16 +266,18 @@ class LockGroup:
 
     @property
     def acquire(self) -> str:
-        return f"_acquire_{self.name}"
+        """The slots of the group's bound lock calls (runtime_layout.group_slots): the first try,"""
+        return runtime_layout.group_slots(self.name)[0]
 
     @property
     def wait(self) -> str:
-        """The slot holding what waits for this group's lock when a first try found it busy."""
-        return f"_wait_{self.name}"
+        """the wait when it found the lock busy,"""
+        return runtime_layout.group_slots(self.name)[1]
 
     @property
     def release(self) -> str:
-        return f"_release_{self.name}"
+        """and the release."""
+        return runtime_layout.group_slots(self.name)[2]
 
 
 @dataclass(frozen=True)
@@ -319,15 +327,15 @@ class StructModel:
 
     @property
     def slots(self) -> tuple[str, ...]:
-        """The struct's own slots (the runtime's base class has the rest): per group its bound lock
-        calls, per field its C object, its cell, and a sharded field's shard state."""
-        group_slots = tuple(name for group in self.groups for name in (group.acquire, group.wait, group.release))
-        field_slots: tuple[str, ...] = ()
-        for f in self.fields:
-            field_slots += (f.raw,) + ((f.cell,) if f.cell else ())
-            if f.is_sharded:
-                field_slots += tuple(f"_shard{part}_{f.name}" for part in ("lock", "owners", "fork", "slot"))
-        return group_slots + field_slots
+        """The struct's own slots (the runtime's base class has the rest), as the runtime's table
+        lists them: per group its bound lock calls, per field its C object, cell and shard state."""
+        groups = tuple(slot for group in self.groups for slot in runtime_layout.group_slots(group.name))
+        fields = tuple(
+            slot
+            for f in self.fields
+            for slot in runtime_layout.field_slots(f.name, cell=f.cell is not None, sharded=f.is_sharded)
+        )
+        return groups + fields
 
 
 @dataclass(frozen=True)
@@ -350,32 +358,21 @@ class ModuleModel:
 # The standard library as generated code uses it, each module under a private alias.
 STDLIB_IMPORTS = {
     "_ctypes": "import ctypes as _ctypes",
-    "_dataclasses": "import dataclasses as _dataclasses",
-    "_functools": "import functools as _functools",
-    "_mp": "import multiprocessing as _mp",
-    "_threading": "import threading as _threading",
     "_Callable": "from collections.abc import Callable as _Callable",
-    "_Iterator": "from collections.abc import Iterator as _Iterator",
     "_Mapping": "from collections.abc import Mapping as _Mapping",
     "_Sequence": "from collections.abc import Sequence as _Sequence",
     "_ContextManager": "from contextlib import AbstractContextManager as _ContextManager",
     "_BaseContext": "from multiprocessing.context import BaseContext as _BaseContext",
     "_Any": "from typing import Any as _Any",
-    "_ClassVar": "from typing import ClassVar as _ClassVar",
     "_Literal": "from typing import Literal as _Literal",
     "_NamedTuple": "from typing import NamedTuple as _NamedTuple",
 }
 
 
 PYTHON_TYPES = {Kind.INT: "int", Kind.FLOAT: "float", Kind.BOOL: "bool", Kind.BYTES: "bytes", Kind.STR: "str"}
-ZERO: dict[Kind, int | float | bool | bytes | str] = {
-    Kind.INT: 0,
-    Kind.FLOAT: 0.0,
-    Kind.BOOL: False,
-    Kind.BYTES: b"\0",
-    Kind.STR: "\0",
-}
-EMPTY = {Kind.BYTES: b"", Kind.STR: ""}
+# What a field holds before anything is written, as the runtime reads zeroed memory.
+ZERO: dict[Kind, int | float | bool | bytes | str] = {kind: runtime_layout.ZERO[kind.value] for kind in Kind}
+EMPTY = {kind: runtime_layout.EMPTY[kind.value] for kind in (Kind.BYTES, Kind.STR)}
 
 
 def private_class(struct: str, kind: str, group: str = "") -> str:
@@ -408,7 +405,7 @@ def _limits(spec: FieldSpec) -> tuple[str, ...]:
     return ()
 
 
-def build_field(struct_name: str, index: int, name: str, spec: FieldSpec) -> FieldModel:
+def build_field(struct_name: str, name: str, spec: FieldSpec) -> FieldModel:
     code = spec.code
     kind = code.kind
     python_type = PYTHON_TYPES[kind]
@@ -460,7 +457,6 @@ def build_field(struct_name: str, index: int, name: str, spec: FieldSpec) -> Fie
         has_add=(locked or storage is Storage.SHARDED) and numeric,
         has_exchange=exchangeable,
         shard_stride=shard_stride(code.code),
-        index=index,
         shape=spec.dims if storage is Storage.ARRAY else None,
         default_in_table=uniform and (len(spec.dims or ()) > 1 or items > SIGNATURE_ITEMS),
     )
@@ -479,16 +475,15 @@ def _dims_text(spec: FieldSpec) -> str:
 
 def build_struct(name: str, spec: StructSpec, *, redis: bool = False) -> StructModel:
     """``redis``: every struct of the project gets its Redis twin, whatever its own ``redis`` key says."""
-    fields = tuple(build_field(name, i, field_name, field) for i, (field_name, field) in enumerate(spec.fields.items()))
+    fields = tuple(build_field(name, field_name, field) for field_name, field in spec.fields.items())
     members = {group: tuple(f for f in fields if f.group == group) for group in spec.groups}
     groups = tuple(
         LockGroup(
             name=group,
             fields=grouped,
             view_class=private_class(name, "Locked", group),
-            index=index,
         )
-        for index, (group, grouped) in enumerate(members.items())
+        for group, grouped in members.items()
     )
     summary = "; ".join(f"{g.name}: {', '.join(f.name for f in g.fields)}" for g in groups)
     unlocked = ", ".join(f.name for f in fields if f.group is None)

@@ -31,6 +31,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 from sharedgen.errors import SchemaError, describe, suggest_name
 from sharedgen.load import Loc, SchemaSource, shortened_int
+from sharedgen.runtime._layout import SHARD_BYTES
 from sharedgen.typecodes import FLOAT32_MAX, TYPE_CODES, Kind, TypeCode
 
 MAX_LENGTH = (1 << 31) - 1
@@ -90,9 +91,6 @@ RESERVED_FIELD_NAMES = {
 FIELD_MEMBER_PREFIXES = ("add_", "exchange_", "compare_and_set_", "view_", "copy_")
 GROUP_MEMBER_PREFIXES = ("update_", "locked_")
 SNAPSHOT_SUFFIX = "Snapshot"
-# Bytes from one shard of a sharded counter to the next: a cache line each, so that processes
-# adding to their own shards do not take the same line from each other.
-SHARD_SPACING = 64
 REDIS_SUFFIX = "OnRedis"  # the Redis twin of a struct
 
 
@@ -349,7 +347,7 @@ class FieldSpec(BaseModel):
     def shared_bytes(self) -> int:
         """Shared memory the field takes on the platform where its C type is widest."""
         if self.shards:
-            return self.shards * SHARD_SPACING
+            return self.shards * SHARD_BYTES  # a cache line per shard, as the runtime lays them out
         return self.code.largest_size * self.items
 
     @property

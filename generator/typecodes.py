@@ -11,6 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
+from sharedgen.runtime._checks import FLOAT32_MAX
+from sharedgen.runtime._layout import widest_size
+
+__all__ = ["FLOAT32_MAX", "TYPE_CODES", "Kind", "TypeCode"]
+
 
 class Kind(Enum):
     INT = "int"
@@ -28,7 +33,11 @@ class TypeCode:
     kind: Kind
     signed: bool = True
     portable_bits: int = 0  # integers: bits guaranteed on every platform
-    largest_size: int = 0  # bytes on the platform where the type is widest (long: 8, wchar_t: 4)
+
+    @property
+    def largest_size(self) -> int:
+        """Bytes on the platform where the type is widest (long: 8, wchar_t: 4), as the runtime lays it out."""
+        return widest_size(self.code)
 
     @property
     def portable_range(self) -> tuple[int, int]:
@@ -41,22 +50,20 @@ class TypeCode:
 TYPE_CODES: dict[str, TypeCode] = {
     t.code: t
     for t in (
-        TypeCode("c", "c_char", "char", Kind.BYTES, largest_size=1),
-        TypeCode("u", "c_wchar", "wchar_t", Kind.STR, largest_size=4),
-        TypeCode("b", "c_byte", "signed char", Kind.INT, True, 8, 1),
-        TypeCode("B", "c_ubyte", "unsigned char", Kind.INT, False, 8, 1),
-        TypeCode("h", "c_short", "short", Kind.INT, True, 16, 2),
-        TypeCode("H", "c_ushort", "unsigned short", Kind.INT, False, 16, 2),
-        TypeCode("i", "c_int", "int", Kind.INT, True, 32, 4),
-        TypeCode("I", "c_uint", "unsigned int", Kind.INT, False, 32, 4),
-        TypeCode("l", "c_long", "long", Kind.INT, True, 32, 8),
-        TypeCode("L", "c_ulong", "unsigned long", Kind.INT, False, 32, 8),
-        TypeCode("q", "c_longlong", "long long", Kind.INT, True, 64, 8),
-        TypeCode("Q", "c_ulonglong", "unsigned long long", Kind.INT, False, 64, 8),
-        TypeCode("f", "c_float", "float", Kind.FLOAT, largest_size=4),
-        TypeCode("d", "c_double", "double", Kind.FLOAT, largest_size=8),
-        TypeCode("?", "c_bool", "bool", Kind.BOOL, largest_size=1),
+        TypeCode("c", "c_char", "char", Kind.BYTES),
+        TypeCode("u", "c_wchar", "wchar_t", Kind.STR),
+        TypeCode("b", "c_byte", "signed char", Kind.INT, True, 8),
+        TypeCode("B", "c_ubyte", "unsigned char", Kind.INT, False, 8),
+        TypeCode("h", "c_short", "short", Kind.INT, True, 16),
+        TypeCode("H", "c_ushort", "unsigned short", Kind.INT, False, 16),
+        TypeCode("i", "c_int", "int", Kind.INT, True, 32),
+        TypeCode("I", "c_uint", "unsigned int", Kind.INT, False, 32),
+        TypeCode("l", "c_long", "long", Kind.INT, True, 32),
+        TypeCode("L", "c_ulong", "unsigned long", Kind.INT, False, 32),
+        TypeCode("q", "c_longlong", "long long", Kind.INT, True, 64),
+        TypeCode("Q", "c_ulonglong", "unsigned long long", Kind.INT, False, 64),
+        TypeCode("f", "c_float", "float", Kind.FLOAT),
+        TypeCode("d", "c_double", "double", Kind.FLOAT),
+        TypeCode("?", "c_bool", "bool", Kind.BOOL),
     )
 }
-
-FLOAT32_MAX = 3.4028234663852886e38

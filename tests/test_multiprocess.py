@@ -60,8 +60,10 @@ def test_pool_task_arguments_raise(ctx: Any) -> None:
 
 def test_queue_route_raises(ctx: Any) -> None:
     queue = ctx.SimpleQueue()
-    with pytest.raises(RuntimeError, match="through inheritance"):
+    with pytest.raises(RuntimeError, match="through inheritance") as refused:
         queue.put(Counter(ctx=ctx))
+    # ... and says which struct travels by any route.
+    assert "a named struct (Counter.create(name) or .attach(name)) travels by any route" in str(refused.value)
 
 
 @pytest.mark.parametrize("child_method", [m for m in START_METHODS if m != "fork"])

@@ -6,12 +6,13 @@ library. ``__all__`` is its whole public surface: what generated code uses, and 
 users may rely on. The modules whose names start with ``_`` are private and change freely.
 Generated modules refuse a runtime of another version (``require``).
 
-One concern per module: ``_checks`` (values), ``_arrays`` (array fields' buffers, views and
-write generations), ``_process`` (process identity, forks),
-``_robust`` (robust mutexes, journals), ``_locks`` (locks and waiting), ``_shards``,
-``_consistent`` (reads across lock groups), ``_layout`` (a struct's table), ``_base`` (what a
-struct and its twin share), ``_struct`` (the struct base); ``_named`` (named blocks) is
-imported when a struct is first named, ``_redis`` (the twin) by modules that have a twin.
+One concern per module: ``_checks`` (values), ``_arrays`` (array fields' buffers, views
+and write generations), ``_process`` (process identity, forks),
+``_locks`` (locks and waiting), ``_layout`` (a struct's table), ``_base`` (what a struct and its
+twin share), ``_setup`` and ``_struct`` (the struct base). Imported when first needed, so that a
+module pays only for what it uses: ``_robust`` (robust mutexes, journals: recover_locks and
+named structs), ``_shards`` (sharded fields), ``_consistent`` (a snapshot that finds a lock
+busy), ``_named`` (named blocks), ``_redis`` (the twin, for modules that have one).
 """
 
 from __future__ import annotations
@@ -33,7 +34,6 @@ from ._checks import FLOAT32_MAX, FLOAT64_MAX, float_overflows, int_range
 from ._layout import Layout
 from ._locks import Lock, wait_for_lock
 from ._process import forks, pid_namespace, process_start
-from ._shards import claim_shard, set_shards, sum_shards
 from ._struct import SharedStruct
 
 if _typing.TYPE_CHECKING:
@@ -49,6 +49,7 @@ if _typing.TYPE_CHECKING:
         shm_path,
     )
     from ._redis import RedisStruct
+    from ._shards import claim_shard, set_shards, sum_shards
 
 VERSION = "0.1.0"
 
@@ -107,7 +108,12 @@ _LAZY = dict.fromkeys(
         "READY_TIMEOUT",
     ),
     "_named",
-) | {"RedisStruct": "_redis"}
+) | {
+    "RedisStruct": "_redis",
+    "claim_shard": "_shards",
+    "sum_shards": "_shards",
+    "set_shards": "_shards",
+}
 
 
 def __getattr__(name: str) -> object:

@@ -372,9 +372,9 @@ class LockedView:
 
 
 # SharedStruct's array members (``self`` is the struct).
-def get_array(self: _Any, index: int) -> _Any:
+def get_array(self: _Any, name: str) -> _Any:
     """An array field's value: a list (one dimension) or a memoryview of a copy (several)."""
-    region: Region = self._regions[index]
+    region: Region = self._regions[self.__sharedgen_layout__.field_index[name]]
     group = region.field.group
     if group is None:
         return region.read()
@@ -385,10 +385,12 @@ def get_array(self: _Any, index: int) -> _Any:
         lock.release()
 
 
-def set_array(self: _Any, index: int, value: object) -> None:
+def set_array(self: _Any, name: str, value: object) -> None:
     """Write an array field whole: a buffer of its format and shape in one copy, anything else
     checked item by item first; under its lock, journaled where it is small."""
-    field = self.__sharedgen_layout__.fields[index]
+    layout = self.__sharedgen_layout__
+    index = layout.field_index[name]
+    field = layout.fields[index]
     checked = field.check(value)
     group = field.group
     if group is None:

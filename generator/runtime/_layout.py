@@ -62,11 +62,67 @@ _WIDEST = {"u": 4, "l": 8, "L": 8}
 SHARD_BYTES = (
     64  # one cache line per shard: owners adding at once do not slow each other
 )
+# What zeroed shared memory reads as, by kind: a field never written (an array's items), and a
+# Redis twin's field its hash lacks; a fixed-capacity string reads as EMPTY.
+ZERO: dict[str, _Any] = {
+    "int": 0,
+    "float": 0.0,
+    "bool": False,
+    "bytes": b"\0",
+    "str": "\0",
+}
+EMPTY: dict[str, _Any] = {"bytes": b"", "str": ""}
+
+
+def widest_size(code: str) -> int:
+    """Bytes a C type takes on the platform where it is widest: the same on every machine."""
+    return _WIDEST.get(code, _ctypes.sizeof(CTYPES[code]))
 
 
 def shard_stride(code: str) -> int:
     """Items from one shard to the next."""
-    return max(1, SHARD_BYTES // _WIDEST.get(code, _ctypes.sizeof(CTYPES[code])))
+    return max(1, SHARD_BYTES // widest_size(code))
+
+
+def adds_through_cell(kind: str, storage: str, locked: bool) -> bool:
+    """Whether a field's adds go through a memoryview of its C type (a cell): integers that can
+    be added to (locked or sharded). The cell refuses an out-of-range sum before storing it.
+    """
+    return kind == "int" and storage != "string" and locked
+
+
+# The members of a struct's instance, per field and per lock group: the generated class declares
+# them (its hot paths use them), the runtime sets them in each process.
+def raw_slot(name: str) -> str:
+    """A field's C object in the block."""
+    return f"_raw_{name}"
+
+
+def cell_slot(name: str) -> str:
+    """A field's cell (see adds_through_cell)."""
+    return f"_cell_{name}"
+
+
+def shard_slot(part: str, name: str) -> str:
+    """A sharded field's ``lock``, ``owners`` (table), ``fork`` (count of its claim) or ``slot``."""
+    return f"_shard{part}_{name}"
+
+
+SHARD_PARTS = ("lock", "owners", "fork", "slot")
+
+
+def field_slots(name: str, *, cell: bool, sharded: bool) -> tuple[str, ...]:
+    """Every member of one field, in the order the class declares them."""
+    return (
+        raw_slot(name),
+        *((cell_slot(name),) if cell else ()),
+        *(shard_slot(part, name) for part in (SHARD_PARTS if sharded else ())),
+    )
+
+
+def group_slots(name: str) -> tuple[str, str, str]:
+    """A group's bound lock calls: the first try, the wait when busy, and the release."""
+    return f"_acquire_{name}", f"_wait_{name}", f"_release_{name}"
 
 
 _WCHAR_CODEC = f"utf-{8 * _ctypes.sizeof(_ctypes.c_wchar)}-{_sys.byteorder[0]}e"
@@ -103,6 +159,7 @@ class Field:
         "fill",
         "bulk",
         "packed",
+        "zero",
     )
 
     def __init__(
@@ -156,13 +213,10 @@ class Field:
         else:
             limit = FLOAT32_MAX if code == "f" else FLOAT64_MAX
             self.low, self.high = -limit, limit
-        # Integer fields that can be added to are added through a memoryview of the C type:
-        # it refuses an out-of-range sum before storing anything.
-        self.cell = (
-            self.kind == "int"
-            and self.storage != "string"
-            and (group is not None or shards is not None)
+        self.cell = adds_through_cell(
+            self.kind, self.storage, group is not None or shards is not None
         )
+        self.zero = (EMPTY if self.storage == "string" else ZERO)[self.kind]
         self.offset = 0
         self.check = self._checker()
         # The exact type and range a value passes unchecked (as the setters), else what checks it.
@@ -506,6 +560,16 @@ class Layout:
         if self.parks:
             offset += 8 * len(self.groups)
         self.size = max(offset, 1)
+
+    def slots(self) -> tuple[str, ...]:
+        """Every member the runtime sets on an instance: the class's __slots__ (made on demand,
+        for classes made from a description; a generated class spells them out)."""
+        groups = tuple(slot for g in self.groups for slot in group_slots(g.name))
+        return groups + tuple(
+            slot
+            for f in self.fields
+            for slot in field_slots(f.name, cell=f.cell, sharded=bool(f.shards))
+        )
 
     def _packing(self, group: Group) -> _Packing | None:
         """How update_<group>() writes the group in one step, where it can (see _Packing)."""

@@ -7,6 +7,7 @@ import ctypes as _ctypes
 import os as _os
 import sys as _sys
 import threading as _threading
+import typing as _typing
 import weakref as _weakref
 from collections.abc import Callable as _Callable
 from collections.abc import Mapping as _Mapping
@@ -15,7 +16,8 @@ from types import TracebackType as _TracebackType
 from typing import Any as _Any
 from typing import Protocol as _Protocol
 
-from ._robust import LOCK_WORDS, Journal, ParkedMark, RecoverableLock, pthread
+if _typing.TYPE_CHECKING:
+    from ._robust import Journal, ParkedMark, RecoverableLock
 
 
 class Lock(_Protocol):
@@ -109,8 +111,10 @@ reentrant_locks: _weakref.WeakKeyDictionary[_Any, ReentrantLock] = (
 def reentrant(lock: Lock) -> Lock:
     """The lock itself when it is re-entrant, else this process's re-entrant wrapper of it."""
     synchronize = _sys.modules.get("multiprocessing.synchronize")
-    if isinstance(lock, ReentrantLock | RecoverableLock) or (
-        synchronize is not None and isinstance(lock, synchronize.RLock)
+    if (
+        isinstance(lock, ReentrantLock)
+        or recoverable(lock) is not None
+        or (synchronize is not None and isinstance(lock, synchronize.RLock))
     ):
         return lock
     wrapper = reentrant_locks.get(lock)
@@ -174,14 +178,27 @@ if hasattr(_os, "register_at_fork"):
     _os.register_at_fork(after_in_child=_forget_holders)
 
 
+def recoverable(lock: object) -> RecoverableLock | None:
+    """The lock, if it survives its holder (a robust mutex); else None. Robust mutexes are
+    imported with the first struct that needs them, so none exists before their module is.
+    """
+    robust = _sys.modules.get(f"{__package__}._robust")
+    if robust is not None and isinstance(lock, robust.RecoverableLock):
+        return _typing.cast("RecoverableLock", lock)
+    return None
+
+
 def new_recoverable_lock(ctx: _BaseContext) -> Lock:
     """A lock that recovers from a dead holder where the platform allows (Linux), else an RLock."""
-    if pthread is None:
+    from . import _robust
+
+    if _robust.pthread is None:
         return ctx.RLock()
-    return RecoverableLock(ctx.RawArray(_ctypes.c_uint64, LOCK_WORDS))
+    return _robust.RecoverableLock(ctx.RawArray(_ctypes.c_uint64, _robust.LOCK_WORDS))
 
 
 def enlist(lock: Lock, journal: Journal | ParkedMark) -> None:
     """Let a recoverable lock finish this journal's write (or end this parked mark) if its holder dies."""
-    if isinstance(lock, RecoverableLock):
-        lock.guard(journal)
+    robust = recoverable(lock)
+    if robust is not None:
+        robust.guard(journal)

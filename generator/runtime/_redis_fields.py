@@ -21,6 +21,7 @@ class RedisField:
         "bounds",
         "length",
         "groups",
+        "zero",
         "missing",
         "_names",
     )
@@ -34,23 +35,19 @@ class RedisField:
         high: float = 0,
         *,
         length: int | None = None,
-        missing: bytes | None = None,
+        zero: _Any,
         group: str | None = None,
     ) -> None:
         self.label = label
         self.kind = kind  # 'int', 'f', 'd', 'bool', 'bytes' or 'str'
-        # The stored form of what the field reads as when the hash lacks it (the key was deleted):
-        # what zeroed shared memory reads as, so that it compares and writes back alike.
-        self.missing = (
-            missing
-            if missing is not None
-            else b"" if kind in ("bytes", "str") else b"0"
-        )
         self.low, self.high = low, high
         self.bounds = (kind, repr(low), repr(high))  # as the add script takes them
         self.name, self.length = name, length
         self.groups = () if group is None else (group,)
         self._names: tuple[str, ...] | None = None
+        # What the field (an item) reads as when the hash lacks it (the key was deleted), and its
+        # stored form: what zeroed shared memory reads as, so that it compares and writes back alike.
+        self.zero, self.missing = zero, self.encode(zero)
 
     @classmethod
     def of(cls, field: Field, layout: Layout) -> RedisField:
@@ -62,23 +59,22 @@ class RedisField:
             field.code if field.kind == "float" else field.kind,
             *((field.low, field.high) if numeric else ()),
             length=field.length if field.storage == "array" else None,
-            # A one-character field the hash lacks reads as zeroed shared memory does, a NUL.
-            missing=b"\0" if field.storage == "scalar" and field.code in "cu" else None,
+            zero=field.zero,
             group=None if field.group is None else layout.groups[field.group].name,
         )
 
     def decode(self, stored: bytes | None) -> _Any:
         """One stored value (of one item, for arrays) as Python reads the field."""
+        if not stored:  # the hash lacks it: what zeroed shared memory reads as
+            return self.zero
         kind = self.kind
         if kind == "int":
-            return from_int(stored)
+            return int(stored)
         if kind in ("f", "d"):
-            return from_float(stored)
+            return float(stored)
         if kind == "bool":
-            return from_bool(stored)
-        if kind == "bytes":
-            return from_one_byte(stored) if self.missing else from_bytes(stored)
-        return from_one_char(stored) if self.missing else from_str(stored)
+            return stored == b"1"
+        return stored if kind == "bytes" else stored.decode("utf-8", "surrogatepass")
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -139,31 +135,3 @@ class RedisField:
         if self.kind == "bytes":
             return value if isinstance(value, bytes) else None
         return self.encode(value) if isinstance(value, str) else None
-
-
-def from_int(stored: bytes | None) -> int:
-    return int(stored) if stored else 0
-
-
-def from_float(stored: bytes | None) -> float:
-    return float(stored) if stored else 0.0
-
-
-def from_bool(stored: bytes | None) -> bool:
-    return stored == b"1"
-
-
-def from_one_byte(stored: bytes | None) -> bytes:
-    return stored or b"\0"
-
-
-def from_one_char(stored: bytes | None) -> str:
-    return stored.decode("utf-8", "surrogatepass") if stored else "\0"
-
-
-def from_bytes(stored: bytes | None) -> bytes:
-    return stored or b""
-
-
-def from_str(stored: bytes | None) -> str:
-    return stored.decode("utf-8", "surrogatepass") if stored else ""

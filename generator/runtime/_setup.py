@@ -18,12 +18,26 @@ from typing import cast as _cast
 
 from ._arrays import LockedView, Region, check_out, fill, shape_text
 from ._base import named_function, swap_members
-from ._layout import GroupUpdate, Layout, accessors
-from ._locks import Lock, enlist, make_locks, new_recoverable_lock, wait_for_lock
-from ._robust import Journal, ParkedMark, RecoverableLock, pthread
-from ._shards import sum_shards
+from ._layout import (
+    GroupUpdate,
+    Layout,
+    accessors,
+    cell_slot,
+    group_slots,
+    raw_slot,
+    shard_slot,
+)
+from ._locks import (
+    Lock,
+    enlist,
+    make_locks,
+    new_recoverable_lock,
+    recoverable,
+    wait_for_lock,
+)
 
 if _typing.TYPE_CHECKING:
+    from ._robust import RecoverableLock
     from ._struct import SharedStruct
 
 
@@ -157,10 +171,11 @@ def allocate(
     self._base, self._name = 0, None
     self._open()
     write_initial(self, checked)
-    recover = layout.recover_locks and pthread is not None
 
     def new_lock() -> Lock:
-        return new_recoverable_lock(context) if recover else context.RLock()
+        return (
+            new_recoverable_lock(context) if layout.recover_locks else context.RLock()
+        )
 
     self._shard_locks = {f.name: new_lock() for f in layout.fields if f.shards}
     if not layout.groups and locks:
@@ -202,17 +217,16 @@ def open_block(self: SharedStruct[_Any]) -> None:
     for index, field in enumerate(layout.fields):
         shared = field.ctype.from_buffer(block, base + field.offset)
         storage.append(shared)
-        setattr(self, f"_raw_{field.name}", shared)
+        setattr(self, raw_slot(field.name), shared)
         if field.cell:
             cell = memoryview(shared).cast("B").cast(field.code)  # type: ignore[call-overload]
-            setattr(self, f"_cell_{field.name}", cell)
+            setattr(self, cell_slot(field.name), cell)
         if field.shards:
             table = _ctypes.c_uint64 * max(2, 2 * (field.shards - 1))
             owners = table.from_buffer(block, base + layout.owners_offsets[index])
-            setattr(self, f"_shardowners_{field.name}", owners)
-            setattr(
-                self, f"_shardfork_{field.name}", -1
-            )  # claims stay with the process that made them
+            setattr(self, shard_slot("owners", field.name), owners)
+            # Claims stay with the process that made them.
+            setattr(self, shard_slot("fork", field.name), -1)
     self._storage = tuple(storage)
     whole = memoryview(block).cast("B")
     regions: list[Region | None] = []
@@ -248,20 +262,20 @@ def open_block(self: SharedStruct[_Any]) -> None:
     )
     self._read_raw = _functools.partial(layout.unpack, whole, base)
     self._decoding = layout.decoding
-    recovering = layout.recover_locks or self._name is not None
-    self._journals = tuple(
-        (
+    # Journals where locks survive their holders: recover_locks, and every named struct.
+    self._journals = (None,) * len(layout.groups)
+    if layout.recover_locks or self._name is not None:
+        from ._robust import Journal
+
+        self._journals = tuple(
             Journal(
                 whole[base + group.journal_offset :][: group.journal_size + 1],
                 tuple(
                     self._storage[i] for i in group.fields if not layout.fields[i].bulk
                 ),
             )
-            if recovering
-            else None
+            for group in layout.groups
         )
-        for group in layout.groups
-    )
     if layout.parks:
         marks = _ctypes.c_uint64 * len(layout.groups)
         self._parked = marks.from_buffer(block, base + layout.parked_offset)
@@ -283,7 +297,7 @@ def bind_locks(self: SharedStruct[_Any], locks: dict[str, Lock]) -> None:
     self._group_locks = tuple(locks[group.name] for group in layout.groups)
     for field in layout.fields:
         if field.shards:
-            setattr(self, f"_shardlock_{field.name}", self._shard_locks[field.name])
+            setattr(self, shard_slot("lock", field.name), self._shard_locks[field.name])
     # Each distinct lock once (groups may share an injected lock), in the groups' order.
     self._lock_order = tuple(
         dict((id(lock), (group, lock)) for group, lock in locks.items()).values()
@@ -291,7 +305,11 @@ def bind_locks(self: SharedStruct[_Any], locks: dict[str, Lock]) -> None:
     if layout.parks:
         self._blocks = []  # (lock, holder) of each locked block open in this process
         for index, (_, lock) in enumerate(self._lock_order):
-            enlist(lock, ParkedMark(self._parked, index))
+            robust = recoverable(lock)
+            if robust is not None:
+                from ._robust import ParkedMark
+
+                robust.guard(ParkedMark(self._parked, index))
     self._updates = {}
     whole = memoryview(self._block).cast("B")
     for index, (group, lock, journal) in enumerate(
@@ -303,8 +321,6 @@ def bind_locks(self: SharedStruct[_Any], locks: dict[str, Lock]) -> None:
             packing = pack, classes, whole[self._base + start : self._base + end]
         self._updates[group.name] = GroupUpdate(index, group.rules, lock, packing)
         acquire, release = lock_calls(self, lock)
-        setattr(self, f"_acquire_{group.name}", acquire)
-        setattr(self, f"_release_{group.name}", release)
         wait = _functools.partial(
             wait_for_lock,
             lock,
@@ -313,7 +329,10 @@ def bind_locks(self: SharedStruct[_Any], locks: dict[str, Lock]) -> None:
             group.name,
             acquire,
         )
-        setattr(self, f"_wait_{group.name}", wait)
+        for slot, call in zip(
+            group_slots(group.name), (acquire, wait, release), strict=True
+        ):
+            setattr(self, slot, call)
         if journal is not None:
             enlist(lock, journal)
     sharded = [
@@ -322,6 +341,8 @@ def bind_locks(self: SharedStruct[_Any], locks: dict[str, Lock]) -> None:
         if f.shards
     ]
     if sharded:
+        from ._shards import sum_shards
+
         # Shards are summed under the group locks, with the rest: adds a process makes to its own
         # shard after a locked field's add (or before it) are then in the snapshot in that order.
         unpack = _functools.partial(layout.unpack, whole, self._base)
@@ -348,7 +369,7 @@ def lock_calls(
     block alone, so their calls are one C call each."""
     if self._name is None:
         return lock.acquire, lock.release
-    return _cast(RecoverableLock, lock).calls()
+    return _cast("RecoverableLock", lock).calls()
 
 
 def read_at_first_try(
@@ -383,7 +404,7 @@ def _holding(
             True,
         )
     else:
-        (attempt, release), taken = _cast(RecoverableLock, lock).quick_calls(), 0
+        (attempt, release), taken = _cast("RecoverableLock", lock).quick_calls(), 0
 
     def holding() -> tuple[_Any, ...] | None:
         result = attempt()
@@ -404,6 +425,6 @@ def _settle(self: SharedStruct[_Any], index: int, result: object) -> None:
     """
     lock = self._lock_order[index][1]
     if self._name is not None:
-        recoverable = _cast(RecoverableLock, lock)
+        recoverable = _cast("RecoverableLock", lock)
         if recoverable.settle_first_try(_cast(int, result)):
             recoverable.release()

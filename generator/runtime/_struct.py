@@ -26,12 +26,13 @@ from ._base import (
     written_back,
 )
 from ._checks import add_overflow, batch_refused, check_index
-from ._consistent import read_consistently
 from ._layout import NO_CUT, Decoding, GroupUpdate, Layout, new_snapshot
 from ._locks import Lock, wait_for_lock
 from ._process import check_inheritance, holder
-from ._robust import Journal
 from ._setup import allocate, bind_locks, make_swaps, make_views, open_block
+
+if _typing.TYPE_CHECKING:
+    from ._robust import Journal
 
 _S = _TypeVar("_S")
 _Self = _TypeVar("_Self", bound="SharedStruct[_Any]")
@@ -424,6 +425,8 @@ class SharedStruct(StructBase[_S]):
                 return self._read_raw()
             finally:
                 lock.release()
+        from ._consistent import read_consistently  # imported when first needed
+
         return read_consistently(
             layout.name,
             self._lock_order,

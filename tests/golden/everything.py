@@ -1083,12 +1083,12 @@ class Everything(_SharedStruct[EverythingSnapshot]):
     @property
     def ints(self) -> list[int]:
         """Field 'ints': C int[3]."""
-        value: list[int] = self._get_array(15)
+        value: list[int] = self._get_array("ints")
         return value
 
     @ints.setter
     def ints(self, value: _Sequence[int] | _Buffer) -> None:
-        self._set_array(15, value)
+        self._set_array("ints", value)
 
     def add_ints(self, index: int, delta: int = 1) -> int:
         """Atomically add delta to ints[index]; return the new value."""
@@ -1111,12 +1111,12 @@ class Everything(_SharedStruct[EverythingSnapshot]):
     @property
     def reals(self) -> list[float]:
         """Field 'reals': C double[2]."""
-        value: list[float] = self._get_array(16)
+        value: list[float] = self._get_array("reals")
         return value
 
     @reals.setter
     def reals(self, value: _Sequence[float] | _Buffer) -> None:
-        self._set_array(16, value)
+        self._set_array("reals", value)
 
     def add_reals(self, index: int, delta: float = 1.0) -> float:
         """Atomically add delta to reals[index]; return the new value."""
@@ -1141,12 +1141,12 @@ class Everything(_SharedStruct[EverythingSnapshot]):
     @property
     def flags(self) -> list[bool]:
         """Field 'flags': C bool[2]."""
-        value: list[bool] = self._get_array(17)
+        value: list[bool] = self._get_array("flags")
         return value
 
     @flags.setter
     def flags(self, value: _Sequence[bool] | _Buffer) -> None:
-        self._set_array(17, value)
+        self._set_array("flags", value)
 
     @property
     def label(self) -> bytes:
@@ -1254,12 +1254,12 @@ class Everything(_SharedStruct[EverythingSnapshot]):
     @property
     def index(self) -> list[int]:
         """Field 'index': C unsigned int[2]."""
-        value: list[int] = self._get_array(23)
+        value: list[int] = self._get_array("index")
         return value
 
     @index.setter
     def index(self, value: _Sequence[int] | _Buffer) -> None:
-        self._set_array(23, value)
+        self._set_array("index", value)
 
     def add_index(self, index: int, delta: int = 1) -> int:
         """Atomically add delta to index[index]; return the new value."""
@@ -3259,12 +3259,12 @@ class Ledger(_SharedStruct[LedgerSnapshot]):
     @property
     def last(self) -> list[int]:
         """Field 'last': C long long[2]."""
-        value: list[int] = self._get_array(2)
+        value: list[int] = self._get_array("last")
         return value
 
     @last.setter
     def last(self, value: _Sequence[int] | _Buffer) -> None:
-        self._set_array(2, value)
+        self._set_array("last", value)
 
     def add_last(self, index: int, delta: int = 1) -> int:
         """Atomically add delta to last[index]; return the new value."""
@@ -4242,12 +4242,12 @@ class Image(_SharedStruct[ImageSnapshot]):
     @property
     def pixels(self) -> memoryview:
         """Field 'pixels': C unsigned char[2][3][4]."""
-        value: memoryview = self._get_array(1)
+        value: memoryview = self._get_array("pixels")
         return value
 
     @pixels.setter
     def pixels(self, value: _Sequence[_Any] | _Buffer) -> None:
-        self._set_array(1, value)
+        self._set_array("pixels", value)
 
     def add_pixels(self, index: tuple[int, int, int], delta: int = 1) -> int:
         """Atomically add delta to pixels[index] (one int per dimension); return the new value."""
@@ -4269,12 +4269,12 @@ class Image(_SharedStruct[ImageSnapshot]):
     @property
     def mask(self) -> memoryview:
         """Field 'mask': C bool[2][2]."""
-        value: memoryview = self._get_array(2)
+        value: memoryview = self._get_array("mask")
         return value
 
     @mask.setter
     def mask(self, value: _Sequence[_Any] | _Buffer) -> None:
-        self._set_array(2, value)
+        self._set_array("mask", value)
 
     def update_image(
         self,
