@@ -173,7 +173,13 @@ def _class_scope_names(node: ast.ClassDef) -> set[str]:
     for member in node.body:
         if isinstance(member, (ast.FunctionDef, ast.AsyncFunctionDef)):
             args = member.args
-            evaluated += member.decorator_list + args.defaults + [d for d in args.kw_defaults if d]
+            # `@x.setter` names the property x just made, whatever x is called (a field `type`).
+            decorators = [
+                d
+                for d in member.decorator_list
+                if not (isinstance(d, ast.Attribute) and isinstance(d.value, ast.Name) and d.value.id == member.name)
+            ]
+            evaluated += decorators + args.defaults + [d for d in args.kw_defaults if d]
             evaluated += [a.annotation for a in args.args + args.kwonlyargs + args.posonlyargs if a.annotation]
             evaluated += [member.returns] if member.returns else []
         elif isinstance(member, ast.AnnAssign):
