@@ -93,7 +93,7 @@ class FieldModel:
     # The struct's method checking a whole value off the fast path: `_check`, or `_check_items`
     # for arrays (typed as the list a C array takes).
     check: str
-    limits: tuple[str, ...]  # numbers: the module's constants bounding one item (low, high)
+    limit_names: tuple[str, ...]  # numbers: the module's constants bounding one item (low, high)
     has_add: bool
     has_exchange: bool
     shard_stride: int  # sharded fields: items from one shard to the next (a cache line apart)
@@ -151,7 +151,7 @@ class FieldModel:
         return ((self.shards or 1) - 1) * self.shard_stride
 
     @property
-    def cell(self) -> str | None:
+    def cell_slot(self) -> str | None:
         """The slot of the field's cell, a memoryview of the shared memory in the C type's own
         format, where the runtime makes one (runtime_layout.adds_through_cell): it refuses a value
         out of the type's range before storing it, so an add stores its sum and checks it in one step."""
@@ -167,12 +167,12 @@ class FieldModel:
     @property
     def add_slot(self) -> str:
         """The slot `add_<field>` works on: the cell, or for floats the ctypes object."""
-        return self.cell or self.raw
+        return self.cell_slot or self.raw_slot
 
     @property
     def scalar_item(self) -> str:
         """What follows `add_slot` to reach a scalar's value."""
-        return "[0]" if self.cell else ".value"
+        return "[0]" if self.cell_slot else ".value"
 
     @property
     def unit(self) -> int | float:
@@ -187,18 +187,16 @@ class FieldModel:
         return f"_ctypes.Array[_ctypes.{self.ctype}]"
 
     @property
-    def load(self) -> str:
+    def value_access(self) -> str:
         """What follows the slot to read the whole value (arrays read a list copy)."""
         return "[:]" if self.storage is Storage.ARRAY else ".value"
-
-    store = load
 
     @property
     def floating(self) -> bool:
         return self.item_type == "float"
 
     @property
-    def rounds(self) -> bool:
+    def stores_rounded(self) -> bool:
         """Whether storing a Python float rounds it (C float): add then returns what was stored."""
         return self.code == "f"
 
@@ -214,11 +212,11 @@ class FieldModel:
 
     @property
     def item_low(self) -> str:
-        return self.limits[0]
+        return self.limit_names[0]
 
     @property
     def item_high(self) -> str:
-        return self.limits[1]
+        return self.limit_names[1]
 
     low, high = item_low, item_high
 
@@ -245,7 +243,7 @@ class FieldModel:
         return self.name in TUPLE_METHODS
 
     @property
-    def raw(self) -> str:
+    def raw_slot(self) -> str:
         """The slot holding the field's C object in the block (field names never start with '_')."""
         return runtime_layout.raw_slot(self.name)
 
@@ -333,7 +331,7 @@ class StructModel:
         fields = tuple(
             slot
             for f in self.fields
-            for slot in runtime_layout.field_slots(f.name, cell=f.cell is not None, sharded=f.is_sharded)
+            for slot in runtime_layout.field_slots(f.name, cell=f.cell_slot is not None, sharded=f.is_sharded)
         )
         return groups + fields
 
@@ -395,7 +393,7 @@ def clean_doc(text: str | None, fallback: str) -> str:
     return "\n".join(lines).strip("\n") or fallback
 
 
-def _limits(spec: FieldSpec) -> tuple[str, ...]:
+def _limit_names(spec: FieldSpec) -> tuple[str, ...]:
     code = spec.code
     if code.kind is Kind.INT:
         bounds = IntRange(code.ctype, code.signed)
@@ -453,7 +451,7 @@ def build_field(struct_name: str, name: str, spec: FieldSpec) -> FieldModel:
         default=default,
         default_fill=fill_item,
         check="_check",
-        limits=_limits(spec),
+        limit_names=_limit_names(spec),
         has_add=(locked or storage is Storage.SHARDED) and numeric,
         has_exchange=exchangeable,
         shard_stride=shard_stride(code.code),

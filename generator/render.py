@@ -11,6 +11,7 @@ import functools
 import io
 import tempfile
 import tokenize
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -76,6 +77,12 @@ def literal(value: object) -> str:
     raise InternalError(f"no literal for {type(value).__name__}")
 
 
+def tuple_of(names: Iterable[str]) -> str:
+    """A tuple display of names the model made (identifiers, never user text): `(a, b)`, `(a,)`."""
+    items = list(names)
+    return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+
+
 def _escape_char(char: str) -> str:
     if char == "\\":
         return "\\\\"
@@ -119,7 +126,7 @@ def environment() -> jinja2.Environment:
         keep_trailing_newline=True,
         autoescape=False,
     )
-    env.filters.update(literal=literal, docstring=docstring, comment=comment)
+    env.filters.update(literal=literal, docstring=docstring, comment=comment, tuple_of=tuple_of)
     return env
 
 
