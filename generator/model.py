@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from enum import Enum
 
 from sharedgen import __version__
-from sharedgen.runtime import _layout as runtime_layout
-from sharedgen.runtime._layout import shard_stride
+from sharedgen.runtime import _types as runtime_types
+from sharedgen.runtime._types import shard_stride
 from sharedgen.spec import (
     DEFAULT_GROUP,
     REDIS_SUFFIX,
@@ -153,16 +153,16 @@ class FieldModel:
     @property
     def cell_slot(self) -> str | None:
         """The slot of the field's cell, a memoryview of the shared memory in the C type's own
-        format, where the runtime makes one (runtime_layout.adds_through_cell): it refuses a value
+        format, where the runtime makes one (runtime_types.adds_through_cell): it refuses a value
         out of the type's range before storing it, so an add stores its sum and checks it in one step."""
         locked = self.group is not None or self.is_sharded
-        if not runtime_layout.adds_through_cell(self.item_type, self.storage.value, locked):
+        if not runtime_types.adds_through_cell(self.item_type, self.storage.value, locked):
             return None
-        return runtime_layout.cell_slot(self.name)
+        return runtime_types.cell_slot(self.name)
 
     def shard_member(self, part: str) -> str:
-        """A sharded field's slot: `lock`, `owners`, `fork` or `slot` (runtime_layout.SHARD_PARTS)."""
-        return runtime_layout.shard_slot(part, self.name)
+        """A sharded field's slot: `lock`, `owners`, `fork` or `slot` (runtime_types.SHARD_PARTS)."""
+        return runtime_types.shard_slot(part, self.name)
 
     @property
     def add_slot(self) -> str:
@@ -245,7 +245,7 @@ class FieldModel:
     @property
     def raw_slot(self) -> str:
         """The slot holding the field's C object in the block (field names never start with '_')."""
-        return runtime_layout.raw_slot(self.name)
+        return runtime_types.raw_slot(self.name)
 
 
 @dataclass(frozen=True)
@@ -264,18 +264,18 @@ class LockGroup:
 
     @property
     def acquire(self) -> str:
-        """The slots of the group's bound lock calls (runtime_layout.group_slots): the first try,"""
-        return runtime_layout.group_slots(self.name)[0]
+        """The slots of the group's bound lock calls (runtime_types.group_slots): the first try,"""
+        return runtime_types.group_slots(self.name)[0]
 
     @property
     def wait(self) -> str:
         """the wait when it found the lock busy,"""
-        return runtime_layout.group_slots(self.name)[1]
+        return runtime_types.group_slots(self.name)[1]
 
     @property
     def release(self) -> str:
         """and the release."""
-        return runtime_layout.group_slots(self.name)[2]
+        return runtime_types.group_slots(self.name)[2]
 
 
 @dataclass(frozen=True)
@@ -327,11 +327,11 @@ class StructModel:
     def slots(self) -> tuple[str, ...]:
         """The struct's own slots (the runtime's base class has the rest), as the runtime's table
         lists them: per group its bound lock calls, per field its C object, cell and shard state."""
-        groups = tuple(slot for group in self.groups for slot in runtime_layout.group_slots(group.name))
+        groups = tuple(slot for group in self.groups for slot in runtime_types.group_slots(group.name))
         fields = tuple(
             slot
             for f in self.fields
-            for slot in runtime_layout.field_slots(f.name, cell=f.cell_slot is not None, sharded=f.is_sharded)
+            for slot in runtime_types.field_slots(f.name, cell=f.cell_slot is not None, sharded=f.is_sharded)
         )
         return groups + fields
 
@@ -369,8 +369,8 @@ STDLIB_IMPORTS = {
 
 PYTHON_TYPES = {Kind.INT: "int", Kind.FLOAT: "float", Kind.BOOL: "bool", Kind.BYTES: "bytes", Kind.STR: "str"}
 # What a field holds before anything is written, as the runtime reads zeroed memory.
-ZERO: dict[Kind, int | float | bool | bytes | str] = {kind: runtime_layout.ZERO[kind.value] for kind in Kind}
-EMPTY = {kind: runtime_layout.EMPTY[kind.value] for kind in (Kind.BYTES, Kind.STR)}
+ZERO: dict[Kind, int | float | bool | bytes | str] = {kind: runtime_types.ZERO[kind.value] for kind in Kind}
+EMPTY = {kind: runtime_types.EMPTY[kind.value] for kind in (Kind.BYTES, Kind.STR)}
 
 
 def private_class(struct: str, kind: str, group: str = "") -> str:

@@ -31,7 +31,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 from sharedgen.errors import SchemaError, describe, suggest_name
 from sharedgen.load import Loc, SchemaSource, shortened_int
-from sharedgen.runtime._layout import SHARD_BYTES
+from sharedgen.runtime._types import SHARD_BYTES
 from sharedgen.typecodes import FLOAT32_MAX, TYPE_CODES, Kind, TypeCode
 
 MAX_LENGTH = (1 << 31) - 1

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from sharedgen.runtime._checks import FLOAT32_MAX
-from sharedgen.runtime._layout import widest_size
+from sharedgen.runtime._types import widest_size
 
 __all__ = ["FLOAT32_MAX", "TYPE_CODES", "Kind", "TypeCode"]
 

@@ -6,10 +6,11 @@ library. ``__all__`` is its whole public surface: what generated code uses, and 
 users may rely on. The modules whose names start with ``_`` are private and change freely.
 Generated modules refuse a runtime of another version (``require``).
 
-One concern per module: ``_checks`` (values), ``_arrays`` (array fields' buffers, views
-and write generations), ``_process`` (process identity, forks),
-``_locks`` (locks and waiting), ``_layout`` (a struct's table), ``_base`` (what a struct and its
-twin share), ``_setup`` and ``_struct`` (the struct base). Imported when first needed, so that a
+One concern per module: ``_types`` (what each type code is in C, and the names of a struct's
+members), ``_checks`` (values), ``_arrays`` (array fields' buffers, views and write
+generations), ``_process`` (process identity, forks), ``_locks`` (locks and waiting),
+``_layout`` (a struct's table), ``_base`` (what a struct and its twin share), ``_setup`` and
+``_struct`` (the struct base). Imported when first needed, so that a
 module pays only for what it uses: ``_robust`` (robust mutexes, journals: recover_locks and
 named structs), ``_shards`` (sharded fields), ``_consistent`` (a snapshot that finds a lock
 busy), ``_named`` (named blocks), ``_redis`` (the twin, for modules that have one).

@@ -18,15 +18,7 @@ from typing import cast as _cast
 
 from ._arrays import LockedView, Region, check_out, fill, shape_text
 from ._base import named_function, swap_members
-from ._layout import (
-    GroupUpdate,
-    Layout,
-    accessors,
-    cell_slot,
-    group_slots,
-    raw_slot,
-    shard_slot,
-)
+from ._layout import GroupUpdate, Layout, accessors
 from ._locks import (
     Lock,
     enlist,
@@ -35,6 +27,7 @@ from ._locks import (
     recoverable,
     wait_for_lock,
 )
+from ._types import cell_slot, group_slots, raw_slot, shard_slot
 
 if _typing.TYPE_CHECKING:
     from ._robust import RecoverableLock
