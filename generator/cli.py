@@ -11,10 +11,11 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import math
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -155,11 +156,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     show.add_argument("name", metavar="NAME")
     show.add_argument("--json", action="store_true", help="a JSON object: name, struct, locked, fields")
-    show.add_argument("--watch", type=float, metavar="SECONDS", help="read again every SECONDS until interrupted")
+    show.add_argument(
+        "--watch", type=_seconds(above_zero=True), metavar="SECONDS", help="read again every SECONDS until interrupted"
+    )
     waiting = show.add_mutually_exclusive_group()
     waiting.add_argument(
         "--timeout",
-        type=float,
+        type=_seconds(above_zero=False),
         metavar="SECONDS",
         help="give up (exit 4) when a lock is held longer than SECONDS (default: wait, saying for what)",
     )
@@ -175,6 +178,20 @@ def _parser() -> argparse.ArgumentParser:
     )
     remove.add_argument("names", nargs="+", metavar="NAME")
     return parser
+
+
+def _seconds(above_zero: bool) -> Callable[[str], float]:
+    """An argument type: a finite number of seconds, at least zero (or above it)."""
+
+    def seconds(text: str) -> float:
+        value = float(text)
+        if not math.isfinite(value) or value < 0 or (above_zero and value == 0):
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not a number of seconds {'above' if above_zero else 'from'} 0"
+            )
+        return value
+
+    return seconds
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -251,15 +268,15 @@ def _live(args: argparse.Namespace) -> int:
         return EXIT_OK
     if args.command == "rm":
         status = EXIT_OK
-        for name in args.names:
+        for name in args.names:  # every name there is removed, whatever the others are
             try:
                 live.remove(name)
             except FileNotFoundError:
                 print(f"sharedgen: no named struct {name!r}", file=sys.stderr)
-                status = EXIT_STALE
+                status = max(status, EXIT_STALE)
             except (ValueError, OSError) as exc:  # a refused name, a permission
                 print(f"sharedgen: {exc}", file=sys.stderr)
-                return EXIT_INVALID
+                status = EXIT_INVALID
         return status
     try:
         while True:
@@ -271,6 +288,9 @@ def _live(args: argparse.Namespace) -> int:
     except FileNotFoundError:
         print(f"sharedgen: no named struct {args.name!r}", file=sys.stderr)
         return EXIT_STALE
+    except BrokenPipeError:  # the reader went away (show --watch | head): nothing more to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error when Python flushes at exit
+        return EXIT_OK
     except TimeoutError as exc:
         print(f"sharedgen: {exc}", file=sys.stderr)
         return EXIT_BUSY

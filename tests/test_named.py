@@ -541,6 +541,14 @@ def test_rm_takes_several_names_and_removes_every_one_there(name: str) -> None:
     assert removed.returncode == 1  # one was not there
     assert removed.stderr == f"sharedgen: no named struct '{name}-none'\n"
     assert not list(SHM.glob(f"sharedgen-{name}-*"))
+    # A name no struct can have is said so, and does not stop the others being removed (exit 2).
+    Counter.create(f"{name}-c")
+    refused = sharedgen("rm", "a/b", "..", f"{name}-c")
+    assert refused.returncode == 2 and not list(SHM.glob(f"sharedgen-{name}-*"))
+    assert refused.stderr.splitlines() == [
+        "sharedgen: a named struct's name cannot be '.' or '..', nor contain '/' or NUL: 'a/b'",
+        "sharedgen: a named struct's name cannot be '.' or '..', nor contain '/' or NUL: '..'",
+    ]
 
 
 def test_show_says_what_it_waits_for_and_can_give_up_or_read_without_locks(name: str) -> None:
@@ -609,6 +617,19 @@ def test_show_watch_prints_again_until_interrupted(name: str) -> None:
     assert [r["fields"] for r in readings] == [{"value": 1}] * 2 and all(
         re.fullmatch(stamp, r["time"]) for r in readings
     )
+    # A reader that goes away ends the watch quietly; intervals and timeouts are numbers of seconds.
+    piped = subprocess.run(
+        f"{sys.executable} -m sharedgen show {name} --watch 0.05 | head -n 2",
+        shell=True,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert piped.returncode == 0 and piped.stderr == "" and len(piped.stdout.splitlines()) == 2
+    for bad in (["--watch", "0"], ["--watch", "nan"], ["--timeout", "-1"], ["--timeout", "inf"]):
+        refused = sharedgen("show", name, *bad)
+        assert refused.returncode == 2 and "is not a number of seconds" in refused.stderr, bad
     Counter.attach(name).unlink()
 
 

@@ -65,7 +65,9 @@ def shm_path(name: object) -> str:
     if not isinstance(name, str) or not name:
         raise ValueError(f"a named struct's name must be a non-empty str, not {name!r}")
     if "/" in name or "\0" in name or name in (".", ".."):
-        raise ValueError(f"a named struct's name cannot contain '/' or NUL: {name!r}")
+        raise ValueError(
+            f"a named struct's name cannot be '.' or '..', nor contain '/' or NUL: {name!r}"
+        )
     if len((NAME_PREFIX + name).encode("utf-8", "surrogateescape")) > 255:
         raise ValueError(
             f"a named struct's name is at most {255 - len(NAME_PREFIX)} bytes: {name!r}"
