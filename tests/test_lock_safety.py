@@ -7,13 +7,15 @@ import multiprocessing
 import os
 import pickle
 import signal
+import threading
 import time
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
 import workers
-from conftest import import_generated
+from conftest import build_schema, import_generated
 
 from generated.counter import Counter
 
@@ -333,3 +335,36 @@ def test_a_fork_child_started_inside_a_block_does_not_hold_the_block_s_group(m: 
         crossed.add_b(1)
     child.join(60)
     assert child.exitcode == 0
+
+
+def test_a_snapshot_of_more_lock_groups_than_one_function_nests(tmp_path: Path) -> None:
+    """snapshot()'s first try holds its locks in nested blocks, 16 a function: 18 groups take two."""
+    fields = "".join(f"      f{i}: {{type: q, lock: g{i}, default: {i}}}\n" for i in range(18))
+    module = build_schema(tmp_path, f"structs:\n  Wide:\n    fields:\n{fields}")
+    wide = module.Wide()
+    assert wide.snapshot() == tuple(range(18))
+    with wide.locked_g17() as group:  # re-entrant: the snapshot takes g17 again, and reads it as before
+        group.f17 = 170
+        assert wide.snapshot()[17] == 17
+    assert wide.snapshot()[17] == 170
+    held, done = threading.Event(), threading.Event()
+
+    def hold_g16() -> None:  # a lock of the second function busy: the slow way, then the value
+        with wide.locked_g16() as group:
+            group.f16 = 160
+            held.set()
+            done.wait(10)
+
+    holder = threading.Thread(target=hold_g16)
+    holder.start()
+    held.wait(10)
+    readings: list[Any] = []
+    reader = threading.Thread(target=lambda: readings.append(wide.snapshot()))
+    reader.start()
+    time.sleep(0.2)
+    assert reader.is_alive()  # it waits for g16, holding none of the others
+    wide.update_g0(f0=100)
+    done.set()
+    reader.join(10)
+    holder.join(10)
+    assert readings and (readings[0][0], readings[0][16]) == (100, 160)

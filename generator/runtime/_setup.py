@@ -369,47 +369,67 @@ def read_at_first_try(
     self: SharedStruct[_Any],
 ) -> _Callable[[], tuple[_Any, ...] | None]:
     """snapshot()'s usual way: take every lock at a first try, read, let go; None (nothing
-    held) when one was busy. Made per struct with its locks bound, one small function per lock,
-    each calling the next: a snapshot is a hot path, and a loop over the locks costs more.
+    held) when one was busy. Made per struct with its locks bound (see _first_try_maker).
     """
     read: _Callable[[], tuple[_Any, ...] | None] = self._read_raw
-    for index, (_, lock) in reversed(list(enumerate(self._lock_order))):
-        read = _holding(self, index, lock, read)
+    tries = [_first_try(self, lock) for _, lock in self._lock_order]
+    # Chunks of locks, the last first: each chunk's function calls the next one's as its read.
+    for start in reversed(range(0, len(tries), _NESTED_LOCKS)):
+        chunk = tries[start : start + _NESTED_LOCKS]
+
+        def settle(index: int, result: object, start: int = start) -> None:
+            _settle(self, start + index, result)
+
+        calls = [call for attempt in chunk for call in attempt]
+        read = _first_try_maker(len(chunk))(read, settle, *calls)
     return read
 
 
-def _holding(
-    self: SharedStruct[_Any],
-    index: int,
-    lock: Lock,
-    then: _Callable[[], tuple[_Any, ...] | None],
-) -> _Callable[[], tuple[_Any, ...] | None]:
-    """``then()`` called holding lock ``index`` of lock order, taken at a first try; None if busy.
+def _first_try(
+    self: SharedStruct[_Any], lock: Lock
+) -> tuple[_Callable[[], object], object, _Callable[[], None]]:
+    """A try at a lock without waiting, what it answers when it took the lock, and its release.
     A named struct's try is one C call, which answers 0 when it took the lock (anything else, a
     holder's death included, is settled by _settle)."""
-    attempt: _Callable[[], object]
-    release: _Callable[[], None]
-    taken: object
     if self._name is None:
-        attempt, release, taken = (
-            _functools.partial(lock.acquire, False),
-            lock.release,
-            True,
-        )
-    else:
-        (attempt, release), taken = _cast("RecoverableLock", lock).quick_calls(), 0
+        return _functools.partial(lock.acquire, False), True, lock.release
+    attempt, release = _cast("RecoverableLock", lock).quick_calls()
+    return attempt, 0, release
 
-    def holding() -> tuple[_Any, ...] | None:
-        result = attempt()
-        if result != taken:
-            _settle(self, index, result)
-            return None
-        try:
-            return then()
-        finally:
-            release()
 
-    return holding
+# Locks one made function holds at most: each is a `try` block, and CPython allows 20 nested.
+_NESTED_LOCKS = 16
+
+
+@_functools.cache
+def _first_try_maker(
+    locks: int,
+) -> _Callable[..., _Callable[[], tuple[_Any, ...] | None]]:
+    """What makes snapshot()'s first try at ``locks`` locks: a function written out, holding each
+    lock in turn in nested ``try`` blocks, compiled once per number of locks (as dataclasses
+    writes its methods; no name from any schema is in it). A loop over the locks, or a function a
+    lock calling the next, cost a snapshot of four lock groups a quarter more."""
+    params = "".join(f", attempt{i}, taken{i}, release{i}" for i in range(locks))
+    lines = [f"def make(read, settle{params}):", "    def read_at_first_try():"]
+    pad = "        "
+    for i in range(locks):
+        lines += [
+            f"{pad}result = attempt{i}()",
+            f"{pad}if result != taken{i}:",
+            f"{pad}    settle({i}, result)",
+            f"{pad}    return None",
+            f"{pad}try:",
+        ]
+        pad += "    "
+    lines.append(f"{pad}return read()")
+    for i in reversed(range(locks)):
+        pad = pad[:-4]
+        lines += [f"{pad}finally:", f"{pad}    release{i}()"]
+    lines.append("    return read_at_first_try")
+    namespace: dict[str, _Any] = {}
+    exec("\n".join(lines), namespace)
+    maker: _Callable[..., _Callable[[], tuple[_Any, ...] | None]] = namespace["make"]
+    return maker
 
 
 def _settle(self: SharedStruct[_Any], index: int, result: object) -> None:
