@@ -122,7 +122,8 @@ class Field:
             self.storage = "string" if self.kind in ("bytes", "str") else "array"
             self.ctype = item * self.items
         self.nbytes = _ctypes.sizeof(self.ctype)
-        self.kind_key = item_kind(code) if code not in "cu" else None
+        # What a buffer written to an array must hold (see _arrays); the others take no buffer.
+        self.kind_key = item_kind(code) if self.storage == "array" else None
         # Arrays of several dimensions are read (and kept in snapshots) as memoryviews of a copy.
         self.packed = self.storage == "array" and len(self.shape) > 1
         self.bulk = self.storage == "array" and self.nbytes > JOURNAL_LIMIT
