@@ -157,6 +157,11 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("name", metavar="NAME")
     show.add_argument("--json", action="store_true", help="a JSON object: name, struct, locked, fields")
     show.add_argument(
+        "--summary",
+        action="store_true",
+        help="with --json: an array of more than 16 items as its shape, type, first items, min and max",
+    )
+    show.add_argument(
         "--watch", type=_seconds(above_zero=True), metavar="SECONDS", help="read again every SECONDS until interrupted"
     )
     waiting = show.add_mutually_exclusive_group()
@@ -281,7 +286,7 @@ def _live(args: argparse.Namespace) -> int:
     try:
         while True:
             shown = _read_named(args)
-            _print_struct(shown, args.json, args.watch is not None)
+            _print_struct(shown, args.json, args.watch is not None, args.summary)
             if args.watch is None:
                 return EXIT_OK
             time.sleep(max(args.watch, 0.05))
@@ -329,13 +334,15 @@ def _read_named(args: argparse.Namespace) -> dict[str, Any]:
         ) from None
 
 
-def _print_struct(shown: dict[str, Any], as_json: bool, watching: bool) -> None:
+def _print_struct(shown: dict[str, Any], as_json: bool, watching: bool, summarised: bool = False) -> None:
     """One reading: a JSON object (a line each when watching), or lines of text. Watched readings
     say when they were taken; on a terminal each is drawn over the last, in a pipe they follow one
     another, a blank line apart."""
     when = time.strftime("%Y-%m-%dT%H:%M:%S") if watching else None
     if as_json:
-        fields = {name: _plain(value) for name, value in shown["fields"].items()}
+        fields = {
+            name: (_summary(value) if summarised else None) or _plain(value) for name, value in shown["fields"].items()
+        }
         text = json.dumps({**shown, **({"time": when} if when else {}), "fields": fields})
     else:
         head = f"{shown['name']}: {shown['struct']}"
@@ -355,20 +362,28 @@ def _print_struct(shown: dict[str, Any], as_json: bool, watching: bool) -> None:
 SHOWN_ITEMS = 16
 
 
-def _shown(value: object) -> str:
-    """A field's value as show's text prints it: big arrays summarised (--json gives every item)."""
+def _summary(value: object) -> dict[str, Any] | None:
+    """A big array's summary: its shape, item type, first items, min and max (None: not one)."""
     if isinstance(value, memoryview):
         flat: memoryview = value.cast("B").cast(value.format)  # type: ignore[call-overload]
-        items, shape = flat.tolist(), tuple(value.shape or ())
+        items, shape, kind = flat.tolist(), list(value.shape or ()), value.format
     elif isinstance(value, tuple) and len(value) > SHOWN_ITEMS:
-        items, shape = list(value), (len(value),)
+        items, shape, kind = list(value), [len(value)], type(value[0]).__name__
     else:
-        return repr(value)
+        return None
     if len(items) <= SHOWN_ITEMS:
-        return f"{value.tolist() if isinstance(value, memoryview) else items!r}"
-    first = ", ".join(map(repr, items[:5]))
-    kind = value.format if isinstance(value, memoryview) else type(items[0]).__name__
-    return f"array {kind} {shape}: [{first}, ...] min {min(items)!r} max {max(items)!r}"
+        return None
+    return {"shape": shape, "type": kind, "first": items[:5], "min": min(items), "max": max(items)}
+
+
+def _shown(value: object) -> str:
+    """A field's value as show's text prints it: big arrays summarised (--json gives every item)."""
+    summary = _summary(value)
+    if summary is None:
+        return repr(value.tolist() if isinstance(value, memoryview) else value)
+    first = ", ".join(map(repr, summary["first"]))
+    shape = tuple(summary["shape"])
+    return f"array {summary['type']} {shape}: [{first}, ...] min {summary['min']!r} max {summary['max']!r}"
 
 
 def _plain(value: object) -> object:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import array
 import contextlib
 import gc
+import json
 import os
 import signal
 import subprocess
@@ -483,3 +484,40 @@ def test_the_array_examples_run(example: str, options: list[str], expected: list
     assert all(line.startswith(start) for line, start in zip(lines, expected)), result.stdout  # noqa: B905
     if example == "frames.py":
         assert "none torn" in lines[1]
+
+
+def test_show_summarises_big_arrays_and_json_gives_every_item_or_a_summary_on_request() -> None:
+    """sharedgen show of a named struct with a frame: text summarises it; --json has every item, or
+    with --summary its shape, type, first items, min and max."""
+    from generated.frames import Frames
+
+    name = f"test-show-{os.getpid()}"
+    frames = Frames.create(name, seq=3)
+    try:
+        frames.frame = bytes(range(256)) * (480 * 640 * 3 // 256)
+
+        def show(*args: str) -> str:
+            result = subprocess.run(
+                [sys.executable, "-m", "sharedgen", "show", name, *args],
+                capture_output=True,
+                text=True,
+                cwd=REPO,
+                timeout=120,
+            )
+            assert result.returncode == 0, result.stderr
+            return result.stdout
+
+        text = show()
+        assert "  seq = 3\n" in text
+        assert "  frame = array B (480, 640, 3): [0, 1, 2, 3, 4, ...] min 0 max 255\n" in text
+        complete = json.loads(show("--json"))["fields"]
+        assert len(complete["frame"]) == 480 and len(complete["frame"][0][0]) == 3
+        assert complete["frame"][0][1] == [3, 4, 5]
+        summary = json.loads(show("--json", "--summary"))["fields"]
+        assert summary == {
+            "seq": 3,
+            "frame": {"shape": [480, 640, 3], "type": "B", "first": [0, 1, 2, 3, 4], "min": 0, "max": 255},
+        }
+    finally:
+        frames.unlink()
+        frames.close()
