@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from common import median_seconds
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -69,12 +70,7 @@ def build(folder: Path) -> Any:
 def best(call: Any, repeat: int) -> float:
     """Seconds per call, the median of `repeat` timed calls (after one warm-up)."""
     call()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return median_seconds(call, repeat)
 
 
 def per_call(call: Any, n: int) -> float:

@@ -125,6 +125,16 @@ def contended_seconds(way: Way, shared: Any, n: int, processes: int) -> float:
     return max(elapsed)
 
 
+def median_seconds(call: Callable[[], Any], repeat: int) -> float:
+    """Seconds per call: the median of ``repeat`` timed calls."""
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
 def spread(values: list[float]) -> tuple[float, float, float]:
     """Median, min and max of one figure's rounds."""
     return statistics.median(values), min(values), max(values)

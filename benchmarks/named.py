@@ -46,6 +46,7 @@ from common import (
     contended_seconds,
     generated_add,
     load_bench_module,
+    median_seconds,
     paired,
     seed_add,
     seed_make,
@@ -316,15 +317,6 @@ def churn(
         assert worker.exitcode == 0, f"a worker exited with {worker.exitcode}"
         on_exit(worker.pid)
     return time.perf_counter() - start
-
-
-def median_seconds(call: Callable[[], Any], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def file_sizes(paths: list[Path]) -> tuple[int, int]:
