@@ -12,7 +12,6 @@ from enum import Enum
 
 from sharedgen import __version__
 from sharedgen.runtime import _types as runtime_types
-from sharedgen.runtime._types import shard_stride
 from sharedgen.spec import (
     DEFAULT_GROUP,
     REDIS_SUFFIX,
@@ -48,36 +47,17 @@ class Storage(Enum):
 # Without a lock nothing can make a read-modify-write atomic, so such fields only read and write.
 
 
-@dataclass(frozen=True)
-class IntRange:
-    """Module-level constants holding the platform's range of one C integer type."""
-
-    ctype: str
-    signed: bool
-
-    @property
-    def min_name(self) -> str:
-        return f"_{self.ctype.upper()}_MIN"
-
-    @property
-    def max_name(self) -> str:
-        return f"_{self.ctype.upper()}_MAX"
-
-
 # The public methods of tuple (count, index): a snapshot is a NamedTuple, whose field of that name
 # replaces the method with its value (as collections.namedtuple allows); type checkers read that
 # as an incompatible override, which the snapshot's declaration of the field is declared to be.
 TUPLE_METHODS = frozenset(name for name in dir(tuple) if not name.startswith("_"))
 
-# Largest finite value per float type code, as the runtime names it: the setters' inline range check.
-FLOAT_LIMITS = {"f": "_FLOAT32_MAX", "d": "_FLOAT64_MAX"}
-
 
 @dataclass(frozen=True)
 class FieldModel:
     name: str
-    label: str  # "Struct.field", used in error messages of the generated code
-    doc: str
+    label: str  # "Struct.field", as errors name it
+    doc: str | None  # the schema's docstring of the field (else the runtime writes what it is in C)
     code: str
     ctype: str
     storage: Storage
@@ -90,13 +70,8 @@ class FieldModel:
     item_type: str  # arrays: annotation of one item; else the value type
     default: object  # a Python value; templates print it with repr
     default_fill: object  # arrays whose items are all equal: that item (printed as `(item,) * length`)
-    # The struct's method checking a whole value off the fast path: `_check`, or `_check_items`
-    # for arrays (typed as the list a C array takes).
-    check: str
-    limit_names: tuple[str, ...]  # numbers: the module's constants bounding one item (low, high)
     has_add: bool
     has_exchange: bool
-    shard_stride: int  # sharded fields: items from one shard to the next (a cache line apart)
     # Numeric and bool arrays: the shape (length N is (N,)); None for scalars and strings.
     shape: tuple[int, ...] | None = None
     # Arrays of equal items too big to spell in a signature: made with `None`, which the runtime
@@ -107,13 +82,6 @@ class FieldModel:
     def is_nd(self) -> bool:
         """An array of several dimensions: read as a memoryview of a copy, indexed by tuples."""
         return self.shape is not None and len(self.shape) > 1
-
-    @property
-    def index_type(self) -> str:
-        """The annotation of an index into the array: an int, or a tuple of one per dimension."""
-        if not self.is_nd:
-            return "int"
-        return "tuple[" + ", ".join("int" for _ in self.shape or ()) + "]"
 
     @property
     def parameter_type(self) -> str:
@@ -127,6 +95,19 @@ class FieldModel:
         if self.shape is not None:
             entry += (self.shape, self.default_fill if self.default_in_table else None)
         return entry
+
+    @property
+    def property_type(self) -> str:
+        """The declaration of the field's property: what reading it gives, what writing it takes."""
+        return f"_Property[{self.value_type}, {self.setter_type}]"
+
+    @property
+    def add_type(self) -> str:
+        """The runtime protocol add_<field> is declared with."""
+        if self.is_sharded:
+            return f"_AddToShard[{self.item_type}]"
+        kind = "_AddAt" if self.is_nd else "_AddItem" if self.is_array else "_Add"
+        return f"{kind}[{self.item_type}]"
 
     @property
     def view_type(self) -> str:
@@ -146,84 +127,10 @@ class FieldModel:
         return self.storage is Storage.SHARDED
 
     @property
-    def last_shard(self) -> int:
-        """The index of the shard processes share (under a lock) once every other shard has an owner."""
-        return ((self.shards or 1) - 1) * self.shard_stride
-
-    @property
-    def cell_slot(self) -> str | None:
-        """The slot of the field's cell, a memoryview of the shared memory in the C type's own
-        format, where the runtime makes one (runtime_types.adds_through_cell): it refuses a value
-        out of the type's range before storing it, so an add stores its sum and checks it in one step."""
+    def adds_through_cell(self) -> bool:
+        """Whether the runtime gives the field a cell (runtime_types.adds_through_cell): a slot."""
         locked = self.group is not None or self.is_sharded
-        if not runtime_types.adds_through_cell(self.item_type, self.storage.value, locked):
-            return None
-        return runtime_types.cell_slot(self.name)
-
-    def shard_member(self, part: str) -> str:
-        """A sharded field's slot: `lock`, `owners`, `fork` or `slot` (runtime_types.SHARD_PARTS)."""
-        return runtime_types.shard_slot(part, self.name)
-
-    @property
-    def add_slot(self) -> str:
-        """The slot `add_<field>` works on: the cell, or for floats the ctypes object."""
-        return self.cell_slot or self.raw_slot
-
-    @property
-    def scalar_item(self) -> str:
-        """What follows `add_slot` to reach a scalar's value."""
-        return "[0]" if self.cell_slot else ".value"
-
-    @property
-    def unit(self) -> int | float:
-        """The default delta of `add`."""
-        return 1.0 if self.item_type == "float" else 1
-
-    @property
-    def raw_type(self) -> str:
-        """Annotation of the slot holding the shared memory."""
-        if self.storage is Storage.SCALAR:
-            return f"_ctypes.{self.ctype}"
-        return f"_ctypes.Array[_ctypes.{self.ctype}]"
-
-    @property
-    def value_access(self) -> str:
-        """What follows the slot to read the whole value (arrays read a list copy)."""
-        return "[:]" if self.storage is Storage.ARRAY else ".value"
-
-    @property
-    def floating(self) -> bool:
-        return self.item_type == "float"
-
-    @property
-    def stores_rounded(self) -> bool:
-        """Whether storing a Python float rounds it (C float): add then returns what was stored."""
-        return self.code == "f"
-
-    @property
-    def item_fast_type(self) -> str | None:
-        """The exact type of one item that hot paths accept without calling a helper."""
-        return self.item_type if self.item_type in ("int", "float") else None
-
-    @property
-    def fast_type(self) -> str | None:
-        """The same for a whole value: only scalars are checked inline."""
-        return self.item_fast_type if self.storage is Storage.SCALAR else None
-
-    @property
-    def item_low(self) -> str:
-        return self.limit_names[0]
-
-    @property
-    def item_high(self) -> str:
-        return self.limit_names[1]
-
-    low, high = item_low, item_high
-
-    @property
-    def typed_load(self) -> bool:
-        """Whether reading the storage is typed (ctypes strings read as Any)."""
-        return self.storage is not Storage.STRING
+        return runtime_types.adds_through_cell(self.item_type, self.storage.value, locked)
 
     @property
     def shadows_name(self) -> bool:
@@ -232,20 +139,9 @@ class FieldModel:
         return self.name == "name" and self.value_type != "str"
 
     @property
-    def stored_in_steps(self) -> bool:
-        """An array or a string, written in several steps: its setter stores it through the runtime,
-        which takes the group's journal where the struct has one (recover_locks, named structs)."""
-        return self.storage in (Storage.ARRAY, Storage.STRING)
-
-    @property
     def shadows_tuple_method(self) -> bool:
         """A field called `count` or `index` replaces the snapshot's tuple method of that name."""
         return self.name in TUPLE_METHODS
-
-    @property
-    def raw_slot(self) -> str:
-        """The slot holding the field's C object in the block (field names never start with '_')."""
-        return runtime_types.raw_slot(self.name)
 
 
 @dataclass(frozen=True)
@@ -261,21 +157,6 @@ class LockGroup:
     @property
     def addable_fields(self) -> tuple[FieldModel, ...]:
         return tuple(f for f in self.fields if f.has_add)
-
-    @property
-    def acquire(self) -> str:
-        """The slots of the group's bound lock calls (runtime_types.group_slots): the first try,"""
-        return runtime_types.group_slots(self.name)[0]
-
-    @property
-    def wait(self) -> str:
-        """the wait when it found the lock busy,"""
-        return runtime_types.group_slots(self.name)[1]
-
-    @property
-    def release(self) -> str:
-        """and the release."""
-        return runtime_types.group_slots(self.name)[2]
 
 
 @dataclass(frozen=True)
@@ -295,10 +176,9 @@ class StructModel:
         return self.name + REDIS_SUFFIX
 
     @property
-    def members(self) -> tuple[tuple[FieldModel, LockGroup | None], ...]:
-        """Each field with the group whose lock guards it (None: no lock)."""
-        by_name = {group.name: group for group in self.groups}
-        return tuple((f, by_name.get(f.group or "")) for f in self.fields)
+    def field_docs(self) -> dict[str, str]:
+        """The docstrings the schema gives its fields, for the struct's table."""
+        return {f.name: f.doc for f in self.fields if f.doc}
 
     @property
     def batch_groups(self) -> tuple[LockGroup, ...]:
@@ -331,7 +211,7 @@ class StructModel:
         fields = tuple(
             slot
             for f in self.fields
-            for slot in runtime_types.field_slots(f.name, cell=f.cell_slot is not None, sharded=f.is_sharded)
+            for slot in runtime_types.field_slots(f.name, cell=f.adds_through_cell, sharded=f.is_sharded)
         )
         return groups + fields
 
@@ -343,7 +223,6 @@ class ModuleModel:
     source_hash: str
     doc: str
     structs: tuple[StructModel, ...]
-    int_ranges: tuple[IntRange, ...]
 
     @property
     def exports(self) -> tuple[str, ...]:
@@ -364,10 +243,18 @@ STDLIB_IMPORTS = {
     "_Any": "from typing import Any as _Any",
     "_Literal": "from typing import Literal as _Literal",
     "_NamedTuple": "from typing import NamedTuple as _NamedTuple",
+    "_SupportsIndex": "from typing import SupportsIndex as _SupportsIndex",
 }
 
 
 PYTHON_TYPES = {Kind.INT: "int", Kind.FLOAT: "float", Kind.BOOL: "bool", Kind.BYTES: "bytes", Kind.STR: "str"}
+# What a scalar's setter takes, as the runtime checks it: any integer (numpy's too, through
+# __index__), any real number or numpy floating scalar, a bool or numpy bool.
+SCALAR_SETTER_TYPES = PYTHON_TYPES | {
+    Kind.INT: "int | _SupportsIndex",
+    Kind.FLOAT: "float | _Scalar[float]",
+    Kind.BOOL: "bool | _Scalar[bool]",
+}
 # What a field holds before anything is written, as the runtime reads zeroed memory.
 ZERO: dict[Kind, int | float | bool | bytes | str] = {kind: runtime_types.ZERO[kind.value] for kind in Kind}
 EMPTY = {kind: runtime_types.EMPTY[kind.value] for kind in (Kind.BYTES, Kind.STR)}
@@ -393,16 +280,6 @@ def clean_doc(text: str | None, fallback: str) -> str:
     return "\n".join(lines).strip("\n") or fallback
 
 
-def _limit_names(spec: FieldSpec) -> tuple[str, ...]:
-    code = spec.code
-    if code.kind is Kind.INT:
-        bounds = IntRange(code.ctype, code.signed)
-        return (bounds.min_name, bounds.max_name)
-    if code.kind is Kind.FLOAT:
-        return (f"-{FLOAT_LIMITS[code.code]}", FLOAT_LIMITS[code.code])
-    return ()
-
-
 def build_field(struct_name: str, name: str, spec: FieldSpec) -> FieldModel:
     code = spec.code
     kind = code.kind
@@ -410,11 +287,13 @@ def build_field(struct_name: str, name: str, spec: FieldSpec) -> FieldModel:
     locked = spec.group is not None
     if spec.shards is not None:
         storage = Storage.SHARDED
-        value_type = snapshot_type = setter_type = python_type
+        value_type = snapshot_type = python_type
+        setter_type = SCALAR_SETTER_TYPES[kind]
         default = ZERO[kind] if spec.default is None else spec.default
     elif spec.length is None and spec.shape is None:
         storage = Storage.SCALAR
-        value_type = snapshot_type = setter_type = python_type
+        value_type = snapshot_type = python_type
+        setter_type = SCALAR_SETTER_TYPES[kind]
         default = ZERO[kind] if spec.default is None else spec.default
     elif kind in EMPTY:  # c and u with a length: fixed-capacity text
         storage = Storage.STRING
@@ -437,7 +316,7 @@ def build_field(struct_name: str, name: str, spec: FieldSpec) -> FieldModel:
     return FieldModel(
         name=name,
         label=f"{struct_name}.{name}",
-        doc=clean_doc(spec.doc, f"Field {name!r}: C {code.c_name}" + _dims_text(spec) + "."),
+        doc=clean_doc(spec.doc, "") or None,
         code=code.code,
         ctype=code.ctype,
         storage=storage,
@@ -450,11 +329,8 @@ def build_field(struct_name: str, name: str, spec: FieldSpec) -> FieldModel:
         item_type=python_type,
         default=default,
         default_fill=fill_item,
-        check="_check",
-        limit_names=_limit_names(spec),
         has_add=(locked or storage is Storage.SHARDED) and numeric,
         has_exchange=exchangeable,
-        shard_stride=shard_stride(code.code),
         shape=spec.dims if storage is Storage.ARRAY else None,
         default_in_table=uniform and (len(spec.dims or ()) > 1 or items > SIGNATURE_ITEMS),
     )
@@ -462,13 +338,6 @@ def build_field(struct_name: str, name: str, spec: FieldSpec) -> FieldModel:
 
 # Arrays of equal items up to this many show their default in signatures, as `(item,) * length`.
 SIGNATURE_ITEMS = 16
-
-
-def _dims_text(spec: FieldSpec) -> str:
-    """`[10]` for an array or string of 10, `[480][640][3]` as C declares a shape."""
-    if spec.shape is not None:
-        return "".join(f"[{size}]" for size in spec.shape)
-    return f"[{spec.length}]" if spec.length else ""
 
 
 def build_struct(name: str, spec: StructSpec, *, redis: bool = False) -> StructModel:
@@ -502,17 +371,10 @@ def build_struct(name: str, spec: StructSpec, *, redis: bool = False) -> StructM
 
 def build_module(schema: SchemaFile, *, source_path: str, source_hash: str, redis: bool = False) -> ModuleModel:
     structs = tuple(build_struct(name, spec, redis=redis) for name, spec in schema.structs.items())
-    ranges = {
-        IntRange(s.code.ctype, s.code.signed)
-        for struct in schema.structs.values()
-        for s in struct.fields.values()
-        if s.code.kind is Kind.INT
-    }
     return ModuleModel(
         version=__version__,
         source_path=source_path,
         source_hash=source_hash,
         doc=f"Shared structs generated by sharedgen from {source_path}.",
         structs=structs,
-        int_ranges=tuple(sorted(ranges, key=lambda r: r.ctype)),
     )

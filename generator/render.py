@@ -168,7 +168,7 @@ def render_parts(module: ModuleModel, name: str) -> list[str]:
         parts.append(str(macro("struct.py.jinja", "struct_classes")(struct)))
         if struct.redis:
             parts.append(str(macro("redis.py.jinja", "redis_twin")(struct)))
-    used = identifiers("\n".join(parts)) | ({"_ctypes", "_int_range"} if module.int_ranges else set())
+    used = identifiers("\n".join(parts))
     runtime = [runtime_name for runtime_name in runtime_names() if f"_{runtime_name}" in used]
     stdlib = [line for alias, line in STDLIB_IMPORTS.items() if alias in used]
     preamble = env.get_template("module.py.jinja").render(

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from sharedgen.runtime._checks import FLOAT32_MAX
-from sharedgen.runtime._types import widest_size
+from sharedgen.runtime._types import C_NAMES, widest_size
 
 __all__ = ["FLOAT32_MAX", "TYPE_CODES", "Kind", "TypeCode"]
 
@@ -29,10 +29,14 @@ class Kind(Enum):
 class TypeCode:
     code: str
     ctype: str  # name in the ctypes module
-    c_name: str  # for messages
     kind: Kind
     signed: bool = True
     portable_bits: int = 0  # integers: bits guaranteed on every platform
+
+    @property
+    def c_name(self) -> str:
+        """The type as C names it, for messages."""
+        return C_NAMES[self.code]
 
     @property
     def largest_size(self) -> int:
@@ -50,20 +54,20 @@ class TypeCode:
 TYPE_CODES: dict[str, TypeCode] = {
     t.code: t
     for t in (
-        TypeCode("c", "c_char", "char", Kind.BYTES),
-        TypeCode("u", "c_wchar", "wchar_t", Kind.STR),
-        TypeCode("b", "c_byte", "signed char", Kind.INT, True, 8),
-        TypeCode("B", "c_ubyte", "unsigned char", Kind.INT, False, 8),
-        TypeCode("h", "c_short", "short", Kind.INT, True, 16),
-        TypeCode("H", "c_ushort", "unsigned short", Kind.INT, False, 16),
-        TypeCode("i", "c_int", "int", Kind.INT, True, 32),
-        TypeCode("I", "c_uint", "unsigned int", Kind.INT, False, 32),
-        TypeCode("l", "c_long", "long", Kind.INT, True, 32),
-        TypeCode("L", "c_ulong", "unsigned long", Kind.INT, False, 32),
-        TypeCode("q", "c_longlong", "long long", Kind.INT, True, 64),
-        TypeCode("Q", "c_ulonglong", "unsigned long long", Kind.INT, False, 64),
-        TypeCode("f", "c_float", "float", Kind.FLOAT),
-        TypeCode("d", "c_double", "double", Kind.FLOAT),
-        TypeCode("?", "c_bool", "bool", Kind.BOOL),
+        TypeCode("c", "c_char", Kind.BYTES),
+        TypeCode("u", "c_wchar", Kind.STR),
+        TypeCode("b", "c_byte", Kind.INT, True, 8),
+        TypeCode("B", "c_ubyte", Kind.INT, False, 8),
+        TypeCode("h", "c_short", Kind.INT, True, 16),
+        TypeCode("H", "c_ushort", Kind.INT, False, 16),
+        TypeCode("i", "c_int", Kind.INT, True, 32),
+        TypeCode("I", "c_uint", Kind.INT, False, 32),
+        TypeCode("l", "c_long", Kind.INT, True, 32),
+        TypeCode("L", "c_ulong", Kind.INT, False, 32),
+        TypeCode("q", "c_longlong", Kind.INT, True, 64),
+        TypeCode("Q", "c_ulonglong", Kind.INT, False, 64),
+        TypeCode("f", "c_float", Kind.FLOAT),
+        TypeCode("d", "c_double", Kind.FLOAT),
+        TypeCode("?", "c_bool", Kind.BOOL),
     )
 }

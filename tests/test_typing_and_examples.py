@@ -105,9 +105,9 @@ def test_readme_api_example_runs_as_shown(tmp_path: Path) -> None:
     assert result.stdout.startswith("WorkerStatsSnapshot(processed=3996, failed=4, ")
 
 
-def run_mypy(*files: Path) -> subprocess.CompletedProcess[str]:
+def run_mypy(*files: Path, version: str = "3.10") -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "--python-version", "3.10", *map(str, files)],
+        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "--python-version", version, *map(str, files)],
         capture_output=True,
         text=True,
         cwd=REPO,
@@ -140,11 +140,11 @@ def test_the_generator_itself_passes_mypy_strict(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout
 
 
-def run_pyright(tmp_path: Path, *files: Path) -> subprocess.CompletedProcess[str]:
+def run_pyright(tmp_path: Path, *files: Path, version: str = "3.10") -> subprocess.CompletedProcess[str]:
     """pyright in strict mode, as a user's editor would run it, on ``files``."""
     config = {
         "typeCheckingMode": "strict",
-        "pythonVersion": "3.10",
+        "pythonVersion": version,
         "extraPaths": [str(REPO), str(tmp_path)],
     }
     (tmp_path / "pyrightconfig.json").write_text(json.dumps(config))
@@ -174,3 +174,17 @@ def test_pyright_also_catches_each_misuse(tmp_path: Path) -> None:
     result = run_pyright(tmp_path, misuse)
     reported = {int(line.split(":")[1]) for line in result.stdout.splitlines() if " - error: " in line}
     assert reported == expected, result.stdout
+
+
+def test_numpy_scalars_type_check_where_the_fields_take_them(tmp_path: Path) -> None:
+    pytest.importorskip("numpy")
+    checked = REPO / "tests" / "typing" / "numpy_scalars.py"
+    expected = {n for n, line in enumerate(checked.read_text().splitlines(), 1) if line.endswith("# error")}
+    version = "{}.{}".format(*sys.version_info[:2])
+    by_mypy = run_mypy(checked, version=version)
+    assert {
+        int(line.split(":")[1]) for line in by_mypy.stdout.splitlines() if ": error:" in line
+    } == expected, by_mypy.stdout
+    by_pyright = run_pyright(tmp_path, checked, version=version)
+    reported = {int(line.split(":")[1]) for line in by_pyright.stdout.splitlines() if " - error: " in line}
+    assert reported == expected, by_pyright.stdout

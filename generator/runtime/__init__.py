@@ -9,8 +9,8 @@ Generated modules refuse a runtime of another version (``require``).
 One concern per module: ``_types`` (what each type code is in C, and the names of a struct's
 members), ``_checks`` (values), ``_arrays`` (array fields' buffers, views and write
 generations), ``_process`` (process identity, forks), ``_locks`` (locks and waiting),
-``_layout`` (a struct's table), ``_base`` (what a struct and its twin share), ``_setup`` and
-``_struct`` (the struct base). Imported when first needed, so that a
+``_layout`` (a struct's table), ``_base`` (what a struct and its twin share), ``_members``
+(a struct's per-field hot paths), ``_setup`` and ``_struct`` (the struct base). Imported when first needed, so that a
 module pays only for what it uses: ``_robust`` (robust mutexes, journals: recover_locks and
 named structs), ``_shards`` (sharded fields), ``_consistent`` (a snapshot that finds a lock
 busy), ``_named`` (named blocks), ``_redis`` (the twin, for modules that have one).
@@ -23,12 +23,18 @@ import typing as _typing
 
 from ._arrays import Buffer, CopyOf, LastingView, TornArrayError, ViewOf
 from ._base import (
+    Add,
+    AddAt,
+    AddItem,
+    AddToShard,
     Batch,
     BatchAdd,
     BatchAddAt,
     BatchAddItem,
     CompareAndSet,
     Exchange,
+    Property,
+    Scalar,
     View,
 )
 from ._checks import FLOAT32_MAX, FLOAT64_MAX, float_overflows, int_range
@@ -67,6 +73,12 @@ __all__ = [
     "FLOAT32_MAX",
     "FLOAT64_MAX",
     "Layout",
+    "Property",
+    "Scalar",
+    "Add",
+    "AddItem",
+    "AddAt",
+    "AddToShard",
     "Exchange",
     "CompareAndSet",
     "BatchAdd",

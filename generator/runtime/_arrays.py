@@ -401,9 +401,3 @@ def set_array(self: _Any, name: str, value: object) -> None:
         self._store(index, checked)
     finally:
         lock.release()
-
-
-def flat_position(self: _Any, name: str, index: object) -> int:
-    """An index of an array of several dimensions (a tuple), in C order; IndexError."""
-    layout = self.__sharedgen_layout__
-    return flat_index(layout.fields[layout.field_index[name]], index)

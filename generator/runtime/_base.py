@@ -12,18 +12,65 @@ from typing import ClassVar as _ClassVar
 from typing import Protocol as _Protocol
 from typing import TypeVar as _TypeVar
 from typing import cast as _cast
+from typing import overload as _overload
 
 from ._arrays import flat_index
 from ._layout import Layout
 from ._locks import Lock
+from ._process import setup_lock
 
 _S = _TypeVar("_S")
 _V = _TypeVar("_V")
+_V_co = _TypeVar("_V_co", covariant=True)
 _V_contra = _TypeVar("_V_contra", contravariant=True)
 
 
-# The members that are no hot path are made here, once per struct class, from its table: the
-# generated class declares them with these types (and the runtime makes what it declares).
+# The members made once per struct class from its table (see _members for the hot paths): the
+# generated class declares them with these types, and the runtime makes what it declares.
+class Property(_Protocol[_V_co, _V_contra]):
+    """A field: read as the first type, written with the second (checked at run time)."""
+
+    @_overload
+    def __get__(
+        self, instance: None, owner: type[_Any]
+    ) -> Property[_V_co, _V_contra]: ...
+    @_overload
+    def __get__(self, instance: object, owner: type[_Any] | None = None) -> _V_co: ...
+    def __get__(self, instance: object, owner: type[_Any] | None = None) -> _Any: ...
+
+    def __set__(self, instance: object, value: _V_contra) -> None: ...
+
+
+class Scalar(_Protocol[_V_co]):
+    """A numpy scalar (numpy.float32, numpy.bool), which a field of its kind takes."""
+
+    def item(self) -> _V_co: ...
+
+
+class Add(_Protocol[_V]):
+    def __call__(self, delta: _V = ...) -> _V:
+        """Atomically add delta to the field (1 by default); return the new value."""
+        ...
+
+
+class AddItem(_Protocol[_V]):
+    def __call__(self, index: int, delta: _V = ...) -> _V:
+        """Atomically add delta to the array field's item index; return the new value."""
+        ...
+
+
+class AddAt(_Protocol[_V]):
+    def __call__(self, index: tuple[int, ...], delta: _V = ...) -> _V:
+        """Atomically add delta to the item at index (one int per dimension); return the new value."""
+        ...
+
+
+class AddToShard(_Protocol[_V_contra]):
+    def __call__(self, delta: _V_contra = ...) -> None:
+        """Add delta to the sharded field in the calling process's own shard."""
+        ...
+
+
 class Exchange(_Protocol[_V]):
     def __call__(self, value: _V) -> _V:
         """Atomically set the field to value; return the old value."""
@@ -54,10 +101,16 @@ class BatchAddAt(_Protocol[_V_contra]):
         ...
 
 
-def declared(cls: type, prefix: str) -> list[str]:
-    """The names after ``prefix`` of the members a generated class declares with that prefix."""
+def declared(cls: type, prefix: str, layout: Layout) -> list[str]:
+    """The names after ``prefix`` of the members a generated class declares with that prefix
+    (not its fields: a field may be called ``add_total`` where no field is called ``total``).
+    """
     names = cls.__dict__.get("__annotations__", {})
-    return [name[len(prefix) :] for name in names if name.startswith(prefix)]
+    return [
+        name[len(prefix) :]
+        for name in names
+        if name.startswith(prefix) and name not in layout.field_index
+    ]
 
 
 def exchange_doc(field: str) -> str:
@@ -271,29 +324,92 @@ def written_back(
     ]
 
 
-class StructBase(_typing.Generic[_S]):
+class StructType(type):
+    """The type of the struct classes: a class's members (its fields' properties, their methods)
+    are made from its table when it is first used, by its first instance (see ready) or the first
+    member read from the class; importing a module of many structs makes none of them.
+    """
+
+    # Type checkers read the members the class declares instead.
+    if not _typing.TYPE_CHECKING:
+
+        def __getattr__(cls, name):
+            if not finish(cls):
+                raise AttributeError(
+                    f"type object {cls.__name__!r} has no attribute {name!r}"
+                )
+            return getattr(cls, name)
+
+        def __dir__(cls):
+            finish(cls)  # help(), completion: the members as they will be
+            return super().__dir__()
+
+
+# Classes being finished (by a thread holding the setup lock).
+_finishing: set[type] = set()
+
+
+def finish(cls: type) -> bool:
+    """Make the members of a struct class that its table lists and it declares; whether it made
+    them now (False: made before, or being made, or not a generated class)."""
+    with setup_lock[0]:
+        layout: Layout | None = cls.__dict__.get("__sharedgen_layout__")
+        if layout is None or "_members_made" in cls.__dict__ or cls in _finishing:
+            return False
+        _finishing.add(cls)
+        try:
+            make: _Any = cls
+            make._finish_class(layout)
+            for index, spec in enumerate(layout.fields):
+                setattr(cls, spec.name, make._make_property(layout, index))
+            for field in declared(cls, "add_", layout):
+                setattr(cls, f"add_{field}", make._make_add(layout, field))
+            for field in declared(cls, "view_", layout):
+                view, copy = make._make_views(layout, field)
+                setattr(cls, f"view_{field}", view)
+                setattr(cls, f"copy_{field}", copy)
+            for field in declared(cls, "exchange_", layout):
+                exchange, compare_and_set = make._make_swaps(layout, field)
+                setattr(cls, f"exchange_{field}", exchange)
+                setattr(cls, f"compare_and_set_{field}", compare_and_set)
+            batch = layout.batch
+            if batch is not None and "_members_made" not in batch.__dict__:
+                make_add = Batch._make_add  # pyright: ignore[reportPrivateUsage]
+                for field in declared(batch, "add_", layout):
+                    setattr(batch, f"add_{field}", make_add(layout, field))
+                _cast(_Any, batch)._members_made = True
+            make._members_made = True
+        finally:
+            _finishing.discard(cls)
+        return True
+
+
+def ready(cls: type) -> None:
+    """Finish a struct class (see finish) before its first instance is set up."""
+    if "_members_made" not in cls.__dict__:
+        finish(cls)
+
+
+class StructBase(_typing.Generic[_S], metaclass=StructType):
     """The members a shared-memory struct and its Redis twin share, made from their table."""
 
     __slots__ = ()
 
     __sharedgen_layout__: _ClassVar[Layout]
 
-    def __init_subclass__(cls) -> None:
-        layout: Layout | None = cls.__dict__.get("__sharedgen_layout__")
-        if layout is None:  # the runtime's own bases
-            return
-        for field in declared(cls, "view_"):
-            view, copy = cls._make_views(layout, field)
-            setattr(cls, f"view_{field}", view)
-            setattr(cls, f"copy_{field}", copy)
-        for field in declared(cls, "exchange_"):
-            exchange, compare_and_set = cls._make_swaps(layout, field)
-            setattr(cls, f"exchange_{field}", exchange)
-            setattr(cls, f"compare_and_set_{field}", compare_and_set)
-        if layout.batch is not None:
-            make_add = Batch._make_add  # pyright: ignore[reportPrivateUsage]
-            for field in declared(layout.batch, "add_"):
-                setattr(layout.batch, f"add_{field}", make_add(layout, field))
+    @classmethod
+    def _finish_class(cls, layout: Layout) -> None:
+        """What the class keeps of its table, set when it is finished (see finish)."""
+
+    @staticmethod
+    def _make_property(layout: Layout, index: int) -> property:
+        """The property of the field at ``index``."""
+        raise NotImplementedError
+
+    @staticmethod
+    def _make_add(layout: Layout, field: str) -> _Any:
+        """The struct's add_<field>."""
+        raise NotImplementedError
 
     @staticmethod
     def _make_swaps(layout: Layout, field: str) -> tuple[_Any, _Any]:

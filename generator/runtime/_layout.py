@@ -31,11 +31,13 @@ from ._checks import (
     int_range,
 )
 from ._locks import Lock
+from ._process import setup_lock
 from ._types import (
     CTYPES,
     EMPTY,
     ZERO,
     adds_through_cell,
+    field_doc,
     field_slots,
     group_slots,
     shard_stride,
@@ -366,6 +368,8 @@ class Layout:
         "parks",
         "metadata",
         "gen_offsets",
+        "docs",
+        "_entries",
     )
 
     def nothing_pending(self) -> list[_Any]:
@@ -386,6 +390,7 @@ class Layout:
         snapshot: type[tuple[_Any, ...]],
         views: tuple[type[View], ...] = (),
         batch: type[Batch] | None = None,
+        docs: dict[str, str] | None = None,
     ) -> None:
         self.name, self.lock_timeout, self.recover_locks = (
             name,
@@ -393,10 +398,30 @@ class Layout:
             recover_locks,
         )
         self.snapshot, self.views, self.batch = snapshot, views, batch
+        self.docs = docs or {}  # the fields' docstrings the schema gives
+        # The rest is worked out when first read (see __getattr__).
+        self._entries: tuple[_Any, ...] | None = (fields, groups)
+
+    def __getattr__(self, name: str) -> _Any:
+        """The table's parts, worked out when one is first read (by the struct's first instance,
+        or a tool): importing a module of many structs works out none of them."""
+        with setup_lock[0]:
+            entries, self._entries = self._entries, None
+            if entries is not None:
+                try:
+                    self._work_out(*entries)
+                except BaseException:
+                    self._entries = entries
+                    raise
+        return object.__getattribute__(self, name)
+
+    def _work_out(
+        self, fields: tuple[tuple[_Any, ...], ...], groups: tuple[str, ...]
+    ) -> None:
         # Each field: (name, code, length, group, shards), and for an array (shape, fill).
         self.fields = tuple(
             Field(
-                name,
+                self.name,
                 field,
                 code,
                 length,
@@ -445,7 +470,7 @@ class Layout:
         fixes = tuple((i, self.fields[i].fix) for i in fixed if i != cut)
         one_each = all(f.storage in ("scalar", "string") for f in self.fields)
         self.decoding: Decoding = (
-            snapshot,
+            self.snapshot,
             None if one_each and not fixed else cut,
             fixes if one_each else None,
         )
@@ -481,6 +506,13 @@ class Layout:
         if self.parks:
             offset += 8 * len(self.groups)
         self.size = max(offset, 1)
+
+    def field_doc(self, field: Field) -> str:
+        """A field's docstring: the schema's, else what it is in C."""
+        dims = field.shape or ((field.length,) if field.length else ())
+        return self.docs.get(field.name) or field_doc(
+            field.name, field.code, dims, field.shards
+        )
 
     def slots(self) -> tuple[str, ...]:
         """Every member the runtime sets on an instance: the class's __slots__ (made on demand,

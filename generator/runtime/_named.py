@@ -22,6 +22,7 @@ from typing import Any as _Any
 from typing import TypeVar as _TypeVar
 from typing import cast as _cast
 
+from ._base import ready
 from ._layout import Layout, aligned
 from ._locks import Lock
 from ._process import pid_namespace, process_start
@@ -270,6 +271,7 @@ def open_named(
         raise OSError(
             f"named structs need robust process-shared mutexes, which {_sys.platform} lacks"
         )
+    ready(cls)
     struct = cls.__new__(cls)
     struct._name, struct._start_method = name, "named"
     if values is not None:

@@ -13,10 +13,14 @@ from multiprocessing.context import get_spawning_popen as _get_spawning_popen
 # (os.getpid() would tell too, but it is a system call on every add). A list, not an int, so
 # that every module importing it reads the live count, not a copy taken at import.
 forks: list[int] = [0]
+# Held while a struct class or its table is set up on first use (setup_lock[0]); renewed in a
+# fork child, where a thread of the parent may have held it.
+setup_lock: list[_threading.RLock] = [_threading.RLock()]
 
 
 def _count_fork() -> None:
     forks[0] += 1
+    setup_lock[0] = _threading.RLock()
 
 
 if hasattr(_os, "register_at_fork"):

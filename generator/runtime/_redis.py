@@ -16,7 +16,14 @@ from typing import TypeVar as _TypeVar
 from typing import cast as _cast
 
 from . import _lua
-from ._base import StructBase, end_view, swap_members, written_back
+from ._base import (
+    StructBase,
+    end_view,
+    named_function,
+    ready,
+    swap_members,
+    written_back,
+)
 from ._checks import add_overflow, batch_refused, check_index
 from ._layout import Layout, new_snapshot
 from ._locks import Lock, lock_timeout_error
@@ -198,12 +205,51 @@ class RedisStruct(StructBase[_S]):
     _defaults: _ClassVar[tuple[object, ...]]
     _fields: _ClassVar[tuple[RedisField, ...]]
 
-    def __init_subclass__(cls) -> None:
-        super().__init_subclass__()
-        cls._fields = tuple(
-            RedisField.of(field, cls.__sharedgen_layout__)
-            for field in cls.__sharedgen_layout__.fields
-        )
+    @classmethod
+    def _finish_class(cls, layout: Layout) -> None:
+        cls._fields = tuple(RedisField.of(field, layout) for field in layout.fields)
+
+    @staticmethod
+    def _make_property(layout: Layout, index: int) -> property:
+        """A twin's field: read and written with one script call each."""
+        spec = layout.fields[index]
+        name = spec.name
+
+        def get(self: RedisStruct[_Any]) -> _Any:
+            return self._get(name)
+
+        def set(self: RedisStruct[_Any], value: object) -> None:
+            self._set(name, value)
+
+        return property(get, set, None, layout.field_doc(spec))
+
+    @staticmethod
+    def _make_add(layout: Layout, field: str) -> _Any:
+        """A twin's add_<field>: one script call (which checks the sum's range)."""
+        spec = layout.fields[layout.field_index[field]]
+        unit = 1.0 if spec.kind == "float" else 1
+        if spec.storage == "array":
+
+            def add_item(
+                self: RedisStruct[_Any], index: object, delta: _Any = unit
+            ) -> _Any:
+                return self._add_item(field, index, delta)
+
+            doc = f"Atomically add delta to {field}[index]; return the new value."
+            return named_function(add_item, f"add_{field}", doc)
+        if spec.shards:
+
+            def add_to_shards(self: RedisStruct[_Any], delta: _Any = unit) -> None:
+                self._add(field, delta)
+
+            doc = f"Atomically add delta to {field}."
+            return named_function(add_to_shards, f"add_{field}", doc)
+
+        def add(self: RedisStruct[_Any], delta: _Any = unit) -> _Any:
+            return self._add(field, delta)
+
+        doc = f"Atomically add delta to {field}; return the new value."
+        return named_function(add, f"add_{field}", doc)
 
     @staticmethod
     def _make_swaps(layout: Layout, field: str) -> tuple[_Any, _Any]:
@@ -220,6 +266,7 @@ class RedisStruct(StructBase[_S]):
         return swap_members(field, exchange, compare_and_set)
 
     def __init__(self, client: _Any, key: str, *, lease: float | None = None) -> None:
+        ready(type(self))
         layout = self.__sharedgen_layout__
         settings = getattr(
             getattr(client, "connection_pool", None), "connection_kwargs", {}

@@ -17,7 +17,7 @@ from typing import Any as _Any
 from typing import cast as _cast
 
 from ._arrays import LockedView, Region, check_out, fill, shape_text
-from ._base import named_function, swap_members
+from ._base import named_function, ready, swap_members
 from ._layout import GroupUpdate, Layout, accessors
 from ._locks import (
     Lock,
@@ -152,6 +152,7 @@ def allocate(
     locks: _Mapping[str, Lock] | None,
 ) -> None:
     """Check the initial values, then allocate the block and the locks."""
+    ready(type(self))
     layout = self.__sharedgen_layout__
     checked = initial_values(layout, values)
     context: _BaseContext = (

@@ -1,5 +1,5 @@
 """The base of every generated struct: its block and locks, group writes and their journals,
-locked blocks, batches, snapshots and pickling. The struct writes its hot paths out itself.
+locked blocks, batches, snapshots and pickling. Its per-field hot paths are made in _members.
 """
 
 # apply_adds below is one of SharedStruct's methods, kept out of the class body.
@@ -18,16 +18,18 @@ from typing import ClassVar as _ClassVar
 from typing import TypeVar as _TypeVar
 from typing import cast as _cast
 
-from ._arrays import Region, flat_position, get_array, set_array
+from ._arrays import Region
 from ._base import (
     Lazy,
     StructBase,
     end_view,
+    ready,
     written_back,
 )
-from ._checks import add_overflow, batch_refused, check_index
+from ._checks import add_overflow, batch_refused
 from ._layout import NO_CUT, Decoding, GroupUpdate, Layout, new_snapshot
 from ._locks import Lock, wait_for_lock
+from ._members import add_method, field_property
 from ._process import check_inheritance, holder
 from ._setup import allocate, bind_locks, make_swaps, make_views, open_block
 
@@ -39,7 +41,8 @@ _Self = _TypeVar("_Self", bound="SharedStruct[_Any]")
 
 
 class SharedStruct(StructBase[_S]):
-    """What every generated struct shares; the struct writes its per-field hot paths out itself.
+    """What every generated struct shares; its per-field hot paths are made for each subclass
+    from its table (see _members).
 
     Its subclass holds, per field, the C object in the block (``_raw_<field>``) and, per lock
     group, the bound ``_acquire_<group>``, ``_wait_<group>`` and ``_release_<group>``.
@@ -103,10 +106,12 @@ class SharedStruct(StructBase[_S]):
     #: The schema of this struct, for tools: each field's type code, length, lock group, shards.
     __sharedgen_fields__: _ClassVar[dict[str, dict[str, _Any]]]
 
-    def __init_subclass__(cls) -> None:
-        super().__init_subclass__()
-        cls.__sharedgen_fields__ = cls.__sharedgen_layout__.metadata
+    @classmethod
+    def _finish_class(cls, layout: Layout) -> None:
+        cls.__sharedgen_fields__ = layout.metadata
 
+    _make_property = staticmethod(field_property)
+    _make_add = staticmethod(add_method)
     _make_swaps = staticmethod(make_swaps)
     _make_views = staticmethod(make_views)
 
@@ -267,35 +272,6 @@ class SharedStruct(StructBase[_S]):
             return
         indexes = self.__sharedgen_layout__.groups[group].fields
         self._put(group, [value if i == index else None for i in indexes])
-
-    def _put_one(self, name: str, value: object) -> None:
-        self._store(self.__sharedgen_layout__.field_index[name], value)
-
-    def _check(self, name: str, value: object) -> _Any:
-        """A value for a field, checked (the slow path of a setter: another type, or out of range)."""
-        layout = self.__sharedgen_layout__
-        return layout.fields[layout.field_index[name]].check(value)
-
-    # Array fields as a whole (see _arrays): read, written, indexed by one int per dimension.
-    _get_array = get_array
-    _set_array = set_array
-    _flat = flat_position
-
-    def _delta(self, name: str, delta: object) -> _Any:
-        """An add's delta of another type than the field's (numpy ints, Fractions), or TypeError."""
-        layout = self.__sharedgen_layout__
-        return layout.fields[layout.field_index[name]].delta(delta)
-
-    def _index(self, name: str, index: object) -> int:
-        """An array field's index of another type, or negative (counted from the end), or IndexError."""
-        layout = self.__sharedgen_layout__
-        field = layout.fields[layout.field_index[name]]
-        return check_index(index, field.length or 0, field.label)
-
-    def _overflow(self, name: str, delta: object) -> OverflowError:
-        layout = self.__sharedgen_layout__
-        field = layout.fields[layout.field_index[name]]
-        return add_overflow(field.label, _cast(float, delta), field.low, field.high)
 
     def _update(self, name: str, values: tuple[_Any, ...]) -> None:
         group, rules, lock, packing = self._updates[name]
@@ -540,6 +516,7 @@ def is_closed(struct: SharedStruct[_Any]) -> bool:
 
 def restored(cls: type[_Self], state: tuple[_Any, ...]) -> _Self:
     """An anonymous struct unpickled in a child process."""
+    ready(cls)
     struct = cls.__new__(cls)
     struct.__setstate__(state)
     return struct

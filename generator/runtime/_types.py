@@ -26,6 +26,24 @@ CTYPES: dict[str, _Any] = {
     "d": _ctypes.c_double,
     "?": _ctypes.c_bool,
 }
+# What each code is called in C, as messages and a field's docstring name it.
+C_NAMES = {
+    "c": "char",
+    "u": "wchar_t",
+    "b": "signed char",
+    "B": "unsigned char",
+    "h": "short",
+    "H": "unsigned short",
+    "i": "int",
+    "I": "unsigned int",
+    "l": "long",
+    "L": "unsigned long",
+    "q": "long long",
+    "Q": "unsigned long long",
+    "f": "float",
+    "d": "double",
+    "?": "bool",
+}
 # Bytes a C type takes where it is widest (long: 8, wchar_t: 4): shards are spaced by this, so
 # that the generated code's shard indexes hold on every platform.
 _WIDEST = {"u": 4, "l": 8, "L": 8}
@@ -52,6 +70,13 @@ def widest_size(code: str) -> int:
 def shard_stride(code: str) -> int:
     """Items from one shard to the next."""
     return max(1, SHARD_BYTES // widest_size(code))
+
+
+def field_doc(name: str, code: str, dims: tuple[int, ...], shards: int | None) -> str:
+    """A field's docstring where its schema gives none: `Field 'frame': C unsigned char[480][640][3].`
+    (dims: an array's shape or a string's capacity)."""
+    doc = f"Field {name!r}: C {C_NAMES[code]}{''.join(f'[{size}]' for size in dims)}."
+    return doc + (f"\n\nThe sum of {shards} shards." if shards else "")
 
 
 def adds_through_cell(kind: str, storage: str, locked: bool) -> bool:
