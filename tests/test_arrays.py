@@ -282,6 +282,21 @@ HOSTILE = {
         s.frame = np.zeros((480, 640, 3), np.uint8)  # the parent's view ended: the array is whole
         s.unlink(); s.close()
     """,
+    "a_held_view_outlives_its_struct": """
+        s = Frames.create(NAME)
+        held = []
+        with s.view_frame() as v:
+            held.append(v)  # held by another object (as torch holds it): not released
+        s.unlink(); s.close(); del s, v; gc.collect()
+        junk = [bytearray(10**6) for _ in range(50)]
+        held[0][0, 0, 0] = 3; assert held[0][0, 0, 0] == 3
+        t = Frames()
+        with t.view_frame() as w:
+            held.append(w)
+        del t, w; gc.collect()
+        junk += [bytearray(10**6) for _ in range(50)]
+        held[1][479, 639, 2] = 4; assert held[1].tolist()[479][639][2] == 4
+    """,
     "views_in_a_loop": """
         for round in range(200):
             s = Frames.create(NAME) if round % 2 else Frames()
@@ -309,6 +324,59 @@ def test_views_never_dangle(frames: ModuleType, case: str, name: str) -> None:
             f"from {package}.frames import Codes, Frames",
             f"NAME = {name!r}",
             textwrap.dedent(HOSTILE[case]),
+        ]
+    )
+    result = subprocess.run(
+        [sys.executable, "-X", "faulthandler", "-c", program], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+
+
+# torch's names for the C types it has (it has no unsigned types but uint8 on every version).
+TORCH_DTYPES = {"b": "int8", "B": "uint8", "h": "int16", "i": "int32", "q": "int64", "f": "float32", "d": "float64", "?": "bool"}
+
+
+@pytest.mark.parametrize("code", sorted(TORCH_DTYPES))
+def test_torch_frombuffer_of_a_view_shares_the_array(frames: ModuleType, code: str) -> None:
+    torch = pytest.importorskip("torch")
+    s = frames.Codes()
+    name = field_name(code, 2)
+    values = sample(code, (2, 3), seed=3)
+    with getattr(s, f"view_{name}")() as view:
+        tensor = torch.frombuffer(view, dtype=getattr(torch, TORCH_DTYPES[code])).reshape(2, 3)
+        assert tensor.data_ptr() == np.asarray(view).ctypes.data  # the live block, not a copy
+        tensor[:] = torch.from_numpy(values)
+        assert np.array_equal(np.asarray(view), values)
+    assert np.array_equal(np.asarray(getattr(s, f"copy_{name}")()), values)
+    lasting = torch.frombuffer(s.view_cube(), dtype=torch.float64)  # lock: false: a lasting view
+    lasting[5] = 2.5
+    assert s.copy_cube().tolist()[0][1][1] == 2.5
+
+
+def test_a_torch_tensor_of_a_view_outlives_its_struct_safely(frames: ModuleType, name: str) -> None:
+    pytest.importorskip("torch")
+    package = frames.__name__.rpartition(".")[0]
+    program = "\n".join(
+        [
+            "import gc, sys",
+            "import torch",
+            f"sys.path.insert(0, {str(Path(frames.__file__).parents[1])!r})",
+            f"from {package}.frames import Codes, Frames",
+            f"NAME = {name!r}",
+            textwrap.dedent(
+                """
+                s = Frames.create(NAME)
+                with s.view_frame() as v:
+                    t = torch.frombuffer(v, dtype=torch.uint8)
+                s.unlink(); s.close(); del s, v; gc.collect()
+                junk = [bytearray(10**6) for _ in range(50)]
+                t[:] = 3; assert int(t.sum()) == 3 * t.numel()
+                c = Codes()
+                cube = torch.frombuffer(c.view_cube(), dtype=torch.float64)
+                del c; gc.collect()
+                cube[:] = 1.5; assert float(cube.sum()) == 36.0
+                """
+            ),
         ]
     )
     result = subprocess.run(

@@ -334,12 +334,17 @@ class CopyOf(_Protocol):
         ...
 
 
+# References to a view when nothing else holds it, in LockedView.__exit__: its local name,
+# getrefcount's argument, and the name the with statement bound it to.
+_UNHELD = 3
+
+
 class LockedView:
     """``with s.view_<field>() as v``: the group's lock held around a live memoryview ``v``.
 
-    When the block ends the memoryview is released (using it raises ValueError). An object made
-    from it (numpy.asarray(v)) keeps the block mapped, so it stays safe to use, but it is no
-    longer under the lock.
+    When the block ends the memoryview is released (using it raises ValueError), unless something
+    else holds it. An object made from it (numpy.asarray(v), torch.frombuffer(v)) keeps the block
+    mapped, so it stays safe to use, but it is no longer under the lock.
     """
 
     __slots__ = ("_struct", "_group", "_lock", "_region", "_view", "_fork")
@@ -360,9 +365,15 @@ class LockedView:
         return view
 
     def __exit__(self, *exc_info: object) -> None:
-        # A buffer held by the view itself (ctypes from_buffer) keeps it: the block stays mapped.
-        with _suppress(BufferError):
-            self._view.release()
+        view = self._view
+        del self._view
+        # Released, so that using it later raises ValueError, unless something else holds it: a
+        # torch tensor of it keeps a reference but no buffer, and released, the block could be
+        # unmapped under the tensor. Held (or with a buffer taken from it: numpy), it keeps the
+        # block mapped, no longer under the lock.
+        if _sys.getrefcount(view) <= _UNHELD:
+            with _suppress(BufferError):
+                view.release()
         if (
             self._fork != forks[0]
         ):  # a fork child's copy of the view: the lock is the parent's
