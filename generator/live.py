@@ -7,6 +7,9 @@ class is made from the description, so no user code is imported.
 from __future__ import annotations
 
 import collections
+import functools
+import json
+import keyword
 import os
 from typing import Any
 
@@ -44,8 +47,23 @@ def named_structs() -> list[dict[str, Any]]:
 
 def struct_class(description: dict[str, Any], lock_timeout: float | None = None) -> type[runtime.SharedStruct[Any]]:
     """A struct class made from a block's description (NamedStructError if it makes none), whose
-    locks time out after ``lock_timeout`` seconds (None: wait)."""
+    locks time out after ``lock_timeout`` seconds (None: wait). One class per description and
+    timeout: ``show --watch`` reads the same block again and again."""
     try:
+        return _struct_class(json.dumps(description, sort_keys=True), lock_timeout)
+    except TypeError as exc:  # a description json cannot hold makes no struct either
+        raise NamedStructError(f"the block's description makes no struct: {exc}") from None
+
+
+# The struct base's own members: a block whose description names a field so was not made by sharedgen
+# (a field may be called `name`, as a schema's may).
+_TAKEN = frozenset(dir(runtime.SharedStruct)) - {"name"}
+
+
+@functools.lru_cache(maxsize=64)
+def _struct_class(text: str, lock_timeout: float | None) -> type[runtime.SharedStruct[Any]]:
+    try:
+        description = json.loads(text)
         name = description["struct"]
         fields = tuple(
             (f["name"], f["type"], f["length"], f["lock"], f["shards"])
@@ -53,13 +71,17 @@ def struct_class(description: dict[str, Any], lock_timeout: float | None = None)
             for f in description["fields"]
         )
         groups = tuple(description["groups"])
-        if not all(isinstance(n, str) and n.isidentifier() for n in [name, *groups, *(f[0] for f in fields)]):
+        names = [name, *groups, *(f[0] for f in fields)]
+        if not all(isinstance(n, str) and n.isidentifier() and not keyword.iskeyword(n) for n in names):
             raise ValueError("names that are not identifiers")
+        if any(f[0].startswith("_") or f[0] in _TAKEN for f in fields):
+            raise ValueError("a field named as a member of every struct")
         snapshot = collections.namedtuple(f"{name}Snapshot", [f[0] for f in fields], rename=True)  # type: ignore[misc]
         layout = runtime.Layout(name, fields, groups=groups, lock_timeout=lock_timeout, snapshot=snapshot)
+        slots = layout.slots()  # works the table out: a description that makes none fails here
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise NamedStructError(f"the block's description makes no struct: {exc}") from None
-    return type(name, (runtime.SharedStruct,), {"__slots__": layout.slots(), "__sharedgen_layout__": layout})
+    return type(name, (runtime.SharedStruct,), {"__slots__": slots, "__sharedgen_layout__": layout})
 
 
 def snapshot(name: str, *, wait: float | None = None, locked: bool = True) -> dict[str, Any]:

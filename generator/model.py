@@ -56,10 +56,8 @@ TUPLE_METHODS = frozenset(name for name in dir(tuple) if not name.startswith("_"
 @dataclass(frozen=True)
 class FieldModel:
     name: str
-    label: str  # "Struct.field", as errors name it
     doc: str | None  # the schema's docstring of the field (else the runtime writes what it is in C)
     code: str
-    ctype: str
     storage: Storage
     length: int | None
     shards: int | None
@@ -280,7 +278,7 @@ def clean_doc(text: str | None, fallback: str) -> str:
     return "\n".join(lines).strip("\n") or fallback
 
 
-def build_field(struct_name: str, name: str, spec: FieldSpec) -> FieldModel:
+def build_field(name: str, spec: FieldSpec) -> FieldModel:
     code = spec.code
     kind = code.kind
     python_type = PYTHON_TYPES[kind]
@@ -315,10 +313,8 @@ def build_field(struct_name: str, name: str, spec: FieldSpec) -> FieldModel:
     items = spec.items
     return FieldModel(
         name=name,
-        label=f"{struct_name}.{name}",
         doc=clean_doc(spec.doc, "") or None,
         code=code.code,
-        ctype=code.ctype,
         storage=storage,
         length=items if storage is Storage.ARRAY else spec.length,
         shards=spec.shards,
@@ -342,7 +338,7 @@ SIGNATURE_ITEMS = 16
 
 def build_struct(name: str, spec: StructSpec, *, redis: bool = False) -> StructModel:
     """``redis``: every struct of the project gets its Redis twin, whatever its own ``redis`` key says."""
-    fields = tuple(build_field(name, field_name, field) for field_name, field in spec.fields.items())
+    fields = tuple(build_field(field_name, field) for field_name, field in spec.fields.items())
     members = {group: tuple(f for f in fields if f.group == group) for group in spec.groups}
     groups = tuple(
         LockGroup(

@@ -333,7 +333,16 @@ def test_views_never_dangle(frames: ModuleType, case: str, name: str) -> None:
 
 
 # torch's names for the C types it has (it has no unsigned types but uint8 on every version).
-TORCH_DTYPES = {"b": "int8", "B": "uint8", "h": "int16", "i": "int32", "q": "int64", "f": "float32", "d": "float64", "?": "bool"}
+TORCH_DTYPES = {
+    "b": "int8",
+    "B": "uint8",
+    "h": "int16",
+    "i": "int32",
+    "q": "int64",
+    "f": "float32",
+    "d": "float64",
+    "?": "bool",
+}
 
 
 @pytest.mark.parametrize("code", sorted(TORCH_DTYPES))
@@ -363,8 +372,7 @@ def test_a_torch_tensor_of_a_view_outlives_its_struct_safely(frames: ModuleType,
             f"sys.path.insert(0, {str(Path(frames.__file__).parents[1])!r})",
             f"from {package}.frames import Codes, Frames",
             f"NAME = {name!r}",
-            textwrap.dedent(
-                """
+            textwrap.dedent("""
                 s = Frames.create(NAME)
                 with s.view_frame() as v:
                     t = torch.frombuffer(v, dtype=torch.uint8)
@@ -375,8 +383,7 @@ def test_a_torch_tensor_of_a_view_outlives_its_struct_safely(frames: ModuleType,
                 cube = torch.frombuffer(c.view_cube(), dtype=torch.float64)
                 del c; gc.collect()
                 cube[:] = 1.5; assert float(cube.sum()) == 36.0
-                """
-            ),
+                """),
         ]
     )
     result = subprocess.run(

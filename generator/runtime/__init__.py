@@ -35,6 +35,7 @@ from ._base import (
     Exchange,
     Property,
     Scalar,
+    StructType,
     View,
 )
 from ._checks import FLOAT32_MAX, FLOAT64_MAX, float_overflows, int_range
@@ -90,6 +91,7 @@ __all__ = [
     "CopyOf",
     "TornArrayError",
     "SharedStruct",
+    "StructType",
     "Batch",
     "RedisStruct",
     "NamedStructError",

@@ -4,6 +4,7 @@ copy, the batch, get_lock and repr."""
 
 from __future__ import annotations
 
+import types as _types
 import typing as _typing
 from collections.abc import Iterator as _Iterator
 from contextlib import contextmanager as _contextmanager
@@ -17,7 +18,7 @@ from typing import overload as _overload
 from ._arrays import flat_index
 from ._layout import Layout
 from ._locks import Lock
-from ._process import setup_lock
+from ._process import holder, setup_lock
 
 _S = _TypeVar("_S")
 _V = _TypeVar("_V")
@@ -328,66 +329,104 @@ class StructType(type):
     """The type of the struct classes: a class's members (its fields' properties, their methods)
     are made from its table when it is first used, by its first instance (see ready) or the first
     member read from the class; importing a module of many structs makes none of them.
+
+    A subclass that also derives from a class of another type (an ``abc.ABC``) needs a type
+    deriving from both: ``class Meta(StructType, abc.ABCMeta): ...``.
     """
 
     # Type checkers read the members the class declares instead.
     if not _typing.TYPE_CHECKING:
 
         def __getattr__(cls, name):
-            if not finish(cls):
+            finish(cls)
+            try:  # made now, or by another thread while this one waited for it
+                return type.__getattribute__(cls, name)
+            except AttributeError:
                 raise AttributeError(
                     f"type object {cls.__name__!r} has no attribute {name!r}"
-                )
-            return getattr(cls, name)
+                ) from None
 
         def __dir__(cls):
             finish(cls)  # help(), completion: the members as they will be
             return super().__dir__()
 
 
-# Classes being finished (by a thread holding the setup lock).
-_finishing: set[type] = set()
+# Classes being finished, each with the thread finishing it (holding the setup lock): a fork
+# child's entries are its parent's, and a class whose finishing a fork cut short is finished again.
+_finishing: dict[type, tuple[int, int]] = {}
+
+
+def generated_base(cls: type) -> type | None:
+    """The generated class among ``cls`` and its bases (a user's subclass of one is made from its
+    table too), or None: one of the runtime's own bases."""
+    return next((c for c in cls.__mro__ if "__sharedgen_layout__" in c.__dict__), None)
 
 
 def finish(cls: type) -> bool:
-    """Make the members of a struct class that its table lists and it declares; whether it made
-    them now (False: made before, or being made, or not a generated class)."""
+    """Make the members of a struct class that its table lists and it declares (on the generated
+    class, a user's subclass of it inherits them); whether it made them now (False: made before,
+    being made by this thread, or not a generated class)."""
+    owner = generated_base(cls)
+    if owner is None or "_members_made" in owner.__dict__:
+        return False
     with setup_lock[0]:
-        layout: Layout | None = cls.__dict__.get("__sharedgen_layout__")
-        if layout is None or "_members_made" in cls.__dict__ or cls in _finishing:
+        layout: Layout = owner.__dict__["__sharedgen_layout__"]
+        if "_members_made" in owner.__dict__ or _finishing.get(owner) == holder():
             return False
-        _finishing.add(cls)
+        _finishing[owner] = holder()
         try:
-            make: _Any = cls
+            make: _Any = owner
             make._finish_class(layout)
+            members: dict[str, _Any] = {}
             for index, spec in enumerate(layout.fields):
-                setattr(cls, spec.name, make._make_property(layout, index))
-            for field in declared(cls, "add_", layout):
-                setattr(cls, f"add_{field}", make._make_add(layout, field))
-            for field in declared(cls, "view_", layout):
-                view, copy = make._make_views(layout, field)
-                setattr(cls, f"view_{field}", view)
-                setattr(cls, f"copy_{field}", copy)
-            for field in declared(cls, "exchange_", layout):
-                exchange, compare_and_set = make._make_swaps(layout, field)
-                setattr(cls, f"exchange_{field}", exchange)
-                setattr(cls, f"compare_and_set_{field}", compare_and_set)
+                members[spec.name] = make._make_property(layout, index)
+            for field in declared(owner, "add_", layout):
+                members[f"add_{field}"] = make._make_add(layout, field)
+            for field in declared(owner, "view_", layout):
+                members[f"view_{field}"], members[f"copy_{field}"] = make._make_views(
+                    layout, field
+                )
+            for field in declared(owner, "exchange_", layout):
+                (
+                    members[f"exchange_{field}"],
+                    members[f"compare_and_set_{field}"],
+                ) = make._make_swaps(layout, field)
+            _install(owner, members)
             batch = layout.batch
             if batch is not None and "_members_made" not in batch.__dict__:
                 make_add = Batch._make_add  # pyright: ignore[reportPrivateUsage]
-                for field in declared(batch, "add_", layout):
-                    setattr(batch, f"add_{field}", make_add(layout, field))
+                _install(
+                    batch,
+                    {
+                        f"add_{field}": make_add(layout, field)
+                        for field in declared(batch, "add_", layout)
+                    },
+                )
                 _cast(_Any, batch)._members_made = True
             make._members_made = True
         finally:
-            _finishing.discard(cls)
+            del _finishing[owner]
         return True
+
+
+def _install(cls: type, members: dict[str, _Any]) -> None:
+    """Set made members on their class, named as its own (pickle finds a method by its module and
+    qualified name; tracebacks and profilers name it)."""
+    for name, member in members.items():
+        for function in (
+            (member.fget, member.fset) if isinstance(member, property) else (member,)
+        ):
+            if isinstance(function, _types.FunctionType):
+                function.__module__ = cls.__module__
+                function.__qualname__ = f"{cls.__qualname__}.{name}"
+        setattr(cls, name, member)
 
 
 def ready(cls: type) -> None:
     """Finish a struct class (see finish) before its first instance is set up."""
-    if "_members_made" not in cls.__dict__:
-        finish(cls)
+    owner = generated_base(cls)
+    if owner is not None and "_members_made" not in owner.__dict__:
+        finish(owner)
 
 
 class StructBase(_typing.Generic[_S], metaclass=StructType):

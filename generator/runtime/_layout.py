@@ -19,11 +19,13 @@ from ._arrays import array_checker, item_kind
 from ._checks import (
     FLOAT32_MAX,
     FLOAT64_MAX,
+    add_overflow,
     as_int,
     check_bool,
     check_bytes,
     check_char,
     check_float,
+    check_index,
     check_int,
     check_text,
     check_wchar,
@@ -31,7 +33,7 @@ from ._checks import (
     int_range,
 )
 from ._locks import Lock
-from ._process import setup_lock
+from ._process import holder, setup_lock
 from ._types import (
     CTYPES,
     EMPTY,
@@ -204,6 +206,14 @@ class Field:
             return check_float(value, self.high, self.label)
         return as_int(value, self.label)
 
+    def item(self, index: object) -> int:
+        """An array's index of another type, or negative (from the end), or IndexError."""
+        return check_index(index, self.items, self.label)
+
+    def overflow(self, delta: object) -> OverflowError:
+        """The error of an add whose sum would leave the C type's range."""
+        return add_overflow(self.label, _cast(float, delta), self.low, self.high)
+
     def read(self, storage: _Any) -> _Any:
         return storage[:] if self.storage == "array" else storage.value
 
@@ -370,6 +380,7 @@ class Layout:
         "gen_offsets",
         "docs",
         "_entries",
+        "_working",
     )
 
     def nothing_pending(self) -> list[_Any]:
@@ -401,18 +412,21 @@ class Layout:
         self.docs = docs or {}  # the fields' docstrings the schema gives
         # The rest is worked out when first read (see __getattr__).
         self._entries: tuple[_Any, ...] | None = (fields, groups)
+        self._working: tuple[int, int] | None = None  # who is working it out
 
     def __getattr__(self, name: str) -> _Any:
         """The table's parts, worked out when one is first read (by the struct's first instance,
-        or a tool): importing a module of many structs works out none of them."""
+        or a tool): importing a module of many structs works out none of them. A fork child
+        whose parent was working it out (another thread) works it out again."""
         with setup_lock[0]:
-            entries, self._entries = self._entries, None
-            if entries is not None:
+            entries = self._entries
+            if entries is not None and self._working != holder():
+                self._working = holder()
                 try:
                     self._work_out(*entries)
-                except BaseException:
-                    self._entries = entries
-                    raise
+                    self._entries = None
+                finally:
+                    self._working = None
         return object.__getattribute__(self, name)
 
     def _work_out(
@@ -508,11 +522,10 @@ class Layout:
         self.size = max(offset, 1)
 
     def field_doc(self, field: Field) -> str:
-        """A field's docstring: the schema's, else what it is in C."""
+        """A field's docstring: the schema's, else what it is in C; a sharded field's says so."""
         dims = field.shape or ((field.length,) if field.length else ())
-        return self.docs.get(field.name) or field_doc(
-            field.name, field.code, dims, field.shards
-        )
+        doc = self.docs.get(field.name) or field_doc(field.name, field.code, dims)
+        return doc + (f"\n\nThe sum of {field.shards} shards." if field.shards else "")
 
     def slots(self) -> tuple[str, ...]:
         """Every member the runtime sets on an instance: the class's __slots__ (made on demand,

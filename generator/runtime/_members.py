@@ -2,26 +2,32 @@
 as dataclasses makes a class's __init__: a module of many structs compiles none of them, and
 its bytecode holds none of them.
 
-Each is written once here, as a closure over the field's facts, reading the instance's slots
-under placeholder names: ``_raw_F`` and ``_cell_F`` (the field's C object and cell), a sharded
-field's ``_shardlock_F`` and the rest, and its group's ``_acquire_G``, ``_wait_G`` and
-``_release_G``. ``specialized`` renames those in the function's code to the field's and group's
-own slots: the function made runs the bytecode it would run if it were written out for that
-field, with each slot read as fast as any attribute, and no extra call.
+Each is written once here, as a template: a function that reads the instance's slots under
+placeholder names (``_raw_F`` and ``_cell_F``, the field's C object and cell; a sharded field's
+``_shardlock_F`` and the rest; its group's ``_acquire_G``, ``_wait_G`` and ``_release_G``) and the
+field's facts as globals in capitals (its range, its checks). ``made`` gives each field its own
+function: the template's code with the placeholders renamed to the field's and group's slots,
+and a namespace of its own holding the field's facts. That function runs the bytecode it would
+run if it were written out for the field, reads each slot as fast as any attribute and each fact
+as fast as a module's constant, and makes no extra call.
 """
 
 # pyright: reportPrivateUsage=false
 
 from __future__ import annotations
 
+import builtins as _builtins
+import functools as _functools
 import importlib as _importlib
+import sys as _sys
 import types as _types
 import typing as _typing
+from collections.abc import Callable as _Callable
 from typing import Any as _Any
 from typing import cast as _cast
 
 from ._arrays import flat_index, get_array, set_array
-from ._checks import add_overflow, check_index, float_overflows
+from ._checks import float_overflows
 from ._locks import wait_for_lock
 from ._process import forks
 from ._types import SHARD_PARTS, cell_slot, group_slots, raw_slot, shard_slot
@@ -29,8 +35,8 @@ from ._types import SHARD_PARTS, cell_slot, group_slots, raw_slot, shard_slot
 if _typing.TYPE_CHECKING:
     from ._layout import Field, Layout
 
-# The names the templates give the slots specialized() renames: every slot's name is a prefix
-# and then its field's or group's name (see _types).
+# The names the templates give the slots made() renames: every slot's name is a prefix and then
+# its field's or group's name (see _types).
 _FIELD, _GROUP = "F", "G"
 _PLACEHOLDERS = {
     *(slot(_FIELD) for slot in (raw_slot, cell_slot)),
@@ -40,10 +46,50 @@ _PLACEHOLDERS = {
 # Per template (its code): where its placeholders are among the names it reads, with their prefix.
 _places: dict[_types.CodeType, tuple[tuple[int, str, bool], ...]] = {}
 
+# The facts a template reads, set per field in the namespace of the function made from it.
+# Their values here are for linters only: a made function reads its own namespace.
+_UNSET: _Any = None
+# A value of the field's exact type in its C type's range passes unchecked; CHECK checks (or
+# refuses) any other.
+EXACT: _Any = _UNSET
+LOW: float = _UNSET
+HIGH: float = _UNSET
+CHECK: _Callable[[object], _Any] = _UNSET
+INDEX: int = _UNSET  # the field's position in the struct's table
+NAME: str = _UNSET
+# An add's delta of another type, the error of a sum out of range, and whether the C type
+# rounds the sum it stores (a C float: the add returns it as stored).
+NORMALIZE: _Callable[[object], _Any] = _UNSET
+OVERFLOW: _Callable[[object], OverflowError] = _UNSET
+ROUNDS: bool = _UNSET
+# An array's index of another type (or negative), its items, and for several dimensions the
+# add at a flat position.
+ITEM: _Callable[[object], int] = _UNSET
+LENGTH: int = _UNSET
+ADD_ITEM: _Callable[..., _Any] = _UNSET
+FIELD: Field = _UNSET
+# A sharded field: its last shard (which processes share once every other is taken), the claim
+# of a shard, the wait for its lock, and what its property reads and writes with.
+LAST: int = _UNSET
+CLAIM: _Callable[[object, object], tuple[int, int]] = _UNSET
+WAIT: _Callable[[object], None] = _UNSET
+STRIDE: int = _UNSET
+TIMEOUT: float | None = _UNSET
+LABEL: str = _UNSET
+SUM_SHARDS: _Callable[..., _Any] = _UNSET
+SET_SHARDS: _Callable[..., None] = _UNSET
 
-def specialized(function: _Any, field: str, group: str | None, name: str) -> _Any:
-    """``function`` reading the slots of ``field`` and ``group`` where it names the placeholders'."""
-    code: _types.CodeType = function.__code__
+
+def made(
+    template: _Any,
+    field: str,
+    group: str | None,
+    name: str,
+    facts: dict[str, object],
+    defaults: tuple[object, ...] | None = None,
+) -> _Any:
+    """The function of ``field`` made from ``template`` (see the module's docstring)."""
+    code: _types.CodeType = template.__code__
     places = _places.get(code)
     if places is None:
         places = _places[code] = tuple(
@@ -54,26 +100,45 @@ def specialized(function: _Any, field: str, group: str | None, name: str) -> _An
     names = list(code.co_names)
     for index, prefix, of_field in places:
         names[index] = prefix + (field if of_field else _cast(str, group))
-    function.__code__ = code.replace(co_names=tuple(names))
-    function.__name__ = name
-    return function
+    namespace = dict(_TEMPLATE_GLOBALS, **facts)
+    # Named as the field's member, in tracebacks and by profilers (which tell code by its name).
+    code = code.replace(co_names=tuple(names), co_name=name)
+    if _sys.version_info >= (3, 11):
+        code = _cast(_Any, code).replace(co_qualname=name)
+    return _types.FunctionType(code, namespace, name, defaults)
 
 
 def field_property(layout: Layout, index: int) -> property:
     """A field's property: read and written under its group's lock, checked as every write is."""
     field = layout.fields[index]
     group = None if field.group is None else layout.groups[field.group].name
+    rule = dict(zip(("EXACT", "LOW", "HIGH", "CHECK"), field.rule))  # noqa: B905
+    getter: _Callable[..., _Any]
+    setter: _Callable[..., None]
+    facts: dict[str, object]
     if field.storage == "sharded":
-        getter, setter = _sharded_property(field, layout.lock_timeout)
+        shards = _importlib.import_module(".._shards", __name__)
+        getter, setter = get_sharded, set_sharded
+        facts = rule | {
+            "STRIDE": field.stride,
+            "TIMEOUT": layout.lock_timeout,
+            "LABEL": field.label,
+            "SUM_SHARDS": shards.sum_shards,
+            "SET_SHARDS": shards.set_shards,
+        }
     elif field.storage == "array":
-        getter, setter = _array_property(field)
+        getter, setter, facts = get_array_field, set_array_field, {"NAME": field.name}
     elif group is None:
-        getter, setter = _unlocked_property(field)
+        getter, setter, facts = get_unlocked, set_unlocked, rule
+    elif (
+        field.in_steps
+    ):  # a string: through the group's journal, where the struct has one
+        getter, setter, facts = get_locked, set_in_steps, rule | {"INDEX": index}
     else:
-        getter, setter = _locked_property(field, index)
+        getter, setter, facts = get_locked, set_locked, rule
     return property(
-        specialized(getter, field.name, group, field.name),
-        specialized(setter, field.name, group, field.name),
+        made(getter, field.name, group, field.name, facts),
+        made(setter, field.name, group, field.name, facts),
         None,
         layout.field_doc(field),
     )
@@ -84,289 +149,267 @@ def add_method(layout: Layout, field: str) -> _Any:
     in the calling process's own shard, without a lock."""
     spec = layout.fields[layout.field_index[field]]
     group = None if spec.group is None else layout.groups[spec.group].name
+    unit = 1.0 if spec.kind == "float" else 1
+    template: _Callable[..., _Any]
+    facts: dict[str, object] = {
+        "NORMALIZE": spec.delta,
+        "OVERFLOW": spec.overflow,
+        "LOW": spec.low,
+        "HIGH": spec.high,
+        "ROUNDS": spec.code == "f",
+    }
     if spec.storage == "sharded":
-        add = _sharded_add(spec, layout.lock_timeout)
+        shards = _importlib.import_module(".._shards", __name__)
+        count, timeout = spec.shards or 1, layout.lock_timeout
+        claim = _functools.partial(
+            shards.claim_shard,
+            shards=count,
+            stride=spec.stride,
+            timeout=timeout,
+            name=spec.label,
+        )
+        wait = _functools.partial(
+            wait_for_lock, timeout=timeout, owner=spec.label, group="shards"
+        )
+        template = add_to_shard if spec.cell else add_to_real_shard
+        facts |= {"LAST": (count - 1) * spec.stride, "CLAIM": claim, "WAIT": wait}
         doc = (
             f"Add delta to {field} in the calling process's own shard, without a lock.\n\n"
             "Once every shard but the last is taken, later processes share the last one under a lock."
         )
     elif spec.storage == "array":
-        add = _item_add(spec)
+        template = add_item_through_cell if spec.cell else add_real_item
+        facts |= {"ITEM": spec.item, "LENGTH": spec.items}
         doc = f"Atomically add delta to {field}[index]; return the new value."
         if len(spec.shape) > 1:
-            add = _position_add(spec, specialized(add, field, group, f"add_{field}"))
+            add_item = made(template, field, group, f"add_{field}", facts, (unit,))
+            template, facts = add_at, {"ADD_ITEM": add_item, "FIELD": spec}
             doc = f"Atomically add delta to {field}[index] (one int per dimension); return the new value."
     else:
-        add = _scalar_add(spec)
+        template = add_through_cell if spec.cell else add_real
         doc = f"Atomically add delta to {field}; return the new value."
+    add = made(template, field, group, f"add_{field}", facts, (unit,))
     add.__doc__ = doc
-    return specialized(add, field, group, f"add_{field}")
+    kind = type(unit)
+    index = (
+        {}
+        if spec.storage != "array"
+        else {"index": tuple if len(spec.shape) > 1 else int}
+    )
+    add.__annotations__ = index | {
+        "delta": kind,
+        "return": None if spec.shards else kind,
+    }
+    return add
 
 
-def _locked_property(field: Field, index: int) -> tuple[_Any, _Any]:
-    exact, low, high, check = field.rule
-
-    def get_locked(self: _Any) -> _Any:
-        if not self._acquire_G(False):
-            self._wait_G()
-        try:
-            return self._raw_F.value
-        finally:
-            self._release_G()
-
-    if (
-        field.in_steps
-    ):  # a string: through the group's journal, where the struct has one
-
-        def set_in_steps(self: _Any, value: _Any) -> None:
-            value = check(value)
-            if not self._acquire_G(False):
-                self._wait_G()
-            try:
-                self._store(index, value)
-            finally:
-                self._release_G()
-
-        return get_locked, set_in_steps
-
-    def set_locked(self: _Any, value: _Any) -> None:
-        if value.__class__ is not exact or not low <= value <= high:
-            value = check(value)
-        if not self._acquire_G(False):
-            self._wait_G()
-        try:
-            self._raw_F.value = value
-        finally:
-            self._release_G()
-
-    return get_locked, set_locked
-
-
-def _unlocked_property(field: Field) -> tuple[_Any, _Any]:
-    exact, low, high, check = field.rule
-
-    def get_unlocked(self: _Any) -> _Any:
+# The templates. Integers add through their cell, which refuses a sum out of the C type's range
+# before storing it; floats check the sum (inf + 1 is inf, not an overflow).
+def get_locked(self: _Any) -> _Any:
+    if not self._acquire_G(False):
+        self._wait_G()
+    try:
         return self._raw_F.value
+    finally:
+        self._release_G()
 
-    def set_unlocked(self: _Any, value: _Any) -> None:
-        if value.__class__ is not exact or not low <= value <= high:
-            value = check(value)
+
+def set_locked(self: _Any, value: _Any) -> None:
+    if value.__class__ is not EXACT or not LOW <= value <= HIGH:
+        value = CHECK(value)
+    if not self._acquire_G(False):
+        self._wait_G()
+    try:
         self._raw_F.value = value
+    finally:
+        self._release_G()
 
-    return get_unlocked, set_unlocked
+
+def set_in_steps(self: _Any, value: _Any) -> None:
+    value = CHECK(value)
+    if not self._acquire_G(False):
+        self._wait_G()
+    try:
+        self._store(INDEX, value)
+    finally:
+        self._release_G()
 
 
-def _array_property(field: Field) -> tuple[_Any, _Any]:
+def get_unlocked(self: _Any) -> _Any:
+    return self._raw_F.value
+
+
+def set_unlocked(self: _Any, value: _Any) -> None:
+    if value.__class__ is not EXACT or not LOW <= value <= HIGH:
+        value = CHECK(value)
+    self._raw_F.value = value
+
+
+def get_array_field(self: _Any) -> _Any:
     """A list (one dimension) or a memoryview of a copy (several); written whole (see _arrays)."""
-    name = field.name
-
-    def get_array_field(self: _Any) -> _Any:
-        return get_array(self, name)
-
-    def set_array_field(self: _Any, value: object) -> None:
-        set_array(self, name, value)
-
-    return get_array_field, set_array_field
+    return get_array(self, NAME)
 
 
-def _scalar_add(field: Field) -> _Any:
-    exact, unit, low, high = _add_facts(field)
-    normalize, label = field.delta, field.label
-    if field.cell:
-        # The cell refuses a sum out of the C type's range before storing it.
-        def add_through_cell(self: _Any, delta: _Any = unit) -> _Any:
-            if delta.__class__ is not exact:
-                delta = normalize(delta)
-            shared = self._cell_F
-            if not self._acquire_G(False):
-                self._wait_G()
-            try:
-                shared[0] = total = shared[0] + delta
-                return total
-            except ValueError:
-                pass
-            finally:
-                self._release_G()
-            raise add_overflow(label, delta, low, high)
-
-        return add_through_cell
-    rounds = field.code == "f"  # a C float stores a rounded sum: return what was stored
-
-    def add_real(self: _Any, delta: _Any = unit) -> _Any:
-        if delta.__class__ is not exact:
-            delta = normalize(delta)
-        shared = self._raw_F
-        if not self._acquire_G(False):
-            self._wait_G()
-        try:
-            total = shared.value + delta
-            if low <= total <= high or not float_overflows(shared.value, delta):
-                shared.value = total
-                return shared.value if rounds else total
-        finally:
-            self._release_G()
-        raise add_overflow(label, delta, low, high)
-
-    return add_real
+def set_array_field(self: _Any, value: object) -> None:
+    set_array(self, NAME, value)
 
 
-def _item_add(field: Field) -> _Any:
-    exact, unit, low, high = _add_facts(field)
-    normalize, label, length = field.delta, field.label, field.items
-    if field.cell:
-
-        def add_item_through_cell(self: _Any, index: _Any, delta: _Any = unit) -> _Any:
-            if index.__class__ is not int or not 0 <= index < length:
-                index = check_index(index, length, label)
-            if delta.__class__ is not exact:
-                delta = normalize(delta)
-            shared = self._cell_F
-            if not self._acquire_G(False):
-                self._wait_G()
-            try:
-                shared[index] = total = shared[index] + delta
-                return total
-            except ValueError:
-                pass
-            finally:
-                self._release_G()
-            raise add_overflow(label, delta, low, high)
-
-        return add_item_through_cell
-    rounds = field.code == "f"
-
-    def add_real_item(self: _Any, index: _Any, delta: _Any = unit) -> _Any:
-        if index.__class__ is not int or not 0 <= index < length:
-            index = check_index(index, length, label)
-        if delta.__class__ is not exact:
-            delta = normalize(delta)
-        shared = self._raw_F
-        if not self._acquire_G(False):
-            self._wait_G()
-        try:
-            total = shared[index] + delta
-            if low <= total <= high or not float_overflows(shared[index], delta):
-                shared[index] = total
-                return shared[index] if rounds else total
-        finally:
-            self._release_G()
-        raise add_overflow(label, delta, low, high)
-
-    return add_real_item
+def get_sharded(self: _Any) -> _Any:
+    return SUM_SHARDS(self._raw_F, STRIDE, self._shardlock_F, TIMEOUT, LABEL)
 
 
-def _position_add(field: Field, add_item: _Any) -> _Any:
+def set_sharded(self: _Any, value: _Any) -> None:
+    if value.__class__ is not EXACT or not LOW <= value <= HIGH:
+        value = CHECK(value)
+    SET_SHARDS(self._raw_F, self._shardlock_F, value, TIMEOUT, LABEL)
+
+
+def add_through_cell(self: _Any, delta: _Any = 1) -> _Any:
+    if delta.__class__ is not int:
+        delta = NORMALIZE(delta)
+    shared = self._cell_F
+    if not self._acquire_G(False):
+        self._wait_G()
+    try:
+        shared[0] = total = shared[0] + delta
+        return total
+    except ValueError:
+        pass
+    finally:
+        self._release_G()
+    raise OVERFLOW(delta)
+
+
+def add_real(self: _Any, delta: _Any = 1.0) -> _Any:
+    if delta.__class__ is not float:
+        delta = NORMALIZE(delta)
+    shared = self._raw_F
+    if not self._acquire_G(False):
+        self._wait_G()
+    try:
+        total = shared.value + delta
+        if LOW <= total <= HIGH or not float_overflows(shared.value, delta):
+            shared.value = total
+            return shared.value if ROUNDS else total
+    finally:
+        self._release_G()
+    raise OVERFLOW(delta)
+
+
+def add_item_through_cell(self: _Any, index: _Any, delta: _Any = 1) -> _Any:
+    if index.__class__ is not int or not 0 <= index < LENGTH:
+        index = ITEM(index)
+    if delta.__class__ is not int:
+        delta = NORMALIZE(delta)
+    shared = self._cell_F
+    if not self._acquire_G(False):
+        self._wait_G()
+    try:
+        shared[index] = total = shared[index] + delta
+        return total
+    except ValueError:
+        pass
+    finally:
+        self._release_G()
+    raise OVERFLOW(delta)
+
+
+def add_real_item(self: _Any, index: _Any, delta: _Any = 1.0) -> _Any:
+    if index.__class__ is not int or not 0 <= index < LENGTH:
+        index = ITEM(index)
+    if delta.__class__ is not float:
+        delta = NORMALIZE(delta)
+    shared = self._raw_F
+    if not self._acquire_G(False):
+        self._wait_G()
+    try:
+        total = shared[index] + delta
+        if LOW <= total <= HIGH or not float_overflows(shared[index], delta):
+            shared[index] = total
+            return shared[index] if ROUNDS else total
+    finally:
+        self._release_G()
+    raise OVERFLOW(delta)
+
+
+def add_at(self: _Any, index: object, delta: _Any = 1) -> _Any:
     """An array of several dimensions: its index (a tuple) is its position in C order."""
-    _, unit, _, _ = _add_facts(field)
-
-    def add_at(self: _Any, index: object, delta: _Any = unit) -> _Any:
-        return add_item(self, flat_index(field, index), delta)
-
-    return add_at
+    return ADD_ITEM(self, flat_index(FIELD, index), delta)
 
 
-def _add_facts(field: Field) -> tuple[type, float, float, float]:
-    """What an add checks inline: the delta's exact type, its default (1), the C type's range."""
-    exact: type = float if field.kind == "float" else int
-    return exact, exact(1), field.low, field.high
+def add_to_shard(self: _Any, delta: _Any = 1) -> None:
+    if delta.__class__ is not int:
+        delta = NORMALIZE(delta)
+    if self._shardfork_F != forks[0]:
+        self._shardfork_F, self._shardslot_F = CLAIM(
+            self._shardowners_F, self._shardlock_F
+        )
+    shared = self._cell_F
+    slot = self._shardslot_F
+    if slot < LAST:  # this process's own shard: no other process writes it
+        try:
+            shared[slot] += delta
+            return
+        except ValueError:
+            pass
+    else:
+        lock = self._shardlock_F
+        if not lock.acquire(False):
+            WAIT(lock)
+        try:
+            shared[slot] += delta
+            return
+        except ValueError:
+            pass
+        finally:
+            lock.release()
+    raise OVERFLOW(delta)
 
 
-def _sharded_property(field: Field, timeout: float | None) -> tuple[_Any, _Any]:
-    shards = _importlib.import_module(".._shards", __name__)
-    exact, low, high, check = field.rule
-    stride, label = field.stride, field.label
-    sum_shards, set_shards = shards.sum_shards, shards.set_shards
-
-    def get_sharded(self: _Any) -> _Any:
-        return sum_shards(self._raw_F, stride, self._shardlock_F, timeout, label)
-
-    def set_sharded(self: _Any, value: _Any) -> None:
-        if value.__class__ is not exact or not low <= value <= high:
-            value = check(value)
-        set_shards(self._raw_F, self._shardlock_F, value, timeout, label)
-
-    return get_sharded, set_sharded
-
-
-def _sharded_add(field: Field, timeout: float | None) -> _Any:
-    shards = _importlib.import_module(".._shards", __name__)
-    exact, unit, low, high = _add_facts(field)
-    normalize, label, stride = field.delta, field.label, field.stride
-    count, claim = field.shards or 1, shards.claim_shard
-    last = (
-        count - 1
-    ) * stride  # the shard processes share, under the lock, once all are taken
-    if field.cell:
-
-        def add_to_shard(self: _Any, delta: _Any = unit) -> None:
-            if delta.__class__ is not exact:
-                delta = normalize(delta)
-            if self._shardfork_F != forks[0]:
-                self._shardfork_F, self._shardslot_F = claim(
-                    self._shardowners_F,
-                    self._shardlock_F,
-                    count,
-                    stride,
-                    timeout,
-                    label,
-                )
-            shared = self._cell_F
-            slot = self._shardslot_F
-            if slot < last:  # this process's own shard: no other process writes it
-                try:
-                    shared[slot] += delta
-                    return
-                except ValueError:
-                    pass
-            else:
-                lock = self._shardlock_F
-                if not lock.acquire(False):
-                    wait_for_lock(lock, timeout, label, "shards")
-                try:
-                    shared[slot] += delta
-                    return
-                except ValueError:
-                    pass
-                finally:
-                    lock.release()
-            raise add_overflow(label, delta, low, high)
-
-        return add_to_shard
-
-    def add_to_real_shard(self: _Any, delta: _Any = unit) -> None:
-        if delta.__class__ is not exact:
-            delta = normalize(delta)
-        if self._shardfork_F != forks[0]:
-            self._shardfork_F, self._shardslot_F = claim(
-                self._shardowners_F, self._shardlock_F, count, stride, timeout, label
-            )
-        shared = self._raw_F
-        slot = self._shardslot_F
-        if slot < last:
-            # The process's threads share its shard: between the read and the write no jump or
-            # call, where CPython may switch threads. A sum out of range is refused (the value
-            # read is written back) unless a term was inf or nan already (x - x != 0).
-            current = shared[slot]
-            total = current + delta
-            fits = (
-                (low <= total) & (total <= high)
-                | (current - current != 0)
-                | (delta - delta != 0)
-            )
-            shared[slot] = (current, total)[fits]
-            if fits:
+def add_to_real_shard(self: _Any, delta: _Any = 1.0) -> None:
+    if delta.__class__ is not float:
+        delta = NORMALIZE(delta)
+    if self._shardfork_F != forks[0]:
+        self._shardfork_F, self._shardslot_F = CLAIM(
+            self._shardowners_F, self._shardlock_F
+        )
+    shared = self._raw_F
+    slot = self._shardslot_F
+    if slot < LAST:
+        # The process's threads share its shard: between the read and the write no jump or
+        # call, where CPython may switch threads. A sum out of range is refused (the value
+        # read is written back) unless a term was inf or nan already (x - x != 0).
+        current = shared[slot]
+        total = current + delta
+        fits = (
+            (total >= LOW) & (total <= HIGH)
+            | (current - current != 0)
+            | (delta - delta != 0)
+        )
+        shared[slot] = (current, total)[fits]
+        if fits:
+            return
+    else:
+        lock = self._shardlock_F
+        if not lock.acquire(False):
+            WAIT(lock)
+        try:
+            total = shared[slot] + delta
+            if LOW <= total <= HIGH or not float_overflows(shared[slot], delta):
+                shared[slot] = total
                 return
-        else:
-            lock = self._shardlock_F
-            if not lock.acquire(False):
-                wait_for_lock(lock, timeout, label, "shards")
-            try:
-                total = shared[slot] + delta
-                if low <= total <= high or not float_overflows(shared[slot], delta):
-                    shared[slot] = total
-                    return
-            finally:
-                lock.release()
-        raise add_overflow(label, delta, low, high)
+        finally:
+            lock.release()
+    raise OVERFLOW(delta)
 
-    return add_to_real_shard
+
+# What every made function's namespace starts from: what the templates read besides their facts.
+_TEMPLATE_GLOBALS: dict[str, object] = {
+    "__builtins__": _builtins,
+    "__name__": __name__,
+    "forks": forks,
+    "float_overflows": float_overflows,
+    "flat_index": flat_index,
+    "get_array": get_array,
+    "set_array": set_array,
+}

@@ -72,11 +72,10 @@ def shard_stride(code: str) -> int:
     return max(1, SHARD_BYTES // widest_size(code))
 
 
-def field_doc(name: str, code: str, dims: tuple[int, ...], shards: int | None) -> str:
+def field_doc(name: str, code: str, dims: tuple[int, ...]) -> str:
     """A field's docstring where its schema gives none: `Field 'frame': C unsigned char[480][640][3].`
     (dims: an array's shape or a string's capacity)."""
-    doc = f"Field {name!r}: C {C_NAMES[code]}{''.join(f'[{size}]' for size in dims)}."
-    return doc + (f"\n\nThe sum of {shards} shards." if shards else "")
+    return f"Field {name!r}: C {C_NAMES[code]}{''.join(f'[{size}]' for size in dims)}."
 
 
 def adds_through_cell(kind: str, storage: str, locked: bool) -> bool:
