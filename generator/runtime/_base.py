@@ -102,16 +102,24 @@ class BatchAddAt(_Protocol[_V_contra]):
         ...
 
 
-def declared(cls: type, prefix: str, layout: Layout) -> list[str]:
-    """The names after ``prefix`` of the members a generated class declares with that prefix
-    (not its fields: a field may be called ``add_total`` where no field is called ``total``).
+# The made members a class declares, by the prefix of their names (a compare_and_set_<field> is
+# made with its exchange_<field>, a copy_<field> with its view_<field>).
+_MADE = ("add_", "view_", "exchange_")
+
+
+def declared(cls: type, layout: Layout) -> dict[str, list[str]]:
+    """The fields whose made members a generated class declares, by the members' prefix (not
+    its fields: a field may be called ``add_total`` where no field is called ``total``).
     """
-    names = cls.__dict__.get("__annotations__", {})
-    return [
-        name[len(prefix) :]
-        for name in names
-        if name.startswith(prefix) and name not in layout.field_index
-    ]
+    found: dict[str, list[str]] = {prefix: [] for prefix in _MADE}
+    for name in cls.__dict__.get("__annotations__", {}):
+        if name in layout.field_index:
+            continue
+        for prefix in _MADE:
+            if name.startswith(prefix):
+                found[prefix].append(name[len(prefix) :])
+                break
+    return found
 
 
 def exchange_doc(field: str) -> str:
@@ -380,13 +388,14 @@ def finish(cls: type) -> bool:
             members: dict[str, _Any] = {}
             for index, spec in enumerate(layout.fields):
                 members[spec.name] = make._make_property(layout, index)
-            for field in declared(owner, "add_", layout):
+            made = declared(owner, layout)
+            for field in made["add_"]:
                 members[f"add_{field}"] = make._make_add(layout, field)
-            for field in declared(owner, "view_", layout):
+            for field in made["view_"]:
                 members[f"view_{field}"], members[f"copy_{field}"] = make._make_views(
                     layout, field
                 )
-            for field in declared(owner, "exchange_", layout):
+            for field in made["exchange_"]:
                 (
                     members[f"exchange_{field}"],
                     members[f"compare_and_set_{field}"],
@@ -399,7 +408,7 @@ def finish(cls: type) -> bool:
                     batch,
                     {
                         f"add_{field}": make_add(layout, field)
-                        for field in declared(batch, "add_", layout)
+                        for field in declared(batch, layout)["add_"]
                     },
                 )
                 _cast(_Any, batch)._members_made = True

@@ -88,7 +88,8 @@ def made(
     facts: dict[str, object],
     defaults: tuple[object, ...] | None = None,
 ) -> _Any:
-    """The function of ``field`` made from ``template`` (see the module's docstring)."""
+    """The function of ``field`` made from ``template`` (see the module's docstring); ``facts``:
+    the field's, as ``namespace`` makes them (functions of one field may share one)."""
     code: _types.CodeType = template.__code__
     places = _places.get(code)
     if places is None:
@@ -100,12 +101,18 @@ def made(
     names = list(code.co_names)
     for index, prefix, of_field in places:
         names[index] = prefix + (field if of_field else _cast(str, group))
-    namespace = dict(_TEMPLATE_GLOBALS, **facts)
     # Named as the field's member, in tracebacks and by profilers (which tell code by its name).
-    code = code.replace(co_names=tuple(names), co_name=name)
+    renamed: _Any = code
     if _sys.version_info >= (3, 11):
-        code = _cast(_Any, code).replace(co_qualname=name)
-    return _types.FunctionType(code, namespace, name, defaults)
+        renamed = renamed.replace(co_names=tuple(names), co_name=name, co_qualname=name)
+    else:
+        renamed = renamed.replace(co_names=tuple(names), co_name=name)
+    return _types.FunctionType(renamed, facts, name, defaults)
+
+
+def namespace(facts: dict[str, object]) -> dict[str, object]:
+    """The globals of functions made with these facts: the facts and what templates read besides."""
+    return dict(_TEMPLATE_GLOBALS, **facts)
 
 
 def field_property(layout: Layout, index: int) -> property:
@@ -136,9 +143,10 @@ def field_property(layout: Layout, index: int) -> property:
         getter, setter, facts = get_locked, set_in_steps, rule | {"INDEX": index}
     else:
         getter, setter, facts = get_locked, set_locked, rule
+    shared = namespace(facts)
     return property(
-        made(getter, field.name, group, field.name, facts),
-        made(setter, field.name, group, field.name, facts),
+        made(getter, field.name, group, field.name, shared),
+        made(setter, field.name, group, field.name, shared),
         None,
         layout.field_doc(field),
     )
@@ -182,13 +190,15 @@ def add_method(layout: Layout, field: str) -> _Any:
         facts |= {"ITEM": spec.item, "LENGTH": spec.items}
         doc = f"Atomically add delta to {field}[index]; return the new value."
         if len(spec.shape) > 1:
-            add_item = made(template, field, group, f"add_{field}", facts, (unit,))
+            add_item = made(
+                template, field, group, f"add_{field}", namespace(facts), (unit,)
+            )
             template, facts = add_at, {"ADD_ITEM": add_item, "FIELD": spec}
             doc = f"Atomically add delta to {field}[index] (one int per dimension); return the new value."
     else:
         template = add_through_cell if spec.cell else add_real
         doc = f"Atomically add delta to {field}; return the new value."
-    add = made(template, field, group, f"add_{field}", facts, (unit,))
+    add = made(template, field, group, f"add_{field}", namespace(facts), (unit,))
     add.__doc__ = doc
     kind = type(unit)
     index = (
