@@ -202,6 +202,11 @@ class StructModel:
         return "_name" if any(f.name == "name" for f in self.fields) else "name"
 
     @property
+    def class_parameter(self) -> str:
+        """create() and open() take their class as `cls`, or as `_cls` when a field is called `cls`."""
+        return "_cls" if any(f.name == "cls" for f in self.fields) else "cls"
+
+    @property
     def slots(self) -> tuple[str, ...]:
         """The struct's own slots (the runtime's base class has the rest), as the runtime's table
         lists them: per group its bound lock calls, per field its C object, cell and shard state."""

@@ -40,7 +40,27 @@ nasty_text = st.lists(st.sampled_from(PIECES), max_size=12).map("".join)
 names = st.one_of(
     st.from_regex(r"[a-z][a-z0-9_]{0,8}", fullmatch=True),
     st.sampled_from(
-        ["class", "self", "ctx", "snapshot", "_x", "__init__", "int", "add_a", "a", "b", "match", "9x", "a b", ""]
+        [
+            "class",
+            "self",
+            "cls",
+            "name",
+            "values",
+            "count",
+            "type",
+            "ctx",
+            "snapshot",
+            "_x",
+            "__init__",
+            "int",
+            "add_a",
+            "a",
+            "b",
+            "match",
+            "9x",
+            "a b",
+            "",
+        ]
     ),
 )
 defaults = st.one_of(

@@ -539,7 +539,7 @@ def test_no_class_of_a_struct_defines_getattr(everything: ModuleType) -> None:
 
 
 # Names a hand-written class could give its attributes: tuple's methods (the snapshot is a NamedTuple),
-# the builtin `type`, the soft keywords; as scalars, arrays, strings, shards and without a lock.
+# the builtin `type`, the soft keywords, `cls` (create()'s first parameter is then `_cls`); as scalars, arrays, strings, shards and without a lock.
 NAMES_SCHEMA = """\
 structs:
   Names:
@@ -550,6 +550,7 @@ structs:
       type: {type: u, length: 8, default: t, lock: tally}
       match: {type: d}
       case: {type: "?"}
+      cls: {type: q, lock: tally}
   Kinds:
     fields:
       count: {type: q, length: 2, lock: type}
@@ -559,7 +560,8 @@ structs:
 
 
 def exercise_names(names: Any, kinds: Any) -> None:
-    s = names(count=3, index=4, type="x", match=0.5)
+    s = names(count=3, index=4, type="x", match=0.5, cls=1)
+    assert s.cls == 1 and s.add_cls(1) == 2
     assert (s.count, s.index, s.type, s.match, s.case) == (3, 4, "x", 0.5, False)
     s.count, s.index, s.type, s.case = 5, 6, "yy", True
     assert (s.add_count(2), s.add_index(), s.add_match(1.0)) == (7, 7, 1.5)
@@ -572,8 +574,8 @@ def exercise_names(names: Any, kinds: Any) -> None:
         g.type = "u"
     snap = s.snapshot()
     assert (snap.count, snap.index, snap.type, snap.match, snap.case) == (2, 3, "u", 1.5, True)
-    assert snap == (2, 3, "u", 1.5, True) and snap[0] == snap.count
-    assert snap.as_dict() == {"count": 2, "index": 3, "type": "u", "match": 1.5, "case": True}
+    assert snap == (2, 3, "u", 1.5, True, 2) and snap[0] == snap.count
+    assert snap.as_dict() == {"count": 2, "index": 3, "type": "u", "match": 1.5, "case": True, "cls": 2}
     assert s.get_lock("tally") is not s.get_lock("default")
     k = kinds(count=[1, 2], type=b"k")
     assert k.add_count(1, 5) == 7 and k.count == [1, 7]
@@ -585,10 +587,11 @@ def test_fields_may_have_the_names_of_tuple_methods_builtins_and_soft_keywords(t
     module = build_schema(tmp_path, NAMES_SCHEMA)
     exercise_names(module.Names, module.Kinds)
     name = f"sharedgen-test-names-{uuid.uuid4().hex[:12]}"
-    created = module.Names.create(name, count=9, type="q")
+    created = module.Names.create(name, count=9, type="q", cls=4)
     try:
         with module.Names.attach(name) as attached:
             assert attached.snapshot().count == 9 and attached.type == "q" and attached.add_index(5) == 5
+            assert attached.cls == 4 and module.Names.open(name).cls == 4
         assert created.index == 5
         assert pickle.loads(pickle.dumps(created)).snapshot().index == 5
     finally:

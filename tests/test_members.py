@@ -10,6 +10,7 @@ import pickle
 import subprocess
 import sys
 import textwrap
+import typing
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -190,6 +191,17 @@ def test_made_members_are_named_and_annotated_as_the_class_s_own(tmp_path: Path)
     assert str(inspect.signature(module.Counter.add_total)) == "(self, delta: float = 1.0) -> None"
     assert str(inspect.signature(module.Counter.add_items)).startswith("(self, index: tuple, delta: int = 1)")
     assert module.Counter.total.__doc__.endswith("The sum of 2 shards.")
+
+
+def test_every_generated_class_s_type_hints_resolve_at_run_time(everything: ModuleType) -> None:
+    """typing.get_type_hints() (what pydantic, cattrs and typeguard call) over the bases too."""
+    classes = [c for c in vars(everything).values() if isinstance(c, type) and c.__module__ == everything.__name__]
+    assert len(classes) > 20
+    for cls in classes:
+        hints = typing.get_type_hints(cls)
+        assert all(not isinstance(hint, (str, typing.ForwardRef)) for hint in hints.values()), cls
+    pair = typing.get_type_hints(everything.Pair)
+    assert typing.get_origin(pair["a"]).__name__ == "Property" and typing.get_args(pair["add_a"])[0] is int
 
 
 @pytest.mark.parametrize("field", ["snapshot", "close", "__class__", "__getattribute__", "_raw_x", "class"])

@@ -83,7 +83,9 @@ class SharedStruct(StructBase[_S]):
     _read_at_first_try: _Callable[[], tuple[_Any, ...] | None]
     _blocks: list[tuple[Lock, tuple[int, int]]]
     _parked: _Any
-    _journals: tuple[Journal | None, ...]
+    # Not at run time: typing.get_type_hints() would look for Journal, imported only when used.
+    if _typing.TYPE_CHECKING:
+        _journals: tuple[Journal | None, ...]
     _shard_locks: dict[str, Lock]
     _read_raw: _Callable[[], tuple[_Any, ...]]
     _loads: tuple[_Callable[[], _Any], ...]  # each field's whole value, read (C calls)
