@@ -1,4 +1,4 @@
-"""snapshot() of real structs (several lock groups, named or not) and update_<group>() of one field.
+"""snapshot() of real structs (several lock groups, named or not, recover_locks) and update_<group>() of one field.
 
     python benchmarks/snapshots.py              # this checkout's sharedgen
     OLD/.venv/bin/python benchmarks/snapshots.py   # another version's, for a before/after in one run
@@ -74,6 +74,12 @@ def main() -> int:
         label = f"{groups} lock group{'s' if groups > 1 else ''}"
         ways[f"snapshot() of 20 fields, {label}"] = kind(ctx=ctx).snapshot
         ways[f"named snapshot() of 20 fields, {label}"] = create(kind).snapshot
+    recovering = getattr(bench, "BenchWide4Recovering", None)
+    if recovering is not None:  # a named struct's locks (robust mutexes), made by the constructor
+        label = "20 fields, 4 lock groups, recover_locks"
+        ways[f"snapshot() of {label}"] = recovering(ctx=ctx).snapshot
+        ways[f"add_f05() of {label}"] = recovering(ctx=ctx).add_f05
+        ways[f"named add_f05() of {label}"] = create(recovering).add_f05
     ways["update_g() of all 4 fields"] = lambda: group.update_g(a=1, b=2, c=3, d=4)
     ways["update_g(a=...): one field of 4"] = lambda: group.update_g(a=1)
     ratios: dict[str, list[float]] = {name: [] for name in ways}

@@ -611,7 +611,8 @@ def test_fields_named_like_tuple_methods_on_redis(tmp_path: Path, redis_port: in
         twin.update_tally(index=7)
         with twin.locked_tally() as g:
             g.count += 1
-        assert twin.snapshot() == (6, 7, "s", 0.0, False) and twin.snapshot().count == 6
+        assert twin.add_cls(2) == 2
+        assert twin.snapshot() == (6, 7, "s", 0.0, False, 2) and twin.snapshot().count == 6
     finally:
         client.close()
 
@@ -635,6 +636,7 @@ with s.locked_tally() as g:
 assert_type(Kinds().snapshot().count, tuple[int, ...])
 assert_type(Kinds().snapshot().index, float)
 assert_type(Names.on_redis(None, "k").snapshot().count, int)
+assert_type(Names.create("n", cls=2).cls, int)
 """
 
 

@@ -229,19 +229,37 @@ class RecoverableLock:
             _functools.partial(self._pthread.unlock_unchecked, self._address),
         )
 
-    def calls(self) -> tuple[_Callable[[bool], bool], _Callable[[], None]]:
-        """acquire and release for a lock that guards one block's groups only (a named struct's):
-        the first try and the release are one C call each. A takeover by another process needs no
-        catching up here: that process finished the write, the journal being in the block.
+    def calls(
+        self, own_block: bool
+    ) -> tuple[_Callable[[bool], bool], _Callable[[], None]]:
+        """acquire and release as the hot paths call them: the first try and the release are one
+        C call each. own_block: the lock guards one named block's groups, whose journals are in the
+        block: a takeover by another process needs no catching up, that process having finished
+        the write. Else (an anonymous struct's lock, which structs of other processes may share)
+        acquire catches up with a takeover it has not seen, as acquire() does.
         """
         trylock, release = self.quick_calls()
         settle = self._settle
+        if own_block:
 
-        def acquire(block: bool = True, timeout: float | None = None) -> bool:
+            def acquire(block: bool = True, timeout: float | None = None) -> bool:
+                result = trylock()
+                return settle(result, block, timeout) if result else True
+
+            return acquire, release
+        takeovers, catch_up = self._takeovers, self._catch_up
+
+        def acquire_catching_up(
+            block: bool = True, timeout: float | None = None
+        ) -> bool:
             result = trylock()
-            return settle(result, block, timeout) if result else True
+            if result:
+                return settle(result, block, timeout)
+            if takeovers[0] != self._takeovers_seen:
+                catch_up()
+            return True
 
-        return acquire, release
+        return acquire_catching_up, release
 
     def _wait(self, timeout: float | None) -> int:
         """Wait in slices, so that Python handles signals such as Ctrl-C between them."""

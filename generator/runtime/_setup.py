@@ -359,11 +359,12 @@ def bind_locks(self: SharedStruct[_Any], locks: dict[str, Lock]) -> None:
 def lock_calls(
     self: SharedStruct[_Any], lock: Lock
 ) -> tuple[_Callable[[bool], bool], _Callable[[], None]]:
-    """A lock's acquire and release as the hot paths call them: a named struct's locks guard its
-    block alone, so their calls are one C call each."""
-    if self._name is None:
+    """A lock's acquire and release as the hot paths call them: a robust mutex's are one C call
+    each at a first try (see RecoverableLock.calls)."""
+    robust = recoverable(lock)
+    if robust is None:
         return lock.acquire, lock.release
-    return _cast("RecoverableLock", lock).calls()
+    return robust.calls(own_block=self._name is not None)
 
 
 def read_at_first_try(
@@ -393,7 +394,8 @@ def _first_try(
     A named struct's try is one C call, which answers 0 when it took the lock (anything else, a
     holder's death included, is settled by _settle)."""
     if self._name is None:
-        return _functools.partial(lock.acquire, False), True, lock.release
+        acquire, release = lock_calls(self, lock)
+        return _functools.partial(acquire, False), True, release
     attempt, release = _cast("RecoverableLock", lock).quick_calls()
     return attempt, 0, release
 
