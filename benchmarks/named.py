@@ -8,7 +8,8 @@ process writes its own file in PROMETHEUS_MULTIPROC_DIR, set to a fresh temporar
 import, and a collection reads them all. Three parts:
 
 1. One process: named add_value() against the Value idiom, the anonymous struct's add_value() and
-   prometheus_client's Counter.inc(); each way alternates with its baseline in chunks, as in run.py.
+   prometheus_client's Counter.inc(), and a named update of a group against the anonymous one; each
+   way alternates with its baseline in chunks, as in run.py.
 2. Two processes (fork) adding to one counter at once, round by round against the Value idiom's run.
 3. Worker churn: short-lived workers (fork) that each add to a counter and exit; then the time to
    collect the total (prometheus: MultiProcessCollector + generate_latest; sharedgen: snapshot() of
@@ -133,6 +134,21 @@ def named_sharded_make() -> Any:
     return bench.BenchSharded.create(new_name())
 
 
+def anonymous_group_make() -> Any:
+    return bench.BenchGroup(ctx=CTX)
+
+
+def named_group_make() -> Any:
+    return bench.BenchGroup.create(new_name())
+
+
+def update_group(struct: Any, n: int) -> None:
+    """update_g() of all four fields of a group (a named struct's goes through its journal)."""
+    update = struct.update_g
+    for i in range(n):
+        update(a=i, b=i, c=i, d=i)
+
+
 def named_done(struct: Any) -> None:
     struct.unlink()
     struct.close()
@@ -193,9 +209,15 @@ NAMED_LOCK = Way(
     contended=False,
     done=named_done,
 )
-WAYS = [SEED, ANONYMOUS, NAMED, NAMED_SHARDED, PROMETHEUS, ANONYMOUS_LOCK, NAMED_LOCK]
+ANONYMOUS_UPDATE = Way(
+    "anonymous struct update_g() of 4 fields", anonymous_group_make, update_group, 50_000, contended=False
+)
+NAMED_UPDATE = Way(
+    "named struct update_g() of 4 fields", named_group_make, update_group, 50_000, contended=False, done=named_done
+)
+WAYS = [SEED, ANONYMOUS, NAMED, NAMED_SHARDED, PROMETHEUS, ANONYMOUS_LOCK, NAMED_LOCK, ANONYMOUS_UPDATE, NAMED_UPDATE]
 # Ways compared with each other besides the Value idiom: (the baseline of the comparison, the other).
-COMPARED = [(ANONYMOUS, NAMED), (PROMETHEUS, NAMED), (ANONYMOUS_LOCK, NAMED_LOCK)]
+COMPARED = [(ANONYMOUS, NAMED), (PROMETHEUS, NAMED), (ANONYMOUS_LOCK, NAMED_LOCK), (ANONYMOUS_UPDATE, NAMED_UPDATE)]
 
 
 def contended(way: Way, n: int, processes: int) -> float:
@@ -265,6 +287,10 @@ def report(results: Results, processes: int) -> str:
     lines.append(
         "named struct's lock (robust pthread mutex through ctypes) against the anonymous struct's "
         f"(multiprocessing RLock): {cell(results.ratios(ANONYMOUS_LOCK, NAMED_LOCK))}"
+    )
+    lines.append(
+        "named update_g() of 4 fields (journaled: a SIGKILL never leaves the group half written) against "
+        f"the anonymous struct's: {cell(results.ratios(ANONYMOUS_UPDATE, NAMED_UPDATE))}"
     )
     one, many = results.ratios(SEED, NAMED)[0], results.contended_ratios(NAMED, processes)[0]
     verdict = "met" if min(one, many) >= 1.5 else "NOT met"

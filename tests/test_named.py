@@ -207,20 +207,28 @@ def test_snapshots_never_see_a_transfer_half_done(everything: ModuleType, name: 
     pair.unlink()
 
 
-def test_a_holder_killed_inside_a_block_never_hangs_or_tears_a_group(everything: ModuleType, name: str) -> None:
-    """SIGKILL a process in the middle of a locked block, again and again: the next one takes the
+@pytest.mark.parametrize(
+    "write",
+    [
+        "with pair.locked_pair() as group:\n    group.a -= 7\n    group.b += 7",
+        "a = random.randint(0, 1000)\npair.update_pair(a=a, b=1000 - a)",  # all of a packed group
+    ],
+    ids=["block", "update"],
+)
+def test_a_holder_killed_inside_a_group_write_never_hangs_or_tears_it(
+    everything: ModuleType, name: str, write: str
+) -> None:
+    """SIGKILL a process in the middle of a group write, again and again: the next one takes the
     lock over and finishes or drops the write whole; no lock_timeout is needed (Pair has none)."""
     pair = everything.Pair.create(name)
     package = Path(everything.__file__).parent
     victim = f"""
-        import os
+        import random
         from {package.name}.everything import Pair
         pair = Pair.attach({name!r})
         print("ready", flush=True)
         while True:
-            with pair.locked_pair() as group:
-                group.a -= 7
-                group.b += 7
+{textwrap.indent(write, " " * 12)}
     """
     env = {**os.environ, "PYTHONPATH": str(package.parent)}
     for _ in range(15):
@@ -233,6 +241,34 @@ def test_a_holder_killed_inside_a_block_never_hangs_or_tears_a_group(everything:
         snap = pair.snapshot()  # takes the lock over if the victim died holding it
         assert snap.a + snap.b == 1000, snap
         pair.update_pair(a=500, b=500)
+    pair.unlink()
+
+
+def test_a_packed_group_update_cut_short_by_death_is_finished_by_the_next_holder(
+    everything: ModuleType, name: str
+) -> None:
+    """update_<group>() of every field of a group of numbers stages them in one copy: a writer
+    killed half-way through copying them to the block leaves the write for the next holder."""
+    pair = everything.Pair.create(name)
+    package = Path(everything.__file__).parent
+    victim = f"""
+        import os, signal
+        from {package.name}.everything import Pair
+        pair = Pair.attach({name!r})
+
+        def copy_half_then_die(staged):
+            _, target, saved, *_ = staged[0]
+            target[: len(target) // 2] = saved[: len(target) // 2]
+            os.kill(os.getpid(), signal.SIGKILL)
+
+        type(pair._journals[0])._copy = staticmethod(copy_half_then_die)
+        pair.update_pair(a=1, b=999)
+    """
+    env = {**os.environ, "PYTHONPATH": str(package.parent)}
+    process = subprocess.run([sys.executable, "-c", textwrap.dedent(victim)], env=env, timeout=60)
+    assert process.returncode == -signal.SIGKILL
+    assert (pair._raw_a.value, pair._raw_b.value) == (1, 500)  # killed part-way through a
+    assert pair.snapshot()[:2] == (1, 999)  # taken over: the write finished first
     pair.unlink()
 
 

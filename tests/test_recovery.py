@@ -100,8 +100,48 @@ def test_an_array_assignment_cut_short_by_death_is_finished_too(ctx: Any, everyt
     victim.start()
     victim.join(timeout=60)
     assert victim.exitcode == -signal.SIGKILL
-    assert list(ledger._raw_last) == [3, -3]  # died before the array was written
+    assert list(ledger._raw_last) == [7, -3]  # died with the array half written
     assert ledger.last == [7, -7]  # the next holder finished the write
+
+
+def test_a_write_that_died_while_staging_changes_nothing_then_or_later(ctx: Any, everything: ModuleType) -> None:
+    ledger = everything.Ledger(ctx=ctx, last=[3, -3], note=b"3")
+    victim = ctx.Process(target=workers.die_mid_staging, args=(ledger,))
+    victim.start()
+    victim.join(timeout=60)
+    assert victim.exitcode == -signal.SIGKILL
+    assert (ledger.a, ledger.b) == (500, 500)  # taken over: a, staged, was not written
+    # A later write cut short is finished alone, without the field the first one had staged.
+    victim = ctx.Process(target=workers.die_mid_commit, args=(ledger, "array"))
+    victim.start()
+    victim.join(timeout=60)
+    assert victim.exitcode == -signal.SIGKILL
+    snap = ledger.snapshot()
+    assert (snap.a, snap.b, snap.last, snap.note) == (500, 500, (7, -7), b"3")
+
+
+def test_an_interrupt_part_way_through_a_group_write_completes_it(
+    everything: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ledger = everything.Ledger(last=[3, -3], note=b"3")
+    journal = type(ledger._journals[0])
+    copy = journal._copy
+    interrupted = []
+
+    def copy_half_then_interrupt(staged: Any) -> None:
+        if interrupted:
+            return copy(staged)
+        _, target, saved, *_ = staged[0]
+        target[: len(target) // 2] = saved[: len(target) // 2]
+        interrupted.append(True)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(journal, "_copy", staticmethod(copy_half_then_interrupt))
+    with pytest.raises(KeyboardInterrupt):
+        ledger.update_pair(a=1, b=999, last=[7, -7])
+    assert interrupted
+    snap = ledger.snapshot()  # the lock was let go
+    assert (snap.a, snap.b, snap.last, snap.note) == (1, 999, (7, -7), b"3")
 
 
 def test_killing_workers_at_random_points_leaves_every_group_whole(ctx: Any, everything: ModuleType) -> None:

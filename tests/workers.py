@@ -178,20 +178,36 @@ def soak(shared: SoakShared, index: int, seconds: float) -> None:
 
 
 def die_mid_commit(shared: Any, write: str) -> None:
-    """Start a write and get SIGKILLed once the group's first field has changed, the rest not yet."""
+    """Start a write and get SIGKILLed once half the bytes of the first field it changes are
+    copied, the rest not yet."""
     import signal
 
-    def copy_first_field_then_die(journal: Any) -> None:
-        target, saved = journal._copies[0]
-        target[:] = saved
+    def copy_half_a_field_then_die(staged: Any) -> None:
+        _, target, saved, *_ = staged[0]
+        half = len(target) // 2
+        target[:half] = saved[:half]
         os.kill(os.getpid(), signal.SIGKILL)
 
     pair = [group.name for group in shared.__sharedgen_layout__.groups].index("pair")
-    type(shared._journals[pair])._copy_saved = copy_first_field_then_die
+    type(shared._journals[pair])._copy = staticmethod(copy_half_a_field_then_die)
     if write == "group":
         shared.update_pair(a=1, b=999, last=[7, -7], note=b"7")
     else:  # one array field by itself: several stores, so it goes through the journal too
         shared.last = [7, -7]
+
+
+def die_mid_staging(shared: Any) -> None:
+    """Start a write of a and b to group pair and get SIGKILLed once a is staged in the journal."""
+    import signal
+
+    def die(value: Any) -> None:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    pair = [group.name for group in shared.__sharedgen_layout__.groups].index("pair")
+    slots = shared._journals[pair]._slots
+    mark, target, saved, _, partial = slots[1]  # b's
+    slots[1] = (mark, target, saved, die, partial)
+    shared.update_pair(a=1, b=999)
 
 
 def take_pair_when_set(shared: Any, go: Any) -> None:

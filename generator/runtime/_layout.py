@@ -226,6 +226,12 @@ class Field:
         else:
             storage.value = value
 
+    def writer(self, storage: _Any) -> _Callable[[_Any], None]:
+        """write() into one C object, as one call: a scalar's or a string's without a Python frame."""
+        if self.storage in ("array", "sharded"):
+            return _functools.partial(self.write, storage)
+        return _functools.partial(setattr, storage, "value")
+
     def fits(self, total: float, current: float, delta: float) -> bool:
         """Whether a sum fits the C type (for floats, inf + 1 is inf, not an overflow)."""
         return self.low <= total <= self.high or (
@@ -298,9 +304,11 @@ class Group:
     __slots__ = (
         "name",
         "fields",
+        "arrays",
         "rules",
         "journal_offset",
         "journal_size",
+        "staging",
         "packing",
     )
 
@@ -308,8 +316,16 @@ class Group:
         self, name: str, fields: tuple[Field, ...], indexes: tuple[int, ...]
     ) -> None:
         self.name, self.fields = name, indexes
+        # The array fields, by position among the group's and index among the struct's.
+        self.arrays = tuple(
+            (position, index)
+            for position, (field, index) in enumerate(zip(fields, indexes, strict=True))
+            if field.storage == "array"
+        )
         self.rules = tuple(f.rule for f in fields)
         self.journal_offset = self.journal_size = 0
+        # Where each journaled field's new bytes are staged in the journal, by index.
+        self.staging: dict[int, int] = {}
         self.packing: _Packing | None = None
 
 
@@ -338,8 +354,11 @@ class GroupUpdate(_typing.NamedTuple):
     position: int  # among the struct's groups
     rules: tuple[tuple[_Any, float, float, _Callable[[object], _Any]], ...]
     lock: Lock
-    # A group written in one step (see _Packing): its pack, value classes, and its bytes in the block.
-    packing: tuple[_Callable[..., bytes], tuple[type, ...] | None, memoryview] | None
+    # A group written in one step (see _Packing): its pack, value classes, its bytes in the block,
+    # and its journal, where the struct has journals.
+    packing: (
+        tuple[_Callable[..., bytes], tuple[type, ...] | None, memoryview, _Any] | None
+    )
 
 
 # A snapshot from its values, in one C call: they need no checks, and it makes no copy of a tuple
@@ -506,13 +525,21 @@ class Layout:
                 offset += 8
         # Room for every group's journal: used where locks survive their holders (recover_locks,
         # and every named struct), so that a struct's fields sit at the same offsets either way.
+        # It holds the new bytes of the group's fields (a packed group's as they lie in the block,
+        # staged by one copy), one mark per field, and the pending flag (see Journal).
         for group in self.groups:
+            journaled = [i for i in group.fields if not self.fields[i].bulk]
+            if group.packing is not None:
+                start, end = group.packing[2]
+                group.staging = {i: self.fields[i].offset - start for i in journaled}
+                staged = end - start
+            else:
+                group.staging, staged = {}, 0
+                for i in journaled:
+                    group.staging[i] = staged
+                    staged += _ctypes.sizeof(self.fields[i].ctype)
             group.journal_offset = offset
-            group.journal_size = sum(
-                _ctypes.sizeof(self.fields[i].ctype)
-                for i in group.fields
-                if not self.fields[i].bulk
-            )
+            group.journal_size = staged + len(journaled)
             offset = aligned(offset + group.journal_size + 1, 8)
         # Several groups: snapshot() backs off between their locks (see read_consistently).
         self.parks = len(self.groups) > 1

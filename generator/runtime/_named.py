@@ -48,7 +48,7 @@ NAME_PREFIX = (
     "sharedgen-"  # of the files in /dev/shm, so that operators see whose they are
 )
 SHM_DIR = "/dev/shm"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 _MAGIC = b"sharedgn"
 _FIXED = _struct.Struct("=8sIIQQ")
 _HEADER_ROOM = 64

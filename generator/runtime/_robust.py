@@ -10,6 +10,7 @@ import os as _os
 import sys as _sys
 import time as _time
 from collections.abc import Callable as _Callable
+from collections.abc import Iterable as _Iterable
 from collections.abc import Sequence as _Sequence
 from typing import Any as _Any
 
@@ -61,41 +62,116 @@ def _check_pthread(result: int) -> None:
         raise OSError(result, _os.strerror(result))
 
 
+# A journaled field: its mark, its shared bytes, its staged bytes, what stores a value in the
+# staged bytes, and whether that leaves some of them as they were.
+_JournalSlot = tuple[int, memoryview, memoryview, _Callable[[_Any], None], bool]
+
+
 class Journal:
     """Makes one group's write all or nothing even if the writing process dies part-way.
 
-    The new bytes of every field are saved in the block before any field changes; a writer
-    that died leaves the write pending, for the next process taking the lock to finish.
+    The new bytes of every field written are staged in the block, and the field marked, before
+    any field changes; a writer that died leaves the write pending, for the next process taking
+    the lock to finish. Only the fields a write sets are staged and copied.
     """
 
-    __slots__ = ("_area", "_flag", "_copies")
+    __slots__ = (
+        "_area",
+        "_flag",
+        "_marks",
+        "_no_marks",
+        "_all_marks",
+        "_staged",
+        "_slots",
+        "_all_slots",
+    )
 
-    def __init__(self, area: memoryview, fields: tuple[_Any, ...]) -> None:
-        # area: room for the fields' bytes, then the pending flag.
+    def __init__(
+        self,
+        area: memoryview,
+        fields: _Sequence[tuple[int, _Any, _Any]],
+        staging: dict[int, int],
+    ) -> None:
+        """area: the group's journal (journal_size + 1 bytes: the staged bytes, one mark per
+        field, the pending flag); fields: the group's (index, storage, Field)s; staging: where
+        each journaled field's bytes are staged, by index (Group.staging)."""
         self._area, self._flag = area, len(area) - 1
-        self._copies: list[tuple[memoryview, memoryview]] = []
-        offset = 0
-        for field in fields:
-            target = memoryview(field).cast("B")
-            self._copies.append((target, area[offset : offset + target.nbytes]))
-            offset += target.nbytes
+        self._marks = area[self._flag - len(staging) : self._flag]
+        self._no_marks, self._all_marks = bytes(len(staging)), b"\1" * len(staging)
+        self._staged = area[: self._flag - len(staging)]
+        # By the field's index among the struct's; a field too big to journal has none.
+        self._slots: dict[int, _JournalSlot] = {}
+        for index, storage, field in fields:
+            if index not in staging:
+                continue
+            target = memoryview(storage).cast("B")
+            staged = area[staging[index] :][: target.nbytes]
+            store = field.writer(type(storage).from_buffer(staged))
+            mark = len(self._slots)
+            self._slots[index] = (
+                mark,
+                target,
+                staged,
+                store,
+                field.storage == "string",
+            )
+        self._all_slots = tuple(self._slots.values())
 
-    def commit(self, staged: _Sequence[_Any]) -> None:
-        """Write local copies of the fields (in order) to the shared ones."""
-        self._area[: self._flag] = b"".join(bytes(copy) for copy in staged)
-        self._area[self._flag] = 1
-        self._copy_saved()
-        self._area[self._flag] = 0
+    def commit(self, writes: _Iterable[tuple[int, object]]) -> None:
+        """Write checked values to fields of the group, given by index (None keeps a field; one
+        too big to journal is the caller's to write)."""
+        marks, slots = self._marks, self._slots
+        staged = []
+        try:
+            for index, value in writes:
+                if value is None or index not in slots:
+                    continue
+                slot = slots[index]
+                mark, target, saved, store, partial = slot
+                if partial:
+                    saved[:] = target
+                store(value)
+                marks[mark] = 1
+                staged.append(slot)
+        except BaseException:
+            # Ctrl-C while staging: no field has changed.
+            marks[:] = self._no_marks
+            raise
+        if staged:
+            self._apply(staged)
+
+    def commit_packed(self, data: bytes) -> None:
+        """Write every field of a packed group (Layout's packing): its bytes, as packed."""
+        self._staged[:] = data
+        self._marks[:] = self._all_marks
+        self._apply(self._all_slots)
+
+    def _apply(self, staged: _Sequence[_JournalSlot]) -> None:
+        """Copy the staged fields, all marked, to the block."""
+        area, flag = self._area, self._flag
+        area[flag] = 1
+        try:
+            self._copy(staged)
+        except BaseException:
+            # Ctrl-C part-way: the write is completed, not left torn.
+            self.finish()
+            raise
+        area[flag] = 0
+        self._marks[:] = self._no_marks
 
     def finish(self) -> None:
         """Complete a commit whose writer died (called holding the lock, after a takeover)."""
         if self._area[self._flag]:
-            self._copy_saved()
+            marks = self._marks
+            self._copy([s for s in self._slots.values() if marks[s[0]]])
             self._area[self._flag] = 0
+        # Marks of a writer that died while staging.
+        self._marks[:] = self._no_marks
 
-    def _copy_saved(self) -> None:
-        for target, source in self._copies:
-            target[:] = source
+    @staticmethod
+    def _copy(staged: _Sequence[_JournalSlot]) -> None:
+        for _, target, saved, _, _ in staged:
+            target[:] = saved
 
 
 class ParkedMark:

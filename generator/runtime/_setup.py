@@ -264,9 +264,8 @@ def open_block(self: SharedStruct[_Any]) -> None:
         self._journals = tuple(
             Journal(
                 whole[base + group.journal_offset :][: group.journal_size + 1],
-                tuple(
-                    self._storage[i] for i in group.fields if not layout.fields[i].bulk
-                ),
+                tuple((i, self._storage[i], layout.fields[i]) for i in group.fields),
+                group.staging,
             )
             for group in layout.groups
         )
@@ -310,9 +309,10 @@ def bind_locks(self: SharedStruct[_Any], locks: dict[str, Lock]) -> None:
         zip(layout.groups, self._group_locks, self._journals, strict=True)
     ):
         packing = None
-        if group.packing is not None and journal is None:
+        if group.packing is not None:
             pack, classes, (start, end) = group.packing
-            packing = pack, classes, whole[self._base + start : self._base + end]
+            window = whole[self._base + start : self._base + end]
+            packing = pack, classes, window, journal
         self._updates[group.name] = GroupUpdate(index, group.rules, lock, packing)
         acquire, release = lock_calls(self, lock)
         wait = _functools.partial(

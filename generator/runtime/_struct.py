@@ -232,27 +232,15 @@ class SharedStruct(StructBase[_S]):
                 else:
                     store(value)
             return
-        # Write copies, then commit them in one step; arrays too big for the journal are then
-        # written with their generation (a writer's death there leaves them torn, and known so).
+        # Bulk arrays, too big for the journal, are written after the commit with their
+        # generation (a writer's death there leaves them torn, and known so).
         layout = self.__sharedgen_layout__
-        indexes = layout.groups[group].fields
-        journaled = [
-            (i, v)
-            for i, v in zip(indexes, values)  # noqa: B905
-            if not layout.fields[i].bulk
-        ]
-        copies: list[_Any] = [
-            _cast(_Any, type(self._storage[i])).from_buffer_copy(self._storage[i])
-            for i, _ in journaled
-        ]
-        for (index, value), copy in zip(journaled, copies):  # noqa: B905
-            if value is not None:
-                layout.fields[index].write(copy, value)
-        journal.commit(copies)
-        for index, value in zip(indexes, values):  # noqa: B905
-            region = self._regions[index]
-            if region is None or value is None:
+        journal.commit(zip(layout.groups[group].fields, values))  # noqa: B905
+        for position, index in layout.groups[group].arrays:
+            value = values[position]
+            if value is None:
                 continue
+            region = _cast(Region, self._regions[index])
             if layout.fields[index].bulk:
                 region.store(value)
             else:
@@ -269,11 +257,14 @@ class SharedStruct(StructBase[_S]):
             cell[0] = value  # type: ignore[call-overload]
             return
         group = field.group
-        if not field.in_steps or group is None or self._journals[group] is None:
+        journal = None if group is None else self._journals[group]
+        if journal is None or not field.in_steps:
             self._stores[index](value)
             return
-        indexes = self.__sharedgen_layout__.groups[group].fields
-        self._put(group, [value if i == index else None for i in indexes])
+        journal.commit(((index, value),))
+        region = self._regions[index]
+        if region is not None:
+            region.whole()
 
     def _update(self, name: str, values: tuple[_Any, ...]) -> None:
         group, rules, lock, packing = self._updates[name]
@@ -282,7 +273,7 @@ class SharedStruct(StructBase[_S]):
             packing[1] is None
             or all(map(issubclass, map(type, values), packing[1]))
         ):
-            pack, _, window = packing
+            pack, _, window, journal = packing
             try:
                 # A field kept (None) takes the field by field way, which stores only the others
                 # (without the cost of the pack refusing it).
@@ -293,7 +284,10 @@ class SharedStruct(StructBase[_S]):
                 if not lock.acquire(False):
                     self._wait(group)
                 try:
-                    window[:] = data
+                    if journal is None:
+                        window[:] = data
+                    else:
+                        journal.commit_packed(data)
                 finally:
                     lock.release()
                 return
