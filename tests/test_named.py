@@ -272,6 +272,54 @@ def test_a_packed_group_update_cut_short_by_death_is_finished_by_the_next_holder
     pair.unlink()
 
 
+def test_an_update_interrupted_before_its_copy_is_dropped_and_never_replayed(
+    everything: ModuleType, name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Ctrl-C between staging a packed update and copying it: the update raises and changes
+    nothing, and a later write cut short by a SIGKILL is finished alone, not with it."""
+    pair = everything.Pair.create(name)
+    package = Path(everything.__file__).parent
+    victim = f"""
+        import os, signal, sys
+        from {package.name}.everything import Pair
+        pair = Pair.attach({name!r})
+        with pair.locked_pair():  # a process that has held the lock (a first take finishes
+            pass  # what an earlier holder left)
+        print("ready", flush=True)
+        sys.stdin.readline()
+
+        def copy_half_then_die(staged):
+            _, target, saved, *_ = staged[0]
+            target[: len(target) // 2] = saved[: len(target) // 2]
+            os.kill(os.getpid(), signal.SIGKILL)
+
+        type(pair._journals[0])._copy = staticmethod(copy_half_then_die)
+        pair.update_pair(a=2)  # a alone
+    """
+    env = {**os.environ, "PYTHONPATH": str(package.parent)}
+    process = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(victim)],
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None and process.stdout.readline() == "ready\n"
+
+    def interrupted(self: Any, staged: Any) -> None:
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(type(pair._journals[0]), "_apply", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            pair.update_pair(a=1, b=999)
+    assert pair.snapshot()[:2] == (500, 500)
+    process.communicate("go\n", timeout=60)
+    assert process.returncode == -signal.SIGKILL
+    assert pair.snapshot()[:2] == (2, 500)  # b not replayed from the interrupted update
+    pair.unlink()
+
+
 BULK_SCHEMA = """
 structs:
   Bulk:

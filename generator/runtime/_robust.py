@@ -133,39 +133,38 @@ class Journal:
                 store(value)
                 marks[mark] = 1
                 staged.append(slot)
+            if staged:
+                self._apply(staged)
         except BaseException:
-            # Ctrl-C while staging: no field has changed.
-            marks[:] = self._no_marks
+            self.finish()  # see _apply
             raise
-        if staged:
-            self._apply(staged)
 
     def commit_packed(self, data: bytes) -> None:
         """Write every field of a packed group (Layout's packing): its bytes, as packed."""
-        self._staged[:] = data
-        self._marks[:] = self._all_marks
-        self._apply(self._all_slots)
+        try:
+            self._staged[:] = data
+            self._marks[:] = self._all_marks
+            self._apply(self._all_slots)
+        except BaseException:
+            self.finish()  # see _apply
+            raise
 
     def _apply(self, staged: _Sequence[_JournalSlot]) -> None:
-        """Copy the staged fields, all marked, to the block."""
-        area, flag = self._area, self._flag
-        area[flag] = 1
-        try:
-            self._copy(staged)
-        except BaseException:
-            # Ctrl-C part-way: the write is completed, not left torn.
-            self.finish()
-            raise
-        area[flag] = 0
+        """Copy the staged fields, all marked, to the block. An exception on the way (Ctrl-C)
+        goes to finish(): before the pending flag is set it drops the write and its marks, after
+        it completes the write; no mark outlives the write either way."""
+        self._area[self._flag] = 1
+        self._copy(staged)
+        self._area[self._flag] = 0
         self._marks[:] = self._no_marks
 
     def finish(self) -> None:
-        """Complete a commit whose writer died (called holding the lock, after a takeover)."""
+        """Complete a write whose writer died (called holding the lock, after a takeover) or
+        was interrupted, if it had set the pending flag; else drop it."""
         if self._area[self._flag]:
             marks = self._marks
             self._copy([s for s in self._slots.values() if marks[s[0]]])
             self._area[self._flag] = 0
-        # Marks of a writer that died while staging.
         self._marks[:] = self._no_marks
 
     @staticmethod
