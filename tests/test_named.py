@@ -15,6 +15,7 @@ import struct
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -320,6 +321,50 @@ def test_an_update_interrupted_before_its_copy_is_dropped_and_never_replayed(
     pair.unlink()
 
 
+def test_an_interrupt_while_taking_over_finishes_the_write_and_lets_the_lock_go(
+    everything: ModuleType, name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Ctrl-C while this process finishes a dead writer's update (the takeover): the acquire
+    raises, the update is finished all the same, and the lock is not left held."""
+    pair = everything.Pair.create(name)
+    package = Path(everything.__file__).parent
+    victim = f"""
+        import os, signal
+        from {package.name}.everything import Pair
+        pair = Pair.attach({name!r})
+        type(pair._journals[0])._copy = staticmethod(lambda staged: os.kill(os.getpid(), signal.SIGKILL))
+        pair.update_pair(a=1, b=999)
+    """
+    env = {**os.environ, "PYTHONPATH": str(package.parent)}
+    process = subprocess.run([sys.executable, "-c", textwrap.dedent(victim)], env=env, timeout=60)
+    assert process.returncode == -signal.SIGKILL
+    journal = type(pair._journals[0])
+    copy = journal._copy
+
+    def copy_one_then_interrupt(staged: Any) -> None:
+        monkeypatch.setattr(journal, "_copy", staticmethod(copy))
+        copy(staged[:1])
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(journal, "_copy", staticmethod(copy_one_then_interrupt))
+    with pytest.raises(KeyboardInterrupt):
+        pair.add_a(0)  # takes the lock over
+    taken: list[bool] = []
+
+    def take_and_let_go() -> None:
+        lock = pair.get_lock("pair")
+        taken.append(lock.acquire(timeout=5))
+        if taken[0]:
+            lock.release()
+
+    other = threading.Thread(target=take_and_let_go)
+    other.start()
+    other.join()
+    assert taken == [True]  # not held by this thread's failed acquire
+    assert pair.snapshot()[:2] == (1, 999)
+    pair.unlink()
+
+
 BULK_SCHEMA = """
 structs:
   Bulk:
@@ -443,6 +488,8 @@ def test_bad_blocks_are_refused_with_what_differs(name: str, how: str, message: 
     with pytest.raises(runtime.NamedStructError, match=message) as refused:
         Counter.attach(name)
     assert isinstance(refused.value, ValueError)
+    if how == "format":  # a block of another version of sharedgen: the way out
+        assert f"(sharedgen rm {name}) and create it again" in str(refused.value)
     result = sharedgen("show", name)
     assert result.returncode == 2 and message in result.stderr
 

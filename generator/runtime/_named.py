@@ -197,7 +197,10 @@ def read_header(block: _Any, size: int, shown: str) -> dict[str, _Any]:
         )
     if version != FORMAT_VERSION:
         raise NamedStructError(
-            f"{shown} has block format {version}; this sharedgen reads format {FORMAT_VERSION}"
+            f"{shown} has block format {version}; this sharedgen reads format "
+            f"{FORMAT_VERSION}. It was made by another version of sharedgen, whose processes "
+            f"can go on using it; to use it from this one, remove it when they are done "
+            f"(sharedgen rm {shown}) and create it again"
         )
     if total != size or not _HEADER_ROOM + length <= data <= size:
         raise NamedStructError(

@@ -291,10 +291,18 @@ class RecoverableLock:
         return self._settle(result, False, None)
 
     def _catch_up(self) -> None:
-        """Finish the writes pending in this process's journals: a takeover happened."""
+        """Finish the writes pending in this process's journals: a takeover happened. Called
+        holding the lock, as its acquire's last step: an exception part-way (Ctrl-C) finishes
+        them again and lets the lock go before it goes on, the acquire having failed."""
         self._takeovers_seen = self._takeovers[0]
-        for journal in self._journals:
-            journal.finish()
+        try:
+            for journal in self._journals:
+                journal.finish()
+        except BaseException:
+            for journal in self._journals:
+                journal.finish()
+            self._pthread.unlock(self._address)
+            raise
 
     def quick_calls(self) -> tuple[_Callable[[], int], _Callable[[], None]]:
         """One C call each: a try that answers 0 when it took the lock (busy, a dead holder:
