@@ -47,6 +47,7 @@ from ._types import (
 
 if _typing.TYPE_CHECKING:
     from ._base import Batch, View
+    from ._robust import Journal
 
 
 _WCHAR_CODEC = f"utf-{8 * _ctypes.sizeof(_ctypes.c_wchar)}-{_sys.byteorder[0]}e"
@@ -227,10 +228,10 @@ class Field:
             storage.value = value
 
     def writer(self, storage: _Any) -> _Callable[[_Any], None]:
-        """write() into one C object, as one call: a scalar's or a string's without a Python frame."""
+        """write() into one C object, as one call: a scalar's or a string's is its accessor's."""
         if self.storage in ("array", "sharded"):
             return _functools.partial(self.write, storage)
-        return _functools.partial(setattr, storage, "value")
+        return accessors(self, storage)[1]
 
     def fits(self, total: float, current: float, delta: float) -> bool:
         """Whether a sum fits the C type (for floats, inf + 1 is inf, not an overflow)."""
@@ -357,7 +358,10 @@ class GroupUpdate(_typing.NamedTuple):
     # A group written in one step (see _Packing): its pack, value classes, its bytes in the block,
     # and its journal, where the struct has journals.
     packing: (
-        tuple[_Callable[..., bytes], tuple[type, ...] | None, memoryview, _Any] | None
+        tuple[
+            _Callable[..., bytes], tuple[type, ...] | None, memoryview, Journal | None
+        ]
+        | None
     )
 
 

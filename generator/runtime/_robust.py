@@ -163,7 +163,7 @@ class Journal:
         was interrupted, if it had set the pending flag; else drop it."""
         if self._area[self._flag]:
             marks = self._marks
-            self._copy([s for s in self._slots.values() if marks[s[0]]])
+            self._copy([s for s in self._all_slots if marks[s[0]]])
             self._area[self._flag] = 0
         self._marks[:] = self._no_marks
 
